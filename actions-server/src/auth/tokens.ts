@@ -1,0 +1,110 @@
+// Login tokens: one identity, one tenant, one role, carrying Hasura's JWT claims
+// so the same token works with the auth webhook and with Hasura's JWT mode.
+// Keys are KeyObjects made once: with a string secret jsonwebtoken tries
+// createPublicKey on every verify (about 290 µs against 9 µs).
+import { createPrivateKey, createPublicKey, createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
+import jwt from 'jsonwebtoken';
+import { z } from 'zod';
+import type { Env } from '../config.ts';
+
+export const CLAIMS_NAMESPACE = 'https://hasura.io/jwt/claims';
+export const TENANT_ROLES = ['owner', 'admin', 'member'] as const;
+export type TenantRole = (typeof TENANT_ROLES)[number];
+export const PLATFORM_ADMIN_ROLE = 'platform_admin';
+export type TokenRole = TenantRole | typeof PLATFORM_ADMIN_ROLE;
+
+/** Roles a tenant role may act as (it may always lower itself). */
+export function rolesAtOrBelow(role: TenantRole): TenantRole[] {
+  return TENANT_ROLES.slice(TENANT_ROLES.indexOf(role));
+}
+
+export function roleRank(role: TenantRole): number {
+  return TENANT_ROLES.length - TENANT_ROLES.indexOf(role);
+}
+
+const hasuraClaimsSchema = z.object({
+  'x-hasura-default-role': z.string(),
+  'x-hasura-allowed-roles': z.array(z.string()).min(1),
+  'x-hasura-user-id': z.uuid(),
+  'x-hasura-tenant-id': z.uuid().optional(),
+});
+
+const payloadSchema = z.object({
+  sub: z.uuid(),
+  [CLAIMS_NAMESPACE]: hasuraClaimsSchema,
+});
+
+export interface VerifiedToken {
+  userId: string;
+  tenantId: string | null;
+  role: TokenRole;
+  allowedRoles: string[];
+}
+
+export interface TokenService {
+  sign(input: { userId: string; tenantId: string | null; role: TokenRole }): { token: string; expiresIn: number };
+  verify(token: string): VerifiedToken;
+}
+
+export class InvalidTokenError extends Error {}
+
+export function createTokenService(env: Env, onGeneratedSecret?: () => void): TokenService {
+  let signKey: KeyObject;
+  let verifyKey: KeyObject;
+  if (env.JWT_ALGORITHM === 'RS256') {
+    signKey = createPrivateKey(env.JWT_PRIVATE_KEY ?? '');
+    verifyKey = createPublicKey(env.JWT_PUBLIC_KEY ?? '');
+  } else {
+    let secret = env.JWT_SECRET;
+    if (!secret) {
+      // Development only (config refuses this in production): tokens die with the process.
+      secret = randomBytes(48).toString('base64url');
+      onGeneratedSecret?.();
+    }
+    signKey = verifyKey = createSecretKey(Buffer.from(secret, 'utf8'));
+  }
+  const algorithm = env.JWT_ALGORITHM;
+
+  return {
+    sign({ userId, tenantId, role }) {
+      const allowed = role === PLATFORM_ADMIN_ROLE ? [PLATFORM_ADMIN_ROLE] : rolesAtOrBelow(role);
+      const claims: Record<string, unknown> = {
+        'x-hasura-default-role': role,
+        'x-hasura-allowed-roles': allowed,
+        'x-hasura-user-id': userId,
+      };
+      if (tenantId) claims['x-hasura-tenant-id'] = tenantId;
+      const token = jwt.sign({ [CLAIMS_NAMESPACE]: claims }, signKey, {
+        algorithm,
+        subject: userId,
+        issuer: env.JWT_ISSUER,
+        audience: env.JWT_AUDIENCE,
+        expiresIn: env.JWT_EXPIRES_IN_SECONDS,
+      });
+      return { token, expiresIn: env.JWT_EXPIRES_IN_SECONDS };
+    },
+    verify(token) {
+      let decoded: unknown;
+      try {
+        decoded = jwt.verify(token, verifyKey, {
+          algorithms: [algorithm],
+          issuer: env.JWT_ISSUER,
+          audience: env.JWT_AUDIENCE,
+        });
+      } catch (err) {
+        throw new InvalidTokenError((err as Error).message);
+      }
+      const parsed = payloadSchema.safeParse(decoded);
+      if (!parsed.success) throw new InvalidTokenError('token claims are malformed');
+      const claims = parsed.data[CLAIMS_NAMESPACE];
+      const role = claims['x-hasura-default-role'];
+      if (role !== PLATFORM_ADMIN_ROLE && !(TENANT_ROLES as readonly string[]).includes(role)) {
+        throw new InvalidTokenError('token role is unknown');
+      }
+      if (claims['x-hasura-user-id'] !== parsed.data.sub) throw new InvalidTokenError('token subject mismatch');
+      const tenantId = claims['x-hasura-tenant-id'] ?? null;
+      if (role !== PLATFORM_ADMIN_ROLE && !tenantId) throw new InvalidTokenError('tenant token without tenant');
+      return { userId: parsed.data.sub, tenantId, role: role as TokenRole, allowedRoles: claims['x-hasura-allowed-roles'] };
+    },
+  };
+}

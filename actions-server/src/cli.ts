@@ -1,0 +1,112 @@
+// `npm run cli -- <command>`: operator commands against DATABASE_URL (or the
+// embedded database).
+import cliProgress from 'cli-progress';
+import { loadConfig } from './config.ts';
+import { createLogger } from './log.ts';
+import { openDatabase } from './db/database.ts';
+import { appliedVersions, listMigrations, migrateDown, migrateUp } from './db/migrate.ts';
+import { migrateTenantSchemas } from './tenants/template-migrate.ts';
+import { hardDeleteTenant, markCustomDomainVerified } from './tenants/service.ts';
+
+const USAGE = `usage: npm run cli -- <command>
+  migrate [up]                     apply pending migrations (hasura/migrations/default)
+  migrate down [N]                 roll back the last N migrations (default 1)
+  migrate status                   list migrations and whether they are applied
+  tenants migrate [--concurrency N] [--template-dir DIR]
+                                   upgrade every tenant schema to the latest template
+  tenants list                     list tenants
+  tenants verify-domain <slug>     mark a tenant's custom domain as verified
+  tenants hard-delete <slug>       drop a tenant's schema, role and rows (irreversible)`;
+
+function flag(args: string[], name: string): string | undefined {
+  const i = args.indexOf(name);
+  return i === -1 ? undefined : args[i + 1];
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [group, command, ...rest] = argv;
+  if (!group || group === 'help' || group === '--help') {
+    console.log(USAGE);
+    return group ? 0 : 2;
+  }
+  const env = loadConfig();
+  const log = createLogger(env.LOG_LEVEL === 'info' ? 'warn' : env.LOG_LEVEL);
+  const db = await openDatabase(env, log);
+  try {
+    if (group === 'migrate') {
+      if (!command || command === 'up') {
+        const applied = await migrateUp(db.pool);
+        console.log(applied.length ? applied.map((m) => `applied ${m}`).join('\n') : 'nothing to apply');
+        return 0;
+      }
+      if (command === 'down') {
+        const reverted = await migrateDown(db.pool, Number(rest[0] ?? 1));
+        console.log(reverted.map((m) => `reverted ${m}`).join('\n') || 'nothing to revert');
+        return 0;
+      }
+      if (command === 'status') {
+        const done = await appliedVersions(db.pool);
+        for (const m of await listMigrations()) console.log(`${done.has(m.version) ? 'applied ' : 'pending '} ${m.version}_${m.name}`);
+        return 0;
+      }
+    }
+    if (group === 'tenants') {
+      const slugId = async (slug: string | undefined): Promise<string> => {
+        const { rows } = await db.pool.query<{ id: string }>('select id from public.tenants where slug = $1', [slug]);
+        if (!rows[0]) throw new Error(`no tenant with slug ${slug}`);
+        return rows[0].id;
+      };
+      if (command === 'migrate') {
+        const bar = process.stdout.isTTY ? new cliProgress.SingleBar({ format: 'tenants [{bar}] {value}/{total} {slug}' }, cliProgress.Presets.shades_classic) : undefined;
+        let started = false;
+        const report = await migrateTenantSchemas({
+          pool: db.pool,
+          concurrency: Number(flag(rest, '--concurrency') ?? env.TENANT_MIGRATION_CONCURRENCY),
+          templateDir: flag(rest, '--template-dir'),
+          onProgress: (done, total, slug) => {
+            if (bar) {
+              if (!started) bar.start(total, 0, { slug });
+              started = true;
+              bar.update(done, { slug });
+            } else if (done === total || done % Math.max(1, Math.floor(total / 10)) === 0) {
+              console.log(`tenants: ${done}/${total}`);
+            }
+          },
+        });
+        bar?.stop();
+        console.log(
+          `template v${report.target}: ${report.upgraded.length} upgraded, ${report.skipped.length} already done elsewhere, ${report.failed.length} failed`,
+        );
+        for (const f of report.failed) console.error(`  failed ${f.slug}: ${f.error}`);
+        return report.failed.length ? 1 : 0;
+      }
+      if (command === 'list') {
+        const { rows } = await db.pool.query('select slug, status, isolation, plan, template_version from public.tenants order by slug');
+        console.table(rows);
+        return 0;
+      }
+      if (command === 'verify-domain') {
+        const t = await markCustomDomainVerified(db.pool, await slugId(rest[0]));
+        console.log(`verified ${t.customDomain} for ${t.slug}`);
+        return 0;
+      }
+      if (command === 'hard-delete') {
+        await hardDeleteTenant(db.pool, await slugId(rest[0]));
+        console.log(`deleted ${rest[0]}`);
+        return 0;
+      }
+    }
+    console.error(USAGE);
+    return 2;
+  } finally {
+    await db.close();
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error((err as Error).message);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,110 @@
+// One error catalogue: code -> HTTP status. Every transport (REST, Hasura
+// actions, events) answers through it, and internals never reach a response.
+import type { ZodError } from 'zod';
+
+export const ERROR_STATUS = {
+  VALIDATION_FAILED: 400,
+  MALFORMED_JSON: 400,
+  INVALID_SLUG: 400,
+  PLAN_NOT_AVAILABLE: 400,
+  UNAUTHENTICATED: 401,
+  INVALID_CREDENTIALS: 401,
+  INVALID_TOKEN: 401,
+  FORBIDDEN: 403,
+  TENANT_MISMATCH: 403,
+  TENANT_SUSPENDED: 403,
+  NOT_FOUND: 404,
+  TENANT_NOT_FOUND: 404,
+  SLUG_TAKEN: 409,
+  DOMAIN_TAKEN: 409,
+  IDENTITY_EXISTS: 409,
+  CONFLICT: 409,
+  TENANT_GONE: 410,
+  PAYLOAD_TOO_LARGE: 413,
+  QUOTA_EXCEEDED: 429,
+  RATE_LIMITED: 429,
+  INTERNAL: 500,
+  SERVICE_UNAVAILABLE: 503,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+export class AppError extends Error {
+  readonly status: number;
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details?: Record<string, unknown>,
+    readonly headers?: Record<string, string>,
+  ) {
+    super(message);
+    this.name = 'AppError';
+    this.status = ERROR_STATUS[code];
+  }
+}
+
+export function validationError(error: ZodError, what = 'request'): AppError {
+  const issues = error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
+  const first = issues[0];
+  const summary = first ? `${first.path || what}: ${first.message}` : `invalid ${what}`;
+  return new AppError('VALIDATION_FAILED', `Invalid ${what}: ${summary}`, { issues });
+}
+
+// Custom SQLSTATEs raised by the database (documented in sql/README.md) and the
+// constraint names that carry a meaning for callers.
+const SQLSTATE_MAP: Record<string, { code: ErrorCode; message?: string }> = {
+  SA404: { code: 'NOT_FOUND' },
+  SA409: { code: 'CONFLICT' },
+  SA429: { code: 'QUOTA_EXCEEDED' },
+};
+
+const CONSTRAINT_MAP: Record<string, { code: ErrorCode; message: string }> = {
+  tenants_slug_key: { code: 'SLUG_TAKEN', message: 'That slug is already taken' },
+  tenants_schema_name_key: { code: 'SLUG_TAKEN', message: 'That slug is already taken' },
+  tenants_db_role_key: { code: 'SLUG_TAKEN', message: 'That slug is already taken' },
+  tenants_slug_not_reserved: { code: 'INVALID_SLUG', message: 'That slug is reserved' },
+  tenants_slug_format: {
+    code: 'INVALID_SLUG',
+    message: 'A slug is 2-40 characters: lower-case letters, digits and hyphens, starting with a letter',
+  },
+  tenants_custom_domain_key: { code: 'DOMAIN_TAKEN', message: 'That domain is already used by another tenant' },
+  tenants_custom_domain_format: { code: 'VALIDATION_FAILED', message: 'Invalid custom domain' },
+  identities_email_key: { code: 'IDENTITY_EXISTS', message: 'An account with that email already exists' },
+  identities_email_format: { code: 'VALIDATION_FAILED', message: 'Invalid email address' },
+};
+
+interface PgErrorLike {
+  code?: unknown;
+  constraint?: unknown;
+  message?: unknown;
+}
+
+/** Maps a PostgreSQL error to the catalogue, or returns undefined when it carries no meaning for callers. */
+export function fromDatabaseError(err: unknown): AppError | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const e = err as PgErrorLike;
+  if (typeof e.constraint === 'string') {
+    const hit = CONSTRAINT_MAP[e.constraint];
+    if (hit) return new AppError(hit.code, hit.message);
+  }
+  if (typeof e.code === 'string') {
+    const hit = SQLSTATE_MAP[e.code];
+    if (hit) return new AppError(hit.code, typeof e.message === 'string' ? e.message : 'Request refused');
+    // duplicate role/schema while provisioning means the slug is taken
+    if (e.code === '42710' || e.code === '42P06') return new AppError('SLUG_TAKEN', 'That slug is already taken');
+    if (e.code === '55P03' || e.code === '40001' || e.code === '40P01') {
+      return new AppError('CONFLICT', 'A concurrent change conflicted with this request; retry it');
+    }
+  }
+  return undefined;
+}
+
+/** Normalises anything thrown into an AppError; unknown failures become a bare 500. */
+export function toAppError(err: unknown): AppError {
+  if (err instanceof AppError) return err;
+  return fromDatabaseError(err) ?? new AppError('INTERNAL', 'Internal server error');
+}
+
+export function errorBody(err: AppError): { error: { code: ErrorCode; message: string; details?: Record<string, unknown> } } {
+  return { error: { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) } };
+}

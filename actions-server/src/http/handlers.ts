@@ -1,0 +1,43 @@
+// Glue between Express and the services: body validation and the error shape.
+import type { NextFunction, Request, Response } from 'express';
+import type { z } from 'zod';
+import type { Logger } from '../log.ts';
+import { AppError, errorBody, toAppError, validationError } from './errors.ts';
+
+export function parseBody<T extends z.ZodType>(schema: T, body: unknown, what = 'request body'): z.infer<T> {
+  if (body === undefined || body === null || typeof body !== 'object') {
+    throw new AppError('VALIDATION_FAILED', `Invalid ${what}: expected a JSON object`);
+  }
+  const parsed = schema.safeParse(body);
+  if (!parsed.success) throw validationError(parsed.error, what);
+  return parsed.data;
+}
+
+export function sendError(res: Response, err: AppError): void {
+  for (const [k, v] of Object.entries(err.headers ?? {})) res.setHeader(k, v);
+  res.status(err.status).json(errorBody(err));
+}
+
+export function notFoundHandler(req: Request, _res: Response, next: NextFunction): void {
+  next(new AppError('NOT_FOUND', `No route for ${req.method} ${req.path}`));
+}
+
+interface BodyParserError {
+  type?: unknown;
+  status?: unknown;
+}
+
+export function errorHandler(log: Logger) {
+  return (err: unknown, req: Request, res: Response, _next: NextFunction): void => {
+    const parserType = (err as BodyParserError | null)?.type;
+    let appErr: AppError;
+    if (parserType === 'entity.parse.failed') appErr = new AppError('MALFORMED_JSON', 'The request body is not valid JSON');
+    else if (parserType === 'entity.too.large') appErr = new AppError('PAYLOAD_TOO_LARGE', 'The request body is too large');
+    else appErr = toAppError(err);
+    const line = { requestId: req.requestId, tenantId: req.tenant?.id, userId: req.auth?.userId, code: appErr.code };
+    if (appErr.status >= 500) log.error({ ...line, err: err instanceof Error ? { message: err.message, stack: err.stack } : err }, 'request failed');
+    else log.info(line, appErr.message);
+    if (res.headersSent) return;
+    sendError(res, appErr);
+  };
+}

@@ -1,0 +1,125 @@
+// Request pipeline pieces: request id, tenant from the host, token, membership.
+import { randomUUID, timingSafeEqual } from 'node:crypto';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { AppError } from './errors.ts';
+import type { AppContext } from './context.ts';
+import { classifyHost, type HostTarget } from '../domains/hosts.ts';
+import type { ResolvedTenant } from '../domains/resolver.ts';
+import { InvalidTokenError, PLATFORM_ADMIN_ROLE, roleRank, type TenantRole } from '../auth/tokens.ts';
+import { asTenant } from '../db/tx.ts';
+import { SLUG_RE } from '../tenants/schemas.ts';
+
+export function requestId(): RequestHandler {
+  return (req, res, next) => {
+    req.requestId = randomUUID();
+    res.setHeader('X-Request-Id', req.requestId);
+    next();
+  };
+}
+
+function secretMatches(given: string | undefined, expected: string | undefined): boolean {
+  if (!given || !expected) return false;
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** DESIGN §6 order: custom domain / subdomain from Host, then a trusted internal header, then (development) ?tenant=. */
+export function targetFor(ctx: AppContext, req: Request): HostTarget {
+  const fromHost = classifyHost(req.headers.host, ctx.env);
+  if (fromHost.kind !== 'platform') return fromHost;
+  const header = req.get('x-tenant-slug');
+  if (header && secretMatches(req.get('x-internal-secret'), ctx.env.INTERNAL_API_SECRET)) {
+    return { kind: 'slug', slug: SLUG_RE.test(header) ? header : '' };
+  }
+  const query = req.query['tenant'];
+  if (ctx.env.NODE_ENV === 'development' && typeof query === 'string') {
+    return { kind: 'slug', slug: SLUG_RE.test(query) ? query : '' };
+  }
+  return fromHost;
+}
+
+/** Sets req.tenant; a host that names a tenant which does not exist is a 404. */
+export function tenantContext(ctx: AppContext): RequestHandler {
+  return async (req, _res, next) => {
+    const target = targetFor(ctx, req);
+    const tenant = await ctx.resolver.resolve(target);
+    if (target.kind !== 'platform' && !tenant) throw new AppError('TENANT_NOT_FOUND', 'No tenant at this address');
+    req.tenant = tenant;
+    next();
+  };
+}
+
+export function assertServable(tenant: ResolvedTenant): void {
+  if (tenant.status === 'suspended') {
+    throw new AppError('TENANT_SUSPENDED', 'This tenant is suspended; contact its owner or support');
+  }
+  if (tenant.status === 'cancelled' || tenant.status === 'archived') {
+    throw new AppError('TENANT_GONE', 'This tenant has been closed');
+  }
+}
+
+/** For routes that only make sense on a tenant host. */
+export function requireTenantHost(): RequestHandler {
+  return (req, _res, next) => {
+    if (!req.tenant) throw new AppError('TENANT_NOT_FOUND', 'This route needs a tenant address (subdomain or custom domain)');
+    assertServable(req.tenant);
+    next();
+  };
+}
+
+function bearer(req: Request): string | undefined {
+  const header = req.get('authorization');
+  if (!header) return undefined;
+  const match = /^Bearer\s+(\S+)$/i.exec(header);
+  if (!match?.[1]) throw new AppError('INVALID_TOKEN', 'Authorization header must be "Bearer <token>"');
+  return match[1];
+}
+
+/** Verifies the Bearer token; on a tenant host the token must belong to that tenant. */
+export function authenticate(ctx: AppContext): RequestHandler {
+  return (req: Request, _res: Response, next: NextFunction) => {
+    const token = bearer(req);
+    if (!token) throw new AppError('UNAUTHENTICATED', 'Sign in first: send Authorization: Bearer <token>');
+    try {
+      req.auth = ctx.tokens.verify(token);
+    } catch (err) {
+      if (err instanceof InvalidTokenError) throw new AppError('INVALID_TOKEN', 'The token is invalid or expired');
+      throw err;
+    }
+    if (req.tenant && req.auth.role !== PLATFORM_ADMIN_ROLE && req.auth.tenantId !== req.tenant.id) {
+      throw new AppError('TENANT_MISMATCH', 'This token belongs to another tenant');
+    }
+    next();
+  };
+}
+
+export function requirePlatformAdmin(): RequestHandler {
+  return (req, _res, next) => {
+    if (req.auth?.role !== PLATFORM_ADMIN_ROLE) throw new AppError('FORBIDDEN', 'Platform administrators only');
+    next();
+  };
+}
+
+/**
+ * The caller must be a member of `tenantId` with at least `min`. The role is read
+ * from the database (a token outlives a demotion) and capped by the token's role.
+ */
+export async function assertMember(ctx: AppContext, req: Request, tenantId: string, min: TenantRole): Promise<TenantRole> {
+  const auth = req.auth;
+  if (!auth || auth.role === PLATFORM_ADMIN_ROLE || auth.tenantId !== tenantId) {
+    throw new AppError('FORBIDDEN', 'Only members of this tenant may do this');
+  }
+  const dbRole = await asTenant(ctx.pool, { tenantId, userId: auth.userId, dbRole: 'app' }, async (c) => {
+    const { rows } = await c.query<{ role: TenantRole }>(
+      'select role from public.memberships where tenant_id = $1 and identity_id = $2',
+      [tenantId, auth.userId],
+    );
+    return rows[0]?.role;
+  });
+  if (!dbRole) throw new AppError('FORBIDDEN', 'You are no longer a member of this tenant');
+  const role = roleRank(auth.role) < roleRank(dbRole) ? auth.role : dbRole;
+  if (roleRank(role) < roleRank(min)) throw new AppError('FORBIDDEN', `This needs the ${min} role or higher`);
+  req.memberRole = role;
+  return role;
+}

@@ -1,0 +1,27 @@
+// Structured JSON logs; credentials never reach them.
+import { pino, type Logger } from 'pino';
+
+export type { Logger };
+
+export function createLogger(level: string): Logger {
+  return pino({
+    level,
+    base: { service: 'actions-server' },
+    redact: {
+      paths: [
+        'req.headers.authorization',
+        'req.headers.cookie',
+        'req.headers["x-hasura-admin-secret"]',
+        'req.headers["x-internal-secret"]',
+        'req.headers["x-hasura-event-secret"]',
+        'req.headers["stripe-signature"]',
+        '*.password',
+        '*.ownerPassword',
+        '*.token',
+        '*.secret',
+        '*.databaseUrl',
+      ],
+      censor: '[redacted]',
+    },
+  });
+}

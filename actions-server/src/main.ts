@@ -1,0 +1,50 @@
+// `npm start`: configuration, database (embedded unless DATABASE_URL), migrations,
+// then the actions server on PORT.
+import { loadConfig, ConfigError } from './config.ts';
+import { createLogger } from './log.ts';
+import { openDatabase } from './db/database.ts';
+import { migrateUp } from './db/migrate.ts';
+import { buildContext, startServer } from './server.ts';
+
+async function main(): Promise<void> {
+  let env;
+  try {
+    env = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const log = createLogger(env.LOG_LEVEL);
+  const db = await openDatabase(env, log);
+  const applied = await migrateUp(db.pool, { log: (m) => log.info(m) });
+  log.info({ applied: applied.length }, 'migrations up to date');
+  const ctx = await buildContext(env, log, db.pool, db.url);
+  const running = await startServer(ctx, env.PORT);
+  const port = new URL(running.url).port;
+  log.info({ port }, `actions server listening on http://localhost:${port}`);
+  if (process.stdout.isTTY || env.NODE_ENV === 'development') {
+    console.log(`
+Create your first tenant:
+  curl -X POST http://localhost:${port}/api/tenants/create -H 'Content-Type: application/json' \\
+    -d '{"name":"Acme Corp","slug":"acme","ownerEmail":"admin@acme.com","ownerName":"John Doe","ownerPassword":"securepass123","plan":"free"}'
+Then:
+  curl -H 'Host: acme.localhost:${port}' http://localhost:${port}/api/health
+`);
+  }
+  const shutdown = async (signal: string) => {
+    log.info({ signal }, 'shutting down');
+    await running.close();
+    await db.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

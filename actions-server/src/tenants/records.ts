@@ -1,0 +1,81 @@
+// The tenant as the registry stores it, and the two views callers get.
+export type TenantStatus = 'trial' | 'active' | 'suspended' | 'cancelled' | 'archived';
+export type Isolation = 'schema' | 'pooled' | 'database';
+
+export interface TenantRow {
+  id: string;
+  name: string;
+  slug: string;
+  status: TenantStatus;
+  isolation: Isolation;
+  schema_name: string | null;
+  db_role: string | null;
+  template_version: string | null;
+  custom_domain: string | null;
+  custom_domain_verified_at: Date | null;
+  plan: string;
+  trial_ends_at: Date | null;
+  suspended_at: Date | null;
+  cancelled_at: Date | null;
+  archived_at: Date | null;
+  branding: Record<string, unknown>;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface TenantView {
+  id: string;
+  name: string;
+  slug: string;
+  status: TenantStatus;
+  isolation: Isolation;
+  plan: string;
+  customDomain: string | null;
+  customDomainVerified: boolean;
+  trialEndsAt: string | null;
+  suspendedAt: string | null;
+  cancelledAt: string | null;
+  branding: Record<string, unknown>;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface PublicTenantView {
+  name: string;
+  slug: string;
+  status: TenantStatus;
+  branding: Record<string, unknown>;
+}
+
+const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
+
+export function toTenantView(row: TenantRow): TenantView {
+  return {
+    id: row.id,
+    name: row.name,
+    slug: row.slug,
+    status: row.status,
+    isolation: row.isolation,
+    plan: row.plan,
+    customDomain: row.custom_domain,
+    customDomainVerified: row.custom_domain_verified_at !== null,
+    trialEndsAt: iso(row.trial_ends_at),
+    suspendedAt: iso(row.suspended_at),
+    cancelledAt: iso(row.cancelled_at),
+    branding: row.branding,
+    createdAt: row.created_at.toISOString(),
+    updatedAt: row.updated_at.toISOString(),
+  };
+}
+
+export function toPublicView(row: Pick<TenantRow, 'name' | 'slug' | 'status' | 'branding'>): PublicTenantView {
+  return { name: row.name, slug: row.slug, status: row.status, branding: row.branding };
+}
+
+export function schemaNameFor(slug: string): string {
+  return `tenant_${slug}`;
+}
+
+export function roleNameFor(prefix: string, slug: string): string {
+  return `${prefix}tenant_${slug}`;
+}

@@ -1,0 +1,91 @@
+// REST surface of the tenant core (seed 000 routes). Thin: validate, authorise,
+// call the service.
+import { Router, type Request } from 'express';
+import { z } from 'zod';
+import type { AppContext } from '../http/context.ts';
+import { AppError } from '../http/errors.ts';
+import { parseBody } from '../http/handlers.ts';
+import { assertMember, authenticate, requirePlatformAdmin } from '../http/middleware.ts';
+import { isUuid } from '../db/tx.ts';
+import { createTenantSchema, domainSchema, slugSchema, updateTenantSchema } from './schemas.ts';
+import { provisionTenant } from './provision.ts';
+import { toTenantView } from './records.ts';
+import {
+  changeStatus,
+  getPublicTenant,
+  getTenant,
+  markCustomDomainVerified,
+  updateTenant,
+} from './service.ts';
+
+function tenantIdParam(req: Request): string {
+  const id = req.params['id'];
+  if (typeof id !== 'string' || !isUuid(id)) throw new AppError('TENANT_NOT_FOUND', 'Tenant not found');
+  return id;
+}
+
+export function tenantRoutes(ctx: AppContext): Router {
+  const router = Router();
+  const auth = authenticate(ctx);
+
+  router.post('/api/tenants/create', async (req, res) => {
+    const input = parseBody(createTenantSchema, req.body);
+    const { tenant, ownerId } = await provisionTenant(
+      { env: ctx.env, pool: ctx.pool, log: ctx.log, steps: ctx.provisioningSteps },
+      input,
+    );
+    const session = ctx.tokens.sign({ userId: ownerId, tenantId: tenant.id, role: 'owner' });
+    ctx.log.info({ tenantId: tenant.id, userId: ownerId, slug: tenant.slug }, 'tenant created');
+    res.status(201).json({ tenant: toTenantView(tenant), owner: { id: ownerId, email: input.ownerEmail }, ...session });
+  });
+
+  router.get('/api/tenants/by-slug', async (req, res) => {
+    const slug = slugSchema.safeParse(req.query['slug']);
+    if (!slug.success) throw new AppError('VALIDATION_FAILED', 'Query parameter slug must be a valid slug');
+    res.json({ tenant: await getPublicTenant(ctx.pool, { slug: slug.data }) });
+  });
+
+  router.get('/api/tenants/by-domain', async (req, res) => {
+    const domain = domainSchema.safeParse(req.query['domain']);
+    if (!domain.success) throw new AppError('VALIDATION_FAILED', 'Query parameter domain must be a domain name');
+    res.json({ tenant: await getPublicTenant(ctx.pool, { domain: domain.data }) });
+  });
+
+  router.get('/api/tenants/:id', auth, async (req, res) => {
+    const id = tenantIdParam(req);
+    await assertMember(ctx, req, id, 'member');
+    res.json({ tenant: await getTenant(ctx.pool, { tenantId: id, userId: req.auth!.userId }, id) });
+  });
+
+  router.put('/api/tenants/:id', auth, async (req, res) => {
+    const id = tenantIdParam(req);
+    const patch = parseBody(updateTenantSchema, req.body);
+    await assertMember(ctx, req, id, 'admin');
+    const tenant = await updateTenant(ctx.pool, { tenantId: id, userId: req.auth!.userId }, id, patch, {
+      baseDomain: ctx.env.BASE_DOMAIN,
+    });
+    res.json({ tenant });
+  });
+
+  // Soft delete: the tenant is cancelled, its data kept (archived after 90 days).
+  router.delete('/api/tenants/:id', auth, async (req, res) => {
+    const id = tenantIdParam(req);
+    await assertMember(ctx, req, id, 'admin');
+    res.json({ tenant: await changeStatus(ctx.pool, id, 'cancel') });
+  });
+
+  const adminAction = z.enum(['suspend', 'reactivate']);
+  router.post('/api/tenants/:id/:action', auth, requirePlatformAdmin(), async (req, res) => {
+    const id = tenantIdParam(req);
+    const action = req.params['action'];
+    if (action === 'verify-domain') {
+      res.json({ tenant: await markCustomDomainVerified(ctx.pool, id) });
+      return;
+    }
+    const parsed = adminAction.safeParse(action);
+    if (!parsed.success) throw new AppError('NOT_FOUND', `No route for POST ${req.path}`);
+    res.json({ tenant: await changeStatus(ctx.pool, id, parsed.data) });
+  });
+
+  return router;
+}

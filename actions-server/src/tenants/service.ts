@@ -1,0 +1,162 @@
+// Tenant lifecycle after creation. Reads and edits on behalf of a tenant run as
+// `app` under RLS (the tenant comes from the verified token); status changes are
+// platform operations and run as the owner after the caller was authorised.
+import { AppError } from '../http/errors.ts';
+import { asSystem, asTenant, type Client, type Pool } from '../db/tx.ts';
+import { toTenantView, type TenantRow, type TenantView, type PublicTenantView, toPublicView } from './records.ts';
+import type { UpdateTenantInput } from './schemas.ts';
+
+export interface Actor {
+  tenantId: string;
+  userId: string;
+}
+
+const appScope = (actor: Actor) => ({ tenantId: actor.tenantId, userId: actor.userId, dbRole: 'app' });
+
+async function settingsOf(client: Client, tenantId: string): Promise<Record<string, unknown>> {
+  const row = (
+    await client.query<{ settings: Record<string, unknown> }>(
+      'select settings from public.tenant_settings where tenant_id = $1',
+      [tenantId],
+    )
+  ).rows[0];
+  return row?.settings ?? {};
+}
+
+export async function getTenant(
+  pool: Pool,
+  actor: Actor,
+  id: string,
+): Promise<TenantView & { settings: Record<string, unknown> }> {
+  return asTenant(pool, appScope(actor), async (client) => {
+    const row = (await client.query<TenantRow>('select * from public.tenants where id = $1', [id])).rows[0];
+    if (!row) throw new AppError('TENANT_NOT_FOUND', 'Tenant not found');
+    return { ...toTenantView(row), settings: await settingsOf(client, id) };
+  });
+}
+
+export async function updateTenant(
+  pool: Pool,
+  actor: Actor,
+  id: string,
+  patch: UpdateTenantInput,
+  opts: { baseDomain: string },
+): Promise<TenantView & { settings: Record<string, unknown> }> {
+  if (patch.customDomain && (patch.customDomain === opts.baseDomain || patch.customDomain.endsWith(`.${opts.baseDomain}`))) {
+    throw new AppError('VALIDATION_FAILED', `A custom domain cannot be under ${opts.baseDomain}; subdomains are automatic`);
+  }
+  await asTenant(pool, appScope(actor), async (client) => {
+    const current = (await client.query<TenantRow>('select * from public.tenants where id = $1 for update', [id])).rows[0];
+    if (!current) throw new AppError('TENANT_NOT_FOUND', 'Tenant not found');
+    if (patch.name !== undefined || patch.branding !== undefined) {
+      await client.query(
+        `update public.tenants set name = coalesce($2, name), branding = coalesce($3::jsonb, branding) where id = $1`,
+        [id, patch.name ?? null, patch.branding ? JSON.stringify({ ...current.branding, ...patch.branding }) : null],
+      );
+    }
+    if (patch.settings !== undefined) {
+      await client.query('update public.tenant_settings set settings = settings || $2::jsonb where tenant_id = $1', [
+        id,
+        JSON.stringify(patch.settings),
+      ]);
+    }
+  });
+  if (patch.customDomain !== undefined) await setCustomDomain(pool, id, patch.customDomain);
+  return getTenant(pool, actor, id);
+}
+
+/** A new or changed custom domain starts unverified; resolution ignores it until verified. */
+export async function setCustomDomain(pool: Pool, tenantId: string, domain: string | null): Promise<void> {
+  await asSystem(pool, (client) =>
+    client.query(
+      `update public.tenants
+         set custom_domain = $2,
+             custom_domain_verified_at = case when custom_domain is not distinct from $2 then custom_domain_verified_at end
+       where id = $1`,
+      [tenantId, domain],
+    ),
+  );
+}
+
+export async function markCustomDomainVerified(pool: Pool, tenantId: string): Promise<TenantView> {
+  return asSystem(pool, async (client) => {
+    const row = (
+      await client.query<TenantRow>(
+        `update public.tenants set custom_domain_verified_at = now()
+         where id = $1 and custom_domain is not null returning *`,
+        [tenantId],
+      )
+    ).rows[0];
+    if (!row) throw new AppError('NOT_FOUND', 'Tenant not found or it has no custom domain');
+    return toTenantView(row);
+  });
+}
+
+type StatusChange = 'suspend' | 'reactivate' | 'cancel';
+
+const STATUS_SQL: Record<StatusChange, { sql: string; from: string[] }> = {
+  suspend: {
+    sql: `update public.tenants set status = 'suspended', suspended_at = now() where id = $1 returning *`,
+    from: ['trial', 'active'],
+  },
+  reactivate: {
+    sql: `update public.tenants
+            set status = case when trial_ends_at > now() then 'trial' else 'active' end,
+                suspended_at = null, cancelled_at = null
+          where id = $1 returning *`,
+    from: ['suspended', 'cancelled'],
+  },
+  cancel: {
+    sql: `update public.tenants set status = 'cancelled', cancelled_at = now() where id = $1 returning *`,
+    from: ['trial', 'active', 'suspended'],
+  },
+};
+
+/** Suspend, reactivate or soft-delete (cancel: data kept, archived after 90 days). */
+export async function changeStatus(pool: Pool, tenantId: string, change: StatusChange): Promise<TenantView> {
+  return asSystem(pool, async (client) => {
+    const current = (
+      await client.query<{ status: string }>('select status from public.tenants where id = $1 for update', [tenantId])
+    ).rows[0];
+    if (!current) throw new AppError('TENANT_NOT_FOUND', 'Tenant not found');
+    const rule = STATUS_SQL[change];
+    if (!rule.from.includes(current.status)) {
+      throw new AppError('CONFLICT', `Cannot ${change} a tenant that is ${current.status}`);
+    }
+    const row = (await client.query<TenantRow>(rule.sql, [tenantId])).rows[0]!;
+    return toTenantView(row);
+  });
+}
+
+export async function hardDeleteTenant(pool: Pool, tenantId: string): Promise<void> {
+  await asSystem(pool, (client) => client.query('select public.hard_delete_tenant($1)', [tenantId]));
+}
+
+export async function archiveCancelledTenants(pool: Pool, olderThanDays = 90): Promise<number> {
+  return asSystem(pool, async (client) => {
+    const { rows } = await client.query<{ n: number }>(
+      'select public.archive_cancelled_tenants(make_interval(days => $1)) as n',
+      [olderThanDays],
+    );
+    return rows[0]?.n ?? 0;
+  });
+}
+
+export async function getPublicTenant(
+  pool: Pool,
+  by: { slug: string } | { domain: string },
+): Promise<PublicTenantView> {
+  const row = await asSystem(pool, async (client) => {
+    const { rows } =
+      'slug' in by
+        ? await client.query<TenantRow>('select name, slug, status, branding from public.tenants where slug = $1', [by.slug])
+        : await client.query<TenantRow>(
+            `select name, slug, status, branding from public.tenants
+             where custom_domain = $1 and custom_domain_verified_at is not null`,
+            [by.domain],
+          );
+    return rows[0];
+  });
+  if (!row || row.status === 'archived') throw new AppError('TENANT_NOT_FOUND', 'Tenant not found');
+  return toPublicView(row);
+}

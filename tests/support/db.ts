@@ -1,0 +1,74 @@
+// Per test file: a database cloned from the migrated template, a tenant-role
+// prefix of its own (roles are cluster-wide), and a server wired like main.ts.
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { inject } from 'vitest';
+import { loadConfig, type Env } from '../../actions-server/src/config.ts';
+import { createLogger } from '../../actions-server/src/log.ts';
+import { createPool } from '../../actions-server/src/db/database.ts';
+import { buildContext, startServer, type RunningServer } from '../../actions-server/src/server.ts';
+import type { Pool } from '../../actions-server/src/db/tx.ts';
+import { withDatabase } from './global-setup.ts';
+
+export interface TestDb {
+  name: string;
+  url: string;
+  adminUrl: string;
+  pool: Pool;
+  rolePrefix: string;
+  env(overrides?: Record<string, string>): Env;
+  close(): Promise<void>;
+}
+
+export const TEST_JWT_SECRET = 'test-secret-that-is-long-enough-0123456789';
+
+async function adminQuery(adminUrl: string, sql: string, params: unknown[] = []): Promise<pg.QueryResult> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    return await client.query(sql, params);
+  } finally {
+    await client.end();
+  }
+}
+
+export async function createTestDb(): Promise<TestDb> {
+  const adminUrl = inject('pgAdminUrl');
+  const template = inject('pgTemplate');
+  const id = randomBytes(5).toString('hex');
+  const name = `test_${id}`;
+  const rolePrefix = `t${id}_`;
+  const ident = pg.Client.prototype.escapeIdentifier;
+  await adminQuery(adminUrl, `create database ${ident(name)} template ${ident(template)}`);
+  const url = withDatabase(adminUrl, name);
+  const pool = createPool(url, 10);
+  return {
+    name,
+    url,
+    adminUrl,
+    pool,
+    rolePrefix,
+    env: (overrides = {}) =>
+      loadConfig({
+        NODE_ENV: 'test',
+        LOG_LEVEL: 'silent',
+        DATABASE_URL: url,
+        JWT_SECRET: TEST_JWT_SECRET,
+        TENANT_ROLE_PREFIX: rolePrefix,
+        BASE_DOMAIN: 'saas.test',
+        ...overrides,
+      }),
+    async close() {
+      await pool.end();
+      await adminQuery(adminUrl, `drop database if exists ${ident(name)} with (force)`);
+      const { rows } = await adminQuery(adminUrl, `select rolname from pg_roles where starts_with(rolname, $1)`, [rolePrefix]);
+      for (const r of rows as { rolname: string }[]) await adminQuery(adminUrl, `drop role if exists ${ident(r.rolname)}`);
+    },
+  };
+}
+
+export async function startTestServer(db: TestDb, envOverrides: Record<string, string> = {}): Promise<RunningServer> {
+  const env = db.env(envOverrides);
+  const ctx = await buildContext(env, createLogger(env.LOG_LEVEL), db.pool, db.url);
+  return startServer(ctx, 0, '127.0.0.1');
+}

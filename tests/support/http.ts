@@ -1,0 +1,50 @@
+// A tiny HTTP client that can set Host (fetch cannot), for tenant-host tests.
+import http from 'node:http';
+
+export interface HttpResponse<T = unknown> {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: T;
+  text: string;
+}
+
+export interface RequestOptions {
+  method?: string;
+  host?: string;
+  token?: string;
+  headers?: Record<string, string>;
+  body?: unknown;
+  /** Sent as-is (for malformed JSON tests). */
+  rawBody?: string;
+}
+
+export function request<T = any>(baseUrl: string, path: string, opts: RequestOptions = {}): Promise<HttpResponse<T>> {
+  const url = new URL(path, baseUrl);
+  const payload = opts.rawBody ?? (opts.body === undefined ? undefined : JSON.stringify(opts.body));
+  const headers: Record<string, string> = { ...(opts.headers ?? {}) };
+  if (opts.host) headers['host'] = opts.host;
+  if (opts.token) headers['authorization'] = `Bearer ${opts.token}`;
+  if (payload !== undefined) {
+    headers['content-type'] ??= 'application/json';
+    headers['content-length'] = String(Buffer.byteLength(payload));
+  }
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: opts.method ?? (payload === undefined ? 'GET' : 'POST'), headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let body: unknown = text;
+        try {
+          body = text ? JSON.parse(text) : undefined;
+        } catch {
+          // not JSON: leave the text
+        }
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: body as T, text });
+      });
+    });
+    req.on('error', reject);
+    if (payload !== undefined) req.write(payload);
+    req.end();
+  });
+}
