@@ -118,6 +118,11 @@ export async function provisionTenant(
     );
     const version = await applyTemplate(client, { schema: schemaName, role: dbRole, fromVersion: 0, steps });
     if (version !== latestVersion(steps)) throw new Error('template did not reach its latest version');
+    // The owner is the tenant's first member in its own data (and counts as a user).
+    await client.query(
+      `insert into ${client.escapeIdentifier(schemaName)}.members (identity_id, display_name, email) values ($1, $2, $3)`,
+      [ownerId, input.ownerName, input.ownerEmail],
+    );
     const tenant = (
       await client.query<TenantRow>('update public.tenants set template_version = $2 where id = $1 returning *', [
         inserted.id,
