@@ -6,9 +6,17 @@ import pg from 'pg';
 export type Pool = pg.Pool;
 export type Client = pg.PoolClient;
 
-export interface TenantScope {
-  tenantId: string;
+/** Who is acting, for the audit trail (read by triggers as app.actor / app.ip / app.user_agent). */
+export interface ActorInfo {
+  /** 'user' (with userId), or a system actor: 'stripe', 'cron', 'system', 'cli'. */
+  actor?: string | undefined;
   userId?: string | undefined;
+  ip?: string | undefined;
+  userAgent?: string | undefined;
+}
+
+export interface TenantScope extends ActorInfo {
+  tenantId: string;
   /** Database role to act as: `app` for registry work, or the tenant's own role. */
   dbRole: string;
 }
@@ -34,17 +42,25 @@ export async function withTransaction<T>(pool: Pool, fn: (client: Client) => Pro
   }
 }
 
+function actorStatements(client: Client, info: ActorInfo): string[] {
+  if (info.userId !== undefined && !isUuid(info.userId)) throw new Error('user id must be a uuid');
+  return [
+    `set local app.user_id = ${client.escapeLiteral(info.userId ?? '')}`,
+    `set local app.actor = ${client.escapeLiteral(info.actor ?? (info.userId ? 'user' : 'system'))}`,
+    `set local app.ip = ${client.escapeLiteral((info.ip ?? '').slice(0, 64))}`,
+    `set local app.user_agent = ${client.escapeLiteral((info.userAgent ?? '').slice(0, 512))}`,
+  ];
+}
+
 /** Statements that put a transaction under a tenant's scope. Values are validated, then escaped by the driver. */
 export function scopeStatements(client: Client, scope: TenantScope): string {
   if (!isUuid(scope.tenantId)) throw new Error('tenant id must be a uuid');
-  if (scope.userId !== undefined && !isUuid(scope.userId)) throw new Error('user id must be a uuid');
   // SET LOCAL (rather than set_config) because Citus forwards it to its workers.
-  const parts = [
+  return [
     `set local role ${client.escapeIdentifier(scope.dbRole)}`,
     `set local app.tenant_id = ${client.escapeLiteral(scope.tenantId)}`,
-    `set local app.user_id = ${client.escapeLiteral(scope.userId ?? '')}`,
-  ];
-  return parts.join('; ');
+    ...actorStatements(client, scope),
+  ].join('; ');
 }
 
 /** Runs fn in one transaction as `scope.dbRole` with app.tenant_id / app.user_id set for that transaction. */
@@ -55,7 +71,13 @@ export function asTenant<T>(pool: Pool, scope: TenantScope, fn: (client: Client)
   });
 }
 
-/** Platform work that spans tenants (resolution, provisioning, webhooks, cron) runs as the migration owner. */
-export function asSystem<T>(pool: Pool, fn: (client: Client) => Promise<T>): Promise<T> {
-  return withTransaction(pool, fn);
+/**
+ * Platform work that spans tenants (resolution, provisioning, webhooks, cron)
+ * runs as the migration owner; `actor` says on whose behalf, for the audit trail.
+ */
+export function asSystem<T>(pool: Pool, fn: (client: Client) => Promise<T>, actor: ActorInfo = {}): Promise<T> {
+  return withTransaction(pool, async (client) => {
+    await client.query(actorStatements(client, actor).join('; '));
+    return fn(client);
+  });
 }
