@@ -76,9 +76,14 @@ function bearer(req: Request): string | undefined {
   return match[1];
 }
 
-/** Verifies the Bearer token; on a tenant host the token must belong to that tenant. */
-export function authenticate(ctx: AppContext): RequestHandler {
+/**
+ * Verifies the Bearer token; on a tenant host the token must belong to that
+ * tenant, and the tenant must be servable — except for routes that must stay
+ * reachable while suspended (billing, so an owner can pay and reactivate).
+ */
+export function authenticate(ctx: AppContext, opts: { allowSuspended?: boolean } = {}): RequestHandler {
   return (req: Request, _res: Response, next: NextFunction) => {
+    if (req.tenant && !(opts.allowSuspended && req.tenant.status === 'suspended')) assertServable(req.tenant);
     const token = bearer(req);
     if (!token) throw new AppError('UNAUTHENTICATED', 'Sign in first: send Authorization: Bearer <token>');
     try {
