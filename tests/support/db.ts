@@ -51,7 +51,7 @@ export async function createTestDb(): Promise<TestDb> {
     env: (overrides = {}) =>
       loadConfig({
         NODE_ENV: 'test',
-        LOG_LEVEL: 'silent',
+        LOG_LEVEL: process.env['TEST_LOG_LEVEL'] ?? 'silent',
         DATABASE_URL: url,
         JWT_SECRET: TEST_JWT_SECRET,
         TENANT_ROLE_PREFIX: rolePrefix,
