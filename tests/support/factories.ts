@@ -5,6 +5,7 @@ import { provisionTenant, type ProvisioningStep } from '../../actions-server/src
 import { createTenantSchema } from '../../actions-server/src/tenants/schemas.ts';
 import type { TenantRow } from '../../actions-server/src/tenants/records.ts';
 import type { TestDb } from './db.ts';
+import { hashPassword } from '../../actions-server/src/auth/passwords.ts';
 
 export const OWNER_PASSWORD = 'correct horse battery';
 
@@ -34,4 +35,30 @@ export async function makeTenant(
     input,
   );
   return { tenant, ownerId, ownerEmail };
+}
+
+export async function makePlatformAdmin(db: TestDb, email = 'ops@platform.example.com'): Promise<{ email: string; password: string; id: string }> {
+  const password = 'platform-admin-password';
+  const { rows } = await db.pool.query<{ id: string }>(
+    `insert into public.identities (email, name, password_hash, is_platform_admin) values ($1, 'Ops', $2, true) returning id`,
+    [email, await hashPassword(password)],
+  );
+  return { email, password, id: rows[0]!.id };
+}
+
+/** Adds an identity to a tenant with a role, the way an accepted invitation does. */
+export async function addMember(
+  db: TestDb,
+  tenant: TenantRow,
+  email: string,
+  role: 'owner' | 'admin' | 'member',
+): Promise<{ id: string; email: string; password: string }> {
+  const password = 'member-password-123';
+  const { rows } = await db.pool.query<{ id: string }>(
+    `insert into public.identities (email, name, password_hash) values ($1, $1, $2) returning id`,
+    [email, await hashPassword(password)],
+  );
+  const id = rows[0]!.id;
+  await db.pool.query('insert into public.memberships (tenant_id, identity_id, role) values ($1, $2, $3)', [tenant.id, id, role]);
+  return { id, email, password };
 }
