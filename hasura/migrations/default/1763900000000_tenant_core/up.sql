@@ -385,21 +385,18 @@ revoke all on function public.archive_cancelled_tenants(interval) from public;
 ------------------------------------------------------------------------------
 -- triggers
 ------------------------------------------------------------------------------
-drop trigger if exists _100_timestamps on public.plans;
-create trigger _100_timestamps before insert or update on public.plans
-  for each row execute function public.tg__timestamps();
-drop trigger if exists _100_timestamps on public.tenants;
-create trigger _100_timestamps before insert or update on public.tenants
-  for each row execute function public.tg__timestamps();
-drop trigger if exists _100_timestamps on public.identities;
-create trigger _100_timestamps before insert or update on public.identities
-  for each row execute function public.tg__timestamps();
-drop trigger if exists _100_timestamps on public.memberships;
-create trigger _100_timestamps before insert or update on public.memberships
-  for each row execute function public.tg__timestamps();
-drop trigger if exists _100_timestamps on public.tenant_settings;
-create trigger _100_timestamps before insert or update on public.tenant_settings
-  for each row execute function public.tg__timestamps();
+do $$
+declare
+  v_table regclass;
+begin
+  foreach v_table in array array['public.plans', 'public.tenants', 'public.identities',
+                                 'public.memberships', 'public.tenant_settings']::regclass[] loop
+    execute format('drop trigger if exists _100_timestamps on %s', v_table);
+    execute format('create trigger _100_timestamps before insert or update on %s
+                    for each row execute function public.tg__timestamps()', v_table);
+  end loop;
+end
+$$;
 drop trigger if exists _900_notify on public.tenants;
 create trigger _900_notify after insert or update or delete on public.tenants
   for each row execute function public.tg_tenants__notify();
