@@ -1,4 +1,7 @@
 import Stripe from 'stripe';
+import type { AppContext } from '../http/context.ts';
+import { AppError } from '../http/errors.ts';
+import type { Logger } from '../log.ts';
 
 // The SDK default (80 s) outlives any request we serve; fail well before the caller gives up.
 const REQUEST_TIMEOUT_MS = 20_000;
@@ -48,4 +51,26 @@ export function createStripeClient(secretKey: string, apiBase?: string): Stripe 
   const base = apiBase?.trim();
   if (base) Object.assign(config, parseStripeApiBase(base));
   return new Stripe(secretKey, config);
+}
+
+/** What billing services need from the application context. */
+export type BillingDeps = Pick<AppContext, 'env' | 'pool' | 'log' | 'stripe'>;
+
+/** The Stripe client, or 503 naming the variable that enables billing. */
+export function requireStripe(deps: Pick<AppContext, 'stripe'>): Stripe {
+  if (!deps.stripe) {
+    throw new AppError('SERVICE_UNAVAILABLE', 'Billing is not configured: set STRIPE_SECRET_KEY', { variable: 'STRIPE_SECRET_KEY' });
+  }
+  return deps.stripe;
+}
+
+/** Runs a Stripe call for a caller; Stripe's failure becomes a 502 without its internals (logged here). */
+export async function callStripe<T>(log: Logger, what: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    if (!(err instanceof Stripe.errors.StripeError)) throw err;
+    log.warn({ stripe: { what, type: err.type, code: err.code, status: err.statusCode, requestId: err.requestId } }, 'stripe call failed');
+    throw new AppError('PAYMENT_PROVIDER_ERROR', 'The payment provider could not complete the request; try again shortly');
+  }
 }

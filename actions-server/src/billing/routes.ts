@@ -1,0 +1,51 @@
+// REST surface of billing (seed routes): thin adapters over the services. The
+// webhook is on any host (Stripe calls the platform address) and reads the raw
+// body, which its signature covers.
+import express, { Router, type Request, type RequestHandler } from 'express';
+import type { AppContext } from '../http/context.ts';
+import { parseBody } from '../http/handlers.ts';
+import { assertMember, authenticate, requireTenantHost } from '../http/middleware.ts';
+import type { TenantRole } from '../auth/tokens.ts';
+import { checkoutInputSchema, portalInputSchema } from './schemas.ts';
+import { createCheckoutSession, createPortalSession, getBilling, type BillingActor } from './service.ts';
+import { requireStripe } from './stripe-client.ts';
+import { receiveWebhook } from './webhooks.ts';
+
+export const WEBHOOK_PATH = '/api/billing/webhook';
+
+export function billingRoutes(ctx: AppContext): Router {
+  const router = Router();
+  const auth = authenticate(ctx);
+  const billingEnabled: RequestHandler = (_req, _res, next) => {
+    requireStripe(ctx);
+    next();
+  };
+
+  /** The caller, as a member of the tenant named by the host with at least `min`. */
+  const actor = async (req: Request, min: TenantRole): Promise<BillingActor> => {
+    const tenantId = req.tenant!.id;
+    const role = await assertMember(ctx, req, tenantId, min);
+    return { tenantId, userId: req.auth!.userId, role };
+  };
+
+  router.post(WEBHOOK_PATH, billingEnabled, express.raw({ type: () => true, limit: '1mb' }), async (req, res) => {
+    const result = await receiveWebhook(ctx, req.body, req.get('stripe-signature'));
+    res.json({ received: true, ...result });
+  });
+
+  router.get('/api/billing', requireTenantHost(), auth, async (req, res) => {
+    res.json({ billing: await getBilling(ctx, await actor(req, 'member')) });
+  });
+
+  router.post('/api/billing/checkout', billingEnabled, requireTenantHost(), auth, async (req, res) => {
+    const input = parseBody(checkoutInputSchema, req.body);
+    res.json(await createCheckoutSession(ctx, await actor(req, 'admin'), input));
+  });
+
+  router.post('/api/billing/portal', billingEnabled, requireTenantHost(), auth, async (req, res) => {
+    const input = parseBody(portalInputSchema, req.body);
+    res.json(await createPortalSession(ctx, await actor(req, 'admin'), input));
+  });
+
+  return router;
+}

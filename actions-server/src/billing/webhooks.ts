@@ -1,0 +1,372 @@
+// Stripe webhooks: verified on the raw body, stored once in stripe_webhooks and
+// processed in the same transaction that changes the tenant, so an event is
+// either fully applied and marked processed, or not at all and retryable.
+// Concurrent deliveries of one event queue on its row (the unique event id), so
+// it is processed exactly once; events of one tenant queue on the tenant row.
+import Stripe from 'stripe';
+import { AppError } from '../http/errors.ts';
+import { asSystem, isUuid, type Client } from '../db/tx.ts';
+import {
+  BILLING_COLUMNS,
+  decide,
+  impliedByInvoice,
+  nextTenantState,
+  type BillingRow,
+  type StateSource,
+  type SubscriptionState,
+} from './lifecycle.ts';
+import { isBillingInterval, planForPrice } from './prices.ts';
+import {
+  checkoutSessionSchema,
+  invoiceSchema,
+  stripeEventSchema,
+  subscriptionSchema,
+  type StripeEventEnvelope,
+  type StripeSubscription,
+} from './schemas.ts';
+import { requireStripe, type BillingDeps } from './stripe-client.ts';
+
+export const HANDLED_EVENT_TYPES = [
+  'checkout.session.completed',
+  'customer.subscription.created',
+  'customer.subscription.updated',
+  'customer.subscription.deleted',
+  'customer.subscription.trial_will_end',
+  'invoice.paid',
+  'invoice.payment_failed',
+] as const satisfies readonly Stripe.Event.Type[];
+type HandledType = (typeof HANDLED_EVENT_TYPES)[number];
+
+function isHandled(type: string): type is HandledType {
+  return (HANDLED_EVENT_TYPES as readonly string[]).includes(type);
+}
+
+export interface WebhookResult {
+  /** processed: applied now; ignored: stored, nothing to change; duplicate: seen before. */
+  status: 'processed' | 'ignored' | 'duplicate';
+  eventId: string;
+  tenantId: string | null;
+}
+
+interface Processing {
+  tenantId: string | null;
+  applied: boolean;
+  reason?: string;
+}
+
+interface WebhookDeps extends BillingDeps {
+  stripe: Stripe;
+}
+
+/** POST /api/billing/webhook: verify, then store and process once. */
+export async function receiveWebhook(
+  ctx: BillingDeps,
+  rawBody: unknown,
+  signature: string | undefined,
+): Promise<WebhookResult> {
+  const stripe = requireStripe(ctx);
+  const secret = ctx.env.STRIPE_WEBHOOK_SECRET;
+  if (!secret) {
+    throw new AppError('SERVICE_UNAVAILABLE', 'Stripe webhooks are not configured: set STRIPE_WEBHOOK_SECRET', {
+      variable: 'STRIPE_WEBHOOK_SECRET',
+    });
+  }
+  if (!Buffer.isBuffer(rawBody) || rawBody.length === 0) {
+    throw new AppError('VALIDATION_FAILED', 'Expected the Stripe event as the request body');
+  }
+  if (!signature) throw new AppError('INVALID_SIGNATURE', 'Missing Stripe-Signature header');
+  let verified: Stripe.Event;
+  try {
+    // Default tolerance (300 s): a replayed or delayed-and-resigned body is refused.
+    verified = stripe.webhooks.constructEvent(rawBody, signature, secret);
+  } catch (err) {
+    if (err instanceof Stripe.errors.StripeSignatureVerificationError) {
+      throw new AppError('INVALID_SIGNATURE', 'The Stripe-Signature header does not match this body, or is too old');
+    }
+    if (err instanceof SyntaxError) throw new AppError('MALFORMED_JSON', 'The signed body is not a JSON event');
+    throw err;
+  }
+  const parsed = stripeEventSchema.safeParse(verified);
+  if (!parsed.success) throw new AppError('VALIDATION_FAILED', 'The signed body is not a Stripe event');
+  return handleStripeEvent({ env: ctx.env, pool: ctx.pool, log: ctx.log, stripe }, parsed.data);
+}
+
+/** Stores the (verified) event once and processes it; a failure is recorded and rethrown as a 500. */
+export async function handleStripeEvent(deps: WebhookDeps, event: StripeEventEnvelope): Promise<WebhookResult> {
+  const line = { eventId: event.id, type: event.type };
+  try {
+    const result = await asSystem(
+      deps.pool,
+      async (client): Promise<WebhookResult & { reason?: string }> => {
+        await client.query(
+          `insert into public.stripe_webhooks (event_id, type, api_version, livemode, payload, event_created_at)
+           values ($1, $2, $3, $4, $5, to_timestamp($6))
+           on conflict (event_id) do nothing`,
+          [event.id, event.type, event.api_version ?? null, event.livemode, JSON.stringify(event), event.created],
+        );
+        // A concurrent delivery of the same event waits here until the first one commits.
+        const stored = (
+          await client.query<{ processed: boolean; tenant_id: string | null }>(
+            'select processed, tenant_id from public.stripe_webhooks where event_id = $1 for update',
+            [event.id],
+          )
+        ).rows[0];
+        if (!stored) throw new Error(`stripe_webhooks row for ${event.id} vanished`);
+        if (stored.processed) return { status: 'duplicate', eventId: event.id, tenantId: stored.tenant_id };
+
+        const outcome: Processing = isHandled(event.type)
+          ? await processEvent(deps, client, event.type, event)
+          : { tenantId: null, applied: false, reason: 'event type not handled' };
+        await client.query(
+          `update public.stripe_webhooks
+              set processed = true, processed_at = now(), attempts = attempts + 1, error = null, tenant_id = $2
+            where event_id = $1`,
+          [event.id, outcome.tenantId],
+        );
+        return { status: outcome.applied ? 'processed' : 'ignored', eventId: event.id, tenantId: outcome.tenantId, reason: outcome.reason };
+      },
+      { actor: 'stripe' },
+    );
+    deps.log.info({ ...line, tenantId: result.tenantId, status: result.status, reason: result.reason }, 'stripe event handled');
+    return { status: result.status, eventId: result.eventId, tenantId: result.tenantId };
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    deps.log.error({ ...line, err: message }, 'stripe event failed; left for Stripe to retry');
+    await recordFailure(deps, event, message).catch((e: unknown) =>
+      deps.log.error({ ...line, err: (e as Error).message }, 'could not record the failed stripe event'),
+    );
+    throw new AppError('INTERNAL', 'The event could not be processed; it is recorded for Stripe to retry');
+  }
+}
+
+/** In its own transaction: the failed attempt's changes are gone, its trace stays. */
+async function recordFailure(deps: WebhookDeps, event: StripeEventEnvelope, message: string): Promise<void> {
+  await asSystem(
+    deps.pool,
+    (client) =>
+      client.query(
+        `insert into public.stripe_webhooks (event_id, type, api_version, livemode, payload, event_created_at, attempts, error)
+         values ($1, $2, $3, $4, $5, to_timestamp($6), 1, $7)
+         on conflict (event_id) do update
+           set attempts = public.stripe_webhooks.attempts + 1, error = excluded.error
+           where not public.stripe_webhooks.processed`,
+        [event.id, event.type, event.api_version ?? null, event.livemode, JSON.stringify(event), event.created, message.slice(0, 2000)],
+      ),
+    { actor: 'stripe' },
+  );
+}
+
+async function processEvent(
+  deps: WebhookDeps,
+  client: Client,
+  type: HandledType,
+  event: StripeEventEnvelope,
+): Promise<Processing> {
+  const at = new Date(event.created * 1000);
+  const object = event.data.object;
+  switch (type) {
+    case 'checkout.session.completed':
+      return onCheckoutCompleted(deps, client, object, at);
+    case 'customer.subscription.created':
+    case 'customer.subscription.updated':
+    case 'customer.subscription.deleted':
+    case 'customer.subscription.trial_will_end':
+      return onSubscription(deps, client, type, object, at);
+    case 'invoice.paid':
+      return onInvoice(deps, client, 'paid', object, at);
+    case 'invoice.payment_failed':
+      return onInvoice(deps, client, 'failed', object, at);
+    default: {
+      const never: never = type;
+      throw new Error(`unhandled stripe event type ${String(never)}`);
+    }
+  }
+}
+
+async function onCheckoutCompleted(deps: WebhookDeps, client: Client, object: unknown, at: Date): Promise<Processing> {
+  const session = checkoutSessionSchema.parse(object);
+  if (session.mode !== 'subscription') return { tenantId: null, applied: false, reason: `checkout mode ${session.mode}` };
+  const row = await lockTenant(client, {
+    customerId: session.customer,
+    tenantId: session.client_reference_id ?? session.metadata['tenant_id'],
+  });
+  if (!row) return { tenantId: null, applied: false, reason: 'no tenant for this checkout' };
+  if (!session.subscription) return linkCustomer(client, row, session.customer ?? null);
+  if (row.stripe_subscription_id === session.subscription && row.subscription_state_at && at < row.subscription_state_at) {
+    return linkCustomer(client, row, session.customer ?? null);
+  }
+  // The session names the subscription but not its state: read it.
+  return applyFresh(deps, client, row, session.subscription, at);
+}
+
+async function onSubscription(
+  deps: WebhookDeps,
+  client: Client,
+  type: HandledType,
+  object: unknown,
+  at: Date,
+): Promise<Processing> {
+  const sub = subscriptionSchema.parse(object);
+  const row = await lockTenant(client, { customerId: sub.customer, subscriptionId: sub.id, tenantId: sub.metadata['tenant_id'] });
+  if (!row) return { tenantId: null, applied: false, reason: 'no tenant for this subscription' };
+  if (type === 'customer.subscription.trial_will_end') {
+    deps.log.info({ tenantId: row.id, subscriptionId: sub.id, trialEnd: sub.trial_end }, 'trial ends in three days');
+  }
+  return applyState(deps, client, row, await stateOf(deps, client, sub), at, 'event');
+}
+
+async function onInvoice(
+  deps: WebhookDeps,
+  client: Client,
+  kind: 'paid' | 'failed',
+  object: unknown,
+  at: Date,
+): Promise<Processing> {
+  const invoice = invoiceSchema.parse(object);
+  const details = invoice.parent?.subscription_details;
+  const subscriptionId = details?.subscription ?? invoice.subscription ?? null;
+  const row = await lockTenant(client, {
+    customerId: invoice.customer,
+    subscriptionId,
+    tenantId: details?.metadata['tenant_id'],
+  });
+  if (!row) return { tenantId: null, applied: false, reason: 'no tenant for this invoice' };
+  if (kind === 'paid') {
+    // A payment is a fact whatever the order of delivery: keep the latest one.
+    const paidAt = invoice.status_transitions?.paid_at ? new Date(invoice.status_transitions.paid_at * 1000) : at;
+    await client.query('update public.tenants set last_payment_at = greatest(last_payment_at, $2) where id = $1', [row.id, paidAt]);
+  }
+  if (!subscriptionId) return { tenantId: row.id, applied: kind === 'paid', reason: 'invoice outside a subscription' };
+  const implied = row.stripe_subscription_id === subscriptionId ? impliedByInvoice(row, kind) : undefined;
+  // An invoice of a subscription the tenant does not hold yet (events out of order): read it.
+  if (!implied) return applyFresh(deps, client, row, subscriptionId, at);
+  return applyState(deps, client, row, implied, at, 'event');
+}
+
+async function applyFresh(
+  deps: WebhookDeps,
+  client: Client,
+  row: BillingRow,
+  subscriptionId: string,
+  at: Date,
+): Promise<Processing> {
+  const sub = subscriptionSchema.parse(await deps.stripe.subscriptions.retrieve(subscriptionId));
+  return applyState(deps, client, row, await stateOf(deps, client, sub), at, 'stripe');
+}
+
+async function applyState(
+  deps: WebhookDeps,
+  client: Client,
+  row: BillingRow,
+  state: SubscriptionState,
+  at: Date,
+  source: StateSource,
+): Promise<Processing> {
+  const decision = decide(row, state, at, source);
+  switch (decision) {
+    case 'apply':
+      break;
+    case 'tie':
+      // Two states from the same second in unknown order: Stripe's current one settles it.
+      return applyFresh(deps, client, row, state.id, at);
+    case 'stale':
+      return { tenantId: row.id, applied: false, reason: 'older than the state already applied' };
+    case 'other-subscription':
+      deps.log.warn({ tenantId: row.id, held: row.stripe_subscription_id, event: state.id }, 'event for a subscription the tenant does not hold');
+      return { tenantId: row.id, applied: false, reason: 'not the current subscription of the tenant' };
+    default: {
+      const never: never = decision;
+      throw new Error(`unknown decision ${String(never)}`);
+    }
+  }
+  const next = nextTenantState(row, state, at, deps.env.BILLING_GRACE_DAYS);
+  if (state.plan === null && (state.status === 'active' || state.status === 'trialing')) {
+    deps.log.warn({ tenantId: row.id, subscriptionId: state.id }, 'subscription price is not a configured plan price; plan unchanged');
+  }
+  await client.query(
+    `update public.tenants
+        set status = $2, suspended_at = $3, plan = $4, trial_ends_at = $5,
+            stripe_customer_id = $6, stripe_subscription_id = $7, subscription_status = $8,
+            billing_interval = $9, current_period_start = $10, current_period_end = $11,
+            cancel_at_period_end = $12, past_due_since = $13, grace_ends_at = $14, subscription_state_at = $15
+      where id = $1`,
+    [
+      row.id,
+      next.status,
+      next.suspended_at,
+      next.plan,
+      next.trial_ends_at,
+      next.stripe_customer_id,
+      next.stripe_subscription_id,
+      next.subscription_status,
+      next.billing_interval,
+      next.current_period_start,
+      next.current_period_end,
+      next.cancel_at_period_end,
+      next.past_due_since,
+      next.grace_ends_at,
+      next.subscription_state_at,
+    ],
+  );
+  return { tenantId: row.id, applied: true };
+}
+
+/** The customer a checkout was paid with becomes the tenant's, if it had none. */
+async function linkCustomer(client: Client, row: BillingRow, customerId: string | null): Promise<Processing> {
+  if (!customerId || row.stripe_customer_id !== null) return { tenantId: row.id, applied: false, reason: 'nothing to change' };
+  await client.query('update public.tenants set stripe_customer_id = $2 where id = $1', [row.id, customerId]);
+  return { tenantId: row.id, applied: true };
+}
+
+const seconds = (s: number | null | undefined): Date | null => (s === null || s === undefined ? null : new Date(s * 1000));
+
+async function stateOf(deps: WebhookDeps, client: Client, sub: StripeSubscription): Promise<SubscriptionState> {
+  const item = sub.items.data[0];
+  const byPrice = item?.price ? planForPrice(deps.env, item.price.id) : undefined;
+  let plan = byPrice?.plan ?? null;
+  const named = sub.metadata['plan'];
+  if (plan === null && named) {
+    // Our checkout names the plan in the subscription's metadata; trust it only if the plan exists.
+    const known = await client.query('select 1 from public.plans where id = $1', [named]);
+    if (known.rowCount) plan = named;
+  }
+  const recurring = item?.price?.recurring?.interval;
+  const metaInterval = sub.metadata['interval'];
+  return {
+    id: sub.id,
+    customerId: sub.customer,
+    status: sub.status,
+    plan,
+    interval: byPrice?.interval ?? (isBillingInterval(recurring) ? recurring : isBillingInterval(metaInterval) ? metaInterval : null),
+    periodStart: seconds(item?.current_period_start ?? sub.current_period_start),
+    periodEnd: seconds(item?.current_period_end ?? sub.current_period_end),
+    cancelAtPeriodEnd: sub.cancel_at_period_end,
+    trialEnd: seconds(sub.trial_end),
+  };
+}
+
+/**
+ * Finds and locks the tenant an object belongs to: by the Stripe customer we
+ * created for it, then by its subscription, then by the tenant id our checkout
+ * put in the metadata (only for a tenant not already billed through another customer).
+ */
+async function lockTenant(
+  client: Client,
+  ref: { customerId?: string | null | undefined; subscriptionId?: string | null | undefined; tenantId?: string | null | undefined },
+): Promise<BillingRow | undefined> {
+  const one = async (where: string, value: string) =>
+    (await client.query<BillingRow>(`select ${BILLING_COLUMNS} from public.tenants where ${where} = $1 for update`, [value])).rows[0];
+  if (ref.customerId) {
+    const row = await one('stripe_customer_id', ref.customerId);
+    if (row) return row;
+  }
+  if (ref.subscriptionId) {
+    const row = await one('stripe_subscription_id', ref.subscriptionId);
+    if (row) return row;
+  }
+  if (ref.tenantId && isUuid(ref.tenantId)) {
+    const row = await one('id', ref.tenantId);
+    if (row && (row.stripe_customer_id === null || !ref.customerId || row.stripe_customer_id === ref.customerId)) return row;
+  }
+  return undefined;
+}
