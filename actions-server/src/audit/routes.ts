@@ -1,0 +1,33 @@
+// REST surface of the audit trail: owners and admins of a tenant read its
+// entries and can have its hash chain verified.
+import { Router, type Request } from 'express';
+import type { AppContext } from '../http/context.ts';
+import { AppError } from '../http/errors.ts';
+import { parseBody } from '../http/handlers.ts';
+import { assertMember, authenticate } from '../http/middleware.ts';
+import { isUuid } from '../db/tx.ts';
+import { requestActor } from './actor.ts';
+import { auditQuerySchema, listAuditLogs, verifyAuditChain, type AuditActor } from './service.ts';
+
+async function auditActor(ctx: AppContext, req: Request): Promise<AuditActor> {
+  const tenantId = req.params['id'];
+  if (typeof tenantId !== 'string' || !isUuid(tenantId)) throw new AppError('TENANT_NOT_FOUND', 'Tenant not found');
+  await assertMember(ctx, req, tenantId, 'admin');
+  return { ...requestActor(req), tenantId, userId: req.auth!.userId };
+}
+
+export function auditRoutes(ctx: AppContext): Router {
+  const router = Router();
+  const auth = authenticate(ctx);
+
+  router.get('/api/tenants/:id/audit', auth, async (req, res) => {
+    const query = parseBody(auditQuerySchema, req.query, 'query');
+    res.json(await listAuditLogs(ctx.pool, await auditActor(ctx, req), query));
+  });
+
+  router.get('/api/tenants/:id/audit/verify', auth, async (req, res) => {
+    res.json(await verifyAuditChain(ctx.pool, await auditActor(ctx, req)));
+  });
+
+  return router;
+}

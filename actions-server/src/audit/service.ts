@@ -1,0 +1,149 @@
+// Reading the audit trail. Entries are written only by the _900_audit triggers
+// (hasura/migrations/default/1763900003000_audit_invitations); reads run as
+// `app` under RLS, so a tenant sees its own chain and nothing else.
+import { z } from 'zod';
+import { asTenant, type ActorInfo, type Pool } from '../db/tx.ts';
+
+export interface AuditActor extends ActorInfo {
+  tenantId: string;
+  userId: string;
+}
+
+export const auditQuerySchema = z
+  .object({
+    limit: z.coerce.number().int().min(1).max(200).default(50),
+    // Entries older than this seq (the nextCursor of the previous page).
+    cursor: z
+      .string()
+      .regex(/^[1-9]\d{0,17}$/, 'must be the nextCursor of a previous page')
+      .optional(),
+    // An exact action (tenant.suspended) or a prefix ending in * (membership.*).
+    action: z
+      .string()
+      .max(100)
+      .regex(/^[a-z][a-z0-9_.]*\*?$/, 'an action such as tenant.updated, or a prefix such as membership.*')
+      .optional(),
+    from: z.iso.datetime({ offset: true }).optional(),
+    to: z.iso.datetime({ offset: true }).optional(),
+  })
+  .strict();
+export type AuditQuery = z.infer<typeof auditQuerySchema>;
+
+interface AuditRow {
+  /** bigint: node-pg keeps int8 exact as a string. */
+  seq: string;
+  actor_kind: string;
+  actor_id: string | null;
+  actor_role: string | null;
+  action: string;
+  entity_type: string;
+  entity_id: string | null;
+  old_values: Record<string, unknown> | null;
+  new_values: Record<string, unknown> | null;
+  ip: string | null;
+  user_agent: string | null;
+  created_at: Date;
+  prev_hash: string | null;
+  hash: string;
+}
+
+export interface AuditEntry {
+  seq: number;
+  action: string;
+  entityType: string;
+  entityId: string | null;
+  actor: { kind: string; id: string | null; role: string | null };
+  oldValues: Record<string, unknown> | null;
+  newValues: Record<string, unknown> | null;
+  ip: string | null;
+  userAgent: string | null;
+  createdAt: string;
+  prevHash: string | null;
+  hash: string;
+}
+
+export interface AuditPage {
+  entries: AuditEntry[];
+  /** Pass as `cursor` for the next (older) page; null on the last page. */
+  nextCursor: string | null;
+}
+
+const toEntry = (r: AuditRow): AuditEntry => ({
+  seq: Number(r.seq),
+  action: r.action,
+  entityType: r.entity_type,
+  entityId: r.entity_id,
+  actor: { kind: r.actor_kind, id: r.actor_id, role: r.actor_role },
+  oldValues: r.old_values,
+  newValues: r.new_values,
+  ip: r.ip,
+  userAgent: r.user_agent,
+  createdAt: r.created_at.toISOString(),
+  prevHash: r.prev_hash,
+  hash: r.hash,
+});
+
+const appScope = (actor: AuditActor) => ({ ...actor, dbRole: 'app' });
+
+/** Newest first, `limit` per page; the caller has checked that the actor may read the trail. */
+export async function listAuditLogs(pool: Pool, actor: AuditActor, query: AuditQuery): Promise<AuditPage> {
+  const params: unknown[] = [actor.tenantId];
+  const where = ['tenant_id = $1'];
+  const add = (sql: (n: string) => string, value: unknown) => {
+    params.push(value);
+    where.push(sql(`$${params.length}`));
+  };
+  if (query.cursor !== undefined) add((n) => `seq < ${n}::bigint`, query.cursor);
+  if (query.action?.endsWith('*')) add((n) => `starts_with(action, ${n})`, query.action.slice(0, -1));
+  else if (query.action !== undefined) add((n) => `action = ${n}`, query.action);
+  if (query.from !== undefined) add((n) => `created_at >= ${n}::timestamptz`, query.from);
+  if (query.to !== undefined) add((n) => `created_at < ${n}::timestamptz`, query.to);
+  params.push(query.limit + 1);
+
+  const rows = await asTenant(pool, appScope(actor), async (client) =>
+    (
+      await client.query<AuditRow>(
+        `select seq, actor_kind, actor_id, actor_role, action, entity_type, entity_id, old_values,
+                new_values, ip, user_agent, created_at, prev_hash, hash
+         from public.tenant_audit_logs
+         where ${where.join(' and ')}
+         order by seq desc
+         limit $${params.length}`,
+        params,
+      )
+    ).rows,
+  );
+  const page = rows.slice(0, query.limit);
+  return {
+    entries: page.map(toEntry),
+    nextCursor: rows.length > query.limit ? (page.at(-1)?.seq ?? null) : null,
+  };
+}
+
+export interface ChainReport {
+  ok: boolean;
+  /** The first entry that does not check out (missing, relinked or altered). */
+  brokenSeq: number | null;
+  /** Entries verified before the break (all of them when ok). */
+  checked: number;
+  reason: string | null;
+}
+
+/** Recomputes the tenant's hash chain (public.verify_audit_chain). */
+export async function verifyAuditChain(pool: Pool, actor: AuditActor): Promise<ChainReport> {
+  const row = await asTenant(pool, appScope(actor), async (client) =>
+    (
+      await client.query<{ ok: boolean; broken_seq: string | null; checked: string; reason: string | null }>(
+        'select ok, broken_seq::text, checked::text, reason from public.verify_audit_chain($1)',
+        [actor.tenantId],
+      )
+    ).rows[0],
+  );
+  if (!row) throw new Error('verify_audit_chain returned no row');
+  return {
+    ok: row.ok,
+    brokenSeq: row.broken_seq === null ? null : Number(row.broken_seq),
+    checked: Number(row.checked),
+    reason: row.reason,
+  };
+}
