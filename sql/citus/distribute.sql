@@ -1,0 +1,101 @@
+-- Scaling out with Citus (DESIGN.md §10): turns a migrated database into a
+-- distributed one. Run once, as the migration owner, on the coordinator of a
+-- Citus 12/13 cluster (PostgreSQL 15) whose workers are already added
+-- (citus_add_node), after `npm run migrate` and with the actions server stopped:
+--
+--   psql "$DATABASE_URL" -v ON_ERROR_STOP=1 -f sql/citus/distribute.sql
+--
+-- Citus cannot be installed where this project is tested, so this script is
+-- checked on paper only: tests/shape/citus.test.ts holds that every table of
+-- public and pooled is classified below exactly once, and the shape lint
+-- (sql/lint/) holds the rules that make the classification valid (tenant_id in
+-- every key, composite foreign keys, plain policies, no int ids, tenant schemas
+-- referencing only themselves and reference tables).
+--
+-- Classification:
+--   reference tables      global lookups that request roles read and that
+--                         triggers and foreign keys on tenant data need on every
+--                         node (plans, the tenant registry, identities);
+--   distributed tables    every table keyed by tenant_id that request roles
+--                         reach, sharded on tenant_id and colocated with
+--                         tenant_settings (one row per tenant), so a tenant's
+--                         registry rows, usage, audit chain, invitations and
+--                         pooled data live on one shard and join locally;
+--   coordinator-local     platform bookkeeping that only the actions server
+--                         reads as the owner (no grants to app or hasura);
+--   distributed schemas   schema-tier tenants, one colocation group per schema.
+
+create extension if not exists citus;
+
+------------------------------------------------------------------------------
+-- settings (for new sessions of this database)
+------------------------------------------------------------------------------
+do $$
+begin
+  -- The tenant is set per transaction with SET LOCAL (app.tenant_id, hasura.user,
+  -- the tenant role); Citus forwards SET LOCAL to the workers only with this.
+  execute format('alter database %I set citus.propagate_set_commands = %L', current_database(), 'local');
+  -- Usage, limits, audit and timestamp triggers run on the shards.
+  execute format('alter database %I set citus.enable_unsafe_triggers = %L', current_database(), 'on');
+  -- A tenant schema created from now on (schema first, tables after, as
+  -- provisioning does) is a distributed schema at once.
+  execute format('alter database %I set citus.enable_schema_based_sharding = %L', current_database(), 'on');
+end
+$$;
+set citus.enable_unsafe_triggers = on;
+
+------------------------------------------------------------------------------
+-- reference tables (parents before children)
+------------------------------------------------------------------------------
+select create_reference_table('public.plans');
+select create_reference_table('public.tenants');
+select create_reference_table('public.identities');
+
+------------------------------------------------------------------------------
+-- distributed tables: row-based sharding on tenant_id
+------------------------------------------------------------------------------
+-- The colocation anchor: one row per tenant, created with the tenant.
+select create_distributed_table('public.tenant_settings', 'tenant_id', colocate_with => 'none');
+select create_distributed_table('public.memberships', 'tenant_id', colocate_with => 'public.tenant_settings');
+-- Limits and usage: counters, sharded usage deltas, monthly history, API calls
+-- (the public.tenant_usage view over them needs no call of its own: Citus
+-- plans a view's query over the tables it reads).
+select create_distributed_table('public.tenant_counters', 'tenant_id', colocate_with => 'public.tenant_settings');
+select create_distributed_table('public.tenant_usage_counters', 'tenant_id', colocate_with => 'public.tenant_settings');
+select create_distributed_table('public.tenant_usage_history', 'tenant_id', colocate_with => 'public.tenant_settings');
+select create_distributed_table('public.tenant_api_calls', 'tenant_id', colocate_with => 'public.tenant_settings');
+-- Audit chain and invitations.
+select create_distributed_table('public.tenant_audit_heads', 'tenant_id', colocate_with => 'public.tenant_settings');
+select create_distributed_table('public.tenant_audit_logs', 'tenant_id', colocate_with => 'public.tenant_settings');
+select create_distributed_table('public.tenant_invitations', 'tenant_id', colocate_with => 'public.tenant_settings');
+-- Pooled tier: every table of schema pooled, colocated the same way, e.g.
+--   select create_distributed_table('pooled.<table>', 'tenant_id', colocate_with => 'public.tenant_settings');
+
+------------------------------------------------------------------------------
+-- coordinator-local tables (owner-only bookkeeping)
+------------------------------------------------------------------------------
+-- Added to Citus metadata so their foreign keys to reference tables keep working.
+select citus_add_local_table_to_metadata('public.schema_migrations');
+select citus_add_local_table_to_metadata('public.stripe_webhooks');
+select citus_add_local_table_to_metadata('public.hasura_event_receipts');
+select citus_add_local_table_to_metadata('public.hasura_tenant_sources');
+
+------------------------------------------------------------------------------
+-- schema tenants: schema-based sharding
+------------------------------------------------------------------------------
+-- Each existing tenant schema becomes a distributed schema (its tables move
+-- together to one node); new ones are distributed at creation (setting above).
+do $$
+declare
+  v_schema text;
+begin
+  for v_schema in
+    select t.schema_name from public.tenants t
+    where t.isolation = 'schema' and t.schema_name is not null
+      and to_regnamespace(quote_ident(t.schema_name)) is not null
+    order by t.schema_name
+  loop
+    perform citus_schema_distribute(quote_ident(v_schema)::regnamespace);
+  end loop;
+end
+$$;

@@ -1,0 +1,1578 @@
+-- Schema of a freshly migrated database, generated from the catalog by
+-- `npm run db:dump` (actions-server/src/db/dump.ts). Do not edit: change a
+-- migration in hasura/migrations/default and regenerate. Owners are left out;
+-- tenant schemas are built from sql/tenant/.
+-- migration 1763900000000_tenant_core
+-- migration 1763900001000_limits_usage
+-- migration 1763900002000_billing
+-- migration 1763900003000_audit_invitations
+-- migration 1763900005000_hasura
+
+set check_function_bodies = false;
+
+------------------------------------------------------------------------------
+-- functions
+------------------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION public.archive_cancelled_tenants(p_older_than interval DEFAULT '90 days'::interval)
+ RETURNS integer
+ LANGUAGE sql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  with archived as (
+    update public.tenants
+    set status = 'archived', archived_at = now()
+    where status = 'cancelled' and cancelled_at < now() - p_older_than
+    returning 1
+  )
+  select count(*)::integer from archived
+$function$;
+
+CREATE OR REPLACE FUNCTION public.attach_tenant_triggers(p_schema name, p_tenant_id uuid)
+ RETURNS void
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  v_table text;
+begin
+  if not public.tenant_owns_schema(p_tenant_id, p_schema) then
+    raise exception 'schema % is not owned by tenant %', p_schema, p_tenant_id using errcode = 'SA409';
+  end if;
+  foreach v_table in array array['members', 'channels', 'files'] loop
+    continue when to_regclass(format('%I.%I', p_schema, v_table)) is null;
+    execute format('drop trigger if exists _500_limits on %I.%I', p_schema, v_table);
+    execute format(
+      'create trigger _500_limits before insert%s on %I.%I for each row execute function public.tg__limits(%L)',
+      case when v_table = 'files' then ' or update of size_bytes' else '' end, p_schema, v_table, p_tenant_id);
+    execute format('drop trigger if exists _800_usage on %I.%I', p_schema, v_table);
+    execute format(
+      'create trigger _800_usage after insert or delete%s on %I.%I for each row execute function public.tg__usage(%L)',
+      case when v_table = 'files' then ' or update of size_bytes' else '' end, p_schema, v_table, p_tenant_id);
+  end loop;
+  if to_regclass(format('%I.%I', p_schema, 'messages')) is not null then
+    execute format('drop trigger if exists _800_usage on %I.%I', p_schema, 'messages');
+    execute format(
+      'create constraint trigger _800_usage after insert on %I.%I deferrable initially deferred for each row
+         when (public.usage_tally(%L, %L::uuid)) execute function public.tg__usage_flush(%L)',
+      p_schema, 'messages', 'messages', p_tenant_id, p_tenant_id);
+  end if;
+  perform public.recount_tenant_counters(p_schema, p_tenant_id);
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION public.audit_append(p_tenant_id uuid, p_action text, p_entity_type text, p_entity_id text, p_old jsonb, p_new jsonb)
+ RETURNS void
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  v_session jsonb := public.hasura_session();
+  v_uuid_re constant text := '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
+  v_entry public.tenant_audit_logs;
+  v_head public.tenant_audit_heads;
+begin
+  if v_session is not null then
+    v_entry.actor_id := case when v_session ->> 'x-hasura-user-id' ~ v_uuid_re
+                             then (v_session ->> 'x-hasura-user-id')::uuid end;
+    v_entry.actor_role := v_session ->> 'x-hasura-role';
+    v_entry.actor_kind := case when v_entry.actor_id is null then 'hasura' else 'user' end;
+  else
+    v_entry.actor_id := public.current_user_id();
+    v_entry.actor_kind := coalesce(nullif(current_setting('app.actor', true), ''),
+                                   case when v_entry.actor_id is null then 'system' else 'user' end);
+    v_entry.ip := nullif(current_setting('app.ip', true), '');
+    v_entry.user_agent := nullif(current_setting('app.user_agent', true), '');
+  end if;
+
+  insert into public.tenant_audit_heads as h (tenant_id, seq, hash) values (p_tenant_id, 0, '')
+  on conflict (tenant_id) do nothing;
+  select * into strict v_head from public.tenant_audit_heads where tenant_id = p_tenant_id for update;
+
+  v_entry.tenant_id := p_tenant_id;
+  v_entry.seq := v_head.seq + 1;
+  v_entry.action := p_action;
+  v_entry.entity_type := p_entity_type;
+  v_entry.entity_id := p_entity_id;
+  v_entry.old_values := p_old;
+  v_entry.new_values := p_new;
+  v_entry.created_at := clock_timestamp();
+  v_entry.prev_hash := nullif(v_head.hash, '');
+  v_entry.hash := public.audit_row_hash(v_entry);
+
+  insert into public.tenant_audit_logs select v_entry.*;
+  update public.tenant_audit_heads set seq = v_entry.seq, hash = v_entry.hash where tenant_id = p_tenant_id;
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION public.audit_redact(p_values jsonb, p_extra text[] DEFAULT '{}'::text[])
+ RETURNS jsonb
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select coalesce(jsonb_object_agg(
+    e.key,
+    case
+      when e.value <> 'null'::jsonb
+       and (e.key = any (p_extra)
+            or e.key like any (array['%password%', '%secret%', '%token%', '%api\_key%', '%private\_key%']))
+      then '"[redacted]"'::jsonb
+      else e.value
+    end), '{}'::jsonb)
+  from jsonb_each(p_values) e
+$function$;
+
+CREATE OR REPLACE FUNCTION public.check_tenant_limits(p_tenant_id uuid)
+ RETURNS TABLE(resource text, usage bigint, max_value bigint, remaining bigint, overage bigint, at_limit boolean, exceeded boolean)
+ LANGUAGE sql
+ STABLE
+AS $function$
+  select * from public.tenant_limit_report(p_tenant_id, to_char(now() at time zone 'UTC', 'YYYY-MM'))
+$function$;
+
+CREATE OR REPLACE FUNCTION public.create_invited_identity(p_invitation_id uuid, p_identity_id uuid, p_name text, p_password_hash text)
+ RETURNS uuid
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  v_email text;
+begin
+  select i.email into v_email
+  from public.tenant_invitations i
+  where i.tenant_id = public.current_tenant_id() and i.id = p_invitation_id
+    and i.accepted_at is null and i.revoked_at is null and i.expires_at > now();
+  if not found then
+    raise exception 'no open invitation % in this tenant', p_invitation_id using errcode = 'SA404';
+  end if;
+  insert into public.identities (id, email, name, password_hash)
+  values (p_identity_id, v_email, p_name, p_password_hash);
+  return p_identity_id;
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION public.current_tenant_id()
+ RETURNS uuid
+ LANGUAGE sql
+ STABLE PARALLEL SAFE
+AS $function$ select nullif(current_setting('app.tenant_id', true), '')::uuid $function$;
+
+CREATE OR REPLACE FUNCTION public.current_user_id()
+ RETURNS uuid
+ LANGUAGE sql
+ STABLE PARALLEL SAFE
+AS $function$ select nullif(current_setting('app.user_id', true), '')::uuid $function$;
+
+CREATE OR REPLACE FUNCTION public.enable_tenant_rls(p_table regclass, p_tenant_column name DEFAULT 'tenant_id'::name)
+ RETURNS void
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+begin
+  execute format('alter table %s enable row level security', p_table);
+  execute format('alter table %s force row level security', p_table);
+
+  execute format('drop policy if exists app_tenant on %s', p_table);
+  execute format(
+    'create policy app_tenant on %s as permissive for all to app
+       using (%2$I = public.current_tenant_id()) with check (%2$I = public.current_tenant_id())',
+    p_table, p_tenant_column);
+
+  execute format('drop policy if exists hasura_select on %s', p_table);
+  execute format(
+    'create policy hasura_select on %s for select to hasura
+       using (public.hasura_tenant_id() is null or %2$I = public.hasura_tenant_id())',
+    p_table, p_tenant_column);
+
+  execute format('drop policy if exists hasura_insert on %s', p_table);
+  execute format(
+    'create policy hasura_insert on %s for insert to hasura
+       with check (public.hasura_role() = ''admin'' or %2$I = public.hasura_tenant_id())',
+    p_table, p_tenant_column);
+
+  execute format('drop policy if exists hasura_update on %s', p_table);
+  execute format(
+    'create policy hasura_update on %s for update to hasura
+       using (public.hasura_role() = ''admin'' or %2$I = public.hasura_tenant_id())
+       with check (public.hasura_role() = ''admin'' or %2$I = public.hasura_tenant_id())',
+    p_table, p_tenant_column);
+
+  execute format('drop policy if exists hasura_delete on %s', p_table);
+  execute format(
+    'create policy hasura_delete on %s for delete to hasura
+       using (public.hasura_role() = ''admin'' or %2$I = public.hasura_tenant_id())',
+    p_table, p_tenant_column);
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION public.expire_invitations()
+ RETURNS integer
+ LANGUAGE sql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  with gone as (
+    delete from public.tenant_invitations where expires_at < now() and accepted_at is null returning 1
+  )
+  select count(*)::integer from gone
+$function$;
+
+CREATE OR REPLACE FUNCTION public.hard_delete_tenant(p_tenant_id uuid)
+ RETURNS void
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  v_tenant public.tenants;
+begin
+  select * into v_tenant from public.tenants where id = p_tenant_id for update;
+  if not found then
+    raise exception 'tenant % does not exist', p_tenant_id using errcode = 'SA404';
+  end if;
+  if v_tenant.schema_name is not null then
+    if to_regnamespace(quote_ident(v_tenant.schema_name)) is not null then
+      if not public.tenant_owns_schema(v_tenant.id, v_tenant.schema_name) then
+        raise exception 'schema % is not owned by tenant %; refusing to drop it',
+          v_tenant.schema_name, v_tenant.slug using errcode = 'SA409';
+      end if;
+      execute format('drop schema %I cascade', v_tenant.schema_name);
+    end if;
+  end if;
+  delete from public.tenants where id = v_tenant.id;
+  if v_tenant.db_role is not null
+     and exists (select 1 from pg_roles where rolname = v_tenant.db_role) then
+    execute format('drop owned by %I', v_tenant.db_role);
+    execute format('drop role %I', v_tenant.db_role);
+  end if;
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION public.hasura_role()
+ RETURNS text
+ LANGUAGE sql
+ STABLE PARALLEL SAFE
+AS $function$ select public.hasura_session() ->> 'x-hasura-role' $function$;
+
+CREATE OR REPLACE FUNCTION public.hasura_session()
+ RETURNS jsonb
+ LANGUAGE sql
+ STABLE PARALLEL SAFE
+AS $function$ select nullif(current_setting('hasura.user', true), '')::jsonb $function$;
+
+CREATE OR REPLACE FUNCTION public.hasura_tenant_id()
+ RETURNS uuid
+ LANGUAGE sql
+ STABLE PARALLEL SAFE
+AS $function$ select nullif(public.hasura_session() ->> 'x-hasura-tenant-id', '')::uuid $function$;
+
+CREATE OR REPLACE FUNCTION public.limit_overrides_valid(p_overrides jsonb)
+ RETURNS boolean
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE
+ SET search_path TO 'pg_catalog'
+AS $function$
+  select jsonb_typeof(p_overrides) = 'object' and not exists (
+    select 1
+    from jsonb_each(p_overrides) as e (key, value)
+    where e.key not in ('max_users', 'max_channels', 'max_storage_bytes', 'max_api_calls_month',
+                        'rate_limit_per_minute', 'rate_limit_per_hour')
+       or jsonb_typeof(e.value) <> 'number'
+       or e.value::numeric <> trunc(e.value::numeric)
+       or (e.key like 'rate\_limit\_%' and e.value::numeric not between 1 and 2147483647)
+       or (e.key like 'max\_%' and e.value::numeric not between -1 and 9223372036854775807)
+  )
+$function$;
+
+CREATE OR REPLACE FUNCTION public.login_lookup(p_tenant_id uuid, p_email text)
+ RETURNS TABLE(identity_id uuid, password_hash text, role text, is_platform_admin boolean)
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select i.id, i.password_hash, m.role, i.is_platform_admin
+  from public.identities i
+  left join public.memberships m on m.identity_id = i.id and m.tenant_id = p_tenant_id
+  where i.email = lower(p_email)
+    and (m.role is not null or (p_tenant_id is null and i.is_platform_admin))
+$function$;
+
+CREATE OR REPLACE FUNCTION public.prune_hasura_event_receipts(p_older_than interval DEFAULT '30 days'::interval)
+ RETURNS integer
+ LANGUAGE sql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  with pruned as (
+    delete from public.hasura_event_receipts where received_at < now() - p_older_than returning 1
+  )
+  select count(*)::integer from pruned
+$function$;
+
+CREATE OR REPLACE FUNCTION public.purge_stripe_webhooks(p_older_than interval DEFAULT '30 days'::interval)
+ RETURNS integer
+ LANGUAGE sql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  with purged as (
+    delete from public.stripe_webhooks
+    where processed and created_at < now() - p_older_than
+    returning 1
+  )
+  select count(*)::integer from purged
+$function$;
+
+CREATE OR REPLACE FUNCTION public.recount_tenant_counters(p_schema name, p_tenant_id uuid)
+ RETURNS void
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  v_users bigint := 0;
+  v_channels bigint := 0;
+  v_storage bigint := 0;
+  v_files bigint := 0;
+begin
+  if not public.tenant_owns_schema(p_tenant_id, p_schema) then
+    raise exception 'schema % is not owned by tenant %', p_schema, p_tenant_id using errcode = 'SA409';
+  end if;
+  -- Lock first, count after: concurrent writers either committed before the
+  -- count or add themselves to the counters after it.
+  perform public.tenant_counters_open_period(p_tenant_id, to_char(now() at time zone 'UTC', 'YYYY-MM'));
+  if to_regclass(format('%I.%I', p_schema, 'members')) is not null then
+    execute format('select count(*) from %I.%I', p_schema, 'members') into v_users;
+  end if;
+  if to_regclass(format('%I.%I', p_schema, 'channels')) is not null then
+    execute format('select count(*) from %I.%I', p_schema, 'channels') into v_channels;
+  end if;
+  if to_regclass(format('%I.%I', p_schema, 'files')) is not null then
+    execute format('select count(*), coalesce(sum(size_bytes), 0) from %I.%I', p_schema, 'files') into v_files, v_storage;
+  end if;
+  update public.tenant_counters
+     set users_total = v_users, channels_total = v_channels, storage_bytes = v_storage, files_count = v_files,
+         updated_at = now()
+   where tenant_id = p_tenant_id;
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION public.secure_tenant_schema(p_schema name, p_role name)
+ RETURNS void
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  v_table record;
+begin
+  execute format('revoke all on schema %I from public', p_schema);
+  execute format('grant usage on schema %I to %I', p_schema, p_role);
+  for v_table in
+    select c.oid::regclass as rel
+    from pg_class c
+    where c.relnamespace = p_schema::regnamespace and c.relkind in ('r', 'p')
+  loop
+    execute format('alter table %s enable row level security', v_table.rel);
+    execute format('alter table %s force row level security', v_table.rel);
+    execute format('drop policy if exists tenant_role_all on %s', v_table.rel);
+    execute format('create policy tenant_role_all on %s for all to %I using (true) with check (true)',
+                   v_table.rel, p_role);
+    execute format('grant select, insert, update, delete on %s to %I', v_table.rel, p_role);
+  end loop;
+  execute format('grant usage, select on all sequences in schema %I to %I', p_schema, p_role);
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION public.slug_is_reserved(p_slug text)
+ RETURNS boolean
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE
+ SET search_path TO 'pg_catalog'
+AS $function$
+  select p_slug = any (array[
+    'www', 'api', 'admin', 'app', 'auth', 'mail', 'static', 'status', 'hasura', 'graphql',
+    'console', 'billing', 'dashboard', 'docs', 'help', 'support', 'blog', 'cdn', 'assets',
+    'smtp', 'ftp', 'root', 'system', 'internal', 'localhost', 'public', 'tenant', 'tenants'
+  ])
+$function$;
+
+CREATE OR REPLACE FUNCTION public.suspend_past_due_tenants(p_now timestamp with time zone DEFAULT now())
+ RETURNS SETOF uuid
+ LANGUAGE sql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  update public.tenants
+  set status = 'suspended', suspended_at = now(), billing_suspended = true
+  where past_due_since is not null
+    and grace_ends_at <= p_now
+    and status in ('trial', 'active')
+  returning id
+$function$;
+
+CREATE OR REPLACE FUNCTION public.tenant_counters_open_period(p_tenant_id uuid, p_period text)
+ RETURNS void
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  v_period text;
+begin
+  insert into public.tenant_counters (tenant_id, period) values (p_tenant_id, p_period)
+  on conflict (tenant_id) do nothing;
+  select c.period into v_period from public.tenant_counters c where c.tenant_id = p_tenant_id for update;
+  -- A transaction that began before midnight may commit after a newer one: never move back.
+  if v_period < p_period then
+    insert into public.tenant_usage_history as h (tenant_id, period, users_total, channels_total, storage_bytes, files_count)
+    select c.tenant_id, c.period, c.users_total, c.channels_total, c.storage_bytes, c.files_count
+    from public.tenant_counters c where c.tenant_id = p_tenant_id
+    on conflict (tenant_id, period) do update
+      set users_total = excluded.users_total, channels_total = excluded.channels_total,
+          storage_bytes = excluded.storage_bytes, files_count = excluded.files_count;
+    update public.tenant_counters set period = p_period where tenant_id = p_tenant_id;
+  end if;
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION public.tenant_effective_limits(p_tenant_id uuid)
+ RETURNS TABLE(plan text, max_users bigint, max_channels bigint, max_storage_bytes bigint, max_api_calls_month bigint, rate_limit_per_minute integer, rate_limit_per_hour integer)
+ LANGUAGE sql
+ STABLE
+AS $function$
+  select p.id,
+         coalesce((s.limit_overrides ->> 'max_users')::bigint, p.max_users),
+         coalesce((s.limit_overrides ->> 'max_channels')::bigint, p.max_channels),
+         coalesce((s.limit_overrides ->> 'max_storage_bytes')::bigint, p.max_storage_bytes),
+         coalesce((s.limit_overrides ->> 'max_api_calls_month')::bigint, p.max_api_calls_month),
+         coalesce((s.limit_overrides ->> 'rate_limit_per_minute')::integer, p.rate_limit_per_minute),
+         coalesce((s.limit_overrides ->> 'rate_limit_per_hour')::integer, p.rate_limit_per_hour)
+  from public.tenants t
+  join public.plans p on p.id = t.plan
+  left join public.tenant_settings s on s.tenant_id = t.id
+  where t.id = p_tenant_id
+$function$;
+
+CREATE OR REPLACE FUNCTION public.tenant_features(p_tenant_id uuid)
+ RETURNS jsonb
+ LANGUAGE sql
+ STABLE PARALLEL SAFE
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select coalesce(jsonb_object_agg(f.key, f.value), '{}'::jsonb)
+  from public.tenants t
+  join public.plans p on p.id = t.plan
+  left join public.tenant_settings s on s.tenant_id = t.id
+  cross join lateral jsonb_each(p.features || coalesce(s.features, '{}'::jsonb)) as f(key, value)
+  where t.id = p_tenant_id and jsonb_typeof(f.value) = 'boolean'
+$function$;
+
+CREATE OR REPLACE FUNCTION public.tenant_has_feature(p_tenant_id uuid, p_feature text)
+ RETURNS boolean
+ LANGUAGE sql
+ STABLE PARALLEL SAFE
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select coalesce((public.tenant_features(p_tenant_id) -> p_feature)::boolean, false)
+$function$;
+
+CREATE OR REPLACE FUNCTION public.tenant_limit_report(p_tenant_id uuid, p_period text)
+ RETURNS TABLE(resource text, usage bigint, max_value bigint, remaining bigint, overage bigint, at_limit boolean, exceeded boolean)
+ LANGUAGE sql
+ STABLE
+AS $function$
+  select r.resource,
+         r.usage,
+         r.max_value,
+         case when r.max_value >= 0 then greatest(r.max_value - r.usage, 0) end,
+         case when r.max_value >= 0 then greatest(r.usage - r.max_value, 0) else 0 end,
+         r.max_value >= 0 and r.usage >= r.max_value,
+         r.max_value >= 0 and r.usage > r.max_value
+  from public.tenant_effective_limits(p_tenant_id) l
+  left join public.tenant_usage u on u.tenant_id = p_tenant_id and u.period = p_period
+  cross join lateral (values
+    (1, 'users', coalesce(u.users_total, 0), l.max_users),
+    (2, 'channels', coalesce(u.channels_total, 0), l.max_channels),
+    (3, 'storage_bytes', coalesce(u.storage_bytes, 0), l.max_storage_bytes),
+    (4, 'api_calls_month', coalesce(u.api_calls_total, 0), l.max_api_calls_month)
+  ) as r (ord, resource, usage, max_value)
+  order by r.ord
+$function$;
+
+CREATE OR REPLACE FUNCTION public.tenant_owns_schema(p_tenant_id uuid, p_schema name)
+ RETURNS boolean
+ LANGUAGE sql
+ STABLE
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select exists (
+    select 1 from pg_namespace n
+    where n.nspname = p_schema
+      and n.nspname like 'tenant\_%'
+      and obj_description(n.oid, 'pg_namespace') = 'tenant:' || p_tenant_id::text
+  )
+$function$;
+
+CREATE OR REPLACE FUNCTION public.tg__append_only()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+begin
+  if current_user is distinct from (select pg_get_userbyid(c.relowner) from pg_class c where c.oid = tg_relid) then
+    raise exception '% is append-only: % refused', tg_relid::regclass, lower(tg_op)
+      using errcode = 'SA403',
+            hint = 'Audit entries are never changed; only the migration owner may repair the table.';
+  end if;
+  return case tg_op when 'DELETE' then old else new end;
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION public.tg__audit()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  v_arg text;
+  v_key text;
+  v_value text;
+  v_entity text;
+  v_tenant_column text;
+  v_tenant_id uuid;
+  v_key_column text;
+  v_ignore text[] := '{}';
+  v_redact text[] := '{}';
+  v_insert_verb text := 'created';
+  v_delete_verb text := 'deleted';
+  v_old jsonb := case when tg_op <> 'INSERT' then to_jsonb(old) end;
+  v_new jsonb := case when tg_op <> 'DELETE' then to_jsonb(new) end;
+  v_row jsonb;
+  v_entity_id text;
+  v_changed text[];
+  v_claimed text[] := '{}';
+  v_patterns text[];
+  v_leads text[];
+  v_cols text[];
+  v_action text;
+  v_status_old text;
+  v_status_new text;
+begin
+  foreach v_arg in array tg_argv loop
+    v_key := split_part(v_arg, '=', 1);
+    v_value := substr(v_arg, length(v_key) + 2);
+    case
+      when v_key = 'entity' then v_entity := v_value;
+      when v_key = 'tenant' then v_tenant_column := v_value;
+      when v_key = 'tenant_id' then v_tenant_id := v_value::uuid;
+      when v_key = 'key' then v_key_column := v_value;
+      when v_key = 'ignore' then v_ignore := string_to_array(v_value, ',');
+      when v_key = 'redact' then v_redact := string_to_array(v_value, ',');
+      when v_key = 'insert' then v_insert_verb := v_value;
+      when v_key = 'delete' then v_delete_verb := v_value;
+      when v_key like 'group.%' then null; -- read below, in order
+      else raise exception 'tg__audit on %: unknown argument %', tg_relid::regclass, v_arg;
+    end case;
+  end loop;
+  if v_entity is null or (v_tenant_column is null and v_tenant_id is null) then
+    raise exception 'tg__audit on % needs entity= and tenant= (or tenant_id=)', tg_relid::regclass;
+  end if;
+
+  v_old := v_old - v_ignore;
+  v_new := v_new - v_ignore;
+  v_row := coalesce(v_new, v_old);
+  v_tenant_id := coalesce(v_tenant_id, (v_row ->> v_tenant_column)::uuid);
+  v_entity_id := v_row ->> v_key_column;
+
+  if tg_op = 'INSERT' then
+    perform public.audit_append(v_tenant_id, v_entity || '.' || v_insert_verb, v_entity, v_entity_id,
+                                null, public.audit_redact(v_new, v_redact));
+    return null;
+  elsif tg_op = 'DELETE' then
+    perform public.audit_append(v_tenant_id, v_entity || '.' || v_delete_verb, v_entity, v_entity_id,
+                                public.audit_redact(v_old, v_redact), null);
+    return null;
+  end if;
+
+  select coalesce(array_agg(n.key order by n.key), '{}') into v_changed
+  from jsonb_each(v_new) n
+  where n.value is distinct from v_old -> n.key;
+  if cardinality(v_changed) = 0 then
+    return null;
+  end if;
+
+  foreach v_arg in array tg_argv loop
+    continue when v_arg not like 'group.%';
+    v_key := split_part(v_arg, '=', 1);
+    v_action := substr(v_key, length('group.') + 1);
+    -- '*' becomes LIKE's '%' (a literal '_' escaped first); '+' marks companions.
+    select array_agg(replace(replace(ltrim(p, '+'), '_', '\_'), '*', '%')),
+           array_agg(replace(replace(p, '_', '\_'), '*', '%')) filter (where p not like '+%')
+      into v_patterns, v_leads
+    from unnest(string_to_array(substr(v_arg, length(v_key) + 2), ',')) p;
+    continue when not exists (
+      select 1 from unnest(v_changed) c where c <> all (v_claimed) and c like any (v_leads));
+    select array_agg(c order by c) into v_cols
+    from unnest(v_changed) c where c <> all (v_claimed) and c like any (v_patterns);
+    v_claimed := v_claimed || v_cols;
+
+    if v_action = 'status' then
+      v_status_old := v_old ->> split_part(substr(v_arg, length(v_key) + 2), ',', 1);
+      v_status_new := v_new ->> split_part(substr(v_arg, length(v_key) + 2), ',', 1);
+      v_action := case
+        when v_status_new in ('suspended', 'cancelled', 'archived') then v_status_new
+        when v_status_old in ('suspended', 'cancelled', 'archived') then 'reactivated'
+        else 'status_changed'
+      end;
+    end if;
+    perform public.audit_append(
+      v_tenant_id,
+      case when strpos(v_action, '.') > 0 then v_action else v_entity || '.' || v_action end,
+      v_entity, v_entity_id,
+      public.audit_redact((select jsonb_object_agg(c, v_old -> c) from unnest(v_cols) c), v_redact),
+      public.audit_redact((select jsonb_object_agg(c, v_new -> c) from unnest(v_cols) c), v_redact));
+  end loop;
+
+  select array_agg(c order by c) into v_cols from unnest(v_changed) c where c <> all (v_claimed);
+  if v_cols is not null then
+    perform public.audit_append(
+      v_tenant_id, v_entity || '.updated', v_entity, v_entity_id,
+      public.audit_redact((select jsonb_object_agg(c, v_old -> c) from unnest(v_cols) c), v_redact),
+      public.audit_redact((select jsonb_object_agg(c, v_new -> c) from unnest(v_cols) c), v_redact));
+  end if;
+  return null;
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION public.tg__limits()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  v_tenant uuid;
+  v_limit text;
+  v_amount bigint;
+  v_plan text;
+  v_max bigint;
+  v_used bigint;
+  v_key text;
+  v_held text;
+  v_statement text := (extract(epoch from statement_timestamp()) * 1000000)::bigint::text;
+  v_pending bigint;
+  v_message text;
+begin
+  if tg_nargs > 0 and tg_argv[0] <> '' then
+    v_tenant := tg_argv[0]::uuid;
+  else
+    v_tenant := new.tenant_id;
+  end if;
+
+  case tg_table_name
+    when 'members' then
+      v_limit := 'users';
+      v_amount := 1;
+    when 'channels' then
+      v_limit := 'channels';
+      v_amount := 1;
+    when 'files' then
+      v_limit := 'storage_bytes';
+      v_amount := new.size_bytes;
+      if tg_op = 'UPDATE' then
+        v_amount := new.size_bytes - old.size_bytes;
+      end if;
+    else
+      raise exception 'tg__limits: no plan limit applies to table %', tg_table_name;
+  end case;
+  if v_amount <= 0 then
+    return new;
+  end if;
+
+  select l.plan,
+         case v_limit when 'users' then l.max_users when 'channels' then l.max_channels else l.max_storage_bytes end
+    into v_plan, v_max
+  from public.tenant_effective_limits(v_tenant) l;
+  -- Unknown tenant: the foreign key decides. Unlimited: nothing to serialise.
+  if v_max is null or v_max < 0 then
+    return new;
+  end if;
+
+  perform public.tenant_counters_open_period(v_tenant, to_char(now() at time zone 'UTC', 'YYYY-MM'));
+  select case v_limit when 'users' then c.users_total when 'channels' then c.channels_total else c.storage_bytes end
+    into v_used
+  from public.tenant_counters c where c.tenant_id = v_tenant;
+
+  v_key := 'saas_limits.' || v_limit || '_' || replace(v_tenant::text, '-', '');
+  v_pending := 0;
+  v_held := current_setting(v_key, true);
+  if split_part(v_held, ':', 1) = v_statement then
+    v_pending := greatest(split_part(v_held, ':', 2)::bigint, 0);
+  end if;
+  v_used := v_used + v_pending;
+
+  if v_used + v_amount > v_max then
+    v_message := case v_limit
+      when 'storage_bytes' then format(
+        'storage limit reached: the %s plan allows %s (%s bytes) of files, %s bytes are used and this change needs %s more',
+        v_plan, pg_size_pretty(v_max), v_max, v_used, v_amount)
+      else format('%s limit reached: the %s plan allows %s %s and this tenant has %s',
+                  v_limit, v_plan, v_max, v_limit, v_used)
+    end;
+    raise exception using
+      errcode = 'SA429',
+      message = v_message,
+      detail = json_build_object('limit', v_limit, 'plan', v_plan, 'max', v_max, 'usage', v_used,
+                                 'requested', v_amount)::text,
+      hint = 'Upgrade the plan or free some capacity first.';
+  end if;
+  perform set_config(v_key, v_statement || ':' || (v_pending + v_amount), true);
+  return new;
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION public.tg__timestamps()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+begin
+  new.updated_at := case when tg_op = 'INSERT' then coalesce(new.updated_at, now()) else now() end;
+  return new;
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION public.tg__usage()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  v_tenant uuid;
+  v_period text := to_char(now() at time zone 'UTC', 'YYYY-MM');
+  v_sign bigint := case when tg_op = 'DELETE' then -1 else 1 end;
+  v_users bigint := 0;
+  v_channels bigint := 0;
+  v_storage bigint := 0;
+  v_files bigint := 0;
+  v_limit text;
+  v_admitted bigint;
+  v_key text;
+  v_held text;
+  v_statement text;
+begin
+  if tg_nargs > 0 and tg_argv[0] <> '' then
+    v_tenant := tg_argv[0]::uuid;
+  elsif tg_op = 'DELETE' then
+    v_tenant := old.tenant_id;
+  else
+    v_tenant := new.tenant_id;
+  end if;
+
+  case tg_table_name
+    when 'members' then
+      v_limit := 'users';
+      v_users := v_sign;
+      v_admitted := v_users;
+    when 'channels' then
+      v_limit := 'channels';
+      v_channels := v_sign;
+      v_admitted := v_channels;
+    when 'files' then
+      v_limit := 'storage_bytes';
+      if tg_op = 'INSERT' then
+        v_storage := new.size_bytes;
+        v_files := 1;
+      elsif tg_op = 'DELETE' then
+        v_storage := -old.size_bytes;
+        v_files := -1;
+      else
+        v_storage := new.size_bytes - old.size_bytes;
+      end if;
+      v_admitted := v_storage;
+    else
+      raise exception 'tg__usage: no usage is metered for table %', tg_table_name;
+  end case;
+
+  if v_admitted > 0 then
+    v_statement := (extract(epoch from statement_timestamp()) * 1000000)::bigint::text;
+    v_key := 'saas_limits.' || v_limit || '_' || replace(v_tenant::text, '-', '');
+    v_held := current_setting(v_key, true);
+    if split_part(v_held, ':', 1) = v_statement then
+      perform set_config(v_key, v_statement || ':' || greatest(split_part(v_held, ':', 2)::bigint - v_admitted, 0), true);
+    end if;
+  end if;
+
+  update public.tenant_counters
+     set users_total = users_total + v_users,
+         channels_total = channels_total + v_channels,
+         storage_bytes = storage_bytes + v_storage,
+         files_count = files_count + v_files,
+         updated_at = now()
+   where tenant_id = v_tenant and period >= v_period;
+  if not found then
+    perform public.tenant_counters_open_period(v_tenant, v_period);
+    update public.tenant_counters
+       set users_total = users_total + v_users,
+           channels_total = channels_total + v_channels,
+           storage_bytes = storage_bytes + v_storage,
+           files_count = files_count + v_files,
+           updated_at = now()
+     where tenant_id = v_tenant;
+  end if;
+  return null;
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION public.tg__usage_flush()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  v_tenant uuid;
+  v_key text;
+  v_count bigint;
+  v_period text := to_char(now() at time zone 'UTC', 'YYYY-MM');
+  v_shard smallint := pg_backend_pid() % 64;
+begin
+  if tg_table_name <> 'messages' then
+    raise exception 'tg__usage_flush: no usage counter for table %', tg_table_name;
+  end if;
+  if tg_nargs > 0 and tg_argv[0] <> '' then
+    v_tenant := tg_argv[0]::uuid;
+  else
+    v_tenant := new.tenant_id;
+  end if;
+  v_key := 'saas_usage.messages_' || replace(v_tenant::text, '-', '');
+  v_count := coalesce(nullif(current_setting(v_key, true), '')::bigint, 0);
+  if v_count <= 0 then
+    return null;
+  end if;
+  perform set_config(v_key, '0', true);
+  update public.tenant_usage_counters
+     set messages_total = messages_total + v_count
+   where tenant_id = v_tenant and period = v_period and shard = v_shard;
+  if not found then
+    insert into public.tenant_usage_counters as c (tenant_id, period, shard, messages_total)
+    values (v_tenant, v_period, v_shard, v_count)
+    on conflict (tenant_id, period, shard) do update set messages_total = c.messages_total + excluded.messages_total;
+  end if;
+  return null;
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION public.tg_tenants__billing_suspension()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+begin
+  -- However the tenant leaves 'suspended' (a payment, a platform admin), the
+  -- billing mark goes with it, so a later admin suspension is never lifted by Stripe.
+  if new.status <> 'suspended' then
+    new.billing_suspended := false;
+  end if;
+  return new;
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION public.tg_tenants__notify()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  v_row public.tenants := coalesce(new, old);
+begin
+  perform pg_notify('tenant_changed', json_build_object(
+    'id', v_row.id,
+    'slugs', json_build_array(old.slug, new.slug),
+    'domains', json_build_array(old.custom_domain, new.custom_domain)
+  )::text);
+  return null;
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION public.usage_tally(p_metric text, p_tenant_id uuid)
+ RETURNS boolean
+ LANGUAGE sql
+AS $function$
+  select pg_catalog.set_config(
+           'saas_usage.' || p_metric || '_' || pg_catalog.replace(p_tenant_id::text, '-', ''),
+           (coalesce(nullif(pg_catalog.current_setting(
+              'saas_usage.' || p_metric || '_' || pg_catalog.replace(p_tenant_id::text, '-', ''), true), ''), '0')::bigint
+            + 1)::text,
+           true) = '1'
+$function$;
+
+CREATE OR REPLACE FUNCTION public.verify_audit_chain(p_tenant_id uuid)
+ RETURNS TABLE(ok boolean, broken_seq bigint, checked bigint, reason text)
+ LANGUAGE plpgsql
+ STABLE
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  v_row public.tenant_audit_logs;
+  v_expected bigint := 1;
+  v_prev text;
+  v_head public.tenant_audit_heads;
+begin
+  for v_row in select * from public.tenant_audit_logs where tenant_id = p_tenant_id order by seq loop
+    if v_row.seq <> v_expected then
+      return query select false, v_expected, v_expected - 1, format('entry %s is missing', v_expected);
+      return;
+    end if;
+    if v_row.prev_hash is distinct from v_prev then
+      return query select false, v_row.seq, v_expected - 1, 'prev_hash does not match the previous entry';
+      return;
+    end if;
+    if v_row.hash is distinct from public.audit_row_hash(v_row) then
+      return query select false, v_row.seq, v_expected - 1, 'hash does not match the entry''s content';
+      return;
+    end if;
+    v_prev := v_row.hash;
+    v_expected := v_expected + 1;
+  end loop;
+
+  select * into v_head from public.tenant_audit_heads where tenant_id = p_tenant_id;
+  if coalesce(v_head.seq, 0) > v_expected - 1 then
+    return query select false, v_expected, v_expected - 1, format('entry %s is missing', v_expected);
+    return;
+  end if;
+  if coalesce(v_head.seq, 0) < v_expected - 1 or nullif(v_head.hash, '') is distinct from v_prev then
+    return query select false, v_expected - 1, v_expected - 1, 'the chain head does not match the last entry';
+    return;
+  end if;
+  return query select true, null::bigint, v_expected - 1, null::text;
+end
+$function$;
+
+
+------------------------------------------------------------------------------
+-- tables
+------------------------------------------------------------------------------
+create table public.hasura_event_receipts (
+  event_id text not null,
+  kind text not null,
+  name text not null,
+  received_at timestamp with time zone default now() not null,
+  constraint hasura_event_receipts_pkey PRIMARY KEY (event_id),
+  constraint hasura_event_receipts_event_id_check CHECK (((length(event_id) >= 1) AND (length(event_id) <= 200))),
+  constraint hasura_event_receipts_kind_check CHECK ((kind = ANY (ARRAY['event'::text, 'cron'::text]))),
+  constraint hasura_event_receipts_name_check CHECK (((length(name) >= 1) AND (length(name) <= 200)))
+);
+
+create table public.hasura_tenant_sources (
+  tenant_id uuid not null,
+  source_name text not null,
+  created_at timestamp with time zone default now() not null,
+  constraint hasura_tenant_sources_pkey PRIMARY KEY (tenant_id),
+  constraint hasura_tenant_sources_source_name_key UNIQUE (source_name)
+);
+
+create table public.identities (
+  id uuid default gen_random_uuid() not null,
+  email text not null,
+  name text,
+  password_hash text,
+  is_platform_admin boolean default false not null,
+  created_at timestamp with time zone default now() not null,
+  updated_at timestamp with time zone default now() not null,
+  constraint identities_pkey PRIMARY KEY (id),
+  constraint identities_email_key UNIQUE (email),
+  constraint identities_email_format CHECK (((email = lower(email)) AND (email ~ '^[^@\s]+@[^@\s]+$'::text)))
+);
+
+create table public.memberships (
+  tenant_id uuid not null,
+  identity_id uuid not null,
+  role text not null,
+  created_at timestamp with time zone default now() not null,
+  updated_at timestamp with time zone default now() not null,
+  constraint memberships_pkey PRIMARY KEY (tenant_id, identity_id),
+  constraint memberships_role_check CHECK ((role = ANY (ARRAY['owner'::text, 'admin'::text, 'member'::text])))
+);
+
+create table public.plans (
+  id text not null,
+  name text not null,
+  max_users bigint not null,
+  max_channels bigint not null,
+  max_storage_bytes bigint not null,
+  max_api_calls_month bigint not null,
+  rate_limit_per_minute integer not null,
+  rate_limit_per_hour integer not null,
+  price_monthly_cents bigint,
+  price_yearly_cents bigint,
+  trial_days integer default 0 not null,
+  self_serve boolean default true not null,
+  features jsonb default '{}'::jsonb not null,
+  sort_order integer default 0 not null,
+  created_at timestamp with time zone default now() not null,
+  updated_at timestamp with time zone default now() not null,
+  constraint plans_pkey PRIMARY KEY (id),
+  constraint plans_id_check CHECK ((id ~ '^[a-z][a-z0-9_]{1,30}$'::text)),
+  constraint plans_rate_limit_per_hour_check CHECK ((rate_limit_per_hour > 0)),
+  constraint plans_rate_limit_per_minute_check CHECK ((rate_limit_per_minute > 0)),
+  constraint plans_trial_days_check CHECK ((trial_days >= 0))
+);
+
+create table public.schema_migrations (
+  version bigint not null,
+  name text,
+  applied_at timestamp with time zone default now(),
+  constraint schema_migrations_pkey PRIMARY KEY (version)
+);
+
+create table public.stripe_webhooks (
+  id bigint generated always as identity not null,
+  event_id text not null,
+  type text not null,
+  api_version text,
+  livemode boolean default false not null,
+  tenant_id uuid,
+  payload jsonb not null,
+  event_created_at timestamp with time zone,
+  processed boolean default false not null,
+  processed_at timestamp with time zone,
+  error text,
+  attempts integer default 0 not null,
+  created_at timestamp with time zone default now() not null,
+  updated_at timestamp with time zone default now() not null,
+  constraint stripe_webhooks_pkey PRIMARY KEY (id),
+  constraint stripe_webhooks_event_id_key UNIQUE (event_id),
+  constraint stripe_webhooks_processed_at CHECK ((processed = (processed_at IS NOT NULL)))
+);
+
+create table public.tenant_api_calls (
+  tenant_id uuid not null,
+  period text not null,
+  endpoint text not null,
+  calls bigint default 0 not null,
+  constraint tenant_api_calls_pkey PRIMARY KEY (tenant_id, period, endpoint),
+  constraint tenant_api_calls_calls_positive CHECK ((calls >= 0)),
+  constraint tenant_api_calls_endpoint_length CHECK (((length(endpoint) >= 1) AND (length(endpoint) <= 200))),
+  constraint tenant_api_calls_period_format CHECK ((period ~ '^[0-9]{4}-(0[1-9]|1[0-2])$'::text))
+);
+
+create table public.tenant_audit_heads (
+  tenant_id uuid not null,
+  seq bigint not null,
+  hash text not null,
+  constraint tenant_audit_heads_pkey PRIMARY KEY (tenant_id)
+);
+
+create table public.tenant_audit_logs (
+  tenant_id uuid not null,
+  seq bigint not null,
+  actor_kind text not null,
+  actor_id uuid,
+  actor_role text,
+  action text not null,
+  entity_type text not null,
+  entity_id text,
+  old_values jsonb,
+  new_values jsonb,
+  ip text,
+  user_agent text,
+  created_at timestamp with time zone default clock_timestamp() not null,
+  prev_hash text,
+  hash text not null,
+  constraint tenant_audit_logs_pkey PRIMARY KEY (tenant_id, seq),
+  constraint tenant_audit_logs_action_check CHECK ((action ~ '^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$'::text)),
+  constraint tenant_audit_logs_actor_kind_check CHECK ((actor_kind = ANY (ARRAY['user'::text, 'hasura'::text, 'stripe'::text, 'cron'::text, 'system'::text, 'cli'::text]))),
+  constraint tenant_audit_logs_seq_check CHECK ((seq > 0))
+);
+
+create table public.tenant_counters (
+  tenant_id uuid not null,
+  period text not null,
+  users_total bigint default 0 not null,
+  channels_total bigint default 0 not null,
+  storage_bytes bigint default 0 not null,
+  files_count bigint default 0 not null,
+  updated_at timestamp with time zone default now() not null,
+  constraint tenant_counters_pkey PRIMARY KEY (tenant_id),
+  constraint tenant_counters_period_format CHECK ((period ~ '^[0-9]{4}-(0[1-9]|1[0-2])$'::text))
+) with (fillfactor=70);
+
+create table public.tenant_invitations (
+  tenant_id uuid not null,
+  id uuid default gen_random_uuid() not null,
+  email text not null,
+  role text not null,
+  token_hash bytea not null,
+  invited_by uuid not null,
+  expires_at timestamp with time zone not null,
+  accepted_at timestamp with time zone,
+  accepted_by uuid,
+  revoked_at timestamp with time zone,
+  revoked_by uuid,
+  created_at timestamp with time zone default now() not null,
+  updated_at timestamp with time zone default now() not null,
+  constraint tenant_invitations_pkey PRIMARY KEY (tenant_id, id),
+  constraint tenant_invitations_token_hash_key UNIQUE (tenant_id, token_hash),
+  constraint tenant_invitations_email_format CHECK (((email = lower(email)) AND (email ~ '^[^@\s]+@[^@\s]+$'::text))),
+  constraint tenant_invitations_role_check CHECK ((role = ANY (ARRAY['admin'::text, 'member'::text]))),
+  constraint tenant_invitations_single_outcome CHECK (((accepted_at IS NULL) OR (revoked_at IS NULL))),
+  constraint tenant_invitations_token_hash_check CHECK ((length(token_hash) = 32))
+);
+
+create table public.tenant_settings (
+  tenant_id uuid not null,
+  settings jsonb default '{}'::jsonb not null,
+  features jsonb default '{}'::jsonb not null,
+  updated_at timestamp with time zone default now() not null,
+  limit_overrides jsonb default '{}'::jsonb not null,
+  constraint tenant_settings_pkey PRIMARY KEY (tenant_id),
+  constraint tenant_settings_features_check CHECK ((jsonb_typeof(features) = 'object'::text)),
+  constraint tenant_settings_limit_overrides_valid CHECK (public.limit_overrides_valid(limit_overrides)),
+  constraint tenant_settings_settings_check CHECK ((jsonb_typeof(settings) = 'object'::text))
+);
+
+create table public.tenant_usage_counters (
+  tenant_id uuid not null,
+  period text not null,
+  shard smallint not null,
+  messages_total bigint default 0 not null,
+  constraint tenant_usage_counters_pkey PRIMARY KEY (tenant_id, period, shard),
+  constraint tenant_usage_counters_period_format CHECK ((period ~ '^[0-9]{4}-(0[1-9]|1[0-2])$'::text)),
+  constraint tenant_usage_counters_shard_range CHECK (((shard >= 0) AND (shard <= 63)))
+) with (fillfactor=50);
+
+create table public.tenant_usage_history (
+  tenant_id uuid not null,
+  period text not null,
+  users_total bigint not null,
+  channels_total bigint not null,
+  storage_bytes bigint not null,
+  files_count bigint not null,
+  constraint tenant_usage_history_pkey PRIMARY KEY (tenant_id, period),
+  constraint tenant_usage_history_period_format CHECK ((period ~ '^[0-9]{4}-(0[1-9]|1[0-2])$'::text))
+);
+
+create table public.tenants (
+  id uuid default gen_random_uuid() not null,
+  name text not null,
+  slug text not null,
+  status text default 'active'::text not null,
+  isolation text default 'schema'::text not null,
+  schema_name text,
+  db_role text,
+  template_version bigint,
+  custom_domain text,
+  custom_domain_verified_at timestamp with time zone,
+  plan text default 'free'::text not null,
+  trial_ends_at timestamp with time zone,
+  suspended_at timestamp with time zone,
+  cancelled_at timestamp with time zone,
+  archived_at timestamp with time zone,
+  branding jsonb default '{}'::jsonb not null,
+  created_at timestamp with time zone default now() not null,
+  updated_at timestamp with time zone default now() not null,
+  stripe_customer_id text,
+  stripe_subscription_id text,
+  subscription_status text,
+  billing_interval text,
+  current_period_start timestamp with time zone,
+  current_period_end timestamp with time zone,
+  cancel_at_period_end boolean default false not null,
+  last_payment_at timestamp with time zone,
+  past_due_since timestamp with time zone,
+  grace_ends_at timestamp with time zone,
+  billing_suspended boolean default false not null,
+  subscription_state_at timestamp with time zone,
+  constraint tenants_pkey PRIMARY KEY (id),
+  constraint tenants_custom_domain_key UNIQUE (custom_domain),
+  constraint tenants_db_role_key UNIQUE (db_role),
+  constraint tenants_schema_name_key UNIQUE (schema_name),
+  constraint tenants_slug_key UNIQUE (slug),
+  constraint tenants_billing_interval_check CHECK ((billing_interval = ANY (ARRAY['month'::text, 'year'::text]))),
+  constraint tenants_branding_check CHECK ((jsonb_typeof(branding) = 'object'::text)),
+  constraint tenants_custom_domain_format CHECK (((custom_domain IS NULL) OR (custom_domain ~ '^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$'::text))),
+  constraint tenants_isolation_check CHECK ((isolation = ANY (ARRAY['schema'::text, 'pooled'::text, 'database'::text]))),
+  constraint tenants_name_check CHECK (((length(btrim(name)) >= 1) AND (length(btrim(name)) <= 200))),
+  constraint tenants_schema_tier CHECK (((isolation <> 'schema'::text) OR ((schema_name IS NOT NULL) AND (db_role IS NOT NULL)))),
+  constraint tenants_slug_format CHECK ((slug ~ '^[a-z][a-z0-9-]{1,39}$'::text)),
+  constraint tenants_slug_not_reserved CHECK ((NOT public.slug_is_reserved(slug))),
+  constraint tenants_status_check CHECK ((status = ANY (ARRAY['trial'::text, 'active'::text, 'suspended'::text, 'cancelled'::text, 'archived'::text]))),
+  constraint tenants_subscription_status_check CHECK ((subscription_status = ANY (ARRAY['incomplete'::text, 'incomplete_expired'::text, 'trialing'::text, 'active'::text, 'past_due'::text, 'canceled'::text, 'unpaid'::text, 'paused'::text])))
+);
+
+
+------------------------------------------------------------------------------
+-- foreign keys
+------------------------------------------------------------------------------
+alter table only public.hasura_tenant_sources add constraint hasura_tenant_sources_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
+alter table only public.memberships add constraint memberships_identity_id_fkey FOREIGN KEY (identity_id) REFERENCES public.identities(id) ON DELETE CASCADE;
+alter table only public.memberships add constraint memberships_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
+alter table only public.tenant_api_calls add constraint tenant_api_calls_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
+alter table only public.tenant_counters add constraint tenant_counters_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
+alter table only public.tenant_invitations add constraint tenant_invitations_invited_by_fkey FOREIGN KEY (invited_by) REFERENCES public.identities(id) ON DELETE CASCADE;
+alter table only public.tenant_invitations add constraint tenant_invitations_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
+alter table only public.tenant_settings add constraint tenant_settings_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
+alter table only public.tenant_usage_counters add constraint tenant_usage_counters_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
+alter table only public.tenant_usage_history add constraint tenant_usage_history_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
+alter table only public.tenants add constraint tenants_plan_fkey FOREIGN KEY (plan) REFERENCES public.plans(id) ON DELETE RESTRICT;
+
+------------------------------------------------------------------------------
+-- indexes
+------------------------------------------------------------------------------
+CREATE INDEX hasura_event_receipts_received_at_idx ON public.hasura_event_receipts USING btree (received_at);
+CREATE INDEX memberships_identity_id_idx ON public.memberships USING btree (identity_id);
+CREATE INDEX stripe_webhooks_tenant_id_idx ON public.stripe_webhooks USING btree (tenant_id, created_at);
+CREATE INDEX stripe_webhooks_unprocessed_idx ON public.stripe_webhooks USING btree (created_at) WHERE (NOT processed);
+CREATE INDEX tenant_audit_logs_action_idx ON public.tenant_audit_logs USING btree (tenant_id, action, seq);
+CREATE INDEX tenant_audit_logs_created_at_idx ON public.tenant_audit_logs USING btree (tenant_id, created_at);
+CREATE INDEX tenant_invitations_expires_at_idx ON public.tenant_invitations USING btree (expires_at) WHERE (accepted_at IS NULL);
+CREATE UNIQUE INDEX tenant_invitations_pending_email_key ON public.tenant_invitations USING btree (tenant_id, email) WHERE ((accepted_at IS NULL) AND (revoked_at IS NULL));
+CREATE INDEX tenant_invitations_token_hash_idx ON public.tenant_invitations USING btree (token_hash);
+CREATE INDEX tenants_grace_ends_at_idx ON public.tenants USING btree (grace_ends_at) WHERE (past_due_since IS NOT NULL);
+CREATE INDEX tenants_plan_idx ON public.tenants USING btree (plan);
+CREATE INDEX tenants_status_cancelled_at_idx ON public.tenants USING btree (status, cancelled_at);
+CREATE UNIQUE INDEX tenants_stripe_customer_id_key ON public.tenants USING btree (stripe_customer_id);
+CREATE UNIQUE INDEX tenants_stripe_subscription_id_key ON public.tenants USING btree (stripe_subscription_id);
+
+------------------------------------------------------------------------------
+-- functions over table row types
+------------------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION public.audit_row_hash(r public.tenant_audit_logs)
+ RETURNS text
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select encode(sha256(convert_to(jsonb_build_array(
+    r.tenant_id, r.seq, r.actor_kind, r.actor_id, r.actor_role, r.action, r.entity_type, r.entity_id,
+    r.old_values, r.new_values, r.ip, r.user_agent, extract(epoch from r.created_at), r.prev_hash
+  )::text, 'UTF8')), 'hex')
+$function$;
+
+
+------------------------------------------------------------------------------
+-- views
+------------------------------------------------------------------------------
+create view public.tenant_usage with (security_invoker=true) as
+ SELECT t.id AS tenant_id,
+    m.period,
+    COALESCE(g.users_total, 0::bigint) AS users_total,
+    COALESCE(g.channels_total, 0::bigint) AS channels_total,
+    COALESCE(msg.messages_total, 0::numeric)::bigint AS messages_total,
+    COALESCE(g.storage_bytes, 0::bigint) AS storage_bytes,
+    COALESCE(g.files_count, 0::bigint) AS files_count,
+    COALESCE(api.api_calls_total, 0::numeric)::bigint AS api_calls_total,
+    COALESCE(api.api_calls_by_endpoint, '{}'::jsonb) AS api_calls_by_endpoint
+   FROM public.tenants t
+     CROSS JOIN LATERAL ( SELECT to_char(d.d, 'YYYY-MM'::text) AS period
+           FROM generate_series(date_trunc('month'::text, (t.created_at AT TIME ZONE 'UTC'::text)), date_trunc('month'::text, (now() AT TIME ZONE 'UTC'::text)), '1 mon'::interval) d(d)) m
+     LEFT JOIN LATERAL ( SELECT x.users_total,
+            x.channels_total,
+            x.storage_bytes,
+            x.files_count
+           FROM ( SELECT c.period,
+                    c.users_total,
+                    c.channels_total,
+                    c.storage_bytes,
+                    c.files_count
+                   FROM public.tenant_counters c
+                  WHERE c.tenant_id = t.id AND c.period <= m.period
+                UNION ALL
+                 SELECT h.period,
+                    h.users_total,
+                    h.channels_total,
+                    h.storage_bytes,
+                    h.files_count
+                   FROM public.tenant_usage_history h
+                  WHERE h.tenant_id = t.id AND h.period <= m.period) x
+          ORDER BY x.period DESC
+         LIMIT 1) g ON true
+     LEFT JOIN LATERAL ( SELECT sum(u.messages_total) AS messages_total
+           FROM public.tenant_usage_counters u
+          WHERE u.tenant_id = t.id AND u.period = m.period) msg ON true
+     LEFT JOIN LATERAL ( SELECT sum(a.calls) AS api_calls_total,
+            jsonb_object_agg(a.endpoint, a.calls) AS api_calls_by_endpoint
+           FROM public.tenant_api_calls a
+          WHERE a.tenant_id = t.id AND a.period = m.period) api ON true;
+
+
+------------------------------------------------------------------------------
+-- row-level security
+------------------------------------------------------------------------------
+alter table public.hasura_event_receipts enable row level security;
+alter table public.hasura_event_receipts force row level security;
+alter table public.hasura_tenant_sources enable row level security;
+alter table public.hasura_tenant_sources force row level security;
+alter table public.identities enable row level security;
+alter table public.identities force row level security;
+alter table public.memberships enable row level security;
+alter table public.memberships force row level security;
+alter table public.plans enable row level security;
+alter table public.plans force row level security;
+alter table public.schema_migrations enable row level security;
+alter table public.schema_migrations force row level security;
+alter table public.stripe_webhooks enable row level security;
+alter table public.stripe_webhooks force row level security;
+alter table public.tenant_api_calls enable row level security;
+alter table public.tenant_api_calls force row level security;
+alter table public.tenant_audit_heads enable row level security;
+alter table public.tenant_audit_heads force row level security;
+alter table public.tenant_audit_logs enable row level security;
+alter table public.tenant_audit_logs force row level security;
+alter table public.tenant_counters enable row level security;
+alter table public.tenant_counters force row level security;
+alter table public.tenant_invitations enable row level security;
+alter table public.tenant_invitations force row level security;
+alter table public.tenant_settings enable row level security;
+alter table public.tenant_settings force row level security;
+alter table public.tenant_usage_counters enable row level security;
+alter table public.tenant_usage_counters force row level security;
+alter table public.tenant_usage_history enable row level security;
+alter table public.tenant_usage_history force row level security;
+alter table public.tenants enable row level security;
+alter table public.tenants force row level security;
+create policy app_tenant on public.hasura_tenant_sources as permissive for all to app
+  using ((tenant_id = public.current_tenant_id()))
+  with check ((tenant_id = public.current_tenant_id()));
+create policy hasura_delete on public.hasura_tenant_sources as permissive for delete to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_insert on public.hasura_tenant_sources as permissive for insert to hasura
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_select on public.hasura_tenant_sources as permissive for select to hasura
+  using (((public.hasura_tenant_id() IS NULL) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_update on public.hasura_tenant_sources as permissive for update to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy identities_app_self on public.identities as permissive for select to app
+  using ((id = public.current_user_id()));
+create policy identities_app_update_self on public.identities as permissive for update to app
+  using ((id = public.current_user_id()))
+  with check ((id = public.current_user_id()));
+create policy identities_hasura_self on public.identities as permissive for select to hasura
+  using (((public.hasura_session() IS NULL) OR (public.hasura_role() = 'admin'::text) OR (id = (NULLIF((public.hasura_session() ->> 'x-hasura-user-id'::text), ''::text))::uuid)));
+create policy app_tenant on public.memberships as permissive for all to app
+  using ((tenant_id = public.current_tenant_id()))
+  with check ((tenant_id = public.current_tenant_id()));
+create policy hasura_delete on public.memberships as permissive for delete to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_insert on public.memberships as permissive for insert to hasura
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_select on public.memberships as permissive for select to hasura
+  using (((public.hasura_tenant_id() IS NULL) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_update on public.memberships as permissive for update to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy plans_read on public.plans as permissive for select to app, hasura
+  using (true);
+create policy app_tenant on public.tenant_api_calls as permissive for all to app
+  using ((tenant_id = public.current_tenant_id()))
+  with check ((tenant_id = public.current_tenant_id()));
+create policy hasura_delete on public.tenant_api_calls as permissive for delete to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_insert on public.tenant_api_calls as permissive for insert to hasura
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_select on public.tenant_api_calls as permissive for select to hasura
+  using (((public.hasura_tenant_id() IS NULL) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_update on public.tenant_api_calls as permissive for update to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy app_tenant on public.tenant_audit_heads as permissive for all to app
+  using ((tenant_id = public.current_tenant_id()))
+  with check ((tenant_id = public.current_tenant_id()));
+create policy hasura_delete on public.tenant_audit_heads as permissive for delete to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_insert on public.tenant_audit_heads as permissive for insert to hasura
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_select on public.tenant_audit_heads as permissive for select to hasura
+  using (((public.hasura_tenant_id() IS NULL) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_update on public.tenant_audit_heads as permissive for update to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy app_tenant on public.tenant_audit_logs as permissive for all to app
+  using ((tenant_id = public.current_tenant_id()))
+  with check ((tenant_id = public.current_tenant_id()));
+create policy hasura_delete on public.tenant_audit_logs as permissive for delete to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_insert on public.tenant_audit_logs as permissive for insert to hasura
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_select on public.tenant_audit_logs as permissive for select to hasura
+  using (((public.hasura_tenant_id() IS NULL) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_update on public.tenant_audit_logs as permissive for update to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy app_tenant on public.tenant_counters as permissive for all to app
+  using ((tenant_id = public.current_tenant_id()))
+  with check ((tenant_id = public.current_tenant_id()));
+create policy hasura_delete on public.tenant_counters as permissive for delete to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_insert on public.tenant_counters as permissive for insert to hasura
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_select on public.tenant_counters as permissive for select to hasura
+  using (((public.hasura_tenant_id() IS NULL) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_update on public.tenant_counters as permissive for update to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy app_tenant on public.tenant_invitations as permissive for all to app
+  using ((tenant_id = public.current_tenant_id()))
+  with check ((tenant_id = public.current_tenant_id()));
+create policy hasura_delete on public.tenant_invitations as permissive for delete to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_insert on public.tenant_invitations as permissive for insert to hasura
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_select on public.tenant_invitations as permissive for select to hasura
+  using (((public.hasura_tenant_id() IS NULL) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_update on public.tenant_invitations as permissive for update to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy app_tenant on public.tenant_settings as permissive for all to app
+  using ((tenant_id = public.current_tenant_id()))
+  with check ((tenant_id = public.current_tenant_id()));
+create policy hasura_delete on public.tenant_settings as permissive for delete to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_insert on public.tenant_settings as permissive for insert to hasura
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_select on public.tenant_settings as permissive for select to hasura
+  using (((public.hasura_tenant_id() IS NULL) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_update on public.tenant_settings as permissive for update to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy app_tenant on public.tenant_usage_counters as permissive for all to app
+  using ((tenant_id = public.current_tenant_id()))
+  with check ((tenant_id = public.current_tenant_id()));
+create policy hasura_delete on public.tenant_usage_counters as permissive for delete to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_insert on public.tenant_usage_counters as permissive for insert to hasura
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_select on public.tenant_usage_counters as permissive for select to hasura
+  using (((public.hasura_tenant_id() IS NULL) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_update on public.tenant_usage_counters as permissive for update to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy app_tenant on public.tenant_usage_history as permissive for all to app
+  using ((tenant_id = public.current_tenant_id()))
+  with check ((tenant_id = public.current_tenant_id()));
+create policy hasura_delete on public.tenant_usage_history as permissive for delete to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_insert on public.tenant_usage_history as permissive for insert to hasura
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_select on public.tenant_usage_history as permissive for select to hasura
+  using (((public.hasura_tenant_id() IS NULL) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_update on public.tenant_usage_history as permissive for update to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy app_tenant on public.tenants as permissive for all to app
+  using ((id = public.current_tenant_id()))
+  with check ((id = public.current_tenant_id()));
+create policy hasura_delete on public.tenants as permissive for delete to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (id = public.hasura_tenant_id())));
+create policy hasura_insert on public.tenants as permissive for insert to hasura
+  with check (((public.hasura_role() = 'admin'::text) OR (id = public.hasura_tenant_id())));
+create policy hasura_select on public.tenants as permissive for select to hasura
+  using (((public.hasura_tenant_id() IS NULL) OR (id = public.hasura_tenant_id())));
+create policy hasura_update on public.tenants as permissive for update to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (id = public.hasura_tenant_id())))
+  with check (((public.hasura_role() = 'admin'::text) OR (id = public.hasura_tenant_id())));
+
+------------------------------------------------------------------------------
+-- triggers
+------------------------------------------------------------------------------
+CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.identities FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
+CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.memberships FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
+CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON public.memberships FOR EACH ROW EXECUTE FUNCTION public.tg__audit('entity=membership', 'tenant=tenant_id', 'key=identity_id', 'ignore=created_at,updated_at', 'insert=added', 'delete=removed', 'group.role_changed=role');
+CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.plans FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
+CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.stripe_webhooks FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
+CREATE TRIGGER _010_append_only BEFORE DELETE OR UPDATE ON public.tenant_audit_logs FOR EACH ROW EXECUTE FUNCTION public.tg__append_only();
+CREATE TRIGGER _010_append_only_truncate BEFORE TRUNCATE ON public.tenant_audit_logs FOR EACH STATEMENT EXECUTE FUNCTION public.tg__append_only();
+CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.tenant_invitations FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
+CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON public.tenant_invitations FOR EACH ROW EXECUTE FUNCTION public.tg__audit('entity=invitation', 'tenant=tenant_id', 'key=id', 'ignore=created_at,updated_at', 'redact=token_hash', 'group.accepted=accepted_at,+accepted_by', 'group.revoked=revoked_at,+revoked_by');
+CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.tenant_settings FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
+CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON public.tenant_settings FOR EACH ROW EXECUTE FUNCTION public.tg__audit('entity=settings', 'tenant=tenant_id', 'key=tenant_id', 'ignore=updated_at', 'group.features.updated=features', 'group.settings.updated=settings');
+CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.tenants FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
+CREATE TRIGGER _200_billing_suspension BEFORE UPDATE ON public.tenants FOR EACH ROW EXECUTE FUNCTION public.tg_tenants__billing_suspension();
+CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON public.tenants FOR EACH ROW EXECUTE FUNCTION public.tg__audit('entity=tenant', 'tenant=id', 'key=id', 'ignore=created_at,updated_at', 'group.status=status,+suspended_at,+cancelled_at,+archived_at,+billing_suspended', 'group.plan_changed=plan', 'group.custom_domain.changed=custom_domain,+custom_domain_verified_at', 'group.custom_domain.verified=custom_domain_verified_at', 'group.subscription.updated=stripe_*,subscription_*,billing_*,current_period_*,cancel_at*,past_due*,grace_*,last_payment_at,trial_ends_at', 'group.template_upgraded=template_version');
+CREATE TRIGGER _900_notify AFTER INSERT OR DELETE OR UPDATE ON public.tenants FOR EACH ROW EXECUTE FUNCTION public.tg_tenants__notify();
+
+------------------------------------------------------------------------------
+-- comments
+------------------------------------------------------------------------------
+comment on schema public is 'standard public schema';
+
+------------------------------------------------------------------------------
+-- grants
+------------------------------------------------------------------------------
+revoke all on function public.archive_cancelled_tenants(p_older_than interval) from public;
+revoke all on function public.attach_tenant_triggers(p_schema name, p_tenant_id uuid) from public;
+revoke all on function public.audit_append(p_tenant_id uuid, p_action text, p_entity_type text, p_entity_id text, p_old jsonb, p_new jsonb) from public;
+revoke all on function public.check_tenant_limits(p_tenant_id uuid) from public;
+revoke all on function public.create_invited_identity(p_invitation_id uuid, p_identity_id uuid, p_name text, p_password_hash text) from public;
+revoke all on function public.enable_tenant_rls(p_table regclass, p_tenant_column name) from public;
+revoke all on function public.expire_invitations() from public;
+revoke all on function public.hard_delete_tenant(p_tenant_id uuid) from public;
+revoke all on function public.login_lookup(p_tenant_id uuid, p_email text) from public;
+revoke all on function public.prune_hasura_event_receipts(p_older_than interval) from public;
+revoke all on function public.purge_stripe_webhooks(p_older_than interval) from public;
+revoke all on function public.recount_tenant_counters(p_schema name, p_tenant_id uuid) from public;
+revoke all on function public.secure_tenant_schema(p_schema name, p_role name) from public;
+revoke all on function public.suspend_past_due_tenants(p_now timestamp with time zone) from public;
+revoke all on function public.tenant_counters_open_period(p_tenant_id uuid, p_period text) from public;
+revoke all on function public.tenant_effective_limits(p_tenant_id uuid) from public;
+revoke all on function public.tenant_features(p_tenant_id uuid) from public;
+revoke all on function public.tenant_has_feature(p_tenant_id uuid, p_feature text) from public;
+revoke all on function public.tenant_limit_report(p_tenant_id uuid, p_period text) from public;
+revoke all on function public.tg__audit() from public;
+revoke all on function public.tg__limits() from public;
+revoke all on function public.tg__usage() from public;
+revoke all on function public.tg__usage_flush() from public;
+revoke all on function public.verify_audit_chain(p_tenant_id uuid) from public;
+grant usage on schema public to app;
+grant usage on schema public to hasura;
+grant usage on schema public to public;
+grant select (id, email, name, is_platform_admin, created_at, updated_at) on table public.identities to app;
+grant select (id, email, name, is_platform_admin, created_at, updated_at) on table public.identities to hasura;
+grant update (name) on table public.identities to app;
+grant update (name) on table public.identities to hasura;
+grant delete, select on table public.memberships to app;
+grant delete, select on table public.memberships to hasura;
+grant update (role) on table public.memberships to app;
+grant update (role) on table public.memberships to hasura;
+grant insert (tenant_id, identity_id, role) on table public.memberships to app;
+grant insert (tenant_id, identity_id, role) on table public.memberships to hasura;
+grant select on table public.plans to app;
+grant select on table public.plans to hasura;
+grant select on table public.tenant_api_calls to app;
+grant select on table public.tenant_api_calls to hasura;
+grant select on table public.tenant_audit_heads to app;
+grant select on table public.tenant_audit_heads to hasura;
+grant select on table public.tenant_audit_logs to app;
+grant select on table public.tenant_audit_logs to hasura;
+grant select on table public.tenant_counters to app;
+grant select on table public.tenant_counters to hasura;
+grant update (accepted_at, accepted_by, revoked_at, revoked_by) on table public.tenant_invitations to app;
+grant insert (tenant_id, email, role, token_hash, invited_by, expires_at) on table public.tenant_invitations to app;
+grant select (tenant_id, id, email, role, invited_by, expires_at, accepted_at, accepted_by, revoked_at, revoked_by, created_at, updated_at) on table public.tenant_invitations to app;
+grant select (tenant_id, id, email, role, invited_by, expires_at, accepted_at, accepted_by, revoked_at, revoked_by, created_at, updated_at) on table public.tenant_invitations to hasura;
+grant select on table public.tenant_settings to app;
+grant select on table public.tenant_settings to hasura;
+grant update (settings) on table public.tenant_settings to app;
+grant update (settings) on table public.tenant_settings to hasura;
+grant select on table public.tenant_usage to app;
+grant select on table public.tenant_usage to hasura;
+grant select on table public.tenant_usage_counters to app;
+grant select on table public.tenant_usage_counters to hasura;
+grant select on table public.tenant_usage_history to app;
+grant select on table public.tenant_usage_history to hasura;
+grant select on table public.tenants to app;
+grant select on table public.tenants to hasura;
+grant update (name, branding) on table public.tenants to hasura;
+grant update (name, custom_domain, branding) on table public.tenants to app;
+grant execute on function public.check_tenant_limits(p_tenant_id uuid) to app;
+grant execute on function public.check_tenant_limits(p_tenant_id uuid) to hasura;
+grant execute on function public.create_invited_identity(p_invitation_id uuid, p_identity_id uuid, p_name text, p_password_hash text) to app;
+grant execute on function public.login_lookup(p_tenant_id uuid, p_email text) to app;
+grant execute on function public.tenant_effective_limits(p_tenant_id uuid) to app;
+grant execute on function public.tenant_effective_limits(p_tenant_id uuid) to hasura;
+grant execute on function public.tenant_features(p_tenant_id uuid) to app;
+grant execute on function public.tenant_features(p_tenant_id uuid) to hasura;
+grant execute on function public.tenant_has_feature(p_tenant_id uuid, p_feature text) to app;
+grant execute on function public.tenant_has_feature(p_tenant_id uuid, p_feature text) to hasura;
+grant execute on function public.tenant_limit_report(p_tenant_id uuid, p_period text) to app;
+grant execute on function public.tenant_limit_report(p_tenant_id uuid, p_period text) to hasura;
+grant execute on function public.usage_tally(p_metric text, p_tenant_id uuid) to public;
+grant execute on function public.verify_audit_chain(p_tenant_id uuid) to app;

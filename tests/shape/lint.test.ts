@@ -1,0 +1,74 @@
+// The project's own database passes the shape lint: the migrated registry plus
+// one provisioned schema tenant (pooled tenants join the run with the placement
+// tiers). A failure lists every violation as `rule: object (detail)`.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  applyExceptions,
+  formatLintReport,
+  lintDatabase,
+  loadLintExceptions,
+  type LintReport,
+} from '../../actions-server/src/db/lint.ts';
+import { createTestDb, type TestDb } from '../support/db.ts';
+import { makeTenant } from '../support/factories.ts';
+
+let db: TestDb;
+let role: string;
+let report: LintReport;
+
+beforeAll(async () => {
+  db = await createTestDb();
+  const { tenant } = await makeTenant(db, 'shapeco');
+  role = tenant.db_role!;
+  report = await lintDatabase(db.pool);
+});
+afterAll(async () => {
+  await db?.close();
+});
+
+it('looked at the registry, the tenant schema and every request role', () => {
+  expect(report.scope.schemas).toEqual(expect.arrayContaining(['public', 'tenant_shapeco']));
+  expect(report.scope.roles).toEqual(expect.arrayContaining(['app', 'hasura', role]));
+  expect(report.scope.tables).toBeGreaterThanOrEqual(9); // 5 registry tables + 4 template tables at least
+  expect(report.scope.functions).toBeGreaterThan(0);
+});
+
+it('finds no violation and no stale exception', () => {
+  expect(report.violations, formatLintReport(report)).toEqual([]);
+  expect(report.unusedExceptions, formatLintReport(report)).toEqual([]);
+});
+
+describe('exceptions', () => {
+  const violation = { rule: 'int_id', object: 'public.widgets.id', detail: 'integer id column' };
+
+  it('moves an excepted violation aside with its reason and reports exceptions that match nothing', () => {
+    const stale = { rule: 'int_id', object: 'public.gone.id', reason: 'the table was dropped long ago' };
+    const kept = { rule: 'int_id', object: 'public.widgets.id', reason: 'legacy ids kept for an import' };
+    expect(applyExceptions([violation], [kept, stale])).toEqual({
+      violations: [],
+      excepted: [{ ...violation, reason: kept.reason }],
+      unusedExceptions: [stale],
+    });
+    expect(applyExceptions([violation], []).violations).toEqual([violation]);
+  });
+
+  it('refuses an exception without a reason or naming an unknown rule', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'lint-exceptions-'));
+    try {
+      await writeFile(path.join(dir, '_scope.sql'), '');
+      await writeFile(path.join(dir, 'int_id.sql'), 'select 1');
+      await writeFile(path.join(dir, 'exceptions.yaml'), 'exceptions:\n  - rule: int_id\n    object: public.widgets.id\n');
+      await expect(loadLintExceptions(dir)).rejects.toThrow(/reason/);
+      await writeFile(
+        path.join(dir, 'exceptions.yaml'),
+        'exceptions:\n  - rule: no_such_rule\n    object: x\n    reason: a reason long enough to pass\n',
+      );
+      await expect(loadLintExceptions(dir)).rejects.toThrow(/unknown rule\(s\) no_such_rule/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
