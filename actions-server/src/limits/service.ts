@@ -1,0 +1,74 @@
+// A tenant's plan numbers with its overrides (tenant_settings.limit_overrides)
+// applied, as PostgreSQL computes them (public.tenant_effective_limits). The
+// database enforces the data limits itself; the actions server reads these for
+// what only it sees: rate limits and the monthly API-call quota.
+import { LRUCache } from 'lru-cache';
+import type { Pool } from '../db/tx.ts';
+import { AppError } from '../http/errors.ts';
+
+/** -1 means unlimited for every max*. */
+export interface EffectiveLimits {
+  plan: string;
+  maxUsers: number;
+  maxChannels: number;
+  maxStorageBytes: number;
+  maxApiCallsMonth: number;
+  rateLimitPerMinute: number;
+  rateLimitPerHour: number;
+}
+
+export interface LimitedTenant {
+  id: string;
+  /** The plan the caller knows of (the resolver's): a different one refreshes the cache at once. */
+  plan: string;
+}
+
+interface Row {
+  plan: string;
+  max_users: string;
+  max_channels: string;
+  max_storage_bytes: string;
+  max_api_calls_month: string;
+  rate_limit_per_minute: number;
+  rate_limit_per_hour: number;
+}
+
+async function loadEffectiveLimits(pool: Pool, tenantId: string): Promise<EffectiveLimits | undefined> {
+  const { rows } = await pool.query<Row>('select * from public.tenant_effective_limits($1)', [tenantId]);
+  const r = rows[0];
+  if (!r) return undefined;
+  return {
+    plan: r.plan,
+    maxUsers: Number(r.max_users),
+    maxChannels: Number(r.max_channels),
+    maxStorageBytes: Number(r.max_storage_bytes),
+    maxApiCallsMonth: Number(r.max_api_calls_month),
+    rateLimitPerMinute: r.rate_limit_per_minute,
+    rateLimitPerHour: r.rate_limit_per_hour,
+  };
+}
+
+/**
+ * Cached per tenant. A plan change is seen at once (the resolver's LISTEN/NOTIFY
+ * hands callers the new plan, which misses this cache); an override edited by a
+ * platform operator is seen within `ttlMs`.
+ */
+export class LimitsService {
+  private readonly cache: LRUCache<string, EffectiveLimits>;
+
+  constructor(
+    private readonly pool: Pool,
+    opts: { ttlMs: number; max: number },
+  ) {
+    this.cache = new LRUCache({ max: opts.max, ttl: Math.max(opts.ttlMs, 1) });
+  }
+
+  async forTenant(tenant: LimitedTenant): Promise<EffectiveLimits> {
+    const hit = this.cache.get(tenant.id);
+    if (hit && hit.plan === tenant.plan) return hit;
+    const limits = await loadEffectiveLimits(this.pool, tenant.id);
+    if (!limits) throw new AppError('TENANT_NOT_FOUND', 'Tenant not found');
+    this.cache.set(tenant.id, limits);
+    return limits;
+  }
+}

@@ -1,0 +1,46 @@
+// REST surface of usage: the month's usage (members) and the usage report with
+// overage against the plan (owner/admin). Thin: validate, authorise, call the service.
+import { Router, type Request } from 'express';
+import { z } from 'zod';
+import type { AppContext } from '../http/context.ts';
+import { AppError, validationError } from '../http/errors.ts';
+import { assertMember, authenticate } from '../http/middleware.ts';
+import { getUsage, getUsageReport, usagePeriod } from './service.ts';
+
+const querySchema = z.object({
+  period: z
+    .string()
+    .regex(/^[0-9]{4}-(0[1-9]|1[0-2])$/, 'must be a month as YYYY-MM')
+    .refine((p) => p <= usagePeriod(), 'must not be in the future')
+    .optional(),
+});
+
+function parseRequest(req: Request): { tenantId: string; period: string } {
+  const id = z.uuid().safeParse(req.params['id']);
+  if (!id.success) throw new AppError('TENANT_NOT_FOUND', 'Tenant not found');
+  const query = querySchema.safeParse(req.query);
+  if (!query.success) throw validationError(query.error, 'query');
+  return { tenantId: id.data, period: query.data.period ?? usagePeriod() };
+}
+
+export function usageRoutes(ctx: AppContext): Router {
+  const router = Router();
+  const auth = authenticate(ctx);
+
+  router.get('/api/tenants/:id/usage', auth, async (req, res) => {
+    const { tenantId, period } = parseRequest(req);
+    await assertMember(ctx, req, tenantId, 'member');
+    // This process's API calls are in memory until flushed: include them.
+    await ctx.usage.flush();
+    res.json({ usage: await getUsage(ctx.pool, { tenantId, userId: req.auth!.userId }, period) });
+  });
+
+  router.get('/api/tenants/:id/usage/report', auth, async (req, res) => {
+    const { tenantId, period } = parseRequest(req);
+    await assertMember(ctx, req, tenantId, 'admin');
+    await ctx.usage.flush();
+    res.json({ report: await getUsageReport(ctx.pool, { tenantId, userId: req.auth!.userId }, period) });
+  });
+
+  return router;
+}

@@ -1,0 +1,351 @@
+// Plan limits are enforced by PostgreSQL itself (the _500_limits triggers), so
+// they hold on every path: the tenant's own role as the actions server uses it,
+// and the same role carrying a member's Hasura session as a GraphQL mutation
+// does. Check and insert are serialised per tenant, so racing inserts cannot
+// overshoot; a downgrade keeps the data and only blocks growth.
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDb, type TestDb } from '../support/db.ts';
+import { makeTenant, type MadeTenant } from '../support/factories.ts';
+import { createPool } from '../../actions-server/src/db/database.ts';
+import type { Client, Pool } from '../../actions-server/src/db/tx.ts';
+import { toAppError } from '../../actions-server/src/http/errors.ts';
+import { withTenantData } from '../../actions-server/src/tenants/data.ts';
+import type { TenantRow } from '../../actions-server/src/tenants/records.ts';
+
+let db: TestDb;
+
+beforeAll(async () => {
+  db = await createTestDb();
+});
+afterAll(async () => {
+  await db?.close();
+});
+
+const GB = 1024 ** 3;
+
+const placement = (t: TenantRow) => ({ id: t.id, isolation: t.isolation, schemaName: t.schema_name, dbRole: t.db_role });
+
+type Path = (made: MadeTenant, fn: (c: Client) => Promise<unknown>, pool?: Pool) => Promise<unknown>;
+
+/** As the actions server works on tenant data: the tenant's role, its schema first on the search_path. */
+const asTenantRole: Path = (made, fn, pool = db.pool) => withTenantData(pool, placement(made.tenant), made.ownerId, fn);
+
+/** As a GraphQL mutation through the tenant's Hasura source: same role, with a member's session set. */
+const asHasuraMember: Path = (made, fn, pool = db.pool) =>
+  withTenantData(pool, placement(made.tenant), undefined, async (c) => {
+    const session = JSON.stringify({
+      'x-hasura-role': 'member',
+      'x-hasura-user-id': made.ownerId,
+      'x-hasura-tenant-id': made.tenant.id,
+    });
+    await c.query(`set local "hasura.user" = ${c.escapeLiteral(session)}`);
+    return fn(c);
+  });
+
+const PATHS: [string, Path][] = [
+  ["the tenant's role", asTenantRole],
+  ["the tenant's role with a member's hasura.user", asHasuraMember],
+];
+
+async function expectQuota(p: Promise<unknown>, limit: string, message: RegExp): Promise<void> {
+  const err: unknown = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err, 'the write should have been refused').toBeDefined();
+  expect((err as { code?: string }).code).toBe('SA429');
+  expect((err as Error).message).toMatch(message);
+  const mapped = toAppError(err);
+  expect(mapped.status).toBe(429);
+  expect(mapped.code).toBe('QUOTA_EXCEEDED');
+  expect(mapped.details).toMatchObject({ limit });
+}
+
+const count = async (schema: string, table: string): Promise<number> =>
+  Number(
+    (await db.pool.query<{ n: string }>(`select count(*) as n from ${pg.escapeIdentifier(schema)}.${pg.escapeIdentifier(table)}`))
+      .rows[0]!.n,
+  );
+
+const counters = async (tenantId: string) =>
+  (
+    await db.pool.query<{ users_total: string; channels_total: string; storage_bytes: string; files_count: string }>(
+      'select users_total, channels_total, storage_bytes, files_count from public.tenant_counters where tenant_id = $1',
+      [tenantId],
+    )
+  ).rows[0];
+
+const setPlan = (tenantId: string, plan: string) => db.pool.query('update public.tenants set plan = $2 where id = $1', [tenantId, plan]);
+
+let slugs = 0;
+const nextSlug = (base: string) => `${base}${++slugs}`;
+
+describe.each(PATHS)('a free tenant, through %s', (_name, as) => {
+  it('cannot have an 11th member until it upgrades to pro', async () => {
+    const made = await makeTenant(db, nextSlug('users'));
+    const schema = made.tenant.schema_name!;
+    // The owner is the first member; nine more reach the free plan's ten.
+    await as(made, (c) =>
+      c.query(`insert into members (display_name) select 'member ' || g from generate_series(2, 10) g`),
+    );
+    expect(await count(schema, 'members')).toBe(10);
+
+    await expectQuota(
+      as(made, (c) => c.query(`insert into members (display_name) values ('eleventh')`)),
+      'users',
+      /users limit reached: the free plan allows 10 users and this tenant has 10/,
+    );
+    expect(await count(schema, 'members')).toBe(10);
+
+    await setPlan(made.tenant.id, 'pro');
+    await as(made, (c) => c.query(`insert into members (display_name) values ('eleventh')`));
+    expect(await count(schema, 'members')).toBe(11);
+  });
+
+  it('cannot have a 6th channel until it upgrades to pro', async () => {
+    const made = await makeTenant(db, nextSlug('chan'));
+    const schema = made.tenant.schema_name!;
+    await as(made, (c) => c.query(`insert into channels (name) select 'c' || g from generate_series(1, 5) g`));
+
+    await expectQuota(
+      as(made, (c) => c.query(`insert into channels (name) values ('sixth')`)),
+      'channels',
+      /channels limit reached: the free plan allows 5 channels and this tenant has 5/,
+    );
+    expect(await count(schema, 'channels')).toBe(5);
+
+    await setPlan(made.tenant.id, 'pro');
+    await as(made, (c) => c.query(`insert into channels (name) values ('sixth')`));
+    expect(await count(schema, 'channels')).toBe(6);
+  });
+
+  it('cannot store a file that takes it past 1 GB, nor grow one past it, until it upgrades', async () => {
+    const made = await makeTenant(db, nextSlug('store'));
+    const schema = made.tenant.schema_name!;
+    await as(made, (c) => c.query(`insert into files (name, size_bytes) values ('big', $1), ('small', 100)`, [GB - 200]));
+
+    await expectQuota(
+      as(made, (c) => c.query(`insert into files (name, size_bytes) values ('straw', 101)`)),
+      'storage_bytes',
+      /storage limit reached: the free plan allows 1024 MB \(1073741824 bytes\) of files, 1073741724 bytes are used and this change needs 101 more/,
+    );
+    await expectQuota(
+      as(made, (c) => c.query(`update files set size_bytes = size_bytes + 101 where name = 'small'`)),
+      'storage_bytes',
+      /storage limit reached/,
+    );
+    // Exactly up to the limit is fine, and shrinking always is.
+    await as(made, (c) => c.query(`update files set size_bytes = size_bytes + 100 where name = 'small'`));
+    await as(made, (c) => c.query(`update files set size_bytes = 1 where name = 'small'`));
+    expect(await count(schema, 'files')).toBe(2);
+
+    await setPlan(made.tenant.id, 'pro');
+    await as(made, (c) => c.query(`insert into files (name, size_bytes) values ('straw', $1)`, [2 * GB]));
+    expect(await counters(made.tenant.id)).toMatchObject({ storage_bytes: String(3 * GB - 199), files_count: '3' });
+  });
+});
+
+describe('under concurrency', () => {
+  it('20 racing channel inserts into a free tenant holding 4 leave exactly 5', async () => {
+    const made = await makeTenant(db, 'racer');
+    await asTenantRole(made, (c) => c.query(`insert into channels (name) select 'c' || g from generate_series(1, 4) g`));
+    // One connection per writer, so all 20 really race.
+    const pool = createPool(db.url, 20);
+    try {
+      const results = await Promise.allSettled(
+        Array.from({ length: 20 }, (_, i) =>
+          asTenantRole(made, (c) => c.query(`insert into channels (name) values ($1)`, [`racer ${i}`]), pool),
+        ),
+      );
+      const refused = results.filter((r) => r.status === 'rejected');
+      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+      expect(refused).toHaveLength(19);
+      for (const r of refused) expect((r.reason as { code?: string }).code).toBe('SA429');
+    } finally {
+      await pool.end();
+    }
+    expect(await count('tenant_racer', 'channels')).toBe(5);
+    expect((await counters(made.tenant.id))?.channels_total).toBe('5');
+  });
+
+  it('refuses a multi-row insert as a whole when it would overshoot', async () => {
+    const made = await makeTenant(db, 'batch');
+    await asTenantRole(made, (c) => c.query(`insert into channels (name) select 'c' || g from generate_series(1, 4) g`));
+    await expectQuota(
+      asTenantRole(made, (c) => c.query(`insert into channels (name) values ('five'), ('six')`)),
+      'channels',
+      /this tenant has 5/,
+    );
+    expect(await count('tenant_batch', 'channels')).toBe(4);
+    expect((await counters(made.tenant.id))?.channels_total).toBe('4');
+  });
+
+  it('does not count an upsert that hit an existing row, in that statement or the next', async () => {
+    const made = await makeTenant(db, 'upsert');
+    await asTenantRole(made, (c) => c.query(`insert into channels (name) select 'c' || g from generate_series(1, 4) g`));
+    await asTenantRole(made, async (c) => {
+      await c.query(`insert into channels (name) values ('c1') on conflict (name) do nothing`);
+      await c.query(`insert into channels (name, is_private) values ('c2', true) on conflict (name) do update set is_private = true`);
+      // Still room for the fifth in the same transaction.
+      await c.query(`insert into channels (name) values ('c5')`);
+    });
+    expect(await count('tenant_upsert', 'channels')).toBe(5);
+    expect((await counters(made.tenant.id))?.channels_total).toBe('5');
+  });
+});
+
+describe('plan changes and overrides', () => {
+  it('a downgrade below usage keeps every row but blocks growth until usage is back under the limit', async () => {
+    const made = await makeTenant(db, 'downer', { plan: 'pro', trial: true });
+    await asTenantRole(made, (c) => c.query(`insert into channels (name) select 'c' || g from generate_series(1, 7) g`));
+    await setPlan(made.tenant.id, 'free');
+    expect(await count('tenant_downer', 'channels')).toBe(7);
+
+    await expectQuota(
+      asTenantRole(made, (c) => c.query(`insert into channels (name) values ('eighth')`)),
+      'channels',
+      /the free plan allows 5 channels and this tenant has 7/,
+    );
+    const report = await db.pool.query('select * from public.check_tenant_limits($1) where resource = $2', [made.tenant.id, 'channels']);
+    expect(report.rows).toEqual([
+      { resource: 'channels', usage: '7', max_value: '5', remaining: '0', overage: '2', at_limit: true, exceeded: true },
+    ]);
+
+    // Removing one is allowed (never blocked), adding still is until below five.
+    await asTenantRole(made, (c) => c.query(`delete from channels where name in ('c7', 'c6', 'c5')`));
+    await asTenantRole(made, (c) => c.query(`insert into channels (name) values ('back')`));
+    await expectQuota(asTenantRole(made, (c) => c.query(`insert into channels (name) values ('over')`)), 'channels', /has 5/);
+    expect(await count('tenant_downer', 'channels')).toBe(5);
+  });
+
+  it('a custom override beats the plan, and malformed overrides are refused', async () => {
+    const made = await makeTenant(db, 'custom', { plan: 'pro', trial: true });
+    await db.pool.query(`update public.tenant_settings set limit_overrides = '{"max_channels": 2}' where tenant_id = $1`, [
+      made.tenant.id,
+    ]);
+    await asTenantRole(made, (c) => c.query(`insert into channels (name) values ('a'), ('b')`));
+    await expectQuota(
+      asTenantRole(made, (c) => c.query(`insert into channels (name) values ('c')`)),
+      'channels',
+      /the pro plan allows 2 channels/,
+    );
+
+    for (const bad of ['{"max_channelz": 3}', '{"max_channels": 1.5}', '{"max_channels": -2}', '{"rate_limit_per_minute": 0}', '[]']) {
+      await expect(
+        db.pool.query('update public.tenant_settings set limit_overrides = $2::jsonb where tenant_id = $1', [made.tenant.id, bad]),
+        bad,
+      ).rejects.toMatchObject({ code: '23514', constraint: 'tenant_settings_limit_overrides_valid' });
+    }
+    // Unlimited by override on a limited plan.
+    await db.pool.query(`update public.tenant_settings set limit_overrides = '{"max_channels": -1}' where tenant_id = $1`, [
+      made.tenant.id,
+    ]);
+    await asTenantRole(made, (c) => c.query(`insert into channels (name) select 'x' || g from generate_series(1, 60) g`));
+    expect(await count('tenant_custom', 'channels')).toBe(62);
+  });
+
+  it('an unlimited plan takes rows past every paid limit', async () => {
+    const made = await makeTenant(db, 'bigco');
+    await setPlan(made.tenant.id, 'enterprise');
+    await asTenantRole(made, (c) => c.query(`insert into channels (name) select 'c' || g from generate_series(1, 51) g`));
+    await asTenantRole(made, (c) => c.query(`insert into files (name, size_bytes) values ('huge', $1)`, [101 * GB]));
+    expect(await counters(made.tenant.id)).toMatchObject({ channels_total: '51', storage_bytes: String(101 * GB) });
+  });
+});
+
+describe('check_tenant_limits and the counters behind it', () => {
+  it('reports each limit with its usage, max, remaining and flags', async () => {
+    const made = await makeTenant(db, 'report');
+    await asTenantRole(made, async (c) => {
+      await c.query(`insert into members (display_name) values ('two'), ('three')`);
+      await c.query(`insert into channels (name) select 'c' || g from generate_series(1, 5) g`);
+      await c.query(`insert into files (name, size_bytes) values ('f', 1000)`);
+    });
+    const { rows } = await db.pool.query('select * from public.check_tenant_limits($1)', [made.tenant.id]);
+    expect(rows).toEqual([
+      { resource: 'users', usage: '3', max_value: '10', remaining: '7', overage: '0', at_limit: false, exceeded: false },
+      { resource: 'channels', usage: '5', max_value: '5', remaining: '0', overage: '0', at_limit: true, exceeded: false },
+      {
+        resource: 'storage_bytes',
+        usage: '1000',
+        max_value: String(GB),
+        remaining: String(GB - 1000),
+        overage: '0',
+        at_limit: false,
+        exceeded: false,
+      },
+      { resource: 'api_calls_month', usage: '0', max_value: '1000', remaining: '1000', overage: '0', at_limit: false, exceeded: false },
+    ]);
+    // The seeds' spelling works too; unlimited reads -1 with no remaining.
+    await setPlan(made.tenant.id, 'enterprise');
+    const seeds = await db.pool.query<{ check_tenant_limits: string }>('select public.check_tenant_limits($1)', [made.tenant.id]);
+    expect(seeds.rows.map((r) => r.check_tenant_limits)).toEqual([
+      '(users,3,-1,,0,f,f)',
+      '(channels,5,-1,,0,f,f)',
+      '(storage_bytes,1000,-1,,0,f,f)',
+      '(api_calls_month,0,-1,,0,f,f)',
+    ]);
+  });
+
+  it("as app, answers only for the request's own tenant", async () => {
+    const a = await makeTenant(db, 'own-a');
+    const b = await makeTenant(db, 'own-b');
+    const client = await db.pool.connect();
+    try {
+      await client.query('begin');
+      await client.query(`set local role app; set local app.tenant_id = ${client.escapeLiteral(a.tenant.id)}`);
+      expect((await client.query('select * from public.check_tenant_limits($1)', [a.tenant.id])).rowCount).toBe(4);
+      expect((await client.query('select * from public.check_tenant_limits($1)', [b.tenant.id])).rowCount).toBe(0);
+      expect((await client.query('select * from public.tenant_counters')).rows.map((r) => r.tenant_id)).toEqual([a.tenant.id]);
+    } finally {
+      await client.query('rollback');
+      client.release();
+    }
+  });
+
+  it('follows deletes and size changes, and a recount repairs what a TRUNCATE skipped', async () => {
+    const made = await makeTenant(db, 'counts');
+    await asTenantRole(made, async (c) => {
+      await c.query(`insert into members (display_name) values ('two')`);
+      await c.query(`insert into channels (name) values ('a'), ('b')`);
+      await c.query(`insert into files (name, size_bytes) values ('x', 10), ('y', 20), ('z', 30)`);
+      await c.query(`delete from files where name = 'x'`);
+      await c.query(`update files set size_bytes = 5 where name = 'y'`);
+      await c.query(`delete from channels where name = 'b'`);
+      await c.query(`delete from members where display_name = 'two'`);
+    });
+    expect(await counters(made.tenant.id)).toEqual({ users_total: '1', channels_total: '1', storage_bytes: '35', files_count: '2' });
+
+    // TRUNCATE fires no row triggers (request roles may not truncate; an operator might).
+    await db.pool.query('truncate tenant_counts.files');
+    expect((await counters(made.tenant.id))?.files_count).toBe('2');
+    await db.pool.query('select public.recount_tenant_counters($1, $2)', ['tenant_counts', made.tenant.id]);
+    expect(await counters(made.tenant.id)).toEqual({ users_total: '1', channels_total: '1', storage_bytes: '0', files_count: '0' });
+  });
+
+  it('attaches triggers only to a schema the tenant owns', async () => {
+    const made = await makeTenant(db, 'owner-check');
+    const other = await makeTenant(db, 'owner-other');
+    await expect(
+      db.pool.query('select public.attach_tenant_triggers($1, $2)', [other.tenant.schema_name, made.tenant.id]),
+    ).rejects.toMatchObject({ code: 'SA409' });
+    await expect(db.pool.query('select public.attach_tenant_triggers($1, $2)', ['public', made.tenant.id])).rejects.toMatchObject({
+      code: 'SA409',
+    });
+    const triggers = await db.pool.query<{ tgname: string; rel: string }>(
+      `select tgname, tgrelid::regclass::text as rel from pg_trigger
+       where tgrelid::regclass::text like '"tenant_owner-check".%' and not tgisinternal
+       order by 2, 1`,
+    );
+    expect(triggers.rows).toEqual([
+      { tgname: '_500_limits', rel: '"tenant_owner-check".channels' },
+      { tgname: '_800_usage', rel: '"tenant_owner-check".channels' },
+      { tgname: '_500_limits', rel: '"tenant_owner-check".files' },
+      { tgname: '_800_usage', rel: '"tenant_owner-check".files' },
+      { tgname: '_500_limits', rel: '"tenant_owner-check".members' },
+      { tgname: '_800_usage', rel: '"tenant_owner-check".members' },
+      { tgname: '_800_usage', rel: '"tenant_owner-check".messages' },
+    ]);
+  });
+});

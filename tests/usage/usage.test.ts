@@ -1,0 +1,310 @@
+// Usage metering: triggers record every change in the same transaction (exact
+// under concurrency, nothing for rolled-back work), public.tenant_usage answers
+// the seeds' query per month, API calls are counted by the REST middleware and
+// written in batches, and the REST endpoints answer members of the tenant only.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDb, startTestServer, type TestDb } from '../support/db.ts';
+import { request } from '../support/http.ts';
+import { addMember, makeTenant, type MadeTenant } from '../support/factories.ts';
+import { createPool } from '../../actions-server/src/db/database.ts';
+import { withTransaction, type Client } from '../../actions-server/src/db/tx.ts';
+import { withTenantData } from '../../actions-server/src/tenants/data.ts';
+import type { RunningServer } from '../../actions-server/src/server.ts';
+import { usagePeriod } from '../../actions-server/src/usage/service.ts';
+
+let db: TestDb;
+let srv: RunningServer;
+
+beforeAll(async () => {
+  db = await createTestDb();
+  srv = await startTestServer(db, { RATE_LIMIT_ENABLED: 'false' });
+});
+afterAll(async () => {
+  await srv?.close();
+  await db?.close();
+});
+
+const PERIOD = usagePeriod();
+
+const asTenantRole = (made: MadeTenant, fn: (c: Client) => Promise<unknown>, pool = db.pool) =>
+  withTenantData(
+    pool,
+    { id: made.tenant.id, isolation: made.tenant.isolation, schemaName: made.tenant.schema_name, dbRole: made.tenant.db_role },
+    made.ownerId,
+    fn,
+  );
+
+/** The seeds' query, as the owner. */
+const usageRow = async (tenantId: string, period = PERIOD) =>
+  (await db.pool.query('SELECT * FROM public.tenant_usage WHERE tenant_id = $1 AND period = $2', [tenantId, period])).rows[0];
+
+const tokenFor = (userId: string, tenantId: string, role: 'owner' | 'admin' | 'member') =>
+  srv.ctx.tokens.sign({ userId, tenantId, role }).token;
+
+describe('message metering', () => {
+  it('8 concurrent writers insert 10,000 messages: messages_total is exactly 10,000', async () => {
+    const made = await makeTenant(db, 'busy');
+    const channelId = (
+      (await asTenantRole(made, (c) => c.query(`insert into channels (name) values ('general') returning id`))) as {
+        rows: { id: string }[];
+      }
+    ).rows[0]!.id;
+    const writers = createPool(db.url, 8);
+    try {
+      // Each writer: 250 single-row transactions and 10 batches of 100 (1,250),
+      // plus work that is undone and must count for nothing.
+      await Promise.all(
+        Array.from({ length: 8 }, async (_, w) => {
+          for (let i = 0; i < 250; i++) {
+            await asTenantRole(made, (c) => c.query('insert into messages (channel_id, body) values ($1, $2)', [channelId, `w${w} m${i}`]), writers);
+          }
+          for (let b = 0; b < 10; b++) {
+            await asTenantRole(
+              made,
+              async (c) => {
+                await c.query(`insert into messages (channel_id, body) select $1, 'batch ' || g from generate_series(1, 100) g`, [channelId]);
+                await c.query('savepoint undone');
+                await c.query(`insert into messages (channel_id, body) select $1, 'undone' from generate_series(1, 7) g`, [channelId]);
+                await c.query('rollback to savepoint undone');
+              },
+              writers,
+            );
+          }
+          await expect(
+            asTenantRole(
+              made,
+              async (c) => {
+                await c.query(`insert into messages (channel_id, body) select $1, 'aborted' from generate_series(1, 50) g`, [channelId]);
+                throw new Error('abort this transaction');
+              },
+              writers,
+            ),
+          ).rejects.toThrow('abort this transaction');
+        }),
+      );
+    } finally {
+      await writers.end();
+    }
+    expect(Number((await db.pool.query('select count(*) from tenant_busy.messages')).rows[0].count)).toBe(10_000);
+    expect(await usageRow(made.tenant.id)).toMatchObject({ tenant_id: made.tenant.id, period: PERIOD, messages_total: '10000' });
+  });
+
+  it('counts a transaction once however it ends its deferred work, and only its own tenant', async () => {
+    const a = await makeTenant(db, 'meter-a');
+    const b = await makeTenant(db, 'meter-b');
+    for (const t of [a, b]) await asTenantRole(t, (c) => c.query(`insert into channels (name) values ('general')`));
+    await withTransaction(db.pool, async (c) => {
+      // One owner transaction across two tenants' schemas, with the deferred flush forced half way.
+      await c.query(`insert into "tenant_meter-a".messages (channel_id, body) select id, 'x' from "tenant_meter-a".channels`);
+      await c.query('set constraints all immediate');
+      await c.query('set constraints all deferred');
+      await c.query(`insert into "tenant_meter-a".messages (channel_id, body) select id, 'y' from "tenant_meter-a".channels`);
+      await c.query(`insert into "tenant_meter-b".messages (channel_id, body) select c.id, 'z' from "tenant_meter-b".channels c, generate_series(1, 3)`);
+    });
+    expect((await usageRow(a.tenant.id))?.messages_total).toBe('2');
+    expect((await usageRow(b.tenant.id))?.messages_total).toBe('3');
+  });
+});
+
+describe('public.tenant_usage', () => {
+  it('reports users, channels, storage and files as they stand, and keeps past months', async () => {
+    const made = await makeTenant(db, 'gauges');
+    await asTenantRole(made, async (c) => {
+      await c.query(`insert into members (display_name) values ('two'), ('three')`);
+      await c.query(`insert into channels (name) values ('a'), ('b')`);
+      await c.query(`insert into files (name, size_bytes) values ('x', 1000), ('y', 24)`);
+    });
+    expect(await usageRow(made.tenant.id)).toEqual({
+      tenant_id: made.tenant.id,
+      period: PERIOD,
+      users_total: '3',
+      channels_total: '2',
+      messages_total: '0',
+      storage_bytes: '1024',
+      files_count: '2',
+      api_calls_total: '0',
+      api_calls_by_endpoint: {},
+    });
+
+    // As if the tenant had existed since 2024-01 and last changed in 2024-03:
+    // the next change closes 2024-03 into the history.
+    await db.pool.query(`update public.tenants set created_at = '2024-01-10T00:00:00Z' where id = $1`, [made.tenant.id]);
+    await db.pool.query(`update public.tenant_counters set period = '2024-03' where tenant_id = $1`, [made.tenant.id]);
+    await asTenantRole(made, (c) => c.query(`insert into channels (name) values ('c')`));
+    const history = await db.pool.query('select period, channels_total from public.tenant_usage_history where tenant_id = $1', [
+      made.tenant.id,
+    ]);
+    expect(history.rows).toEqual([{ period: '2024-03', channels_total: '2' }]);
+
+    const months = await db.pool.query<{ period: string; channels_total: string }>(
+      `select period, channels_total from public.tenant_usage where tenant_id = $1 and period <= '2024-05' order by period`,
+      [made.tenant.id],
+    );
+    expect(months.rows).toEqual([
+      { period: '2024-01', channels_total: '0' },
+      { period: '2024-02', channels_total: '0' },
+      { period: '2024-03', channels_total: '2' },
+      { period: '2024-04', channels_total: '2' },
+      { period: '2024-05', channels_total: '2' },
+    ]);
+    expect((await usageRow(made.tenant.id))?.channels_total).toBe('3');
+  });
+
+  it('shows the app only its own tenant', async () => {
+    const a = await makeTenant(db, 'view-a');
+    const b = await makeTenant(db, 'view-b');
+    const client = await db.pool.connect();
+    try {
+      await client.query('begin');
+      await client.query(`set local role app; set local app.tenant_id = ${client.escapeLiteral(a.tenant.id)}`);
+      const { rows } = await client.query('select tenant_id from public.tenant_usage where tenant_id in ($1, $2)', [a.tenant.id, b.tenant.id]);
+      expect(rows).toEqual([{ tenant_id: a.tenant.id }]);
+    } finally {
+      await client.query('rollback');
+      client.release();
+    }
+    expect(await usageRow(b.tenant.id)).toBeDefined();
+  });
+});
+
+describe('GET /api/tenants/:id/usage', () => {
+  let acme: MadeTenant;
+  let globex: MadeTenant;
+  let ownerToken: string;
+
+  beforeAll(async () => {
+    acme = await makeTenant(db, 'acme');
+    globex = await makeTenant(db, 'globex');
+    ownerToken = tokenFor(acme.ownerId, acme.tenant.id, 'owner');
+    await asTenantRole(acme, (c) => c.query(`insert into channels (name) values ('general'), ('random')`));
+  });
+
+  it("answers a member with this month's usage, API calls by endpoint included", async () => {
+    for (let i = 0; i < 3; i++) {
+      expect((await request(srv.url, '/api/health', { host: 'acme.saas.test' })).status).toBe(200);
+    }
+    const res = await request(srv.url, `/api/tenants/${acme.tenant.id}/usage`, { host: 'acme.saas.test', token: ownerToken });
+    expect(res.status, res.text).toBe(200);
+    expect(res.body.usage).toEqual({
+      tenantId: acme.tenant.id,
+      period: PERIOD,
+      usersTotal: 1,
+      channelsTotal: 2,
+      messagesTotal: 0,
+      storageBytes: 0,
+      filesCount: 0,
+      apiCallsTotal: 3,
+      apiCallsByEndpoint: { 'GET /api/health': 3 },
+    });
+    const again = await request(srv.url, `/api/tenants/${acme.tenant.id}/usage?period=${PERIOD}`, {
+      host: 'acme.saas.test',
+      token: ownerToken,
+    });
+    expect(again.body.usage.apiCallsByEndpoint).toEqual({ 'GET /api/health': 3, 'GET /api/tenants/:id/usage': 1 });
+  });
+
+  it('answers a month before the tenant existed with zeros, and refuses a malformed or future month', async () => {
+    const old = await request(srv.url, `/api/tenants/${acme.tenant.id}/usage?period=2001-01`, { host: 'acme.saas.test', token: ownerToken });
+    expect(old.status).toBe(200);
+    expect(old.body.usage).toMatchObject({ period: '2001-01', channelsTotal: 0, apiCallsTotal: 0 });
+    for (const period of ['2026-13', 'last-month', '9999-12']) {
+      const res = await request(srv.url, `/api/tenants/${acme.tenant.id}/usage?period=${period}`, { host: 'acme.saas.test', token: ownerToken });
+      expect(res.status, period).toBe(400);
+      expect(res.body.error.code).toBe('VALIDATION_FAILED');
+    }
+  });
+
+  it("refuses another tenant's token, on either host, and anonymous callers", async () => {
+    const globexToken = tokenFor(globex.ownerId, globex.tenant.id, 'owner');
+    const onAcmeHost = await request(srv.url, `/api/tenants/${acme.tenant.id}/usage`, { host: 'acme.saas.test', token: globexToken });
+    expect(onAcmeHost.status).toBe(403);
+    expect(onAcmeHost.body.error.code).toBe('TENANT_MISMATCH');
+    const onOwnHost = await request(srv.url, `/api/tenants/${acme.tenant.id}/usage`, { host: 'globex.saas.test', token: globexToken });
+    expect(onOwnHost.status).toBe(403);
+    expect(onOwnHost.body.error.code).toBe('FORBIDDEN');
+    expect((await request(srv.url, `/api/tenants/${acme.tenant.id}/usage`, { host: 'acme.saas.test' })).status).toBe(401);
+  });
+
+  it('gives owners and admins the report with overage against the plan, not members', async () => {
+    const member = await addMember(db, acme.tenant, 'member@acme.example.com', 'member');
+    const memberToken = tokenFor(member.id, acme.tenant.id, 'member');
+    expect((await request(srv.url, `/api/tenants/${acme.tenant.id}/usage`, { host: 'acme.saas.test', token: memberToken })).status).toBe(200);
+    const refused = await request(srv.url, `/api/tenants/${acme.tenant.id}/usage/report`, { host: 'acme.saas.test', token: memberToken });
+    expect(refused.status).toBe(403);
+
+    // Seven channels, then a downgrade target of five: two over.
+    await db.pool.query(`update public.tenants set plan = 'pro' where id = $1`, [acme.tenant.id]);
+    await asTenantRole(acme, (c) => c.query(`insert into channels (name) select 'more ' || g from generate_series(1, 5) g`));
+    await db.pool.query(`update public.tenants set plan = 'free' where id = $1`, [acme.tenant.id]);
+
+    const res = await request(srv.url, `/api/tenants/${acme.tenant.id}/usage/report`, { host: 'acme.saas.test', token: ownerToken });
+    expect(res.status, res.text).toBe(200);
+    expect(res.body.report).toMatchObject({ tenantId: acme.tenant.id, period: PERIOD, plan: 'free', overLimit: true });
+    expect(res.body.report.limits).toEqual([
+      { resource: 'users', usage: 1, limit: 10, remaining: 9, overage: 0, atLimit: false, exceeded: false },
+      { resource: 'channels', usage: 7, limit: 5, remaining: 0, overage: 2, atLimit: true, exceeded: true },
+      { resource: 'storage_bytes', usage: 0, limit: 1024 ** 3, remaining: 1024 ** 3, overage: 0, atLimit: false, exceeded: false },
+      {
+        resource: 'api_calls_month',
+        usage: res.body.report.usage.apiCallsTotal,
+        limit: 1000,
+        remaining: 1000 - res.body.report.usage.apiCallsTotal,
+        overage: 0,
+        atLimit: false,
+        exceeded: false,
+      },
+    ]);
+    expect(res.body.report.usage.apiCallsTotal).toBeGreaterThan(0);
+  });
+});
+
+describe('API calls', () => {
+  it('past the monthly quota get 429 QUOTA_EXCEEDED; other tenants are unaffected', async () => {
+    const capped = await makeTenant(db, 'capped');
+    const free = await makeTenant(db, 'freeco');
+    await db.pool.query(`update public.tenant_settings set limit_overrides = '{"max_api_calls_month": 5}' where tenant_id = $1`, [
+      capped.tenant.id,
+    ]);
+    for (let i = 0; i < 5; i++) expect((await request(srv.url, '/api/health', { host: 'capped.saas.test' })).status).toBe(200);
+    const over = await request(srv.url, '/api/health', { host: 'capped.saas.test' });
+    expect(over.status).toBe(429);
+    expect(over.body.error).toMatchObject({
+      code: 'QUOTA_EXCEEDED',
+      details: { limit: 'api_calls_month', max: 5, usage: 5, period: PERIOD },
+    });
+    expect(Number(over.headers['retry-after'])).toBeGreaterThan(0);
+    expect((await request(srv.url, '/api/health', { host: 'freeco.saas.test' })).status).toBe(200);
+
+    // Refused calls are not counted.
+    await srv.ctx.usage.flush();
+    const { rows } = await db.pool.query('select sum(calls)::int as n from public.tenant_api_calls where tenant_id = $1', [capped.tenant.id]);
+    expect(rows[0].n).toBe(5);
+    expect((await usageRow(free.tenant.id))?.api_calls_total).toBe('1');
+  });
+
+  it('are written when the server stops, and the quota holds across processes once they are', async () => {
+    const shared = await makeTenant(db, 'shared');
+    await db.pool.query(`update public.tenant_settings set limit_overrides = '{"max_api_calls_month": 4}' where tenant_id = $1`, [
+      shared.tenant.id,
+    ]);
+    // A second process; its timer never fires within the test.
+    const other = await startTestServer(db, { RATE_LIMIT_ENABLED: 'false', USAGE_FLUSH_INTERVAL_MS: '60000' });
+    try {
+      for (let i = 0; i < 3; i++) expect((await request(other.url, '/api/health', { host: 'shared.saas.test' })).status).toBe(200);
+      expect((await usageRow(shared.tenant.id))?.api_calls_total).toBe('0');
+    } finally {
+      await other.close();
+    }
+    expect((await usageRow(shared.tenant.id))?.api_calls_total).toBe('3');
+    expect((await request(srv.url, '/api/health', { host: 'shared.saas.test' })).status).toBe(200);
+    expect((await request(srv.url, '/api/health', { host: 'shared.saas.test' })).status).toBe(429);
+  });
+
+  it('are not metered on the platform host', async () => {
+    await srv.ctx.usage.flush();
+    const before = Number((await db.pool.query('select count(*) from public.tenant_api_calls')).rows[0].count);
+    expect((await request(srv.url, '/api/health')).status).toBe(200);
+    await srv.ctx.usage.flush();
+    expect(Number((await db.pool.query('select count(*) from public.tenant_api_calls')).rows[0].count)).toBe(before);
+  });
+});
