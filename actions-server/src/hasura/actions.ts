@@ -1,0 +1,248 @@
+// Hasura actions (hasura/metadata/actions.graphql): one dispatcher, called by
+// Hasura with a shared secret. Identity comes only from `session_variables`
+// (set by Hasura from the auth webhook or the JWT), never from client headers,
+// which actions.yaml does not forward anyway. Handlers are thin: validate,
+// authorise, call the same services as the REST routes. Errors answer 4xx
+// `{message, extensions: {code}}` through the one error catalogue.
+import { z } from 'zod';
+import type { AppContext } from '../http/context.ts';
+import { AppError, toAppError, validationError } from '../http/errors.ts';
+import { assertServable } from '../http/middleware.ts';
+import type { ActorInfo } from '../db/tx.ts';
+import { login } from '../auth/login.ts';
+import { provisionTenant } from '../tenants/provision.ts';
+import { toTenantView, type TenantView } from '../tenants/records.ts';
+import { changeStatus, updateTenant } from '../tenants/service.ts';
+import { createTenantSchema, loginSchema, updateTenantSchema } from '../tenants/schemas.ts';
+import { createCheckoutSession, createPortalSession } from '../billing/service.ts';
+import { checkoutInputSchema, portalInputSchema } from '../billing/schemas.ts';
+import { acceptInvitation, inviteMember, revokeInvitation, type InvitationView } from '../invitations/service.ts';
+import { acceptInputSchema, inviteInputSchema, revokeInputSchema } from '../invitations/schemas.ts';
+import type {
+  AcceptInvitationOutput,
+  CheckoutSessionOutput,
+  CreateTenantOutput,
+  InvitationInfo,
+  InviteMemberOutput,
+  LoginOutput,
+  MutationAcceptInvitationArgs,
+  MutationCreateCheckoutSessionArgs,
+  MutationCreatePortalSessionArgs,
+  MutationCreateTenantArgs,
+  MutationInviteMemberArgs,
+  MutationLoginArgs,
+  MutationReactivateTenantArgs,
+  MutationRevokeInvitationArgs,
+  MutationSuspendTenantArgs,
+  MutationUpdateTenantArgs,
+  PortalSessionOutput,
+  TenantInfo,
+  UpdateTenantOutput,
+} from './generated/actions.ts';
+import { isPlatformOperator, parseSession, requireMember, requirePlatformOperator, sessionVariablesSchema, type HasuraSession } from './session.ts';
+
+export const ACTIONS_PATH = '/hasura/actions';
+
+export const ACTION_NAMES = [
+  'createTenant',
+  'login',
+  'updateTenant',
+  'suspendTenant',
+  'reactivateTenant',
+  'createCheckoutSession',
+  'createPortalSession',
+  'inviteMember',
+  'acceptInvitation',
+  'revokeInvitation',
+] as const;
+export type ActionName = (typeof ACTION_NAMES)[number];
+
+/** The body Hasura POSTs to an action handler (hasura/CONTRACT.md §1). */
+export const actionPayloadSchema = z.object({
+  action: z.object({ name: z.string() }),
+  input: z.record(z.string(), z.unknown()).default({}),
+  session_variables: sessionVariablesSchema,
+  request_query: z.string().optional(),
+});
+
+// GraphQL sends explicit nulls for omitted optional arguments in some clients;
+// the services' schemas treat "absent" and "unchanged" alike, so drop them.
+const withoutNulls = (value: unknown): unknown =>
+  typeof value === 'object' && value !== null && !Array.isArray(value)
+    ? Object.fromEntries(Object.entries(value).filter(([, v]) => v !== null))
+    : value;
+
+// Argument schemas, checked against the generated argument types so the two
+// cannot drift apart silently.
+const createTenantArgs = z.object({
+  input: z.preprocess(withoutNulls, createTenantSchema),
+}) satisfies z.ZodType<MutationCreateTenantArgs, unknown>;
+const loginArgs = loginSchema satisfies z.ZodType<MutationLoginArgs, unknown>;
+const updateTenantArgs = z.object({
+  // customDomain: null is meaningful (remove the domain); other nulls mean "unchanged".
+  input: z.preprocess((v) => {
+    const rest = withoutNulls(v);
+    return typeof v === 'object' && v !== null && 'customDomain' in v && (v as { customDomain: unknown }).customDomain === null
+      ? { ...(rest as object), customDomain: null }
+      : rest;
+  }, updateTenantSchema),
+}) satisfies z.ZodType<MutationUpdateTenantArgs, unknown>;
+const tenantIdArgs = z.object({ tenantId: z.uuid() }) satisfies z.ZodType<
+  MutationSuspendTenantArgs & MutationReactivateTenantArgs,
+  unknown
+>;
+
+const checkoutArgs = z.preprocess(withoutNulls, checkoutInputSchema) satisfies z.ZodType<MutationCreateCheckoutSessionArgs, unknown>;
+const portalArgs = portalInputSchema satisfies z.ZodType<MutationCreatePortalSessionArgs, unknown>;
+const inviteArgs = z.preprocess(withoutNulls, inviteInputSchema) satisfies z.ZodType<MutationInviteMemberArgs, unknown>;
+const acceptArgs = z.preprocess(withoutNulls, acceptInputSchema) satisfies z.ZodType<MutationAcceptInvitationArgs, unknown>;
+const revokeArgs = revokeInputSchema satisfies z.ZodType<MutationRevokeInvitationArgs, unknown>;
+
+function parseArgs<T extends z.ZodType>(schema: T, input: unknown, action: ActionName): z.infer<T> {
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) throw validationError(parsed.error, `${action} arguments`);
+  return parsed.data;
+}
+
+function tenantInfo(view: TenantView): TenantInfo {
+  return {
+    id: view.id,
+    name: view.name,
+    slug: view.slug,
+    status: view.status,
+    isolation: view.isolation,
+    plan: view.plan,
+    customDomain: view.customDomain,
+    customDomainVerified: view.customDomainVerified,
+    trialEndsAt: view.trialEndsAt,
+    suspendedAt: view.suspendedAt,
+    cancelledAt: view.cancelledAt,
+    branding: view.branding,
+    createdAt: view.createdAt,
+    updatedAt: view.updatedAt,
+  };
+}
+
+function invitationInfo(view: InvitationView): InvitationInfo {
+  return {
+    id: view.id,
+    tenantId: view.tenantId,
+    email: view.email,
+    role: view.role,
+    status: view.status,
+    invitedBy: view.invitedBy,
+    expiresAt: view.expiresAt,
+    acceptedAt: view.acceptedAt,
+    acceptedBy: view.acceptedBy,
+    revokedAt: view.revokedAt,
+    createdAt: view.createdAt,
+  };
+}
+
+const actorOf = (session: HasuraSession): ActorInfo => ({ userId: session.userId, actor: session.userId ? 'user' : 'system' });
+
+async function runAction(ctx: AppContext, name: ActionName, input: unknown, session: HasuraSession): Promise<unknown> {
+  switch (name) {
+    case 'createTenant': {
+      const { input: args } = parseArgs(createTenantArgs, input, name);
+      const { tenant, ownerId } = await provisionTenant(
+        { env: ctx.env, pool: ctx.pool, log: ctx.log, steps: ctx.provisioningSteps },
+        args,
+        { platformAdmin: await isPlatformOperator(ctx.pool, session), actor: actorOf(session) },
+      );
+      const { token, expiresIn } = ctx.tokens.sign({ userId: ownerId, tenantId: tenant.id, role: 'owner' });
+      ctx.log.info({ tenantId: tenant.id, userId: ownerId, slug: tenant.slug }, 'tenant created (action)');
+      return { tenant: tenantInfo(toTenantView(tenant)), ownerId, token, expiresIn } satisfies CreateTenantOutput;
+    }
+    case 'login': {
+      const args = parseArgs(loginArgs, input, name);
+      // The tenant is the one the auth webhook resolved from the Host (anonymous sessions carry it).
+      const tenant = session.tenantId ? await ctx.resolver.byId(session.tenantId) : null;
+      if (session.tenantId && !tenant) throw new AppError('TENANT_NOT_FOUND', 'No tenant at this address');
+      if (tenant) assertServable(tenant);
+      const result = await login(ctx, tenant, args.email, args.password);
+      return {
+        token: result.token,
+        expiresIn: result.expiresIn,
+        userId: result.userId,
+        role: result.role,
+        tenantId: result.tenant?.id ?? null,
+        tenantSlug: result.tenant?.slug ?? null,
+      } satisfies LoginOutput;
+    }
+    case 'updateTenant': {
+      const { input: patch } = parseArgs(updateTenantArgs, input, name);
+      const member = await requireMember(ctx.pool, session, 'admin');
+      const { settings, ...view } = await updateTenant(
+        ctx.pool,
+        { ...actorOf(session), tenantId: member.tenantId, userId: member.userId },
+        member.tenantId,
+        patch,
+        { baseDomain: ctx.env.BASE_DOMAIN },
+      );
+      return { tenant: tenantInfo(view), settings } satisfies UpdateTenantOutput;
+    }
+    case 'suspendTenant':
+    case 'reactivateTenant': {
+      const { tenantId } = parseArgs(tenantIdArgs, input, name);
+      await requirePlatformOperator(ctx.pool, session);
+      const view = await changeStatus(ctx.pool, tenantId, name === 'suspendTenant' ? 'suspend' : 'reactivate', actorOf(session));
+      return tenantInfo(view) satisfies TenantInfo;
+    }
+    case 'createCheckoutSession': {
+      const args = parseArgs(checkoutArgs, input, name);
+      const member = await requireMember(ctx.pool, session, 'admin');
+      return (await createCheckoutSession(ctx, member, args)) satisfies CheckoutSessionOutput;
+    }
+    case 'createPortalSession': {
+      const args = parseArgs(portalArgs, input, name);
+      const member = await requireMember(ctx.pool, session, 'admin');
+      return (await createPortalSession(ctx, member, args)) satisfies PortalSessionOutput;
+    }
+    case 'inviteMember': {
+      const args = parseArgs(inviteArgs, input, name);
+      const member = await requireMember(ctx.pool, session, 'admin');
+      const { invitation, token } = await inviteMember(ctx, { ...actorOf(session), ...member }, args);
+      return { invitation: invitationInfo(invitation), token } satisfies InviteMemberOutput;
+    }
+    case 'acceptInvitation': {
+      const args = parseArgs(acceptArgs, input, name);
+      // The tenant is the address the invitation is being accepted on (anonymous sessions carry it).
+      if (!session.tenantId) throw new AppError('TENANT_NOT_FOUND', "Accept the invitation on the tenant's address");
+      const result = await acceptInvitation(ctx, { ...actorOf(session), tenantId: session.tenantId, userId: session.userId }, args);
+      return result satisfies AcceptInvitationOutput;
+    }
+    case 'revokeInvitation': {
+      const args = parseArgs(revokeArgs, input, name);
+      const member = await requireMember(ctx.pool, session, 'admin');
+      return invitationInfo((await revokeInvitation(ctx, { ...actorOf(session), ...member }, args)).invitation) satisfies InvitationInfo;
+    }
+    default: {
+      const never: never = name;
+      throw new AppError('NOT_FOUND', `Unknown action ${String(never)}`);
+    }
+  }
+}
+
+/** Hasura's action error shape. Hasura needs a 4xx to show the message, so a 5xx travels as 400 with its code. */
+export interface ActionErrorBody {
+  message: string;
+  extensions: { code: string; details?: Record<string, unknown> };
+}
+
+export function actionError(err: unknown): { status: number; body: ActionErrorBody } {
+  const appErr = toAppError(err);
+  return {
+    status: appErr.status >= 500 ? 400 : appErr.status,
+    body: { message: appErr.message, extensions: { code: appErr.code, ...(appErr.details ? { details: appErr.details } : {}) } },
+  };
+}
+
+/** Validates the payload and runs the action; throws AppError for anything the caller got wrong. */
+export async function dispatchAction(ctx: AppContext, body: unknown): Promise<unknown> {
+  const payload = actionPayloadSchema.safeParse(body);
+  if (!payload.success) throw validationError(payload.error, 'action payload');
+  const name = ACTION_NAMES.find((n) => n === payload.data.action.name);
+  if (!name) throw new AppError('NOT_FOUND', `Unknown action ${payload.data.action.name}`);
+  return runAction(ctx, name, payload.data.input, parseSession(payload.data.session_variables));
+}

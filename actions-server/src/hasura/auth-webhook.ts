@@ -1,0 +1,153 @@
+// Hasura's auth webhook in POST mode (hasura/CONTRACT.md §4): Hasura forwards
+// every client header, Host included, as {headers, request}; we answer 200 with
+// the session or 401. Any other status makes Hasura answer 500, so every refusal
+// (bad token, foreign tenant, suspended tenant, rate limit) is a 401 whose body
+// names the reason for our logs (Hasura does not pass it on); see routes.ts.
+import jwt from 'jsonwebtoken';
+import { z } from 'zod';
+import type { AppContext } from '../http/context.ts';
+import { AppError, type ErrorCode } from '../http/errors.ts';
+import { classifyHost } from '../domains/hosts.ts';
+import type { ResolvedTenant } from '../domains/resolver.ts';
+import { InvalidTokenError, PLATFORM_ADMIN_ROLE, rolesAtOrBelow, type VerifiedToken } from '../auth/tokens.ts';
+import { ANONYMOUS_ROLE, tenantRoleOf, toHasuraRole } from './roles.ts';
+import { identityStanding, lowerRole } from './session.ts';
+
+export const AUTH_WEBHOOK_PATH = '/hasura/auth';
+
+const webhookBodySchema = z.object({
+  // Header names arrive in whatever case the client used.
+  headers: z
+    .record(z.string(), z.string())
+    .transform((h) => Object.fromEntries(Object.entries(h).map(([k, v]) => [k.toLowerCase(), v]))),
+  request: z.unknown().optional(),
+});
+
+/** The session Hasura receives: string values only. */
+export type HasuraSessionResponse = Record<string, string>;
+
+const deny = (code: ErrorCode, message: string): AppError => new AppError(code, message);
+
+function bearerToken(authorization: string | undefined): string | undefined {
+  if (authorization === undefined) return undefined;
+  const match = /^Bearer\s+(\S+)$/i.exec(authorization.trim());
+  if (!match?.[1]) throw deny('INVALID_TOKEN', 'Authorization header must be "Bearer <token>"');
+  return match[1];
+}
+
+/** Seconds left on a (verified) token, for the session lifetime. */
+function secondsLeft(token: string): number | undefined {
+  const decoded = jwt.decode(token);
+  const exp = typeof decoded === 'object' && decoded !== null ? decoded.exp : undefined;
+  return typeof exp === 'number' ? Math.max(0, Math.floor(exp - Date.now() / 1000)) : undefined;
+}
+
+/**
+ * Bounds the session. In Hasura CE this is how long a websocket (subscription)
+ * connection lives before it must authenticate again, so a suspension, a
+ * demotion or an expired token reach subscriptions within this bound; in
+ * Hasura Cloud/EE it is also how long Hasura caches the answer, during which
+ * rate limits and API-call counting are skipped, hence small (60 s by default)
+ * and never past the token's own expiry.
+ */
+function cacheControl(maxAge: number, tokenSecondsLeft?: number): HasuraSessionResponse {
+  if (maxAge === 0 && tokenSecondsLeft === undefined) return {};
+  const seconds = tokenSecondsLeft === undefined ? maxAge : maxAge === 0 ? tokenSecondsLeft : Math.min(maxAge, tokenSecondsLeft);
+  return { 'Cache-Control': `max-age=${seconds}` };
+}
+
+async function tenantFor(ctx: AppContext, host: string | undefined): Promise<ResolvedTenant | null> {
+  const target = classifyHost(host, ctx.env);
+  if (target.kind === 'platform') return null;
+  const tenant = await ctx.resolver.resolve(target);
+  if (!tenant) throw deny('TENANT_NOT_FOUND', 'No tenant at this address');
+  switch (tenant.status) {
+    case 'trial':
+    case 'active':
+      return tenant;
+    case 'suspended':
+      throw deny('TENANT_SUSPENDED', 'This tenant is suspended');
+    case 'cancelled':
+    case 'archived':
+      throw deny('TENANT_GONE', 'This tenant has been closed');
+    default: {
+      const never: never = tenant.status;
+      throw new Error(`unknown tenant status ${String(never)}`);
+    }
+  }
+}
+
+function verify(ctx: AppContext, token: string): VerifiedToken {
+  try {
+    return ctx.tokens.verify(token);
+  } catch (err) {
+    if (err instanceof InvalidTokenError) throw deny('INVALID_TOKEN', 'The token is invalid or expired');
+    throw err;
+  }
+}
+
+/**
+ * Decides the session for one GraphQL request. Every refusal is an AppError
+ * with a 4xx code; the route turns them all into 401.
+ */
+export async function authenticateHasuraRequest(ctx: AppContext, body: unknown): Promise<HasuraSessionResponse> {
+  const parsed = webhookBodySchema.safeParse(body);
+  if (!parsed.success) throw deny('VALIDATION_FAILED', 'Not a Hasura auth webhook request');
+  const headers = parsed.data.headers;
+  const tenant = await tenantFor(ctx, headers['host']);
+  const requestedRole = headers['x-hasura-role'];
+  const maxAge = ctx.env.HASURA_AUTH_MAX_AGE_SECONDS;
+
+  const token = bearerToken(headers['authorization']);
+  if (token === undefined) {
+    // Anonymous: a tenant's public face (branding, plans) and the sign-up and
+    // login actions. On the platform host there is no tenant id, so every
+    // tenant-scoped permission (they all use X-Hasura-Tenant-Id) fails closed.
+    if (requestedRole !== undefined && requestedRole !== ANONYMOUS_ROLE) throw deny('FORBIDDEN', 'Sign in to use that role');
+    if (tenant) await ctx.apiGuard.admit({ tenant, userId: undefined, endpoint: 'graphql' });
+    return {
+      'X-Hasura-Role': ANONYMOUS_ROLE,
+      ...(tenant ? { 'X-Hasura-Tenant-Id': tenant.id } : {}),
+      ...cacheControl(maxAge),
+    };
+  }
+
+  const auth = verify(ctx, token);
+  const lifetime = cacheControl(maxAge, secondsLeft(token));
+
+  if (auth.role === PLATFORM_ADMIN_ROLE) {
+    if (requestedRole !== undefined && requestedRole !== PLATFORM_ADMIN_ROLE) throw deny('FORBIDDEN', 'Role not allowed by the token');
+    const standing = await identityStanding(ctx.pool, auth.userId, null);
+    if (!standing?.isPlatformAdmin) throw deny('FORBIDDEN', 'No longer a platform administrator');
+    return {
+      'X-Hasura-Role': PLATFORM_ADMIN_ROLE,
+      'X-Hasura-User-Id': auth.userId,
+      ...(tenant ? { 'X-Hasura-Tenant-Id': tenant.id } : {}),
+      ...lifetime,
+    };
+  }
+
+  if (!tenant) throw deny('TENANT_NOT_FOUND', 'A tenant token is only valid on its tenant address');
+  if (auth.tenantId !== tenant.id) throw deny('TENANT_MISMATCH', 'This token belongs to another tenant');
+  const standing = await identityStanding(ctx.pool, auth.userId, tenant.id);
+  if (!standing?.tenantRole) throw deny('FORBIDDEN', 'No longer a member of this tenant');
+  const effective = lowerRole(auth.role, standing.tenantRole);
+
+  let role = effective;
+  if (requestedRole !== undefined) {
+    // X-Hasura-Role may only lower the role, to one the token lists as well.
+    const wanted = tenantRoleOf(requestedRole);
+    if (!wanted || !rolesAtOrBelow(effective).includes(wanted) || !auth.allowedRoles.includes(wanted)) {
+      throw deny('FORBIDDEN', 'Role not allowed by the token');
+    }
+    role = wanted;
+  }
+
+  await ctx.apiGuard.admit({ tenant, userId: auth.userId, endpoint: 'graphql' });
+  return {
+    'X-Hasura-Role': toHasuraRole(role),
+    'X-Hasura-User-Id': auth.userId,
+    'X-Hasura-Tenant-Id': tenant.id,
+    ...lifetime,
+  };
+}

@@ -1,0 +1,352 @@
+// Per-tenant exposure (DESIGN.md §7, §10): a schema-tier tenant gets a Hasura
+// source of its own, namespaced by its slug, whose connection runs as the
+// tenant's database role; so even a wrong permission filter cannot reach
+// another tenant's schema. Pooled tenants share the platform metadata and cost
+// Hasura nothing per tenant; sources are capped (HASURA_MAX_TENANT_SOURCES).
+//
+// How the source connects: the database URL of HASURA_TENANT_DATABASE_URL (no
+// password: Hasura stores it in its metadata, and its container supplies
+// PGPASSWORD) plus libpq's `options=-c role=<tenant role>`. The login role
+// (hasura_tenants by default) is NOINHERIT and is granted the tenant role at
+// exposure time, so it can become that role and nothing else.
+//
+// Permission filters cannot name the tenant through a column (template tables
+// have no tenant_id), so each tenant schema gets a one-row view `hasura_tenant`
+// holding its id, and every permission requires
+// `_exists: {hasura_tenant: {id: X-Hasura-Tenant-Id}}`: a member of tenant B
+// querying tenant A's namespace gets nothing.
+import type { Logger } from '../log.ts';
+import { AppError } from '../http/errors.ts';
+import { asSystem, isUuid, type Client, type Pool } from '../db/tx.ts';
+import type { ProvisioningStep } from '../tenants/provision.ts';
+import type { Isolation, TenantRow } from '../tenants/records.ts';
+import { HasuraMetadataError, type MetadataClient, type MetadataRequest } from './client.ts';
+import type { HasuraSettings } from './settings.ts';
+import { HASURA_TENANT_ROLES, type HasuraTenantRole } from './roles.ts';
+
+export const MARKER_VIEW = 'hasura_tenant';
+const SESSION_TENANT = 'X-Hasura-Tenant-Id';
+const SESSION_USER = 'X-Hasura-User-Id';
+/** Columns the database fills in; never writable through GraphQL. */
+const GENERATED_COLUMNS = new Set(['id', 'created_at', 'updated_at']);
+
+export interface TenantTable {
+  name: string;
+  columns: string[];
+  /** Single-column foreign keys to tables of the same schema. */
+  foreignKeys: { column: string; table: string }[];
+}
+
+export interface TenantSourceSpec {
+  sourceName: string;
+  /** GraphQL root-field namespace (the slug, with '-' as '_'). */
+  namespace: string;
+  schema: string;
+  databaseUrl: string;
+  maxConnections: number;
+  tables: TenantTable[];
+}
+
+type BoolExp = Record<string, unknown>;
+
+/** Slugs are `[a-z][a-z0-9-]*` and GraphQL names `[_A-Za-z][_0-9A-Za-z]*`; slugs have no '_', so this is one-to-one. */
+export function graphqlNamespace(slug: string): string {
+  return slug.replace(/-/g, '_');
+}
+
+/** The tenant database URL with libpq's startup option that switches to the tenant's role. */
+export function tenantSourceUrl(base: string, dbRole: string): string {
+  const url = new URL(base);
+  // encodeURIComponent, not URLSearchParams: libpq does not read '+' as a space.
+  const option = `options=${encodeURIComponent(`-c role=${dbRole}`)}`;
+  return `${url.toString()}${url.search ? '&' : '?'}${option}`;
+}
+
+const singular = (name: string): string => (name.endsWith('s') ? name.slice(0, -1) : name);
+
+function objectRelationshipName(fk: { column: string; table: string }): string {
+  return fk.column.endsWith('_id') ? fk.column.slice(0, -3) : `${fk.column}_${singular(fk.table)}`;
+}
+
+/** The permission rules of one tenant source, per table and role. Pure, so tests read it directly. */
+export function tenantSourceRequests(spec: TenantSourceSpec): MetadataRequest[] {
+  const source = spec.sourceName;
+  const qualified = (name: string) => ({ schema: spec.schema, name });
+  const guard: BoolExp = { _exists: { _table: qualified(MARKER_VIEW), _where: { id: { _eq: SESSION_TENANT } } } };
+  const and = (...exps: BoolExp[]): BoolExp => (exps.length === 1 ? exps[0]! : { _and: exps });
+  const members = spec.tables.find((t) => t.name === 'members' && t.columns.includes('identity_id'));
+
+  const requests: MetadataRequest[] = [
+    {
+      type: 'pg_add_source',
+      args: {
+        name: source,
+        configuration: {
+          connection_info: {
+            database_url: spec.databaseUrl,
+            isolation_level: 'read-committed',
+            use_prepared_statements: true,
+            // Every source has its own pool: keep it small and let idle tenants give connections back.
+            pool_settings: { max_connections: spec.maxConnections, idle_timeout: 60, retries: 1 },
+          },
+        },
+        customization: { root_fields: { namespace: spec.namespace }, type_names: { prefix: `${spec.namespace}_` } },
+      },
+    },
+    { type: 'pg_track_table', args: { source, table: qualified(MARKER_VIEW) } },
+  ];
+
+  for (const table of spec.tables) requests.push({ type: 'pg_track_table', args: { source, table: qualified(table.name) } });
+
+  for (const table of spec.tables) {
+    for (const fk of table.foreignKeys) {
+      requests.push({
+        type: 'pg_create_object_relationship',
+        args: { source, table: qualified(table.name), name: objectRelationshipName(fk), using: { foreign_key_constraint_on: fk.column } },
+      });
+    }
+    const children = spec.tables.flatMap((child) => child.foreignKeys.filter((fk) => fk.table === table.name).map((fk) => ({ child, fk })));
+    for (const { child, fk } of children) {
+      const ambiguous = child.foreignKeys.filter((f) => f.table === table.name).length > 1;
+      requests.push({
+        type: 'pg_create_array_relationship',
+        args: {
+          source,
+          table: qualified(table.name),
+          name: ambiguous ? `${child.name}_by_${fk.column}` : child.name,
+          using: { foreign_key_constraint_on: { table: qualified(child.name), columns: [fk.column] } },
+        },
+      });
+    }
+  }
+
+  const permission = (kind: 'select' | 'insert' | 'update' | 'delete', table: string, role: HasuraTenantRole, body: Record<string, unknown>) =>
+    requests.push({ type: `pg_create_${kind}_permission`, args: { source, table: qualified(table), role, permission: body } });
+
+  for (const table of spec.tables) {
+    const writable = table.columns.filter((c) => !GENERATED_COLUMNS.has(c));
+    // The member a row belongs to (messages.member_id, files.member_id, channels.created_by).
+    const ownerFk = members ? table.foreignKeys.find((fk) => fk.table === members.name) : undefined;
+    for (const role of HASURA_TENANT_ROLES) {
+      permission('select', table.name, role, { columns: table.columns, filter: guard, allow_aggregations: true });
+      if (role === 'owner' || role === 'tenant_admin') {
+        if (writable.length > 0) {
+          permission('insert', table.name, role, { columns: writable, check: guard });
+          permission('update', table.name, role, { columns: writable, filter: guard, check: guard });
+        }
+        permission('delete', table.name, role, { filter: guard });
+        continue;
+      }
+      // Members write only their own rows, and edit only their own profile.
+      if (table === members) {
+        const own = { identity_id: { _eq: SESSION_USER } };
+        const editable = writable.filter((c) => c !== 'identity_id' && c !== 'email');
+        if (editable.length > 0) permission('update', table.name, role, { columns: editable, filter: and(guard, own), check: and(guard, own) });
+      } else if (ownerFk) {
+        const own = { [objectRelationshipName(ownerFk)]: { identity_id: { _eq: SESSION_USER } } };
+        permission('insert', table.name, role, { columns: writable, check: and(guard, own) });
+        const editable = writable.filter((c) => c !== ownerFk.column);
+        if (editable.length > 0) permission('update', table.name, role, { columns: editable, filter: and(guard, own), check: and(guard, own) });
+        permission('delete', table.name, role, { filter: and(guard, own) });
+      }
+    }
+  }
+  return requests;
+}
+
+/** Tables, columns and same-schema foreign keys of a tenant schema, as the owner sees them. */
+export async function introspectTenantSchema(client: Client, schema: string): Promise<TenantTable[]> {
+  const { rows } = await client.query<{ name: string; columns: string[]; fks: { column: string; table: string }[] }>(
+    `select c.relname as name,
+            array(select a.attname::text from pg_attribute a
+                   where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped order by a.attnum) as columns,
+            coalesce((select json_agg(json_build_object('column', a.attname, 'table', r.relname) order by a.attname)
+                        from pg_constraint k
+                        join pg_class r on r.oid = k.confrelid
+                        join pg_attribute a on a.attrelid = k.conrelid and a.attnum = k.conkey[1]
+                       where k.conrelid = c.oid and k.contype = 'f' and array_length(k.conkey, 1) = 1
+                         and r.relnamespace = c.relnamespace), '[]'::json) as fks
+       from pg_class c
+      where c.relnamespace = $1::regnamespace and c.relkind in ('r', 'p')
+      order by c.relname`,
+    [schema],
+  );
+  return rows.map((r) => ({ name: r.name, columns: r.columns, foreignKeys: r.fks }));
+}
+
+export interface ExposureDeps {
+  settings: HasuraSettings;
+  pool: Pool;
+  log: Logger;
+  metadata: MetadataClient;
+  /** Backoff between attempts (tests pass a no-op). */
+  sleep?: (ms: number) => Promise<void>;
+}
+
+const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+type Placement = { exposed: true; schema: string; dbRole: string } | { exposed: false; reason: string };
+
+function placementOf(tenant: Pick<TenantRow, 'isolation' | 'schema_name' | 'db_role'>): Placement {
+  const isolation: Isolation = tenant.isolation;
+  switch (isolation) {
+    case 'schema':
+      if (!tenant.schema_name || !tenant.db_role) throw new Error('schema tenant without schema or role');
+      return { exposed: true, schema: tenant.schema_name, dbRole: tenant.db_role };
+    case 'pooled':
+      return { exposed: false, reason: 'pooled tenants share the platform metadata' };
+    case 'database':
+      return { exposed: false, reason: 'database-tier sources are added with the placement tiers' };
+    default: {
+      const never: never = isolation;
+      throw new Error(`unknown isolation ${String(never)}`);
+    }
+  }
+}
+
+const loginRoleOf = (settings: HasuraSettings): string => decodeURIComponent(new URL(settings.tenantDatabaseUrl).username);
+
+/**
+ * Registers the tenant's source (cap checked under a table lock, so concurrent
+ * sign-ups cannot overshoot it), grants the login role the tenant role and
+ * creates the marker view; all in one committed transaction, because Hasura
+ * connects as that role while it adds the source.
+ */
+async function reserveSource(deps: ExposureDeps, tenant: TenantRow, schema: string, dbRole: string): Promise<TenantTable[] | undefined> {
+  const { settings } = deps;
+  return asSystem(deps.pool, async (client) => {
+    await client.query('lock table public.hasura_tenant_sources in share row exclusive mode');
+    const { rows } = await client.query<{ n: number }>('select count(*)::int as n from public.hasura_tenant_sources');
+    if ((rows[0]?.n ?? 0) >= settings.maxTenantSources) {
+      const line = { tenantId: tenant.id, cap: settings.maxTenantSources, policy: settings.capPolicy };
+      if (settings.capPolicy === 'skip') {
+        deps.log.warn(line, 'Hasura tenant source cap reached: tenant created without a GraphQL source (HASURA_SOURCE_CAP_POLICY=skip)');
+        return undefined;
+      }
+      deps.log.error(line, 'Hasura tenant source cap reached: refusing the tenant (HASURA_SOURCE_CAP_POLICY=refuse)');
+      throw new AppError(
+        'TENANT_CAPACITY_REACHED',
+        'No capacity for new tenants right now (the GraphQL tenant limit is reached); contact support',
+        { limit: settings.maxTenantSources },
+      );
+    }
+    if (!isUuid(tenant.id)) throw new Error('tenant id must be a uuid');
+    const view = `${client.escapeIdentifier(schema)}.${client.escapeIdentifier(MARKER_VIEW)}`;
+    await client.query('insert into public.hasura_tenant_sources (tenant_id, source_name) values ($1, $2)', [tenant.id, schema]);
+    await client.query(`grant ${client.escapeIdentifier(dbRole)} to ${client.escapeIdentifier(loginRoleOf(settings))}`);
+    await client.query(
+      `create or replace view ${view} with (security_invoker = true) as select ${client.escapeLiteral(tenant.id)}::uuid as id`,
+    );
+    await client.query(`grant select on ${view} to ${client.escapeIdentifier(dbRole)}`);
+    return introspectTenantSchema(client, schema);
+  });
+}
+
+/** Undoes reserveSource (registry row, role grant, marker view); each part only if still there. */
+async function releaseSource(deps: ExposureDeps, tenantId: string): Promise<void> {
+  await asSystem(deps.pool, async (client) => {
+    const { rows } = await client.query<{ schema_name: string | null; db_role: string | null }>(
+      'select schema_name, db_role from public.tenants where id = $1',
+      [tenantId],
+    );
+    await client.query('delete from public.hasura_tenant_sources where tenant_id = $1', [tenantId]);
+    const t = rows[0];
+    if (t?.db_role) {
+      const roleExists = (await client.query('select 1 from pg_roles where rolname = $1', [t.db_role])).rowCount === 1;
+      if (roleExists) await client.query(`revoke ${client.escapeIdentifier(t.db_role)} from ${client.escapeIdentifier(loginRoleOf(deps.settings))}`);
+    }
+    if (t?.schema_name) {
+      await client.query(`drop view if exists ${client.escapeIdentifier(t.schema_name)}.${client.escapeIdentifier(MARKER_VIEW)}`);
+    }
+  });
+}
+
+/** pg_drop_source; a source that is not there counts as dropped. */
+async function dropSource(deps: ExposureDeps, sourceName: string): Promise<void> {
+  try {
+    await deps.metadata.request({ type: 'pg_drop_source', args: { name: sourceName, cascade: true } });
+  } catch (err) {
+    if (err instanceof HasuraMetadataError && err.code === 'not-exists') return;
+    throw err;
+  }
+}
+
+/**
+ * Bounded attempts. Before each retry the source is dropped, so a request that
+ * Hasura applied but whose answer was lost cannot leave a duplicate or a half
+ * registration; after the last failure the source is dropped for good.
+ */
+async function withAttempts(deps: ExposureDeps, sourceName: string, what: string, fn: () => Promise<unknown>): Promise<void> {
+  const sleep = deps.sleep ?? defaultSleep;
+  let last: unknown;
+  for (let attempt = 1; attempt <= deps.settings.attempts; attempt++) {
+    try {
+      await fn();
+      return;
+    } catch (err) {
+      last = err;
+      const again = err instanceof HasuraMetadataError && (err.retryable || err.code === 'already-exists');
+      deps.log.warn(
+        { source: sourceName, attempt, status: err instanceof HasuraMetadataError ? err.status : undefined, err: (err as Error).message },
+        `Hasura ${what} failed`,
+      );
+      if (!again || attempt === deps.settings.attempts) break;
+      await dropSource(deps, sourceName).catch(() => undefined);
+      await sleep(100 * 2 ** (attempt - 1));
+    }
+  }
+  throw last;
+}
+
+export async function exposeTenant(deps: ExposureDeps, tenant: TenantRow): Promise<void> {
+  const placement = placementOf(tenant);
+  if (!placement.exposed) {
+    deps.log.debug({ tenantId: tenant.id, isolation: tenant.isolation }, placement.reason);
+    return;
+  }
+  const tables = await reserveSource(deps, tenant, placement.schema, placement.dbRole);
+  if (!tables) return;
+  const spec: TenantSourceSpec = {
+    sourceName: placement.schema,
+    namespace: graphqlNamespace(tenant.slug),
+    schema: placement.schema,
+    databaseUrl: tenantSourceUrl(deps.settings.tenantDatabaseUrl, placement.dbRole),
+    maxConnections: deps.settings.tenantSourceMaxConnections,
+    tables,
+  };
+  try {
+    // One bulk: Hasura applies it as a whole or not at all.
+    await withAttempts(deps, spec.sourceName, 'tenant source registration', () =>
+      deps.metadata.request({ type: 'bulk', args: tenantSourceRequests(spec) }),
+    );
+  } catch (err) {
+    deps.log.error({ tenantId: tenant.id, source: spec.sourceName, err: (err as Error).message }, 'Hasura tenant source not registered');
+    await dropSource(deps, spec.sourceName).catch((e: Error) =>
+      deps.log.error({ tenantId: tenant.id, source: spec.sourceName, err: e.message }, 'could not drop the half-registered Hasura source'),
+    );
+    await releaseSource(deps, tenant.id);
+    throw new AppError('SERVICE_UNAVAILABLE', 'The GraphQL API could not be set up for this tenant; try again shortly');
+  }
+  deps.log.info({ tenantId: tenant.id, source: spec.sourceName, tables: tables.length }, 'Hasura tenant source registered');
+}
+
+/** Drops the tenant's source (if it has one) and its grant; used on undo and before a hard delete. */
+export async function unexposeTenant(deps: ExposureDeps, tenantId: string): Promise<void> {
+  const { rows } = await deps.pool.query<{ source_name: string }>(
+    'select source_name from public.hasura_tenant_sources where tenant_id = $1',
+    [tenantId],
+  );
+  const sourceName = rows[0]?.source_name;
+  if (!sourceName) return;
+  await withAttempts(deps, sourceName, 'tenant source removal', () => dropSource(deps, sourceName));
+  await releaseSource(deps, tenantId);
+  deps.log.info({ tenantId, source: sourceName }, 'Hasura tenant source dropped');
+}
+
+export function hasuraSourceStep(deps: ExposureDeps): ProvisioningStep {
+  return {
+    name: 'hasura-source',
+    run: (tenant) => exposeTenant(deps, tenant),
+    undo: (tenant) => unexposeTenant(deps, tenant.id),
+  };
+}

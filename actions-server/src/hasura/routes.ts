@@ -1,0 +1,80 @@
+// The endpoints Hasura calls: the auth webhook, the action dispatcher, and
+// event and cron deliveries. Actions, events and cron carry a shared secret
+// header (configured in the metadata with value_from_env); the auth webhook
+// cannot (Hasura CE sends no custom headers to it) and needs none: it only
+// turns a token the caller already holds into a session.
+import { timingSafeEqual } from 'node:crypto';
+import { Router, type Request, type RequestHandler } from 'express';
+import type { AppContext } from '../http/context.ts';
+import { AppError, errorBody, toAppError } from '../http/errors.ts';
+import { ACTIONS_PATH, actionError, dispatchAction } from './actions.ts';
+import { AUTH_WEBHOOK_PATH, authenticateHasuraRequest } from './auth-webhook.ts';
+import { CRON_PATH, EVENTS_PATH, handleCronDelivery, handleEventDelivery } from './events.ts';
+
+export const ACTIONS_SECRET_HEADER = 'x-actions-secret';
+export const EVENT_SECRET_HEADER = 'x-hasura-event-secret';
+
+function secretMatches(given: string | undefined, expected: string): boolean {
+  if (given === undefined) return false;
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** 503 when the secret is not configured (the endpoint is then off), 401 when it does not match. */
+function checkSecret(req: Request, header: string, expected: string | undefined, envName: string): void {
+  if (expected === undefined) throw new AppError('SERVICE_UNAVAILABLE', `${envName} is not configured on the actions server`);
+  if (!secretMatches(req.get(header), expected)) throw new AppError('UNAUTHENTICATED', `Missing or wrong ${header} header`);
+}
+
+const nameParam = (req: Request): string => {
+  const name = req.params['name'];
+  return typeof name === 'string' ? name : '';
+};
+
+export function hasuraRoutes(ctx: AppContext): Router {
+  const router = Router();
+
+  router.post(AUTH_WEBHOOK_PATH, async (req, res) => {
+    try {
+      res.json(await authenticateHasuraRequest(ctx, req.body));
+    } catch (err) {
+      const appErr = toAppError(err);
+      if (appErr.status >= 500) {
+        ctx.log.error({ requestId: req.requestId, err: err instanceof Error ? err.message : String(err) }, 'auth webhook failed');
+        res.status(500).json(errorBody(appErr));
+        return;
+      }
+      ctx.log.info({ requestId: req.requestId, code: appErr.code }, `auth webhook refused: ${appErr.message}`);
+      for (const [k, v] of Object.entries(appErr.headers ?? {})) res.setHeader(k, v);
+      // Only 200 and 401 mean something to Hasura (anything else becomes a 500 for the client).
+      res.status(401).json(errorBody(appErr));
+    }
+  });
+
+  router.post(ACTIONS_PATH, async (req, res) => {
+    try {
+      checkSecret(req, ACTIONS_SECRET_HEADER, ctx.env.ACTIONS_SECRET, 'ACTIONS_SECRET');
+      res.json(await dispatchAction(ctx, req.body));
+    } catch (err) {
+      const { status, body } = actionError(err);
+      const line = { requestId: req.requestId, action: (req.body as { action?: { name?: unknown } } | undefined)?.action?.name, code: body.extensions.code };
+      if (toAppError(err).status >= 500) ctx.log.error({ ...line, err: err instanceof Error ? { message: err.message, stack: err.stack } : err }, 'action failed');
+      else ctx.log.info(line, body.message);
+      res.status(status).json(body);
+    }
+  });
+
+  const eventSecret: RequestHandler = (req, _res, next) => {
+    checkSecret(req, EVENT_SECRET_HEADER, ctx.env.EVENTS_SECRET, 'EVENTS_SECRET');
+    next();
+  };
+  router.post(`${EVENTS_PATH}/:name`, eventSecret, async (req, res) => {
+    res.json(await handleEventDelivery(ctx, nameParam(req), req.body));
+  });
+  router.post(`${CRON_PATH}/:name`, eventSecret, async (req, res) => {
+    res.json(await handleCronDelivery(ctx, nameParam(req), req.body));
+  });
+
+  return router;
+}

@@ -1,0 +1,97 @@
+// Who is calling, as Hasura says (session variables of an action or event) or
+// as the database says (membership and platform-admin flag). Roles from a token
+// or a session are capped by the database, because a token outlives a demotion.
+import { z } from 'zod';
+import { AppError } from '../http/errors.ts';
+import { isUuid, type Pool } from '../db/tx.ts';
+import { PLATFORM_ADMIN_ROLE, roleRank, type TenantRole } from '../auth/tokens.ts';
+import { HASURA_ADMIN_ROLE, tenantRoleOf } from './roles.ts';
+
+/** Hasura sends lower-cased `x-hasura-*` keys with string values; lower-case again to be safe. */
+export const sessionVariablesSchema = z
+  .record(z.string(), z.string())
+  .transform((vars) => Object.fromEntries(Object.entries(vars).map(([k, v]) => [k.toLowerCase(), v])));
+
+export interface HasuraSession {
+  role: string;
+  userId: string | undefined;
+  tenantId: string | undefined;
+}
+
+const uuidOrUndefined = (value: string | undefined): string | undefined =>
+  value !== undefined && isUuid(value) ? value.toLowerCase() : undefined;
+
+export function parseSession(vars: Record<string, string>): HasuraSession {
+  return {
+    role: vars['x-hasura-role'] ?? '',
+    userId: uuidOrUndefined(vars['x-hasura-user-id']),
+    tenantId: uuidOrUndefined(vars['x-hasura-tenant-id']),
+  };
+}
+
+export interface IdentityStanding {
+  /** Role in the tenant asked about; null when not a member (or no tenant was asked about). */
+  tenantRole: TenantRole | null;
+  isPlatformAdmin: boolean;
+}
+
+/**
+ * One statement as the owner, no transaction: this is the auth webhook's hot
+ * path (every GraphQL request), and both ids come from a verified token and the
+ * resolved host, never from the client. Undefined when the identity is gone.
+ */
+export async function identityStanding(pool: Pool, userId: string, tenantId: string | null): Promise<IdentityStanding | undefined> {
+  const { rows } = await pool.query<{ role: TenantRole | null; is_platform_admin: boolean }>(
+    `select m.role, i.is_platform_admin
+       from public.identities i
+       left join public.memberships m on m.identity_id = i.id and m.tenant_id = $2
+      where i.id = $1`,
+    [userId, tenantId],
+  );
+  const row = rows[0];
+  return row ? { tenantRole: row.role, isPlatformAdmin: row.is_platform_admin } : undefined;
+}
+
+/** The lower of two tenant roles. */
+export function lowerRole(a: TenantRole, b: TenantRole): TenantRole {
+  return roleRank(a) <= roleRank(b) ? a : b;
+}
+
+export interface MemberActor {
+  tenantId: string;
+  userId: string;
+  role: TenantRole;
+}
+
+/** An action on behalf of a tenant member with at least `min` (session role capped by the database). */
+export async function requireMember(pool: Pool, session: HasuraSession, min: TenantRole): Promise<MemberActor> {
+  const sessionRole = tenantRoleOf(session.role);
+  const { tenantId, userId } = session;
+  if (!sessionRole || !tenantId || !userId) throw new AppError('FORBIDDEN', 'Only members of a tenant may do this; sign in on the tenant address');
+  const standing = await identityStanding(pool, userId, tenantId);
+  if (!standing?.tenantRole) throw new AppError('FORBIDDEN', 'You are no longer a member of this tenant');
+  const role = lowerRole(sessionRole, standing.tenantRole);
+  if (roleRank(role) < roleRank(min)) throw new AppError('FORBIDDEN', `This needs the ${min} role or higher`);
+  return { tenantId, userId, role };
+}
+
+/** Platform operations: a platform administrator (still one in the database), or Hasura's admin (admin secret). */
+export async function requirePlatformOperator(pool: Pool, session: HasuraSession): Promise<void> {
+  if (session.role === HASURA_ADMIN_ROLE) return;
+  if (session.role === PLATFORM_ADMIN_ROLE && session.userId) {
+    const standing = await identityStanding(pool, session.userId, null);
+    if (standing?.isPlatformAdmin) return;
+  }
+  throw new AppError('FORBIDDEN', 'Platform administrators only');
+}
+
+/** Whether the session may choose plans that are not self-serve (platform operators). */
+export async function isPlatformOperator(pool: Pool, session: HasuraSession): Promise<boolean> {
+  try {
+    await requirePlatformOperator(pool, session);
+    return true;
+  } catch (err) {
+    if (err instanceof AppError && err.code === 'FORBIDDEN') return false;
+    throw err;
+  }
+}
