@@ -191,10 +191,20 @@ describe('POST /api/auth/login', () => {
     const claims = JSON.parse(Buffer.from(ok.body.token.split('.')[1], 'base64url').toString());
     expect(claims['https://hasura.io/jwt/claims']).toMatchObject({
       'x-hasura-default-role': 'owner',
-      'x-hasura-allowed-roles': ['owner', 'admin', 'member'],
+      'x-hasura-allowed-roles': ['owner', 'tenant_admin', 'member'],
       'x-hasura-tenant-id': ok.body.tenant.id,
       'x-hasura-user-id': ok.body.userId,
     });
+  });
+
+  it("never names Hasura's superuser role `admin` in a tenant admin's claims (JWT mode)", async () => {
+    const t = await makeTenant(db, 'adminclaims');
+    const tokens = srv.ctx.tokens;
+    const { token } = tokens.sign({ userId: t.ownerId, tenantId: t.tenant.id, role: 'admin' });
+    const claims = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString())['https://hasura.io/jwt/claims'];
+    expect(claims['x-hasura-default-role']).toBe('tenant_admin');
+    expect(claims['x-hasura-allowed-roles']).toEqual(['tenant_admin', 'member']);
+    expect(tokens.verify(token)).toMatchObject({ role: 'admin', allowedRoles: ['admin', 'member'] });
   });
 
   it.each([

@@ -18,6 +18,20 @@ export function rolesAtOrBelow(role: TenantRole): TenantRole[] {
   return TENANT_ROLES.slice(TENANT_ROLES.indexOf(role));
 }
 
+// In Hasura, `admin` is the built-in superuser role (no permission checks), so a
+// tenant's admin is `tenant_admin` in every claim and session Hasura sees.
+const HASURA_NAMES = { owner: 'owner', admin: 'tenant_admin', member: 'member' } as const satisfies Record<TenantRole, string>;
+export type HasuraTenantRole = (typeof HASURA_NAMES)[TenantRole];
+
+export function hasuraRoleName(role: TokenRole): HasuraTenantRole | typeof PLATFORM_ADMIN_ROLE {
+  return role === PLATFORM_ADMIN_ROLE ? PLATFORM_ADMIN_ROLE : HASURA_NAMES[role];
+}
+
+/** The tenant role a Hasura role name stands for; undefined for any other name. */
+export function tenantRoleOf(hasuraRole: string): TenantRole | undefined {
+  return TENANT_ROLES.find((r) => HASURA_NAMES[r] === hasuraRole);
+}
+
 export function roleRank(role: TenantRole): number {
   return TENANT_ROLES.length - TENANT_ROLES.indexOf(role);
 }
@@ -38,7 +52,8 @@ export interface VerifiedToken {
   userId: string;
   tenantId: string | null;
   role: TokenRole;
-  allowedRoles: string[];
+  /** Roles the token allows, in this server's names (owner, admin, member, platform_admin). */
+  allowedRoles: TokenRole[];
 }
 
 export interface TokenService {
@@ -67,9 +82,9 @@ export function createTokenService(env: Env, onGeneratedSecret?: () => void): To
 
   return {
     sign({ userId, tenantId, role }) {
-      const allowed = role === PLATFORM_ADMIN_ROLE ? [PLATFORM_ADMIN_ROLE] : rolesAtOrBelow(role);
+      const allowed = role === PLATFORM_ADMIN_ROLE ? [PLATFORM_ADMIN_ROLE] : rolesAtOrBelow(role).map(hasuraRoleName);
       const claims: Record<string, unknown> = {
-        'x-hasura-default-role': role,
+        'x-hasura-default-role': hasuraRoleName(role),
         'x-hasura-allowed-roles': allowed,
         'x-hasura-user-id': userId,
       };
@@ -97,14 +112,17 @@ export function createTokenService(env: Env, onGeneratedSecret?: () => void): To
       const parsed = payloadSchema.safeParse(decoded);
       if (!parsed.success) throw new InvalidTokenError('token claims are malformed');
       const claims = parsed.data[CLAIMS_NAMESPACE];
-      const role = claims['x-hasura-default-role'];
-      if (role !== PLATFORM_ADMIN_ROLE && !(TENANT_ROLES as readonly string[]).includes(role)) {
-        throw new InvalidTokenError('token role is unknown');
-      }
+      const claimed = claims['x-hasura-default-role'];
+      const role: TokenRole | undefined = claimed === PLATFORM_ADMIN_ROLE ? PLATFORM_ADMIN_ROLE : tenantRoleOf(claimed);
+      if (!role) throw new InvalidTokenError('token role is unknown');
       if (claims['x-hasura-user-id'] !== parsed.data.sub) throw new InvalidTokenError('token subject mismatch');
       const tenantId = claims['x-hasura-tenant-id'] ?? null;
       if (role !== PLATFORM_ADMIN_ROLE && !tenantId) throw new InvalidTokenError('tenant token without tenant');
-      return { userId: parsed.data.sub, tenantId, role: role as TokenRole, allowedRoles: claims['x-hasura-allowed-roles'] };
+      const allowedRoles = claims['x-hasura-allowed-roles'].flatMap((r): TokenRole[] => {
+        const known = r === PLATFORM_ADMIN_ROLE ? PLATFORM_ADMIN_ROLE : tenantRoleOf(r);
+        return known ? [known] : [];
+      });
+      return { userId: parsed.data.sub, tenantId, role, allowedRoles };
     },
   };
 }
