@@ -1347,6 +1347,9 @@ create policy identities_app_update_self on public.identities as permissive for 
   with check ((id = public.current_user_id()));
 create policy identities_hasura_self on public.identities as permissive for select to hasura
   using (((public.hasura_session() IS NULL) OR (public.hasura_role() = 'admin'::text) OR (id = (NULLIF((public.hasura_session() ->> 'x-hasura-user-id'::text), ''::text))::uuid)));
+create policy identities_hasura_update_self on public.identities as permissive for update to hasura
+  using ((id = (NULLIF((public.hasura_session() ->> 'x-hasura-user-id'::text), ''::text))::uuid))
+  with check ((id = (NULLIF((public.hasura_session() ->> 'x-hasura-user-id'::text), ''::text))::uuid));
 create policy app_tenant on public.memberships as permissive for all to app
   using ((tenant_id = public.current_tenant_id()))
   with check ((tenant_id = public.current_tenant_id()));

@@ -1,12 +1,18 @@
 // `npm run cli -- <command>`: operator commands against DATABASE_URL (or the
 // embedded database).
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import cliProgress from 'cli-progress';
 import { loadConfig } from './config.ts';
 import { createLogger } from './log.ts';
 import { openDatabase } from './db/database.ts';
 import { appliedVersions, listMigrations, migrateDown, migrateUp } from './db/migrate.ts';
 import { migrateTenantSchemas } from './tenants/template-migrate.ts';
+import { dumpFreshSchema, SCHEMA_DUMP_FILE } from './db/dump.ts';
+import { formatLintReport, lintDatabase } from './db/lint.ts';
 import { hardDeleteTenant, markCustomDomainVerified } from './tenants/service.ts';
+import { hasuraExposure } from './hasura/wiring.ts';
+import { unexposeTenant } from './hasura/exposure.ts';
 
 const USAGE = `usage: npm run cli -- <command>
   migrate [up]                     apply pending migrations (hasura/migrations/default)
@@ -16,7 +22,9 @@ const USAGE = `usage: npm run cli -- <command>
                                    upgrade every tenant schema to the latest template
   tenants list                     list tenants
   tenants verify-domain <slug>     mark a tenant's custom domain as verified
-  tenants hard-delete <slug>       drop a tenant's schema, role and rows (irreversible)`;
+  tenants hard-delete <slug>       drop a tenant's schema, role and rows (irreversible)
+  db dump                          migrate a scratch database and write its schema to sql/schema.sql
+  db lint                          check this database's shape (RLS, definer functions, roles, Citus rules)`;
 
 function flag(args: string[], name: string): string | undefined {
   const i = args.indexOf(name);
@@ -91,10 +99,22 @@ async function main(argv: string[]): Promise<number> {
         return 0;
       }
       if (command === 'hard-delete') {
-        await hardDeleteTenant(db.pool, await slugId(rest[0]));
+        const exposure = hasuraExposure(env, db.pool, log);
+        const steps = exposure ? [(id: string) => unexposeTenant(exposure, id)] : [];
+        await hardDeleteTenant(db.pool, await slugId(rest[0]), { actor: 'cli' }, steps);
         console.log(`deleted ${rest[0]}`);
         return 0;
       }
+    }
+    if (group === 'db' && command === 'dump') {
+      await writeFile(SCHEMA_DUMP_FILE, await dumpFreshSchema(db.pool, db.url));
+      console.log(`wrote ${path.relative(process.cwd(), SCHEMA_DUMP_FILE)}`);
+      return 0;
+    }
+    if (group === 'db' && command === 'lint') {
+      const report = await lintDatabase(db.pool);
+      console.log(formatLintReport(report));
+      return report.violations.length || report.unusedExceptions.length ? 1 : 0;
     }
     console.error(USAGE);
     return 2;

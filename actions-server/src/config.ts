@@ -1,6 +1,8 @@
 // Configuration is parsed once at boot by one schema that reports every missing
 // or invalid variable at once; the rest of the code gets a typed object.
 import { z } from 'zod';
+import { tenantDatabaseUrlProblem } from './hasura/settings.ts';
+import { parseStripeApiBase } from './billing/stripe-client.ts';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no', ''])
@@ -43,6 +45,24 @@ const EnvSchema = z
       .default(''),
     TENANT_MIGRATION_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
 
+    // Redis: rate-limit counters shared by every process (in memory when unset).
+    REDIS_URL: optionalString,
+    // Redis commands fail after this instead of holding a request up.
+    REDIS_COMMAND_TIMEOUT_MS: z.coerce.number().int().min(10).max(10_000).default(500),
+    // Per-plan, per-tenant rate limits on tenant hosts (REST and the auth webhook).
+    RATE_LIMIT_ENABLED: bool.default(true),
+    // When the rate-limit store is unreachable: let requests through, or answer 503.
+    RATE_LIMIT_FAIL_MODE: z.enum(['open', 'closed']).default('open'),
+    // Prefix of rate-limit keys in Redis (deployments or test files sharing one Redis differ here).
+    RATE_LIMIT_KEY_PREFIX: z
+      .string()
+      .regex(/^[A-Za-z0-9:_.-]{0,64}$/, 'letters, digits and : _ . -, at most 64')
+      .default('saas:'),
+    // Plan limits (with per-tenant overrides) are cached this long per process.
+    LIMITS_CACHE_TTL_MS: z.coerce.number().int().min(0).default(5_000),
+    // API calls are counted in memory and written this often (and on shutdown).
+    USAGE_FLUSH_INTERVAL_MS: z.coerce.number().int().min(50).max(60_000).default(1_000),
+
     JWT_SECRET: optionalString,
     JWT_ALGORITHM: z.enum(['HS256', 'RS256']).default('HS256'),
     JWT_PRIVATE_KEY: optionalString,
@@ -50,8 +70,69 @@ const EnvSchema = z
     JWT_ISSUER: z.string().default('hasura-saas-backend'),
     JWT_AUDIENCE: z.string().default('hasura-saas'),
     JWT_EXPIRES_IN_SECONDS: z.coerce.number().int().min(60).default(3600),
+    // How long an invitation token can be accepted.
+    INVITATION_TTL_DAYS: z.coerce.number().int().min(1).max(365).default(7),
+
+    // Billing is enabled when STRIPE_SECRET_KEY is set.
+    STRIPE_SECRET_KEY: optionalString,
+    STRIPE_WEBHOOK_SECRET: optionalString,
+    // A Stripe-compatible endpoint (stripe-mock, the test double) instead of api.stripe.com.
+    STRIPE_API_BASE: optionalString,
+    // Checked when a checkout asks for that plan and interval, so a missing one is a clear error, not a boot failure.
+    STRIPE_PRICE_PRO_MONTHLY: optionalString,
+    STRIPE_PRICE_PRO_YEARLY: optionalString,
+    STRIPE_PRICE_ENTERPRISE_MONTHLY: optionalString,
+    STRIPE_PRICE_ENTERPRISE_YEARLY: optionalString,
+    // Days a tenant keeps working after a failed payment before it is suspended.
+    BILLING_GRACE_DAYS: z.coerce.number().int().min(0).max(365).default(7),
+
+    // Hasura (optional: without an endpoint the per-tenant metadata sync is skipped).
+    // HASURA_ENDPOINT and HASURA_ADMIN_SECRET are nself's names for the same values;
+    // the endpoint may carry /v1/graphql or not.
+    HASURA_GRAPHQL_ENDPOINT: optionalString,
+    HASURA_ENDPOINT: optionalString,
+    HASURA_GRAPHQL_ADMIN_SECRET: optionalString,
+    HASURA_ADMIN_SECRET: optionalString,
+    // How Hasura reaches this database for per-tenant sources, as a URL without a
+    // password (it is stored in Hasura's metadata); Hasura's own environment
+    // supplies the password (PGPASSWORD).
+    HASURA_TENANT_DATABASE_URL: optionalString,
+    // Every tracked table costs Hasura memory and metadata time (DESIGN.md §10).
+    HASURA_MAX_TENANT_SOURCES: z.coerce.number().int().min(0).default(200),
+    // Past the cap: refuse the new tenant, or create it without a GraphQL source.
+    HASURA_SOURCE_CAP_POLICY: z.enum(['refuse', 'skip']).default('refuse'),
+    HASURA_TENANT_SOURCE_MAX_CONNECTIONS: z.coerce.number().int().min(1).max(100).default(4),
+    HASURA_METADATA_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+    HASURA_METADATA_ATTEMPTS: z.coerce.number().int().min(1).max(10).default(3),
+    // Shared secrets Hasura sends with action calls (X-Actions-Secret) and with
+    // event and cron deliveries (X-Hasura-Event-Secret); unset = those endpoints answer 503.
+    ACTIONS_SECRET: optionalString,
+    EVENTS_SECRET: optionalString,
+    // Lifetime the auth webhook gives a session (in Hasura CE: how long a
+    // websocket connection lives before it is re-authenticated). 0 = unlimited.
+    HASURA_AUTH_MAX_AGE_SECONDS: z.coerce.number().int().min(0).max(3600).default(60),
   })
   .superRefine((env, ctx) => {
+    const hasuraEndpoint = env.HASURA_GRAPHQL_ENDPOINT ?? env.HASURA_ENDPOINT;
+    if (hasuraEndpoint !== undefined) {
+      if (!/^https?:\/\/[^/]/.test(hasuraEndpoint)) {
+        ctx.addIssue({ code: 'custom', path: ['HASURA_GRAPHQL_ENDPOINT'], message: 'must be an http(s) URL' });
+      }
+      if ((env.HASURA_GRAPHQL_ADMIN_SECRET ?? env.HASURA_ADMIN_SECRET) === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['HASURA_GRAPHQL_ADMIN_SECRET'], message: 'required when HASURA_GRAPHQL_ENDPOINT is set' });
+      }
+      if (env.HASURA_TENANT_DATABASE_URL === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['HASURA_TENANT_DATABASE_URL'], message: 'required when HASURA_GRAPHQL_ENDPOINT is set' });
+      }
+    }
+    if (env.HASURA_TENANT_DATABASE_URL !== undefined) {
+      const problem = tenantDatabaseUrlProblem(env.HASURA_TENANT_DATABASE_URL);
+      if (problem) ctx.addIssue({ code: 'custom', path: ['HASURA_TENANT_DATABASE_URL'], message: problem });
+    }
+    for (const key of ['ACTIONS_SECRET', 'EVENTS_SECRET'] as const) {
+      const value = env[key];
+      if (value !== undefined && value.length < 16) ctx.addIssue({ code: 'custom', path: [key], message: 'must be at least 16 characters' });
+    }
     if (env.DISABLE_MULTI_TENANCY && !env.DEFAULT_TENANT_SLUG) {
       ctx.addIssue({ code: 'custom', path: ['DEFAULT_TENANT_SLUG'], message: 'required when DISABLE_MULTI_TENANCY=true' });
     }
@@ -65,6 +146,22 @@ const EnvSchema = z
     } else {
       if (!env.JWT_PRIVATE_KEY) ctx.addIssue({ code: 'custom', path: ['JWT_PRIVATE_KEY'], message: 'required for RS256' });
       if (!env.JWT_PUBLIC_KEY) ctx.addIssue({ code: 'custom', path: ['JWT_PUBLIC_KEY'], message: 'required for RS256' });
+    }
+    if (env.STRIPE_SECRET_KEY !== undefined) {
+      if (!/^(sk|rk)_/.test(env.STRIPE_SECRET_KEY)) {
+        ctx.addIssue({ code: 'custom', path: ['STRIPE_SECRET_KEY'], message: 'must be a Stripe secret (sk_...) or restricted (rk_...) key' });
+      }
+      // Without it no webhook can be verified, and billing never sees a payment.
+      if (env.STRIPE_WEBHOOK_SECRET === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['STRIPE_WEBHOOK_SECRET'], message: 'required when STRIPE_SECRET_KEY is set' });
+      }
+    }
+    if (env.STRIPE_API_BASE !== undefined) {
+      try {
+        parseStripeApiBase(env.STRIPE_API_BASE);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', path: ['STRIPE_API_BASE'], message: (err as Error).message });
+      }
     }
   });
 

@@ -8,6 +8,9 @@ import { TenantResolver } from './domains/resolver.ts';
 import { createTokenService } from './auth/tokens.ts';
 import type { AppContext } from './http/context.ts';
 import { createApp } from './http/app.ts';
+import { createStripeClient } from './billing/stripe-client.ts';
+import { wireHasura } from './hasura/wiring.ts';
+import { buildLimits, stopLimits } from './limits/wiring.ts';
 
 export interface RunningServer {
   ctx: AppContext;
@@ -28,7 +31,12 @@ export async function buildContext(env: Env, log: Logger, pool: Pool, databaseUr
   const tokens = createTokenService(env, () =>
     log.warn('JWT_SECRET is not set: using a random secret for this process (tokens end with it)'),
   );
-  return { env, log, pool, resolver, tokens, provisioningSteps: [], deprovisioningSteps: [] };
+  const limits = await buildLimits(env, log, pool);
+  const ctx: AppContext = { env, log, pool, resolver, tokens, provisioningSteps: [], deprovisioningSteps: [], ...limits };
+  if (env.STRIPE_SECRET_KEY) ctx.stripe = createStripeClient(env.STRIPE_SECRET_KEY, env.STRIPE_API_BASE);
+  else log.info('STRIPE_SECRET_KEY is not set: billing is disabled (billing routes answer 503)');
+  wireHasura(ctx);
+  return ctx;
 }
 
 export async function startServer(ctx: AppContext, port: number, host = '0.0.0.0'): Promise<RunningServer> {
@@ -46,6 +54,7 @@ export async function startServer(ctx: AppContext, port: number, host = '0.0.0.0
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
       await ctx.resolver.stop();
+      await stopLimits(ctx);
     },
   };
 }

@@ -12,6 +12,7 @@ import type { TestProject } from 'vitest/node';
 import { startEmbeddedPostgres } from '../../actions-server/src/db/embedded.ts';
 import { createPool } from '../../actions-server/src/db/database.ts';
 import { migrateUp, MIGRATIONS_DIR } from '../../actions-server/src/db/migrate.ts';
+import { databaseUrl } from '../../actions-server/src/db/dump.ts';
 import { TEMPLATE_DIR } from '../../actions-server/src/tenants/template.ts';
 
 declare module 'vitest' {
@@ -41,11 +42,7 @@ async function freePort(): Promise<number> {
   });
 }
 
-export function withDatabase(url: string, database: string): string {
-  const u = new URL(url);
-  u.pathname = `/${database}`;
-  return u.toString();
-}
+export { databaseUrl as withDatabase };
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   let adminUrl = process.env['DATABASE_URL'];
@@ -75,7 +72,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     if (!rows[0]?.ready) {
       await admin.query(`drop database if exists ${admin.escapeIdentifier(template)} with (force)`);
       await admin.query(`create database ${admin.escapeIdentifier(template)}`);
-      const pool = createPool(withDatabase(adminUrl, template), 2);
+      const pool = createPool(databaseUrl(adminUrl, template), 2);
       try {
         await migrateUp(pool);
       } finally {

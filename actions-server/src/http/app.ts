@@ -6,12 +6,28 @@ import { requestId, tenantContext } from './middleware.ts';
 import { healthRoutes } from './health.ts';
 import { tenantRoutes } from '../tenants/routes.ts';
 import { authRoutes } from '../auth/routes.ts';
+import { auditRoutes } from '../audit/routes.ts';
+import { invitationRoutes } from '../invitations/routes.ts';
+import { billingRoutes, WEBHOOK_PATH } from '../billing/routes.ts';
+import { hasuraRoutes } from '../hasura/routes.ts';
+import { usageRoutes } from '../usage/routes.ts';
+import { apiGuardMiddleware } from '../limits/api-guard.ts';
 
 /** Paths that must see the raw request body (signature checks), so JSON parsing skips them. */
-export const RAW_BODY_PATHS = new Set<string>();
+export const RAW_BODY_PATHS = new Set<string>([WEBHOOK_PATH]);
 
 /** Every capability's routers, mounted in order. */
-const ROUTERS: ((ctx: AppContext) => Router)[] = [healthRoutes, authRoutes, tenantRoutes];
+const ROUTERS: ((ctx: AppContext) => Router)[] = [
+  healthRoutes,
+  authRoutes,
+  // before tenantRoutes: its POST /api/tenants/:id/:action (platform admins) would take /invitations
+  auditRoutes,
+  invitationRoutes,
+  usageRoutes,
+  tenantRoutes,
+  billingRoutes,
+  hasuraRoutes,
+];
 
 export function createApp(ctx: AppContext): express.Express {
   const app = express();
@@ -20,6 +36,8 @@ export function createApp(ctx: AppContext): express.Express {
   const json = express.json({ limit: '1mb' });
   app.use((req, res, next) => (RAW_BODY_PATHS.has(req.path) ? next() : json(req, res, next)));
   app.use('/api', tenantContext(ctx));
+  // Per-plan rate limit and monthly API-call quota on tenant hosts; counts the call.
+  app.use('/api', apiGuardMiddleware(ctx.apiGuard));
   for (const routes of ROUTERS) app.use(routes(ctx));
   app.use(notFoundHandler);
   app.use(errorHandler(ctx.log));

@@ -1,10 +1,16 @@
 // What every transport gets: configuration, logger, database, resolver, tokens.
+import type Stripe from 'stripe';
 import type { Env } from '../config.ts';
 import type { Logger } from '../log.ts';
 import type { Pool } from '../db/tx.ts';
 import type { TenantResolver, ResolvedTenant } from '../domains/resolver.ts';
 import type { TokenService, VerifiedToken, TenantRole } from '../auth/tokens.ts';
 import type { ProvisioningStep } from '../tenants/provision.ts';
+import type { Redis } from 'ioredis';
+import type { LimitsService } from '../limits/service.ts';
+import type { RateLimitService } from '../limits/rate-limits.ts';
+import type { ApiGuard } from '../limits/api-guard.ts';
+import type { UsageService } from '../usage/service.ts';
 
 export interface AppContext {
   env: Env;
@@ -16,6 +22,18 @@ export interface AppContext {
   provisioningSteps: ProvisioningStep[];
   /** Steps run before a tenant is hard-deleted. */
   deprovisioningSteps: ((tenantId: string) => Promise<void>)[];
+  /** The Stripe client; absent when billing is disabled (no STRIPE_SECRET_KEY). */
+  stripe?: Stripe;
+  /** Present when REDIS_URL is set. */
+  redis?: Redis;
+  /** Plan limits with per-tenant overrides (cached). */
+  limits: LimitsService;
+  /** Per-plan minute/hour rate limits (Redis or memory). */
+  rateLimits: RateLimitService;
+  /** API-call metering (batched writes) and the monthly quota. */
+  usage: UsageService;
+  /** Rate limit + quota + count for one API call: the REST middleware and the Hasura auth webhook. */
+  apiGuard: ApiGuard;
 }
 
 declare module 'express-serve-static-core' {

@@ -7,24 +7,34 @@ export const ERROR_STATUS = {
   MALFORMED_JSON: 400,
   INVALID_SLUG: 400,
   PLAN_NOT_AVAILABLE: 400,
+  INVALID_SIGNATURE: 400,
   UNAUTHENTICATED: 401,
   INVALID_CREDENTIALS: 401,
   INVALID_TOKEN: 401,
   FORBIDDEN: 403,
   TENANT_MISMATCH: 403,
   TENANT_SUSPENDED: 403,
+  INVITATION_WRONG_TENANT: 403,
+  INVITATION_EMAIL_MISMATCH: 403,
   NOT_FOUND: 404,
   TENANT_NOT_FOUND: 404,
+  INVITATION_INVALID: 404,
   SLUG_TAKEN: 409,
   DOMAIN_TAKEN: 409,
   IDENTITY_EXISTS: 409,
   CONFLICT: 409,
+  ALREADY_MEMBER: 409,
+  INVITATION_USED: 409,
   TENANT_GONE: 410,
+  INVITATION_EXPIRED: 410,
+  INVITATION_REVOKED: 410,
   PAYLOAD_TOO_LARGE: 413,
   QUOTA_EXCEEDED: 429,
   RATE_LIMITED: 429,
   INTERNAL: 500,
+  PAYMENT_PROVIDER_ERROR: 502,
   SERVICE_UNAVAILABLE: 503,
+  TENANT_CAPACITY_REACHED: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
@@ -53,6 +63,7 @@ export function validationError(error: ZodError, what = 'request'): AppError {
 // Custom SQLSTATEs raised by the database (documented in sql/README.md) and the
 // constraint names that carry a meaning for callers.
 const SQLSTATE_MAP: Record<string, { code: ErrorCode; message?: string }> = {
+  SA403: { code: 'FORBIDDEN' },
   SA404: { code: 'NOT_FOUND' },
   SA409: { code: 'CONFLICT' },
   SA429: { code: 'QUOTA_EXCEEDED' },
@@ -71,12 +82,26 @@ const CONSTRAINT_MAP: Record<string, { code: ErrorCode; message: string }> = {
   tenants_custom_domain_format: { code: 'VALIDATION_FAILED', message: 'Invalid custom domain' },
   identities_email_key: { code: 'IDENTITY_EXISTS', message: 'An account with that email already exists' },
   identities_email_format: { code: 'VALIDATION_FAILED', message: 'Invalid email address' },
+  // Two invitations of one address raced; the first stands.
+  tenant_invitations_pending_email_key: { code: 'CONFLICT', message: 'An invitation for that email was just created; retry' },
 };
 
 interface PgErrorLike {
   code?: unknown;
   constraint?: unknown;
   message?: unknown;
+  detail?: unknown;
+}
+
+/** Our own SA* errors may carry a JSON object in DETAIL (e.g. SA429: limit, plan, max, usage, requested). */
+function detailsOf(detail: unknown): Record<string, unknown> | undefined {
+  if (typeof detail !== 'string' || !detail.startsWith('{')) return undefined;
+  try {
+    const parsed: unknown = JSON.parse(detail);
+    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Maps a PostgreSQL error to the catalogue, or returns undefined when it carries no meaning for callers. */
@@ -89,7 +114,7 @@ export function fromDatabaseError(err: unknown): AppError | undefined {
   }
   if (typeof e.code === 'string') {
     const hit = SQLSTATE_MAP[e.code];
-    if (hit) return new AppError(hit.code, typeof e.message === 'string' ? e.message : 'Request refused');
+    if (hit) return new AppError(hit.code, typeof e.message === 'string' ? e.message : 'Request refused', detailsOf(e.detail));
     // duplicate role/schema while provisioning means the slug is taken
     if (e.code === '42710' || e.code === '42P06') return new AppError('SLUG_TAKEN', 'That slug is already taken');
     if (e.code === '55P03' || e.code === '40001' || e.code === '40P01') {

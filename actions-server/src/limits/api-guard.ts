@@ -1,5 +1,5 @@
 // Every API call of a tenant passes here, from the REST middleware and from the
-// Hasura auth webhook (as ctx.apiCallGate): the plan's rate limit first, then
+// Hasura auth webhook (as ctx.apiGuard): the plan's rate limit first, then
 // the monthly API-call quota; an admitted call is counted.
 import type { Request, RequestHandler } from 'express';
 import { AppError } from '../http/errors.ts';
@@ -32,7 +32,7 @@ export class ApiGuard {
     }
   }
 
-  /** The Hasura auth webhook's gate (hasura/auth-webhook.ts ApiCallGate). */
+  /** The Hasura auth webhook's gate: refusals are AppErrors the webhook turns into 401s. */
   async admit(call: { tenant: ResolvedTenant; userId: string | undefined; endpoint: string }): Promise<void> {
     (await this.check(call.tenant)).record(call.endpoint);
   }

@@ -6,7 +6,7 @@
 import type { Env } from '../config.ts';
 import type { Logger } from '../log.ts';
 import { AppError } from '../http/errors.ts';
-import { asSystem, type Pool } from '../db/tx.ts';
+import { asSystem, type ActorInfo, type Pool } from '../db/tx.ts';
 import { hashPassword, verifyPassword } from '../auth/passwords.ts';
 import type { CreateTenantInput } from './schemas.ts';
 import { applyTemplate, latestVersion, loadTemplate, TEMPLATE_DIR } from './template.ts';
@@ -41,7 +41,7 @@ interface PlanRow {
 export async function provisionTenant(
   deps: ProvisionDeps,
   input: CreateTenantInput,
-  opts: { platformAdmin?: boolean } = {},
+  opts: { platformAdmin?: boolean; actor?: ActorInfo } = {},
 ): Promise<ProvisionResult> {
   const steps = await loadTemplate(deps.templateDir ?? TEMPLATE_DIR);
   // Hash outside the transaction: argon2 is deliberately slow.
@@ -90,6 +90,10 @@ export async function provisionTenant(
       ).rows[0]!.id;
       createdIdentity = true;
     }
+    // Sign-up is the new owner's act: the audit trail records them as its actor.
+    if (!opts.actor?.userId) {
+      await client.query(`set local app.user_id = ${client.escapeLiteral(ownerId)}; set local app.actor = 'user'`);
+    }
 
     const schemaName = schemaNameFor(input.slug);
     const dbRole = roleNameFor(deps.env.TENANT_ROLE_PREFIX, input.slug);
@@ -116,7 +120,13 @@ export async function provisionTenant(
     await client.query(
       `comment on schema ${client.escapeIdentifier(schemaName)} is ${client.escapeLiteral(`tenant:${inserted.id}`)}`,
     );
-    const version = await applyTemplate(client, { schema: schemaName, role: dbRole, fromVersion: 0, steps });
+    const version = await applyTemplate(client, {
+      schema: schemaName,
+      role: dbRole,
+      tenantId: inserted.id,
+      fromVersion: 0,
+      steps,
+    });
     if (version !== latestVersion(steps)) throw new Error('template did not reach its latest version');
     // The owner is the tenant's first member in its own data (and counts as a user).
     await client.query(
@@ -130,7 +140,7 @@ export async function provisionTenant(
       ])
     ).rows[0]!;
     return { tenant, ownerId, createdIdentity };
-  });
+  }, opts.actor);
 
   const done: ProvisioningStep[] = [];
   try {

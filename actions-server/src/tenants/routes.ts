@@ -7,6 +7,7 @@ import { AppError } from '../http/errors.ts';
 import { parseBody } from '../http/handlers.ts';
 import { assertMember, authenticate, requirePlatformAdmin } from '../http/middleware.ts';
 import { isUuid } from '../db/tx.ts';
+import { requestActor } from '../audit/actor.ts';
 import { createTenantSchema, domainSchema, slugSchema, updateTenantSchema } from './schemas.ts';
 import { provisionTenant } from './provision.ts';
 import { toTenantView } from './records.ts';
@@ -33,6 +34,7 @@ export function tenantRoutes(ctx: AppContext): Router {
     const { tenant, ownerId } = await provisionTenant(
       { env: ctx.env, pool: ctx.pool, log: ctx.log, steps: ctx.provisioningSteps },
       input,
+      { actor: requestActor(req) },
     );
     const session = ctx.tokens.sign({ userId: ownerId, tenantId: tenant.id, role: 'owner' });
     ctx.log.info({ tenantId: tenant.id, userId: ownerId, slug: tenant.slug }, 'tenant created');
@@ -61,9 +63,8 @@ export function tenantRoutes(ctx: AppContext): Router {
     const id = tenantIdParam(req);
     const patch = parseBody(updateTenantSchema, req.body);
     await assertMember(ctx, req, id, 'admin');
-    const tenant = await updateTenant(ctx.pool, { tenantId: id, userId: req.auth!.userId }, id, patch, {
-      baseDomain: ctx.env.BASE_DOMAIN,
-    });
+    const actor = { ...requestActor(req), tenantId: id, userId: req.auth!.userId };
+    const tenant = await updateTenant(ctx.pool, actor, id, patch, { baseDomain: ctx.env.BASE_DOMAIN });
     res.json({ tenant });
   });
 
@@ -71,7 +72,7 @@ export function tenantRoutes(ctx: AppContext): Router {
   router.delete('/api/tenants/:id', auth, async (req, res) => {
     const id = tenantIdParam(req);
     await assertMember(ctx, req, id, 'admin');
-    res.json({ tenant: await changeStatus(ctx.pool, id, 'cancel') });
+    res.json({ tenant: await changeStatus(ctx.pool, id, 'cancel', requestActor(req)) });
   });
 
   const adminAction = z.enum(['suspend', 'reactivate']);
@@ -79,12 +80,12 @@ export function tenantRoutes(ctx: AppContext): Router {
     const id = tenantIdParam(req);
     const action = req.params['action'];
     if (action === 'verify-domain') {
-      res.json({ tenant: await markCustomDomainVerified(ctx.pool, id) });
+      res.json({ tenant: await markCustomDomainVerified(ctx.pool, id, requestActor(req)) });
       return;
     }
     const parsed = adminAction.safeParse(action);
     if (!parsed.success) throw new AppError('NOT_FOUND', `No route for POST ${req.path}`);
-    res.json({ tenant: await changeStatus(ctx.pool, id, parsed.data) });
+    res.json({ tenant: await changeStatus(ctx.pool, id, parsed.data, requestActor(req)) });
   });
 
   return router;

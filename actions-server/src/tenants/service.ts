@@ -2,16 +2,17 @@
 // `app` under RLS (the tenant comes from the verified token); status changes are
 // platform operations and run as the owner after the caller was authorised.
 import { AppError } from '../http/errors.ts';
-import { asSystem, asTenant, type Client, type Pool } from '../db/tx.ts';
+import { asSystem, asTenant, type ActorInfo, type Client, type Pool } from '../db/tx.ts';
 import { toTenantView, type TenantRow, type TenantView, type PublicTenantView, toPublicView } from './records.ts';
 import type { UpdateTenantInput } from './schemas.ts';
 
-export interface Actor {
+/** A member acting on their tenant; ip and user agent go to the audit trail. */
+export interface Actor extends ActorInfo {
   tenantId: string;
   userId: string;
 }
 
-const appScope = (actor: Actor) => ({ tenantId: actor.tenantId, userId: actor.userId, dbRole: 'app' });
+const appScope = (actor: Actor) => ({ ...actor, dbRole: 'app' });
 
 async function settingsOf(client: Client, tenantId: string): Promise<Record<string, unknown>> {
   const row = (
@@ -61,24 +62,32 @@ export async function updateTenant(
       ]);
     }
   });
-  if (patch.customDomain !== undefined) await setCustomDomain(pool, id, patch.customDomain);
+  if (patch.customDomain !== undefined) await setCustomDomain(pool, id, patch.customDomain, actor);
   return getTenant(pool, actor, id);
 }
 
 /** A new or changed custom domain starts unverified; resolution ignores it until verified. */
-export async function setCustomDomain(pool: Pool, tenantId: string, domain: string | null): Promise<void> {
-  await asSystem(pool, (client) =>
-    client.query(
-      `update public.tenants
-         set custom_domain = $2,
-             custom_domain_verified_at = case when custom_domain is not distinct from $2 then custom_domain_verified_at end
-       where id = $1`,
-      [tenantId, domain],
-    ),
+export async function setCustomDomain(
+  pool: Pool,
+  tenantId: string,
+  domain: string | null,
+  actor: ActorInfo = {},
+): Promise<void> {
+  await asSystem(
+    pool,
+    (client) =>
+      client.query(
+        `update public.tenants
+           set custom_domain = $2,
+               custom_domain_verified_at = case when custom_domain is not distinct from $2 then custom_domain_verified_at end
+         where id = $1`,
+        [tenantId, domain],
+      ),
+    actor,
   );
 }
 
-export async function markCustomDomainVerified(pool: Pool, tenantId: string): Promise<TenantView> {
+export async function markCustomDomainVerified(pool: Pool, tenantId: string, actor: ActorInfo = {}): Promise<TenantView> {
   return asSystem(pool, async (client) => {
     const row = (
       await client.query<TenantRow>(
@@ -89,7 +98,7 @@ export async function markCustomDomainVerified(pool: Pool, tenantId: string): Pr
     ).rows[0];
     if (!row) throw new AppError('NOT_FOUND', 'Tenant not found or it has no custom domain');
     return toTenantView(row);
-  });
+  }, actor);
 }
 
 type StatusChange = 'suspend' | 'reactivate' | 'cancel';
@@ -113,7 +122,12 @@ const STATUS_SQL: Record<StatusChange, { sql: string; from: string[] }> = {
 };
 
 /** Suspend, reactivate or soft-delete (cancel: data kept, archived after 90 days). */
-export async function changeStatus(pool: Pool, tenantId: string, change: StatusChange): Promise<TenantView> {
+export async function changeStatus(
+  pool: Pool,
+  tenantId: string,
+  change: StatusChange,
+  actor: ActorInfo = {},
+): Promise<TenantView> {
   return asSystem(pool, async (client) => {
     const current = (
       await client.query<{ status: string }>('select status from public.tenants where id = $1 for update', [tenantId])
@@ -125,21 +139,35 @@ export async function changeStatus(pool: Pool, tenantId: string, change: StatusC
     }
     const row = (await client.query<TenantRow>(rule.sql, [tenantId])).rows[0]!;
     return toTenantView(row);
-  });
+  }, actor);
 }
 
-export async function hardDeleteTenant(pool: Pool, tenantId: string): Promise<void> {
-  await asSystem(pool, (client) => client.query('select public.hard_delete_tenant($1)', [tenantId]));
+/**
+ * Irreversible. Steps outside the database (the tenant's Hasura source) go
+ * first: a source left pointing at a dropped role would break Hasura's metadata.
+ */
+export async function hardDeleteTenant(
+  pool: Pool,
+  tenantId: string,
+  actor: ActorInfo = {},
+  deprovisioningSteps: readonly ((tenantId: string) => Promise<void>)[] = [],
+): Promise<void> {
+  for (const step of deprovisioningSteps) await step(tenantId);
+  await asSystem(pool, (client) => client.query('select public.hard_delete_tenant($1)', [tenantId]), actor);
 }
 
-export async function archiveCancelledTenants(pool: Pool, olderThanDays = 90): Promise<number> {
+export async function archiveCancelledTenants(
+  pool: Pool,
+  olderThanDays = 90,
+  actor: ActorInfo = { actor: 'cron' },
+): Promise<number> {
   return asSystem(pool, async (client) => {
     const { rows } = await client.query<{ n: number }>(
       'select public.archive_cancelled_tenants(make_interval(days => $1)) as n',
       [olderThanDays],
     );
     return rows[0]?.n ?? 0;
-  });
+  }, actor);
 }
 
 export async function getPublicTenant(

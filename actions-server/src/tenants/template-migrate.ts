@@ -52,6 +52,7 @@ export async function migrateTenantSchemas(opts: TemplateMigrationOptions): Prom
         const version = await applyTemplate(client, {
           schema: row.schema_name,
           role: row.db_role,
+          tenantId: t.id,
           fromVersion: Number(row.template_version ?? 0),
           steps,
         });

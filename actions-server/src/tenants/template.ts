@@ -38,11 +38,12 @@ export function latestVersion(steps: TemplateStep[]): number {
 
 /**
  * Applies the template steps newer than `fromVersion` inside `schema`, then
- * re-secures the schema for `role`. Runs in the caller's transaction.
+ * re-secures the schema for `role` and (re)attaches the tenant's plan-limit and
+ * usage triggers. Runs in the caller's transaction.
  */
 export async function applyTemplate(
   client: Client,
-  opts: { schema: string; role: string; fromVersion: number; steps: TemplateStep[] },
+  opts: { schema: string; role: string; tenantId: string; fromVersion: number; steps: TemplateStep[] },
 ): Promise<number> {
   const pending = opts.steps.filter((s) => s.version > opts.fromVersion);
   if (pending.length === 0) return opts.fromVersion;
@@ -51,5 +52,6 @@ export async function applyTemplate(
   for (const step of pending) await client.query(step.sql);
   await client.query('set local search_path = public, pg_temp');
   await client.query('select public.secure_tenant_schema($1, $2)', [opts.schema, opts.role]);
+  await client.query('select public.attach_tenant_triggers($1, $2)', [opts.schema, opts.tenantId]);
   return pending.at(-1)?.version ?? opts.fromVersion;
 }

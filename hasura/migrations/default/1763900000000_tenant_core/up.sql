@@ -232,6 +232,10 @@ create policy identities_app_self on public.identities for select to app
 drop policy if exists identities_app_update_self on public.identities;
 create policy identities_app_update_self on public.identities for update to app
   using (id = public.current_user_id()) with check (id = public.current_user_id());
+drop policy if exists identities_hasura_update_self on public.identities;
+create policy identities_hasura_update_self on public.identities for update to hasura
+  using (id = nullif(public.hasura_session() ->> 'x-hasura-user-id', '')::uuid)
+  with check (id = nullif(public.hasura_session() ->> 'x-hasura-user-id', '')::uuid);
 drop policy if exists identities_hasura_self on public.identities;
 create policy identities_hasura_self on public.identities for select to hasura
   using (public.hasura_session() is null
