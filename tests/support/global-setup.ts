@@ -32,7 +32,7 @@ async function filesUnder(dir: string): Promise<string[]> {
   return out.sort();
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.listen(0, '127.0.0.1', () => {

@@ -1,0 +1,27 @@
+// Runs one autocannon load in its own process, so the load generator does not
+// share an event loop with the server it measures. Input: the options as JSON in
+// argv[2]; output: one JSON summary line on stdout (parsed by http-load.ts).
+import autocannon from 'autocannon';
+import { cannonOptionsSchema } from './http-load.ts';
+
+const opts = cannonOptionsSchema.parse(JSON.parse(process.argv[2] ?? '{}'));
+const result = await autocannon({
+  url: opts.url,
+  connections: opts.connections,
+  ...(opts.amount !== undefined ? { amount: opts.amount } : { duration: opts.durationSeconds ?? 10 }),
+  method: opts.method,
+  headers: opts.headers,
+  ...(opts.body !== undefined ? { body: opts.body } : {}),
+});
+process.stdout.write(
+  `${JSON.stringify({
+    requestsPerSecond: result.requests.total / Math.max(result.duration, 1e-3),
+    total: result.requests.total,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    ok2xx: result['2xx'],
+    non2xx: result.non2xx,
+    errors: result.errors,
+    timeouts: result.timeouts,
+  })}\n`,
+);
