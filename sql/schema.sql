@@ -7,8 +7,14 @@
 -- migration 1763900002000_billing
 -- migration 1763900003000_audit_invitations
 -- migration 1763900005000_hasura
+-- migration 1763900006000_pooled
 
 set check_function_bodies = false;
+
+------------------------------------------------------------------------------
+-- schemas
+------------------------------------------------------------------------------
+create schema "pooled";
 
 ------------------------------------------------------------------------------
 -- functions
@@ -229,7 +235,13 @@ begin
   if not found then
     raise exception 'tenant % does not exist', p_tenant_id using errcode = 'SA404';
   end if;
-  if v_tenant.schema_name is not null then
+  if v_tenant.database_name is not null and v_tenant.database_url_env is null
+     and exists (select 1 from pg_database d where d.datname = v_tenant.database_name) then
+    raise exception 'the database % of tenant % still exists; drop it first (npm run cli -- tenants hard-delete %)',
+      v_tenant.database_name, v_tenant.slug, v_tenant.slug using errcode = 'SA409';
+  end if;
+  -- A database tenant's schema lives in its own database, not here.
+  if v_tenant.schema_name is not null and v_tenant.database_name is null then
     if to_regnamespace(quote_ident(v_tenant.schema_name)) is not null then
       if not public.tenant_owns_schema(v_tenant.id, v_tenant.schema_name) then
         raise exception 'schema % is not owned by tenant %; refusing to drop it',
@@ -807,6 +819,9 @@ begin
          updated_at = now()
    where tenant_id = v_tenant and period >= v_period;
   if not found then
+    if tg_op = 'DELETE' and not exists (select 1 from public.tenants t where t.id = v_tenant) then
+      return null;
+    end if;
     perform public.tenant_counters_open_period(v_tenant, v_period);
     update public.tenant_counters
        set users_total = users_total + v_users,
@@ -855,6 +870,18 @@ begin
     values (v_tenant, v_period, v_shard, v_count)
     on conflict (tenant_id, period, shard) do update set messages_total = c.messages_total + excluded.messages_total;
   end if;
+  return null;
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION public.tg_tenant_settings__notify()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+begin
+  perform pg_notify('tenant_changed', json_build_object(
+    'id', new.tenant_id, 'slugs', json_build_array(), 'domains', json_build_array())::text);
   return null;
 end
 $function$;
@@ -949,6 +976,56 @@ $function$;
 ------------------------------------------------------------------------------
 -- tables
 ------------------------------------------------------------------------------
+create table pooled.channels (
+  tenant_id uuid default COALESCE(public.current_tenant_id(), public.hasura_tenant_id()) not null,
+  id uuid default gen_random_uuid() not null,
+  name text not null,
+  is_private boolean default false not null,
+  created_by uuid,
+  created_at timestamp with time zone default now() not null,
+  updated_at timestamp with time zone default now() not null,
+  constraint channels_pkey PRIMARY KEY (tenant_id, id),
+  constraint channels_name_key UNIQUE (tenant_id, name),
+  constraint channels_name_check CHECK (((length(btrim(name)) >= 1) AND (length(btrim(name)) <= 100)))
+);
+
+create table pooled.files (
+  tenant_id uuid default COALESCE(public.current_tenant_id(), public.hasura_tenant_id()) not null,
+  id uuid default gen_random_uuid() not null,
+  channel_id uuid,
+  member_id uuid,
+  name text not null,
+  content_type text,
+  size_bytes bigint not null,
+  created_at timestamp with time zone default now() not null,
+  constraint files_pkey PRIMARY KEY (tenant_id, id),
+  constraint files_size_bytes_check CHECK ((size_bytes >= 0))
+);
+
+create table pooled.members (
+  tenant_id uuid default COALESCE(public.current_tenant_id(), public.hasura_tenant_id()) not null,
+  id uuid default gen_random_uuid() not null,
+  identity_id uuid,
+  display_name text not null,
+  email text,
+  created_at timestamp with time zone default now() not null,
+  updated_at timestamp with time zone default now() not null,
+  constraint members_pkey PRIMARY KEY (tenant_id, id),
+  constraint members_identity_id_key UNIQUE (tenant_id, identity_id),
+  constraint members_display_name_check CHECK (((length(btrim(display_name)) >= 1) AND (length(btrim(display_name)) <= 200))),
+  constraint members_email_check CHECK (((email IS NULL) OR (email = lower(email))))
+);
+
+create table pooled.messages (
+  tenant_id uuid default COALESCE(public.current_tenant_id(), public.hasura_tenant_id()) not null,
+  id uuid default gen_random_uuid() not null,
+  channel_id uuid not null,
+  member_id uuid,
+  body text not null,
+  created_at timestamp with time zone default now() not null,
+  constraint messages_pkey PRIMARY KEY (tenant_id, id)
+);
+
 create table public.hasura_event_receipts (
   event_id text not null,
   kind text not null,
@@ -1008,8 +1085,10 @@ create table public.plans (
   sort_order integer default 0 not null,
   created_at timestamp with time zone default now() not null,
   updated_at timestamp with time zone default now() not null,
+  placement text,
   constraint plans_pkey PRIMARY KEY (id),
   constraint plans_id_check CHECK ((id ~ '^[a-z][a-z0-9_]{1,30}$'::text)),
+  constraint plans_placement_check CHECK ((placement = ANY (ARRAY['schema'::text, 'pooled'::text, 'database'::text]))),
   constraint plans_rate_limit_per_hour_check CHECK ((rate_limit_per_hour > 0)),
   constraint plans_rate_limit_per_minute_check CHECK ((rate_limit_per_minute > 0)),
   constraint plans_trial_days_check CHECK ((trial_days >= 0))
@@ -1180,17 +1259,27 @@ create table public.tenants (
   grace_ends_at timestamp with time zone,
   billing_suspended boolean default false not null,
   subscription_state_at timestamp with time zone,
+  database_name text,
+  database_url_env text,
   constraint tenants_pkey PRIMARY KEY (id),
   constraint tenants_custom_domain_key UNIQUE (custom_domain),
+  constraint tenants_database_name_key UNIQUE (database_name),
   constraint tenants_db_role_key UNIQUE (db_role),
   constraint tenants_schema_name_key UNIQUE (schema_name),
   constraint tenants_slug_key UNIQUE (slug),
   constraint tenants_billing_interval_check CHECK ((billing_interval = ANY (ARRAY['month'::text, 'year'::text]))),
   constraint tenants_branding_check CHECK ((jsonb_typeof(branding) = 'object'::text)),
   constraint tenants_custom_domain_format CHECK (((custom_domain IS NULL) OR (custom_domain ~ '^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$'::text))),
+  constraint tenants_database_url_env_format CHECK ((database_url_env ~ '^TENANT_DATABASE_URL_[A-Z0-9_]{1,40}$'::text)),
   constraint tenants_isolation_check CHECK ((isolation = ANY (ARRAY['schema'::text, 'pooled'::text, 'database'::text]))),
   constraint tenants_name_check CHECK (((length(btrim(name)) >= 1) AND (length(btrim(name)) <= 200))),
-  constraint tenants_schema_tier CHECK (((isolation <> 'schema'::text) OR ((schema_name IS NOT NULL) AND (db_role IS NOT NULL)))),
+  constraint tenants_placement_columns CHECK (
+CASE isolation
+    WHEN 'schema'::text THEN ((schema_name IS NOT NULL) AND (db_role IS NOT NULL) AND (database_name IS NULL) AND (database_url_env IS NULL))
+    WHEN 'pooled'::text THEN ((schema_name IS NULL) AND (db_role IS NULL) AND (database_name IS NULL) AND (database_url_env IS NULL))
+    WHEN 'database'::text THEN ((schema_name IS NOT NULL) AND (db_role IS NOT NULL) AND (database_name IS NOT NULL))
+    ELSE NULL::boolean
+END),
   constraint tenants_slug_format CHECK ((slug ~ '^[a-z][a-z0-9-]{1,39}$'::text)),
   constraint tenants_slug_not_reserved CHECK ((NOT public.slug_is_reserved(slug))),
   constraint tenants_status_check CHECK ((status = ANY (ARRAY['trial'::text, 'active'::text, 'suspended'::text, 'cancelled'::text, 'archived'::text]))),
@@ -1201,6 +1290,15 @@ create table public.tenants (
 ------------------------------------------------------------------------------
 -- foreign keys
 ------------------------------------------------------------------------------
+alter table only pooled.channels add constraint channels_created_by_fkey FOREIGN KEY (tenant_id, created_by) REFERENCES pooled.members(tenant_id, id) ON DELETE CASCADE;
+alter table only pooled.channels add constraint channels_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
+alter table only pooled.files add constraint files_channel_id_fkey FOREIGN KEY (tenant_id, channel_id) REFERENCES pooled.channels(tenant_id, id) ON DELETE CASCADE;
+alter table only pooled.files add constraint files_member_id_fkey FOREIGN KEY (tenant_id, member_id) REFERENCES pooled.members(tenant_id, id) ON DELETE CASCADE;
+alter table only pooled.files add constraint files_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
+alter table only pooled.members add constraint members_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
+alter table only pooled.messages add constraint messages_channel_id_fkey FOREIGN KEY (tenant_id, channel_id) REFERENCES pooled.channels(tenant_id, id) ON DELETE CASCADE;
+alter table only pooled.messages add constraint messages_member_id_fkey FOREIGN KEY (tenant_id, member_id) REFERENCES pooled.members(tenant_id, id) ON DELETE CASCADE;
+alter table only pooled.messages add constraint messages_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
 alter table only public.hasura_tenant_sources add constraint hasura_tenant_sources_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
 alter table only public.memberships add constraint memberships_identity_id_fkey FOREIGN KEY (identity_id) REFERENCES public.identities(id) ON DELETE CASCADE;
 alter table only public.memberships add constraint memberships_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
@@ -1216,6 +1314,11 @@ alter table only public.tenants add constraint tenants_plan_fkey FOREIGN KEY (pl
 ------------------------------------------------------------------------------
 -- indexes
 ------------------------------------------------------------------------------
+CREATE INDEX channels_created_by_idx ON pooled.channels USING btree (tenant_id, created_by);
+CREATE INDEX files_channel_id_idx ON pooled.files USING btree (tenant_id, channel_id);
+CREATE INDEX files_member_id_idx ON pooled.files USING btree (tenant_id, member_id);
+CREATE INDEX messages_channel_id_created_at_idx ON pooled.messages USING btree (tenant_id, channel_id, created_at);
+CREATE INDEX messages_member_id_idx ON pooled.messages USING btree (tenant_id, member_id);
 CREATE INDEX hasura_event_receipts_received_at_idx ON public.hasura_event_receipts USING btree (received_at);
 CREATE INDEX memberships_identity_id_idx ON public.memberships USING btree (identity_id);
 CREATE INDEX stripe_webhooks_tenant_id_idx ON public.stripe_webhooks USING btree (tenant_id, created_at);
@@ -1296,6 +1399,14 @@ create view public.tenant_usage with (security_invoker=true) as
 ------------------------------------------------------------------------------
 -- row-level security
 ------------------------------------------------------------------------------
+alter table pooled.channels enable row level security;
+alter table pooled.channels force row level security;
+alter table pooled.files enable row level security;
+alter table pooled.files force row level security;
+alter table pooled.members enable row level security;
+alter table pooled.members force row level security;
+alter table pooled.messages enable row level security;
+alter table pooled.messages force row level security;
 alter table public.hasura_event_receipts enable row level security;
 alter table public.hasura_event_receipts force row level security;
 alter table public.hasura_tenant_sources enable row level security;
@@ -1328,6 +1439,54 @@ alter table public.tenant_usage_history enable row level security;
 alter table public.tenant_usage_history force row level security;
 alter table public.tenants enable row level security;
 alter table public.tenants force row level security;
+create policy app_tenant on pooled.channels as permissive for all to app
+  using ((tenant_id = public.current_tenant_id()))
+  with check ((tenant_id = public.current_tenant_id()));
+create policy hasura_delete on pooled.channels as permissive for delete to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_insert on pooled.channels as permissive for insert to hasura
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_select on pooled.channels as permissive for select to hasura
+  using (((public.hasura_tenant_id() IS NULL) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_update on pooled.channels as permissive for update to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy app_tenant on pooled.files as permissive for all to app
+  using ((tenant_id = public.current_tenant_id()))
+  with check ((tenant_id = public.current_tenant_id()));
+create policy hasura_delete on pooled.files as permissive for delete to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_insert on pooled.files as permissive for insert to hasura
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_select on pooled.files as permissive for select to hasura
+  using (((public.hasura_tenant_id() IS NULL) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_update on pooled.files as permissive for update to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy app_tenant on pooled.members as permissive for all to app
+  using ((tenant_id = public.current_tenant_id()))
+  with check ((tenant_id = public.current_tenant_id()));
+create policy hasura_delete on pooled.members as permissive for delete to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_insert on pooled.members as permissive for insert to hasura
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_select on pooled.members as permissive for select to hasura
+  using (((public.hasura_tenant_id() IS NULL) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_update on pooled.members as permissive for update to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy app_tenant on pooled.messages as permissive for all to app
+  using ((tenant_id = public.current_tenant_id()))
+  with check ((tenant_id = public.current_tenant_id()));
+create policy hasura_delete on pooled.messages as permissive for delete to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_insert on pooled.messages as permissive for insert to hasura
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_select on pooled.messages as permissive for select to hasura
+  using (((public.hasura_tenant_id() IS NULL) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_update on pooled.messages as permissive for update to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
 create policy app_tenant on public.hasura_tenant_sources as permissive for all to app
   using ((tenant_id = public.current_tenant_id()))
   with check ((tenant_id = public.current_tenant_id()));
@@ -1476,6 +1635,13 @@ create policy hasura_update on public.tenants as permissive for update to hasura
 ------------------------------------------------------------------------------
 -- triggers
 ------------------------------------------------------------------------------
+CREATE TRIGGER _500_limits BEFORE INSERT ON pooled.channels FOR EACH ROW WHEN ((new.tenant_id = COALESCE(public.current_tenant_id(), public.hasura_tenant_id(), new.tenant_id))) EXECUTE FUNCTION public.tg__limits();
+CREATE TRIGGER _800_usage AFTER INSERT OR DELETE ON pooled.channels FOR EACH ROW EXECUTE FUNCTION public.tg__usage();
+CREATE TRIGGER _500_limits BEFORE INSERT OR UPDATE OF size_bytes ON pooled.files FOR EACH ROW WHEN ((new.tenant_id = COALESCE(public.current_tenant_id(), public.hasura_tenant_id(), new.tenant_id))) EXECUTE FUNCTION public.tg__limits();
+CREATE TRIGGER _800_usage AFTER INSERT OR DELETE OR UPDATE OF size_bytes ON pooled.files FOR EACH ROW EXECUTE FUNCTION public.tg__usage();
+CREATE TRIGGER _500_limits BEFORE INSERT ON pooled.members FOR EACH ROW WHEN ((new.tenant_id = COALESCE(public.current_tenant_id(), public.hasura_tenant_id(), new.tenant_id))) EXECUTE FUNCTION public.tg__limits();
+CREATE TRIGGER _800_usage AFTER INSERT OR DELETE ON pooled.members FOR EACH ROW EXECUTE FUNCTION public.tg__usage();
+CREATE CONSTRAINT TRIGGER _800_usage AFTER INSERT ON pooled.messages DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (public.usage_tally('messages'::text, new.tenant_id)) EXECUTE FUNCTION public.tg__usage_flush();
 CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.identities FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
 CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.memberships FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON public.memberships FOR EACH ROW EXECUTE FUNCTION public.tg__audit('entity=membership', 'tenant=tenant_id', 'key=identity_id', 'ignore=created_at,updated_at', 'insert=added', 'delete=removed', 'group.role_changed=role');
@@ -1487,6 +1653,7 @@ CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.tenant_invitati
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON public.tenant_invitations FOR EACH ROW EXECUTE FUNCTION public.tg__audit('entity=invitation', 'tenant=tenant_id', 'key=id', 'ignore=created_at,updated_at', 'redact=token_hash', 'group.accepted=accepted_at,+accepted_by', 'group.revoked=revoked_at,+revoked_by');
 CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.tenant_settings FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON public.tenant_settings FOR EACH ROW EXECUTE FUNCTION public.tg__audit('entity=settings', 'tenant=tenant_id', 'key=tenant_id', 'ignore=updated_at', 'group.features.updated=features', 'group.settings.updated=settings');
+CREATE TRIGGER _900_notify AFTER UPDATE OF limit_overrides, features ON public.tenant_settings FOR EACH ROW EXECUTE FUNCTION public.tg_tenant_settings__notify();
 CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.tenants FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
 CREATE TRIGGER _200_billing_suspension BEFORE UPDATE ON public.tenants FOR EACH ROW EXECUTE FUNCTION public.tg_tenants__billing_suspension();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON public.tenants FOR EACH ROW EXECUTE FUNCTION public.tg__audit('entity=tenant', 'tenant=id', 'key=id', 'ignore=created_at,updated_at', 'group.status=status,+suspended_at,+cancelled_at,+archived_at,+billing_suspended', 'group.plan_changed=plan', 'group.custom_domain.changed=custom_domain,+custom_domain_verified_at', 'group.custom_domain.verified=custom_domain_verified_at', 'group.subscription.updated=stripe_*,subscription_*,billing_*,current_period_*,cancel_at*,past_due*,grace_*,last_payment_at,trial_ends_at', 'group.template_upgraded=template_version');
@@ -1524,9 +1691,35 @@ revoke all on function public.tg__limits() from public;
 revoke all on function public.tg__usage() from public;
 revoke all on function public.tg__usage_flush() from public;
 revoke all on function public.verify_audit_chain(p_tenant_id uuid) from public;
+grant usage on schema pooled to app;
+grant usage on schema pooled to hasura;
 grant usage on schema public to app;
 grant usage on schema public to hasura;
 grant usage on schema public to public;
+grant delete, select on table pooled.channels to app;
+grant delete, select on table pooled.channels to hasura;
+grant update (name, is_private, created_by) on table pooled.channels to app;
+grant update (name, is_private, created_by) on table pooled.channels to hasura;
+grant insert (tenant_id, id, name, is_private, created_by) on table pooled.channels to app;
+grant insert (tenant_id, name, is_private, created_by) on table pooled.channels to hasura;
+grant delete, select on table pooled.files to app;
+grant delete, select on table pooled.files to hasura;
+grant update (channel_id, member_id, name, content_type, size_bytes) on table pooled.files to app;
+grant update (channel_id, member_id, name, content_type, size_bytes) on table pooled.files to hasura;
+grant insert (tenant_id, channel_id, member_id, name, content_type, size_bytes) on table pooled.files to hasura;
+grant insert (tenant_id, id, channel_id, member_id, name, content_type, size_bytes) on table pooled.files to app;
+grant delete, select on table pooled.members to app;
+grant delete, select on table pooled.members to hasura;
+grant update (identity_id, display_name, email) on table pooled.members to app;
+grant update (identity_id, display_name, email) on table pooled.members to hasura;
+grant insert (tenant_id, id, identity_id, display_name, email) on table pooled.members to app;
+grant insert (tenant_id, identity_id, display_name, email) on table pooled.members to hasura;
+grant delete, select on table pooled.messages to app;
+grant delete, select on table pooled.messages to hasura;
+grant update (channel_id, member_id, body) on table pooled.messages to app;
+grant update (channel_id, member_id, body) on table pooled.messages to hasura;
+grant insert (tenant_id, channel_id, member_id, body) on table pooled.messages to hasura;
+grant insert (tenant_id, id, channel_id, member_id, body) on table pooled.messages to app;
 grant select (id, email, name, is_platform_admin, created_at, updated_at) on table public.identities to app;
 grant select (id, email, name, is_platform_admin, created_at, updated_at) on table public.identities to hasura;
 grant update (name) on table public.identities to app;

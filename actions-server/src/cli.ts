@@ -13,16 +13,18 @@ import { formatLintReport, lintDatabase } from './db/lint.ts';
 import { hardDeleteTenant, markCustomDomainVerified } from './tenants/service.ts';
 import { hasuraExposure } from './hasura/wiring.ts';
 import { unexposeTenant } from './hasura/exposure.ts';
+import { tenantDatabases } from './server.ts';
 
 const USAGE = `usage: npm run cli -- <command>
-  migrate [up]                     apply pending migrations (hasura/migrations/default)
+  migrate [up]                     apply pending migrations (hasura/migrations/default), here and in
+                                   every database-tier tenant's database
   migrate down [N]                 roll back the last N migrations (default 1)
   migrate status                   list migrations and whether they are applied
   tenants migrate [--concurrency N] [--template-dir DIR]
-                                   upgrade every tenant schema to the latest template
+                                   upgrade every schema and database tenant to the latest template
   tenants list                     list tenants
   tenants verify-domain <slug>     mark a tenant's custom domain as verified
-  tenants hard-delete <slug>       drop a tenant's schema, role and rows (irreversible)
+  tenants hard-delete <slug>       drop a tenant's schema or database, role and rows (irreversible)
   db dump                          migrate a scratch database and write its schema to sql/schema.sql
   db lint                          check this database's shape (RLS, definer functions, roles, Citus rules)`;
 
@@ -40,12 +42,16 @@ async function main(argv: string[]): Promise<number> {
   const env = loadConfig();
   const log = createLogger(env.LOG_LEVEL === 'info' ? 'warn' : env.LOG_LEVEL);
   const db = await openDatabase(env, log);
+  const databases = tenantDatabases(env, log, db.pool, db.url);
   try {
     if (group === 'migrate') {
       if (!command || command === 'up') {
         const applied = await migrateUp(db.pool);
         console.log(applied.length ? applied.map((m) => `applied ${m}`).join('\n') : 'nothing to apply');
-        return 0;
+        const tenants = await databases.migrateAll((line) => console.log(line));
+        const failed = tenants.filter((t) => t.error !== undefined);
+        if (tenants.length) console.log(`tenant databases: ${tenants.length - failed.length} up to date, ${failed.length} failed`);
+        return failed.length ? 1 : 0;
       }
       if (command === 'down') {
         const reverted = await migrateDown(db.pool, Number(rest[0] ?? 1));
@@ -69,6 +75,7 @@ async function main(argv: string[]): Promise<number> {
         let started = false;
         const report = await migrateTenantSchemas({
           pool: db.pool,
+          databases,
           concurrency: Number(flag(rest, '--concurrency') ?? env.TENANT_MIGRATION_CONCURRENCY),
           templateDir: flag(rest, '--template-dir'),
           onProgress: (done, total, slug) => {
@@ -89,7 +96,7 @@ async function main(argv: string[]): Promise<number> {
         return report.failed.length ? 1 : 0;
       }
       if (command === 'list') {
-        const { rows } = await db.pool.query('select slug, status, isolation, plan, template_version from public.tenants order by slug');
+        const { rows } = await db.pool.query('select slug, status, isolation, plan, template_version, database_name, database_url_env from public.tenants order by slug');
         console.table(rows);
         return 0;
       }
@@ -99,8 +106,12 @@ async function main(argv: string[]): Promise<number> {
         return 0;
       }
       if (command === 'hard-delete') {
-        const exposure = hasuraExposure(env, db.pool, log);
-        const steps = exposure ? [(id: string) => unexposeTenant(exposure, id)] : [];
+        const exposure = hasuraExposure(env, db.pool, log, databases);
+        // The source first (it connects to the tenant's database), then the database.
+        const steps = [
+          ...(exposure ? [(id: string) => unexposeTenant(exposure, id)] : []),
+          (id: string) => databases.dropFor(id),
+        ];
         await hardDeleteTenant(db.pool, await slugId(rest[0]), { actor: 'cli' }, steps);
         console.log(`deleted ${rest[0]}`);
         return 0;
@@ -119,6 +130,7 @@ async function main(argv: string[]): Promise<number> {
     console.error(USAGE);
     return 2;
   } finally {
+    await databases.close();
     await db.close();
   }
 }

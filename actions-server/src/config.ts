@@ -8,6 +8,17 @@ const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no', ''])
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 
+/** Names of the variables that locate another server of database-tier tenants (tenants.database_url_env). */
+export const TENANT_DATABASE_ENV_RE = /^TENANT_DATABASE_URL_[A-Z0-9_]{1,40}$/;
+
+const postgresUrl = z.string().refine((v) => {
+  try {
+    return ['postgres:', 'postgresql:'].includes(new URL(v).protocol);
+  } catch {
+    return false;
+  }
+}, 'must be a postgres:// URL');
+
 const optionalString = z
   .string()
   .optional()
@@ -44,6 +55,20 @@ const EnvSchema = z
       .regex(/^([a-z][a-z0-9_]{0,15})?$/, 'lower-case letters, digits and _, at most 16, starting with a letter')
       .default(''),
     TENANT_MIGRATION_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
+    // Where a new tenant goes when neither a platform admin nor its plan's
+    // placement says (schema: the seeds' default).
+    DEFAULT_ISOLATION: z.enum(['schema', 'pooled', 'database']).default('schema'),
+    // Other PostgreSQL servers for database-tier tenants: every variable named
+    // TENANT_DATABASE_URL_<NAME> (collected by loadConfig), a URL of a role that
+    // may create databases and roles there. The registry stores the variable's
+    // name (tenants.database_url_env), never the URL.
+    TENANT_DATABASE_SERVERS: z.record(z.string().regex(TENANT_DATABASE_ENV_RE), postgresUrl).default({}),
+    // Per-process pools of database-tier tenants: connections each, open pools
+    // at most (the least recently used idle one is closed for a new one), and
+    // how long an unused pool stays open.
+    TENANT_DB_POOL_SIZE: z.coerce.number().int().min(1).max(100).default(5),
+    TENANT_DB_POOLS_MAX: z.coerce.number().int().min(1).max(10_000).default(50),
+    TENANT_DB_POOL_IDLE_MS: z.coerce.number().int().min(1_000).default(60_000),
 
     // Redis: rate-limit counters shared by every process (in memory when unset).
     REDIS_URL: optionalString,
@@ -97,10 +122,15 @@ const EnvSchema = z
     // password (it is stored in Hasura's metadata); Hasura's own environment
     // supplies the password (PGPASSWORD).
     HASURA_TENANT_DATABASE_URL: optionalString,
+    // The same for each other server of database-tier tenants: HASURA_<variable>
+    // (e.g. HASURA_TENANT_DATABASE_URL_EU for TENANT_DATABASE_URL_EU), collected by loadConfig.
+    HASURA_TENANT_DATABASE_URLS: z.record(z.string().regex(TENANT_DATABASE_ENV_RE), z.string()).default({}),
     // Every tracked table costs Hasura memory and metadata time (DESIGN.md §10).
     HASURA_MAX_TENANT_SOURCES: z.coerce.number().int().min(0).default(200),
-    // Past the cap: refuse the new tenant, or create it without a GraphQL source.
-    HASURA_SOURCE_CAP_POLICY: z.enum(['refuse', 'skip']).default('refuse'),
+    // Past the cap (schema and database tenants with a source of their own):
+    // place the new tenant pooled (DESIGN.md §10), refuse it, or create it
+    // without a GraphQL source.
+    HASURA_SOURCE_CAP_POLICY: z.enum(['pooled', 'refuse', 'skip']).default('pooled'),
     HASURA_TENANT_SOURCE_MAX_CONNECTIONS: z.coerce.number().int().min(1).max(100).default(4),
     HASURA_METADATA_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
     HASURA_METADATA_ATTEMPTS: z.coerce.number().int().min(1).max(10).default(3),
@@ -128,6 +158,21 @@ const EnvSchema = z
     if (env.HASURA_TENANT_DATABASE_URL !== undefined) {
       const problem = tenantDatabaseUrlProblem(env.HASURA_TENANT_DATABASE_URL);
       if (problem) ctx.addIssue({ code: 'custom', path: ['HASURA_TENANT_DATABASE_URL'], message: problem });
+    }
+    for (const [name, url] of Object.entries(env.HASURA_TENANT_DATABASE_URLS)) {
+      const problem = tenantDatabaseUrlProblem(url);
+      if (problem) ctx.addIssue({ code: 'custom', path: [`HASURA_${name}`], message: problem });
+      if (!(name in env.TENANT_DATABASE_SERVERS)) {
+        ctx.addIssue({ code: 'custom', path: [`HASURA_${name}`], message: `names no server: ${name} is not set` });
+      }
+    }
+    if (hasuraEndpoint !== undefined) {
+      // Hasura reaches a database tenant's server through its own login there.
+      for (const name of Object.keys(env.TENANT_DATABASE_SERVERS)) {
+        if (!(name in env.HASURA_TENANT_DATABASE_URLS)) {
+          ctx.addIssue({ code: 'custom', path: [`HASURA_${name}`], message: `required when ${name} and HASURA_GRAPHQL_ENDPOINT are set` });
+        }
+      }
     }
     for (const key of ['ACTIONS_SECRET', 'EVENTS_SECRET'] as const) {
       const value = env[key];
@@ -174,8 +219,21 @@ export class ConfigError extends Error {
   }
 }
 
+/** Variables whose names share a prefix, keyed by the name without `strip` (a dynamic family of settings). */
+function collect(source: Record<string, string | undefined>, pattern: RegExp, strip = ''): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(source).flatMap(([name, value]) =>
+      pattern.test(name) && value !== undefined && value.trim() !== '' ? [[name.slice(strip.length), value]] : [],
+    ),
+  );
+}
+
 export function loadConfig(source: Record<string, string | undefined> = process.env): Env {
-  const parsed = EnvSchema.safeParse(source);
+  const parsed = EnvSchema.safeParse({
+    ...source,
+    TENANT_DATABASE_SERVERS: collect(source, /^TENANT_DATABASE_URL_/),
+    HASURA_TENANT_DATABASE_URLS: collect(source, /^HASURA_TENANT_DATABASE_URL_/, 'HASURA_'),
+  });
   if (!parsed.success) {
     throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`));
   }

@@ -22,6 +22,10 @@ async function main(): Promise<void> {
   const applied = await migrateUp(db.pool, { log: (m) => log.info(m) });
   log.info({ applied: applied.length }, 'migrations up to date');
   const ctx = await buildContext(env, log, db.pool, db.url);
+  // Database-tier tenants' databases get the same migrations; one that fails is logged, not fatal.
+  const tenantDbs = await ctx.databases.migrateAll((line) => log.info(line));
+  const failed = tenantDbs.filter((t) => t.error !== undefined).map((t) => t.slug);
+  if (tenantDbs.length) log[failed.length ? 'error' : 'info']({ tenants: tenantDbs.length, failed }, 'tenant databases migrated');
   const running = await startServer(ctx, env.PORT);
   const port = new URL(running.url).port;
   log.info({ port }, `actions server listening on http://localhost:${port}`);

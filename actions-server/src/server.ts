@@ -11,6 +11,7 @@ import { createApp } from './http/app.ts';
 import { createStripeClient } from './billing/stripe-client.ts';
 import { wireHasura } from './hasura/wiring.ts';
 import { buildLimits, stopLimits } from './limits/wiring.ts';
+import { TenantDatabases } from './tenants/databases.ts';
 
 export interface RunningServer {
   ctx: AppContext;
@@ -32,11 +33,28 @@ export async function buildContext(env: Env, log: Logger, pool: Pool, databaseUr
     log.warn('JWT_SECRET is not set: using a random secret for this process (tokens end with it)'),
   );
   const limits = await buildLimits(env, log, pool);
-  const ctx: AppContext = { env, log, pool, resolver, tokens, provisioningSteps: [], deprovisioningSteps: [], ...limits };
+  const databases = tenantDatabases(env, log, pool, databaseUrl);
+  databases.watch(resolver);
+  const ctx: AppContext = { env, log, pool, resolver, tokens, provisioningSteps: [], deprovisioningSteps: [], databases, ...limits };
   if (env.STRIPE_SECRET_KEY) ctx.stripe = createStripeClient(env.STRIPE_SECRET_KEY, env.STRIPE_API_BASE);
   else log.info('STRIPE_SECRET_KEY is not set: billing is disabled (billing routes answer 503)');
   wireHasura(ctx);
+  // After the Hasura source is gone (it connects to the database): the tenant's database.
+  ctx.deprovisioningSteps.push((tenantId) => databases.dropFor(tenantId));
   return ctx;
+}
+
+/** The database tier's pools, as configured (also for operator commands). */
+export function tenantDatabases(env: Env, log: Logger, pool: Pool, databaseUrl: string): TenantDatabases {
+  return new TenantDatabases({
+    mainUrl: databaseUrl,
+    mainPool: pool,
+    servers: env.TENANT_DATABASE_SERVERS,
+    poolSize: env.TENANT_DB_POOL_SIZE,
+    maxPools: env.TENANT_DB_POOLS_MAX,
+    idleMs: env.TENANT_DB_POOL_IDLE_MS,
+    log,
+  });
 }
 
 export async function startServer(ctx: AppContext, port: number, host = '0.0.0.0'): Promise<RunningServer> {
@@ -55,6 +73,7 @@ export async function startServer(ctx: AppContext, port: number, host = '0.0.0.0
       server.closeAllConnections();
       await ctx.resolver.stop();
       await stopLimits(ctx);
+      await ctx.databases.close();
     },
   };
 }

@@ -23,7 +23,11 @@
 --                         pooled data live on one shard and join locally;
 --   coordinator-local     platform bookkeeping that only the actions server
 --                         reads as the owner (no grants to app or hasura);
---   distributed schemas   schema-tier tenants, one colocation group per schema.
+--   distributed schemas   schema-tier tenants, one colocation group per schema;
+--   database-tier tenants are separate databases (on this or another server),
+--                         outside this cluster's distribution.
+-- Run it in the main database only; a tenant database on a Citus cluster of
+-- its own holds one tenant and needs no distribution.
 
 create extension if not exists citus;
 
@@ -68,8 +72,12 @@ select create_distributed_table('public.tenant_api_calls', 'tenant_id', colocate
 select create_distributed_table('public.tenant_audit_heads', 'tenant_id', colocate_with => 'public.tenant_settings');
 select create_distributed_table('public.tenant_audit_logs', 'tenant_id', colocate_with => 'public.tenant_settings');
 select create_distributed_table('public.tenant_invitations', 'tenant_id', colocate_with => 'public.tenant_settings');
--- Pooled tier: every table of schema pooled, colocated the same way, e.g.
---   select create_distributed_table('pooled.<table>', 'tenant_id', colocate_with => 'public.tenant_settings');
+-- Pooled tier: the template's tables shared by pooled tenants, colocated the
+-- same way (parents before children: their composite foreign keys need it).
+select create_distributed_table('pooled.members', 'tenant_id', colocate_with => 'public.tenant_settings');
+select create_distributed_table('pooled.channels', 'tenant_id', colocate_with => 'public.tenant_settings');
+select create_distributed_table('pooled.messages', 'tenant_id', colocate_with => 'public.tenant_settings');
+select create_distributed_table('pooled.files', 'tenant_id', colocate_with => 'public.tenant_settings');
 
 ------------------------------------------------------------------------------
 -- coordinator-local tables (owner-only bookkeeping)

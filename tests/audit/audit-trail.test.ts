@@ -8,6 +8,7 @@ import { request, type HttpResponse } from '../support/http.ts';
 import { makeTenant } from '../support/factories.ts';
 import { asSystem, asTenant } from '../../actions-server/src/db/tx.ts';
 import type { RunningServer } from '../../actions-server/src/server.ts';
+import { hardDeleteTenant } from '../../actions-server/src/tenants/service.ts';
 import { asRole, auditRows, hasuraSession, sqlState } from './helpers.ts';
 import type { AuditPage } from '../../actions-server/src/audit/service.ts';
 
@@ -174,6 +175,25 @@ describe('lifecycle changes', () => {
     expect(rows.find((r) => r.action === 'membership.removed')).toMatchObject({ entity_id: ownerId });
     const { rows: check } = await db.pool.query('select * from public.verify_audit_chain($1)', [tenant.id]);
     expect(check[0]).toMatchObject({ ok: true, broken_seq: null, checked: String(rows.length) });
+  });
+});
+
+// The trail is the registry's, so every tier is audited the same way; a pooled
+// tenant's data goes with its registry row, a database tenant's with its database.
+describe.each(['pooled', 'database'] as const)('a %s tenant', (isolation) => {
+  it('is audited like any other, from creation to hard delete, on one verified chain', async () => {
+    const { tenant } = await makeTenant(db, `audited-${isolation}`, { isolation });
+    await asSystem(db.pool, (c) => c.query(`update public.tenants set plan = 'pro' where id = $1`, [tenant.id]), { userId: adminId });
+    await hardDeleteTenant(db.pool, tenant.id, { userId: adminId }, srv.ctx.deprovisioningSteps);
+    const actions = (await auditRows(db.pool, tenant.id)).map((r) => r.action);
+    expect(actions[0]).toBe('tenant.created');
+    expect(actions).toEqual(expect.arrayContaining(['membership.added', 'tenant.plan_changed', 'membership.removed', 'tenant.deleted']));
+    expect(actions.filter((a) => a === 'tenant.deleted')).toHaveLength(1);
+    const { rows: check } = await db.pool.query('select * from public.verify_audit_chain($1)', [tenant.id]);
+    expect(check[0]).toMatchObject({ ok: true, broken_seq: null, checked: String(actions.length) });
+    // Nothing of it is left but the trail.
+    expect((await db.pool.query('select 1 from pooled.members where tenant_id = $1', [tenant.id])).rowCount).toBe(0);
+    expect((await db.pool.query('select 1 from pg_database where datname = $1', [`${db.rolePrefix}tenant_audited-database`])).rowCount).toBe(0);
   });
 });
 

@@ -8,6 +8,7 @@ import { startStripeDouble, type StripeDouble } from '../support/stripe-double.t
 import { signEvent } from '../support/stripe-events.ts';
 import type { RunningServer } from '../../actions-server/src/server.ts';
 import type { TenantRole } from '../../actions-server/src/auth/tokens.ts';
+import type { Isolation } from '../../actions-server/src/tenants/records.ts';
 
 export const WEBHOOK_SECRET = 'whsec_billing_suite_secret';
 export const PRICE = {
@@ -74,7 +75,11 @@ export async function addMember(h: BillingHarness, tenantId: string, email: stri
   return h.srv.ctx.tokens.sign({ userId, tenantId, role }).token;
 }
 
-export async function tenantWithOwner(h: BillingHarness, slug: string, opts: { plan?: string; trial?: boolean } = {}) {
+export async function tenantWithOwner(
+  h: BillingHarness,
+  slug: string,
+  opts: { plan?: string; trial?: boolean; isolation?: Isolation } = {},
+) {
   const made = await makeTenant(h.db, slug, opts);
   return { made, id: made.tenant.id, token: await login(h, made) };
 }

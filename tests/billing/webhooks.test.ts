@@ -2,7 +2,10 @@
 // every event is stored once and processed exactly once however often it is
 // delivered; order of delivery does not change the outcome; a failure leaves
 // nothing behind and the retry succeeds.
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { Client } from '../../actions-server/src/db/tx.ts';
+import { placementOf, withTenantData } from '../../actions-server/src/tenants/data.ts';
+import type { Isolation } from '../../actions-server/src/tenants/records.ts';
 import { buildEvent, checkoutSessionObject, invoiceObject, nowSeconds, stripeId, subscriptionObject } from '../support/stripe-events.ts';
 import type { SubscriptionObjectOptions } from '../support/stripe-events.ts';
 import { request } from '../support/http.ts';
@@ -32,8 +35,8 @@ beforeEach(() => {
 const DAY = 86_400;
 
 /** A tenant whose Stripe customer exists (as checkout leaves it), with helpers to build its objects. */
-async function billedTenant(slug: string) {
-  const { id } = await tenantWithOwner(h, slug);
+async function billedTenant(slug: string, isolation?: Isolation) {
+  const { id, made } = await tenantWithOwner(h, slug, isolation ? { isolation } : {});
   const customer = h.double.putCustomer({ metadata: { tenant_id: id } }).id;
   await h.db.pool.query('update public.tenants set stripe_customer_id = $2 where id = $1', [id, customer]);
   const subId = stripeId('sub');
@@ -44,8 +47,26 @@ async function billedTenant(slug: string) {
   const putInStripe = (opts: SubscriptionObjectOptions = {}) =>
     h.double.putSubscription({ id: subId, customer, priceId: PRICE.proMonth, metadata, currentPeriodStart: 1_900_000_000, ...opts });
   const invoice = (status: 'paid' | 'open', created: number) => invoiceObject({ customer, subscriptionId: subId, status, created });
-  return { id, customer, subId, sub, putInStripe, invoice };
+  return { id, made, customer, subId, sub, putInStripe, invoice };
 }
+
+// Billing changes the registry row, whatever the tier; the plan's limits then
+// hold in the tenant's data wherever it is (a database tenant's copy of its
+// plan follows through tenant_changed, within the notification's round trip).
+describe.each(['pooled', 'database'] as const)('a %s tenant', (isolation) => {
+  it("moves to the subscribed plan, and the new plan's limits hold in its data", async () => {
+    const t = await billedTenant(`billed-${isolation}`, isolation);
+    const as = (fn: (c: Client) => Promise<unknown>) => withTenantData(h.srv.ctx, placementOf(t.made.tenant), t.made.ownerId, fn);
+    await as((c) => c.query(`insert into channels (name) select 'c' || g from generate_series(1, 5) g`));
+    await expect(as((c) => c.query(`insert into channels (name) values ('sixth')`))).rejects.toMatchObject({ code: 'SA429' });
+
+    await deliverOk(h, buildEvent('customer.subscription.created', t.sub({ status: 'active' })));
+    expect((await billingState(h, t.id)).plan).toBe('pro');
+    // Refused (and nothing written) until the plan reaches the tenant's data; then admitted.
+    await vi.waitFor(() => as((c) => c.query(`insert into channels (name) values ('sixth')`)), { timeout: 10_000, interval: 50 });
+    expect(await as(async (c) => (await c.query('select count(*)::int as n from channels')).rows[0].n)).toBe(6);
+  });
+});
 
 describe('signature', () => {
   it('rejects a wrong secret, a stale timestamp, a body changed after signing and a missing header, storing nothing', async () => {

@@ -2,7 +2,7 @@
 // applies it (session variables become parameters), so tests can run each
 // role's filter against the real database as the role Hasura connects as.
 // Covers what our metadata uses: _and/_or/_not, comparison operators,
-// _exists, and object relationships by foreign key column.
+// _exists, and object relationships by foreign key (one column or several).
 import pg from 'pg';
 
 type Exp = Record<string, unknown>;
@@ -20,6 +20,8 @@ export interface Relationship {
   target: TableRef;
   /** Referenced column of the target (the primary key). */
   targetColumn: string;
+  /** A composite foreign key's other column pairs (this table's column → the target's), e.g. tenant_id. */
+  alsoJoin?: Record<string, string>;
   /** Relationships of the target table, for nested filters. */
   relationships?: Record<string, Relationship>;
 }
@@ -65,9 +67,12 @@ export class BoolExpSql {
       } else if (relationships[key]) {
         const rel = relationships[key];
         const inner = `r${++this.aliases}`;
+        const joins = [[rel.column, rel.targetColumn], ...Object.entries(rel.alsoJoin ?? {})]
+          .map(([from, to]) => `${inner}.${ident(to!)} = ${alias}.${ident(from!)}`)
+          .join(' and ');
         parts.push(
           `exists (select 1 from ${ident(rel.target.schema)}.${ident(rel.target.name)} ${inner} ` +
-            `where ${inner}.${ident(rel.targetColumn)} = ${alias}.${ident(rel.column)} and ${this.predicate(operand, inner, rel.relationships)})`,
+            `where ${joins} and ${this.predicate(operand, inner, rel.relationships)})`,
         );
       } else {
         parts.push(this.column(`${alias}.${ident(key)}`, operand));

@@ -13,7 +13,14 @@ import type { RunningServer } from '../../actions-server/src/server.ts';
 import { buildContext } from '../../actions-server/src/server.ts';
 import { hardDeleteTenant } from '../../actions-server/src/tenants/service.ts';
 import { createMetadataClient } from '../../actions-server/src/hasura/client.ts';
-import { exposeTenant, hasuraSourceStep, MARKER_VIEW, tenantSourceUrl, type ExposureDeps } from '../../actions-server/src/hasura/exposure.ts';
+import {
+  exposeTenant,
+  hasuraSourceStep,
+  MARKER_VIEW,
+  tenantSourceUrl,
+  unexposeTenant,
+  type ExposureDeps,
+} from '../../actions-server/src/hasura/exposure.ts';
 import { hasuraSettings } from '../../actions-server/src/hasura/settings.ts';
 import { withTransaction } from '../../actions-server/src/db/tx.ts';
 import { filteredSelect, type Relationship } from './boolexp-sql.ts';
@@ -64,6 +71,7 @@ async function footprint(slug: string) {
   };
 }
 
+const registered = async () => (await db.pool.query<{ n: number }>('select count(*)::int as n from public.hasura_tenant_sources')).rows[0]!.n;
 const sourceOf = (slug: string): SourceEntry | undefined => hasura.metadata().sources.find((s) => s.name === `tenant_${slug}`);
 const types = () => hasura.requests.map((r) => (r as { type: string }).type);
 
@@ -189,7 +197,6 @@ describe('tenant source cap', () => {
       sleep: async () => undefined,
     };
   }
-  const registered = async () => (await db.pool.query<{ n: number }>('select count(*)::int as n from public.hasura_tenant_sources')).rows[0]!.n;
 
   it('refuses a tenant past the cap (policy refuse) and leaves nothing behind', async () => {
     const d = deps({ maxTenantSources: await registered(), capPolicy: 'refuse' });
@@ -223,14 +230,58 @@ describe('tenant source cap', () => {
   });
 });
 
+describe('a database tenant', () => {
+  it("gets its source like a schema tenant: its own database in the URL, its role, its marker view there; and loses both on hard delete", async () => {
+    const settings = hasuraSettings(db.env(hasuraEnv))!;
+    const deps: ExposureDeps = {
+      settings,
+      pool: db.pool,
+      log: createLogger('silent'),
+      metadata: createMetadataClient({ endpoint: settings.baseUrl, adminSecret: SECRET, timeoutMs: 5_000 }),
+      databases: db.databases,
+    };
+    const { tenant } = await makeTenant(db, 'warehouse', { isolation: 'database', steps: [hasuraSourceStep(deps)] });
+    const source = sourceOf('warehouse')!;
+    expect(source.customization).toEqual({ root_fields: { namespace: 'warehouse' }, type_names: { prefix: 'warehouse_' } });
+    const url = new URL((source.configuration['connection_info'] as { database_url: string }).database_url);
+    expect(decodeURIComponent(url.pathname)).toBe(`/${tenant.database_name}`);
+    expect(url.username).toBe(loginRole);
+    expect(url.password).toBe('');
+    expect(url.search).toBe(`?options=-c%20role%3D${encodeURIComponent(tenant.db_role!)}`);
+    expect(source.tables.map((t) => t.table.name).sort()).toEqual(['channels', 'files', MARKER_VIEW, 'members', 'messages'].sort());
+    expect(await registered()).toBeGreaterThan(0);
+
+    // Hasura's login reaches the tenant's database as the tenant's role, and sees its schema only.
+    const client = new pg.Client({ connectionString: url.toString() });
+    await client.connect();
+    try {
+      expect((await client.query('select current_database() as d, current_user as u')).rows[0]).toEqual({ d: tenant.database_name, u: tenant.db_role });
+      expect((await client.query(`select id from tenant_warehouse.${MARKER_VIEW}`)).rows).toEqual([{ id: tenant.id }]);
+      expect((await client.query('select count(*)::int as n from tenant_warehouse.members')).rows[0].n).toBe(1);
+      await expect(client.query('select 1 from public.tenants')).rejects.toThrow(/permission denied/);
+    } finally {
+      await client.end();
+    }
+
+    await hardDeleteTenant(db.pool, tenant.id, {}, [(id) => unexposeTenant(deps, id), (id) => db.databases.dropFor(id)]);
+    expect(hasura.requests.at(-1)).toEqual({ type: 'pg_drop_source', args: { name: 'tenant_warehouse', cascade: true } });
+    expect(sourceOf('warehouse')).toBeUndefined();
+    expect((await db.pool.query('select 1 from pg_database where datname = $1', [tenant.database_name])).rowCount).toBe(0);
+    expect((await db.pool.query('select 1 from public.hasura_tenant_sources where tenant_id = $1', [tenant.id])).rowCount).toBe(0);
+  });
+});
+
 describe('without HASURA_GRAPHQL_ENDPOINT', () => {
-  it('adds no provisioning or deprovisioning step', async () => {
+  it('adds no Hasura step and no source cap', async () => {
     const ctx = await buildContext(db.env(), createLogger('silent'), db.pool, db.url);
     try {
       expect(ctx.provisioningSteps).toHaveLength(0);
-      expect(ctx.deprovisioningSteps).toHaveLength(0);
+      // Only the database tier's own: dropping a database tenant's database.
+      expect(ctx.deprovisioningSteps).toHaveLength(1);
+      expect(ctx.sourceCapacity).toBeUndefined();
     } finally {
       await ctx.resolver.stop();
+      await ctx.databases.close();
     }
   });
 });

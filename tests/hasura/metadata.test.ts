@@ -3,8 +3,9 @@
 // grants and relationships exist; tenant-scoped permissions filter on the
 // session's tenant; no role reads a secret; and, read as `hasura` with no
 // hasura.user (how Hasura runs queries), each role's filter yields exactly its
-// tenant's rows.
+// tenant's rows, for the registry and for the pooled tier's shared tables.
 import { access } from 'node:fs/promises';
+import pg from 'pg';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadMetadataDir } from '../support/metadata-dir.ts';
@@ -95,15 +96,19 @@ describe('hasura/metadata against the migrated database', () => {
   let db: TestDb;
   let a: MadeTenant;
   let b: MadeTenant;
+  let pa: MadeTenant;
+  let pb: MadeTenant;
   let memberOfA: string;
 
   interface Column {
+    /** schema.table */
     table: string;
     column: string;
     select: boolean;
     update: boolean;
   }
   let columns: Column[];
+  const qualified = (t: { schema?: string; name: string }) => `${t.schema ?? 'public'}.${t.name}`;
   const columnsOf = (table: string) => columns.filter((c) => c.table === table).map((c) => c.column);
 
   beforeAll(async () => {
@@ -122,11 +127,24 @@ describe('hasura/metadata against the migrated database', () => {
         [t.tenant.id, `new@${t.tenant.slug}.example.com`, t.ownerId],
       );
     }
+    // Two pooled tenants with a row in every pooled table, sharing them.
+    pa = await makeTenant(db, 'pooled-a', { isolation: 'pooled' });
+    pb = await makeTenant(db, 'pooled-b', { isolation: 'pooled' });
+    for (const t of [pa, pb]) {
+      await db.pool.query(
+        `with m as (select id from pooled.members where tenant_id = $1),
+              c as (insert into pooled.channels (tenant_id, name, created_by) select $1, 'general', m.id from m returning id),
+              f as (insert into pooled.files (tenant_id, channel_id, member_id, name, size_bytes)
+                    select $1, c.id, m.id, 'f', 10 from c, m returning 1)
+         insert into pooled.messages (tenant_id, channel_id, member_id, body) select $1, c.id, m.id, 'hi' from c, m`,
+        [t.tenant.id],
+      );
+    }
     const { rows } = await db.pool.query<Column>(
-      `select c.table_name as table, c.column_name as column,
-              has_column_privilege('hasura', format('public.%I', c.table_name), c.column_name, 'SELECT') as select,
-              has_column_privilege('hasura', format('public.%I', c.table_name), c.column_name, 'UPDATE') as update
-         from information_schema.columns c where c.table_schema = 'public'`,
+      `select c.table_schema || '.' || c.table_name as table, c.column_name as column,
+              has_column_privilege('hasura', format('%I.%I', c.table_schema, c.table_name), c.column_name, 'SELECT') as select,
+              has_column_privilege('hasura', format('%I.%I', c.table_schema, c.table_name), c.column_name, 'UPDATE') as update
+         from information_schema.columns c where c.table_schema in ('public', 'pooled')`,
     );
     columns = rows;
   });
@@ -134,35 +152,51 @@ describe('hasura/metadata against the migrated database', () => {
     await db?.close();
   });
 
-  /** Object relationships of a platform table: FK column -> referenced table and column (checked against pg_constraint). */
+  /**
+   * Object relationships of a platform table: its foreign key (one column, or
+   * several: a pooled table's composite key with tenant_id) -> the referenced
+   * table and columns, checked against pg_constraint.
+   */
   async function relationshipsOf(t: TableEntry): Promise<Record<string, Relationship>> {
     const out: Record<string, Relationship> = {};
     for (const rel of t.object_relationships ?? []) {
-      const column = (rel.using as { foreign_key_constraint_on: string }).foreign_key_constraint_on;
-      const { rows } = await db.pool.query<{ target: string; target_column: string }>(
-        `select r.relname as target, ra.attname as target_column
+      const on = (rel.using as { foreign_key_constraint_on: string | string[] }).foreign_key_constraint_on;
+      const fkColumns = typeof on === 'string' ? [on] : on;
+      const { rows } = await db.pool.query<{ schema: string; target: string; pairs: [string, string][] }>(
+        `select rn.nspname as schema, r.relname as target,
+                (select json_agg(json_build_array(a.attname, ra.attname))
+                   from unnest(k.conkey, k.confkey) as u (col, ref)
+                   join pg_attribute a on a.attrelid = k.conrelid and a.attnum = u.col
+                   join pg_attribute ra on ra.attrelid = k.confrelid and ra.attnum = u.ref) as pairs
            from pg_constraint k
            join pg_class r on r.oid = k.confrelid
-           join pg_attribute a on a.attrelid = k.conrelid and a.attnum = k.conkey[1]
-           join pg_attribute ra on ra.attrelid = k.confrelid and ra.attnum = k.confkey[1]
-          where k.conrelid = format('public.%I', $1::text)::regclass and k.contype = 'f' and a.attname = $2`,
-        [t.table.name, column],
+           join pg_namespace rn on rn.oid = r.relnamespace
+          where k.conrelid = format('%I.%I', $1::text, $2::text)::regclass and k.contype = 'f'
+            and (select array_agg(a.attname::text order by a.attname) from pg_attribute a
+                  where a.attrelid = k.conrelid and a.attnum = any (k.conkey))
+              = (select array_agg(x order by x) from unnest($3::text[]) x)`,
+        [t.table.schema ?? 'public', t.table.name, fkColumns],
       );
-      expect(rows, `${t.table.name}.${rel.name}: no foreign key on ${column}`).toHaveLength(1);
-      out[rel.name] = { column, target: { schema: 'public', name: rows[0]!.target }, targetColumn: rows[0]!.target_column };
+      expect(rows, `${t.table.name}.${rel.name}: no foreign key on ${fkColumns.join(', ')}`).toHaveLength(1);
+      const { schema, target, pairs } = rows[0]!;
+      // The column that names the row; the others (tenant_id) only pair up.
+      const [column, targetColumn] = pairs.find(([c]) => c !== 'tenant_id') ?? pairs[0]!;
+      const alsoJoin = Object.fromEntries(pairs.filter(([c]) => c !== column));
+      out[rel.name] = { column, target: { schema, name: target }, targetColumn, alsoJoin };
     }
     return out;
   }
 
-  const tenantColumnOf = (table: string) => (table === 'tenants' ? 'id' : columnsOf(table).includes('tenant_id') ? 'tenant_id' : undefined);
+  const tenantColumnOf = (table: string) =>
+    table === 'public.tenants' ? 'id' : columnsOf(table).includes('tenant_id') ? 'tenant_id' : undefined;
 
   it('tracks only tables that exist, with existing and granted columns and valid filters', async () => {
     for (const t of platform().tables) {
-      const name = t.table.name;
+      const name = qualified(t.table);
       const cols = columnsOf(name);
       expect(cols.length, `${name} does not exist`).toBeGreaterThan(0);
       const relationships = await relationshipsOf(t);
-      const relColumns = Object.fromEntries(Object.entries(relationships).map(([k, r]) => [k, columnsOf(r.target.name)]));
+      const relColumns = Object.fromEntries(Object.entries(relationships).map(([k, r]) => [k, columnsOf(qualified(r.target))]));
       for (const p of permissionsOf(t)) {
         const at = `${name} ${p.kind} ${p.role}`;
         const listed = p.permission['columns'];
@@ -191,7 +225,7 @@ describe('hasura/metadata against the migrated database', () => {
     };
     let checked = 0;
     for (const t of platform().tables) {
-      const col = tenantColumnOf(t.table.name);
+      const col = tenantColumnOf(qualified(t.table));
       if (!col) continue;
       for (const p of permissionsOf(t)) {
         if (PLATFORM_ROLES.has(p.role)) continue;
@@ -210,7 +244,7 @@ describe('hasura/metadata against the migrated database', () => {
     for (const t of platform().tables) {
       for (const p of permissionsOf(t).filter((x) => x.kind === 'select')) {
         const listed = p.permission['columns'];
-        const cols = listed === '*' ? columnsOf(t.table.name) : (listed as string[]);
+        const cols = listed === '*' ? columnsOf(qualified(t.table)) : (listed as string[]);
         expect(cols.filter((c) => SECRET_COLUMN.test(c)), `${t.table.name} ${p.role}`).toEqual([]);
       }
     }
@@ -238,33 +272,63 @@ describe('hasura/metadata against the migrated database', () => {
   }
 
   it('READ PATH: as hasura without hasura.user, each role filter yields exactly its tenant rows', async () => {
-    const sessions = [
-      { tenant: a, userId: a.ownerId },
-      { tenant: b, userId: b.ownerId },
-    ];
+    // Schema tenants (registry rows only) and pooled tenants (registry and pooled rows):
+    // each session sees exactly its tenant's rows of every table, none where it has none.
+    const sessions = [a, b, pa, pb].map((t) => ({ tenant: t, userId: t.ownerId }));
     let proofs = 0;
+    const pooledTables: string[] = [];
     for (const t of platform().tables) {
-      const col = tenantColumnOf(t.table.name);
+      const name = qualified(t.table);
+      const col = tenantColumnOf(name);
       if (!col) continue;
-      const total = (await db.pool.query<{ n: number }>(`select count(*)::int as n from public.${t.table.name}`)).rows[0]!.n;
+      if (t.table.schema === 'pooled') pooledTables.push(t.table.name);
+      const from = `${pg.escapeIdentifier(t.table.schema ?? 'public')}.${pg.escapeIdentifier(t.table.name)}`;
+      const total = (await db.pool.query<{ n: number }>(`select count(*)::int as n from ${from}`)).rows[0]!.n;
       for (const p of (t.select_permissions ?? []).filter((x) => !PLATFORM_ROLES.has(x.role))) {
+        let withRows = 0;
         for (const s of sessions) {
           const own = (
-            await db.pool.query<{ n: number }>(`select count(*)::int as n from public.${t.table.name} where ${col} = $1`, [s.tenant.tenant.id])
+            await db.pool.query<{ n: number }>(`select count(*)::int as n from ${from} where ${pg.escapeIdentifier(col)} = $1`, [
+              s.tenant.tenant.id,
+            ])
           ).rows[0]!.n;
           const session = { 'x-hasura-role': p.role, 'x-hasura-tenant-id': s.tenant.tenant.id, 'x-hasura-user-id': s.userId };
           const seen = await countAsHasura(t, p.permission['filter'], session);
-          expect(own, `${t.table.name}: no rows of ${s.tenant.tenant.slug} to prove anything with`).toBeGreaterThan(0);
-          expect(total, `${t.table.name}: only one tenant has rows`).toBeGreaterThan(own);
-          expect(seen, `${t.table.name} as ${p.role} of ${s.tenant.tenant.slug}`).toBe(own);
+          expect(seen, `${name} as ${p.role} of ${s.tenant.tenant.slug}`).toBe(own);
+          expect(total, `${name}: only one tenant has rows`).toBeGreaterThan(own);
+          if (own > 0) withRows++;
           proofs++;
         }
+        expect(withRows, `${name}: fewer than two tenants have rows to prove anything with`).toBeGreaterThanOrEqual(2);
       }
       for (const p of (t.select_permissions ?? []).filter((x) => PLATFORM_ROLES.has(x.role))) {
-        expect(await countAsHasura(t, p.permission['filter'], { 'x-hasura-role': p.role }), `${t.table.name} as ${p.role}`).toBe(total);
+        expect(await countAsHasura(t, p.permission['filter'], { 'x-hasura-role': p.role }), `${name} as ${p.role}`).toBe(total);
       }
     }
-    expect(proofs).toBeGreaterThanOrEqual(20);
+    expect(pooledTables.sort()).toEqual(['channels', 'files', 'members', 'messages']);
+    expect(proofs).toBeGreaterThanOrEqual(40);
+  });
+
+  it('READ PATH: a pooled member may change only their own rows', async () => {
+    // A second member of pa, with a message of their own next to the owner's.
+    const identity = (
+      await db.pool.query<{ id: string }>(`insert into public.identities (email, name) values ('second@pooled-a.example.com', 'S') returning id`)
+    ).rows[0]!.id;
+    await db.pool.query(
+      `with m as (insert into pooled.members (tenant_id, identity_id, display_name) values ($1, $2, 'S') returning id)
+       insert into pooled.messages (tenant_id, channel_id, member_id, body)
+       select $1, c.id, m.id, 'mine' from m, pooled.channels c where c.tenant_id = $1`,
+      [pa.tenant.id, identity],
+    );
+    const messages = platform().tables.find((t) => qualified(t.table) === 'pooled.messages')!;
+    const update = (role: string) => (messages.update_permissions ?? []).find((p) => p.role === role)!.permission['filter'];
+    const session = (role: string, user: string) => ({ 'x-hasura-role': role, 'x-hasura-tenant-id': pa.tenant.id, 'x-hasura-user-id': user });
+    expect(await countAsHasura(messages, update('member'), session('member', identity))).toBe(1);
+    expect(await countAsHasura(messages, update('member'), session('member', pa.ownerId))).toBe(1);
+    expect(await countAsHasura(messages, update('owner'), session('owner', pa.ownerId))).toBe(2);
+    // pb's owner, naming pa's tenant in nothing but their own session, changes nothing of pa.
+    const foreign = { 'x-hasura-role': 'owner', 'x-hasura-tenant-id': pb.tenant.id, 'x-hasura-user-id': pb.ownerId };
+    expect(await countAsHasura(messages, update('owner'), foreign)).toBe(1);
   });
 
   it('READ PATH: identities show a tenant role only its own identity', async () => {

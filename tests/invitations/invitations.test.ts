@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDb, startTestServer, type TestDb } from '../support/db.ts';
 import { request } from '../support/http.ts';
 import { makeTenant, OWNER_PASSWORD, type MadeTenant } from '../support/factories.ts';
-import { withTenantData } from '../../actions-server/src/tenants/data.ts';
+import { placementOf, withTenantData } from '../../actions-server/src/tenants/data.ts';
 import { asTenant } from '../../actions-server/src/db/tx.ts';
 import type { RunningServer } from '../../actions-server/src/server.ts';
 import { asRole, auditRows, sqlState } from '../audit/helpers.ts';
@@ -256,6 +256,55 @@ describe('refusals', () => {
     expect((await db.pool.query(`select 1 from public.identities where email = 'eleventh@example.com'`)).rowCount).toBe(0);
     expect((await db.pool.query('select count(*)::int as n from public.memberships where tenant_id = $1', [small.tenant.id])).rows[0].n).toBe(1);
     expect((await invitationRow(sent.body.invitation.id)).accepted_at).toBeNull();
+  });
+});
+
+// Acceptance writes the registry (main database) and the tenant's own members
+// table, wherever its tier keeps it: the pooled tables, or its own database.
+describe.each(['pooled', 'database'] as const)('for a %s tenant', (isolation) => {
+  let t: MadeTenant;
+  let ownerToken: string;
+  const host = () => `${t.tenant.slug}.saas.test`;
+  const sendInvite = async (email: string) => {
+    const sent = await request(srv.url, `/api/tenants/${t.tenant.id}/invitations`, { host: host(), token: ownerToken, body: { email } });
+    expect(sent.status, sent.text).toBe(201);
+    return sent.body as { token: string; invitation: { id: string } };
+  };
+  const members = async (identityId?: string) =>
+    withTenantData(db, placementOf(t.tenant), t.ownerId, async (c) =>
+      identityId === undefined
+        ? (await c.query('select count(*)::int as n from members')).rows[0].n
+        : (await c.query('select count(*)::int as n from members where identity_id = $1', [identityId])).rows[0].n,
+    );
+
+  beforeAll(async () => {
+    t = await makeTenant(db, `invited-${isolation}`, { isolation });
+    ownerToken = srv.ctx.tokens.sign({ userId: t.ownerId, tenantId: t.tenant.id, role: 'owner' }).token;
+  });
+
+  it("adds the membership and the person's members row", async () => {
+    const { token } = await sendInvite(`dana-${isolation}@example.com`);
+    const res = await accept(host(), { token, name: 'Dana', password: 'danas password 1' });
+    expect(res.status, res.text).toBe(200);
+    expect(res.body).toMatchObject({ tenantId: t.tenant.id, role: 'member' });
+    expect(
+      (await db.pool.query('select role from public.memberships where tenant_id = $1 and identity_id = $2', [t.tenant.id, res.body.userId])).rows,
+    ).toEqual([{ role: 'member' }]);
+    expect(await members(res.body.userId)).toBe(1);
+  });
+
+  it('refuses an acceptance past the users limit and leaves nothing behind, in either database', async () => {
+    // The owner and Dana are two of the free plan's ten.
+    await withTenantData(db, placementOf(t.tenant), t.ownerId, async (c) => {
+      for (let i = 3; i <= 10; i++) await c.query('insert into members (display_name) values ($1)', [`Seat ${i}`]);
+    });
+    const sent = await sendInvite(`eleventh-${isolation}@example.com`);
+    const res = await accept(host(), { token: sent.token, name: 'Eleven', password: 'elevens password' });
+    expect([res.status, res.body.error?.code], res.text).toEqual([429, 'QUOTA_EXCEEDED']);
+    expect((await db.pool.query('select 1 from public.identities where email = $1', [`eleventh-${isolation}@example.com`])).rowCount).toBe(0);
+    expect((await db.pool.query('select count(*)::int as n from public.memberships where tenant_id = $1', [t.tenant.id])).rows[0].n).toBe(2);
+    expect((await invitationRow(sent.invitation.id)).accepted_at).toBeNull();
+    expect(await members()).toBe(10);
   });
 });
 

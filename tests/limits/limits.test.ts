@@ -1,17 +1,22 @@
 // Plan limits are enforced by PostgreSQL itself (the _500_limits triggers), so
-// they hold on every path: the tenant's own role as the actions server uses it,
-// and the same role carrying a member's Hasura session as a GraphQL mutation
-// does. Check and insert are serialised per tenant, so racing inserts cannot
-// overshoot; a downgrade keeps the data and only blocks growth.
+// they hold on every path and in every tier: a schema or database tenant's own
+// role as the actions server uses it, and the same role carrying a member's
+// Hasura session as a GraphQL mutation through its source; a pooled tenant's
+// rows as `app` (the actions server) and as `hasura` with a member's session
+// (a GraphQL mutation on the platform source). Check and insert are serialised
+// per tenant, so racing inserts cannot overshoot; a downgrade keeps the data
+// and only blocks growth.
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDb, type TestDb } from '../support/db.ts';
 import { makeTenant, type MadeTenant } from '../support/factories.ts';
 import { createPool } from '../../actions-server/src/db/database.ts';
-import type { Client, Pool } from '../../actions-server/src/db/tx.ts';
+import { withTransaction, type Client } from '../../actions-server/src/db/tx.ts';
 import { toAppError } from '../../actions-server/src/http/errors.ts';
-import { withTenantData } from '../../actions-server/src/tenants/data.ts';
-import type { TenantRow } from '../../actions-server/src/tenants/records.ts';
+import { placementOf, withTenantData, type TenantDataPools } from '../../actions-server/src/tenants/data.ts';
+import { refOfRow, TenantDatabases } from '../../actions-server/src/tenants/databases.ts';
+import type { Isolation } from '../../actions-server/src/tenants/records.ts';
+import { createLogger } from '../../actions-server/src/log.ts';
 
 let db: TestDb;
 
@@ -24,28 +29,32 @@ afterAll(async () => {
 
 const GB = 1024 ** 3;
 
-const placement = (t: TenantRow) => ({ id: t.id, isolation: t.isolation, schemaName: t.schema_name, dbRole: t.db_role });
+type Path = (made: MadeTenant, fn: (c: Client) => Promise<unknown>, pools?: TenantDataPools) => Promise<unknown>;
 
-type Path = (made: MadeTenant, fn: (c: Client) => Promise<unknown>, pool?: Pool) => Promise<unknown>;
+const memberSession = (made: MadeTenant) =>
+  JSON.stringify({ 'x-hasura-role': 'member', 'x-hasura-user-id': made.ownerId, 'x-hasura-tenant-id': made.tenant.id });
 
-/** As the actions server works on tenant data: the tenant's role, its schema first on the search_path. */
-const asTenantRole: Path = (made, fn, pool = db.pool) => withTenantData(pool, placement(made.tenant), made.ownerId, fn);
+/** As the actions server works on tenant data, whatever the tier (tenants/data.ts). */
+const asActionsServer: Path = (made, fn, pools = db) => withTenantData(pools, placementOf(made.tenant), made.ownerId, fn);
 
-/** As a GraphQL mutation through the tenant's Hasura source: same role, with a member's session set. */
-const asHasuraMember: Path = (made, fn, pool = db.pool) =>
-  withTenantData(pool, placement(made.tenant), undefined, async (c) => {
-    const session = JSON.stringify({
-      'x-hasura-role': 'member',
-      'x-hasura-user-id': made.ownerId,
-      'x-hasura-tenant-id': made.tenant.id,
-    });
-    await c.query(`set local "hasura.user" = ${c.escapeLiteral(session)}`);
+/** As a GraphQL mutation through a schema or database tenant's own Hasura source: its role, with a member's session set. */
+const asHasuraSource: Path = (made, fn, pools = db) =>
+  withTenantData(pools, placementOf(made.tenant), undefined, async (c) => {
+    await c.query(`set local "hasura.user" = ${c.escapeLiteral(memberSession(made))}`);
     return fn(c);
   });
 
-const PATHS: [string, Path][] = [
-  ["the tenant's role", asTenantRole],
-  ["the tenant's role with a member's hasura.user", asHasuraMember],
+/** As a GraphQL mutation on the platform source's pooled tables: role hasura, a member's session, nothing else. */
+const asHasuraPlatform: Path = (made, fn, pools = db) =>
+  withTransaction(pools.pool, async (c) => {
+    await c.query(`set local role hasura; set local "hasura.user" = ${c.escapeLiteral(memberSession(made))}; set local search_path = pooled, public, pg_temp`);
+    return fn(c);
+  });
+
+const TIERS: [Isolation, [string, Path][]][] = [
+  ['schema', [["the tenant's role", asActionsServer], ["the tenant's role with a member's hasura.user", asHasuraSource]]],
+  ['pooled', [['app with the tenant in app.tenant_id', asActionsServer], ["hasura with a member's hasura.user", asHasuraPlatform]]],
+  ['database', [["the tenant's role in its database", asActionsServer], ["the same with a member's hasura.user", asHasuraSource]]],
 ];
 
 async function expectQuota(p: Promise<unknown>, limit: string, message: RegExp): Promise<void> {
@@ -62,148 +71,167 @@ async function expectQuota(p: Promise<unknown>, limit: string, message: RegExp):
   expect(mapped.details).toMatchObject({ limit });
 }
 
-const count = async (schema: string, table: string): Promise<number> =>
-  Number(
-    (await db.pool.query<{ n: string }>(`select count(*) as n from ${pg.escapeIdentifier(schema)}.${pg.escapeIdentifier(table)}`))
-      .rows[0]!.n,
-  );
+/** Runs a query as the owner where the tenant's product data and its counters are (main database, or its own). */
+const asOwnerWhereDataIs = async <T extends pg.QueryResultRow>(made: MadeTenant, sql: string, params: unknown[]) =>
+  made.tenant.isolation === 'database'
+    ? db.databases.withPool(refOfRow(made.tenant), async (pool) => (await pool.query<T>(sql, params)).rows)
+    : (await db.pool.query<T>(sql, params)).rows;
 
-const counters = async (tenantId: string) =>
+/** Rows of a product table of this tenant, as the owner. */
+const count = async (made: MadeTenant, table: string): Promise<number> => {
+  const from =
+    made.tenant.isolation === 'pooled'
+      ? `pooled.${pg.escapeIdentifier(table)} where tenant_id = $1`
+      : `${pg.escapeIdentifier(made.tenant.schema_name!)}.${pg.escapeIdentifier(table)} where $1::uuid is not null`;
+  return Number((await asOwnerWhereDataIs<{ n: string }>(made, `select count(*) as n from ${from}`, [made.tenant.id]))[0]!.n);
+};
+
+/** The counters the tenant's triggers keep (in a database tenant's own database). */
+const counters = async (made: MadeTenant) =>
   (
-    await db.pool.query<{ users_total: string; channels_total: string; storage_bytes: string; files_count: string }>(
+    await asOwnerWhereDataIs<{ users_total: string; channels_total: string; storage_bytes: string; files_count: string }>(
+      made,
       'select users_total, channels_total, storage_bytes, files_count from public.tenant_counters where tenant_id = $1',
-      [tenantId],
+      [made.tenant.id],
     )
-  ).rows[0];
+  )[0];
 
-const setPlan = (tenantId: string, plan: string) => db.pool.query('update public.tenants set plan = $2 where id = $1', [tenantId, plan]);
+/** A plan change in the registry; a database tenant's copy follows (what every server does on tenant_changed). */
+const setPlan = async (made: MadeTenant, plan: string) => {
+  await db.pool.query('update public.tenants set plan = $2 where id = $1', [made.tenant.id, plan]);
+  await db.databases.syncRegistry(made.tenant.id);
+};
 
 let slugs = 0;
 const nextSlug = (base: string) => `${base}${++slugs}`;
 
-describe.each(PATHS)('a free tenant, through %s', (_name, as) => {
-  it('cannot have an 11th member until it upgrades to pro', async () => {
-    const made = await makeTenant(db, nextSlug('users'));
-    const schema = made.tenant.schema_name!;
-    // The owner is the first member; nine more reach the free plan's ten.
-    await as(made, (c) =>
-      c.query(`insert into members (display_name) select 'member ' || g from generate_series(2, 10) g`),
-    );
-    expect(await count(schema, 'members')).toBe(10);
+describe.each(TIERS)('a free %s tenant', (isolation, paths) => {
+  describe.each(paths)('through %s', (_name, as) => {
+    const make = (base: string) => makeTenant(db, nextSlug(base), { isolation });
 
-    await expectQuota(
-      as(made, (c) => c.query(`insert into members (display_name) values ('eleventh')`)),
-      'users',
-      /users limit reached: the free plan allows 10 users and this tenant has 10/,
-    );
-    expect(await count(schema, 'members')).toBe(10);
+    it('cannot have an 11th member until it upgrades to pro', async () => {
+      const made = await make('users');
+      // The owner is the first member; nine more reach the free plan's ten.
+      await as(made, (c) => c.query(`insert into members (display_name) select 'member ' || g from generate_series(2, 10) g`));
+      expect(await count(made, 'members')).toBe(10);
 
-    await setPlan(made.tenant.id, 'pro');
-    await as(made, (c) => c.query(`insert into members (display_name) values ('eleventh')`));
-    expect(await count(schema, 'members')).toBe(11);
-  });
+      await expectQuota(
+        as(made, (c) => c.query(`insert into members (display_name) values ('eleventh')`)),
+        'users',
+        /users limit reached: the free plan allows 10 users and this tenant has 10/,
+      );
+      expect(await count(made, 'members')).toBe(10);
 
-  it('cannot have a 6th channel until it upgrades to pro', async () => {
-    const made = await makeTenant(db, nextSlug('chan'));
-    const schema = made.tenant.schema_name!;
-    await as(made, (c) => c.query(`insert into channels (name) select 'c' || g from generate_series(1, 5) g`));
+      await setPlan(made, 'pro');
+      await as(made, (c) => c.query(`insert into members (display_name) values ('eleventh')`));
+      expect(await count(made, 'members')).toBe(11);
+    });
 
-    await expectQuota(
-      as(made, (c) => c.query(`insert into channels (name) values ('sixth')`)),
-      'channels',
-      /channels limit reached: the free plan allows 5 channels and this tenant has 5/,
-    );
-    expect(await count(schema, 'channels')).toBe(5);
+    it('cannot have a 6th channel until it upgrades to pro', async () => {
+      const made = await make('chan');
+      await as(made, (c) => c.query(`insert into channels (name) select 'c' || g from generate_series(1, 5) g`));
 
-    await setPlan(made.tenant.id, 'pro');
-    await as(made, (c) => c.query(`insert into channels (name) values ('sixth')`));
-    expect(await count(schema, 'channels')).toBe(6);
-  });
+      await expectQuota(
+        as(made, (c) => c.query(`insert into channels (name) values ('sixth')`)),
+        'channels',
+        /channels limit reached: the free plan allows 5 channels and this tenant has 5/,
+      );
+      expect(await count(made, 'channels')).toBe(5);
 
-  it('cannot store a file that takes it past 1 GB, nor grow one past it, until it upgrades', async () => {
-    const made = await makeTenant(db, nextSlug('store'));
-    const schema = made.tenant.schema_name!;
-    await as(made, (c) => c.query(`insert into files (name, size_bytes) values ('big', $1), ('small', 100)`, [GB - 200]));
+      await setPlan(made, 'pro');
+      await as(made, (c) => c.query(`insert into channels (name) values ('sixth')`));
+      expect(await count(made, 'channels')).toBe(6);
+    });
 
-    await expectQuota(
-      as(made, (c) => c.query(`insert into files (name, size_bytes) values ('straw', 101)`)),
-      'storage_bytes',
-      /storage limit reached: the free plan allows 1024 MB \(1073741824 bytes\) of files, 1073741724 bytes are used and this change needs 101 more/,
-    );
-    await expectQuota(
-      as(made, (c) => c.query(`update files set size_bytes = size_bytes + 101 where name = 'small'`)),
-      'storage_bytes',
-      /storage limit reached/,
-    );
-    // Exactly up to the limit is fine, and shrinking always is.
-    await as(made, (c) => c.query(`update files set size_bytes = size_bytes + 100 where name = 'small'`));
-    await as(made, (c) => c.query(`update files set size_bytes = 1 where name = 'small'`));
-    expect(await count(schema, 'files')).toBe(2);
+    it('cannot store a file that takes it past 1 GB, nor grow one past it, until it upgrades', async () => {
+      const made = await make('store');
+      await as(made, (c) => c.query(`insert into files (name, size_bytes) values ('big', $1), ('small', 100)`, [GB - 200]));
 
-    await setPlan(made.tenant.id, 'pro');
-    await as(made, (c) => c.query(`insert into files (name, size_bytes) values ('straw', $1)`, [2 * GB]));
-    expect(await counters(made.tenant.id)).toMatchObject({ storage_bytes: String(3 * GB - 199), files_count: '3' });
+      await expectQuota(
+        as(made, (c) => c.query(`insert into files (name, size_bytes) values ('straw', 101)`)),
+        'storage_bytes',
+        /storage limit reached: the free plan allows 1024 MB \(1073741824 bytes\) of files, 1073741724 bytes are used and this change needs 101 more/,
+      );
+      await expectQuota(
+        as(made, (c) => c.query(`update files set size_bytes = size_bytes + 101 where name = 'small'`)),
+        'storage_bytes',
+        /storage limit reached/,
+      );
+      // Exactly up to the limit is fine, and shrinking always is.
+      await as(made, (c) => c.query(`update files set size_bytes = size_bytes + 100 where name = 'small'`));
+      await as(made, (c) => c.query(`update files set size_bytes = 1 where name = 'small'`));
+      expect(await count(made, 'files')).toBe(2);
+
+      await setPlan(made, 'pro');
+      await as(made, (c) => c.query(`insert into files (name, size_bytes) values ('straw', $1)`, [2 * GB]));
+      expect(await counters(made)).toMatchObject({ storage_bytes: String(3 * GB - 199), files_count: '3' });
+    });
   });
 });
 
 describe('under concurrency', () => {
-  it('20 racing channel inserts into a free tenant holding 4 leave exactly 5', async () => {
-    const made = await makeTenant(db, 'racer');
-    await asTenantRole(made, (c) => c.query(`insert into channels (name) select 'c' || g from generate_series(1, 4) g`));
-    // One connection per writer, so all 20 really race.
-    const pool = createPool(db.url, 20);
-    try {
-      const results = await Promise.allSettled(
-        Array.from({ length: 20 }, (_, i) =>
-          asTenantRole(made, (c) => c.query(`insert into channels (name) values ($1)`, [`racer ${i}`]), pool),
-        ),
-      );
-      const refused = results.filter((r) => r.status === 'rejected');
-      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
-      expect(refused).toHaveLength(19);
-      for (const r of refused) expect((r.reason as { code?: string }).code).toBe('SA429');
-    } finally {
-      await pool.end();
-    }
-    expect(await count('tenant_racer', 'channels')).toBe(5);
-    expect((await counters(made.tenant.id))?.channels_total).toBe('5');
-  });
+  it.each(['schema', 'pooled', 'database'] as const)(
+    '20 racing channel inserts into a free %s tenant holding 4 leave exactly 5',
+    async (isolation) => {
+      const made = await makeTenant(db, `racer-${isolation}`, { isolation });
+      await asActionsServer(made, (c) => c.query(`insert into channels (name) select 'c' || g from generate_series(1, 4) g`));
+      // One connection per writer, so all 20 really race.
+      const pool = createPool(db.url, 20);
+      const databases = new TenantDatabases({ mainUrl: db.url, mainPool: pool, servers: {}, poolSize: 20, maxPools: 2, idleMs: 60_000, log: createLogger('silent') });
+      try {
+        const results = await Promise.allSettled(
+          Array.from({ length: 20 }, (_, i) =>
+            asActionsServer(made, (c) => c.query(`insert into channels (name) values ($1)`, [`racer ${i}`]), { pool, databases }),
+          ),
+        );
+        const refused = results.filter((r) => r.status === 'rejected');
+        expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+        expect(refused).toHaveLength(19);
+        for (const r of refused) expect((r.reason as { code?: string }).code).toBe('SA429');
+      } finally {
+        await databases.close();
+        await pool.end();
+      }
+      expect(await count(made, 'channels')).toBe(5);
+      expect((await counters(made))?.channels_total).toBe('5');
+    },
+  );
 
   it('refuses a multi-row insert as a whole when it would overshoot', async () => {
     const made = await makeTenant(db, 'batch');
-    await asTenantRole(made, (c) => c.query(`insert into channels (name) select 'c' || g from generate_series(1, 4) g`));
+    await asActionsServer(made, (c) => c.query(`insert into channels (name) select 'c' || g from generate_series(1, 4) g`));
     await expectQuota(
-      asTenantRole(made, (c) => c.query(`insert into channels (name) values ('five'), ('six')`)),
+      asActionsServer(made, (c) => c.query(`insert into channels (name) values ('five'), ('six')`)),
       'channels',
       /this tenant has 5/,
     );
-    expect(await count('tenant_batch', 'channels')).toBe(4);
-    expect((await counters(made.tenant.id))?.channels_total).toBe('4');
+    expect(await count(made, 'channels')).toBe(4);
+    expect((await counters(made))?.channels_total).toBe('4');
   });
 
   it('does not count an upsert that hit an existing row, in that statement or the next', async () => {
     const made = await makeTenant(db, 'upsert');
-    await asTenantRole(made, (c) => c.query(`insert into channels (name) select 'c' || g from generate_series(1, 4) g`));
-    await asTenantRole(made, async (c) => {
+    await asActionsServer(made, (c) => c.query(`insert into channels (name) select 'c' || g from generate_series(1, 4) g`));
+    await asActionsServer(made, async (c) => {
       await c.query(`insert into channels (name) values ('c1') on conflict (name) do nothing`);
       await c.query(`insert into channels (name, is_private) values ('c2', true) on conflict (name) do update set is_private = true`);
       // Still room for the fifth in the same transaction.
       await c.query(`insert into channels (name) values ('c5')`);
     });
-    expect(await count('tenant_upsert', 'channels')).toBe(5);
-    expect((await counters(made.tenant.id))?.channels_total).toBe('5');
+    expect(await count(made, 'channels')).toBe(5);
+    expect((await counters(made))?.channels_total).toBe('5');
   });
 });
 
 describe('plan changes and overrides', () => {
   it('a downgrade below usage keeps every row but blocks growth until usage is back under the limit', async () => {
     const made = await makeTenant(db, 'downer', { plan: 'pro', trial: true });
-    await asTenantRole(made, (c) => c.query(`insert into channels (name) select 'c' || g from generate_series(1, 7) g`));
-    await setPlan(made.tenant.id, 'free');
-    expect(await count('tenant_downer', 'channels')).toBe(7);
+    await asActionsServer(made, (c) => c.query(`insert into channels (name) select 'c' || g from generate_series(1, 7) g`));
+    await setPlan(made, 'free');
+    expect(await count(made, 'channels')).toBe(7);
 
     await expectQuota(
-      asTenantRole(made, (c) => c.query(`insert into channels (name) values ('eighth')`)),
+      asActionsServer(made, (c) => c.query(`insert into channels (name) values ('eighth')`)),
       'channels',
       /the free plan allows 5 channels and this tenant has 7/,
     );
@@ -213,10 +241,10 @@ describe('plan changes and overrides', () => {
     ]);
 
     // Removing one is allowed (never blocked), adding still is until below five.
-    await asTenantRole(made, (c) => c.query(`delete from channels where name in ('c7', 'c6', 'c5')`));
-    await asTenantRole(made, (c) => c.query(`insert into channels (name) values ('back')`));
-    await expectQuota(asTenantRole(made, (c) => c.query(`insert into channels (name) values ('over')`)), 'channels', /has 5/);
-    expect(await count('tenant_downer', 'channels')).toBe(5);
+    await asActionsServer(made, (c) => c.query(`delete from channels where name in ('c7', 'c6', 'c5')`));
+    await asActionsServer(made, (c) => c.query(`insert into channels (name) values ('back')`));
+    await expectQuota(asActionsServer(made, (c) => c.query(`insert into channels (name) values ('over')`)), 'channels', /has 5/);
+    expect(await count(made, 'channels')).toBe(5);
   });
 
   it('a custom override beats the plan, and malformed overrides are refused', async () => {
@@ -224,9 +252,9 @@ describe('plan changes and overrides', () => {
     await db.pool.query(`update public.tenant_settings set limit_overrides = '{"max_channels": 2}' where tenant_id = $1`, [
       made.tenant.id,
     ]);
-    await asTenantRole(made, (c) => c.query(`insert into channels (name) values ('a'), ('b')`));
+    await asActionsServer(made, (c) => c.query(`insert into channels (name) values ('a'), ('b')`));
     await expectQuota(
-      asTenantRole(made, (c) => c.query(`insert into channels (name) values ('c')`)),
+      asActionsServer(made, (c) => c.query(`insert into channels (name) values ('c')`)),
       'channels',
       /the pro plan allows 2 channels/,
     );
@@ -241,23 +269,23 @@ describe('plan changes and overrides', () => {
     await db.pool.query(`update public.tenant_settings set limit_overrides = '{"max_channels": -1}' where tenant_id = $1`, [
       made.tenant.id,
     ]);
-    await asTenantRole(made, (c) => c.query(`insert into channels (name) select 'x' || g from generate_series(1, 60) g`));
-    expect(await count('tenant_custom', 'channels')).toBe(62);
+    await asActionsServer(made, (c) => c.query(`insert into channels (name) select 'x' || g from generate_series(1, 60) g`));
+    expect(await count(made, 'channels')).toBe(62);
   });
 
   it('an unlimited plan takes rows past every paid limit', async () => {
     const made = await makeTenant(db, 'bigco');
-    await setPlan(made.tenant.id, 'enterprise');
-    await asTenantRole(made, (c) => c.query(`insert into channels (name) select 'c' || g from generate_series(1, 51) g`));
-    await asTenantRole(made, (c) => c.query(`insert into files (name, size_bytes) values ('huge', $1)`, [101 * GB]));
-    expect(await counters(made.tenant.id)).toMatchObject({ channels_total: '51', storage_bytes: String(101 * GB) });
+    await setPlan(made, 'enterprise');
+    await asActionsServer(made, (c) => c.query(`insert into channels (name) select 'c' || g from generate_series(1, 51) g`));
+    await asActionsServer(made, (c) => c.query(`insert into files (name, size_bytes) values ('huge', $1)`, [101 * GB]));
+    expect(await counters(made)).toMatchObject({ channels_total: '51', storage_bytes: String(101 * GB) });
   });
 });
 
 describe('check_tenant_limits and the counters behind it', () => {
   it('reports each limit with its usage, max, remaining and flags', async () => {
     const made = await makeTenant(db, 'report');
-    await asTenantRole(made, async (c) => {
+    await asActionsServer(made, async (c) => {
       await c.query(`insert into members (display_name) values ('two'), ('three')`);
       await c.query(`insert into channels (name) select 'c' || g from generate_series(1, 5) g`);
       await c.query(`insert into files (name, size_bytes) values ('f', 1000)`);
@@ -278,7 +306,7 @@ describe('check_tenant_limits and the counters behind it', () => {
       { resource: 'api_calls_month', usage: '0', max_value: '1000', remaining: '1000', overage: '0', at_limit: false, exceeded: false },
     ]);
     // The seeds' spelling works too; unlimited reads -1 with no remaining.
-    await setPlan(made.tenant.id, 'enterprise');
+    await setPlan(made, 'enterprise');
     const seeds = await db.pool.query<{ check_tenant_limits: string }>('select public.check_tenant_limits($1)', [made.tenant.id]);
     expect(seeds.rows.map((r) => r.check_tenant_limits)).toEqual([
       '(users,3,-1,,0,f,f)',
@@ -306,7 +334,7 @@ describe('check_tenant_limits and the counters behind it', () => {
 
   it('follows deletes and size changes, and a recount repairs what a TRUNCATE skipped', async () => {
     const made = await makeTenant(db, 'counts');
-    await asTenantRole(made, async (c) => {
+    await asActionsServer(made, async (c) => {
       await c.query(`insert into members (display_name) values ('two')`);
       await c.query(`insert into channels (name) values ('a'), ('b')`);
       await c.query(`insert into files (name, size_bytes) values ('x', 10), ('y', 20), ('z', 30)`);
@@ -315,13 +343,13 @@ describe('check_tenant_limits and the counters behind it', () => {
       await c.query(`delete from channels where name = 'b'`);
       await c.query(`delete from members where display_name = 'two'`);
     });
-    expect(await counters(made.tenant.id)).toEqual({ users_total: '1', channels_total: '1', storage_bytes: '35', files_count: '2' });
+    expect(await counters(made)).toEqual({ users_total: '1', channels_total: '1', storage_bytes: '35', files_count: '2' });
 
     // TRUNCATE fires no row triggers (request roles may not truncate; an operator might).
     await db.pool.query('truncate tenant_counts.files');
-    expect((await counters(made.tenant.id))?.files_count).toBe('2');
+    expect((await counters(made))?.files_count).toBe('2');
     await db.pool.query('select public.recount_tenant_counters($1, $2)', ['tenant_counts', made.tenant.id]);
-    expect(await counters(made.tenant.id)).toEqual({ users_total: '1', channels_total: '1', storage_bytes: '0', files_count: '0' });
+    expect(await counters(made)).toEqual({ users_total: '1', channels_total: '1', storage_bytes: '0', files_count: '0' });
   });
 
   it('attaches triggers only to a schema the tenant owns', async () => {

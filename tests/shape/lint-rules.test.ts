@@ -40,9 +40,10 @@ async function addedViolations(sql: string): Promise<LintViolation[]> {
   }
 }
 
-// A well-shaped pooled table pair: what every pooled-table case starts from.
+// A well-shaped pooled table pair: what every pooled-table case starts from
+// (next to the pooled tier's own tables, which the migrations create).
 const POOLED = `
-  create schema pooled;
+  create schema if not exists pooled;
   create table pooled.boards (
     tenant_id uuid not null references public.tenants (id) on delete cascade,
     id uuid not null default gen_random_uuid(),

@@ -1,6 +1,6 @@
 // The project's own database passes the shape lint: the migrated registry plus
-// one provisioned schema tenant (pooled tenants join the run with the placement
-// tiers). A failure lists every violation as `rule: object (detail)`.
+// one provisioned schema tenant and one pooled tenant (its rows in the pooled
+// tables). A failure lists every violation as `rule: object (detail)`.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,26 +14,32 @@ import {
 } from '../../actions-server/src/db/lint.ts';
 import { createTestDb, type TestDb } from '../support/db.ts';
 import { makeTenant } from '../support/factories.ts';
+import type { TenantRow } from '../../actions-server/src/tenants/records.ts';
 
 let db: TestDb;
 let role: string;
+let pooled: TenantRow;
 let report: LintReport;
 
 beforeAll(async () => {
   db = await createTestDb();
   const { tenant } = await makeTenant(db, 'shapeco');
   role = tenant.db_role!;
+  pooled = (await makeTenant(db, 'pooledco', { isolation: 'pooled' })).tenant;
   report = await lintDatabase(db.pool);
 });
 afterAll(async () => {
   await db?.close();
 });
 
-it('looked at the registry, the tenant schema and every request role', () => {
-  expect(report.scope.schemas).toEqual(expect.arrayContaining(['public', 'tenant_shapeco']));
+it('looked at the registry, the tenant schema, the pooled tables and every request role', async () => {
+  expect(report.scope.schemas).toEqual(expect.arrayContaining(['public', 'pooled', 'tenant_shapeco']));
   expect(report.scope.roles).toEqual(expect.arrayContaining(['app', 'hasura', role]));
-  expect(report.scope.tables).toBeGreaterThanOrEqual(9); // 5 registry tables + 4 template tables at least
+  expect(report.scope.tables).toBeGreaterThanOrEqual(13); // 5 registry tables + 4 template tables + 4 pooled tables at least
   expect(report.scope.functions).toBeGreaterThan(0);
+  // The pooled tenant is rows in those tables, with no schema or role of its own.
+  expect(pooled).toMatchObject({ isolation: 'pooled', schema_name: null, db_role: null });
+  expect((await db.pool.query('select 1 from pooled.members where tenant_id = $1', [pooled.id])).rowCount).toBe(1);
 });
 
 it('finds no violation and no stale exception', () => {

@@ -6,7 +6,8 @@ import { inject } from 'vitest';
 import { loadConfig, type Env } from '../../actions-server/src/config.ts';
 import { createLogger } from '../../actions-server/src/log.ts';
 import { createPool } from '../../actions-server/src/db/database.ts';
-import { buildContext, startServer, type RunningServer } from '../../actions-server/src/server.ts';
+import { buildContext, startServer, tenantDatabases, type RunningServer } from '../../actions-server/src/server.ts';
+import type { TenantDatabases } from '../../actions-server/src/tenants/databases.ts';
 import type { Pool } from '../../actions-server/src/db/tx.ts';
 import { withDatabase } from './global-setup.ts';
 
@@ -16,6 +17,8 @@ export interface TestDb {
   adminUrl: string;
   pool: Pool;
   rolePrefix: string;
+  /** Database-tier tenants' databases for this file (named with rolePrefix, dropped by close()). */
+  databases: TenantDatabases;
   env(overrides?: Record<string, string>): Env;
   close(): Promise<void>;
 }
@@ -42,25 +45,32 @@ export async function createTestDb(): Promise<TestDb> {
   await adminQuery(adminUrl, `create database ${ident(name)} template ${ident(template)}`);
   const url = withDatabase(adminUrl, name);
   const pool = createPool(url, 10);
+  const env = (overrides: Record<string, string> = {}) =>
+    loadConfig({
+      NODE_ENV: 'test',
+      LOG_LEVEL: process.env['TEST_LOG_LEVEL'] ?? 'silent',
+      DATABASE_URL: url,
+      JWT_SECRET: TEST_JWT_SECRET,
+      TENANT_ROLE_PREFIX: rolePrefix,
+      BASE_DOMAIN: 'saas.test',
+      ...overrides,
+    });
+  const databases = tenantDatabases(env(), createLogger('silent'), pool, url);
   return {
     name,
     url,
     adminUrl,
     pool,
     rolePrefix,
-    env: (overrides = {}) =>
-      loadConfig({
-        NODE_ENV: 'test',
-        LOG_LEVEL: process.env['TEST_LOG_LEVEL'] ?? 'silent',
-        DATABASE_URL: url,
-        JWT_SECRET: TEST_JWT_SECRET,
-        TENANT_ROLE_PREFIX: rolePrefix,
-        BASE_DOMAIN: 'saas.test',
-        ...overrides,
-      }),
+    databases,
+    env,
     async close() {
+      await databases.close();
       await pool.end();
       await adminQuery(adminUrl, `drop database if exists ${ident(name)} with (force)`);
+      // Tenant databases and roles are cluster-wide: this file's carry its prefix.
+      const dbs = await adminQuery(adminUrl, `select datname from pg_database where starts_with(datname, $1)`, [rolePrefix]);
+      for (const d of dbs.rows as { datname: string }[]) await adminQuery(adminUrl, `drop database if exists ${ident(d.datname)} with (force)`);
       const { rows } = await adminQuery(adminUrl, `select rolname from pg_roles where starts_with(rolname, $1)`, [rolePrefix]);
       for (const r of rows as { rolname: string }[]) await adminQuery(adminUrl, `drop role if exists ${ident(r.rolname)}`);
     },

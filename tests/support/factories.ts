@@ -3,7 +3,8 @@
 import { createLogger } from '../../actions-server/src/log.ts';
 import { provisionTenant, type ProvisioningStep } from '../../actions-server/src/tenants/provision.ts';
 import { createTenantSchema } from '../../actions-server/src/tenants/schemas.ts';
-import type { TenantRow } from '../../actions-server/src/tenants/records.ts';
+import type { Isolation, TenantRow } from '../../actions-server/src/tenants/records.ts';
+import type { SourceCapacity } from '../../actions-server/src/tenants/placement.ts';
 import type { TestDb } from './db.ts';
 import { hashPassword } from '../../actions-server/src/auth/passwords.ts';
 
@@ -18,7 +19,17 @@ export interface MadeTenant {
 export async function makeTenant(
   db: TestDb,
   slug: string,
-  opts: { plan?: string; trial?: boolean; steps?: ProvisioningStep[]; templateDir?: string; email?: string } = {},
+  opts: {
+    plan?: string;
+    trial?: boolean;
+    steps?: ProvisioningStep[];
+    templateDir?: string;
+    email?: string;
+    /** Chosen as a platform admin would; else the plan's placement, then DEFAULT_ISOLATION (schema). */
+    isolation?: Isolation;
+    databaseUrlEnv?: string;
+    capacity?: SourceCapacity;
+  } = {},
 ): Promise<MadeTenant> {
   const ownerEmail = opts.email ?? `owner@${slug}.example.com`;
   const input = createTenantSchema.parse({
@@ -29,10 +40,21 @@ export async function makeTenant(
     ownerPassword: OWNER_PASSWORD,
     plan: opts.plan ?? 'free',
     trial: opts.trial ?? false,
+    ...(opts.isolation ? { isolation: opts.isolation } : {}),
+    ...(opts.databaseUrlEnv ? { databaseUrlEnv: opts.databaseUrlEnv } : {}),
   });
   const { tenant, ownerId } = await provisionTenant(
-    { env: db.env(), pool: db.pool, log: createLogger('silent'), steps: opts.steps, templateDir: opts.templateDir },
+    {
+      env: db.env(),
+      pool: db.pool,
+      log: createLogger('silent'),
+      steps: opts.steps,
+      templateDir: opts.templateDir,
+      databases: db.databases,
+      capacity: opts.capacity,
+    },
     input,
+    { platformAdmin: opts.isolation !== undefined },
   );
   return { tenant, ownerId, ownerEmail };
 }

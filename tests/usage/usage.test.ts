@@ -8,7 +8,7 @@ import { request } from '../support/http.ts';
 import { addMember, makeTenant, type MadeTenant } from '../support/factories.ts';
 import { createPool } from '../../actions-server/src/db/database.ts';
 import { withTransaction, type Client } from '../../actions-server/src/db/tx.ts';
-import { withTenantData } from '../../actions-server/src/tenants/data.ts';
+import { placementOf, withTenantData } from '../../actions-server/src/tenants/data.ts';
 import type { RunningServer } from '../../actions-server/src/server.ts';
 import { usagePeriod } from '../../actions-server/src/usage/service.ts';
 
@@ -255,6 +255,30 @@ describe('GET /api/tenants/:id/usage', () => {
       },
     ]);
     expect(res.body.report.usage.apiCallsTotal).toBeGreaterThan(0);
+  });
+});
+
+// Every tier is metered by the same triggers; a database tenant's counters live
+// in its own database and the usage routes mirror them into the main registry
+// before reading, so the answer (and check_tenant_limits) is the same.
+describe.each(['pooled', 'database'] as const)('a %s tenant', (isolation) => {
+  it('is metered like any other and reported by GET /api/tenants/:id/usage and /usage/report', async () => {
+    const made = await makeTenant(db, `metered-${isolation}`, { isolation });
+    await withTenantData(db, placementOf(made.tenant), made.ownerId, async (c) => {
+      await c.query(`insert into members (display_name) values ('two')`);
+      const ch = (await c.query<{ id: string }>(`insert into channels (name) values ('a'), ('b') returning id`)).rows[0]!;
+      await c.query(`insert into messages (channel_id, body) select $1, 'm' || g from generate_series(1, 25) g`, [ch.id]);
+      await c.query(`insert into files (name, size_bytes) values ('x', 1000), ('y', 24)`);
+    });
+    const host = `${made.tenant.slug}.saas.test`;
+    const token = tokenFor(made.ownerId, made.tenant.id, 'owner');
+    const res = await request(srv.url, `/api/tenants/${made.tenant.id}/usage`, { host, token });
+    expect(res.status, res.text).toBe(200);
+    expect(res.body.usage).toMatchObject({ usersTotal: 2, channelsTotal: 2, messagesTotal: 25, storageBytes: 1024, filesCount: 2 });
+    const report = await request(srv.url, `/api/tenants/${made.tenant.id}/usage/report`, { host, token });
+    expect(report.body.report.limits[1]).toMatchObject({ resource: 'channels', usage: 2, limit: 5, remaining: 3 });
+    // The seeds' query on the main database agrees.
+    expect(await usageRow(made.tenant.id)).toMatchObject({ users_total: '2', channels_total: '2', messages_total: '25', storage_bytes: '1024' });
   });
 });
 

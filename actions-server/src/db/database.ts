@@ -12,8 +12,8 @@ export interface Database {
 }
 
 // bigint columns (counters, byte sizes) come back as strings; keep them exact.
-export function createPool(url: string, max: number): pg.Pool {
-  const pool = new pg.Pool({ connectionString: url, max, idleTimeoutMillis: 30_000 });
+export function createPool(url: string, max: number, idleTimeoutMillis = 30_000): pg.Pool {
+  const pool = new pg.Pool({ connectionString: url, max, idleTimeoutMillis });
   // An idle client's connection dying must not crash the process.
   pool.on('error', () => undefined);
   return pool;

@@ -16,9 +16,18 @@ export interface ResolvedTenant {
   isolation: Isolation;
   schemaName: string | null;
   dbRole: string | null;
+  databaseName: string | null;
+  databaseUrlEnv: string | null;
   plan: string;
   customDomain: string | null;
   branding: Record<string, unknown>;
+}
+
+/** What a tenant_changed notification names (tg_tenants__notify, tg_tenant_settings__notify). */
+export interface TenantChange {
+  id?: string;
+  slugs?: (string | null)[];
+  domains?: (string | null)[];
 }
 
 interface Row {
@@ -29,12 +38,14 @@ interface Row {
   isolation: Isolation;
   schema_name: string | null;
   db_role: string | null;
+  database_name: string | null;
+  database_url_env: string | null;
   plan: string;
   custom_domain: string | null;
   branding: Record<string, unknown>;
 }
 
-const COLUMNS = 'id, slug, name, status, isolation, schema_name, db_role, plan, custom_domain, branding';
+const COLUMNS = 'id, slug, name, status, isolation, schema_name, db_role, database_name, database_url_env, plan, custom_domain, branding';
 
 const fromRow = (r: Row): ResolvedTenant => ({
   id: r.id,
@@ -44,6 +55,8 @@ const fromRow = (r: Row): ResolvedTenant => ({
   isolation: r.isolation,
   schemaName: r.schema_name,
   dbRole: r.db_role,
+  databaseName: r.database_name,
+  databaseUrlEnv: r.database_url_env,
   plan: r.plan,
   customDomain: r.custom_domain,
   branding: r.branding,
@@ -66,6 +79,7 @@ export class TenantResolver {
   private reconnectTimer: NodeJS.Timeout | undefined;
   // Bumped on every invalidation: a load that raced with a change is not cached.
   private generation = 0;
+  private readonly changeListeners: ((change: TenantChange) => void)[] = [];
 
   constructor(private readonly opts: TenantResolverOptions) {
     this.cache = new LRUCache({ max: opts.max, ttl: Math.max(opts.ttlMs, 1), ttlAutopurge: false });
@@ -120,7 +134,12 @@ export class TenantResolver {
     return rows[0] ? fromRow(rows[0]) : null;
   }
 
-  invalidate(change: { id?: string; slugs?: (string | null)[]; domains?: (string | null)[] }): void {
+  /** Called for every tenant_changed notification this process receives (after the cache is invalidated). */
+  onChange(listener: (change: TenantChange) => void): void {
+    this.changeListeners.push(listener);
+  }
+
+  invalidate(change: TenantChange): void {
     this.generation++;
     if (change.id) this.cache.delete(`id:${change.id}`);
     for (const s of change.slugs ?? []) if (s) this.cache.delete(`slug:${s}`);
@@ -141,11 +160,15 @@ export class TenantResolver {
   private async connectListener(): Promise<void> {
     const client = new pg.Client({ connectionString: this.opts.databaseUrl });
     client.on('notification', (msg) => {
+      let change: TenantChange;
       try {
-        this.invalidate(JSON.parse(msg.payload ?? '{}') as Parameters<TenantResolver['invalidate']>[0]);
+        change = JSON.parse(msg.payload ?? '{}') as TenantChange;
       } catch {
         this.clear();
+        return;
       }
+      this.invalidate(change);
+      for (const listener of this.changeListeners) listener(change);
     });
     client.on('error', (err) => {
       this.opts.log.warn({ err: err.message }, 'tenant change listener lost; clearing cache and reconnecting');

@@ -10,7 +10,7 @@ import { AppError, toAppError, validationError } from '../http/errors.ts';
 import { assertServable } from '../http/middleware.ts';
 import type { ActorInfo } from '../db/tx.ts';
 import { login } from '../auth/login.ts';
-import { provisionTenant } from '../tenants/provision.ts';
+import { provisionDeps, provisionTenant } from '../tenants/provision.ts';
 import { toTenantView, type TenantView } from '../tenants/records.ts';
 import { changeStatus, updateTenant } from '../tenants/service.ts';
 import { createTenantSchema, loginSchema, updateTenantSchema } from '../tenants/schemas.ts';
@@ -146,7 +146,7 @@ async function runAction(ctx: AppContext, name: ActionName, input: unknown, sess
     case 'createTenant': {
       const { input: args } = parseArgs(createTenantArgs, input, name);
       const { tenant, ownerId } = await provisionTenant(
-        { env: ctx.env, pool: ctx.pool, log: ctx.log, steps: ctx.provisioningSteps },
+        provisionDeps(ctx),
         args,
         { platformAdmin: await isPlatformOperator(ctx.pool, session), actor: actorOf(session) },
       );

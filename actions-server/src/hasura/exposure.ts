@@ -1,14 +1,20 @@
-// Per-tenant exposure (DESIGN.md §7, §10): a schema-tier tenant gets a Hasura
-// source of its own, namespaced by its slug, whose connection runs as the
-// tenant's database role; so even a wrong permission filter cannot reach
-// another tenant's schema. Pooled tenants share the platform metadata and cost
-// Hasura nothing per tenant; sources are capped (HASURA_MAX_TENANT_SOURCES).
+// Per-tenant exposure (DESIGN.md §7, §10): a schema-tier or database-tier
+// tenant gets a Hasura source of its own, namespaced by its slug, whose
+// connection runs as the tenant's database role; so even a wrong permission
+// filter cannot reach another tenant's schema. Pooled tenants share the
+// platform metadata (pooled.* tracked once on `platform`) and cost Hasura
+// nothing per tenant; sources are capped (HASURA_MAX_TENANT_SOURCES), and the
+// cap is taken in the provisioning transaction (sourceCapacity below), so the
+// pooled policy can still place a tenant pooled.
 //
 // How the source connects: the database URL of HASURA_TENANT_DATABASE_URL (no
 // password: Hasura stores it in its metadata, and its container supplies
 // PGPASSWORD) plus libpq's `options=-c role=<tenant role>`. The login role
 // (hasura_tenants by default) is NOINHERIT and is granted the tenant role at
-// exposure time, so it can become that role and nothing else.
+// exposure time, so it can become that role and nothing else. A database
+// tenant's source is the same URL with the tenant's database in it; on another
+// server (tenants.database_url_env = TENANT_DATABASE_URL_<NAME>) the base URL
+// is HASURA_TENANT_DATABASE_URL_<NAME>, Hasura's password-less login there.
 //
 // Permission filters cannot name the tenant through a column (template tables
 // have no tenant_id), so each tenant schema gets a one-row view `hasura_tenant`
@@ -20,6 +26,8 @@ import { AppError } from '../http/errors.ts';
 import { asSystem, isUuid, type Client, type Pool } from '../db/tx.ts';
 import type { ProvisioningStep } from '../tenants/provision.ts';
 import type { Isolation, TenantRow } from '../tenants/records.ts';
+import type { SourceCapacity } from '../tenants/placement.ts';
+import { refOfRow, type TenantDatabases } from '../tenants/databases.ts';
 import { HasuraMetadataError, type MetadataClient, type MetadataRequest } from './client.ts';
 import type { HasuraSettings } from './settings.ts';
 import { HASURA_TENANT_ROLES, type HasuraTenantRole } from './roles.ts';
@@ -179,15 +187,26 @@ export interface ExposureDeps {
   pool: Pool;
   log: Logger;
   metadata: MetadataClient;
+  /** Database-tier tenants' databases (their marker view and grants live there). */
+  databases?: TenantDatabases | undefined;
   /** Backoff between attempts (tests pass a no-op). */
   sleep?: (ms: number) => Promise<void>;
 }
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-type Placement = { exposed: true; schema: string; dbRole: string } | { exposed: false; reason: string };
+type Exposed = {
+  exposed: true;
+  schema: string;
+  dbRole: string;
+  /** Database tier: the tenant's own database. */
+  database?: { name: string; urlEnv: string | null };
+};
+type Placement = Exposed | { exposed: false; reason: string };
 
-function placementOf(tenant: Pick<TenantRow, 'isolation' | 'schema_name' | 'db_role'>): Placement {
+type PlacementColumns = Pick<TenantRow, 'id' | 'isolation' | 'schema_name' | 'db_role' | 'database_name' | 'database_url_env'>;
+
+function placementOf(tenant: PlacementColumns): Placement {
   const isolation: Isolation = tenant.isolation;
   switch (isolation) {
     case 'schema':
@@ -196,7 +215,13 @@ function placementOf(tenant: Pick<TenantRow, 'isolation' | 'schema_name' | 'db_r
     case 'pooled':
       return { exposed: false, reason: 'pooled tenants share the platform metadata' };
     case 'database':
-      return { exposed: false, reason: 'database-tier sources are added with the placement tiers' };
+      if (!tenant.schema_name || !tenant.db_role || !tenant.database_name) throw new Error('database tenant without schema, role or database');
+      return {
+        exposed: true,
+        schema: tenant.schema_name,
+        dbRole: tenant.db_role,
+        database: { name: tenant.database_name, urlEnv: tenant.database_url_env },
+      };
     default: {
       const never: never = isolation;
       throw new Error(`unknown isolation ${String(never)}`);
@@ -204,60 +229,121 @@ function placementOf(tenant: Pick<TenantRow, 'isolation' | 'schema_name' | 'db_r
   }
 }
 
-const loginRoleOf = (settings: HasuraSettings): string => decodeURIComponent(new URL(settings.tenantDatabaseUrl).username);
+/** Hasura's password-less base URL for the server the tenant's data is on. */
+function hasuraBaseUrl(settings: HasuraSettings, placement: Exposed): string {
+  const urlEnv = placement.database?.urlEnv ?? null;
+  if (urlEnv === null) return settings.tenantDatabaseUrl;
+  const url = settings.serverDatabaseUrls[urlEnv];
+  if (!url) throw new AppError('SERVICE_UNAVAILABLE', `Hasura has no login on this tenant's server (HASURA_${urlEnv} is not set)`);
+  return url;
+}
+
+/** The URL of the tenant's source: Hasura's login on the tenant's server and database, switching to the tenant's role. */
+export function sourceDatabaseUrl(settings: HasuraSettings, placement: Exposed): string {
+  const url = new URL(hasuraBaseUrl(settings, placement));
+  if (placement.database) url.pathname = `/${encodeURIComponent(placement.database.name)}`;
+  return tenantSourceUrl(url.toString(), placement.dbRole);
+}
+
+const loginRoleOf = (settings: HasuraSettings, placement: Exposed): string =>
+  decodeURIComponent(new URL(hasuraBaseUrl(settings, placement)).username);
+
+const lockSources = (client: Client) => client.query('lock table public.hasura_tenant_sources in share row exclusive mode');
+
+/** The source cap, taken in the provisioning transaction (tenants/placement.ts decides what happens past it). */
+export function sourceCapacity(settings: HasuraSettings): SourceCapacity {
+  return {
+    max: settings.maxTenantSources,
+    policy: settings.capPolicy,
+    async hasRoom(client) {
+      await lockSources(client);
+      const { rows } = await client.query<{ n: number }>('select count(*)::int as n from public.hasura_tenant_sources');
+      return (rows[0]?.n ?? 0) < settings.maxTenantSources;
+    },
+    async reserve(client, tenant) {
+      const placement = placementOf(tenant);
+      if (!placement.exposed) return;
+      await client.query('insert into public.hasura_tenant_sources (tenant_id, source_name) values ($1, $2)', [tenant.id, placement.schema]);
+    },
+  };
+}
+
+/**
+ * Runs fn as the owner where the tenant's schema is: in the caller's
+ * transaction on this database, or in a transaction of the tenant's own
+ * database (committed before the caller's).
+ */
+function inTenantDatabase<T>(deps: ExposureDeps, tenant: PlacementColumns, client: Client, fn: (client: Client) => Promise<T>): Promise<T> {
+  if (tenant.isolation !== 'database') return fn(client);
+  if (!deps.databases) throw new Error('database tenants need TenantDatabases to be exposed');
+  return deps.databases.withPool(refOfRow(tenant), (pool) => asSystem(pool, fn));
+}
 
 /**
  * Registers the tenant's source (cap checked under a table lock, so concurrent
- * sign-ups cannot overshoot it), grants the login role the tenant role and
- * creates the marker view; all in one committed transaction, because Hasura
- * connects as that role while it adds the source.
+ * sign-ups cannot overshoot it, unless provisioning reserved it already),
+ * grants the login role the tenant role and creates the marker view; all
+ * committed before Hasura connects as that role to add the source.
  */
-async function reserveSource(deps: ExposureDeps, tenant: TenantRow, schema: string, dbRole: string): Promise<TenantTable[] | undefined> {
+async function reserveSource(deps: ExposureDeps, tenant: TenantRow, placement: Exposed): Promise<TenantTable[] | undefined> {
   const { settings } = deps;
+  if (!isUuid(tenant.id)) throw new Error('tenant id must be a uuid');
   return asSystem(deps.pool, async (client) => {
-    await client.query('lock table public.hasura_tenant_sources in share row exclusive mode');
-    const { rows } = await client.query<{ n: number }>('select count(*)::int as n from public.hasura_tenant_sources');
-    if ((rows[0]?.n ?? 0) >= settings.maxTenantSources) {
-      const line = { tenantId: tenant.id, cap: settings.maxTenantSources, policy: settings.capPolicy };
-      if (settings.capPolicy === 'skip') {
-        deps.log.warn(line, 'Hasura tenant source cap reached: tenant created without a GraphQL source (HASURA_SOURCE_CAP_POLICY=skip)');
-        return undefined;
+    await lockSources(client);
+    const reserved = (await client.query('select 1 from public.hasura_tenant_sources where tenant_id = $1', [tenant.id])).rowCount === 1;
+    if (!reserved) {
+      const { rows } = await client.query<{ n: number }>('select count(*)::int as n from public.hasura_tenant_sources');
+      if ((rows[0]?.n ?? 0) >= settings.maxTenantSources) {
+        const line = { tenantId: tenant.id, cap: settings.maxTenantSources, policy: settings.capPolicy };
+        if (settings.capPolicy === 'skip') {
+          deps.log.warn(line, 'Hasura tenant source cap reached: tenant created without a GraphQL source (HASURA_SOURCE_CAP_POLICY=skip)');
+          return undefined;
+        }
+        // 'pooled' is decided at placement; a tenant already built elsewhere can only be refused here.
+        deps.log.error(line, 'Hasura tenant source cap reached: refusing the tenant');
+        throw new AppError(
+          'TENANT_CAPACITY_REACHED',
+          'No capacity for new tenants right now (the GraphQL tenant limit is reached); contact support',
+          { limit: settings.maxTenantSources },
+        );
       }
-      deps.log.error(line, 'Hasura tenant source cap reached: refusing the tenant (HASURA_SOURCE_CAP_POLICY=refuse)');
-      throw new AppError(
-        'TENANT_CAPACITY_REACHED',
-        'No capacity for new tenants right now (the GraphQL tenant limit is reached); contact support',
-        { limit: settings.maxTenantSources },
-      );
+      await client.query('insert into public.hasura_tenant_sources (tenant_id, source_name) values ($1, $2)', [tenant.id, placement.schema]);
     }
-    if (!isUuid(tenant.id)) throw new Error('tenant id must be a uuid');
-    const view = `${client.escapeIdentifier(schema)}.${client.escapeIdentifier(MARKER_VIEW)}`;
-    await client.query('insert into public.hasura_tenant_sources (tenant_id, source_name) values ($1, $2)', [tenant.id, schema]);
-    await client.query(`grant ${client.escapeIdentifier(dbRole)} to ${client.escapeIdentifier(loginRoleOf(settings))}`);
-    await client.query(
-      `create or replace view ${view} with (security_invoker = true) as select ${client.escapeLiteral(tenant.id)}::uuid as id`,
-    );
-    await client.query(`grant select on ${view} to ${client.escapeIdentifier(dbRole)}`);
-    return introspectTenantSchema(client, schema);
+    const login = loginRoleOf(settings, placement);
+    return inTenantDatabase(deps, tenant, client, async (c) => {
+      const view = `${c.escapeIdentifier(placement.schema)}.${c.escapeIdentifier(MARKER_VIEW)}`;
+      if (placement.database) {
+        // Tenant databases admit only those granted CONNECT (tenants/databases.ts).
+        await c.query(`grant connect on database ${c.escapeIdentifier(placement.database.name)} to ${c.escapeIdentifier(login)}`);
+      }
+      await c.query(`grant ${c.escapeIdentifier(placement.dbRole)} to ${c.escapeIdentifier(login)}`);
+      await c.query(`create or replace view ${view} with (security_invoker = true) as select ${c.escapeLiteral(tenant.id)}::uuid as id`);
+      await c.query(`grant select on ${view} to ${c.escapeIdentifier(placement.dbRole)}`);
+      return introspectTenantSchema(c, placement.schema);
+    });
   });
 }
 
-/** Undoes reserveSource (registry row, role grant, marker view); each part only if still there. */
+/** Undoes reserveSource (registry row, grants, marker view); each part only if still there. */
 async function releaseSource(deps: ExposureDeps, tenantId: string): Promise<void> {
   await asSystem(deps.pool, async (client) => {
-    const { rows } = await client.query<{ schema_name: string | null; db_role: string | null }>(
-      'select schema_name, db_role from public.tenants where id = $1',
+    const { rows } = await client.query<PlacementColumns>(
+      'select id, isolation, schema_name, db_role, database_name, database_url_env from public.tenants where id = $1',
       [tenantId],
     );
     await client.query('delete from public.hasura_tenant_sources where tenant_id = $1', [tenantId]);
     const t = rows[0];
-    if (t?.db_role) {
-      const roleExists = (await client.query('select 1 from pg_roles where rolname = $1', [t.db_role])).rowCount === 1;
-      if (roleExists) await client.query(`revoke ${client.escapeIdentifier(t.db_role)} from ${client.escapeIdentifier(loginRoleOf(deps.settings))}`);
-    }
-    if (t?.schema_name) {
-      await client.query(`drop view if exists ${client.escapeIdentifier(t.schema_name)}.${client.escapeIdentifier(MARKER_VIEW)}`);
-    }
+    const placement = t ? placementOf(t) : undefined;
+    if (!t || !placement?.exposed) return;
+    const login = loginRoleOf(deps.settings, placement);
+    await inTenantDatabase(deps, t, client, async (c) => {
+      const roleExists = (await c.query('select 1 from pg_roles where rolname = $1', [placement.dbRole])).rowCount === 1;
+      if (roleExists) await c.query(`revoke ${c.escapeIdentifier(placement.dbRole)} from ${c.escapeIdentifier(login)}`);
+      await c.query(`drop view if exists ${c.escapeIdentifier(placement.schema)}.${c.escapeIdentifier(MARKER_VIEW)}`);
+      if (placement.database) {
+        await c.query(`revoke connect on database ${c.escapeIdentifier(placement.database.name)} from ${c.escapeIdentifier(login)}`);
+      }
+    });
   });
 }
 
@@ -304,13 +390,13 @@ export async function exposeTenant(deps: ExposureDeps, tenant: TenantRow): Promi
     deps.log.debug({ tenantId: tenant.id, isolation: tenant.isolation }, placement.reason);
     return;
   }
-  const tables = await reserveSource(deps, tenant, placement.schema, placement.dbRole);
+  const tables = await reserveSource(deps, tenant, placement);
   if (!tables) return;
   const spec: TenantSourceSpec = {
     sourceName: placement.schema,
     namespace: graphqlNamespace(tenant.slug),
     schema: placement.schema,
-    databaseUrl: tenantSourceUrl(deps.settings.tenantDatabaseUrl, placement.dbRole),
+    databaseUrl: sourceDatabaseUrl(deps.settings, placement),
     maxConnections: deps.settings.tenantSourceMaxConnections,
     tables,
   };

@@ -8,6 +8,8 @@ export interface HasuraSettings {
   adminSecret: string;
   /** Database URL (no password) from which per-tenant source URLs are built. */
   tenantDatabaseUrl: string;
+  /** The same for other servers of database-tier tenants, by their setting's name (TENANT_DATABASE_URL_<NAME>). */
+  serverDatabaseUrls: Record<string, string>;
   maxTenantSources: number;
   capPolicy: Env['HASURA_SOURCE_CAP_POLICY'];
   tenantSourceMaxConnections: number;
@@ -34,6 +36,7 @@ export function hasuraSettings(env: Env): HasuraSettings | undefined {
     baseUrl: hasuraBaseUrl(endpoint),
     adminSecret,
     tenantDatabaseUrl: env.HASURA_TENANT_DATABASE_URL,
+    serverDatabaseUrls: env.HASURA_TENANT_DATABASE_URLS,
     maxTenantSources: env.HASURA_MAX_TENANT_SOURCES,
     capPolicy: env.HASURA_SOURCE_CAP_POLICY,
     tenantSourceMaxConnections: env.HASURA_TENANT_SOURCE_MAX_CONNECTIONS,

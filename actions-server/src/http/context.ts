@@ -6,6 +6,8 @@ import type { Pool } from '../db/tx.ts';
 import type { TenantResolver, ResolvedTenant } from '../domains/resolver.ts';
 import type { TokenService, VerifiedToken, TenantRole } from '../auth/tokens.ts';
 import type { ProvisioningStep } from '../tenants/provision.ts';
+import type { TenantDatabases } from '../tenants/databases.ts';
+import type { SourceCapacity } from '../tenants/placement.ts';
 import type { Redis } from 'ioredis';
 import type { LimitsService } from '../limits/service.ts';
 import type { RateLimitService } from '../limits/rate-limits.ts';
@@ -22,6 +24,10 @@ export interface AppContext {
   provisioningSteps: ProvisioningStep[];
   /** Steps run before a tenant is hard-deleted. */
   deprovisioningSteps: ((tenantId: string) => Promise<void>)[];
+  /** Database-tier tenants' databases and their bounded pools. */
+  databases: TenantDatabases;
+  /** The Hasura source cap, present when Hasura is configured. */
+  sourceCapacity?: SourceCapacity;
   /** The Stripe client; absent when billing is disabled (no STRIPE_SECRET_KEY). */
   stripe?: Stripe;
   /** Present when REDIS_URL is set. */

@@ -73,6 +73,8 @@ const CONSTRAINT_MAP: Record<string, { code: ErrorCode; message: string }> = {
   tenants_slug_key: { code: 'SLUG_TAKEN', message: 'That slug is already taken' },
   tenants_schema_name_key: { code: 'SLUG_TAKEN', message: 'That slug is already taken' },
   tenants_db_role_key: { code: 'SLUG_TAKEN', message: 'That slug is already taken' },
+  tenants_database_name_key: { code: 'SLUG_TAKEN', message: 'That slug is already taken' },
+  tenants_database_url_env_format: { code: 'VALIDATION_FAILED', message: 'databaseUrlEnv must name a TENANT_DATABASE_URL_<NAME> setting' },
   tenants_slug_not_reserved: { code: 'INVALID_SLUG', message: 'That slug is reserved' },
   tenants_slug_format: {
     code: 'INVALID_SLUG',
@@ -115,8 +117,8 @@ export function fromDatabaseError(err: unknown): AppError | undefined {
   if (typeof e.code === 'string') {
     const hit = SQLSTATE_MAP[e.code];
     if (hit) return new AppError(hit.code, typeof e.message === 'string' ? e.message : 'Request refused', detailsOf(e.detail));
-    // duplicate role/schema while provisioning means the slug is taken
-    if (e.code === '42710' || e.code === '42P06') return new AppError('SLUG_TAKEN', 'That slug is already taken');
+    // duplicate role/schema/database while provisioning means the slug is taken
+    if (e.code === '42710' || e.code === '42P06' || e.code === '42P04') return new AppError('SLUG_TAKEN', 'That slug is already taken');
     if (e.code === '55P03' || e.code === '40001' || e.code === '40P01') {
       return new AppError('CONFLICT', 'A concurrent change conflicted with this request; retry it');
     }

@@ -3,21 +3,24 @@
 // The token (32 random bytes) is shown once; only its sha256 is stored, and it
 // is readable by no request role. Acceptance is one transaction: the invitation
 // is locked (so of concurrent accepts exactly one wins), the membership made,
-// and the person's row added to the tenant's own `members` table as the
-// tenant's role, where the plan's users limit is enforced (SQLSTATE SA429).
-// Every change is audited by the database triggers.
+// and the person's row added to the tenant's own `members` table (as the
+// tenant's data is reached in its tier: tenants/data.ts), where the plan's
+// users limit is enforced (SQLSTATE SA429). A database tenant's members table
+// is in its own database: that part commits just before the registry's, and is
+// undone if the registry's commit fails. Every change is audited by the
+// database triggers.
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { AppContext } from '../http/context.ts';
 import { AppError, validationError } from '../http/errors.ts';
-import { asSystem, asTenant, scopeStatements, type ActorInfo, type Client } from '../db/tx.ts';
-import { withTenantData, type TenantPlacement } from '../tenants/data.ts';
-import type { Isolation } from '../tenants/records.ts';
+import { asSystem, asTenant, type ActorInfo, type Client } from '../db/tx.ts';
+import { placementOf, withRegistryAndData } from '../tenants/data.ts';
+import type { TenantRow } from '../tenants/records.ts';
 import { passwordSchema } from '../tenants/schemas.ts';
 import { hashPassword, verifyPassword } from '../auth/passwords.ts';
 import { roleRank, type TenantRole } from '../auth/tokens.ts';
 import type { AcceptInput, InvitableRole, InviteInput, ListInput, RevokeInput } from './schemas.ts';
 
-export type InvitationContext = Pick<AppContext, 'pool' | 'env' | 'tokens'>;
+export type InvitationContext = Pick<AppContext, 'pool' | 'env' | 'tokens' | 'databases'>;
 
 /** A member acting on their tenant's invitations. */
 export interface MemberActor extends ActorInfo {
@@ -245,11 +248,7 @@ export interface AcceptResult {
   expiresIn: number;
 }
 
-interface FoundInvitation extends InvitationRow {
-  isolation: Isolation;
-  schema_name: string | null;
-  db_role: string | null;
-}
+type FoundInvitation = InvitationRow & Pick<TenantRow, 'isolation' | 'schema_name' | 'db_role' | 'database_name' | 'database_url_env'>;
 
 /** Who accepts: the signed-in identity, an existing account proven by its password, or a new account. */
 type Acceptor = { kind: 'existing'; id: string } | { kind: 'new'; id: string; name: string; passwordHash: string };
@@ -300,7 +299,8 @@ export async function acceptInvitation(
   const found = await asSystem(ctx.pool, async (client) =>
     (
       await client.query<FoundInvitation>(
-        `select ${COLUMN_LIST.map((c) => `i.${c}`).join(', ')}, t.isolation, t.schema_name, t.db_role
+        `select ${COLUMN_LIST.map((c) => `i.${c}`).join(', ')},
+                t.isolation, t.schema_name, t.db_role, t.database_name, t.database_url_env
          from public.tenant_invitations i join public.tenants t on t.id = i.tenant_id
          where i.token_hash = $1`,
         [hashToken(input.token)],
@@ -314,51 +314,54 @@ export async function acceptInvitation(
   assertAcceptable(found);
   const acceptor = await resolveAcceptor(ctx, actor, found.email, input);
 
-  const placement: TenantPlacement = {
-    id: found.tenant_id,
-    isolation: found.isolation,
-    schemaName: found.schema_name,
-    dbRole: found.db_role,
-  };
-  const scope = { ...actor, userId: acceptor.id, tenantId: found.tenant_id };
-  await withTenantData(ctx.pool, placement, acceptor.id, async (client) => {
+  const placement = placementOf({ ...found, id: found.tenant_id });
+  await withRegistryAndData(
+    ctx,
+    placement,
+    { ...actor, userId: acceptor.id },
     // Registry work as `app` under RLS for this tenant ...
-    await client.query(scopeStatements(client, { ...scope, dbRole: 'app' }));
-    const invitation = (
-      await client.query<InvitationRow>(
-        `select ${COLUMNS} from public.tenant_invitations where tenant_id = $1 and id = $2 for update`,
-        [found.tenant_id, found.id],
-      )
-    ).rows[0];
-    if (!invitation) throw invalid;
-    assertAcceptable(invitation); // again under the lock: a concurrent accept may have won
-    const displayName = await identityFor(client, acceptor, invitation);
-    const membership = await client.query(
-      'select 1 from public.memberships where tenant_id = $1 and identity_id = $2',
-      [found.tenant_id, acceptor.id],
-    );
-    if (membership.rowCount) throw new AppError('ALREADY_MEMBER', 'You are already a member of this tenant');
-    await client.query('insert into public.memberships (tenant_id, identity_id, role) values ($1, $2, $3)', [
-      found.tenant_id,
-      acceptor.id,
-      invitation.role,
-    ]);
-    await client.query(
-      'update public.tenant_invitations set accepted_at = now(), accepted_by = $3 where tenant_id = $1 and id = $2',
-      [found.tenant_id, found.id, acceptor.id],
-    );
-    // ... then the person's row in the tenant's own data, as the tenant's role
-    // (search_path is the tenant's schema); the users limit trigger counts it.
-    await client.query(scopeStatements(client, { ...scope, dbRole: placement.dbRole! }));
-    const known = await client.query('select 1 from members where identity_id = $1', [acceptor.id]);
-    if (!known.rowCount) {
+    async (client) => {
+      const invitation = (
+        await client.query<InvitationRow>(
+          `select ${COLUMNS} from public.tenant_invitations where tenant_id = $1 and id = $2 for update`,
+          [found.tenant_id, found.id],
+        )
+      ).rows[0];
+      if (!invitation) throw invalid;
+      assertAcceptable(invitation); // again under the lock: a concurrent accept may have won
+      const displayName = await identityFor(client, acceptor, invitation);
+      const membership = await client.query(
+        'select 1 from public.memberships where tenant_id = $1 and identity_id = $2',
+        [found.tenant_id, acceptor.id],
+      );
+      if (membership.rowCount) throw new AppError('ALREADY_MEMBER', 'You are already a member of this tenant');
+      await client.query('insert into public.memberships (tenant_id, identity_id, role) values ($1, $2, $3)', [
+        found.tenant_id,
+        acceptor.id,
+        invitation.role,
+      ]);
+      await client.query(
+        'update public.tenant_invitations set accepted_at = now(), accepted_by = $3 where tenant_id = $1 and id = $2',
+        [found.tenant_id, found.id, acceptor.id],
+      );
+      return { displayName, email: invitation.email };
+    },
+    // ... then the person's row in the tenant's own data (unqualified: the
+    // tenant's schema or the pooled tables); the users limit trigger counts it.
+    async (client, person) => {
+      const known = await client.query('select 1 from members where identity_id = $1', [acceptor.id]);
+      if (known.rowCount) return false;
       await client.query('insert into members (identity_id, display_name, email) values ($1, $2, $3)', [
         acceptor.id,
-        displayName,
-        invitation.email,
+        person.displayName,
+        person.email,
       ]);
-    }
-  });
+      return true;
+    },
+    async (client, inserted) => {
+      if (inserted) await client.query('delete from members where identity_id = $1', [acceptor.id]);
+    },
+  );
   const session = ctx.tokens.sign({ userId: acceptor.id, tenantId: found.tenant_id, role: found.role });
   return { tenantId: found.tenant_id, userId: acceptor.id, role: found.role, ...session };
 }

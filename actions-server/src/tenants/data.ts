@@ -1,32 +1,131 @@
 // Work on a tenant's product data (members, channels, messages, files) in one
-// transaction, whatever the tenant's placement: the search_path names the
-// tenant's schema so SQL stays unqualified, and the role is the tenant's own,
-// so PostgreSQL itself refuses any other tenant's schema.
+// transaction, whatever the tenant's placement, with unqualified SQL:
+//   schema    the main database, as the tenant's own role, search_path its schema:
+//             PostgreSQL itself refuses any other tenant's schema;
+//   pooled    the main database, as `app` with app.tenant_id set, search_path
+//             `pooled`: forced RLS keeps the shared tables to the tenant's rows,
+//             and tenant_id defaults to app.tenant_id on insert;
+//   database  the tenant's own database (through its bounded pool), as in the
+//             schema tier there.
+import pg from 'pg';
 import { AppError } from '../http/errors.ts';
-import { scopeStatements, withTransaction, type Client, type Pool } from '../db/tx.ts';
-import type { Isolation } from './records.ts';
+import { scopeStatements, withTransaction, type ActorInfo, type Client, type Pool } from '../db/tx.ts';
+import type { Isolation, TenantRow } from './records.ts';
+import type { TenantDatabases } from './databases.ts';
 
 export interface TenantPlacement {
   id: string;
   isolation: Isolation;
   schemaName: string | null;
   dbRole: string | null;
+  /** Database tier: the tenant's database and the setting naming its server (null: the main server). */
+  databaseName?: string | null;
+  databaseUrlEnv?: string | null;
 }
 
-export function withTenantData<T>(
-  pool: Pool,
+/** The main pool, and the pools of database-tier tenants (needed only for those). */
+export interface TenantDataPools {
+  pool: Pool;
+  databases?: TenantDatabases | undefined;
+}
+
+export const POOLED_SCHEMA = 'pooled';
+
+export function placementOf(
+  t: Pick<TenantRow, 'id' | 'isolation' | 'schema_name' | 'db_role' | 'database_name' | 'database_url_env'>,
+): TenantPlacement {
+  return {
+    id: t.id,
+    isolation: t.isolation,
+    schemaName: t.schema_name,
+    dbRole: t.db_role,
+    databaseName: t.database_name,
+    databaseUrlEnv: t.database_url_env,
+  };
+}
+
+const poolsOf = (pools: Pool | TenantDataPools): TenantDataPools => (pools instanceof pg.Pool ? { pool: pools } : pools);
+
+/** The role and search_path a transaction on this tenant's data takes (after scopeStatements' tenant settings). */
+function dataScope(client: Client, tenant: TenantPlacement, actor: ActorInfo): string {
+  const isolation: Isolation = tenant.isolation;
+  switch (isolation) {
+    case 'pooled':
+      return `${scopeStatements(client, { ...actor, tenantId: tenant.id, dbRole: 'app' })}; set local search_path = ${client.escapeIdentifier(POOLED_SCHEMA)}, public, pg_temp`;
+    case 'schema':
+    case 'database': {
+      if (!tenant.schemaName || !tenant.dbRole) throw new Error(`${isolation} tenant ${tenant.id} without schema or role`);
+      return `${scopeStatements(client, { ...actor, tenantId: tenant.id, dbRole: tenant.dbRole })}; set local search_path = ${client.escapeIdentifier(tenant.schemaName)}, public, pg_temp`;
+    }
+    default: {
+      const never: never = isolation;
+      throw new Error(`unknown isolation ${String(never)}`);
+    }
+  }
+}
+
+function databaseRef(tenant: TenantPlacement) {
+  if (!tenant.databaseName) throw new Error(`database tenant ${tenant.id} without a database`);
+  return { tenantId: tenant.id, databaseName: tenant.databaseName, databaseUrlEnv: tenant.databaseUrlEnv ?? null };
+}
+
+export async function withTenantData<T>(
+  pools: Pool | TenantDataPools,
   tenant: TenantPlacement,
   userId: string | undefined,
   fn: (client: Client) => Promise<T>,
+  actor: ActorInfo = {},
 ): Promise<T> {
-  if (tenant.isolation !== 'schema' || !tenant.schemaName || !tenant.dbRole) {
-    throw new AppError('SERVICE_UNAVAILABLE', `Tenant data access for ${tenant.isolation} placement is not available`);
+  const { pool, databases } = poolsOf(pools);
+  const run = (p: Pool) =>
+    withTransaction(p, async (client) => {
+      await client.query(dataScope(client, tenant, { ...actor, userId }));
+      return fn(client);
+    });
+  if (tenant.isolation !== 'database') return run(pool);
+  if (!databases) throw new AppError('SERVICE_UNAVAILABLE', 'Database-tier tenants are not available in this process');
+  return databases.withPool(databaseRef(tenant), run);
+}
+
+/**
+ * Registry work (as `app` in the main database, under RLS for this tenant) and
+ * then work on the tenant's data, as one unit. For schema and pooled tenants
+ * that is one transaction. A database tenant's data lives in another database:
+ * its transaction runs and commits inside the registry's, which commits last,
+ * and if that commit fails `undoData` reverses the committed data work, so a
+ * failure anywhere leaves neither half behind.
+ */
+export async function withRegistryAndData<R, D>(
+  pools: TenantDataPools,
+  tenant: TenantPlacement,
+  actor: ActorInfo & { userId: string },
+  registry: (client: Client) => Promise<R>,
+  data: (client: Client, registryResult: R) => Promise<D>,
+  undoData: (client: Client, dataResult: D) => Promise<void>,
+): Promise<D> {
+  const appScope = (client: Client) => scopeStatements(client, { ...actor, tenantId: tenant.id, dbRole: 'app' });
+  if (tenant.isolation !== 'database') {
+    return withTransaction(pools.pool, async (client) => {
+      await client.query(appScope(client));
+      const r = await registry(client);
+      await client.query(dataScope(client, tenant, actor));
+      return data(client, r);
+    });
   }
-  const { schemaName, dbRole } = tenant;
-  return withTransaction(pool, async (client) => {
-    await client.query(
-      `${scopeStatements(client, { tenantId: tenant.id, userId, dbRole })}; set local search_path = ${client.escapeIdentifier(schemaName)}, public, pg_temp`,
-    );
-    return fn(client);
-  });
+  let committed: { result: D } | undefined;
+  try {
+    return await withTransaction(pools.pool, async (client) => {
+      await client.query(appScope(client));
+      const r = await registry(client);
+      const result = await withTenantData(pools, tenant, actor.userId, (c) => data(c, r), actor);
+      committed = { result };
+      return result;
+    });
+  } catch (err) {
+    if (committed) {
+      const done = committed;
+      await withTenantData(pools, tenant, actor.userId, (c) => undoData(c, done.result), actor);
+    }
+    throw err;
+  }
 }

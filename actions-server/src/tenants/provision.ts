@@ -1,16 +1,24 @@
-// Creating a tenant is one database transaction: registry row, owner identity
-// and membership, settings, role, schema built from the template, template
-// version. Steps outside the database (Hasura metadata, ...) run after commit;
-// if one fails, the finished ones are undone and the tenant is hard-deleted, so
-// a failure at any point leaves nothing behind.
+// Creating a tenant is one database transaction: placement, registry row,
+// owner identity and membership, settings, and the tenant's data home:
+//   schema    role, schema built from the template, template version;
+//   pooled    nothing but rows (the owner's row in pooled.members): no DDL;
+//   database  the role (main server); its database is built right after
+//             commit (CREATE DATABASE cannot run in a transaction).
+// Steps outside the transaction (the tenant database, Hasura metadata, ...)
+// run after commit; if one fails, the finished ones are undone and the tenant
+// is hard-deleted, so a failure at any point leaves nothing behind.
 import type { Env } from '../config.ts';
+import type { AppContext } from '../http/context.ts';
 import type { Logger } from '../log.ts';
 import { AppError } from '../http/errors.ts';
-import { asSystem, type ActorInfo, type Pool } from '../db/tx.ts';
+import { asSystem, type ActorInfo, type Client, type Pool } from '../db/tx.ts';
 import { hashPassword, verifyPassword } from '../auth/passwords.ts';
 import type { CreateTenantInput } from './schemas.ts';
-import { applyTemplate, latestVersion, loadTemplate, TEMPLATE_DIR } from './template.ts';
-import { roleNameFor, schemaNameFor, type TenantRow } from './records.ts';
+import { applyTemplate, latestVersion, loadTemplate, TEMPLATE_DIR, type TemplateStep } from './template.ts';
+import { databaseNameFor, roleNameFor, schemaNameFor, type Isolation, type TenantRow } from './records.ts';
+import { decidePlacement, type SourceCapacity } from './placement.ts';
+import { POOLED_SCHEMA } from './data.ts';
+import type { OwnerMember, TenantDatabases } from './databases.ts';
 
 export interface ProvisioningStep {
   name: string;
@@ -19,11 +27,22 @@ export interface ProvisioningStep {
 }
 
 export interface ProvisionDeps {
-  env: Pick<Env, 'TENANT_ROLE_PREFIX'>;
+  env: Pick<Env, 'TENANT_ROLE_PREFIX' | 'DEFAULT_ISOLATION'>;
   pool: Pool;
   log: Logger;
   templateDir?: string;
   steps?: ProvisioningStep[];
+  /** Builds database-tier tenants' databases; without it such tenants are refused. */
+  databases?: TenantDatabases | undefined;
+  /** The Hasura source cap (present when Hasura is configured). */
+  capacity?: SourceCapacity | undefined;
+}
+
+/** What the server context gives provisioning. */
+export function provisionDeps(
+  ctx: Pick<AppContext, 'env' | 'pool' | 'log' | 'provisioningSteps' | 'databases' | 'sourceCapacity'>,
+): ProvisionDeps {
+  return { env: ctx.env, pool: ctx.pool, log: ctx.log, steps: ctx.provisioningSteps, databases: ctx.databases, capacity: ctx.sourceCapacity };
 }
 
 export interface ProvisionResult {
@@ -31,11 +50,169 @@ export interface ProvisionResult {
   ownerId: string;
 }
 
-interface PlanRow {
+export interface PlanRow {
   id: string;
   price_monthly_cents: string | null;
   trial_days: number;
   self_serve: boolean;
+  placement: Isolation | null;
+}
+
+/** The plan a sign-up asks for, if the caller may have it. */
+export async function loadPlan(client: Client, input: Pick<CreateTenantInput, 'plan' | 'trial'>, platformAdmin: boolean): Promise<PlanRow> {
+  const plan = (
+    await client.query<PlanRow>(
+      'select id, price_monthly_cents::text, trial_days, self_serve, placement from public.plans where id = $1',
+      [input.plan],
+    )
+  ).rows[0];
+  if (!plan) throw new AppError('PLAN_NOT_AVAILABLE', `Unknown plan '${input.plan}'`);
+  if (!plan.self_serve && !platformAdmin) {
+    throw new AppError('PLAN_NOT_AVAILABLE', `The ${plan.id} plan is arranged with sales, not at sign-up`);
+  }
+  const paid = plan.price_monthly_cents !== null && plan.price_monthly_cents !== '0';
+  if (paid && !(input.trial && plan.trial_days > 0) && !platformAdmin) {
+    throw new AppError(
+      'PLAN_NOT_AVAILABLE',
+      `The ${plan.id} plan starts with a trial ("trial": true) or through checkout after sign-up`,
+    );
+  }
+  return plan;
+}
+
+export interface NewTenant {
+  input: CreateTenantInput;
+  plan: PlanRow;
+  owner: OwnerMember;
+  steps: TemplateStep[];
+}
+
+/**
+ * The tenant part of the provisioning transaction (the owner identity exists):
+ * placement, registry rows, membership, settings and the tenant's data home.
+ */
+export async function insertTenant(client: Client, deps: ProvisionDeps, spec: NewTenant): Promise<TenantRow> {
+  const { input, plan, owner } = spec;
+  const placement = await decidePlacement(client, {
+    chosen: input.isolation,
+    planPlacement: plan.placement,
+    defaultIsolation: deps.env.DEFAULT_ISOLATION,
+    capacity: deps.capacity,
+    log: deps.log,
+  });
+  const { isolation } = placement;
+  if (isolation === 'database') {
+    if (!deps.databases) throw new AppError('SERVICE_UNAVAILABLE', 'Database-tier tenants cannot be created here');
+    if (!deps.databases.hasServer(input.databaseUrlEnv ?? null)) {
+      throw new AppError('VALIDATION_FAILED', `databaseUrlEnv: ${input.databaseUrlEnv} is not configured on this server`);
+    }
+  }
+  const prefix = deps.env.TENANT_ROLE_PREFIX;
+  const schemaName = isolation === 'pooled' ? null : schemaNameFor(input.slug);
+  const dbRole = isolation === 'pooled' ? null : roleNameFor(prefix, input.slug);
+  const databaseName = isolation === 'database' ? databaseNameFor(prefix, input.slug) : null;
+  const trialing = input.trial && plan.trial_days > 0;
+
+  const inserted = (
+    await client.query<TenantRow>(
+      `insert into public.tenants
+         (name, slug, status, isolation, schema_name, db_role, database_name, database_url_env, plan, trial_ends_at)
+       values ($1, $2, $3, $4, $5, $6, $7, $8, $9,
+               case when $3 = 'trial' then now() + make_interval(days => $10) end)
+       returning *`,
+      [
+        input.name,
+        input.slug,
+        trialing ? 'trial' : 'active',
+        isolation,
+        schemaName,
+        dbRole,
+        databaseName,
+        isolation === 'database' ? (input.databaseUrlEnv ?? null) : null,
+        plan.id,
+        plan.trial_days,
+      ],
+    )
+  ).rows[0]!;
+  await client.query(`insert into public.memberships (tenant_id, identity_id, role) values ($1, $2, 'owner')`, [
+    inserted.id,
+    owner.identityId,
+  ]);
+  await client.query('insert into public.tenant_settings (tenant_id) values ($1)', [inserted.id]);
+  if (placement.reserveSource) await deps.capacity?.reserve(client, inserted);
+
+  switch (isolation) {
+    case 'pooled':
+      // Registry rows only: the owner is the tenant's first member (and counts as a user).
+      await client.query(
+        `insert into ${client.escapeIdentifier(POOLED_SCHEMA)}.members (tenant_id, identity_id, display_name, email)
+         values ($1, $2, $3, $4)`,
+        [inserted.id, owner.identityId, owner.name, owner.email],
+      );
+      return inserted;
+    case 'database':
+      // Roles are cluster-wide: one for the main server is made here, with the
+      // registry row; another server's is made with the database.
+      if (inserted.database_url_env === null) await createTenantRole(client, dbRole!);
+      return inserted;
+    case 'schema': {
+      await createTenantRole(client, dbRole!);
+      // Schema first, tables after (Citus schema-based sharding needs that order).
+      await client.query(`create schema ${client.escapeIdentifier(schemaName!)}`);
+      await client.query(
+        `comment on schema ${client.escapeIdentifier(schemaName!)} is ${client.escapeLiteral(`tenant:${inserted.id}`)}`,
+      );
+      const version = await applyTemplate(client, {
+        schema: schemaName!,
+        role: dbRole!,
+        tenantId: inserted.id,
+        fromVersion: 0,
+        steps: spec.steps,
+      });
+      if (version !== latestVersion(spec.steps)) throw new Error('template did not reach its latest version');
+      // The owner is the tenant's first member in its own data (and counts as a user).
+      await client.query(
+        `insert into ${client.escapeIdentifier(schemaName!)}.members (identity_id, display_name, email) values ($1, $2, $3)`,
+        [owner.identityId, owner.name, owner.email],
+      );
+      return (
+        await client.query<TenantRow>('update public.tenants set template_version = $2 where id = $1 returning *', [
+          inserted.id,
+          version,
+        ])
+      ).rows[0]!;
+    }
+    default: {
+      const never: never = isolation;
+      throw new Error(`unknown isolation ${String(never)}`);
+    }
+  }
+}
+
+async function createTenantRole(client: Client, role: string): Promise<void> {
+  await client.query(`create role ${client.escapeIdentifier(role)} nologin nobypassrls noinherit`);
+  // A non-superuser owner must be a member to SET ROLE into it per request.
+  await client.query(`grant ${client.escapeIdentifier(role)} to current_user`);
+}
+
+/** Builds a database tenant's database after commit; undone by dropping it. */
+function databaseStep(deps: ProvisionDeps, owner: OwnerMember, steps: TemplateStep[], built: (t: TenantRow) => void): ProvisioningStep {
+  const databases = deps.databases!;
+  return {
+    name: 'tenant-database',
+    async run(tenant) {
+      // A failed build drops what it made itself, so the hard delete that follows can proceed.
+      const version = await databases.build(tenant, owner, steps);
+      const row = await asSystem(
+        deps.pool,
+        async (client) =>
+          (await client.query<TenantRow>('update public.tenants set template_version = $2 where id = $1 returning *', [tenant.id, version]))
+            .rows[0]!,
+      );
+      built(row);
+    },
+    undo: (tenant) => databases.drop(tenant),
+  };
 }
 
 export async function provisionTenant(
@@ -43,46 +220,31 @@ export async function provisionTenant(
   input: CreateTenantInput,
   opts: { platformAdmin?: boolean; actor?: ActorInfo } = {},
 ): Promise<ProvisionResult> {
+  if ((input.isolation !== undefined || input.databaseUrlEnv !== undefined) && !opts.platformAdmin) {
+    throw new AppError('FORBIDDEN', 'Only platform administrators choose where a tenant is placed');
+  }
   const steps = await loadTemplate(deps.templateDir ?? TEMPLATE_DIR);
   // Hash outside the transaction: argon2 is deliberately slow.
   const newHash = await hashPassword(input.ownerPassword);
 
-  const { tenant, ownerId, createdIdentity } = await asSystem(deps.pool, async (client) => {
-    const plan = (
-      await client.query<PlanRow>(
-        'select id, price_monthly_cents::text, trial_days, self_serve from public.plans where id = $1',
-        [input.plan],
-      )
-    ).rows[0];
-    if (!plan) throw new AppError('PLAN_NOT_AVAILABLE', `Unknown plan '${input.plan}'`);
-    if (!plan.self_serve && !opts.platformAdmin) {
-      throw new AppError('PLAN_NOT_AVAILABLE', `The ${plan.id} plan is arranged with sales, not at sign-up`);
-    }
-    const paid = plan.price_monthly_cents !== null && plan.price_monthly_cents !== '0';
-    const trialing = input.trial && plan.trial_days > 0;
-    if (paid && !trialing && !opts.platformAdmin) {
-      throw new AppError(
-        'PLAN_NOT_AVAILABLE',
-        `The ${plan.id} plan starts with a trial ("trial": true) or through checkout after sign-up`,
-      );
-    }
-
+  const owner: OwnerMember = { identityId: '', name: input.ownerName, email: input.ownerEmail };
+  const created = await asSystem(deps.pool, async (client) => {
+    const plan = await loadPlan(client, input, opts.platformAdmin ?? false);
     const existing = (
       await client.query<{ id: string; password_hash: string | null }>(
         'select id, password_hash from public.identities where email = $1 for update',
         [input.ownerEmail],
       )
     ).rows[0];
-    let ownerId: string;
     let createdIdentity = false;
     if (existing) {
       // An existing person may open another tenant, but only with their own password.
       if (!(await verifyPassword(existing.password_hash, input.ownerPassword))) {
         throw new AppError('IDENTITY_EXISTS', 'An account with that email exists; use its password to create another tenant');
       }
-      ownerId = existing.id;
+      owner.identityId = existing.id;
     } else {
-      ownerId = (
+      owner.identityId = (
         await client.query<{ id: string }>(
           'insert into public.identities (email, name, password_hash) values ($1, $2, $3) returning id',
           [input.ownerEmail, input.ownerName, newHash],
@@ -92,68 +254,29 @@ export async function provisionTenant(
     }
     // Sign-up is the new owner's act: the audit trail records them as its actor.
     if (!opts.actor?.userId) {
-      await client.query(`set local app.user_id = ${client.escapeLiteral(ownerId)}; set local app.actor = 'user'`);
+      await client.query(`set local app.user_id = ${client.escapeLiteral(owner.identityId)}; set local app.actor = 'user'`);
     }
-
-    const schemaName = schemaNameFor(input.slug);
-    const dbRole = roleNameFor(deps.env.TENANT_ROLE_PREFIX, input.slug);
-    const inserted = (
-      await client.query<TenantRow>(
-        `insert into public.tenants (name, slug, status, isolation, schema_name, db_role, plan, trial_ends_at)
-         values ($1, $2, $3, 'schema', $4, $5, $6,
-                 case when $3 = 'trial' then now() + make_interval(days => $7) end)
-         returning *`,
-        [input.name, input.slug, trialing ? 'trial' : 'active', schemaName, dbRole, plan.id, plan.trial_days],
-      )
-    ).rows[0]!;
-    await client.query(`insert into public.memberships (tenant_id, identity_id, role) values ($1, $2, 'owner')`, [
-      inserted.id,
-      ownerId,
-    ]);
-    await client.query('insert into public.tenant_settings (tenant_id) values ($1)', [inserted.id]);
-
-    // Schema first, tables after (Citus schema-based sharding needs that order).
-    await client.query(`create role ${client.escapeIdentifier(dbRole)} nologin nobypassrls noinherit`);
-    // A non-superuser owner must be a member to SET ROLE into it per request.
-    await client.query(`grant ${client.escapeIdentifier(dbRole)} to current_user`);
-    await client.query(`create schema ${client.escapeIdentifier(schemaName)}`);
-    await client.query(
-      `comment on schema ${client.escapeIdentifier(schemaName)} is ${client.escapeLiteral(`tenant:${inserted.id}`)}`,
-    );
-    const version = await applyTemplate(client, {
-      schema: schemaName,
-      role: dbRole,
-      tenantId: inserted.id,
-      fromVersion: 0,
-      steps,
-    });
-    if (version !== latestVersion(steps)) throw new Error('template did not reach its latest version');
-    // The owner is the tenant's first member in its own data (and counts as a user).
-    await client.query(
-      `insert into ${client.escapeIdentifier(schemaName)}.members (identity_id, display_name, email) values ($1, $2, $3)`,
-      [ownerId, input.ownerName, input.ownerEmail],
-    );
-    const tenant = (
-      await client.query<TenantRow>('update public.tenants set template_version = $2 where id = $1 returning *', [
-        inserted.id,
-        version,
-      ])
-    ).rows[0]!;
-    return { tenant, ownerId, createdIdentity };
+    const tenant = await insertTenant(client, deps, { input, plan, owner, steps });
+    return { tenant, createdIdentity };
   }, opts.actor);
 
+  let tenant = created.tenant;
+  const post: ProvisioningStep[] = [
+    ...(tenant.isolation === 'database' ? [databaseStep(deps, owner, steps, (row) => (tenant = row))] : []),
+    ...(deps.steps ?? []),
+  ];
   const done: ProvisioningStep[] = [];
   try {
-    for (const step of deps.steps ?? []) {
+    for (const step of post) {
       await step.run(tenant);
       done.push(step);
     }
   } catch (err) {
     deps.log.error({ tenantId: tenant.id, err: (err as Error).message }, 'provisioning step failed; compensating');
-    await compensate(deps, tenant, done, createdIdentity ? ownerId : undefined);
+    await compensate(deps, tenant, done, created.createdIdentity ? owner.identityId : undefined);
     throw err;
   }
-  return { tenant, ownerId };
+  return { tenant, ownerId: owner.identityId };
 }
 
 async function compensate(deps: ProvisionDeps, tenant: TenantRow, done: ProvisioningStep[], identityId?: string) {

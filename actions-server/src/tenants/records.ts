@@ -10,6 +10,9 @@ export interface TenantRow {
   isolation: Isolation;
   schema_name: string | null;
   db_role: string | null;
+  /** Database tier: the tenant's own database, and the variable naming its server (null: this server). */
+  database_name: string | null;
+  database_url_env: string | null;
   template_version: string | null;
   custom_domain: string | null;
   custom_domain_verified_at: Date | null;
@@ -78,4 +81,9 @@ export function schemaNameFor(slug: string): string {
 
 export function roleNameFor(prefix: string, slug: string): string {
   return `${prefix}tenant_${slug}`;
+}
+
+/** Database names are cluster-wide like roles, so they carry the same prefix. */
+export function databaseNameFor(prefix: string, slug: string): string {
+  return roleNameFor(prefix, slug);
 }

@@ -1,6 +1,6 @@
 // REST surface of the tenant core (seed 000 routes). Thin: validate, authorise,
 // call the service.
-import { Router, type Request } from 'express';
+import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
 import type { AppContext } from '../http/context.ts';
 import { AppError } from '../http/errors.ts';
@@ -9,7 +9,8 @@ import { assertMember, authenticate, requirePlatformAdmin } from '../http/middle
 import { isUuid } from '../db/tx.ts';
 import { requestActor } from '../audit/actor.ts';
 import { createTenantSchema, domainSchema, slugSchema, updateTenantSchema } from './schemas.ts';
-import { provisionTenant } from './provision.ts';
+import { provisionDeps, provisionTenant } from './provision.ts';
+import { isPlatformOperator } from '../hasura/session.ts';
 import { toTenantView } from './records.ts';
 import {
   changeStatus,
@@ -18,6 +19,14 @@ import {
   markCustomDomainVerified,
   updateTenant,
 } from './service.ts';
+
+/** A verified platform admin's Bearer token (still one in the database); no token: false; a bad one: 401. */
+async function callerIsPlatformAdmin(ctx: AppContext, req: Request, res: Response): Promise<boolean> {
+  if (!req.get('authorization')) return false;
+  authenticate(ctx)(req, res, () => undefined);
+  const auth = req.auth!;
+  return isPlatformOperator(ctx.pool, { role: auth.role, userId: auth.userId, tenantId: undefined });
+}
 
 function tenantIdParam(req: Request): string {
   const id = req.params['id'];
@@ -31,11 +40,12 @@ export function tenantRoutes(ctx: AppContext): Router {
 
   router.post('/api/tenants/create', async (req, res) => {
     const input = parseBody(createTenantSchema, req.body);
-    const { tenant, ownerId } = await provisionTenant(
-      { env: ctx.env, pool: ctx.pool, log: ctx.log, steps: ctx.provisioningSteps },
-      input,
-      { actor: requestActor(req) },
-    );
+    // Only a platform admin places a tenant (isolation, databaseUrlEnv); anyone else is refused 403.
+    const placing = input.isolation !== undefined || input.databaseUrlEnv !== undefined;
+    const { tenant, ownerId } = await provisionTenant(provisionDeps(ctx), input, {
+      platformAdmin: placing && (await callerIsPlatformAdmin(ctx, req, res)),
+      actor: requestActor(req),
+    });
     const session = ctx.tokens.sign({ userId: ownerId, tenantId: tenant.id, role: 'owner' });
     ctx.log.info({ tenantId: tenant.id, userId: ownerId, slug: tenant.slug }, 'tenant created');
     res.status(201).json({ tenant: toTenantView(tenant), owner: { id: ownerId, email: input.ownerEmail }, ...session });

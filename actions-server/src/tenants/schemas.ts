@@ -2,6 +2,7 @@
 // (tenants_slug_format, tenants_slug_not_reserved), so these only give callers
 // a clear message early.
 import { z } from 'zod';
+import { TENANT_DATABASE_ENV_RE } from '../config.ts';
 
 export const SLUG_RE = /^[a-z][a-z0-9-]{1,39}$/;
 
@@ -40,8 +41,19 @@ export const createTenantSchema = z
     ownerPassword: passwordSchema,
     plan: planIdSchema.default('free'),
     trial: z.boolean().default(false),
+    // Platform admins only (provisionTenant refuses them to anyone else): the
+    // tier, and for a database tenant the setting naming another server.
+    isolation: isolationSchema.optional(),
+    databaseUrlEnv: z
+      .string()
+      .regex(TENANT_DATABASE_ENV_RE, 'must name a TENANT_DATABASE_URL_<NAME> setting')
+      .optional(),
   })
-  .strict();
+  .strict()
+  .refine((v) => v.databaseUrlEnv === undefined || v.isolation === 'database', {
+    message: 'databaseUrlEnv goes with isolation "database"',
+    path: ['databaseUrlEnv'],
+  });
 export type CreateTenantInput = z.infer<typeof createTenantSchema>;
 
 export const domainSchema = z

@@ -1,9 +1,14 @@
-// Upgrades every schema-tier tenant to the latest template version. One
-// transaction per tenant holds its DDL and its recorded version together, so a
-// run killed at any point is finished by the next one; a failing tenant is
-// reported and the others go on.
-import { asSystem, type Pool } from '../db/tx.ts';
-import { applyTemplate, latestVersion, loadTemplate, TEMPLATE_DIR } from './template.ts';
+// Upgrades every schema-tier and database-tier tenant to the latest template
+// version. One transaction per tenant holds its DDL and its recorded version
+// together, so a run killed at any point is finished by the next one; a
+// failing tenant is reported and the others go on. A database tenant's DDL
+// commits in its own database with the version recorded there (its registry
+// copy), and the main registry's version follows; a run killed in between
+// reads the tenant database's version next time and only records it.
+import { asSystem, type Client, type Pool } from '../db/tx.ts';
+import { applyTemplate, latestVersion, loadTemplate, TEMPLATE_DIR, type TemplateStep } from './template.ts';
+import { refOfRow, type TenantDatabases } from './databases.ts';
+import type { TenantRow } from './records.ts';
 
 export interface TemplateMigrationReport {
   target: number;
@@ -15,6 +20,8 @@ export interface TemplateMigrationReport {
 
 export interface TemplateMigrationOptions {
   pool: Pool;
+  /** Needed when there are database-tier tenants. */
+  databases?: TenantDatabases | undefined;
   concurrency: number;
   templateDir?: string;
   onProgress?: (done: number, total: number, slug: string) => void;
@@ -30,7 +37,7 @@ export async function migrateTenantSchemas(opts: TemplateMigrationOptions): Prom
   const target = latestVersion(steps);
   const { rows: pending } = await opts.pool.query<Pending>(
     `select id, slug from public.tenants
-     where isolation = 'schema' and coalesce(template_version, 0) < $1
+     where isolation in ('schema', 'database') and coalesce(template_version, 0) < $1
      order by slug`,
     [target],
   );
@@ -42,20 +49,21 @@ export async function migrateTenantSchemas(opts: TemplateMigrationOptions): Prom
     try {
       const upgraded = await asSystem(opts.pool, async (client) => {
         // SKIP LOCKED: a concurrent runner already holds this tenant.
-        const { rows } = await client.query<{ schema_name: string; db_role: string; template_version: string | null }>(
-          `select schema_name, db_role, template_version from public.tenants
-           where id = $1 and coalesce(template_version, 0) < $2 for update skip locked`,
+        const { rows } = await client.query<TenantRow>(
+          `select * from public.tenants
+           where id = $1 and coalesce(template_version, 0) < $2 and isolation in ('schema', 'database')
+           for update skip locked`,
           [t.id, target],
         );
         const row = rows[0];
         if (!row) return false;
-        const version = await applyTemplate(client, {
-          schema: row.schema_name,
-          role: row.db_role,
-          tenantId: t.id,
-          fromVersion: Number(row.template_version ?? 0),
-          steps,
-        });
+        if (row.isolation === 'schema') {
+          await upgrade(client, row, steps);
+          return true;
+        }
+        const { databases } = opts;
+        if (!databases) throw new Error('database-tier tenants need their databases configured');
+        const version = await databases.withPool(refOfRow(row), (pool) => asSystem(pool, (c) => upgrade(c, row, steps)));
         await client.query('update public.tenants set template_version = $2 where id = $1', [t.id, version]);
         return true;
       });
@@ -76,4 +84,22 @@ export async function migrateTenantSchemas(opts: TemplateMigrationOptions): Prom
   };
   await Promise.all(Array.from({ length: Math.min(opts.concurrency, pending.length) }, worker));
   return report;
+}
+
+/** Applies the pending template steps where the tenant's schema is, recording the version there. */
+async function upgrade(client: Client, row: TenantRow, steps: TemplateStep[]): Promise<number> {
+  // In a tenant database the registry copy holds the version its schema really has.
+  const current = (
+    await client.query<{ template_version: string | null }>('select template_version from public.tenants where id = $1 for update', [row.id])
+  ).rows[0];
+  if (!row.schema_name || !row.db_role || !current) throw new Error(`tenant ${row.slug} has no schema to upgrade`);
+  const version = await applyTemplate(client, {
+    schema: row.schema_name,
+    role: row.db_role,
+    tenantId: row.id,
+    fromVersion: Number(current.template_version ?? 0),
+    steps,
+  });
+  await client.query('update public.tenants set template_version = $2 where id = $1', [row.id, version]);
+  return version;
 }

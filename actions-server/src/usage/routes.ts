@@ -30,15 +30,16 @@ export function usageRoutes(ctx: AppContext): Router {
   router.get('/api/tenants/:id/usage', auth, async (req, res) => {
     const { tenantId, period } = parseRequest(req);
     await assertMember(ctx, req, tenantId, 'member');
-    // This process's API calls are in memory until flushed: include them.
-    await ctx.usage.flush();
+    // This process's API calls are in memory until flushed: include them; and
+    // a database tenant's counters live in its database: mirror them first.
+    await Promise.all([ctx.usage.flush(), ctx.databases.pullUsage(tenantId)]);
     res.json({ usage: await getUsage(ctx.pool, { tenantId, userId: req.auth!.userId }, period) });
   });
 
   router.get('/api/tenants/:id/usage/report', auth, async (req, res) => {
     const { tenantId, period } = parseRequest(req);
     await assertMember(ctx, req, tenantId, 'admin');
-    await ctx.usage.flush();
+    await Promise.all([ctx.usage.flush(), ctx.databases.pullUsage(tenantId)]);
     res.json({ report: await getUsageReport(ctx.pool, { tenantId, userId: req.auth!.userId }, period) });
   });
 

@@ -34,6 +34,10 @@ export type CheckoutSessionOutput = {
 };
 
 export type CreateTenantInput = {
+  /** Platform administrators only, with isolation database: the TENANT_DATABASE_URL_<NAME> setting of another server. */
+  databaseUrlEnv?: InputMaybe<Scalars['String']['input']>;
+  /** Platform administrators only: schema, pooled or database (else the plan's placement, then DEFAULT_ISOLATION). */
+  isolation?: InputMaybe<Scalars['String']['input']>;
   name: Scalars['String']['input'];
   ownerEmail: Scalars['String']['input'];
   ownerName: Scalars['String']['input'];
@@ -93,8 +97,9 @@ export type Mutation = {
   /** Open the Stripe customer portal (owner or admin). */
   createPortalSession?: Maybe<PortalSessionOutput>;
   /**
-   * Sign up: creates a tenant (its schema, owner and membership) and returns the
-   * owner's token. Platform administrators may choose plans that are not self-serve.
+   * Sign up: creates a tenant (its data placement, owner and membership) and returns
+   * the owner's token. Platform administrators may choose plans that are not
+   * self-serve, and the tenant's isolation tier.
    */
   createTenant?: Maybe<CreateTenantOutput>;
   /** Invite an email address as admin or member (owner or admin). The token is returned once. */
