@@ -1,9 +1,6 @@
 // DESIGN.md §11: pooled reads under RLS cost ≤ 1.1× the same query without RLS,
-// on 1M rows over 1,000 tenants. The pooled placement tier is built by a later
-// issue; until then this runs on a scratch table shaped like a pooled tenant
-// table (tenant_id leading the key and the index) guarded by the project's own
-// policy writer, public.enable_tenant_rls, so it measures exactly the policies
-// every tenant-keyed table gets.
+// on 1M rows over 1,000 tenants: the real pooled.messages table with its own
+// policies and indexes, read as the owner (no RLS) and as `app`.
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { scopeStatements } from '../actions-server/src/db/tx.ts';
@@ -14,15 +11,17 @@ const shapeFor = (scale: Scale) => sized(scale, { tiny: { tenants: 20, perTenant
 
 const QUERIES = {
   page: {
-    label: 'latest 50 rows of one tenant',
+    label: "latest 50 messages of a tenant's channel",
     // The baseline names the tenant itself; under RLS the policy supplies that predicate.
-    bare: 'select id, body, created_at from public.bench_pooled_messages where tenant_id = $1 order by created_at desc, id desc limit 50',
-    rls: 'select id, body, created_at from public.bench_pooled_messages order by created_at desc, id desc limit 50',
+    bare: 'select id, body, created_at from pooled.messages where tenant_id = $1 and channel_id = $2 order by created_at desc limit 50',
+    rls: 'select id, body, created_at from pooled.messages where channel_id = $1 order by created_at desc limit 50',
+    byChannel: true,
   },
   count: {
-    label: "count of one tenant's rows",
-    bare: 'select count(*)::int as n from public.bench_pooled_messages where tenant_id = $1',
-    rls: 'select count(*)::int as n from public.bench_pooled_messages',
+    label: "count of one tenant's messages",
+    bare: 'select count(*)::int as n from pooled.messages where tenant_id = $1',
+    rls: 'select count(*)::int as n from pooled.messages',
+    byChannel: false,
   },
 } as const;
 type QueryName = keyof typeof QUERIES;
@@ -34,7 +33,7 @@ const fingerprint = (rows: unknown[]): [number, string] => [
 
 export const pooledRls: Benchmark = {
   name: 'pooled-rls',
-  title: 'pooled reads: the same query without RLS vs as `app` under enable_tenant_rls policies',
+  title: 'pooled reads: the same query on pooled.messages as the owner (no RLS) vs as `app` under its policies',
   rows(scale) {
     const { tenants, perTenant } = shapeFor(scale);
     const size = `${(tenants * perTenant).toLocaleString('en-US')} rows, ${tenants.toLocaleString('en-US')} tenants`;
@@ -52,50 +51,58 @@ export const pooledRls: Benchmark = {
     const db = await ctx.cluster.createDb('pooled_rls');
     try {
       ctx.progress(`loading ${(tenants * perTenant).toLocaleString('en-US')} rows`);
-      await db.pool.query(`
-        create table public.bench_pooled_messages (
-          tenant_id uuid not null,
-          id bigint not null,
-          body text not null,
-          created_at timestamptz not null,
-          primary key (tenant_id, id)
-        )`);
-      // Rows of a tenant are spread over the table (as concurrent tenants write them), not clustered.
+      // Registry rows and one channel per tenant, then the messages; triggers (usage
+      // counters) are skipped for the bulk fill only: reads are what is measured.
       await db.pool.query(
-        `with t as (select row_number() over () - 1 as n, gen_random_uuid() as id from generate_series(1, $2::int))
-         insert into public.bench_pooled_messages (tenant_id, id, body, created_at)
-         select t.id, s, 'message ' || s, now() - make_interval(secs => s)
-         from generate_series(1, $1::int) s join t on t.n = s % $2::int`,
-        [tenants * perTenant, tenants],
+        `insert into public.tenants (name, slug, isolation)
+         select 'Bench ' || n, 'bench-' || n, 'pooled' from generate_series(1, $1::int) n`,
+        [tenants],
       );
-      await db.pool.query('create index on public.bench_pooled_messages (tenant_id, created_at)');
-      await db.pool.query(`select public.enable_tenant_rls('public.bench_pooled_messages')`);
-      await db.pool.query('grant select on public.bench_pooled_messages to app');
-      await db.pool.query('analyze public.bench_pooled_messages');
-      const ids = (
-        await db.pool.query<{ tenant_id: string }>('select distinct tenant_id from public.bench_pooled_messages order by 1')
-      ).rows.map((r) => r.tenant_id);
+      await db.pool.query(`insert into pooled.channels (tenant_id, name) select id, 'general' from public.tenants`);
+      const fill = await db.pool.connect();
+      try {
+        await fill.query(`set session_replication_role = replica`);
+        // Rows of a tenant are spread over the table (as concurrent tenants write them), not clustered.
+        await fill.query(
+          `with c as (select row_number() over () - 1 as n, tenant_id, id from pooled.channels)
+           insert into pooled.messages (tenant_id, channel_id, body, created_at)
+           select c.tenant_id, c.id, 'message ' || s, now() - make_interval(secs => s)
+           from generate_series(1, $1::int) s join c on c.n = s % $2::int`,
+          [tenants * perTenant, tenants],
+        );
+        await fill.query(`set session_replication_role = origin`);
+      } finally {
+        fill.release();
+      }
+      await db.pool.query('analyze pooled.messages');
+      const channels = new Map(
+        (await db.pool.query<{ tenant_id: string; id: string }>('select tenant_id, id from pooled.channels')).rows.map((r) => [r.tenant_id, r.id]),
+      );
+      const ids = [...channels.keys()].sort();
       ctx.check('tenants in the table', tenants, ids.length);
 
       const bare = await db.pool.connect();
       const scoped = await db.pool.connect();
       try {
-        const underRls = async <R extends pg.QueryResultRow>(tenantId: string, sql: string): Promise<{ ms: number; rows: R[] }> => {
+        // The baseline names the tenant ($1); under RLS the policy does, so only the channel is passed.
+        const underRls = async <R extends pg.QueryResultRow>(tenantId: string, q: QueryName): Promise<{ ms: number; rows: R[] }> => {
           await scoped.query('begin');
           try {
             await scoped.query(scopeStatements(scoped, { tenantId, dbRole: 'app' }));
+            const args = QUERIES[q].byChannel ? [channels.get(tenantId)] : [];
             const t0 = performance.now();
-            const { rows } = await scoped.query<R>(sql);
+            const { rows } = await scoped.query<R>(QUERIES[q].rls, args);
             return { ms: performance.now() - t0, rows };
           } finally {
             await scoped.query('commit');
           }
         };
-        const withoutRls = async <R extends pg.QueryResultRow>(tenantId: string, sql: string): Promise<{ ms: number; rows: R[] }> => {
+        const withoutRls = async <R extends pg.QueryResultRow>(tenantId: string, q: QueryName): Promise<{ ms: number; rows: R[] }> => {
           await bare.query('begin');
           try {
+            const args = QUERIES[q].byChannel ? [tenantId, channels.get(tenantId)] : [tenantId];
             const t0 = performance.now();
-            const { rows } = await bare.query<R>(sql, [tenantId]);
+            const { rows } = await bare.query<R>(QUERIES[q].bare, args);
             return { ms: performance.now() - t0, rows };
           } finally {
             await bare.query('commit');
@@ -105,11 +112,14 @@ export const pooledRls: Benchmark = {
         // Same answers: RLS scopes to exactly the tenant, and the policy is an index condition.
         const probe = ids[Math.floor(ids.length / 2)]!;
         for (const q of Object.keys(QUERIES) as QueryName[]) {
-          const a = await withoutRls(probe, QUERIES[q].bare);
-          const b = await underRls(probe, QUERIES[q].rls);
+          const a = await withoutRls(probe, q);
+          const b = await underRls(probe, q);
           ctx.check(`${q}: under RLS the same rows (count, digest) as the explicit tenant filter`, fingerprint(a.rows), fingerprint(b.rows));
         }
-        const { rows: plan } = await underRls<{ 'QUERY PLAN': string }>(probe, `explain ${QUERIES.count.rls}`);
+        await scoped.query('begin');
+        await scoped.query(scopeStatements(scoped, { tenantId: probe, dbRole: 'app' }));
+        const { rows: plan } = await scoped.query<{ 'QUERY PLAN': string }>(`explain ${QUERIES.count.rls}`);
+        await scoped.query('commit');
         const planText = plan.map((r) => r['QUERY PLAN']).join('\n');
         ctx.check('under RLS the tenant predicate is an index condition (not a filter per row)', true, /Index Cond: \(tenant_id = /.test(planText));
 
@@ -120,15 +130,15 @@ export const pooledRls: Benchmark = {
           const rls: number[] = [];
           for (let i = 0; i < iterations; i++) {
             const tenant = ids[(i * 7919) % ids.length]!;
-            base.push((await withoutRls(tenant, QUERIES[q].bare)).ms);
-            rls.push((await underRls(tenant, QUERIES[q].rls)).ms);
+            base.push((await withoutRls(tenant, q)).ms);
+            rls.push((await underRls(tenant, q)).ms);
           }
           const b = summarize(base);
           const p = summarize(rls);
           out[q] = {
             baseline: b.p50,
             project: p.p50,
-            note: `p99 ${b.p99.toFixed(3)} vs ${p.p99.toFixed(3)} ms; scratch table with enable_tenant_rls policies (the pooled tier itself comes with a later issue)`,
+            note: `p99 ${b.p99.toFixed(3)} vs ${p.p99.toFixed(3)} ms; pooled.messages with its own policies`,
           };
         }
         return out;
