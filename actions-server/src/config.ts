@@ -212,6 +212,15 @@ const EnvSchema = z
 
 export type Env = z.infer<typeof EnvSchema>;
 
+// Collected by loadConfig from every variable with this prefix: documented as a pattern.
+const COLLECTED: Record<string, string> = {
+  TENANT_DATABASE_SERVERS: 'TENANT_DATABASE_URL_<NAME>',
+  HASURA_TENANT_DATABASE_URLS: 'HASURA_TENANT_DATABASE_URL_<NAME>',
+};
+
+/** Every variable the server reads (README's configuration table must list each: a test checks). */
+export const ENV_VARIABLES: readonly string[] = Object.keys(EnvSchema.shape).map((k) => COLLECTED[k] ?? k);
+
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
     super(`invalid configuration:\n  ${problems.join('\n  ')}`);
