@@ -54,21 +54,31 @@ async function loadEffectiveLimits(pool: Pool, tenantId: string): Promise<Effect
  * platform operator is seen within `ttlMs`.
  */
 export class LimitsService {
-  private readonly cache: LRUCache<string, EffectiveLimits>;
+  // fetch() coalesces concurrent loads of one tenant, and an expired entry is
+  // served while it refreshes in the background: the request path never waits
+  // on the database once a tenant is known (no stampede when entries expire).
+  private readonly cache: LRUCache<string, EffectiveLimits, void>;
 
-  constructor(
-    private readonly pool: Pool,
-    opts: { ttlMs: number; max: number },
-  ) {
-    this.cache = new LRUCache({ max: opts.max, ttl: Math.max(opts.ttlMs, 1) });
+  constructor(pool: Pool, opts: { ttlMs: number; max: number }) {
+    this.cache = new LRUCache<string, EffectiveLimits, void>({
+      max: opts.max,
+      ttl: Math.max(opts.ttlMs, 1),
+      allowStale: true,
+      noDeleteOnStaleGet: true,
+      fetchMethod: async (tenantId) => {
+        const limits = await loadEffectiveLimits(pool, tenantId);
+        if (!limits) throw new AppError('TENANT_NOT_FOUND', 'Tenant not found');
+        return limits;
+      },
+    });
   }
 
   async forTenant(tenant: LimitedTenant): Promise<EffectiveLimits> {
-    const hit = this.cache.get(tenant.id);
+    const hit = await this.cache.fetch(tenant.id);
+    // A plan change (seen by the resolver first) must not wait for a refresh.
     if (hit && hit.plan === tenant.plan) return hit;
-    const limits = await loadEffectiveLimits(this.pool, tenant.id);
-    if (!limits) throw new AppError('TENANT_NOT_FOUND', 'Tenant not found');
-    this.cache.set(tenant.id, limits);
-    return limits;
+    const fresh = await this.cache.fetch(tenant.id, { forceRefresh: true, allowStale: false });
+    if (!fresh) throw new AppError('TENANT_NOT_FOUND', 'Tenant not found');
+    return fresh;
   }
 }
