@@ -303,10 +303,14 @@ declare
 begin
   execute format('revoke all on schema %I from public', p_schema);
   execute format('grant usage on schema %I to %I', p_schema, p_role);
+  -- Incremental: tables already secured (RLS forced, the role's policy in
+  -- place) are skipped, so a template upgrade pays only for its new tables.
   for v_table in
     select c.oid::regclass as rel
     from pg_class c
     where c.relnamespace = p_schema::regnamespace and c.relkind in ('r', 'p')
+      and not (c.relrowsecurity and c.relforcerowsecurity
+               and exists (select 1 from pg_policy p where p.polrelid = c.oid and p.polname = 'tenant_role_all'))
   loop
     execute format('alter table %s enable row level security', v_table.rel);
     execute format('alter table %s force row level security', v_table.rel);

@@ -446,29 +446,44 @@ set search_path = pg_catalog, public, pg_temp
 as $$
 declare
   v_table text;
+  v_attached boolean := false;
 begin
   if not public.tenant_owns_schema(p_tenant_id, p_schema) then
     raise exception 'schema % is not owned by tenant %', p_schema, p_tenant_id using errcode = 'SA409';
   end if;
+  -- Incremental: a template upgrade pays only for tables that lack a trigger
+  -- (new or recreated ones). A migration that changes a trigger's definition
+  -- drops it first.
   foreach v_table in array array['members', 'channels', 'files'] loop
     continue when to_regclass(format('%I.%I', p_schema, v_table)) is null;
-    execute format('drop trigger if exists _500_limits on %I.%I', p_schema, v_table);
-    execute format(
-      'create trigger _500_limits before insert%s on %I.%I for each row execute function public.tg__limits(%L)',
-      case when v_table = 'files' then ' or update of size_bytes' else '' end, p_schema, v_table, p_tenant_id);
-    execute format('drop trigger if exists _800_usage on %I.%I', p_schema, v_table);
-    execute format(
-      'create trigger _800_usage after insert or delete%s on %I.%I for each row execute function public.tg__usage(%L)',
-      case when v_table = 'files' then ' or update of size_bytes' else '' end, p_schema, v_table, p_tenant_id);
+    if not exists (select 1 from pg_trigger where tgrelid = format('%I.%I', p_schema, v_table)::regclass
+                                               and tgname = '_500_limits') then
+      execute format(
+        'create trigger _500_limits before insert%s on %I.%I for each row execute function public.tg__limits(%L)',
+        case when v_table = 'files' then ' or update of size_bytes' else '' end, p_schema, v_table, p_tenant_id);
+      v_attached := true;
+    end if;
+    if not exists (select 1 from pg_trigger where tgrelid = format('%I.%I', p_schema, v_table)::regclass
+                                               and tgname = '_800_usage') then
+      execute format(
+        'create trigger _800_usage after insert or delete%s on %I.%I for each row execute function public.tg__usage(%L)',
+        case when v_table = 'files' then ' or update of size_bytes' else '' end, p_schema, v_table, p_tenant_id);
+      v_attached := true;
+    end if;
   end loop;
-  if to_regclass(format('%I.%I', p_schema, 'messages')) is not null then
-    execute format('drop trigger if exists _800_usage on %I.%I', p_schema, 'messages');
+  if to_regclass(format('%I.%I', p_schema, 'messages')) is not null
+     and not exists (select 1 from pg_trigger where tgrelid = format('%I.%I', p_schema, 'messages')::regclass
+                                                and tgname = '_800_usage') then
     execute format(
       'create constraint trigger _800_usage after insert on %I.%I deferrable initially deferred for each row
          when (public.usage_tally(%L, %L::uuid)) execute function public.tg__usage_flush(%L)',
       p_schema, 'messages', 'messages', p_tenant_id, p_tenant_id);
+    v_attached := true;
   end if;
-  perform public.recount_tenant_counters(p_schema, p_tenant_id);
+  -- Rows written while a trigger was missing were not counted.
+  if v_attached then
+    perform public.recount_tenant_counters(p_schema, p_tenant_id);
+  end if;
 end
 $$;
 revoke all on function public.attach_tenant_triggers(name, uuid) from public;
