@@ -8,6 +8,7 @@
 -- migration 1763900003000_audit_invitations
 -- migration 1763900005000_hasura
 -- migration 1763900006000_pooled
+-- migration 1763900007000_moves
 
 set check_function_bodies = false;
 
@@ -33,6 +34,31 @@ AS $function$
   select count(*)::integer from archived
 $function$;
 
+CREATE OR REPLACE FUNCTION public.attach_move_guard(p_schema name, p_tenant_id uuid)
+ RETURNS void
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  v_table record;
+begin
+  if not public.tenant_owns_schema(p_tenant_id, p_schema) then
+    raise exception 'schema % is not owned by tenant %', p_schema, p_tenant_id using errcode = 'SA409';
+  end if;
+  for v_table in
+    select c.relname
+    from pg_class c
+    where c.relnamespace = p_schema::regnamespace and c.relkind in ('r', 'p')
+      and not exists (select 1 from pg_trigger t where t.tgrelid = c.oid and t.tgname = '_050_move_guard')
+    order by c.relname
+  loop
+    execute format(
+      'create trigger _050_move_guard before insert or update or delete on %I.%I for each row execute function public.tg__move_guard(%L)',
+      p_schema, v_table.relname, p_tenant_id);
+  end loop;
+end
+$function$;
+
 CREATE OR REPLACE FUNCTION public.attach_tenant_triggers(p_schema name, p_tenant_id uuid)
  RETURNS void
  LANGUAGE plpgsql
@@ -40,29 +66,44 @@ CREATE OR REPLACE FUNCTION public.attach_tenant_triggers(p_schema name, p_tenant
 AS $function$
 declare
   v_table text;
+  v_attached boolean := false;
 begin
   if not public.tenant_owns_schema(p_tenant_id, p_schema) then
     raise exception 'schema % is not owned by tenant %', p_schema, p_tenant_id using errcode = 'SA409';
   end if;
+  -- Incremental: a template upgrade pays only for tables that lack a trigger
+  -- (new or recreated ones). A migration that changes a trigger's definition
+  -- drops it first.
   foreach v_table in array array['members', 'channels', 'files'] loop
     continue when to_regclass(format('%I.%I', p_schema, v_table)) is null;
-    execute format('drop trigger if exists _500_limits on %I.%I', p_schema, v_table);
-    execute format(
-      'create trigger _500_limits before insert%s on %I.%I for each row execute function public.tg__limits(%L)',
-      case when v_table = 'files' then ' or update of size_bytes' else '' end, p_schema, v_table, p_tenant_id);
-    execute format('drop trigger if exists _800_usage on %I.%I', p_schema, v_table);
-    execute format(
-      'create trigger _800_usage after insert or delete%s on %I.%I for each row execute function public.tg__usage(%L)',
-      case when v_table = 'files' then ' or update of size_bytes' else '' end, p_schema, v_table, p_tenant_id);
+    if not exists (select 1 from pg_trigger where tgrelid = format('%I.%I', p_schema, v_table)::regclass
+                                               and tgname = '_500_limits') then
+      execute format(
+        'create trigger _500_limits before insert%s on %I.%I for each row execute function public.tg__limits(%L)',
+        case when v_table = 'files' then ' or update of size_bytes' else '' end, p_schema, v_table, p_tenant_id);
+      v_attached := true;
+    end if;
+    if not exists (select 1 from pg_trigger where tgrelid = format('%I.%I', p_schema, v_table)::regclass
+                                               and tgname = '_800_usage') then
+      execute format(
+        'create trigger _800_usage after insert or delete%s on %I.%I for each row execute function public.tg__usage(%L)',
+        case when v_table = 'files' then ' or update of size_bytes' else '' end, p_schema, v_table, p_tenant_id);
+      v_attached := true;
+    end if;
   end loop;
-  if to_regclass(format('%I.%I', p_schema, 'messages')) is not null then
-    execute format('drop trigger if exists _800_usage on %I.%I', p_schema, 'messages');
+  if to_regclass(format('%I.%I', p_schema, 'messages')) is not null
+     and not exists (select 1 from pg_trigger where tgrelid = format('%I.%I', p_schema, 'messages')::regclass
+                                                and tgname = '_800_usage') then
     execute format(
       'create constraint trigger _800_usage after insert on %I.%I deferrable initially deferred for each row
          when (public.usage_tally(%L, %L::uuid)) execute function public.tg__usage_flush(%L)',
       p_schema, 'messages', 'messages', p_tenant_id, p_tenant_id);
+    v_attached := true;
   end if;
-  perform public.recount_tenant_counters(p_schema, p_tenant_id);
+  -- Rows written while a trigger was missing were not counted.
+  if v_attached then
+    perform public.recount_tenant_counters(p_schema, p_tenant_id);
+  end if;
 end
 $function$;
 
@@ -169,6 +210,14 @@ CREATE OR REPLACE FUNCTION public.current_user_id()
  LANGUAGE sql
  STABLE PARALLEL SAFE
 AS $function$ select nullif(current_setting('app.user_id', true), '')::uuid $function$;
+
+CREATE OR REPLACE FUNCTION public.drain_tenant_writers(p_tenant_id uuid)
+ RETURNS void
+ LANGUAGE sql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select pg_catalog.pg_advisory_xact_lock(1297045061, pg_catalog.hashtext(p_tenant_id::text))
+$function$;
 
 CREATE OR REPLACE FUNCTION public.enable_tenant_rls(p_table regclass, p_tenant_column name DEFAULT 'tenant_id'::name)
  RETURNS void
@@ -371,23 +420,37 @@ CREATE OR REPLACE FUNCTION public.secure_tenant_schema(p_schema name, p_role nam
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
 declare
-  v_table record;
+  v_rel record;
 begin
   execute format('revoke all on schema %I from public', p_schema);
   execute format('grant usage on schema %I to %I', p_schema, p_role);
-  for v_table in
-    select c.oid::regclass as rel
-    from pg_class c
-    where c.relnamespace = p_schema::regnamespace and c.relkind in ('r', 'p')
+  -- The schema's relations come from pg_depend (indexed on the namespace):
+  -- pg_class has no index on relnamespace alone, and with thousands of tenant
+  -- schemas a scan of it would make every provisioning and upgrade slower as
+  -- tenants are added. Incremental: tables already secured (RLS forced, the
+  -- role's policy in place) are skipped, so an upgrade pays only for new ones.
+  for v_rel in
+    select c.oid::regclass as rel, c.relkind
+    from pg_depend d
+    join pg_class c on c.oid = d.objid
+    where d.classid = 'pg_class'::regclass
+      and d.refclassid = 'pg_namespace'::regclass
+      and d.refobjid = p_schema::regnamespace
+      and c.relkind in ('r', 'p', 'S')
+      and not (c.relkind in ('r', 'p') and c.relrowsecurity and c.relforcerowsecurity
+               and exists (select 1 from pg_policy p where p.polrelid = c.oid and p.polname = 'tenant_role_all'))
   loop
-    execute format('alter table %s enable row level security', v_table.rel);
-    execute format('alter table %s force row level security', v_table.rel);
-    execute format('drop policy if exists tenant_role_all on %s', v_table.rel);
+    if v_rel.relkind = 'S' then
+      execute format('grant usage, select on sequence %s to %I', v_rel.rel, p_role);
+      continue;
+    end if;
+    execute format('alter table %s enable row level security', v_rel.rel);
+    execute format('alter table %s force row level security', v_rel.rel);
+    execute format('drop policy if exists tenant_role_all on %s', v_rel.rel);
     execute format('create policy tenant_role_all on %s for all to %I using (true) with check (true)',
-                   v_table.rel, p_role);
-    execute format('grant select, insert, update, delete on %s to %I', v_table.rel, p_role);
+                   v_rel.rel, p_role);
+    execute format('grant select, insert, update, delete on %s to %I', v_rel.rel, p_role);
   end loop;
-  execute format('grant usage, select on all sequences in schema %I to %I', p_schema, p_role);
 end
 $function$;
 
@@ -735,6 +798,65 @@ begin
   end if;
   perform set_config(v_key, v_statement || ':' || (v_pending + v_amount), true);
   return new;
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION public.tg__move_guard()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  v_tenant uuid;
+  v_key text;
+  v_cached text;
+  v_isolation text;
+  v_mode text;
+begin
+  if tg_nargs > 0 and tg_argv[0] <> '' then
+    v_tenant := tg_argv[0]::uuid;
+  elsif tg_op = 'DELETE' then
+    v_tenant := old.tenant_id;
+  else
+    v_tenant := new.tenant_id;
+  end if;
+  v_key := 'saas_move.g' || replace(v_tenant::text, '-', '');
+  v_cached := current_setting(v_key, true);
+  if v_cached is not null and split_part(v_cached, ':', 1) = tg_table_schema then
+    v_mode := split_part(v_cached, ':', 2);
+  else
+    perform pg_advisory_xact_lock_shared(1297045061, hashtext(v_tenant::text));
+    select t.isolation, g.mode into v_isolation, v_mode
+    from public.tenants t
+    left join public.tenant_write_guards g on g.tenant_id = t.id and g.schema_name = tg_table_schema
+    where t.id = v_tenant;
+
+    if tg_nargs = 0 and v_isolation <> 'pooled' then
+      raise exception using
+        errcode = 'SA503',
+        message = 'this tenant has moved to another placement: retry the request',
+        detail = json_build_object('reason', 'tenant_moved', 'retry_after_seconds', 1)::text,
+        hint = 'Retry; the tenant is resolved afresh.';
+    elsif v_mode = 'frozen' then
+      raise exception using
+        errcode = 'SA503',
+        message = 'this tenant is being moved to another placement: writes are paused for a moment, retry shortly',
+        detail = json_build_object('reason', 'tenant_moving', 'retry_after_seconds', 1)::text,
+        hint = 'Retry after a second; reads keep working.';
+    end if;
+    v_mode := coalesce(v_mode, 'none');
+    perform set_config(v_key, tg_table_schema || ':' || v_mode, true);
+  end if;
+
+  if v_mode = 'capture' then
+    insert into public.tenant_move_changes (tenant_id, table_name, row_id)
+    values (v_tenant, tg_table_name, case when tg_op = 'DELETE' then old.id else new.id end);
+    if tg_op = 'UPDATE' and old.id is distinct from new.id then
+      insert into public.tenant_move_changes (tenant_id, table_name, row_id) values (v_tenant, tg_table_name, old.id);
+    end if;
+  end if;
+  return case when tg_op = 'DELETE' then old else new end;
 end
 $function$;
 
@@ -1195,6 +1317,41 @@ create table public.tenant_invitations (
   constraint tenant_invitations_token_hash_check CHECK ((length(token_hash) = 32))
 );
 
+create table public.tenant_move_changes (
+  tenant_id uuid not null,
+  seq bigint generated by default as identity not null,
+  table_name text not null,
+  row_id uuid not null,
+  constraint tenant_move_changes_pkey PRIMARY KEY (tenant_id, seq)
+);
+
+create table public.tenant_moves (
+  tenant_id uuid not null,
+  id uuid default gen_random_uuid() not null,
+  from_isolation text not null,
+  to_isolation text not null,
+  source jsonb not null,
+  target jsonb not null,
+  state text default 'capturing'::text not null,
+  prior_status text,
+  verification jsonb,
+  error text,
+  reserved_source boolean default false not null,
+  requested_by uuid,
+  created_at timestamp with time zone default now() not null,
+  updated_at timestamp with time zone default now() not null,
+  finished_at timestamp with time zone,
+  constraint tenant_moves_pkey PRIMARY KEY (tenant_id, id),
+  constraint tenant_moves_changes_tier CHECK ((from_isolation <> to_isolation)),
+  constraint tenant_moves_finished CHECK (((finished_at IS NULL) = (state <> ALL (ARRAY['done'::text, 'aborted'::text])))),
+  constraint tenant_moves_from_isolation_check CHECK ((from_isolation = ANY (ARRAY['schema'::text, 'pooled'::text, 'database'::text]))),
+  constraint tenant_moves_prior_status_check CHECK ((prior_status = ANY (ARRAY['trial'::text, 'active'::text]))),
+  constraint tenant_moves_source_check CHECK ((jsonb_typeof(source) = 'object'::text)),
+  constraint tenant_moves_state_check CHECK ((state = ANY (ARRAY['capturing'::text, 'building'::text, 'copying'::text, 'syncing'::text, 'freezing'::text, 'switching'::text, 'exposing'::text, 'cleaning'::text, 'done'::text, 'aborted'::text]))),
+  constraint tenant_moves_target_check CHECK ((jsonb_typeof(target) = 'object'::text)),
+  constraint tenant_moves_to_isolation_check CHECK ((to_isolation = ANY (ARRAY['schema'::text, 'pooled'::text, 'database'::text])))
+);
+
 create table public.tenant_settings (
   tenant_id uuid not null,
   settings jsonb default '{}'::jsonb not null,
@@ -1226,6 +1383,16 @@ create table public.tenant_usage_history (
   files_count bigint not null,
   constraint tenant_usage_history_pkey PRIMARY KEY (tenant_id, period),
   constraint tenant_usage_history_period_format CHECK ((period ~ '^[0-9]{4}-(0[1-9]|1[0-2])$'::text))
+);
+
+create table public.tenant_write_guards (
+  tenant_id uuid not null,
+  schema_name text not null,
+  mode text not null,
+  move_id uuid not null,
+  updated_at timestamp with time zone default now() not null,
+  constraint tenant_write_guards_pkey PRIMARY KEY (tenant_id),
+  constraint tenant_write_guards_mode_check CHECK ((mode = ANY (ARRAY['capture'::text, 'frozen'::text])))
 );
 
 create table public.tenants (
@@ -1282,7 +1449,7 @@ CASE isolation
 END),
   constraint tenants_slug_format CHECK ((slug ~ '^[a-z][a-z0-9-]{1,39}$'::text)),
   constraint tenants_slug_not_reserved CHECK ((NOT public.slug_is_reserved(slug))),
-  constraint tenants_status_check CHECK ((status = ANY (ARRAY['trial'::text, 'active'::text, 'suspended'::text, 'cancelled'::text, 'archived'::text]))),
+  constraint tenants_status_check CHECK ((status = ANY (ARRAY['trial'::text, 'active'::text, 'suspended'::text, 'cancelled'::text, 'archived'::text, 'migrating'::text]))),
   constraint tenants_subscription_status_check CHECK ((subscription_status = ANY (ARRAY['incomplete'::text, 'incomplete_expired'::text, 'trialing'::text, 'active'::text, 'past_due'::text, 'canceled'::text, 'unpaid'::text, 'paused'::text])))
 );
 
@@ -1306,9 +1473,12 @@ alter table only public.tenant_api_calls add constraint tenant_api_calls_tenant_
 alter table only public.tenant_counters add constraint tenant_counters_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
 alter table only public.tenant_invitations add constraint tenant_invitations_invited_by_fkey FOREIGN KEY (invited_by) REFERENCES public.identities(id) ON DELETE CASCADE;
 alter table only public.tenant_invitations add constraint tenant_invitations_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
+alter table only public.tenant_move_changes add constraint tenant_move_changes_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
+alter table only public.tenant_moves add constraint tenant_moves_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
 alter table only public.tenant_settings add constraint tenant_settings_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
 alter table only public.tenant_usage_counters add constraint tenant_usage_counters_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
 alter table only public.tenant_usage_history add constraint tenant_usage_history_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
+alter table only public.tenant_write_guards add constraint tenant_write_guards_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
 alter table only public.tenants add constraint tenants_plan_fkey FOREIGN KEY (plan) REFERENCES public.plans(id) ON DELETE RESTRICT;
 
 ------------------------------------------------------------------------------
@@ -1328,6 +1498,7 @@ CREATE INDEX tenant_audit_logs_created_at_idx ON public.tenant_audit_logs USING 
 CREATE INDEX tenant_invitations_expires_at_idx ON public.tenant_invitations USING btree (expires_at) WHERE (accepted_at IS NULL);
 CREATE UNIQUE INDEX tenant_invitations_pending_email_key ON public.tenant_invitations USING btree (tenant_id, email) WHERE ((accepted_at IS NULL) AND (revoked_at IS NULL));
 CREATE INDEX tenant_invitations_token_hash_idx ON public.tenant_invitations USING btree (token_hash);
+CREATE UNIQUE INDEX tenant_moves_active_key ON public.tenant_moves USING btree (tenant_id) WHERE (finished_at IS NULL);
 CREATE INDEX tenants_grace_ends_at_idx ON public.tenants USING btree (grace_ends_at) WHERE (past_due_since IS NOT NULL);
 CREATE INDEX tenants_plan_idx ON public.tenants USING btree (plan);
 CREATE INDEX tenants_status_cancelled_at_idx ON public.tenants USING btree (status, cancelled_at);
@@ -1431,12 +1602,18 @@ alter table public.tenant_counters enable row level security;
 alter table public.tenant_counters force row level security;
 alter table public.tenant_invitations enable row level security;
 alter table public.tenant_invitations force row level security;
+alter table public.tenant_move_changes enable row level security;
+alter table public.tenant_move_changes force row level security;
+alter table public.tenant_moves enable row level security;
+alter table public.tenant_moves force row level security;
 alter table public.tenant_settings enable row level security;
 alter table public.tenant_settings force row level security;
 alter table public.tenant_usage_counters enable row level security;
 alter table public.tenant_usage_counters force row level security;
 alter table public.tenant_usage_history enable row level security;
 alter table public.tenant_usage_history force row level security;
+alter table public.tenant_write_guards enable row level security;
+alter table public.tenant_write_guards force row level security;
 alter table public.tenants enable row level security;
 alter table public.tenants force row level security;
 create policy app_tenant on pooled.channels as permissive for all to app
@@ -1583,6 +1760,30 @@ create policy hasura_select on public.tenant_invitations as permissive for selec
 create policy hasura_update on public.tenant_invitations as permissive for update to hasura
   using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
   with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy app_tenant on public.tenant_move_changes as permissive for all to app
+  using ((tenant_id = public.current_tenant_id()))
+  with check ((tenant_id = public.current_tenant_id()));
+create policy hasura_delete on public.tenant_move_changes as permissive for delete to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_insert on public.tenant_move_changes as permissive for insert to hasura
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_select on public.tenant_move_changes as permissive for select to hasura
+  using (((public.hasura_tenant_id() IS NULL) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_update on public.tenant_move_changes as permissive for update to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy app_tenant on public.tenant_moves as permissive for all to app
+  using ((tenant_id = public.current_tenant_id()))
+  with check ((tenant_id = public.current_tenant_id()));
+create policy hasura_delete on public.tenant_moves as permissive for delete to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_insert on public.tenant_moves as permissive for insert to hasura
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_select on public.tenant_moves as permissive for select to hasura
+  using (((public.hasura_tenant_id() IS NULL) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_update on public.tenant_moves as permissive for update to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
 create policy app_tenant on public.tenant_settings as permissive for all to app
   using ((tenant_id = public.current_tenant_id()))
   with check ((tenant_id = public.current_tenant_id()));
@@ -1619,6 +1820,18 @@ create policy hasura_select on public.tenant_usage_history as permissive for sel
 create policy hasura_update on public.tenant_usage_history as permissive for update to hasura
   using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
   with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy app_tenant on public.tenant_write_guards as permissive for all to app
+  using ((tenant_id = public.current_tenant_id()))
+  with check ((tenant_id = public.current_tenant_id()));
+create policy hasura_delete on public.tenant_write_guards as permissive for delete to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_insert on public.tenant_write_guards as permissive for insert to hasura
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_select on public.tenant_write_guards as permissive for select to hasura
+  using (((public.hasura_tenant_id() IS NULL) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_update on public.tenant_write_guards as permissive for update to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
 create policy app_tenant on public.tenants as permissive for all to app
   using ((id = public.current_tenant_id()))
   with check ((id = public.current_tenant_id()));
@@ -1635,12 +1848,16 @@ create policy hasura_update on public.tenants as permissive for update to hasura
 ------------------------------------------------------------------------------
 -- triggers
 ------------------------------------------------------------------------------
+CREATE TRIGGER _050_move_guard BEFORE INSERT OR DELETE OR UPDATE ON pooled.channels FOR EACH ROW EXECUTE FUNCTION public.tg__move_guard();
 CREATE TRIGGER _500_limits BEFORE INSERT ON pooled.channels FOR EACH ROW WHEN ((new.tenant_id = COALESCE(public.current_tenant_id(), public.hasura_tenant_id(), new.tenant_id))) EXECUTE FUNCTION public.tg__limits();
 CREATE TRIGGER _800_usage AFTER INSERT OR DELETE ON pooled.channels FOR EACH ROW EXECUTE FUNCTION public.tg__usage();
+CREATE TRIGGER _050_move_guard BEFORE INSERT OR DELETE OR UPDATE ON pooled.files FOR EACH ROW EXECUTE FUNCTION public.tg__move_guard();
 CREATE TRIGGER _500_limits BEFORE INSERT OR UPDATE OF size_bytes ON pooled.files FOR EACH ROW WHEN ((new.tenant_id = COALESCE(public.current_tenant_id(), public.hasura_tenant_id(), new.tenant_id))) EXECUTE FUNCTION public.tg__limits();
 CREATE TRIGGER _800_usage AFTER INSERT OR DELETE OR UPDATE OF size_bytes ON pooled.files FOR EACH ROW EXECUTE FUNCTION public.tg__usage();
+CREATE TRIGGER _050_move_guard BEFORE INSERT OR DELETE OR UPDATE ON pooled.members FOR EACH ROW EXECUTE FUNCTION public.tg__move_guard();
 CREATE TRIGGER _500_limits BEFORE INSERT ON pooled.members FOR EACH ROW WHEN ((new.tenant_id = COALESCE(public.current_tenant_id(), public.hasura_tenant_id(), new.tenant_id))) EXECUTE FUNCTION public.tg__limits();
 CREATE TRIGGER _800_usage AFTER INSERT OR DELETE ON pooled.members FOR EACH ROW EXECUTE FUNCTION public.tg__usage();
+CREATE TRIGGER _050_move_guard BEFORE INSERT OR DELETE OR UPDATE ON pooled.messages FOR EACH ROW EXECUTE FUNCTION public.tg__move_guard();
 CREATE CONSTRAINT TRIGGER _800_usage AFTER INSERT ON pooled.messages DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (public.usage_tally('messages'::text, new.tenant_id)) EXECUTE FUNCTION public.tg__usage_flush();
 CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.identities FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
 CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.memberships FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
@@ -1651,12 +1868,14 @@ CREATE TRIGGER _010_append_only BEFORE DELETE OR UPDATE ON public.tenant_audit_l
 CREATE TRIGGER _010_append_only_truncate BEFORE TRUNCATE ON public.tenant_audit_logs FOR EACH STATEMENT EXECUTE FUNCTION public.tg__append_only();
 CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.tenant_invitations FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON public.tenant_invitations FOR EACH ROW EXECUTE FUNCTION public.tg__audit('entity=invitation', 'tenant=tenant_id', 'key=id', 'ignore=created_at,updated_at', 'redact=token_hash', 'group.accepted=accepted_at,+accepted_by', 'group.revoked=revoked_at,+revoked_by');
+CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.tenant_moves FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
+CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON public.tenant_moves FOR EACH ROW EXECUTE FUNCTION public.tg__audit('entity=tenant_move', 'tenant=tenant_id', 'key=id', 'ignore=updated_at,verification,reserved_source,prior_status', 'insert=requested', 'group.state_changed=state,+finished_at,+error');
 CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.tenant_settings FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON public.tenant_settings FOR EACH ROW EXECUTE FUNCTION public.tg__audit('entity=settings', 'tenant=tenant_id', 'key=tenant_id', 'ignore=updated_at', 'group.features.updated=features', 'group.settings.updated=settings');
 CREATE TRIGGER _900_notify AFTER UPDATE OF limit_overrides, features ON public.tenant_settings FOR EACH ROW EXECUTE FUNCTION public.tg_tenant_settings__notify();
 CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.tenants FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
 CREATE TRIGGER _200_billing_suspension BEFORE UPDATE ON public.tenants FOR EACH ROW EXECUTE FUNCTION public.tg_tenants__billing_suspension();
-CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON public.tenants FOR EACH ROW EXECUTE FUNCTION public.tg__audit('entity=tenant', 'tenant=id', 'key=id', 'ignore=created_at,updated_at', 'group.status=status,+suspended_at,+cancelled_at,+archived_at,+billing_suspended', 'group.plan_changed=plan', 'group.custom_domain.changed=custom_domain,+custom_domain_verified_at', 'group.custom_domain.verified=custom_domain_verified_at', 'group.subscription.updated=stripe_*,subscription_*,billing_*,current_period_*,cancel_at*,past_due*,grace_*,last_payment_at,trial_ends_at', 'group.template_upgraded=template_version');
+CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON public.tenants FOR EACH ROW EXECUTE FUNCTION public.tg__audit('entity=tenant', 'tenant=id', 'key=id', 'ignore=created_at,updated_at', 'group.status=status,+suspended_at,+cancelled_at,+archived_at,+billing_suspended', 'group.plan_changed=plan', 'group.custom_domain.changed=custom_domain,+custom_domain_verified_at', 'group.custom_domain.verified=custom_domain_verified_at', 'group.subscription.updated=stripe_*,subscription_*,billing_*,current_period_*,cancel_at*,past_due*,grace_*,last_payment_at,trial_ends_at', 'group.moved=isolation,+schema_name,+db_role,+database_name,+database_url_env,+template_version', 'group.template_upgraded=template_version');
 CREATE TRIGGER _900_notify AFTER INSERT OR DELETE OR UPDATE ON public.tenants FOR EACH ROW EXECUTE FUNCTION public.tg_tenants__notify();
 
 ------------------------------------------------------------------------------
@@ -1668,10 +1887,12 @@ comment on schema public is 'standard public schema';
 -- grants
 ------------------------------------------------------------------------------
 revoke all on function public.archive_cancelled_tenants(p_older_than interval) from public;
+revoke all on function public.attach_move_guard(p_schema name, p_tenant_id uuid) from public;
 revoke all on function public.attach_tenant_triggers(p_schema name, p_tenant_id uuid) from public;
 revoke all on function public.audit_append(p_tenant_id uuid, p_action text, p_entity_type text, p_entity_id text, p_old jsonb, p_new jsonb) from public;
 revoke all on function public.check_tenant_limits(p_tenant_id uuid) from public;
 revoke all on function public.create_invited_identity(p_invitation_id uuid, p_identity_id uuid, p_name text, p_password_hash text) from public;
+revoke all on function public.drain_tenant_writers(p_tenant_id uuid) from public;
 revoke all on function public.enable_tenant_rls(p_table regclass, p_tenant_column name) from public;
 revoke all on function public.expire_invitations() from public;
 revoke all on function public.hard_delete_tenant(p_tenant_id uuid) from public;
@@ -1688,6 +1909,7 @@ revoke all on function public.tenant_has_feature(p_tenant_id uuid, p_feature tex
 revoke all on function public.tenant_limit_report(p_tenant_id uuid, p_period text) from public;
 revoke all on function public.tg__audit() from public;
 revoke all on function public.tg__limits() from public;
+revoke all on function public.tg__move_guard() from public;
 revoke all on function public.tg__usage() from public;
 revoke all on function public.tg__usage_flush() from public;
 revoke all on function public.verify_audit_chain(p_tenant_id uuid) from public;

@@ -14,6 +14,16 @@ import { hardDeleteTenant, markCustomDomainVerified } from './tenants/service.ts
 import { hasuraExposure } from './hasura/wiring.ts';
 import { unexposeTenant } from './hasura/exposure.ts';
 import { tenantDatabases } from './server.ts';
+import { moveTenantSchema } from './tenants/move/schemas.ts';
+import {
+  abortMove,
+  activeMove,
+  rebalanceCandidates,
+  requestMove,
+  resumeMoves,
+  runMove,
+  type MoveDeps,
+} from './tenants/move/service.ts';
 
 const USAGE = `usage: npm run cli -- <command>
   migrate [up]                     apply pending migrations (hasura/migrations/default), here and in
@@ -25,6 +35,13 @@ const USAGE = `usage: npm run cli -- <command>
   tenants list                     list tenants
   tenants verify-domain <slug>     mark a tenant's custom domain as verified
   tenants hard-delete <slug>       drop a tenant's schema or database, role and rows (irreversible)
+  tenants move <slug> --to pooled|schema|database [--database-url-env TENANT_DATABASE_URL_<NAME>] [--drain-ms N]
+                                   move a tenant between placement tiers while it keeps serving; run it
+                                   again after a crash and it finishes the move
+  tenants move <slug> --resume     finish the tenant's unfinished move
+  tenants move <slug> --abort      abort it before its switch (the tenant stays where it is)
+  tenants rebalance [--dry-run]    finish unfinished moves, then move every tenant whose plan's placement
+                                   (plans.placement) differs from its tier, one at a time
   db dump                          migrate a scratch database and write its schema to sql/schema.sql
   db lint                          check this database's shape (RLS, definer functions, roles, Citus rules)`;
 
@@ -104,6 +121,74 @@ async function main(argv: string[]): Promise<number> {
         const t = await markCustomDomainVerified(db.pool, await slugId(rest[0]));
         console.log(`verified ${t.customDomain} for ${t.slug}`);
         return 0;
+      }
+      if (command === 'move' || command === 'rebalance') {
+        const drainMs = flag(rest, '--drain-ms');
+        if (drainMs !== undefined && !/^\d{1,9}$/.test(drainMs)) throw new Error('--drain-ms takes a number of milliseconds');
+        const deps: MoveDeps = {
+          env,
+          pool: db.pool,
+          log,
+          databases,
+          exposure: hasuraExposure(env, db.pool, log, databases),
+          drainMs: drainMs === undefined ? undefined : Number(drainMs),
+        };
+        const actor = { actor: 'cli' };
+        const progress = (slug: string) => (step: string) => console.log(`${slug}: ${step}`);
+        if (command === 'rebalance') {
+          const dryRun = rest.includes('--dry-run');
+          let failed = 0;
+          if (!dryRun) {
+            const resumed = await resumeMoves(deps, actor);
+            for (const m of resumed.finished) console.log(`finished move ${m.id}: ${m.from} -> ${m.to} (${m.state})`);
+            for (const f of resumed.failed) console.error(`  move ${f.moveId} failed: ${f.error}`);
+            failed += resumed.failed.length;
+          }
+          for (const c of await rebalanceCandidates(db.pool)) {
+            if (dryRun) {
+              console.log(`would move ${c.slug}: ${c.from} -> ${c.to}`);
+              continue;
+            }
+            try {
+              const move = await requestMove(deps, c.tenantId, { to: c.to }, actor);
+              const done = await runMove(deps, move.id, { actor, onStep: progress(c.slug) });
+              console.log(`${c.slug}: ${done.from} -> ${done.to} ${done.state}`);
+            } catch (err) {
+              failed++;
+              console.error(`  ${c.slug}: ${(err as Error).message}`);
+            }
+          }
+          return failed ? 1 : 0;
+        }
+        const slug = rest[0];
+        const tenantId = await slugId(slug);
+        const active = await activeMove(db.pool, tenantId);
+        if (rest.includes('--abort')) {
+          if (!active) throw new Error(`${slug} has no unfinished move`);
+          const aborted = await abortMove(deps, active.id, actor);
+          console.log(`${slug}: move to ${aborted.to} ${aborted.state}`);
+          return 0;
+        }
+        let moveId: string;
+        if (rest.includes('--resume')) {
+          if (!active) {
+            console.log(`${slug} has no unfinished move`);
+            return 0;
+          }
+          moveId = active.id;
+        } else {
+          const databaseUrlEnv = flag(rest, '--database-url-env');
+          const parsed = moveTenantSchema.safeParse({ to: flag(rest, '--to'), ...(databaseUrlEnv ? { databaseUrlEnv } : {}) });
+          if (!parsed.success) throw new Error(`--to pooled|schema|database [--database-url-env TENANT_DATABASE_URL_<NAME>]: ${parsed.error.issues[0]?.message}`);
+          if (active && active.to !== parsed.data.to) {
+            throw new Error(`${slug} is being moved to ${active.to} (step ${active.state}): --resume or --abort that move first`);
+          }
+          moveId = active?.id ?? (await requestMove(deps, tenantId, parsed.data, actor)).id;
+          if (active) console.log(`${slug}: resuming its move to ${active.to} at ${active.state}`);
+        }
+        const done = await runMove(deps, moveId, { actor, onStep: progress(slug!) });
+        console.log(`${slug}: ${done.from} -> ${done.to} ${done.state}`);
+        return done.state === 'done' ? 0 : 1;
       }
       if (command === 'hard-delete') {
         const exposure = hasuraExposure(env, db.pool, log, databases);

@@ -5,6 +5,7 @@ import { createLogger } from './log.ts';
 import { openDatabase } from './db/database.ts';
 import { migrateUp } from './db/migrate.ts';
 import { buildContext, startServer } from './server.ts';
+import { moveDeps, resumeMoves } from './tenants/move/service.ts';
 
 async function main(): Promise<void> {
   let env;
@@ -29,6 +30,13 @@ async function main(): Promise<void> {
   const running = await startServer(ctx, env.PORT);
   const port = new URL(running.url).port;
   log.info({ port }, `actions server listening on http://localhost:${port}`);
+  // Tenant moves a stopped process left unfinished (a tenant may be frozen until its move ends); one runner each.
+  resumeMoves(moveDeps(ctx)).then(
+    (r) => {
+      if (r.finished.length || r.failed.length) log[r.failed.length ? 'warn' : 'info']({ finished: r.finished.length, failed: r.failed }, 'unfinished tenant moves resumed');
+    },
+    (err: Error) => log.error({ err: err.message }, 'could not resume unfinished tenant moves'),
+  );
   if (process.stdout.isTTY || env.NODE_ENV === 'development') {
     console.log(`
 Create your first tenant:

@@ -78,6 +78,13 @@ select create_distributed_table('pooled.members', 'tenant_id', colocate_with => 
 select create_distributed_table('pooled.channels', 'tenant_id', colocate_with => 'public.tenant_settings');
 select create_distributed_table('pooled.messages', 'tenant_id', colocate_with => 'public.tenant_settings');
 select create_distributed_table('pooled.files', 'tenant_id', colocate_with => 'public.tenant_settings');
+-- Online moves: the write guard and the recorded changes are read and written
+-- by the _050_move_guard trigger on the pooled shards, so they live beside
+-- them; the moves' bookkeeping goes with its tenant too (its audit trigger
+-- appends to the tenant's chain).
+select create_distributed_table('public.tenant_write_guards', 'tenant_id', colocate_with => 'public.tenant_settings');
+select create_distributed_table('public.tenant_move_changes', 'tenant_id', colocate_with => 'public.tenant_settings');
+select create_distributed_table('public.tenant_moves', 'tenant_id', colocate_with => 'public.tenant_settings');
 
 ------------------------------------------------------------------------------
 -- coordinator-local tables (owner-only bookkeeping)

@@ -18,6 +18,9 @@ import { createCheckoutSession, createPortalSession } from '../billing/service.t
 import { checkoutInputSchema, portalInputSchema } from '../billing/schemas.ts';
 import { acceptInvitation, inviteMember, revokeInvitation, type InvitationView } from '../invitations/service.ts';
 import { acceptInputSchema, inviteInputSchema, revokeInputSchema } from '../invitations/schemas.ts';
+import { moveTenantArgsSchema } from '../tenants/move/schemas.ts';
+import { moveDeps, requestMove, startMove } from '../tenants/move/service.ts';
+import type { MoveView } from '../tenants/move/records.ts';
 import type {
   AcceptInvitationOutput,
   CheckoutSessionOutput,
@@ -31,12 +34,14 @@ import type {
   MutationCreateTenantArgs,
   MutationInviteMemberArgs,
   MutationLoginArgs,
+  MutationMoveTenantArgs,
   MutationReactivateTenantArgs,
   MutationRevokeInvitationArgs,
   MutationSuspendTenantArgs,
   MutationUpdateTenantArgs,
   PortalSessionOutput,
   TenantInfo,
+  TenantMoveInfo,
   UpdateTenantOutput,
 } from './generated/actions.ts';
 import { isPlatformOperator, parseSession, requireMember, requirePlatformOperator, sessionVariablesSchema, type HasuraSession } from './session.ts';
@@ -54,6 +59,7 @@ export const ACTION_NAMES = [
   'inviteMember',
   'acceptInvitation',
   'revokeInvitation',
+  'moveTenant',
 ] as const;
 export type ActionName = (typeof ACTION_NAMES)[number];
 
@@ -97,6 +103,7 @@ const portalArgs = portalInputSchema satisfies z.ZodType<MutationCreatePortalSes
 const inviteArgs = z.preprocess(withoutNulls, inviteInputSchema) satisfies z.ZodType<MutationInviteMemberArgs, unknown>;
 const acceptArgs = z.preprocess(withoutNulls, acceptInputSchema) satisfies z.ZodType<MutationAcceptInvitationArgs, unknown>;
 const revokeArgs = revokeInputSchema satisfies z.ZodType<MutationRevokeInvitationArgs, unknown>;
+const moveArgs = z.preprocess(withoutNulls, moveTenantArgsSchema) satisfies z.ZodType<MutationMoveTenantArgs, unknown>;
 
 function parseArgs<T extends z.ZodType>(schema: T, input: unknown, action: ActionName): z.infer<T> {
   const parsed = schema.safeParse(input);
@@ -136,6 +143,19 @@ function invitationInfo(view: InvitationView): InvitationInfo {
     acceptedBy: view.acceptedBy,
     revokedAt: view.revokedAt,
     createdAt: view.createdAt,
+  };
+}
+
+function moveInfo(view: MoveView): TenantMoveInfo {
+  return {
+    id: view.id,
+    tenantId: view.tenantId,
+    from: view.from,
+    to: view.to,
+    state: view.state,
+    error: view.error,
+    createdAt: view.createdAt,
+    finishedAt: view.finishedAt,
   };
 }
 
@@ -216,6 +236,14 @@ async function runAction(ctx: AppContext, name: ActionName, input: unknown, sess
       const args = parseArgs(revokeArgs, input, name);
       const member = await requireMember(ctx.pool, session, 'admin');
       return invitationInfo((await revokeInvitation(ctx, { ...actorOf(session), ...member }, args)).invitation) satisfies InvitationInfo;
+    }
+    case 'moveTenant': {
+      const { tenantId, ...args } = parseArgs(moveArgs, input, name);
+      await requirePlatformOperator(ctx.pool, session);
+      const deps = moveDeps(ctx);
+      const move = await requestMove(deps, tenantId, args, actorOf(session));
+      startMove(deps, move.id, actorOf(session));
+      return moveInfo(move) satisfies TenantMoveInfo;
     }
     default: {
       const never: never = name;

@@ -348,7 +348,7 @@ async function releaseSource(deps: ExposureDeps, tenantId: string): Promise<void
 }
 
 /** pg_drop_source; a source that is not there counts as dropped. */
-async function dropSource(deps: ExposureDeps, sourceName: string): Promise<void> {
+export async function dropSource(deps: ExposureDeps, sourceName: string): Promise<void> {
   try {
     await deps.metadata.request({ type: 'pg_drop_source', args: { name: sourceName, cascade: true } });
   } catch (err) {

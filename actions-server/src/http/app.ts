@@ -11,6 +11,7 @@ import { invitationRoutes } from '../invitations/routes.ts';
 import { billingRoutes, WEBHOOK_PATH } from '../billing/routes.ts';
 import { hasuraRoutes } from '../hasura/routes.ts';
 import { usageRoutes } from '../usage/routes.ts';
+import { moveRoutes } from '../tenants/move/routes.ts';
 import { apiGuardMiddleware } from '../limits/api-guard.ts';
 
 /** Paths that must see the raw request body (signature checks), so JSON parsing skips them. */
@@ -24,6 +25,8 @@ const ROUTERS: ((ctx: AppContext) => Router)[] = [
   auditRoutes,
   invitationRoutes,
   usageRoutes,
+  // before tenantRoutes too: POST /api/tenants/:id/move
+  moveRoutes,
   tenantRoutes,
   billingRoutes,
   hasuraRoutes,

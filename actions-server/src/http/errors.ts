@@ -62,11 +62,13 @@ export function validationError(error: ZodError, what = 'request'): AppError {
 
 // Custom SQLSTATEs raised by the database (documented in sql/README.md) and the
 // constraint names that carry a meaning for callers.
-const SQLSTATE_MAP: Record<string, { code: ErrorCode; message?: string }> = {
+const SQLSTATE_MAP: Record<string, { code: ErrorCode; message?: string; headers?: Record<string, string> }> = {
   SA403: { code: 'FORBIDDEN' },
   SA404: { code: 'NOT_FOUND' },
   SA409: { code: 'CONFLICT' },
   SA429: { code: 'QUOTA_EXCEEDED' },
+  // Writes to a tenant being moved between placements (tg__move_guard): retry in a moment.
+  SA503: { code: 'SERVICE_UNAVAILABLE', headers: { 'Retry-After': '1' } },
 };
 
 const CONSTRAINT_MAP: Record<string, { code: ErrorCode; message: string }> = {
@@ -116,7 +118,7 @@ export function fromDatabaseError(err: unknown): AppError | undefined {
   }
   if (typeof e.code === 'string') {
     const hit = SQLSTATE_MAP[e.code];
-    if (hit) return new AppError(hit.code, typeof e.message === 'string' ? e.message : 'Request refused', detailsOf(e.detail));
+    if (hit) return new AppError(hit.code, typeof e.message === 'string' ? e.message : 'Request refused', detailsOf(e.detail), hit.headers);
     // duplicate role/schema/database while provisioning means the slug is taken
     if (e.code === '42710' || e.code === '42P06' || e.code === '42P04') return new AppError('SLUG_TAKEN', 'That slug is already taken');
     if (e.code === '55P03' || e.code === '40001' || e.code === '40P01') {

@@ -50,20 +50,38 @@ export function tenantContext(ctx: AppContext): RequestHandler {
   };
 }
 
-export function assertServable(tenant: ResolvedTenant): void {
+/** Methods that change nothing; anything else on a tenant's host counts as a write. */
+const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * Suspended: 403; closed: 410. While the tenant is `migrating` (the final step
+ * of a move between placements) reads are served and writes answered 503 with
+ * Retry-After; the database enforces the same freeze for every path (SA503).
+ */
+export function assertServable(tenant: ResolvedTenant, opts: { write?: boolean } = {}): void {
   if (tenant.status === 'suspended') {
     throw new AppError('TENANT_SUSPENDED', 'This tenant is suspended; contact its owner or support');
   }
   if (tenant.status === 'cancelled' || tenant.status === 'archived') {
     throw new AppError('TENANT_GONE', 'This tenant has been closed');
   }
+  if (tenant.status === 'migrating' && opts.write) {
+    throw new AppError(
+      'SERVICE_UNAVAILABLE',
+      'This tenant is being moved to another placement: writes are paused for a moment, retry shortly',
+      { reason: 'tenant_moving' },
+      { 'Retry-After': '1' },
+    );
+  }
 }
+
+const isWrite = (req: Request): boolean => !READ_METHODS.has(req.method);
 
 /** For routes that only make sense on a tenant host. */
 export function requireTenantHost(): RequestHandler {
   return (req, _res, next) => {
     if (!req.tenant) throw new AppError('TENANT_NOT_FOUND', 'This route needs a tenant address (subdomain or custom domain)');
-    assertServable(req.tenant);
+    assertServable(req.tenant, { write: isWrite(req) });
     next();
   };
 }
@@ -83,7 +101,7 @@ function bearer(req: Request): string | undefined {
  */
 export function authenticate(ctx: AppContext, opts: { allowSuspended?: boolean } = {}): RequestHandler {
   return (req: Request, _res: Response, next: NextFunction) => {
-    if (req.tenant && !(opts.allowSuspended && req.tenant.status === 'suspended')) assertServable(req.tenant);
+    if (req.tenant && !(opts.allowSuspended && req.tenant.status === 'suspended')) assertServable(req.tenant, { write: isWrite(req) });
     const token = bearer(req);
     if (!token) throw new AppError('UNAUTHENTICATED', 'Sign in first: send Authorization: Bearer <token>');
     try {

@@ -51,7 +51,7 @@ export function apiGuardMiddleware(guard: ApiGuard): RequestHandler {
   return async (req, res, next) => {
     const tenant = req.tenant;
     // Suspended and closed tenants get their 403/410 from the routes, unmetered.
-    if (!tenant || (tenant.status !== 'active' && tenant.status !== 'trial')) {
+    if (!tenant || (tenant.status !== 'active' && tenant.status !== 'trial' && tenant.status !== 'migrating')) {
       next();
       return;
     }

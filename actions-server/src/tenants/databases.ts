@@ -75,14 +75,15 @@ export interface OwnerMember {
 }
 
 const keyOf = (ref: DatabaseRef) => `${ref.databaseUrlEnv ?? ''}/${ref.databaseName}`;
-const ownerMark = (tenantId: string) => `tenant:${tenantId}`;
+/** The comment marking a database (or schema) as built for that tenant. */
+export const ownerMark = (tenantId: string) => `tenant:${tenantId}`;
 
 /**
  * Upserts JSON rows (as to_jsonb gives them) into a table, keyed by `key`;
- * `keep` columns stay as they are on conflict. `table` is one of this module's
- * constants; column names come from our own catalog and are quoted.
+ * `keep` columns stay as they are on conflict. `table` is a constant of the caller's
+ * (never input); column names come from our own catalog and are quoted.
  */
-async function upsertJson(client: Client, table: string, key: string[], rows: Record<string, unknown>[], keep: string[] = []): Promise<void> {
+export async function upsertJson(client: Client, table: string, key: string[], rows: Record<string, unknown>[], keep: string[] = []): Promise<void> {
   const first = rows[0];
   if (!first) return;
   const set = Object.keys(first).filter((c) => !key.includes(c) && !keep.includes(c));

@@ -1,5 +1,6 @@
 // The tenant as the registry stores it, and the two views callers get.
-export type TenantStatus = 'trial' | 'active' | 'suspended' | 'cancelled' | 'archived';
+// 'migrating': the final step of a move between placements (tenants/move/): reads are served, writes answered 503.
+export type TenantStatus = 'trial' | 'active' | 'suspended' | 'cancelled' | 'archived' | 'migrating';
 export type Isolation = 'schema' | 'pooled' | 'database';
 
 export interface TenantRow {

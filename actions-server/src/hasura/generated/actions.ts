@@ -109,6 +109,12 @@ export type Mutation = {
    * administrators only. The token carries Hasura's claims.
    */
   login?: Maybe<LoginOutput>;
+  /**
+   * Move a tenant to another placement tier online (platform administrators): its
+   * rows are copied while it keeps serving, writes pause only for the final delta.
+   * Answers at once with the recorded move; the move runs in the background.
+   */
+  moveTenant?: Maybe<TenantMoveInfo>;
   /** Lift a suspension or a cancellation (platform administrators). */
   reactivateTenant?: Maybe<TenantInfo>;
   /** Revoke a pending invitation (owner or admin). */
@@ -157,6 +163,13 @@ export type MutationLoginArgs = {
 };
 
 
+export type MutationMoveTenantArgs = {
+  databaseUrlEnv?: InputMaybe<Scalars['String']['input']>;
+  tenantId: Scalars['uuid']['input'];
+  to: Scalars['String']['input'];
+};
+
+
 export type MutationReactivateTenantArgs = {
   tenantId: Scalars['uuid']['input'];
 };
@@ -195,6 +208,19 @@ export type TenantInfo = {
   suspendedAt?: Maybe<Scalars['timestamptz']['output']>;
   trialEndsAt?: Maybe<Scalars['timestamptz']['output']>;
   updatedAt: Scalars['timestamptz']['output'];
+};
+
+export type TenantMoveInfo = {
+  createdAt: Scalars['timestamptz']['output'];
+  error?: Maybe<Scalars['String']['output']>;
+  finishedAt?: Maybe<Scalars['timestamptz']['output']>;
+  /** schema, pooled or database */
+  from: Scalars['String']['output'];
+  id: Scalars['uuid']['output'];
+  /** capturing, building, copying, syncing, freezing, switching, exposing, cleaning, then done or aborted */
+  state: Scalars['String']['output'];
+  tenantId: Scalars['uuid']['output'];
+  to: Scalars['String']['output'];
 };
 
 export type UpdateTenantInput = {

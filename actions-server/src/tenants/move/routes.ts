@@ -1,0 +1,51 @@
+// REST for online moves (platform administrators, on the platform host):
+//   POST /api/tenants/:id/move {to, databaseUrlEnv?}  202 {move}: recorded and started in the background
+//   GET  /api/tenants/:id/move                        200 {move}: the tenant's latest move and its step
+// Mounted before tenantRoutes, whose POST /api/tenants/:id/:action would take the path.
+import { Router, type Request } from 'express';
+import type { AppContext } from '../../http/context.ts';
+import { AppError } from '../../http/errors.ts';
+import { parseBody } from '../../http/handlers.ts';
+import { authenticate, requirePlatformAdmin } from '../../http/middleware.ts';
+import { isUuid } from '../../db/tx.ts';
+import { requestActor } from '../../audit/actor.ts';
+import { requirePlatformOperator } from '../../hasura/session.ts';
+import { moveTenantSchema } from './schemas.ts';
+import { latestMove, moveDeps, requestMove, startMove } from './service.ts';
+
+function tenantIdParam(req: Request): string {
+  const id = req.params['id'];
+  if (typeof id !== 'string' || !isUuid(id)) throw new AppError('TENANT_NOT_FOUND', 'Tenant not found');
+  return id;
+}
+
+/** The token says platform admin; the database must still say so (a token outlives a demotion). */
+function assertPlatformOperator(ctx: AppContext, req: Request): Promise<void> {
+  const auth = req.auth!;
+  return requirePlatformOperator(ctx.pool, { role: auth.role, userId: auth.userId, tenantId: undefined });
+}
+
+export function moveRoutes(ctx: AppContext): Router {
+  const router = Router();
+  const guard = [authenticate(ctx), requirePlatformAdmin()];
+  const deps = moveDeps(ctx);
+
+  router.post('/api/tenants/:id/move', ...guard, async (req, res) => {
+    await assertPlatformOperator(ctx, req);
+    const id = tenantIdParam(req);
+    const input = parseBody(moveTenantSchema, req.body);
+    const actor = requestActor(req);
+    const move = await requestMove(deps, id, input, actor);
+    startMove(deps, move.id, actor);
+    res.status(202).json({ move });
+  });
+
+  router.get('/api/tenants/:id/move', ...guard, async (req, res) => {
+    await assertPlatformOperator(ctx, req);
+    const move = await latestMove(ctx.pool, tenantIdParam(req));
+    if (!move) throw new AppError('NOT_FOUND', 'This tenant has not been moved');
+    res.json({ move });
+  });
+
+  return router;
+}
