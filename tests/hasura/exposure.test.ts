@@ -4,7 +4,7 @@
 // leaves nothing behind; the source cap holds.
 import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createTestDb, startTestServer, type TestDb } from '../support/db.ts';
+import { createTestDb, passwordlessLogin, startTestServer, type TestDb } from '../support/db.ts';
 import { startHasuraDouble, type HasuraDouble, type PermissionEntry, type SourceEntry } from '../support/hasura-double.ts';
 import { request } from '../support/http.ts';
 import { makeTenant } from '../support/factories.ts';
@@ -39,13 +39,11 @@ beforeAll(async () => {
   hasura = await startHasuraDouble({ adminSecret: SECRET });
   // A login of this test's own (roles are cluster-wide), like hasura_tenants: NOINHERIT.
   loginRole = `${db.rolePrefix}hasura_login`;
-  await db.pool.query(`create role ${ident(loginRole)} login noinherit nobypassrls`);
-  const tenantDbUrl = new URL(db.url);
-  tenantDbUrl.username = loginRole;
+  const tenantDbUrl = await passwordlessLogin(db, loginRole);
   hasuraEnv = {
     HASURA_GRAPHQL_ENDPOINT: `${hasura.url}/v1/graphql`,
     HASURA_GRAPHQL_ADMIN_SECRET: SECRET,
-    HASURA_TENANT_DATABASE_URL: tenantDbUrl.toString(),
+    HASURA_TENANT_DATABASE_URL: tenantDbUrl,
   };
   srv = await startTestServer(db, hasuraEnv);
 });

@@ -82,3 +82,21 @@ export async function startTestServer(db: TestDb, envOverrides: Record<string, s
   const ctx = await buildContext(env, createLogger(env.LOG_LEVEL), db.pool, db.url);
   return startServer(ctx, 0, '127.0.0.1');
 }
+
+/**
+ * A login role like `hasura_tenants`, and its URL without a password (the
+ * config refuses one there: Hasura would store it in metadata). Where the server
+ * wants passwords (embedded PostgreSQL), the role gets the owner's password and
+ * PGPASSWORD supplies it, as it does for Hasura.
+ */
+export async function passwordlessLogin(db: TestDb, role: string): Promise<string> {
+  const url = new URL(db.url);
+  const password = decodeURIComponent(url.password);
+  const ident = pg.Client.prototype.escapeIdentifier;
+  const literal = pg.Client.prototype.escapeLiteral;
+  await db.pool.query(`create role ${ident(role)} login noinherit nobypassrls${password ? ` password ${literal(password)}` : ''}`);
+  if (password) process.env['PGPASSWORD'] = password;
+  url.username = role;
+  url.password = '';
+  return url.toString();
+}

@@ -4,7 +4,7 @@
 import { spawn } from 'node:child_process';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDb, startTestServer, type TestDb } from '../support/db.ts';
+import { createTestDb, passwordlessLogin, startTestServer, type TestDb } from '../support/db.ts';
 import { startHasuraDouble, type HasuraDouble } from '../support/hasura-double.ts';
 import { request } from '../support/http.ts';
 import { makePlatformAdmin, makeTenant, OWNER_PASSWORD, type MadeTenant } from '../support/factories.ts';
@@ -33,13 +33,11 @@ beforeAll(async () => {
   hasura = await startHasuraDouble({ adminSecret: HASURA_SECRET });
   // Hasura's login for tenant sources (roles are cluster-wide: this file's own), NOINHERIT like hasura_tenants.
   const login = `${db.rolePrefix}hasura_login`;
-  await db.pool.query(`create role ${ident(login)} login noinherit nobypassrls`);
-  const tenantDbUrl = new URL(db.url);
-  tenantDbUrl.username = login;
+  const tenantDbUrl = await passwordlessLogin(db, login);
   serverEnv = {
     HASURA_GRAPHQL_ENDPOINT: `${hasura.url}/v1/graphql`,
     HASURA_GRAPHQL_ADMIN_SECRET: HASURA_SECRET,
-    HASURA_TENANT_DATABASE_URL: tenantDbUrl.toString(),
+    HASURA_TENANT_DATABASE_URL: tenantDbUrl,
     HASURA_SOURCE_CAP_POLICY: 'refuse',
     ACTIONS_SECRET,
   };

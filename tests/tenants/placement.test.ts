@@ -1,9 +1,8 @@
 // Where a new tenant goes: a platform admin's choice (REST or action), else its
 // plan's placement, else DEFAULT_ISOLATION; with Hasura configured, the source
 // cap and its policy. And what a pooled tenant costs: registry rows only.
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDb, startTestServer, type TestDb } from '../support/db.ts';
+import { createTestDb, passwordlessLogin, startTestServer, type TestDb } from '../support/db.ts';
 import { startHasuraDouble, type HasuraDouble } from '../support/hasura-double.ts';
 import { request } from '../support/http.ts';
 import { makePlatformAdmin } from '../support/factories.ts';
@@ -210,15 +209,13 @@ describe('the Hasura source cap', () => {
   async function capped(policy: string | undefined, hasuraOn = true) {
     const db = await createTestDb();
     const login = `${db.rolePrefix}hasura_login`;
-    await db.pool.query(`create role ${pg.escapeIdentifier(login)} login noinherit nobypassrls`);
-    const tenantDbUrl = new URL(db.url);
-    tenantDbUrl.username = login;
+    const tenantDbUrl = await passwordlessLogin(db, login);
     const env: Record<string, string> = { HASURA_MAX_TENANT_SOURCES: '2', ...(policy ? { HASURA_SOURCE_CAP_POLICY: policy } : {}) };
     if (hasuraOn) {
       Object.assign(env, {
         HASURA_GRAPHQL_ENDPOINT: `${hasura.url}/v1/graphql`,
         HASURA_GRAPHQL_ADMIN_SECRET: SECRET,
-        HASURA_TENANT_DATABASE_URL: tenantDbUrl.toString(),
+        HASURA_TENANT_DATABASE_URL: tenantDbUrl,
       });
     }
     const srv = await startTestServer(db, env);
