@@ -27,10 +27,15 @@ export function isUuid(value: string): boolean {
   return UUID_RE.test(value);
 }
 
-export async function withTransaction<T>(pool: Pool, fn: (client: Client) => Promise<T>): Promise<T> {
+/** `begin` may name an isolation level (moves read one consistent snapshot). */
+export async function withTransaction<T>(
+  pool: Pool,
+  fn: (client: Client) => Promise<T>,
+  begin = 'begin',
+): Promise<T> {
   const client = await pool.connect();
   try {
-    await client.query('begin');
+    await client.query(begin);
     const result = await fn(client);
     await client.query('commit');
     return result;

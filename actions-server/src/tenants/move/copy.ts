@@ -7,7 +7,7 @@
 // not record them as changes.
 import pg from 'pg';
 import { createPool } from '../../db/database.ts';
-import type { Client, Pool } from '../../db/tx.ts';
+import { withTransaction, type Client, type Pool } from '../../db/tx.ts';
 import type { TenantDatabases } from '../databases.ts';
 import { POOLED_SCHEMA } from '../data.ts';
 import type { PlacementColumns, TableSum } from './records.ts';
@@ -58,24 +58,9 @@ export async function withSidePool<T>(main: Pool, databases: TenantDatabases, si
   }
 }
 
-export async function inTransaction<T>(pool: Pool, begin: string, fn: (client: Client) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  try {
-    await client.query(begin);
-    const result = await fn(client);
-    await client.query('commit');
-    return result;
-  } catch (err) {
-    await client.query('rollback').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
-}
-
 /** A transaction writing into a target copy: no triggers fire (see the header). */
 const targetWrite = <T>(pool: Pool, fn: (client: Client) => Promise<T>) =>
-  inTransaction(pool, 'begin', async (client) => {
+  withTransaction(pool, async (client) => {
     await client.query('set local session_replication_role = replica');
     return fn(client);
   });
@@ -161,7 +146,7 @@ export async function copySnapshot(
   batchSize: number,
 ): Promise<number> {
   if (inMainDatabase(src.side) && inMainDatabase(tgt.side)) {
-    return inTransaction(src.pool, 'begin isolation level repeatable read', async (c) => {
+    return withTransaction(src.pool, async (c) => {
       await c.query('set local session_replication_role = replica');
       await clear(c, tgt.side, tables);
       let copied = 0;
@@ -176,9 +161,9 @@ export async function copySnapshot(
         copied += res.rowCount ?? 0;
       }
       return copied;
-    });
+    }, 'begin isolation level repeatable read');
   }
-  return inTransaction(src.pool, 'begin isolation level repeatable read read only', (s) =>
+  return withTransaction(src.pool, (s) =>
     targetWrite(tgt.pool, async (t) => {
       await clear(t, tgt.side, tables);
       let copied = 0;
@@ -198,6 +183,7 @@ export async function copySnapshot(
       }
       return copied;
     }),
+    'begin isolation level repeatable read read only',
   );
 }
 
@@ -265,7 +251,7 @@ export async function syncChanges(
  * that shape the rows' text fixed, so both copies are compared like for like.
  */
 export async function checksums(pool: Pool, side: Side, tables: TableSpec[]): Promise<Record<string, TableSum>> {
-  return inTransaction(pool, 'begin isolation level repeatable read read only', async (c) => {
+  return withTransaction(pool, async (c) => {
     await c.query(`set local timezone = 'UTC'; set local datestyle = 'ISO, YMD'; set local intervalstyle = 'postgres'; set local extra_float_digits = 3`);
     const out: Record<string, TableSum> = {};
     for (const t of tables) {
@@ -279,5 +265,5 @@ export async function checksums(pool: Pool, side: Side, tables: TableSpec[]): Pr
       out[t.name] = rows[0]!;
     }
     return out;
-  });
+  }, 'begin isolation level repeatable read read only');
 }

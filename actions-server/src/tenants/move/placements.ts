@@ -3,13 +3,13 @@
 // dropping a copy that is no longer served. All as the owner.
 import pg from 'pg';
 import { AppError } from '../../http/errors.ts';
-import { asSystem, type ActorInfo, type Client, type Pool } from '../../db/tx.ts';
+import { asSystem, withTransaction, type ActorInfo, type Client, type Pool } from '../../db/tx.ts';
 import { migrateUp } from '../../db/migrate.ts';
 import { ownerMark, upsertJson, type TenantDatabases } from '../databases.ts';
 import { applyTemplate, latestVersion, type TemplateStep } from '../template.ts';
 import { POOLED_SCHEMA } from '../data.ts';
 import { samePlacement, type PlacementColumns } from './records.ts';
-import { inTransaction, type Side } from './copy.ts';
+import type { Side } from './copy.ts';
 
 const ident = (name: string) => pg.Client.prototype.escapeIdentifier(name);
 
@@ -35,7 +35,7 @@ export async function clearGuard(db: Pool | Client, side: Side): Promise<void> {
  * the step (55P03), which a rerun repeats.
  */
 export async function drainWriters(pool: Pool, tenantId: string, timeoutMs: number): Promise<void> {
-  await inTransaction(pool, 'begin', async (c) => {
+  await withTransaction(pool, async (c) => {
     await c.query(`set local lock_timeout = ${Math.max(1, Math.floor(timeoutMs))}`);
     await c.query('select public.drain_tenant_writers($1)', [tenantId]);
   });
