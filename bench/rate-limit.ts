@@ -2,7 +2,7 @@
 // tenant's plan limits) has a p99 ≤ 1.5× that of bare rate-limiter-flexible
 // calls for the same two windows, at 5,000 checks/s open loop on local Redis.
 import { RateLimiterRedis } from 'rate-limiter-flexible';
-import { createLogger } from '../actions-server/src/log.ts';
+import { createLogger } from '../actions-server/src/core/log.ts';
 import { buildLimits, stopLimits } from '../actions-server/src/limits/wiring.ts';
 import { insertRegistryTenants } from './support/fill.ts';
 import { forEachKeyBatch } from './support/redis.ts';

@@ -3,10 +3,11 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import cliProgress from 'cli-progress';
-import { loadConfig } from './config.ts';
-import { createLogger } from './log.ts';
+import { loadConfig } from './core/config.ts';
+import { createLogger } from './core/log.ts';
 import { openDatabase } from './db/database.ts';
 import { appliedVersions, listMigrations, migrateDown, migrateUp } from './db/migrate.ts';
+import { installJobQueue } from './jobs/runner.ts';
 import { migrateTenantSchemas } from './tenants/template-migrate.ts';
 import { dumpFreshSchema, SCHEMA_DUMP_FILE } from './db/dump.ts';
 import { formatLintReport, lintDatabase } from './db/lint.ts';
@@ -64,6 +65,7 @@ async function main(argv: string[]): Promise<number> {
     if (group === 'migrate') {
       if (!command || command === 'up') {
         const applied = await migrateUp(db.pool);
+        await installJobQueue(db.pool);
         console.log(applied.length ? applied.map((m) => `applied ${m}`).join('\n') : 'nothing to apply');
         const tenants = await databases.migrateAll((line) => console.log(line));
         const failed = tenants.filter((t) => t.error !== undefined);

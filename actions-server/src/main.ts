@@ -1,11 +1,12 @@
 // `npm start`: configuration, database (embedded unless DATABASE_URL), migrations,
 // then the actions server on PORT.
-import { loadConfig, ConfigError } from './config.ts';
-import { createLogger } from './log.ts';
+import { loadConfig, ConfigError } from './core/config.ts';
+import { createLogger } from './core/log.ts';
 import { openDatabase } from './db/database.ts';
 import { migrateUp } from './db/migrate.ts';
 import { buildContext, startServer } from './server.ts';
 import { moveDeps, resumeMoves } from './tenants/move/service.ts';
+import { installJobQueue, startJobRunner } from './jobs/runner.ts';
 
 async function main(): Promise<void> {
   let env;
@@ -21,6 +22,7 @@ async function main(): Promise<void> {
   const log = createLogger(env.LOG_LEVEL);
   const db = await openDatabase(env, log);
   const applied = await migrateUp(db.pool, { log: (m) => log.info(m) });
+  await installJobQueue(db.pool, log);
   log.info({ applied: applied.length }, 'migrations up to date');
   const ctx = await buildContext(env, log, db.pool, db.url);
   // Database-tier tenants' databases get the same migrations; one that fails is logged, not fatal.
@@ -28,6 +30,8 @@ async function main(): Promise<void> {
   const failed = tenantDbs.filter((t) => t.error !== undefined).map((t) => t.slug);
   if (tenantDbs.length) log[failed.length ? 'error' : 'info']({ tenants: tenantDbs.length, failed }, 'tenant databases migrated');
   const running = await startServer(ctx, env.PORT);
+  const worker = env.WORKER_ENABLED ? await startJobRunner(ctx) : undefined;
+  if (!worker) log.info('WORKER_ENABLED=false: no jobs run in this process (run `npm run worker` elsewhere)');
   const port = new URL(running.url).port;
   log.info({ port }, `actions server listening on http://localhost:${port}`);
   // Tenant moves a stopped process left unfinished (a tenant may be frozen until its move ends); one runner each.
@@ -48,6 +52,7 @@ Then:
   }
   const shutdown = async (signal: string) => {
     log.info({ signal }, 'shutting down');
+    await worker?.stop();
     await running.close();
     await db.close();
     process.exit(0);

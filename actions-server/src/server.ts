@@ -1,12 +1,12 @@
 // Wires the services together; used by main.ts and by tests, so both run the
 // same server.
 import type { Server } from 'node:http';
-import type { Env } from './config.ts';
-import type { Logger } from './log.ts';
+import type { Env } from './core/config.ts';
+import type { Logger } from './core/log.ts';
 import type { Pool } from './db/tx.ts';
 import { TenantResolver } from './domains/resolver.ts';
 import { createTokenService } from './auth/tokens.ts';
-import type { AppContext } from './http/context.ts';
+import type { AppContext } from './core/context.ts';
 import { createApp } from './http/app.ts';
 import { createStripeClient } from './billing/stripe-client.ts';
 import { wireHasura } from './hasura/wiring.ts';

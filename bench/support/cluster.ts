@@ -8,10 +8,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { loadConfig, type Env } from '../../actions-server/src/config.ts';
+import { loadConfig, type Env } from '../../actions-server/src/core/config.ts';
 import { createPool } from '../../actions-server/src/db/database.ts';
 import { startEmbeddedPostgres } from '../../actions-server/src/db/embedded.ts';
 import { migrateUp } from '../../actions-server/src/db/migrate.ts';
+import { installJobQueue } from '../../actions-server/src/jobs/runner.ts';
 import type { Pool } from '../../actions-server/src/db/tx.ts';
 import { freePort, withDatabase } from '../../tests/support/global-setup.ts';
 
@@ -103,6 +104,7 @@ export async function openCluster(opts: ClusterOptions = {}): Promise<BenchClust
     const pool = createPool(withDatabase(admin, template), 2);
     try {
       await migrateUp(pool);
+      await installJobQueue(pool);
     } finally {
       await pool.end();
     }

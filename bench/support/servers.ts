@@ -3,7 +3,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type express from 'express';
-import { createLogger } from '../../actions-server/src/log.ts';
+import { createLogger } from '../../actions-server/src/core/log.ts';
 import { buildContext, startServer, type RunningServer } from '../../actions-server/src/server.ts';
 import type { BenchDb } from './cluster.ts';
 

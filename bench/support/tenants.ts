@@ -1,6 +1,6 @@
 // A tenant made through the project's own sign-up service (owner identity,
 // membership, schema, triggers), for benchmarks that need a real one.
-import { createLogger } from '../../actions-server/src/log.ts';
+import { createLogger } from '../../actions-server/src/core/log.ts';
 import { provisionTenant, type ProvisioningStep } from '../../actions-server/src/tenants/provision.ts';
 import { createTenantSchema } from '../../actions-server/src/tenants/schemas.ts';
 import type { TenantRow } from '../../actions-server/src/tenants/records.ts';

@@ -2,7 +2,7 @@
 // commands a new user needs named.
 import { readFile } from 'node:fs/promises';
 import { expect, it } from 'vitest';
-import { ENV_VARIABLES } from '../../actions-server/src/config.ts';
+import { ENV_VARIABLES } from '../../actions-server/src/core/config.ts';
 
 const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8');
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { classifyHost } from '../../actions-server/src/domains/hosts.ts';
-import { loadConfig } from '../../actions-server/src/config.ts';
+import { loadConfig } from '../../actions-server/src/core/config.ts';
 import { createTestDb, startTestServer, type TestDb } from '../support/db.ts';
 import { request } from '../support/http.ts';
 import { makeTenant } from '../support/factories.ts';

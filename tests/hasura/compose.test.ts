@@ -7,7 +7,7 @@ import { access, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../actions-server/src/config.ts';
+import { loadConfig } from '../../actions-server/src/core/config.ts';
 import { AUTH_WEBHOOK_PATH } from '../../actions-server/src/hasura/auth-webhook.ts';
 import { ACTIONS_PATH } from '../../actions-server/src/hasura/actions.ts';
 import { tenantDatabaseUrlProblem } from '../../actions-server/src/hasura/settings.ts';

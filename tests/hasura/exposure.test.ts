@@ -8,7 +8,7 @@ import { createTestDb, passwordlessLogin, startTestServer, type TestDb } from '.
 import { startHasuraDouble, type HasuraDouble, type PermissionEntry, type SourceEntry } from '../support/hasura-double.ts';
 import { request } from '../support/http.ts';
 import { makeTenant } from '../support/factories.ts';
-import { createLogger } from '../../actions-server/src/log.ts';
+import { createLogger } from '../../actions-server/src/core/log.ts';
 import type { RunningServer } from '../../actions-server/src/server.ts';
 import { buildContext } from '../../actions-server/src/server.ts';
 import { hardDeleteTenant } from '../../actions-server/src/tenants/service.ts';

@@ -12,11 +12,11 @@ import { createTestDb, type TestDb } from '../support/db.ts';
 import { makeTenant, type MadeTenant } from '../support/factories.ts';
 import { createPool } from '../../actions-server/src/db/database.ts';
 import { withTransaction, type Client } from '../../actions-server/src/db/tx.ts';
-import { toAppError } from '../../actions-server/src/http/errors.ts';
+import { toAppError } from '../../actions-server/src/core/errors.ts';
 import { placementOf, withTenantData, type TenantDataPools } from '../../actions-server/src/tenants/data.ts';
 import { refOfRow, TenantDatabases } from '../../actions-server/src/tenants/databases.ts';
 import type { Isolation } from '../../actions-server/src/tenants/records.ts';
-import { createLogger } from '../../actions-server/src/log.ts';
+import { createLogger } from '../../actions-server/src/core/log.ts';
 
 let db: TestDb;
 

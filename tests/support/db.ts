@@ -3,8 +3,8 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { inject } from 'vitest';
-import { loadConfig, type Env } from '../../actions-server/src/config.ts';
-import { createLogger } from '../../actions-server/src/log.ts';
+import { loadConfig, type Env } from '../../actions-server/src/core/config.ts';
+import { createLogger } from '../../actions-server/src/core/log.ts';
 import { createPool } from '../../actions-server/src/db/database.ts';
 import { buildContext, startServer, tenantDatabases, type RunningServer } from '../../actions-server/src/server.ts';
 import type { TenantDatabases } from '../../actions-server/src/tenants/databases.ts';

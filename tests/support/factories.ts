@@ -1,6 +1,6 @@
 // Factories go through the real services: a tenant made here is made the way
 // POST /api/tenants/create makes one.
-import { createLogger } from '../../actions-server/src/log.ts';
+import { createLogger } from '../../actions-server/src/core/log.ts';
 import { provisionTenant, type ProvisioningStep } from '../../actions-server/src/tenants/provision.ts';
 import { createTenantSchema } from '../../actions-server/src/tenants/schemas.ts';
 import type { Isolation, TenantRow } from '../../actions-server/src/tenants/records.ts';

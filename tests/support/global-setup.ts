@@ -12,6 +12,7 @@ import type { TestProject } from 'vitest/node';
 import { startEmbeddedPostgres } from '../../actions-server/src/db/embedded.ts';
 import { createPool } from '../../actions-server/src/db/database.ts';
 import { migrateUp, MIGRATIONS_DIR } from '../../actions-server/src/db/migrate.ts';
+import { installJobQueue } from '../../actions-server/src/jobs/runner.ts';
 import { databaseUrl } from '../../actions-server/src/db/dump.ts';
 import { TEMPLATE_DIR } from '../../actions-server/src/tenants/template.ts';
 
@@ -79,6 +80,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
       const pool = createPool(databaseUrl(adminUrl, template), 2);
       try {
         await migrateUp(pool);
+        await installJobQueue(pool);
       } finally {
         await pool.end();
       }

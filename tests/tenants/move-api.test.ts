@@ -8,7 +8,7 @@ import { createTestDb, passwordlessLogin, startTestServer, type TestDb } from '.
 import { startHasuraDouble, type HasuraDouble } from '../support/hasura-double.ts';
 import { request } from '../support/http.ts';
 import { makePlatformAdmin, makeTenant, OWNER_PASSWORD, type MadeTenant } from '../support/factories.ts';
-import { createLogger } from '../../actions-server/src/log.ts';
+import { createLogger } from '../../actions-server/src/core/log.ts';
 import type { RunningServer } from '../../actions-server/src/server.ts';
 import { placementOf, withTenantData } from '../../actions-server/src/tenants/data.ts';
 import { withTransaction, type Client } from '../../actions-server/src/db/tx.ts';

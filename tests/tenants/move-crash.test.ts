@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDb, type TestDb } from '../support/db.ts';
 import { makeTenant, type MadeTenant } from '../support/factories.ts';
 import { placementOf, withTenantData } from '../../actions-server/src/tenants/data.ts';
-import { toAppError } from '../../actions-server/src/http/errors.ts';
+import { toAppError } from '../../actions-server/src/core/errors.ts';
 import type { Client } from '../../actions-server/src/db/tx.ts';
 import type { TenantRow } from '../../actions-server/src/tenants/records.ts';
 

@@ -7,10 +7,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDb, startTestServer, type TestDb } from '../support/db.ts';
 import { makeTenant, type MadeTenant } from '../support/factories.ts';
-import { createLogger } from '../../actions-server/src/log.ts';
+import { createLogger } from '../../actions-server/src/core/log.ts';
 import type { RunningServer } from '../../actions-server/src/server.ts';
 import { withTenantData } from '../../actions-server/src/tenants/data.ts';
-import { toAppError } from '../../actions-server/src/http/errors.ts';
+import { toAppError } from '../../actions-server/src/core/errors.ts';
 import { requestMove, runMove, type MoveDeps } from '../../actions-server/src/tenants/move/service.ts';
 import type { MoveStep } from '../../actions-server/src/tenants/move/records.ts';
 import type { Client } from '../../actions-server/src/db/tx.ts';

@@ -6,7 +6,7 @@ import { createTestDb, passwordlessLogin, startTestServer, type TestDb } from '.
 import { startHasuraDouble, type HasuraDouble } from '../support/hasura-double.ts';
 import { request } from '../support/http.ts';
 import { makePlatformAdmin } from '../support/factories.ts';
-import { createLogger } from '../../actions-server/src/log.ts';
+import { createLogger } from '../../actions-server/src/core/log.ts';
 import { asSystem } from '../../actions-server/src/db/tx.ts';
 import { insertTenant, loadPlan } from '../../actions-server/src/tenants/provision.ts';
 import { createTenantSchema } from '../../actions-server/src/tenants/schemas.ts';

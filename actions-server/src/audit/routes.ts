@@ -1,8 +1,8 @@
 // REST surface of the audit trail: owners and admins of a tenant read its
 // entries and can have its hash chain verified.
 import { Router, type Request } from 'express';
-import type { AppContext } from '../http/context.ts';
-import { AppError } from '../http/errors.ts';
+import type { AppContext } from '../core/context.ts';
+import { AppError } from '../core/errors.ts';
 import { parseBody } from '../http/handlers.ts';
 import { assertMember, authenticate } from '../http/middleware.ts';
 import { isUuid } from '../db/tx.ts';

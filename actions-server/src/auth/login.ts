@@ -1,6 +1,6 @@
 // Email + password on a tenant host -> a token scoped to that tenant and the
 // member's role there. On the platform host only platform administrators log in.
-import { AppError } from '../http/errors.ts';
+import { AppError } from '../core/errors.ts';
 import { asTenant, withTransaction, type Pool } from '../db/tx.ts';
 import type { ResolvedTenant } from '../domains/resolver.ts';
 import { verifyPassword } from './passwords.ts';

@@ -1,5 +1,5 @@
 import { Router } from 'express';
-import type { AppContext } from '../http/context.ts';
+import type { AppContext } from '../core/context.ts';
 import { parseBody } from '../http/handlers.ts';
 import { assertServable } from '../http/middleware.ts';
 import { loginSchema } from '../tenants/schemas.ts';

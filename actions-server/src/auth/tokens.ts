@@ -5,7 +5,7 @@
 import { createPrivateKey, createPublicKey, createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { z } from 'zod';
-import type { Env } from '../config.ts';
+import type { Env } from '../core/config.ts';
 
 export const CLAIMS_NAMESPACE = 'https://hasura.io/jwt/claims';
 export const TENANT_ROLES = ['owner', 'admin', 'member'] as const;

@@ -1,8 +1,8 @@
 // Plans that are sold through Stripe, and the variables naming their prices. The
 // plans table says what a plan contains; which Stripe price bills it is
 // deployment configuration (test and live mode have different price ids).
-import type { Env } from '../config.ts';
-import { AppError } from '../http/errors.ts';
+import type { Env } from '../core/config.ts';
+import { AppError } from '../core/errors.ts';
 
 export const BILLING_INTERVALS = ['month', 'year'] as const;
 export type BillingInterval = (typeof BILLING_INTERVALS)[number];

@@ -2,7 +2,7 @@
 // webhook is on any host (Stripe calls the platform address) and reads the raw
 // body, which its signature covers.
 import express, { Router, type Request, type RequestHandler } from 'express';
-import type { AppContext } from '../http/context.ts';
+import type { AppContext } from '../core/context.ts';
 import { parseBody } from '../http/handlers.ts';
 import { assertMember, authenticate, requireTenantHost } from '../http/middleware.ts';
 import type { TenantRole } from '../auth/tokens.ts';

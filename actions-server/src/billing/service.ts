@@ -3,9 +3,9 @@
 // Callers pass an actor whose role they have verified (REST: assertMember;
 // actions: the session variables the auth webhook answered).
 import type Stripe from 'stripe';
-import type { Env } from '../config.ts';
-import type { Logger } from '../log.ts';
-import { AppError } from '../http/errors.ts';
+import type { Env } from '../core/config.ts';
+import type { Logger } from '../core/log.ts';
+import { AppError } from '../core/errors.ts';
 import { asSystem, asTenant, type Client, type Pool } from '../db/tx.ts';
 import { roleRank, type TenantRole } from '../auth/tokens.ts';
 import type { TenantStatus } from '../tenants/records.ts';

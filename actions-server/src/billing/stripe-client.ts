@@ -1,7 +1,7 @@
 import Stripe from 'stripe';
-import type { AppContext } from '../http/context.ts';
-import { AppError } from '../http/errors.ts';
-import type { Logger } from '../log.ts';
+import type { AppContext } from '../core/context.ts';
+import { AppError } from '../core/errors.ts';
+import type { Logger } from '../core/log.ts';
 
 // The SDK default (80 s) outlives any request we serve; fail well before the caller gives up.
 const REQUEST_TIMEOUT_MS = 20_000;

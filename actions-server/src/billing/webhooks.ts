@@ -4,7 +4,7 @@
 // Concurrent deliveries of one event queue on its row (the unique event id), so
 // it is processed exactly once; events of one tenant queue on the tenant row.
 import Stripe from 'stripe';
-import { AppError } from '../http/errors.ts';
+import { AppError } from '../core/errors.ts';
 import { asSystem, isUuid, type Client } from '../db/tx.ts';
 import {
   BILLING_COLUMNS,

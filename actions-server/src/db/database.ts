@@ -1,7 +1,7 @@
 // DATABASE_URL when given; otherwise the embedded PostgreSQL under EMBEDDED_PG_DIR.
 import pg from 'pg';
-import type { Env } from '../config.ts';
-import type { Logger } from '../log.ts';
+import type { Env } from '../core/config.ts';
+import type { Logger } from '../core/log.ts';
 import { startEmbeddedPostgres } from './embedded.ts';
 
 export interface Database {

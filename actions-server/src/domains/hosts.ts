@@ -1,6 +1,6 @@
 // What a Host header names: the platform itself, a tenant subdomain, or a
 // custom domain. Pure, so the rules are testable without a server.
-import type { Env } from '../config.ts';
+import type { Env } from '../core/config.ts';
 import { SLUG_RE } from '../tenants/schemas.ts';
 
 export type HostTarget = { kind: 'platform' } | { kind: 'slug'; slug: string } | { kind: 'domain'; domain: string };

@@ -3,7 +3,7 @@
 // suspension or domain change is seen everywhere at once, not after the TTL.
 import pg from 'pg';
 import { LRUCache } from 'lru-cache';
-import type { Logger } from '../log.ts';
+import type { Logger } from '../core/log.ts';
 import { isUuid, type Pool } from '../db/tx.ts';
 import type { Isolation, TenantStatus } from '../tenants/records.ts';
 import type { HostTarget } from './hosts.ts';

@@ -5,8 +5,8 @@
 // authorise, call the same services as the REST routes. Errors answer 4xx
 // `{message, extensions: {code}}` through the one error catalogue.
 import { z } from 'zod';
-import type { AppContext } from '../http/context.ts';
-import { AppError, toAppError, validationError } from '../http/errors.ts';
+import type { AppContext } from '../core/context.ts';
+import { AppError, toAppError, validationError } from '../core/errors.ts';
 import { assertServable } from '../http/middleware.ts';
 import type { ActorInfo } from '../db/tx.ts';
 import { login } from '../auth/login.ts';

@@ -5,8 +5,8 @@
 // names the reason for our logs (Hasura does not pass it on); see routes.ts.
 import jwt from 'jsonwebtoken';
 import { z } from 'zod';
-import type { AppContext } from '../http/context.ts';
-import { AppError, type ErrorCode } from '../http/errors.ts';
+import type { AppContext } from '../core/context.ts';
+import { AppError, type ErrorCode } from '../core/errors.ts';
 import { classifyHost } from '../domains/hosts.ts';
 import type { ResolvedTenant } from '../domains/resolver.ts';
 import { InvalidTokenError, PLATFORM_ADMIN_ROLE, rolesAtOrBelow, type VerifiedToken } from '../auth/tokens.ts';

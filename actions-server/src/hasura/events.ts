@@ -11,8 +11,8 @@
 // database (e.g. through a transaction-pooling PgBouncer); README shows how to
 // declare it.
 import { z } from 'zod';
-import type { AppContext } from '../http/context.ts';
-import { AppError, validationError } from '../http/errors.ts';
+import type { AppContext } from '../core/context.ts';
+import { AppError, validationError } from '../core/errors.ts';
 import { handleOnce, type Outcome } from './receipts.ts';
 
 export const EVENTS_PATH = '/hasura/events';

@@ -21,8 +21,8 @@
 // holding its id, and every permission requires
 // `_exists: {hasura_tenant: {id: X-Hasura-Tenant-Id}}`: a member of tenant B
 // querying tenant A's namespace gets nothing.
-import type { Logger } from '../log.ts';
-import { AppError } from '../http/errors.ts';
+import type { Logger } from '../core/log.ts';
+import { AppError } from '../core/errors.ts';
 import { asSystem, isUuid, type Client, type Pool } from '../db/tx.ts';
 import type { ProvisioningStep } from '../tenants/provision.ts';
 import type { Isolation, TenantRow } from '../tenants/records.ts';

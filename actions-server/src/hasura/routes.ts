@@ -5,8 +5,8 @@
 // turns a token the caller already holds into a session.
 import { timingSafeEqual } from 'node:crypto';
 import { Router, type Request, type RequestHandler } from 'express';
-import type { AppContext } from '../http/context.ts';
-import { AppError, errorBody, toAppError } from '../http/errors.ts';
+import type { AppContext } from '../core/context.ts';
+import { AppError, errorBody, toAppError } from '../core/errors.ts';
 import { ACTIONS_PATH, actionError, dispatchAction } from './actions.ts';
 import { AUTH_WEBHOOK_PATH, authenticateHasuraRequest } from './auth-webhook.ts';
 import { CRON_PATH, EVENTS_PATH, handleCronDelivery, handleEventDelivery } from './events.ts';

@@ -2,7 +2,7 @@
 // as the database says (membership and platform-admin flag). Roles from a token
 // or a session are capped by the database, because a token outlives a demotion.
 import { z } from 'zod';
-import { AppError } from '../http/errors.ts';
+import { AppError } from '../core/errors.ts';
 import { isUuid, type Pool } from '../db/tx.ts';
 import { PLATFORM_ADMIN_ROLE, roleRank, type TenantRole } from '../auth/tokens.ts';
 import { HASURA_ADMIN_ROLE, tenantRoleOf } from './roles.ts';

@@ -1,6 +1,6 @@
 // The Hasura settings the server acts on, derived once from the environment:
 // nself's aliases resolved, the endpoint reduced to its base URL.
-import type { Env } from '../config.ts';
+import type { Env } from '../core/config.ts';
 
 export interface HasuraSettings {
   /** Base URL of the engine, without /v1/graphql (e.g. http://graphql-engine:8080). */

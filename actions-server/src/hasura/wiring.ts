@@ -2,10 +2,10 @@
 // every schema- and database-tier tenant gets its source when provisioned (the
 // source cap is taken in the provisioning transaction) and loses it before a
 // hard delete; without one, the sync is skipped (one log line) and no cap applies.
-import type { Env } from '../config.ts';
-import type { Logger } from '../log.ts';
+import type { Env } from '../core/config.ts';
+import type { Logger } from '../core/log.ts';
 import type { Pool } from '../db/tx.ts';
-import type { AppContext } from '../http/context.ts';
+import type { AppContext } from '../core/context.ts';
 import { createMetadataClient } from './client.ts';
 import type { TenantDatabases } from '../tenants/databases.ts';
 import { hasuraSourceStep, sourceCapacity, unexposeTenant, type ExposureDeps } from './exposure.ts';

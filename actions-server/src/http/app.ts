@@ -1,6 +1,6 @@
 // The actions server: REST API under /api, Hasura endpoints under /hasura.
 import express, { type Router } from 'express';
-import type { AppContext } from './context.ts';
+import type { AppContext } from '../core/context.ts';
 import { errorHandler, notFoundHandler } from './handlers.ts';
 import { requestId, tenantContext } from './middleware.ts';
 import { healthRoutes } from './health.ts';

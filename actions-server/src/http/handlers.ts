@@ -1,8 +1,8 @@
 // Glue between Express and the services: body validation and the error shape.
 import type { NextFunction, Request, Response } from 'express';
 import type { z } from 'zod';
-import type { Logger } from '../log.ts';
-import { AppError, errorBody, toAppError, validationError } from './errors.ts';
+import type { Logger } from '../core/log.ts';
+import { AppError, errorBody, toAppError, validationError } from '../core/errors.ts';
 
 export function parseBody<T extends z.ZodType>(schema: T, body: unknown, what = 'request body'): z.infer<T> {
   if (body === undefined || body === null || typeof body !== 'object') {

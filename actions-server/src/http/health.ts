@@ -1,6 +1,6 @@
 import { Router } from 'express';
-import type { AppContext } from './context.ts';
-import { AppError } from './errors.ts';
+import type { AppContext } from '../core/context.ts';
+import { AppError } from '../core/errors.ts';
 
 export function healthRoutes(ctx: AppContext): Router {
   const router = Router();

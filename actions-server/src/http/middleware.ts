@@ -1,8 +1,8 @@
 // Request pipeline pieces: request id, tenant from the host, token, membership.
 import { randomUUID, timingSafeEqual } from 'node:crypto';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { AppError } from './errors.ts';
-import type { AppContext } from './context.ts';
+import { AppError } from '../core/errors.ts';
+import type { AppContext } from '../core/context.ts';
 import { classifyHost, type HostTarget } from '../domains/hosts.ts';
 import type { ResolvedTenant } from '../domains/resolver.ts';
 import { InvalidTokenError, PLATFORM_ADMIN_ROLE, roleRank, type TenantRole } from '../auth/tokens.ts';

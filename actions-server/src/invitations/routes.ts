@@ -1,8 +1,8 @@
 // REST surface of invitations. Thin: validate, establish the actor, call the
 // service (the Hasura actions call the same functions).
 import { Router, type Request } from 'express';
-import type { AppContext } from '../http/context.ts';
-import { AppError } from '../http/errors.ts';
+import type { AppContext } from '../core/context.ts';
+import { AppError } from '../core/errors.ts';
 import { parseBody } from '../http/handlers.ts';
 import { assertMember, authenticate, requireTenantHost } from '../http/middleware.ts';
 import { isUuid } from '../db/tx.ts';

@@ -10,8 +10,8 @@
 // undone if the registry's commit fails. Every change is audited by the
 // database triggers.
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import type { AppContext } from '../http/context.ts';
-import { AppError, validationError } from '../http/errors.ts';
+import type { AppContext } from '../core/context.ts';
+import { AppError, validationError } from '../core/errors.ts';
 import { asSystem, asTenant, type ActorInfo, type Client } from '../db/tx.ts';
 import { placementOf, withRegistryAndData } from '../tenants/data.ts';
 import type { TenantRow } from '../tenants/records.ts';

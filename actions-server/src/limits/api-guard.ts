@@ -2,7 +2,7 @@
 // Hasura auth webhook (as ctx.apiGuard): the plan's rate limit first, then
 // the monthly API-call quota; an admitted call is counted.
 import type { Request, RequestHandler } from 'express';
-import { AppError } from '../http/errors.ts';
+import { AppError } from '../core/errors.ts';
 import type { ResolvedTenant } from '../domains/resolver.ts';
 import type { RateLimitService } from './rate-limits.ts';
 import type { UsageService } from '../usage/service.ts';

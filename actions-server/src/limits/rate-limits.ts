@@ -10,8 +10,8 @@ import {
   RateLimiterRes,
   type RateLimiterAbstract,
 } from 'rate-limiter-flexible';
-import type { Logger } from '../log.ts';
-import { AppError } from '../http/errors.ts';
+import type { Logger } from '../core/log.ts';
+import { AppError } from '../core/errors.ts';
 import type { EffectiveLimits, LimitedTenant, LimitsService } from './service.ts';
 
 export type RateLimitFailMode = 'open' | 'closed';

@@ -2,7 +2,7 @@
 // shared store). Commands fail fast instead of queueing while Redis is away, so
 // a request is never held up by it: callers apply RATE_LIMIT_FAIL_MODE.
 import { Redis } from 'ioredis';
-import type { Logger } from '../log.ts';
+import type { Logger } from '../core/log.ts';
 
 export function createRedisClient(url: string, log: Logger, opts: { commandTimeoutMs: number }): Redis {
   const client = new Redis(url, {

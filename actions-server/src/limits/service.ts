@@ -4,7 +4,7 @@
 // what only it sees: rate limits and the monthly API-call quota.
 import { LRUCache } from 'lru-cache';
 import type { Pool } from '../db/tx.ts';
-import { AppError } from '../http/errors.ts';
+import { AppError } from '../core/errors.ts';
 
 /** -1 means unlimited for every max*. */
 export interface EffectiveLimits {

@@ -1,9 +1,9 @@
 // Builds the limits and usage services for the server context, and stops them
 // (last API-call flush, Redis closed) when the server closes.
-import type { Env } from '../config.ts';
-import type { Logger } from '../log.ts';
+import type { Env } from '../core/config.ts';
+import type { Logger } from '../core/log.ts';
 import type { Pool } from '../db/tx.ts';
-import type { AppContext } from '../http/context.ts';
+import type { AppContext } from '../core/context.ts';
 import { UsageService } from '../usage/service.ts';
 import { ApiGuard } from './api-guard.ts';
 import { RateLimitService } from './rate-limits.ts';

@@ -8,7 +8,7 @@
 //   database  the tenant's own database (through its bounded pool), as in the
 //             schema tier there.
 import pg from 'pg';
-import { AppError } from '../http/errors.ts';
+import { AppError } from '../core/errors.ts';
 import { scopeStatements, withTransaction, type ActorInfo, type Client, type Pool } from '../db/tx.ts';
 import type { Isolation, TenantRow } from './records.ts';
 import type { TenantDatabases } from './databases.ts';

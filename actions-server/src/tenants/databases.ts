@@ -27,8 +27,8 @@
 // use, created on demand; an idle pool is closed after TENANT_DB_POOL_IDLE_MS,
 // and at TENANT_DB_POOLS_MAX the least recently used idle one makes room.
 import pg from 'pg';
-import type { Logger } from '../log.ts';
-import { AppError } from '../http/errors.ts';
+import type { Logger } from '../core/log.ts';
+import { AppError } from '../core/errors.ts';
 import { createPool } from '../db/database.ts';
 import { migrateUp } from '../db/migrate.ts';
 import { asSystem, isUuid, type Client, type Pool } from '../db/tx.ts';

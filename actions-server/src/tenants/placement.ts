@@ -7,8 +7,8 @@
 // explicit choice is never changed silently: past the cap under the pooled
 // policy it is refused instead. Without Hasura there is no per-tenant source
 // to pay for, so no cap applies.
-import type { Logger } from '../log.ts';
-import { AppError } from '../http/errors.ts';
+import type { Logger } from '../core/log.ts';
+import { AppError } from '../core/errors.ts';
 import type { Client } from '../db/tx.ts';
 import type { Isolation, TenantRow } from './records.ts';
 

@@ -7,10 +7,10 @@
 // Steps outside the transaction (the tenant database, Hasura metadata, ...)
 // run after commit; if one fails, the finished ones are undone and the tenant
 // is hard-deleted, so a failure at any point leaves nothing behind.
-import type { Env } from '../config.ts';
-import type { AppContext } from '../http/context.ts';
-import type { Logger } from '../log.ts';
-import { AppError } from '../http/errors.ts';
+import type { Env } from '../core/config.ts';
+import type { AppContext } from '../core/context.ts';
+import type { Logger } from '../core/log.ts';
+import { AppError } from '../core/errors.ts';
 import { asSystem, type ActorInfo, type Client, type Pool } from '../db/tx.ts';
 import { hashPassword, verifyPassword } from '../auth/passwords.ts';
 import type { CreateTenantInput } from './schemas.ts';

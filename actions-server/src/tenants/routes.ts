@@ -2,8 +2,8 @@
 // call the service.
 import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
-import type { AppContext } from '../http/context.ts';
-import { AppError } from '../http/errors.ts';
+import type { AppContext } from '../core/context.ts';
+import { AppError } from '../core/errors.ts';
 import { parseBody } from '../http/handlers.ts';
 import { assertMember, authenticate, requirePlatformAdmin } from '../http/middleware.ts';
 import { isUuid } from '../db/tx.ts';

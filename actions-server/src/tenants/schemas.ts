@@ -2,7 +2,7 @@
 // (tenants_slug_format, tenants_slug_not_reserved), so these only give callers
 // a clear message early.
 import { z } from 'zod';
-import { TENANT_DATABASE_ENV_RE } from '../config.ts';
+import { TENANT_DATABASE_ENV_RE } from '../core/config.ts';
 
 export const SLUG_RE = /^[a-z][a-z0-9-]{1,39}$/;
 

@@ -1,7 +1,7 @@
 // Tenant lifecycle after creation. Reads and edits on behalf of a tenant run as
 // `app` under RLS (the tenant comes from the verified token); status changes are
 // platform operations and run as the owner after the caller was authorised.
-import { AppError } from '../http/errors.ts';
+import { AppError } from '../core/errors.ts';
 import { asSystem, asTenant, type ActorInfo, type Client, type Pool } from '../db/tx.ts';
 import { toTenantView, type TenantRow, type TenantView, type PublicTenantView, toPublicView } from './records.ts';
 import type { UpdateTenantInput } from './schemas.ts';

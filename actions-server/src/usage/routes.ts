@@ -2,8 +2,8 @@
 // overage against the plan (owner/admin). Thin: validate, authorise, call the service.
 import { Router, type Request } from 'express';
 import { z } from 'zod';
-import type { AppContext } from '../http/context.ts';
-import { AppError, validationError } from '../http/errors.ts';
+import type { AppContext } from '../core/context.ts';
+import { AppError, validationError } from '../core/errors.ts';
 import { assertMember, authenticate } from '../http/middleware.ts';
 import { getUsage, getUsageReport, usagePeriod } from './service.ts';
 

@@ -9,9 +9,9 @@
 // seen once they flush and this process re-reads, so a fleet can overshoot by
 // about one flush interval of traffic.
 import { LRUCache } from 'lru-cache';
-import type { Logger } from '../log.ts';
+import type { Logger } from '../core/log.ts';
 import { asTenant, type Client, type Pool } from '../db/tx.ts';
-import { AppError } from '../http/errors.ts';
+import { AppError } from '../core/errors.ts';
 import type { LimitedTenant, LimitsService } from '../limits/service.ts';
 
 /** The month a usage row belongs to, in UTC: 'YYYY-MM'. */

@@ -2,7 +2,7 @@
 // building the target's empty tables, handing usage counters over, and
 // dropping a copy that is no longer served. All as the owner.
 import pg from 'pg';
-import { AppError } from '../../http/errors.ts';
+import { AppError } from '../../core/errors.ts';
 import { asSystem, withTransaction, type ActorInfo, type Client, type Pool } from '../../db/tx.ts';
 import { migrateUp } from '../../db/migrate.ts';
 import { ownerMark, upsertJson, type TenantDatabases } from '../databases.ts';

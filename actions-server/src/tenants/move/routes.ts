@@ -3,8 +3,8 @@
 //   GET  /api/tenants/:id/move                        200 {move}: the tenant's latest move and its step
 // Mounted before tenantRoutes, whose POST /api/tenants/:id/:action would take the path.
 import { Router, type Request } from 'express';
-import type { AppContext } from '../../http/context.ts';
-import { AppError } from '../../http/errors.ts';
+import type { AppContext } from '../../core/context.ts';
+import { AppError } from '../../core/errors.ts';
 import { parseBody } from '../../http/handlers.ts';
 import { authenticate, requirePlatformAdmin } from '../../http/middleware.ts';
 import { isUuid } from '../../db/tx.ts';

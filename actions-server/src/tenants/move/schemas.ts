@@ -1,6 +1,6 @@
 // Edge validation of a move request (REST body, Hasura action arguments, CLI flags).
 import { z } from 'zod';
-import { TENANT_DATABASE_ENV_RE } from '../../config.ts';
+import { TENANT_DATABASE_ENV_RE } from '../../core/config.ts';
 import { isolationSchema } from '../schemas.ts';
 
 const moveFields = {

@@ -9,10 +9,10 @@
 // registry row names. The row changes in one transaction (switching), after
 // the target was verified under the freeze; the old copy stays frozen until it
 // is dropped. One runner per move at a time (a session advisory lock).
-import type { Env } from '../../config.ts';
-import type { Logger } from '../../log.ts';
-import type { AppContext } from '../../http/context.ts';
-import { AppError } from '../../http/errors.ts';
+import type { Env } from '../../core/config.ts';
+import type { Logger } from '../../core/log.ts';
+import type { AppContext } from '../../core/context.ts';
+import { AppError } from '../../core/errors.ts';
 import { asSystem, isUuid, type ActorInfo, type Client, type Pool } from '../../db/tx.ts';
 import { migrateUp } from '../../db/migrate.ts';
 import type { TenantDatabases } from '../databases.ts';

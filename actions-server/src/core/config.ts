@@ -1,8 +1,8 @@
 // Configuration is parsed once at boot by one schema that reports every missing
 // or invalid variable at once; the rest of the code gets a typed object.
 import { z } from 'zod';
-import { tenantDatabaseUrlProblem } from './hasura/settings.ts';
-import { parseStripeApiBase } from './billing/stripe-client.ts';
+import { tenantDatabaseUrlProblem } from '../hasura/settings.ts';
+import { parseStripeApiBase } from '../billing/stripe-client.ts';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no', ''])
@@ -87,6 +87,12 @@ const EnvSchema = z
     LIMITS_CACHE_TTL_MS: z.coerce.number().int().min(0).default(5_000),
     // API calls are counted in memory and written this often (and on shutdown).
     USAGE_FLUSH_INTERVAL_MS: z.coerce.number().int().min(50).max(60_000).default(1_000),
+
+    // The job runner (graphile-worker): runs inside `npm start` unless false; `npm run worker` runs it alone.
+    WORKER_ENABLED: bool.default(true),
+    WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(4),
+    // How often an idle worker looks for due jobs (new jobs also wake it through LISTEN/NOTIFY).
+    WORKER_POLL_INTERVAL_MS: z.coerce.number().int().min(100).max(60_000).default(2_000),
 
     JWT_SECRET: optionalString,
     JWT_ALGORITHM: z.enum(['HS256', 'RS256']).default('HS256'),

@@ -1,7 +1,7 @@
 // What every transport gets: configuration, logger, database, resolver, tokens.
 import type Stripe from 'stripe';
-import type { Env } from '../config.ts';
-import type { Logger } from '../log.ts';
+import type { Env } from './config.ts';
+import type { Logger } from './log.ts';
 import type { Pool } from '../db/tx.ts';
 import type { TenantResolver, ResolvedTenant } from '../domains/resolver.ts';
 import type { TokenService, VerifiedToken, TenantRole } from '../auth/tokens.ts';
