@@ -30,7 +30,7 @@ const EnvSchema = z
     PORT: z.coerce.number().int().min(0).max(65535).default(3000),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 
-    DATABASE_URL: optionalString,
+    DATABASE_URL: optionalString.pipe(postgresUrl.optional()),
     EMBEDDED_PG_DIR: z.string().default('.data/postgres'),
     EMBEDDED_PG_PORT: z.coerce.number().int().min(1).max(65535).default(54329),
     DB_POOL_MAX: z.coerce.number().int().min(1).max(500).default(20),
@@ -147,8 +147,20 @@ const EnvSchema = z
     // Lifetime the auth webhook gives a session (in Hasura CE: how long a
     // websocket connection lives before it is re-authenticated). 0 = unlimited.
     HASURA_AUTH_MAX_AGE_SECONDS: z.coerce.number().int().min(0).max(3600).default(60),
-  })
-  .superRefine((env, ctx) => {
+  });
+
+export type Env = z.infer<typeof EnvSchema>;
+
+/** Collects problems instead of stopping at the first, so one boot reports them all. */
+interface IssueSink {
+  addIssue(issue: { code: 'custom'; path: string[]; message: string }): void;
+}
+
+/**
+ * Rules across variables. They run even when some variables failed to parse
+ * (those read as undefined here), so every problem is reported in one pass.
+ */
+function crossChecks(env: Env, ctx: IssueSink): void {
     const hasuraEndpoint = env.HASURA_GRAPHQL_ENDPOINT ?? env.HASURA_ENDPOINT;
     if (hasuraEndpoint !== undefined) {
       if (!/^https?:\/\/[^/]/.test(hasuraEndpoint)) {
@@ -165,17 +177,17 @@ const EnvSchema = z
       const problem = tenantDatabaseUrlProblem(env.HASURA_TENANT_DATABASE_URL);
       if (problem) ctx.addIssue({ code: 'custom', path: ['HASURA_TENANT_DATABASE_URL'], message: problem });
     }
-    for (const [name, url] of Object.entries(env.HASURA_TENANT_DATABASE_URLS)) {
+    for (const [name, url] of Object.entries(env.HASURA_TENANT_DATABASE_URLS ?? {})) {
       const problem = tenantDatabaseUrlProblem(url);
       if (problem) ctx.addIssue({ code: 'custom', path: [`HASURA_${name}`], message: problem });
-      if (!(name in env.TENANT_DATABASE_SERVERS)) {
+      if (!(name in (env.TENANT_DATABASE_SERVERS ?? {}))) {
         ctx.addIssue({ code: 'custom', path: [`HASURA_${name}`], message: `names no server: ${name} is not set` });
       }
     }
     if (hasuraEndpoint !== undefined) {
       // Hasura reaches a database tenant's server through its own login there.
-      for (const name of Object.keys(env.TENANT_DATABASE_SERVERS)) {
-        if (!(name in env.HASURA_TENANT_DATABASE_URLS)) {
+      for (const name of Object.keys(env.TENANT_DATABASE_SERVERS ?? {})) {
+        if (!(name in (env.HASURA_TENANT_DATABASE_URLS ?? {}))) {
           ctx.addIssue({ code: 'custom', path: [`HASURA_${name}`], message: `required when ${name} and HASURA_GRAPHQL_ENDPOINT are set` });
         }
       }
@@ -214,9 +226,7 @@ const EnvSchema = z
         ctx.addIssue({ code: 'custom', path: ['STRIPE_API_BASE'], message: (err as Error).message });
       }
     }
-  });
-
-export type Env = z.infer<typeof EnvSchema>;
+}
 
 // Collected by loadConfig from every variable with this prefix: documented as a pattern.
 const COLLECTED: Record<string, string> = {
@@ -244,15 +254,22 @@ function collect(source: Record<string, string | undefined>, pattern: RegExp, st
 }
 
 export function loadConfig(source: Record<string, string | undefined> = process.env): Env {
-  const parsed = EnvSchema.safeParse({
+  const input: Record<string, unknown> = {
     ...source,
     TENANT_DATABASE_SERVERS: collect(source, /^TENANT_DATABASE_URL_/),
     HASURA_TENANT_DATABASE_URLS: collect(source, /^HASURA_TENANT_DATABASE_URL_/, 'HASURA_'),
-  });
-  if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`));
+  };
+  // Field by field, so a type error in one variable does not hide the others' problems.
+  const problems: string[] = [];
+  const values: Record<string, unknown> = {};
+  for (const [key, schema] of Object.entries(EnvSchema.shape)) {
+    const parsed = (schema as z.ZodType).safeParse(input[key]);
+    if (parsed.success) values[key] = parsed.data;
+    else problems.push(...parsed.error.issues.map((i) => `${[key, ...i.path].join('.')}: ${i.message}`));
   }
-  const env = parsed.data;
+  const env = values as Env;
+  crossChecks(env, { addIssue: (i) => problems.push(`${i.path.join('.')}: ${i.message}`) });
+  if (problems.length) throw new ConfigError([...new Set(problems)]);
   // ENABLE_MULTI_TENANCY=false is the seeds' spelling of single-tenant mode.
   if (!env.ENABLE_MULTI_TENANCY) env.DISABLE_MULTI_TENANCY = true;
   return env;
