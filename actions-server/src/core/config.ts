@@ -237,6 +237,16 @@ const COLLECTED: Record<string, string> = {
 /** Every variable the server reads (README's configuration table must list each: a test checks). */
 export const ENV_VARIABLES: readonly string[] = Object.keys(EnvSchema.shape).map((k) => COLLECTED[k] ?? k);
 
+/** Each variable's default as the process would see it unset (undefined: no default). */
+export function envDefaults(): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(EnvSchema.shape).map(([key, schema]) => {
+      const parsed = (schema as z.ZodType).safeParse(undefined);
+      return [COLLECTED[key] ?? key, parsed.success ? parsed.data : undefined];
+    }),
+  );
+}
+
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
     super(`invalid configuration:\n  ${problems.join('\n  ')}`);
