@@ -56,7 +56,7 @@ const EnvSchema = z
       .default(''),
     TENANT_MIGRATION_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
     // Where a new tenant goes when neither a platform admin nor its plan's
-    // placement says (schema: the seeds' default).
+    // placement says (schema: the documented default).
     DEFAULT_ISOLATION: z.enum(['schema', 'pooled', 'database']).default('schema'),
     // Other PostgreSQL servers for database-tier tenants: every variable named
     // TENANT_DATABASE_URL_<NAME> (collected by loadConfig), a URL of a role that
@@ -131,10 +131,10 @@ const EnvSchema = z
     // The same for each other server of database-tier tenants: HASURA_<variable>
     // (e.g. HASURA_TENANT_DATABASE_URL_EU for TENANT_DATABASE_URL_EU), collected by loadConfig.
     HASURA_TENANT_DATABASE_URLS: z.record(z.string().regex(TENANT_DATABASE_ENV_RE), z.string()).default({}),
-    // Every tracked table costs Hasura memory and metadata time (DESIGN.md §10).
+    // Every tracked table costs Hasura memory and metadata time (ARCHITECTURE.md §8).
     HASURA_MAX_TENANT_SOURCES: z.coerce.number().int().min(0).default(200),
     // Past the cap (schema and database tenants with a source of their own):
-    // place the new tenant pooled (DESIGN.md §10), refuse it, or create it
+    // place the new tenant pooled (ARCHITECTURE.md §8), refuse it, or create it
     // without a GraphQL source.
     HASURA_SOURCE_CAP_POLICY: z.enum(['pooled', 'refuse', 'skip']).default('pooled'),
     HASURA_TENANT_SOURCE_MAX_CONNECTIONS: z.coerce.number().int().min(1).max(100).default(4),
@@ -280,7 +280,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
   const env = values as Env;
   crossChecks(env, { addIssue: (i) => problems.push(`${i.path.join('.')}: ${i.message}`) });
   if (problems.length) throw new ConfigError([...new Set(problems)]);
-  // ENABLE_MULTI_TENANCY=false is the seeds' spelling of single-tenant mode.
+  // ENABLE_MULTI_TENANCY=false is the documented spelling of single-tenant mode.
   if (!env.ENABLE_MULTI_TENANCY) env.DISABLE_MULTI_TENANCY = true;
   return env;
 }
