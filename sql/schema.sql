@@ -9,6 +9,7 @@
 -- migration 1763900005000_hasura
 -- migration 1763900006000_pooled
 -- migration 1763900007000_moves
+-- migration 1763900018000_deployment
 
 set check_function_bodies = false;
 
@@ -1148,6 +1149,13 @@ create table pooled.messages (
   constraint messages_pkey PRIMARY KEY (tenant_id, id)
 );
 
+create table public.deployment_settings (
+  key text not null,
+  value text not null,
+  recorded_at timestamp with time zone default now() not null,
+  constraint deployment_settings_pkey PRIMARY KEY (key)
+);
+
 create table public.hasura_event_receipts (
   event_id text not null,
   kind text not null,
@@ -1578,6 +1586,8 @@ alter table pooled.members enable row level security;
 alter table pooled.members force row level security;
 alter table pooled.messages enable row level security;
 alter table pooled.messages force row level security;
+alter table public.deployment_settings enable row level security;
+alter table public.deployment_settings force row level security;
 alter table public.hasura_event_receipts enable row level security;
 alter table public.hasura_event_receipts force row level security;
 alter table public.hasura_tenant_sources enable row level security;

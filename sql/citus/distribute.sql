@@ -94,6 +94,7 @@ select citus_add_local_table_to_metadata('public.schema_migrations');
 select citus_add_local_table_to_metadata('public.stripe_webhooks');
 select citus_add_local_table_to_metadata('public.hasura_event_receipts');
 select citus_add_local_table_to_metadata('public.hasura_tenant_sources');
+select citus_add_local_table_to_metadata('public.deployment_settings');
 
 ------------------------------------------------------------------------------
 -- schema tenants: schema-based sharding

@@ -43,7 +43,7 @@ it('applies every migration once, in order, recording them in nself’s table', 
   ]);
 });
 
-it('every up.sql is safe to run again (as nself may): the schema is the same after, and operators' plan edits stay', async () => {
+it('every up.sql is safe to run again (as nself may): the schema is the same after, and operator edits to plans stay', async () => {
   const before = await dumpSchema(pool);
   await pool.query(`update public.plans set max_channels = 7, features = features || '{"sso": true}' where id = 'free'`);
   const edited = (await pool.query('select * from public.plans order by id')).rows;

@@ -4,14 +4,14 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { dumpFreshSchema, SCHEMA_DUMP_FILE } from '../db/dump.ts';
 import { formatLintReport, lintDatabase } from '../db/lint.ts';
-import { withRuntime } from './runtime.ts';
+import { withDatabase } from './runtime.ts';
 
 export function register(program: Command): void {
   const db = program.command('db').description('schema dump and shape checks');
   db.command('dump')
     .description('migrate a scratch database and write its schema to sql/schema.sql')
     .action(() =>
-      withRuntime(async ({ db: database }) => {
+      withDatabase(async ({ db: database }) => {
         await writeFile(SCHEMA_DUMP_FILE, await dumpFreshSchema(database.pool, database.url));
         console.log(`wrote ${path.relative(process.cwd(), SCHEMA_DUMP_FILE)}`);
       }),
@@ -19,7 +19,7 @@ export function register(program: Command): void {
   db.command('lint')
     .description("check this database's shape (RLS, definer functions, roles, Citus rules)")
     .action(() =>
-      withRuntime(async ({ db: database }) => {
+      withDatabase(async ({ db: database }) => {
         const report = await lintDatabase(database.pool);
         console.log(formatLintReport(report));
         if (report.violations.length || report.unusedExceptions.length) process.exitCode = 1;

@@ -5,9 +5,10 @@ import { InvalidArgumentError } from 'commander';
 import cliProgress from 'cli-progress';
 import { ConfigError, loadConfig, type Env } from '../core/config.ts';
 import type { AppContext } from '../core/context.ts';
-import { createLogger } from '../core/log.ts';
+import { createLogger, type Logger } from '../core/log.ts';
 import { openDatabase, type Database } from '../db/database.ts';
-import { buildContext, closeContext } from '../server.ts';
+import { buildContext, closeContext, tenantDatabases } from '../server.ts';
+import type { TenantDatabases } from '../tenants/databases.ts';
 import { DeploymentMismatchError } from '../db/deployment.ts';
 
 /** Bad input on the command line: printed with its reason, exit 2, nothing changed. */
@@ -30,13 +31,32 @@ export function cliConfig(): Env {
   }
 }
 
-/** Opens the database and the server's context for one command, and closes both after it. */
-export async function withRuntime<T>(fn: (rt: CliRuntime) => Promise<T>): Promise<T> {
+export interface CliDatabase {
+  env: Env;
+  log: Logger;
+  db: Database;
+  /** Database-tier tenants' databases, for commands that act on every database. */
+  databases: TenantDatabases;
+}
+
+/** Opens only the database (migrations and schema commands run before the server's context can exist). */
+export async function withDatabase<T>(fn: (rt: CliDatabase) => Promise<T>): Promise<T> {
   const env = cliConfig();
   // Operators read the command's own output; the server's info lines would drown it.
   const log = createLogger(env.LOG_LEVEL === 'info' ? 'warn' : env.LOG_LEVEL);
   const db = await openDatabase(env, log);
+  const databases = tenantDatabases(env, log, db.pool, db.url);
   try {
+    return await fn({ env, log, db, databases });
+  } finally {
+    await databases.close();
+    await db.close();
+  }
+}
+
+/** Opens the database and the server's context for one command, and closes both after it. */
+export async function withRuntime<T>(fn: (rt: CliRuntime) => Promise<T>): Promise<T> {
+  return withDatabase(async ({ env, log, db }) => {
     const ctx = await buildContext(env, log, db.pool, db.url).catch((err: unknown) => {
       throw err instanceof DeploymentMismatchError ? new UsageError(err.message) : err;
     });
@@ -45,9 +65,7 @@ export async function withRuntime<T>(fn: (rt: CliRuntime) => Promise<T>): Promis
     } finally {
       await closeContext(ctx);
     }
-  } finally {
-    await db.close();
-  }
+  });
 }
 
 /** A commander argument parser for a whole number within bounds. */

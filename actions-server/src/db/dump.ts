@@ -15,12 +15,13 @@ export const SCHEMA_DUMP_FILE = path.resolve(import.meta.dirname, '../../../sql/
 
 const ident = (name: string) => pg.Client.prototype.escapeIdentifier(name);
 
-/** The schemas a migrated database owns: all but the system ones and tenant schemas. */
+/** The schemas a migrated database owns: all but the system ones, tenant schemas and the job queue's. */
 const SCHEMAS_SQL = `
   select n.oid, n.nspname from pg_namespace n
   where n.nspname not in ('pg_catalog', 'information_schema')
     and n.nspname not like 'pg\\_%'
     and n.nspname not like 'tenant\\_%'
+    and n.nspname <> 'graphile_worker' -- the job queue's own schema, migrated by graphile-worker
     and not exists (select 1 from pg_depend d
                     where d.classid = 'pg_namespace'::regclass and d.objid = n.oid and d.deptype = 'e')
   order by n.nspname`;
@@ -79,18 +80,15 @@ function topoSort<T extends { name: string; deps: string[] }>(items: T[]): T[] {
   return out;
 }
 
-/** Renders the schema of the database behind `client` (call inside a transaction). */
-export async function renderSchema(client: Client): Promise<string> {
-  await client.query('set local search_path = pg_catalog');
-  const schemas = await rows<{ oid: number; nspname: string }>(client, SCHEMAS_SQL);
-  const nsOids = schemas.map((s) => s.oid);
-  const out: string[] = [];
-  const section = (title: string, lines: string[]) => {
-    if (lines.length === 0) return;
-    out.push('', '-'.repeat(78), `-- ${title}`, '-'.repeat(78), ...lines);
-  };
+/** What every section reads: the transaction's client and the dumped schemas. */
+interface Catalog {
+  client: Client;
+  nsOids: number[];
+}
 
-  // Kinds of object this dump does not render: refuse rather than leave them out silently.
+/** Kinds of object this dump does not render: refuse rather than leave them out silently. */
+async function assertSupported(cat: Catalog): Promise<void> {
+  const { client, nsOids } = cat;
   const unsupported = await rows<{ what: string }>(
     client,
     `select format('rule %I on %I.%I', r.rulename, n.nspname, c.relname) as what
@@ -111,7 +109,10 @@ export async function renderSchema(client: Client): Promise<string> {
   if (unsupported.length) {
     throw new Error(`dump: not rendered by actions-server/src/db/dump.ts: ${unsupported.map((u) => u.what).join(', ')}`);
   }
+}
 
+/** The file's preamble: what it is and which migrations it reflects. */
+async function header(client: Client): Promise<string[]> {
   const hasMigrations = (await rows<{ ok: boolean }>(client, `select to_regclass('public.schema_migrations') is not null as ok`))[0]?.ok;
   const migrations = hasMigrations
     ? await rows<{ name: string }>(
@@ -119,7 +120,7 @@ export async function renderSchema(client: Client): Promise<string> {
         `select version::text || '_' || coalesce(name, '') as name from public.schema_migrations order by version`,
       )
     : [];
-  out.push(
+  return [
     '-- Schema of a freshly migrated database, generated from the catalog by',
     '-- `npm run db:dump` (actions-server/src/db/dump.ts). Do not edit: change a',
     '-- migration in hasura/migrations/default and regenerate. Owners are left out;',
@@ -127,30 +128,30 @@ export async function renderSchema(client: Client): Promise<string> {
     ...migrations.map((m) => `-- migration ${m.name}`),
     '',
     'set check_function_bodies = false;',
-  );
+  ];
+}
 
-  // extensions
-  section(
-    'extensions',
-    (
+async function extensionLines(cat: Catalog): Promise<string[]> {
+  const { client } = cat;
+  return (
       await rows<{ line: string }>(
         client,
         `select format('create extension if not exists %I with schema %I;', e.extname, n.nspname) as line
          from pg_extension e join pg_namespace n on n.oid = e.extnamespace
          where e.extname <> 'plpgsql' order by e.extname`,
       )
-    ).map((r) => r.line),
-  );
+    ).map((r) => r.line);
+}
 
-  // schemas
-  section(
-    'schemas',
-    (
+async function schemaLines(cat: Catalog): Promise<string[]> {
+  const { client } = cat;
+  return (
       await rows<{ nspname: string }>(client, `select nspname from (${SCHEMAS_SQL}) s where nspname <> 'public'`)
-    ).map((s) => `create schema ${ident(s.nspname)};`),
-  );
+    ).map((s) => `create schema ${ident(s.nspname)};`);
+}
 
-  // types
+async function typeLines(cat: Catalog): Promise<string[]> {
+  const { client, nsOids } = cat;
   const types = await rows<{ name: string; typtype: string; def: string | null }>(
     client,
     `select format('%I.%I', n.nspname, t.typname) as name, t.typtype,
@@ -176,9 +177,7 @@ export async function renderSchema(client: Client): Promise<string> {
      order by n.nspname, t.typname`,
     [nsOids],
   );
-  section(
-    'types',
-    types.map((t) => {
+  return types.map((t) => {
       switch (t.typtype) {
         case 'e':
           return `create type ${t.name} as enum (${t.def ?? ''});`;
@@ -191,11 +190,15 @@ export async function renderSchema(client: Client): Promise<string> {
         default:
           throw new Error(`dump: type ${t.name} of kind ${t.typtype} is not supported`);
       }
-    }),
-  );
+    });
+}
 
-  // functions: most before the tables (check constraints and defaults call
-  // them); those taking or returning a table's row type after the tables.
+/**
+ * Functions: most go before the tables (check constraints and defaults call
+ * them); those taking or returning a table's row type go after the tables.
+ */
+async function functionRenderer(cat: Catalog): Promise<(overRowtype: boolean) => string[]> {
+  const { client, nsOids } = cat;
   const functions = await rows<{ signature: string; prokind: string; def: string | null; over_rowtype: boolean }>(
     client,
     `select format('%I.%I(%s)', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid)) as signature,
@@ -212,16 +215,18 @@ export async function renderSchema(client: Client): Promise<string> {
      order by n.nspname, p.proname, pg_get_function_identity_arguments(p.oid) collate "C"`,
     [nsOids],
   );
-  const functionLines = (overRowtype: boolean) =>
+  return (overRowtype: boolean) =>
     functions
       .filter((f) => f.over_rowtype === overRowtype)
       .flatMap((f) => {
         if (f.def === null) throw new Error(`dump: ${f.prokind === 'a' ? 'aggregate' : 'routine'} ${f.signature} is not supported`);
         return [f.def.trimEnd() + ';', ''];
       });
-  section('functions', functionLines(false));
+}
 
-  // sequences not created for identity columns
+/** Sequences not created for identity columns. */
+async function sequenceLines(cat: Catalog): Promise<string[]> {
+  const { client, nsOids } = cat;
   const sequences = await rows<{ line: string }>(
     client,
     `select format('create sequence %I.%I as %s increment by %s minvalue %s maxvalue %s start with %s cache %s%s;',
@@ -233,10 +238,10 @@ export async function renderSchema(client: Client): Promise<string> {
      order by n.nspname, c.relname`,
     [nsOids],
   );
-  section('sequences', sequences.map((s) => s.line));
+  return sequences.map((s) => s.line);
+}
 
-  // tables: columns and every constraint but foreign keys
-  const tables = await rows<{
+type TableRow = {
     oid: number;
     ident: string;
     relkind: string;
@@ -246,7 +251,11 @@ export async function renderSchema(client: Client): Promise<string> {
     partkey: string | null;
     partof: string | null;
     bound: string | null;
-  }>(
+  };
+
+async function loadTables(cat: Catalog): Promise<TableRow[]> {
+  const { client, nsOids } = cat;
+  return rows<TableRow>(
     client,
     `select c.oid, format('%I.%I', n.nspname, c.relname) as ident, c.relkind,
             c.relrowsecurity as rls, c.relforcerowsecurity as force,
@@ -261,6 +270,11 @@ export async function renderSchema(client: Client): Promise<string> {
      order by n.nspname, c.relname`,
     [nsOids],
   );
+}
+
+/** Tables: columns and every constraint but foreign keys. */
+async function tableLines(cat: Catalog, tables: TableRow[]): Promise<string[]> {
+  const { client, nsOids } = cat;
   const columns = await rows<{ relid: number; line: string }>(
     client,
     `select a.attrelid as relid,
@@ -292,22 +306,20 @@ export async function renderSchema(client: Client): Promise<string> {
   );
   const colsOf = groupBy(columns, (c) => c.relid);
   const consOf = groupBy(constraints, (c) => c.relid);
-  section(
-    'tables',
-    tables.flatMap((t) => {
+  return tables.flatMap((t) => {
       const body = [...(colsOf.get(t.oid) ?? []), ...(consOf.get(t.oid) ?? [])].map((l) => `  ${l.line}`);
       const head = t.partof
         ? `create table ${t.ident} partition of ${t.partof} ${t.bound ?? ''}`
         : `create table ${t.ident} (\n${body.join(',\n')}\n)`;
       const tail = `${t.partkey ? ` partition by ${t.partkey}` : ''}${t.options ? ` with (${t.options})` : ''};`;
       return [head + tail, ''];
-    }),
-  );
+    });
+}
 
-  // foreign keys, after every table exists
-  section(
-    'foreign keys',
-    (
+/** Foreign keys, after every table exists. */
+async function foreignKeyLines(cat: Catalog): Promise<string[]> {
+  const { client, nsOids } = cat;
+  return (
       await rows<{ line: string }>(
         client,
         `select format('alter table only %I.%I add constraint %I %s;', n.nspname, r.relname, c.conname, pg_get_constraintdef(c.oid)) as line
@@ -316,13 +328,13 @@ export async function renderSchema(client: Client): Promise<string> {
          order by n.nspname, r.relname, c.conname`,
         [nsOids],
       )
-    ).map((r) => r.line),
-  );
+    ).map((r) => r.line);
+}
 
-  // indexes not backing a constraint
-  section(
-    'indexes',
-    (
+/** Indexes not backing a constraint. */
+async function indexLines(cat: Catalog): Promise<string[]> {
+  const { client, nsOids } = cat;
+  return (
       await rows<{ line: string }>(
         client,
         `select pg_get_indexdef(i.indexrelid) || ';' as line
@@ -334,12 +346,12 @@ export async function renderSchema(client: Client): Promise<string> {
          order by n.nspname, t.relname, ic.relname`,
         [nsOids],
       )
-    ).map((r) => r.line),
-  );
+    ).map((r) => r.line);
+}
 
-  section('functions over table row types', functionLines(true));
-
-  // views, each after the views it reads
+/** Views, each after the views it reads. */
+async function viewLines(cat: Catalog): Promise<string[]> {
+  const { client, nsOids } = cat;
   const views = await rows<{ name: string; relkind: string; options: string | null; def: string; deps: string[] }>(
     client,
     `select format('%I.%I', n.nspname, c.relname) as name, c.relkind,
@@ -353,16 +365,16 @@ export async function renderSchema(client: Client): Promise<string> {
      where c.relnamespace = any ($1::oid[]) and c.relkind in ('v', 'm') and ${NOT_EXTENSION('pg_class', 'c')}`,
     [nsOids],
   );
-  section(
-    'views',
-    topoSort(views).flatMap((v) => [
+  return topoSort(views).flatMap((v) => [
       `create ${v.relkind === 'm' ? 'materialized ' : ''}view ${v.name}${v.options ? ` with (${v.options})` : ''} as\n` +
         `${v.def.trimEnd().replace(/;$/, '')}${v.relkind === 'm' ? '\nwith no data' : ''};`,
       '',
-    ]),
-  );
+    ]);
+}
 
-  // row-level security and policies
+/** Row-level security and policies. */
+async function rlsLines(cat: Catalog, tables: TableRow[]): Promise<string[]> {
+  const { client, nsOids } = cat;
   const rls = tables.flatMap((t) => [
     ...(t.rls ? [`alter table ${t.ident} enable row level security;`] : []),
     ...(t.force ? [`alter table ${t.ident} force row level security;`] : []),
@@ -380,12 +392,12 @@ export async function renderSchema(client: Client): Promise<string> {
      order by p.schemaname, p.tablename, p.policyname`,
     [nsOids],
   );
-  section('row-level security', [...rls, ...policies.map((p) => p.line)]);
+  return [...rls, ...policies.map((p) => p.line)];
+}
 
-  // triggers
-  section(
-    'triggers',
-    (
+async function triggerLines(cat: Catalog): Promise<string[]> {
+  const { client, nsOids } = cat;
+  return (
       await rows<{ line: string }>(
         client,
         `select pg_get_triggerdef(tg.oid) || ';' as line
@@ -394,13 +406,12 @@ export async function renderSchema(client: Client): Promise<string> {
          order by n.nspname, c.relname, tg.tgname`,
         [nsOids],
       )
-    ).map((r) => r.line),
-  );
+    ).map((r) => r.line);
+}
 
-  // comments
-  section(
-    'comments',
-    (
+async function commentLines(cat: Catalog): Promise<string[]> {
+  const { client, nsOids } = cat;
+  return (
       await rows<{ line: string }>(
         client,
         `select line from (
@@ -442,11 +453,15 @@ export async function renderSchema(client: Client): Promise<string> {
          ) x order by k, a collate "C", b collate "C", c`,
         [nsOids],
       )
-    ).map((r) => r.line),
-  );
+    ).map((r) => r.line);
+}
 
-  // grants: the owner's own rights are left out; functions whose PUBLIC execute
-  // was revoked say so, since that is the default they depart from.
+/**
+ * Grants: the owner's own rights are left out; functions whose PUBLIC execute
+ * was revoked say so, since that is the default they depart from.
+ */
+async function grantSection(cat: Catalog): Promise<string[]> {
+  const { client, nsOids } = cat;
   const acl = await rows<AclEntry>(
     client,
     `with acl as (
@@ -507,9 +522,39 @@ export async function renderSchema(client: Client): Promise<string> {
      order by n.nspname, p.proname, pg_get_function_identity_arguments(p.oid) collate "C"`,
     [nsOids],
   );
-  section('grants', [...revokedFromPublic.map((r) => r.line), ...grantLines(acl)]);
+  return [...revokedFromPublic.map((r) => r.line), ...grantLines(acl)];
+}
 
-  return `${out.join('\n').replace(/[ \t]+$/gm, '')}\n`;
+/** Renders the schema of the database behind `client` (call inside a transaction), section by section. */
+export async function renderSchema(client: Client): Promise<string> {
+  await client.query('set local search_path = pg_catalog');
+  const schemas = await rows<{ oid: number; nspname: string }>(client, SCHEMAS_SQL);
+  const cat: Catalog = { client, nsOids: schemas.map((s) => s.oid) };
+  await assertSupported(cat);
+  const functions = await functionRenderer(cat);
+  const tables = await loadTables(cat);
+  const sections: [string, string[]][] = [
+    ['extensions', await extensionLines(cat)],
+    ['schemas', await schemaLines(cat)],
+    ['types', await typeLines(cat)],
+    ['functions', functions(false)],
+    ['sequences', await sequenceLines(cat)],
+    ['tables', await tableLines(cat, tables)],
+    ['foreign keys', await foreignKeyLines(cat)],
+    ['indexes', await indexLines(cat)],
+    ['functions over table row types', functions(true)],
+    ['views', await viewLines(cat)],
+    ['row-level security', await rlsLines(cat, tables)],
+    ['triggers', await triggerLines(cat)],
+    ['comments', await commentLines(cat)],
+    ['grants', await grantSection(cat)],
+  ];
+  const out = await header(client);
+  for (const [title, lines] of sections) {
+    if (lines.length) out.push('', '-'.repeat(78), `-- ${title}`, '-'.repeat(78), ...lines);
+  }
+  // Trailing blanks trimmed line by line (a regex over the whole text could backtrack).
+  return `${out.join('\n').split('\n').map((line) => line.trimEnd()).join('\n')}\n`;
 }
 
 /** The dump of the database behind `pool`, read in a transaction that changes nothing. */
