@@ -6,6 +6,7 @@ import { register as registerAdmins } from './admins.ts';
 import { register as registerDb } from './db.ts';
 import { register as registerMigrate } from './migrate.ts';
 import { register as registerTenants } from './tenants.ts';
+import { register as registerPortability } from './portability.ts';
 import { UsageError } from './runtime.ts';
 
 function buildProgram(): Command {
@@ -13,7 +14,7 @@ function buildProgram(): Command {
     .description('Operator commands for the multi-tenant backend')
     .showHelpAfterError()
     .exitOverride();
-  for (const register of [registerMigrate, registerTenants, registerAdmins, registerDb]) register(program);
+  for (const register of [registerMigrate, registerTenants, registerPortability, registerAdmins, registerDb]) register(program);
   // Every subcommand inherits exit-instead-of-process.exit, so main() decides the code.
   const inherit = (cmd: Command): void => {
     for (const sub of cmd.commands) {

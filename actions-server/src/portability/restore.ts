@@ -247,7 +247,7 @@ async function setUsage(c: Client, side: Side, spec: RestoreSpec): Promise<void>
 }
 
 async function recordOrigin(c: Client, tenantId: string, spec: RestoreSpec): Promise<void> {
-  await c.query(`select public.audit_append($1, $2, 'tenant', $1::text, null, $3::jsonb)`, [tenantId, spec.audit.action, JSON.stringify(spec.audit.values)]);
+  await c.query(`select public.audit_append($1::uuid, $2, 'tenant', $3, null, $4::jsonb)`, [tenantId, spec.audit.action, tenantId, JSON.stringify(spec.audit.values)]);
 }
 
 /** Creates the tenant `spec` describes; nothing is left behind if any step fails. */
