@@ -9,6 +9,7 @@
 -- migration 1763900005000_hasura
 -- migration 1763900006000_pooled
 -- migration 1763900007000_moves
+-- migration 1763900015000_portability
 
 set check_function_bodies = false;
 
@@ -20,6 +21,52 @@ create schema "pooled";
 ------------------------------------------------------------------------------
 -- functions
 ------------------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION public.apply_audit_retention(p_now timestamp with time zone DEFAULT now())
+ RETURNS bigint
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  v_chain record;
+  v_cutoff timestamptz;
+  v_upto bigint;
+  v_hash text;
+  v_removed bigint := 0;
+  v_count bigint;
+begin
+  for v_chain in
+    select h.tenant_id, h.seq as head_seq, coalesce(p.audit_retention_days, r.retention_days) as days,
+           coalesce(r.checkpoint_seq, 0) as checkpoint_seq, t.id is null as deleted
+      from public.tenant_audit_heads h
+      left join public.tenants t on t.id = h.tenant_id
+      left join public.plans p on p.id = t.plan
+      left join public.tenant_audit_retention r on r.tenant_id = h.tenant_id
+  loop
+    continue when v_chain.days is null;
+    v_cutoff := p_now - make_interval(days => v_chain.days);
+    select coalesce(min(seq) - 1, v_chain.head_seq) into v_upto
+      from public.tenant_audit_logs where tenant_id = v_chain.tenant_id and created_at >= v_cutoff;
+    continue when v_upto <= v_chain.checkpoint_seq;
+    select hash into v_hash from public.tenant_audit_logs where tenant_id = v_chain.tenant_id and seq = v_upto;
+    continue when v_hash is null;
+    delete from public.tenant_audit_personal where tenant_id = v_chain.tenant_id and seq <= v_upto;
+    delete from public.tenant_audit_logs where tenant_id = v_chain.tenant_id and seq <= v_upto;
+    get diagnostics v_count = row_count;
+    v_removed := v_removed + v_count;
+    if v_chain.deleted and v_upto = v_chain.head_seq then
+      delete from public.tenant_audit_heads where tenant_id = v_chain.tenant_id;
+      delete from public.tenant_audit_retention where tenant_id = v_chain.tenant_id;
+    else
+      insert into public.tenant_audit_retention (tenant_id, checkpoint_seq, checkpoint_hash)
+      values (v_chain.tenant_id, v_upto, v_hash)
+      on conflict (tenant_id) do update
+        set checkpoint_seq = excluded.checkpoint_seq, checkpoint_hash = excluded.checkpoint_hash, updated_at = now();
+    end if;
+  end loop;
+  return v_removed;
+end
+$function$;
+
 CREATE OR REPLACE FUNCTION public.archive_cancelled_tenants(p_older_than interval DEFAULT '90 days'::interval)
  RETURNS integer
  LANGUAGE sql
@@ -117,6 +164,12 @@ declare
   v_uuid_re constant text := '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
   v_entry public.tenant_audit_logs;
   v_head public.tenant_audit_heads;
+  v_ip text;
+  v_user_agent text;
+  v_personal jsonb := '{}'::jsonb;
+  v_part jsonb;
+  v_emails text[];
+  v_salt bytea;
 begin
   if v_session is not null then
     v_entry.actor_id := case when v_session ->> 'x-hasura-user-id' ~ v_uuid_re
@@ -127,8 +180,25 @@ begin
     v_entry.actor_id := public.current_user_id();
     v_entry.actor_kind := coalesce(nullif(current_setting('app.actor', true), ''),
                                    case when v_entry.actor_id is null then 'system' else 'user' end);
-    v_entry.ip := nullif(current_setting('app.ip', true), '');
-    v_entry.user_agent := nullif(current_setting('app.user_agent', true), '');
+    v_ip := nullif(current_setting('app.ip', true), '');
+    v_user_agent := nullif(current_setting('app.user_agent', true), '');
+  end if;
+
+  if v_ip is not null then v_personal := v_personal || jsonb_build_object('ip', v_ip); end if;
+  if v_user_agent is not null then v_personal := v_personal || jsonb_build_object('user_agent', v_user_agent); end if;
+  select jsonb_object_agg(e.key, e.value) into v_part
+    from jsonb_each(case when jsonb_typeof(p_old) = 'object' then p_old else '{}'::jsonb end) e
+   where public.audit_personal_key(e.key) and e.value <> 'null'::jsonb;
+  if v_part is not null then
+    v_personal := v_personal || jsonb_build_object('old', v_part);
+    p_old := p_old || (select jsonb_object_agg(k, '"[personal]"'::jsonb) from jsonb_object_keys(v_part) k);
+  end if;
+  select jsonb_object_agg(e.key, e.value) into v_part
+    from jsonb_each(case when jsonb_typeof(p_new) = 'object' then p_new else '{}'::jsonb end) e
+   where public.audit_personal_key(e.key) and e.value <> 'null'::jsonb;
+  if v_part is not null then
+    v_personal := v_personal || jsonb_build_object('new', v_part);
+    p_new := p_new || (select jsonb_object_agg(k, '"[personal]"'::jsonb) from jsonb_object_keys(v_part) k);
   end if;
 
   insert into public.tenant_audit_heads as h (tenant_id, seq, hash) values (p_tenant_id, 0, '')
@@ -144,11 +214,41 @@ begin
   v_entry.new_values := p_new;
   v_entry.created_at := clock_timestamp();
   v_entry.prev_hash := nullif(v_head.hash, '');
+  v_entry.hash_version := 2;
+  if v_personal <> '{}'::jsonb then
+    v_salt := decode(replace(gen_random_uuid()::text, '-', ''), 'hex');
+    v_entry.personal_digest := public.audit_personal_digest(v_salt, v_personal);
+    select coalesce(array_agg(distinct lower(v.value #>> '{}')), '{}') into v_emails
+      from jsonb_each(coalesce(v_personal -> 'old', '{}') || coalesce(v_personal -> 'new', '{}')) v
+     where v.key like '%email%' and jsonb_typeof(v.value) = 'string';
+    insert into public.tenant_audit_personal (tenant_id, seq, subject_ids, emails, data, salt)
+    values (p_tenant_id, v_entry.seq,
+            case when v_entry.actor_id is null then '{}'::uuid[] else array[v_entry.actor_id] end,
+            v_emails, v_personal, v_salt);
+  end if;
   v_entry.hash := public.audit_row_hash(v_entry);
 
   insert into public.tenant_audit_logs select v_entry.*;
   update public.tenant_audit_heads set seq = v_entry.seq, hash = v_entry.hash where tenant_id = p_tenant_id;
 end
+$function$;
+
+CREATE OR REPLACE FUNCTION public.audit_personal_digest(p_salt bytea, p_data jsonb)
+ RETURNS text
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select encode(sha256(p_salt || convert_to(p_data::text, 'UTF8')), 'hex')
+$function$;
+
+CREATE OR REPLACE FUNCTION public.audit_personal_key(p_key text)
+ RETURNS boolean
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select p_key like '%email%' or p_key in ('display_name', 'full_name', 'phone', 'person_name')
 $function$;
 
 CREATE OR REPLACE FUNCTION public.audit_redact(p_values jsonb, p_extra text[] DEFAULT '{}'::text[])
@@ -1008,6 +1108,21 @@ begin
 end
 $function$;
 
+CREATE OR REPLACE FUNCTION public.tg_tenants__audit_retention()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+begin
+  insert into public.tenant_audit_retention (tenant_id, retention_days, tenant_deleted_at)
+  values (old.id, (select p.audit_retention_days from public.plans p where p.id = old.plan), now())
+  on conflict (tenant_id) do update
+    set retention_days = excluded.retention_days, tenant_deleted_at = excluded.tenant_deleted_at, updated_at = now();
+  return null;
+end
+$function$;
+
 CREATE OR REPLACE FUNCTION public.tg_tenants__billing_suspension()
  RETURNS trigger
  LANGUAGE plpgsql
@@ -1060,22 +1175,39 @@ CREATE OR REPLACE FUNCTION public.verify_audit_chain(p_tenant_id uuid)
 AS $function$
 declare
   v_row public.tenant_audit_logs;
+  v_checkpoint public.tenant_audit_retention;
+  v_personal public.tenant_audit_personal;
   v_expected bigint := 1;
+  v_first bigint;
   v_prev text;
   v_head public.tenant_audit_heads;
 begin
-  for v_row in select * from public.tenant_audit_logs where tenant_id = p_tenant_id order by seq loop
+  select * into v_checkpoint from public.tenant_audit_retention where tenant_id = p_tenant_id;
+  if coalesce(v_checkpoint.checkpoint_seq, 0) > 0 then
+    v_expected := v_checkpoint.checkpoint_seq + 1;
+    v_prev := v_checkpoint.checkpoint_hash;
+  end if;
+  v_first := v_expected;
+  for v_row in select * from public.tenant_audit_logs where tenant_id = p_tenant_id and seq >= v_first order by seq loop
     if v_row.seq <> v_expected then
-      return query select false, v_expected, v_expected - 1, format('entry %s is missing', v_expected);
+      return query select false, v_expected, v_expected - v_first, format('entry %s is missing', v_expected);
       return;
     end if;
     if v_row.prev_hash is distinct from v_prev then
-      return query select false, v_row.seq, v_expected - 1, 'prev_hash does not match the previous entry';
+      return query select false, v_row.seq, v_expected - v_first, 'prev_hash does not match the previous entry';
       return;
     end if;
     if v_row.hash is distinct from public.audit_row_hash(v_row) then
-      return query select false, v_row.seq, v_expected - 1, 'hash does not match the entry''s content';
+      return query select false, v_row.seq, v_expected - v_first, 'hash does not match the entry''s content';
       return;
+    end if;
+    if v_row.hash_version = 2 then
+      select * into v_personal from public.tenant_audit_personal where tenant_id = p_tenant_id and seq = v_row.seq;
+      if found and (v_row.personal_digest is null
+                    or public.audit_personal_digest(v_personal.salt, v_personal.data) <> v_row.personal_digest) then
+        return query select false, v_row.seq, v_expected - v_first, 'personal data does not match the entry''s digest';
+        return;
+      end if;
     end if;
     v_prev := v_row.hash;
     v_expected := v_expected + 1;
@@ -1083,14 +1215,14 @@ begin
 
   select * into v_head from public.tenant_audit_heads where tenant_id = p_tenant_id;
   if coalesce(v_head.seq, 0) > v_expected - 1 then
-    return query select false, v_expected, v_expected - 1, format('entry %s is missing', v_expected);
+    return query select false, v_expected, v_expected - v_first, format('entry %s is missing', v_expected);
     return;
   end if;
   if coalesce(v_head.seq, 0) < v_expected - 1 or nullif(v_head.hash, '') is distinct from v_prev then
-    return query select false, v_expected - 1, v_expected - 1, 'the chain head does not match the last entry';
+    return query select false, v_expected - 1, v_expected - v_first, 'the chain head does not match the last entry';
     return;
   end if;
-  return query select true, null::bigint, v_expected - 1, null::text;
+  return query select true, null::bigint, v_expected - v_first, null::text;
 end
 $function$;
 
@@ -1175,6 +1307,7 @@ create table public.identities (
   is_platform_admin boolean default false not null,
   created_at timestamp with time zone default now() not null,
   updated_at timestamp with time zone default now() not null,
+  erased_at timestamp with time zone,
   constraint identities_pkey PRIMARY KEY (id),
   constraint identities_email_key UNIQUE (email),
   constraint identities_email_format CHECK (((email = lower(email)) AND (email ~ '^[^@\s]+@[^@\s]+$'::text)))
@@ -1208,7 +1341,9 @@ create table public.plans (
   created_at timestamp with time zone default now() not null,
   updated_at timestamp with time zone default now() not null,
   placement text,
+  audit_retention_days integer default 365 not null,
   constraint plans_pkey PRIMARY KEY (id),
+  constraint plans_audit_retention_days_positive CHECK ((audit_retention_days > 0)),
   constraint plans_id_check CHECK ((id ~ '^[a-z][a-z0-9_]{1,30}$'::text)),
   constraint plans_placement_check CHECK ((placement = ANY (ARRAY['schema'::text, 'pooled'::text, 'database'::text]))),
   constraint plans_rate_limit_per_hour_check CHECK ((rate_limit_per_hour > 0)),
@@ -1277,10 +1412,35 @@ create table public.tenant_audit_logs (
   created_at timestamp with time zone default clock_timestamp() not null,
   prev_hash text,
   hash text not null,
+  hash_version smallint default 1 not null,
+  personal_digest text,
   constraint tenant_audit_logs_pkey PRIMARY KEY (tenant_id, seq),
   constraint tenant_audit_logs_action_check CHECK ((action ~ '^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$'::text)),
   constraint tenant_audit_logs_actor_kind_check CHECK ((actor_kind = ANY (ARRAY['user'::text, 'hasura'::text, 'stripe'::text, 'cron'::text, 'system'::text, 'cli'::text]))),
+  constraint tenant_audit_logs_hash_version_check CHECK ((hash_version = ANY (ARRAY[1, 2]))),
   constraint tenant_audit_logs_seq_check CHECK ((seq > 0))
+);
+
+create table public.tenant_audit_personal (
+  tenant_id uuid not null,
+  seq bigint not null,
+  subject_ids uuid[] default '{}'::uuid[] not null,
+  emails text[] default '{}'::text[] not null,
+  data jsonb not null,
+  salt bytea not null,
+  constraint tenant_audit_personal_pkey PRIMARY KEY (tenant_id, seq),
+  constraint tenant_audit_personal_data_check CHECK ((jsonb_typeof(data) = 'object'::text))
+);
+
+create table public.tenant_audit_retention (
+  tenant_id uuid not null,
+  checkpoint_seq bigint default 0 not null,
+  checkpoint_hash text,
+  retention_days integer,
+  tenant_deleted_at timestamp with time zone,
+  updated_at timestamp with time zone default now() not null,
+  constraint tenant_audit_retention_pkey PRIMARY KEY (tenant_id),
+  constraint tenant_audit_retention_retention_days_check CHECK ((retention_days > 0))
 );
 
 create table public.tenant_counters (
@@ -1294,6 +1454,23 @@ create table public.tenant_counters (
   constraint tenant_counters_pkey PRIMARY KEY (tenant_id),
   constraint tenant_counters_period_format CHECK ((period ~ '^[0-9]{4}-(0[1-9]|1[0-2])$'::text))
 ) with (fillfactor=70);
+
+create table public.tenant_exports (
+  tenant_id uuid not null,
+  id uuid default gen_random_uuid() not null,
+  status text default 'pending'::text not null,
+  requested_by uuid,
+  file_name text,
+  size_bytes bigint,
+  sha256 text,
+  manifest jsonb,
+  error text,
+  created_at timestamp with time zone default now() not null,
+  finished_at timestamp with time zone,
+  expires_at timestamp with time zone,
+  constraint tenant_exports_pkey PRIMARY KEY (tenant_id, id),
+  constraint tenant_exports_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'running'::text, 'done'::text, 'failed'::text])))
+);
 
 create table public.tenant_invitations (
   tenant_id uuid not null,
@@ -1471,6 +1648,7 @@ alter table only public.memberships add constraint memberships_identity_id_fkey 
 alter table only public.memberships add constraint memberships_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
 alter table only public.tenant_api_calls add constraint tenant_api_calls_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
 alter table only public.tenant_counters add constraint tenant_counters_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
+alter table only public.tenant_exports add constraint tenant_exports_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
 alter table only public.tenant_invitations add constraint tenant_invitations_invited_by_fkey FOREIGN KEY (invited_by) REFERENCES public.identities(id) ON DELETE CASCADE;
 alter table only public.tenant_invitations add constraint tenant_invitations_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
 alter table only public.tenant_move_changes add constraint tenant_move_changes_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
@@ -1495,6 +1673,9 @@ CREATE INDEX stripe_webhooks_tenant_id_idx ON public.stripe_webhooks USING btree
 CREATE INDEX stripe_webhooks_unprocessed_idx ON public.stripe_webhooks USING btree (created_at) WHERE (NOT processed);
 CREATE INDEX tenant_audit_logs_action_idx ON public.tenant_audit_logs USING btree (tenant_id, action, seq);
 CREATE INDEX tenant_audit_logs_created_at_idx ON public.tenant_audit_logs USING btree (tenant_id, created_at);
+CREATE INDEX tenant_audit_personal_emails_idx ON public.tenant_audit_personal USING gin (emails);
+CREATE INDEX tenant_audit_personal_subject_ids_idx ON public.tenant_audit_personal USING gin (subject_ids);
+CREATE INDEX tenant_exports_expires_at_idx ON public.tenant_exports USING btree (expires_at) WHERE (file_name IS NOT NULL);
 CREATE INDEX tenant_invitations_expires_at_idx ON public.tenant_invitations USING btree (expires_at) WHERE (accepted_at IS NULL);
 CREATE UNIQUE INDEX tenant_invitations_pending_email_key ON public.tenant_invitations USING btree (tenant_id, email) WHERE ((accepted_at IS NULL) AND (revoked_at IS NULL));
 CREATE INDEX tenant_invitations_token_hash_idx ON public.tenant_invitations USING btree (token_hash);
@@ -1514,16 +1695,50 @@ CREATE OR REPLACE FUNCTION public.audit_row_hash(r public.tenant_audit_logs)
  IMMUTABLE PARALLEL SAFE
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
-  select encode(sha256(convert_to(jsonb_build_array(
-    r.tenant_id, r.seq, r.actor_kind, r.actor_id, r.actor_role, r.action, r.entity_type, r.entity_id,
-    r.old_values, r.new_values, r.ip, r.user_agent, extract(epoch from r.created_at), r.prev_hash
-  )::text, 'UTF8')), 'hex')
+  select case when coalesce(r.hash_version, 1) = 1 then
+    encode(sha256(convert_to(jsonb_build_array(
+      r.tenant_id, r.seq, r.actor_kind, r.actor_id, r.actor_role, r.action, r.entity_type, r.entity_id,
+      r.old_values, r.new_values, r.ip, r.user_agent, extract(epoch from r.created_at), r.prev_hash
+    )::text, 'UTF8')), 'hex')
+  else
+    encode(sha256(convert_to(jsonb_build_array(
+      2, r.tenant_id, r.seq, r.actor_kind, r.actor_id, r.actor_role, r.action, r.entity_type, r.entity_id,
+      r.old_values, r.new_values, extract(epoch from r.created_at), r.personal_digest, r.prev_hash
+    )::text, 'UTF8')), 'hex')
+  end
 $function$;
 
 
 ------------------------------------------------------------------------------
 -- views
 ------------------------------------------------------------------------------
+create view public.tenant_audit_entries with (security_invoker=true) as
+ SELECT l.tenant_id,
+    l.seq,
+    l.actor_kind,
+    l.actor_id,
+    l.actor_role,
+    l.action,
+    l.entity_type,
+    l.entity_id,
+        CASE
+            WHEN l.old_values IS NULL THEN NULL::jsonb
+            ELSE l.old_values || COALESCE(p.data -> 'old'::text, '{}'::jsonb)
+        END AS old_values,
+        CASE
+            WHEN l.new_values IS NULL THEN NULL::jsonb
+            ELSE l.new_values || COALESCE(p.data -> 'new'::text, '{}'::jsonb)
+        END AS new_values,
+    COALESCE(l.ip, p.data ->> 'ip'::text) AS ip,
+    COALESCE(l.user_agent, p.data ->> 'user_agent'::text) AS user_agent,
+    l.created_at,
+    l.prev_hash,
+    l.hash,
+    l.hash_version,
+    l.personal_digest
+   FROM public.tenant_audit_logs l
+     LEFT JOIN public.tenant_audit_personal p ON p.tenant_id = l.tenant_id AND p.seq = l.seq;
+
 create view public.tenant_usage with (security_invoker=true) as
  SELECT t.id AS tenant_id,
     m.period,
@@ -1598,8 +1813,14 @@ alter table public.tenant_audit_heads enable row level security;
 alter table public.tenant_audit_heads force row level security;
 alter table public.tenant_audit_logs enable row level security;
 alter table public.tenant_audit_logs force row level security;
+alter table public.tenant_audit_personal enable row level security;
+alter table public.tenant_audit_personal force row level security;
+alter table public.tenant_audit_retention enable row level security;
+alter table public.tenant_audit_retention force row level security;
 alter table public.tenant_counters enable row level security;
 alter table public.tenant_counters force row level security;
+alter table public.tenant_exports enable row level security;
+alter table public.tenant_exports force row level security;
 alter table public.tenant_invitations enable row level security;
 alter table public.tenant_invitations force row level security;
 alter table public.tenant_move_changes enable row level security;
@@ -1736,6 +1957,30 @@ create policy hasura_select on public.tenant_audit_logs as permissive for select
 create policy hasura_update on public.tenant_audit_logs as permissive for update to hasura
   using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
   with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy app_tenant on public.tenant_audit_personal as permissive for all to app
+  using ((tenant_id = public.current_tenant_id()))
+  with check ((tenant_id = public.current_tenant_id()));
+create policy hasura_delete on public.tenant_audit_personal as permissive for delete to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_insert on public.tenant_audit_personal as permissive for insert to hasura
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_select on public.tenant_audit_personal as permissive for select to hasura
+  using (((public.hasura_tenant_id() IS NULL) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_update on public.tenant_audit_personal as permissive for update to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy app_tenant on public.tenant_audit_retention as permissive for all to app
+  using ((tenant_id = public.current_tenant_id()))
+  with check ((tenant_id = public.current_tenant_id()));
+create policy hasura_delete on public.tenant_audit_retention as permissive for delete to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_insert on public.tenant_audit_retention as permissive for insert to hasura
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_select on public.tenant_audit_retention as permissive for select to hasura
+  using (((public.hasura_tenant_id() IS NULL) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_update on public.tenant_audit_retention as permissive for update to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
 create policy app_tenant on public.tenant_counters as permissive for all to app
   using ((tenant_id = public.current_tenant_id()))
   with check ((tenant_id = public.current_tenant_id()));
@@ -1746,6 +1991,18 @@ create policy hasura_insert on public.tenant_counters as permissive for insert t
 create policy hasura_select on public.tenant_counters as permissive for select to hasura
   using (((public.hasura_tenant_id() IS NULL) OR (tenant_id = public.hasura_tenant_id())));
 create policy hasura_update on public.tenant_counters as permissive for update to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy app_tenant on public.tenant_exports as permissive for all to app
+  using ((tenant_id = public.current_tenant_id()))
+  with check ((tenant_id = public.current_tenant_id()));
+create policy hasura_delete on public.tenant_exports as permissive for delete to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_insert on public.tenant_exports as permissive for insert to hasura
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_select on public.tenant_exports as permissive for select to hasura
+  using (((public.hasura_tenant_id() IS NULL) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_update on public.tenant_exports as permissive for update to hasura
   using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
   with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
 create policy app_tenant on public.tenant_invitations as permissive for all to app
@@ -1866,6 +2123,7 @@ CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.plans FOR EACH 
 CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.stripe_webhooks FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
 CREATE TRIGGER _010_append_only BEFORE DELETE OR UPDATE ON public.tenant_audit_logs FOR EACH ROW EXECUTE FUNCTION public.tg__append_only();
 CREATE TRIGGER _010_append_only_truncate BEFORE TRUNCATE ON public.tenant_audit_logs FOR EACH STATEMENT EXECUTE FUNCTION public.tg__append_only();
+CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.tenant_audit_retention FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
 CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.tenant_invitations FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON public.tenant_invitations FOR EACH ROW EXECUTE FUNCTION public.tg__audit('entity=invitation', 'tenant=tenant_id', 'key=id', 'ignore=created_at,updated_at', 'redact=token_hash', 'group.accepted=accepted_at,+accepted_by', 'group.revoked=revoked_at,+revoked_by');
 CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.tenant_moves FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
@@ -1877,6 +2135,7 @@ CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.tenants FOR EAC
 CREATE TRIGGER _200_billing_suspension BEFORE UPDATE ON public.tenants FOR EACH ROW EXECUTE FUNCTION public.tg_tenants__billing_suspension();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON public.tenants FOR EACH ROW EXECUTE FUNCTION public.tg__audit('entity=tenant', 'tenant=id', 'key=id', 'ignore=created_at,updated_at', 'group.status=status,+suspended_at,+cancelled_at,+archived_at,+billing_suspended', 'group.plan_changed=plan', 'group.custom_domain.changed=custom_domain,+custom_domain_verified_at', 'group.custom_domain.verified=custom_domain_verified_at', 'group.subscription.updated=stripe_*,subscription_*,billing_*,current_period_*,cancel_at*,past_due*,grace_*,last_payment_at,trial_ends_at', 'group.moved=isolation,+schema_name,+db_role,+database_name,+database_url_env,+template_version', 'group.template_upgraded=template_version');
 CREATE TRIGGER _900_notify AFTER INSERT OR DELETE OR UPDATE ON public.tenants FOR EACH ROW EXECUTE FUNCTION public.tg_tenants__notify();
+CREATE TRIGGER _910_audit_retention AFTER DELETE ON public.tenants FOR EACH ROW EXECUTE FUNCTION public.tg_tenants__audit_retention();
 
 ------------------------------------------------------------------------------
 -- comments
@@ -1886,6 +2145,7 @@ comment on schema public is 'standard public schema';
 ------------------------------------------------------------------------------
 -- grants
 ------------------------------------------------------------------------------
+revoke all on function public.apply_audit_retention(p_now timestamp with time zone) from public;
 revoke all on function public.archive_cancelled_tenants(p_older_than interval) from public;
 revoke all on function public.attach_move_guard(p_schema name, p_tenant_id uuid) from public;
 revoke all on function public.attach_tenant_triggers(p_schema name, p_tenant_id uuid) from public;
@@ -1912,6 +2172,7 @@ revoke all on function public.tg__limits() from public;
 revoke all on function public.tg__move_guard() from public;
 revoke all on function public.tg__usage() from public;
 revoke all on function public.tg__usage_flush() from public;
+revoke all on function public.tg_tenants__audit_retention() from public;
 revoke all on function public.verify_audit_chain(p_tenant_id uuid) from public;
 grant usage on schema pooled to app;
 grant usage on schema pooled to hasura;
@@ -1956,10 +2217,16 @@ grant select on table public.plans to app;
 grant select on table public.plans to hasura;
 grant select on table public.tenant_api_calls to app;
 grant select on table public.tenant_api_calls to hasura;
+grant select on table public.tenant_audit_entries to app;
+grant select on table public.tenant_audit_entries to hasura;
 grant select on table public.tenant_audit_heads to app;
 grant select on table public.tenant_audit_heads to hasura;
 grant select on table public.tenant_audit_logs to app;
 grant select on table public.tenant_audit_logs to hasura;
+grant select on table public.tenant_audit_personal to app;
+grant select on table public.tenant_audit_personal to hasura;
+grant select on table public.tenant_audit_retention to app;
+grant select on table public.tenant_audit_retention to hasura;
 grant select on table public.tenant_counters to app;
 grant select on table public.tenant_counters to hasura;
 grant update (accepted_at, accepted_by, revoked_at, revoked_by) on table public.tenant_invitations to app;
@@ -1980,6 +2247,8 @@ grant select on table public.tenants to app;
 grant select on table public.tenants to hasura;
 grant update (name, branding) on table public.tenants to hasura;
 grant update (name, custom_domain, branding) on table public.tenants to app;
+grant execute on function public.audit_personal_digest(p_salt bytea, p_data jsonb) to app;
+grant execute on function public.audit_personal_digest(p_salt bytea, p_data jsonb) to public;
 grant execute on function public.check_tenant_limits(p_tenant_id uuid) to app;
 grant execute on function public.check_tenant_limits(p_tenant_id uuid) to hasura;
 grant execute on function public.create_invited_identity(p_invitation_id uuid, p_identity_id uuid, p_name text, p_password_hash text) to app;
