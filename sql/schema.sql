@@ -154,14 +154,36 @@ begin
 end
 $function$;
 
+CREATE OR REPLACE FUNCTION public.audit_actor(OUT actor_kind text, OUT actor_id uuid, OUT actor_role text, OUT ip text, OUT user_agent text)
+ RETURNS record
+ LANGUAGE plpgsql
+ STABLE
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+      declare
+        v_session jsonb := public.hasura_session();
+        v_uuid_re constant text := '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
+      begin
+        if v_session is not null then
+          actor_id := case when v_session ->> 'x-hasura-user-id' ~ v_uuid_re then (v_session ->> 'x-hasura-user-id')::uuid end;
+          actor_role := v_session ->> 'x-hasura-role';
+          actor_kind := case when actor_id is null then 'hasura' else 'user' end;
+        else
+          actor_id := public.current_user_id();
+          actor_kind := coalesce(nullif(current_setting('app.actor', true), ''), case when actor_id is null then 'system' else 'user' end);
+          ip := nullif(current_setting('app.ip', true), '');
+          user_agent := nullif(current_setting('app.user_agent', true), '');
+        end if;
+      end
+      $function$;
+
 CREATE OR REPLACE FUNCTION public.audit_append(p_tenant_id uuid, p_action text, p_entity_type text, p_entity_id text, p_old jsonb, p_new jsonb)
  RETURNS void
  LANGUAGE plpgsql
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
 declare
-  v_session jsonb := public.hasura_session();
-  v_uuid_re constant text := '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
+  v_actor record := public.audit_actor();
   v_entry public.tenant_audit_logs;
   v_head public.tenant_audit_heads;
   v_ip text;
@@ -171,18 +193,11 @@ declare
   v_emails text[];
   v_salt bytea;
 begin
-  if v_session is not null then
-    v_entry.actor_id := case when v_session ->> 'x-hasura-user-id' ~ v_uuid_re
-                             then (v_session ->> 'x-hasura-user-id')::uuid end;
-    v_entry.actor_role := v_session ->> 'x-hasura-role';
-    v_entry.actor_kind := case when v_entry.actor_id is null then 'hasura' else 'user' end;
-  else
-    v_entry.actor_id := public.current_user_id();
-    v_entry.actor_kind := coalesce(nullif(current_setting('app.actor', true), ''),
-                                   case when v_entry.actor_id is null then 'system' else 'user' end);
-    v_ip := nullif(current_setting('app.ip', true), '');
-    v_user_agent := nullif(current_setting('app.user_agent', true), '');
-  end if;
+  v_entry.actor_kind := v_actor.actor_kind;
+  v_entry.actor_id := v_actor.actor_id;
+  v_entry.actor_role := v_actor.actor_role;
+  v_ip := v_actor.ip;
+  v_user_agent := v_actor.user_agent;
 
   if v_ip is not null then v_personal := v_personal || jsonb_build_object('ip', v_ip); end if;
   if v_user_agent is not null then v_personal := v_personal || jsonb_build_object('user_agent', v_user_agent); end if;
@@ -2149,6 +2164,7 @@ revoke all on function public.apply_audit_retention(p_now timestamp with time zo
 revoke all on function public.archive_cancelled_tenants(p_older_than interval) from public;
 revoke all on function public.attach_move_guard(p_schema name, p_tenant_id uuid) from public;
 revoke all on function public.attach_tenant_triggers(p_schema name, p_tenant_id uuid) from public;
+revoke all on function public.audit_actor(OUT actor_kind text, OUT actor_id uuid, OUT actor_role text, OUT ip text, OUT user_agent text) from public;
 revoke all on function public.audit_append(p_tenant_id uuid, p_action text, p_entity_type text, p_entity_id text, p_old jsonb, p_new jsonb) from public;
 revoke all on function public.check_tenant_limits(p_tenant_id uuid) from public;
 revoke all on function public.create_invited_identity(p_invitation_id uuid, p_identity_id uuid, p_name text, p_password_hash text) from public;

@@ -24,6 +24,7 @@ as $$
   )::text, 'UTF8')), 'hex')
 $$;
 
+-- audit_append as before this migration: the actor from audit_actor() (kept).
 create or replace function public.audit_append(
   p_tenant_id uuid, p_action text, p_entity_type text, p_entity_id text, p_old jsonb, p_new jsonb
 ) returns void
@@ -31,23 +32,15 @@ language plpgsql
 set search_path = pg_catalog, public, pg_temp
 as $$
 declare
-  v_session jsonb := public.hasura_session();
-  v_uuid_re constant text := '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
+  v_actor record := public.audit_actor();
   v_entry public.tenant_audit_logs;
   v_head public.tenant_audit_heads;
 begin
-  if v_session is not null then
-    v_entry.actor_id := case when v_session ->> 'x-hasura-user-id' ~ v_uuid_re
-                             then (v_session ->> 'x-hasura-user-id')::uuid end;
-    v_entry.actor_role := v_session ->> 'x-hasura-role';
-    v_entry.actor_kind := case when v_entry.actor_id is null then 'hasura' else 'user' end;
-  else
-    v_entry.actor_id := public.current_user_id();
-    v_entry.actor_kind := coalesce(nullif(current_setting('app.actor', true), ''),
-                                   case when v_entry.actor_id is null then 'system' else 'user' end);
-    v_entry.ip := nullif(current_setting('app.ip', true), '');
-    v_entry.user_agent := nullif(current_setting('app.user_agent', true), '');
-  end if;
+  v_entry.actor_kind := v_actor.actor_kind;
+  v_entry.actor_id := v_actor.actor_id;
+  v_entry.actor_role := v_actor.actor_role;
+  v_entry.ip := v_actor.ip;
+  v_entry.user_agent := v_actor.user_agent;
 
   insert into public.tenant_audit_heads as h (tenant_id, seq, hash) values (p_tenant_id, 0, '')
   on conflict (tenant_id) do nothing;

@@ -129,7 +129,42 @@ as $$
   select encode(sha256(p_salt || convert_to(p_data::text, 'UTF8')), 'hex')
 $$;
 
--- Redefined from 1763900003000_audit_invitations: the same entry, but its
+-- Who wrote, as the trail records it. Defined here only when no earlier
+-- migration did (a later definition elsewhere wins): the actor from Hasura's
+-- session when present, else what the actions server set for the transaction.
+do $do$
+begin
+  if to_regprocedure('public.audit_actor()') is null then
+    execute $fn$
+      create function public.audit_actor(
+        out actor_kind text, out actor_id uuid, out actor_role text, out ip text, out user_agent text
+      )
+      language plpgsql stable
+      set search_path = pg_catalog, public, pg_temp
+      as $$
+      declare
+        v_session jsonb := public.hasura_session();
+        v_uuid_re constant text := '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
+      begin
+        if v_session is not null then
+          actor_id := case when v_session ->> 'x-hasura-user-id' ~ v_uuid_re then (v_session ->> 'x-hasura-user-id')::uuid end;
+          actor_role := v_session ->> 'x-hasura-role';
+          actor_kind := case when actor_id is null then 'hasura' else 'user' end;
+        else
+          actor_id := public.current_user_id();
+          actor_kind := coalesce(nullif(current_setting('app.actor', true), ''), case when actor_id is null then 'system' else 'user' end);
+          ip := nullif(current_setting('app.ip', true), '');
+          user_agent := nullif(current_setting('app.user_agent', true), '');
+        end if;
+      end
+      $$
+    $fn$;
+    execute 'revoke all on function public.audit_actor() from public';
+  end if;
+end
+$do$;
+
+-- Redefined (the actor as audit_actor() says, as before): the same entry, but its
 -- personal data (ip, user agent, personal values) is stored beside it in
 -- tenant_audit_personal, the values keeping "[personal]" in its place, and
 -- only the data's salted digest is hashed (hash_version 2).
@@ -140,8 +175,7 @@ language plpgsql
 set search_path = pg_catalog, public, pg_temp
 as $$
 declare
-  v_session jsonb := public.hasura_session();
-  v_uuid_re constant text := '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
+  v_actor record := public.audit_actor();
   v_entry public.tenant_audit_logs;
   v_head public.tenant_audit_heads;
   v_ip text;
@@ -151,18 +185,11 @@ declare
   v_emails text[];
   v_salt bytea;
 begin
-  if v_session is not null then
-    v_entry.actor_id := case when v_session ->> 'x-hasura-user-id' ~ v_uuid_re
-                             then (v_session ->> 'x-hasura-user-id')::uuid end;
-    v_entry.actor_role := v_session ->> 'x-hasura-role';
-    v_entry.actor_kind := case when v_entry.actor_id is null then 'hasura' else 'user' end;
-  else
-    v_entry.actor_id := public.current_user_id();
-    v_entry.actor_kind := coalesce(nullif(current_setting('app.actor', true), ''),
-                                   case when v_entry.actor_id is null then 'system' else 'user' end);
-    v_ip := nullif(current_setting('app.ip', true), '');
-    v_user_agent := nullif(current_setting('app.user_agent', true), '');
-  end if;
+  v_entry.actor_kind := v_actor.actor_kind;
+  v_entry.actor_id := v_actor.actor_id;
+  v_entry.actor_role := v_actor.actor_role;
+  v_ip := v_actor.ip;
+  v_user_agent := v_actor.user_agent;
 
   if v_ip is not null then v_personal := v_personal || jsonb_build_object('ip', v_ip); end if;
   if v_user_agent is not null then v_personal := v_personal || jsonb_build_object('user_agent', v_user_agent); end if;
