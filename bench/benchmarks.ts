@@ -10,6 +10,7 @@ import { rateLimit } from './rate-limit.ts';
 import { resolution } from './resolution.ts';
 import { stripeWebhooks } from './stripe-webhooks.ts';
 import { templateMigration } from './template-migration.ts';
+import { tenantExport } from './tenant-export.ts';
 import { usage } from './usage.ts';
 import type { Benchmark } from './support/types.ts';
 
@@ -24,4 +25,5 @@ export const BENCHMARKS: Benchmark[] = [
   rateLimit,
   stripeWebhooks,
   hasuraExposure,
+  tenantExport,
 ];

@@ -85,6 +85,11 @@ select create_distributed_table('pooled.files', 'tenant_id', colocate_with => 'p
 select create_distributed_table('public.tenant_write_guards', 'tenant_id', colocate_with => 'public.tenant_settings');
 select create_distributed_table('public.tenant_move_changes', 'tenant_id', colocate_with => 'public.tenant_settings');
 select create_distributed_table('public.tenant_moves', 'tenant_id', colocate_with => 'public.tenant_settings');
+-- Portability: the personal part of audit entries and each chain's retention
+-- checkpoint go with the chain; export jobs with their tenant.
+select create_distributed_table('public.tenant_audit_personal', 'tenant_id', colocate_with => 'public.tenant_settings');
+select create_distributed_table('public.tenant_audit_retention', 'tenant_id', colocate_with => 'public.tenant_settings');
+select create_distributed_table('public.tenant_exports', 'tenant_id', colocate_with => 'public.tenant_settings');
 
 ------------------------------------------------------------------------------
 -- coordinator-local tables (owner-only bookkeeping)

@@ -21,7 +21,7 @@ export async function auditRows(pool: Pool, tenantId: string): Promise<AuditRow[
   const { rows } = await pool.query<AuditRow>(
     `select seq::int as seq, actor_kind, actor_id, actor_role, action, entity_type, entity_id,
             old_values, new_values, ip, user_agent
-     from public.tenant_audit_logs where tenant_id = $1 order by seq`,
+     from public.tenant_audit_entries where tenant_id = $1 order by seq`,
     [tenantId],
   );
   return rows;

@@ -105,7 +105,7 @@ export async function listAuditLogs(pool: Pool, actor: AuditActor, query: AuditQ
       await client.query<AuditRow>(
         `select seq, actor_kind, actor_id, actor_role, action, entity_type, entity_id, old_values,
                 new_values, ip, user_agent, created_at, prev_hash, hash
-         from public.tenant_audit_logs
+         from public.tenant_audit_entries
          where ${where.join(' and ')}
          order by seq desc
          limit $${params.length}`,

@@ -7,6 +7,7 @@ import { register as registerConfig } from './config.ts';
 import { register as registerDb } from './db.ts';
 import { register as registerMigrate } from './migrate.ts';
 import { register as registerTenants } from './tenants.ts';
+import { register as registerPortability } from './portability.ts';
 import { UsageError } from './runtime.ts';
 
 function buildProgram(): Command {
@@ -14,7 +15,15 @@ function buildProgram(): Command {
     .description('Operator commands for the multi-tenant backend')
     .showHelpAfterError()
     .exitOverride();
-  for (const register of [registerMigrate, registerTenants, registerAdmins, registerDb, registerConfig]) register(program);
+  const groups = [
+    registerMigrate,
+    registerTenants,
+    registerPortability,
+    registerAdmins,
+    registerDb,
+    registerConfig,
+  ];
+  for (const register of groups) register(program);
   // Every subcommand inherits exit-instead-of-process.exit, so main() decides the code.
   const inherit = (cmd: Command): void => {
     for (const sub of cmd.commands) {

@@ -93,6 +93,19 @@ const EnvSchema = z
     WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(4),
     // How often an idle worker looks for due jobs (new jobs also wake it through LISTEN/NOTIFY).
     WORKER_POLL_INTERVAL_MS: z.coerce.number().int().min(100).max(60_000).default(2_000),
+    // Tenant export archives made by POST /api/tenants/:id/exports are written here.
+    EXPORT_DIR: z.string().min(1).default('.data/exports'),
+    // Lifetime of a signed download link, and of an archive before the retention job deletes it.
+    EXPORT_LINK_TTL_SECONDS: z.coerce.number().int().min(10).max(7 * 86_400).default(900),
+    EXPORT_RETENTION_HOURS: z.coerce.number().int().min(1).max(24 * 365).default(24),
+    // HMAC key of download links (>= 32 characters); unset: derived from JWT_SECRET, else random per process.
+    EXPORT_LINK_SECRET: optionalString.refine((v) => v === undefined || v.length >= 32, 'must be at least 32 characters'),
+    // What erasing a person does to the rows they authored, per tenant table: delete or keep
+    // (their member row is always pseudonymised), e.g. "messages=delete,files=delete,channels=keep".
+    ERASE_AUTHORED_ROWS: z
+      .string()
+      .regex(/^([a-z_]{1,63}=(delete|keep))(,[a-z_]{1,63}=(delete|keep)){0,31}$/, 'comma-separated <table>=delete|keep')
+      .default('messages=delete,files=delete,channels=keep'),
 
     JWT_SECRET: optionalString,
     JWT_ALGORITHM: z.enum(['HS256', 'RS256']).default('HS256'),

@@ -13,6 +13,7 @@ import { billingRoutes, WEBHOOK_PATH } from '../billing/routes.ts';
 import { hasuraRoutes } from '../hasura/routes.ts';
 import { usageRoutes } from '../usage/routes.ts';
 import { moveRoutes } from '../tenants/move/routes.ts';
+import { portabilityRoutes } from '../portability/routes.ts';
 import { apiGuardMiddleware } from '../limits/api-guard.ts';
 
 /** Paths that must see the raw request body (signature checks), so JSON parsing skips them. */
@@ -28,6 +29,8 @@ const ROUTERS: ((ctx: AppContext) => Router)[] = [
   usageRoutes,
   // before tenantRoutes too: POST /api/tenants/:id/move
   moveRoutes,
+  // before tenantRoutes too: POST /api/tenants/:id/exports
+  portabilityRoutes,
   tenantRoutes,
   billingRoutes,
   hasuraRoutes,

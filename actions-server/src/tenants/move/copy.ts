@@ -67,7 +67,7 @@ const targetWrite = <T>(pool: Pool, fn: (client: Client) => Promise<T>) =>
 
 const rel = (side: Side, table: string) => `${ident(side.schema)}.${ident(table)}`;
 
-async function tablesOf(pool: Pool, side: Side): Promise<TableSpec[]> {
+export async function tablesOf(pool: Pool | Client, side: Pick<Side, 'schema'>): Promise<TableSpec[]> {
   const { rows } = await pool.query<TableSpec>(
     `select c.relname as name,
             array(select a.attname::text from pg_attribute a
@@ -251,19 +251,25 @@ export async function syncChanges(
  * that shape the rows' text fixed, so both copies are compared like for like.
  */
 export async function checksums(pool: Pool, side: Side, tables: TableSpec[]): Promise<Record<string, TableSum>> {
-  return withTransaction(pool, async (c) => {
-    await c.query(`set local timezone = 'UTC'; set local datestyle = 'ISO, YMD'; set local intervalstyle = 'postgres'; set local extra_float_digits = 3`);
-    const out: Record<string, TableSum> = {};
-    for (const t of tables) {
-      const { rows } = await c.query<TableSum>(
-        `select count(*)::text as rows,
-                coalesce(sum(('x' || left(md5(row(${columnList(t)})::text), 16))::bit(64)::bigint::numeric), 0)::text as checksum
-           from ${rel(side, t.name)}
-          where ${side.keyed ? 'tenant_id = $1' : '$1::uuid is not null'}`,
-        [side.tenantId],
-      );
-      out[t.name] = rows[0]!;
-    }
-    return out;
-  }, 'begin isolation level repeatable read read only');
+  return withTransaction(pool, (c) => tableSums(c, side, tables), 'begin isolation level repeatable read read only');
+}
+
+/** The session settings that shape rows' text (timestamps, floats): fixed for checksums and exports alike. */
+export const STABLE_TEXT_SETTINGS = `set local timezone = 'UTC'; set local datestyle = 'ISO, YMD'; set local intervalstyle = 'postgres'; set local extra_float_digits = 3`;
+
+/** checksums inside the caller's transaction (its snapshot). */
+export async function tableSums(c: Client, side: Pick<Side, 'schema' | 'keyed' | 'tenantId'>, tables: TableSpec[]): Promise<Record<string, TableSum>> {
+  await c.query(STABLE_TEXT_SETTINGS);
+  const out: Record<string, TableSum> = {};
+  for (const t of tables) {
+    const { rows } = await c.query<TableSum>(
+      `select count(*)::text as rows,
+              coalesce(sum(('x' || left(md5(row(${columnList(t)})::text), 16))::bit(64)::bigint::numeric), 0)::text as checksum
+         from ${ident(side.schema)}.${ident(t.name)}
+        where ${side.keyed ? 'tenant_id = $1' : '$1::uuid is not null'}`,
+      [side.tenantId],
+    );
+    out[t.name] = rows[0]!;
+  }
+  return out;
 }

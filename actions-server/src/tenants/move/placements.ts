@@ -63,7 +63,7 @@ async function roleExists(client: Client | pg.Client, role: string): Promise<boo
 }
 
 /** The tenant's role as provisioning makes it; kept if it exists (schema and database tiers on one server share it). */
-async function ensureRole(client: Client | pg.Client, role: string): Promise<void> {
+export async function ensureRole(client: Client | pg.Client, role: string): Promise<void> {
   if (!(await roleExists(client, role))) await client.query(`create role ${ident(role)} nologin nobypassrls noinherit`);
   await client.query(`grant ${ident(role)} to current_user`);
 }
@@ -94,7 +94,7 @@ async function dropOwnedSchemaIfAny(client: Client, tenantId: string, schema: st
 }
 
 /** Schema first, tables after (Citus schema-based sharding), marked as the tenant's, from the template. */
-async function createTenantSchema(client: Client, tenantId: string, target: PlacementColumns, steps: TemplateStep[]): Promise<number> {
+export async function createTenantSchema(client: Client, tenantId: string, target: PlacementColumns, steps: TemplateStep[]): Promise<number> {
   const schema = target.schema_name!;
   await client.query(`create schema ${ident(schema)}`);
   await client.query(`comment on schema ${ident(schema)} is ${client.escapeLiteral(ownerMark(tenantId))}`);
