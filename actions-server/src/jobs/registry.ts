@@ -1,4 +1,5 @@
 // Every job the runner knows. An area adds its own list here.
 import type { JobDefinition } from './types.ts';
+import { DOMAIN_JOBS } from '../domains/jobs.ts';
 
-export const JOBS: readonly JobDefinition[] = [];
+export const JOBS: readonly JobDefinition[] = [...DOMAIN_JOBS];
