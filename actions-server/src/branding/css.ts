@@ -71,7 +71,7 @@ const FUNCTIONS = new Set([
 ]);
 /** Value tokens that carry no behaviour. */
 const PLAIN_VALUE_NODES = new Set(['Identifier', 'Number', 'Dimension', 'Percentage', 'Hash', 'Operator', 'String', 'UnicodeRange']);
-const CUSTOM_PROPERTY = /^--[a-z0-9_-]{1,64}$/;
+const CUSTOM_PROPERTY = /^--[A-Za-z0-9_-]{1,64}$/;
 
 type Kind = 'style' | 'font-face';
 
@@ -134,8 +134,10 @@ class Sanitiser {
         this.drop(node.type === 'Raw' ? 'unparsable input' : `nested ${node.type}`);
         continue;
       }
-      const property = decodedName(node['property']);
-      const custom = kind === 'style' && CUSTOM_PROPERTY.test(property);
+      // Custom properties are case-sensitive: keep their case; others are written in lower case.
+      const written = typeof node['property'] === 'string' ? ident.decode(node['property']) : '';
+      const custom = kind === 'style' && CUSTOM_PROPERTY.test(written);
+      const property = custom ? written : written.toLowerCase();
       const known = custom || (kind === 'style' ? STYLE_PROPERTIES : FONT_FACE_PROPERTIES).has(property);
       if (!known) {
         this.drop(`property ${property}`);
@@ -170,7 +172,8 @@ class Sanitiser {
           this.drop(`${name}()`);
           return false;
         }
-        node['name'] = node.type === 'Function' ? name : node['name'];
+        // Written decoded (no escapes left), in its own case: function names are case-insensitive.
+        if (node.type === 'Function') node['name'] = ident.decode(String(node['name']));
         break;
       }
       default:

@@ -131,7 +131,7 @@ export async function recordManualVerification(client: Client, tenantId: string,
            token = case when v.domain = excluded.domain then v.token else excluded.token end`,
     [tenantId, domain, randomBytes(24).toString('base64url')],
   );
-  await audit(client, tenantId, 'verified', domain, { method: 'manual' });
+  await audit(client, tenantId, 'verified_manually', domain, { method: 'manual' });
 }
 
 /** Asks DNS whether `domain` carries `token` (and points at the target when one is required). */
@@ -213,7 +213,7 @@ async function settle(deps: DomainDeps, checked: Pick<Row, 'tenant_id' | 'domain
           row.tenant_id,
           row.domain,
         ]);
-        await audit(client, row.tenant_id, 'verified', row.domain, { method: 'dns' });
+        await audit(client, row.tenant_id, 'verified_by_dns', row.domain, { method: 'dns' });
         return verified;
       }
       if (row.state === 'expired') return update(null);
