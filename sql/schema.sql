@@ -9,6 +9,7 @@
 -- migration 1763900005000_hasura
 -- migration 1763900006000_pooled
 -- migration 1763900007000_moves
+-- migration 1763900014000_custom_domains
 
 set check_function_bodies = false;
 
@@ -1148,6 +1149,27 @@ create table pooled.messages (
   constraint messages_pkey PRIMARY KEY (tenant_id, id)
 );
 
+create table public.custom_domain_verifications (
+  tenant_id uuid not null,
+  domain text not null,
+  token text not null,
+  state text default 'pending'::text not null,
+  method text,
+  attempts integer default 0 not null,
+  next_check_at timestamp with time zone,
+  expires_at timestamp with time zone not null,
+  last_checked_at timestamp with time zone,
+  last_result text,
+  missing_since timestamp with time zone,
+  verified_at timestamp with time zone,
+  created_at timestamp with time zone default now() not null,
+  updated_at timestamp with time zone default now() not null,
+  constraint custom_domain_verifications_pkey PRIMARY KEY (tenant_id),
+  constraint custom_domain_verifications_method CHECK (((method IS NULL) OR (method = ANY (ARRAY['dns'::text, 'manual'::text])))),
+  constraint custom_domain_verifications_state CHECK ((state = ANY (ARRAY['pending'::text, 'verified'::text, 'expired'::text]))),
+  constraint custom_domain_verifications_verified CHECK (((state = 'verified'::text) = ((verified_at IS NOT NULL) AND (method IS NOT NULL))))
+);
+
 create table public.hasura_event_receipts (
   event_id text not null,
   kind text not null,
@@ -1466,6 +1488,7 @@ alter table only pooled.members add constraint members_tenant_id_fkey FOREIGN KE
 alter table only pooled.messages add constraint messages_channel_id_fkey FOREIGN KEY (tenant_id, channel_id) REFERENCES pooled.channels(tenant_id, id) ON DELETE CASCADE;
 alter table only pooled.messages add constraint messages_member_id_fkey FOREIGN KEY (tenant_id, member_id) REFERENCES pooled.members(tenant_id, id) ON DELETE CASCADE;
 alter table only pooled.messages add constraint messages_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
+alter table only public.custom_domain_verifications add constraint custom_domain_verifications_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
 alter table only public.hasura_tenant_sources add constraint hasura_tenant_sources_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
 alter table only public.memberships add constraint memberships_identity_id_fkey FOREIGN KEY (identity_id) REFERENCES public.identities(id) ON DELETE CASCADE;
 alter table only public.memberships add constraint memberships_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
@@ -1489,6 +1512,8 @@ CREATE INDEX files_channel_id_idx ON pooled.files USING btree (tenant_id, channe
 CREATE INDEX files_member_id_idx ON pooled.files USING btree (tenant_id, member_id);
 CREATE INDEX messages_channel_id_created_at_idx ON pooled.messages USING btree (tenant_id, channel_id, created_at);
 CREATE INDEX messages_member_id_idx ON pooled.messages USING btree (tenant_id, member_id);
+CREATE INDEX custom_domain_verifications_checked_idx ON public.custom_domain_verifications USING btree (state, last_checked_at);
+CREATE INDEX custom_domain_verifications_due_idx ON public.custom_domain_verifications USING btree (state, next_check_at);
 CREATE INDEX hasura_event_receipts_received_at_idx ON public.hasura_event_receipts USING btree (received_at);
 CREATE INDEX memberships_identity_id_idx ON public.memberships USING btree (identity_id);
 CREATE INDEX stripe_webhooks_tenant_id_idx ON public.stripe_webhooks USING btree (tenant_id, created_at);
@@ -1578,6 +1603,8 @@ alter table pooled.members enable row level security;
 alter table pooled.members force row level security;
 alter table pooled.messages enable row level security;
 alter table pooled.messages force row level security;
+alter table public.custom_domain_verifications enable row level security;
+alter table public.custom_domain_verifications force row level security;
 alter table public.hasura_event_receipts enable row level security;
 alter table public.hasura_event_receipts force row level security;
 alter table public.hasura_tenant_sources enable row level security;
@@ -1662,6 +1689,18 @@ create policy hasura_insert on pooled.messages as permissive for insert to hasur
 create policy hasura_select on pooled.messages as permissive for select to hasura
   using (((public.hasura_tenant_id() IS NULL) OR (tenant_id = public.hasura_tenant_id())));
 create policy hasura_update on pooled.messages as permissive for update to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy app_tenant on public.custom_domain_verifications as permissive for all to app
+  using ((tenant_id = public.current_tenant_id()))
+  with check ((tenant_id = public.current_tenant_id()));
+create policy hasura_delete on public.custom_domain_verifications as permissive for delete to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_insert on public.custom_domain_verifications as permissive for insert to hasura
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_select on public.custom_domain_verifications as permissive for select to hasura
+  using (((public.hasura_tenant_id() IS NULL) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_update on public.custom_domain_verifications as permissive for update to hasura
   using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
   with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
 create policy app_tenant on public.hasura_tenant_sources as permissive for all to app
@@ -1859,6 +1898,7 @@ CREATE TRIGGER _500_limits BEFORE INSERT ON pooled.members FOR EACH ROW WHEN ((n
 CREATE TRIGGER _800_usage AFTER INSERT OR DELETE ON pooled.members FOR EACH ROW EXECUTE FUNCTION public.tg__usage();
 CREATE TRIGGER _050_move_guard BEFORE INSERT OR DELETE OR UPDATE ON pooled.messages FOR EACH ROW EXECUTE FUNCTION public.tg__move_guard();
 CREATE CONSTRAINT TRIGGER _800_usage AFTER INSERT ON pooled.messages DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (public.usage_tally('messages'::text, new.tenant_id)) EXECUTE FUNCTION public.tg__usage_flush();
+CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.custom_domain_verifications FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
 CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.identities FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
 CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.memberships FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON public.memberships FOR EACH ROW EXECUTE FUNCTION public.tg__audit('entity=membership', 'tenant=tenant_id', 'key=identity_id', 'ignore=created_at,updated_at', 'insert=added', 'delete=removed', 'group.role_changed=role');

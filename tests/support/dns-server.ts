@@ -4,6 +4,8 @@
 import dns2 from 'dns2';
 
 const { Packet } = dns2;
+// Response codes (RFC 1035 §4.1.1); dns2's typings omit its RCODE.
+const RCODE = { SERVFAIL: 2, NXDOMAIN: 3, REFUSED: 5 } as const;
 
 export interface ZoneEntry {
   /** Each record is a list of character-strings (a long value is split across several). */
@@ -34,17 +36,18 @@ export async function startDnsServer(): Promise<TestDnsServer> {
     const entry = zone.get(name);
     if (entry?.fail === 'timeout') return;
     if (entry?.fail) {
-      response.header.rcode = entry.fail === 'servfail' ? Packet.RCODE.SERVFAIL : Packet.RCODE.REFUSED;
+      response.header.rcode = entry.fail === 'servfail' ? RCODE.SERVFAIL : RCODE.REFUSED;
     } else if (!entry) {
-      response.header.rcode = Packet.RCODE.NXDOMAIN;
+      response.header.rcode = RCODE.NXDOMAIN;
     } else {
-      const base = { name: question.name, class: Packet.CLASS.IN, ttl: 1 };
+      const answer = (record: { type: number; domain?: string; data?: string[]; address?: string }) =>
+        response.answers.push(Packet.createResourceFromQuestion(question, { ...record, class: Packet.CLASS.IN, ttl: 1 }));
       if (entry.cname && (question.type === Packet.TYPE.CNAME || question.type === Packet.TYPE.A)) {
-        response.answers.push({ ...base, type: Packet.TYPE.CNAME, domain: entry.cname });
+        answer({ type: Packet.TYPE.CNAME, domain: entry.cname });
       } else if (question.type === Packet.TYPE.TXT) {
-        for (const data of entry.txt ?? []) response.answers.push({ ...base, type: Packet.TYPE.TXT, data });
+        for (const data of entry.txt ?? []) answer({ type: Packet.TYPE.TXT, data });
       } else if (question.type === Packet.TYPE.A) {
-        for (const address of entry.a ?? []) response.answers.push({ ...base, type: Packet.TYPE.A, address });
+        for (const address of entry.a ?? []) answer({ type: Packet.TYPE.A, address });
       }
     }
     send(response);
