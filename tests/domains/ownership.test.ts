@@ -18,6 +18,7 @@ import { DOMAIN_JOBS } from '../../actions-server/src/domains/jobs.ts';
 import { enqueue } from '../../actions-server/src/jobs/queue.ts';
 import { runDueJobs } from '../../actions-server/src/jobs/runner.ts';
 import { updateTenant } from '../../actions-server/src/tenants/service.ts';
+import { runCli } from '../support/cli.ts';
 
 let db: TestDb;
 let dns: TestDnsServer;
@@ -384,5 +385,15 @@ describe('the CNAME to CUSTOM_DOMAIN_TARGET, when required', () => {
     expect(await checkOwnership(client, env, 'nowhere.example', 'tok')).toEqual({ ok: false, reason: 'cname_mismatch' });
     // The TXT record is checked first.
     expect(await checkOwnership(client, env, 'www.cname.example', 'other')).toEqual({ ok: false, reason: 'token_mismatch' });
+  });
+});
+
+describe('the domains CLI', () => {
+  // One subprocess only: starting the CLI costs seconds.
+  it("checks a tenant's domain now and exits 1 with the reason when it is not verified", async () => {
+    await setDomain(owners['refused']!, 'cli.refused.dev');
+    const missing = await runCli(db, ['domains', 'check', 'refused'], { DNS_SERVERS: dns.address, DNS_TIMEOUT_MS: '300', DNS_TRIES: '1' });
+    expect(missing.code, missing.stderr).toBe(1);
+    expect(missing.stderr).toContain('cli.refused.dev is not verified: no TXT record _saas-verify.cli.refused.dev was found');
   });
 });

@@ -4,6 +4,7 @@
 import { Command, CommanderError } from 'commander';
 import { register as registerAdmins } from './admins.ts';
 import { register as registerDb } from './db.ts';
+import { register as registerDomains } from './domains.ts';
 import { register as registerMigrate } from './migrate.ts';
 import { register as registerTenants } from './tenants.ts';
 import { UsageError } from './runtime.ts';
@@ -13,7 +14,7 @@ function buildProgram(): Command {
     .description('Operator commands for the multi-tenant backend')
     .showHelpAfterError()
     .exitOverride();
-  for (const register of [registerMigrate, registerTenants, registerAdmins, registerDb]) register(program);
+  for (const register of [registerMigrate, registerTenants, registerAdmins, registerDb, registerDomains]) register(program);
   // Every subcommand inherits exit-instead-of-process.exit, so main() decides the code.
   const inherit = (cmd: Command): void => {
     for (const sub of cmd.commands) {
