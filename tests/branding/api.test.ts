@@ -20,7 +20,10 @@ beforeAll(async () => {
   db = await createTestDb();
   srv = await startTestServer(db, { BRANDING_IMAGE_HOSTS: 'cdn.acme.com' });
   acme = await makeTenant(db, 'acme', { isolation: 'pooled' });
-  const res = await request(srv.url, '/api/auth/login', { host: 'acme.saas.test', body: { email: acme.ownerEmail, password: OWNER_PASSWORD } });
+  const res = await request(srv.url, '/api/auth/login', {
+    host: 'acme.saas.test',
+    body: { email: acme.ownerEmail, password: OWNER_PASSWORD },
+  });
   token = res.body.token;
 });
 afterAll(async () => {
@@ -41,7 +44,8 @@ const FULL = {
   headingFontFamily: "'Brand Sans', serif",
   supportEmail: 'Support@Acme.com',
   emailFromName: 'Acme Support Team',
-  customCss: '.btn{background:var(--brand);behavior:url(x.htc)} @import "https://evil.example/x.css"; .logo{background:url(https://cdn.acme.com/l.png)}',
+  customCss:
+    '.btn{background:var(--brand);behavior:url(x.htc)} @import "https://evil.example/x.css"; .logo{background:url(https://cdn.acme.com/l.png)}',
 };
 
 describe('branding', () => {
@@ -57,17 +61,27 @@ describe('branding', () => {
 
   it('serves the public branding by slug and by verified domain', async () => {
     const bySlug = await request(srv.url, '/api/tenants/by-slug?slug=acme');
-    expect(bySlug.body.tenant.branding).toMatchObject({ appName: 'Acme Chat', faviconUrl: FULL.faviconUrl, emailFromName: 'Acme Support Team' });
-    await db.pool.query(`update public.tenants set custom_domain = 'chat.acme.com', custom_domain_verified_at = now() where id = $1`, [acme.tenant.id]);
+    expect(bySlug.body.tenant.branding).toMatchObject({
+      appName: 'Acme Chat',
+      faviconUrl: FULL.faviconUrl,
+      emailFromName: 'Acme Support Team',
+    });
+    await db.pool.query(`update public.tenants set custom_domain = 'chat.acme.com', custom_domain_verified_at = now() where id = $1`, [
+      acme.tenant.id,
+    ]);
     const byDomain = await request(srv.url, '/api/tenants/by-domain?domain=chat.acme.com');
     expect(byDomain.body.tenant.branding).toEqual(bySlug.body.tenant.branding);
   });
 
   it('sanitises CSS written around the API before serving it, and serves only known fields', async () => {
-    await db.pool.query(
-      `update public.tenants set branding = branding || $2::jsonb where id = $1`,
-      [acme.tenant.id, JSON.stringify({ customCss: 'a{color:red}</style><script>alert(1)</script>', internalNote: 'secret', primaryColor: 'javascript:alert(1)' })],
-    );
+    await db.pool.query(`update public.tenants set branding = branding || $2::jsonb where id = $1`, [
+      acme.tenant.id,
+      JSON.stringify({
+        customCss: 'a{color:red}</style><script>alert(1)</script>',
+        internalNote: 'secret',
+        primaryColor: 'javascript:alert(1)',
+      }),
+    ]);
     const res = await request(srv.url, '/api/tenants/by-slug?slug=acme');
     expect(res.body.tenant.branding.customCss).toBe('a{color:red}');
     expect(res.body.tenant.branding).not.toHaveProperty('internalNote');

@@ -50,7 +50,7 @@ export async function startDnsServer(): Promise<TestDnsServer> {
         for (const address of entry.a ?? []) answer({ type: Packet.TYPE.A, address });
       }
     }
-    send(response);
+    void send(response);
   });
   await server.listen(0, '127.0.0.1');
   const { port } = server.address();

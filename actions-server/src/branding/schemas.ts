@@ -3,9 +3,7 @@
 import { z } from 'zod';
 import { MAX_CUSTOM_CSS_LENGTH } from './css.ts';
 
-const colour = z
-  .string()
-  .regex(/^#([0-9a-fA-F]{3}|[0-9a-fA-F]{4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$/, 'must be a hex colour such as #1a2b3c');
+const colour = z.string().regex(/^#(?:[\da-f]{3,4}|[\da-f]{6}|[\da-f]{8})$/i, 'must be a hex colour such as #1a2b3c');
 
 const httpsUrl = z
   .string()
@@ -19,13 +17,16 @@ const httpsUrl = z
     }
   }, 'must be an https:// URL');
 
-const FAMILY_QUOTED = /^(?:"[A-Za-z0-9 _-]{1,64}"|'[A-Za-z0-9 _-]{1,64}')$/;
-const FAMILY_BARE = /^[A-Za-z][A-Za-z0-9 _-]{0,63}$/;
+const FAMILY_QUOTED = /^(?:"[\w -]{1,64}"|'[\w -]{1,64}')$/;
+const FAMILY_BARE = /^[a-z][\w -]{0,63}$/i;
 /** A CSS font-family list: names, quoted or not, separated by commas; nothing that could leave the declaration. */
 const fontFamily = z
   .string()
   .max(200)
-  .refine((v) => v.split(',').every((f) => FAMILY_QUOTED.test(f.trim()) || FAMILY_BARE.test(f.trim())), 'must be a font-family list such as "Inter", sans-serif');
+  .refine(
+    (v) => v.split(',').every((f) => FAMILY_QUOTED.test(f.trim()) || FAMILY_BARE.test(f.trim())),
+    'must be a font-family list such as "Inter", sans-serif',
+  );
 
 /** Shown as the sender's name of branded emails: no control characters, quotes, angle brackets or @ (no address spoofing). */
 const displayName = z
@@ -33,14 +34,21 @@ const displayName = z
   .trim()
   .min(1)
   .max(64)
-  .regex(/^[^\u0000-\u001f\u007f<>"@\\]+$/, 'must be plain text without quotes, angle brackets, @ or control characters');
+  .refine(
+    (v) => [...v].every((c) => c.charCodeAt(0) >= 0x20 && c.charCodeAt(0) !== 0x7f && !'<>"@\\'.includes(c)),
+    'must be plain text without quotes, angle brackets, @ or control characters',
+  );
 
-const email = z
-  .string()
-  .trim()
-  .toLowerCase()
-  .max(254)
-  .regex(/^[^@\s<>"]+@[^@\s<>"]+\.[^@\s<>"]+$/, 'must be an email address');
+/** local@domain.tld without spaces, quotes or angle brackets (checked by hand: no regex to backtrack). */
+function isEmail(v: string): boolean {
+  const at = v.indexOf('@');
+  if (at < 1 || at !== v.lastIndexOf('@') || /[\s<>"]/.test(v)) return false;
+  const domain = v.slice(at + 1);
+  const dot = domain.lastIndexOf('.');
+  return dot > 0 && dot < domain.length - 1;
+}
+
+const email = z.string().trim().toLowerCase().max(254).refine(isEmail, 'must be an email address');
 
 const nullable = <T extends z.ZodType>(schema: T) => schema.nullable().optional();
 

@@ -25,7 +25,16 @@ const optionalString = z
   .optional()
   .transform((v) => (v === undefined || v.trim() === '' ? undefined : v));
 
-const DOMAIN_RE = /^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
+const DOMAIN_RE = /^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
+
+/** Lower case, without leading or trailing dots (a loop: no regex to backtrack). */
+function bareDomain(value: string): string {
+  let start = 0;
+  let end = value.length;
+  while (start < end && value[start] === '.') start++;
+  while (end > start && value[end - 1] === '.') end--;
+  return value.slice(start, end).toLowerCase();
+}
 
 /** Comma-separated domain names (leading dots ignored), lower-cased. */
 const domainList = z
@@ -34,7 +43,7 @@ const domainList = z
   .transform((v) =>
     (v ?? '')
       .split(',')
-      .map((s) => s.trim().toLowerCase().replace(/^\.+|\.+$/g, ''))
+      .map((s) => bareDomain(s.trim()))
       .filter((s) => s !== ''),
   )
   .refine((list) => list.every((d) => d.length <= 253 && DOMAIN_RE.test(d)), 'comma-separated domain names such as example.com');
@@ -42,7 +51,7 @@ const domainList = z
 /** What Resolver.setServers accepts: an IP, IP:port, [IPv6] or [IPv6]:port. */
 function dnsServerValid(entry: string): boolean {
   if (entry.length > 64) return false;
-  const bracketed = /^\[([0-9a-fA-F:.]+)\](?::(\d{1,5}))?$/.exec(entry);
+  const bracketed = /^\[([\d.:a-f]+)\](?::(\d{1,5}))?$/i.exec(entry);
   if (bracketed) return isIP(bracketed[1]!) === 6 && (bracketed[2] === undefined || Number(bracketed[2]) <= 65535);
   if (isIP(entry) !== 0) return true;
   const colon = entry.lastIndexOf(':');
@@ -63,7 +72,7 @@ const EnvSchema = z
     BASE_DOMAIN: z
       .string()
       .default('localhost')
-      .transform((v) => v.toLowerCase().replace(/^\.+|\.+$/g, '')),
+      .transform(bareDomain),
     // The seeds' name for BASE_DOMAIN, read when BASE_DOMAIN is not set.
     NEXT_PUBLIC_BASE_DOMAIN: optionalString,
     ENABLE_MULTI_TENANCY: bool.default(true),
@@ -86,8 +95,8 @@ const EnvSchema = z
     CUSTOM_DOMAIN_TARGET: z
       .string()
       .optional()
-      .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim().toLowerCase().replace(/\.$/, '')))
-      .refine((v) => v === undefined || DOMAIN_RE.test(v), 'must be a host name such as domains.example.net'),
+      .transform((v) => (v === undefined || v.trim() === '' ? undefined : bareDomain(v.trim())))
+      .refine((v) => v === undefined || (v.length <= 253 && DOMAIN_RE.test(v)), 'must be a host name such as domains.example.net'),
     // How long an unverified domain keeps being re-checked (with backoff) before verification expires.
     DOMAIN_VERIFICATION_WINDOW_DAYS: z.coerce.number().int().min(1).max(90).default(7),
     // A verified domain whose record has been gone this long (seen by the daily re-check) is unverified.
@@ -241,7 +250,7 @@ const EnvSchema = z
       const value = env[key];
       if (value !== undefined && value.length < 16) ctx.addIssue({ code: 'custom', path: [key], message: 'must be at least 16 characters' });
     }
-    if (env.NEXT_PUBLIC_BASE_DOMAIN !== undefined && env.NEXT_PUBLIC_BASE_DOMAIN.toLowerCase().replace(/^\.+|\.+$/g, '') !== env.BASE_DOMAIN) {
+    if (env.NEXT_PUBLIC_BASE_DOMAIN !== undefined && bareDomain(env.NEXT_PUBLIC_BASE_DOMAIN) !== env.BASE_DOMAIN) {
       ctx.addIssue({ code: 'custom', path: ['NEXT_PUBLIC_BASE_DOMAIN'], message: `differs from BASE_DOMAIN (${env.BASE_DOMAIN}); set one of them` });
     }
     if (env.DISABLE_MULTI_TENANCY && !env.DEFAULT_TENANT_SLUG) {

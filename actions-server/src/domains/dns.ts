@@ -22,7 +22,10 @@ export class DomainDns {
 
   /** TXT records of `name`, each record's strings joined (long values are split into 255-byte strings). */
   txt(name: string): Promise<Lookup<string>> {
-    return this.ask(() => this.resolver.resolveTxt(name), (chunks) => chunks.join(''));
+    return this.ask(
+      () => this.resolver.resolveTxt(name),
+      (chunks) => chunks.join(''),
+    );
   }
 
   cname(name: string): Promise<Lookup<string>> {
@@ -30,7 +33,10 @@ export class DomainDns {
   }
 
   ipv4(name: string): Promise<Lookup<string>> {
-    return this.ask(() => this.resolver.resolve4(name), (a) => a);
+    return this.ask(
+      () => this.resolver.resolve4(name),
+      (a) => a,
+    );
   }
 
   private async ask<R, T>(query: () => Promise<R[]>, map: (r: R) => T): Promise<Lookup<T>> {

@@ -32,5 +32,6 @@ export function customDomainProblem(domain: string, env: DomainPolicyEnv): strin
 /** 400 naming the field when the domain is refused. */
 export function assertCustomDomainAllowed(domain: string, env: DomainPolicyEnv, field = 'customDomain'): void {
   const problem = customDomainProblem(domain, env);
-  if (problem) throw new AppError('VALIDATION_FAILED', `Invalid request: ${field}: ${problem}`, { issues: [{ path: field, message: problem }] });
+  if (problem)
+    throw new AppError('VALIDATION_FAILED', `Invalid request: ${field}: ${problem}`, { issues: [{ path: field, message: problem }] });
 }

@@ -49,7 +49,8 @@ export function internalDomainRoutes(ctx: AppContext): Router {
     const raw = req.query['domain'];
     if (typeof raw !== 'string' || raw === '') throw new AppError('VALIDATION_FAILED', 'Query parameter domain is required');
     const domain = domainSchema.safeParse(raw.replace(/\.$/, ''));
-    const tenant = domain.success && ctx.env.ENABLE_CUSTOM_DOMAINS ? await ctx.resolver.resolve({ kind: 'domain', domain: domain.data }) : null;
+    const tenant =
+      domain.success && ctx.env.ENABLE_CUSTOM_DOMAINS ? await ctx.resolver.resolve({ kind: 'domain', domain: domain.data }) : null;
     if (!tenant || tenant.status === 'archived') throw new AppError('NOT_FOUND', 'Not a verified custom domain');
     res.json({ domain: domain.data, allowed: true });
   });

@@ -61,7 +61,8 @@ export interface DomainStatus {
 /** First automatic check a minute after the token is issued, then doubling up to six hours. */
 const FIRST_CHECK_SECONDS = 60;
 const MAX_BACKOFF_SECONDS = 6 * 3600;
-export const backoffSeconds = (attempts: number): number => Math.min(FIRST_CHECK_SECONDS * 2 ** Math.min(attempts, 20), MAX_BACKOFF_SECONDS);
+export const backoffSeconds = (attempts: number): number =>
+  Math.min(FIRST_CHECK_SECONDS * 2 ** Math.min(attempts, 20), MAX_BACKOFF_SECONDS);
 
 /** Verified domains are re-checked when their last check is older than this (the daily job; a rerun the same day skips them). */
 const RECHECK_AFTER = '20 hours';
@@ -156,7 +157,12 @@ export async function checkOwnership(dns: DomainDns, env: VerificationEnv, domai
  * Records one check's result, under the row's lock, if the row still holds the
  * domain and token that were checked (a domain changed meanwhile makes it stale).
  */
-async function settle(deps: DomainDeps, checked: Pick<Row, 'tenant_id' | 'domain' | 'token'>, result: CheckResult, actor: ActorInfo): Promise<Row | undefined> {
+async function settle(
+  deps: DomainDeps,
+  checked: Pick<Row, 'tenant_id' | 'domain' | 'token'>,
+  result: CheckResult,
+  actor: ActorInfo,
+): Promise<Row | undefined> {
   const { env } = deps;
   return asSystem(
     deps.pool,
@@ -208,7 +214,9 @@ async function settle(deps: DomainDeps, checked: Pick<Row, 'tenant_id' | 'domain
       }
 
       if (result.ok) {
-        const verified = await update(`attempts = attempts + 1, state = 'verified', method = 'dns', verified_at = now(), next_check_at = null, missing_since = null`);
+        const verified = await update(
+          `attempts = attempts + 1, state = 'verified', method = 'dns', verified_at = now(), next_check_at = null, missing_since = null`,
+        );
         await client.query('update public.tenants set custom_domain_verified_at = now() where id = $1 and custom_domain = $2', [
           row.tenant_id,
           row.domain,
@@ -244,7 +252,8 @@ async function currentRow(deps: DomainDeps, tenantId: string): Promise<Row> {
     return { domain: r.custom_domain, row: r.domain ? r : undefined };
   };
   let found = await find();
-  if (!found.domain) throw new AppError('NOT_FOUND', 'This tenant has no custom domain; set one with PUT /api/tenants/:id {"customDomain": …}');
+  if (!found.domain)
+    throw new AppError('NOT_FOUND', 'This tenant has no custom domain; set one with PUT /api/tenants/:id {"customDomain": …}');
   if (!found.row) {
     const domain = found.domain;
     await asSystem(deps.pool, (client) => issueDomainToken(client, tenantId, domain, deps.env));
@@ -267,7 +276,9 @@ export async function verifyDomainNow(deps: DomainDeps, tenantId: string, actor:
   if (result.ok) return toStatus(after, deps.env);
   const status = toStatus(after, deps.env);
   if (result.reason === 'dns_unavailable') {
-    throw new AppError('DNS_LOOKUP_FAILED', `DNS did not answer for ${status.record.name} (${result.code ?? 'error'}); try again shortly`, { status });
+    throw new AppError('DNS_LOOKUP_FAILED', `DNS did not answer for ${status.record.name} (${result.code ?? 'error'}); try again shortly`, {
+      status,
+    });
   }
   const why: Record<Exclude<FailureReason, 'dns_unavailable'>, string> = {
     record_missing: `no TXT record ${status.record.name} was found`,
@@ -292,7 +303,10 @@ async function checkClaimed(deps: DomainDeps, rows: Row[], what: string): Promis
     try {
       const result = await checkOwnership(dns, deps.env, row.domain, row.token);
       const after = await settle(deps, row, result, { actor: 'cron' });
-      deps.log.info({ tenantId: row.tenant_id, domain: row.domain, result: result.ok ? 'verified' : result.reason, state: after?.state }, what);
+      deps.log.info(
+        { tenantId: row.tenant_id, domain: row.domain, result: result.ok ? 'verified' : result.reason, state: after?.state },
+        what,
+      );
     } catch (err) {
       deps.log.warn({ tenantId: row.tenant_id, domain: row.domain, err: (err as Error).message }, `${what} failed`);
     }
