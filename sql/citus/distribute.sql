@@ -72,6 +72,8 @@ select create_distributed_table('public.tenant_api_calls', 'tenant_id', colocate
 select create_distributed_table('public.tenant_audit_heads', 'tenant_id', colocate_with => 'public.tenant_settings');
 select create_distributed_table('public.tenant_audit_logs', 'tenant_id', colocate_with => 'public.tenant_settings');
 select create_distributed_table('public.tenant_invitations', 'tenant_id', colocate_with => 'public.tenant_settings');
+-- Custom domain ownership checks.
+select create_distributed_table('public.custom_domain_verifications', 'tenant_id', colocate_with => 'public.tenant_settings');
 -- Pooled tier: the template's tables shared by pooled tenants, colocated the
 -- same way (parents before children: their composite foreign keys need it).
 select create_distributed_table('pooled.members', 'tenant_id', colocate_with => 'public.tenant_settings');

@@ -5,6 +5,7 @@ import { Command, CommanderError } from 'commander';
 import { register as registerAdmins } from './admins.ts';
 import { register as registerConfig } from './config.ts';
 import { register as registerDb } from './db.ts';
+import { register as registerDomains } from './domains.ts';
 import { register as registerMigrate } from './migrate.ts';
 import { register as registerTenants } from './tenants.ts';
 import { register as registerPortability } from './portability.ts';
@@ -19,6 +20,7 @@ function buildProgram(): Command {
     registerMigrate,
     registerTenants,
     registerPortability,
+    registerDomains,
     registerAdmins,
     registerDb,
     registerConfig,

@@ -1,5 +1,6 @@
 // Configuration is parsed once at boot by one schema that reports every missing
 // or invalid variable at once; the rest of the code gets a typed object.
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { tenantDatabaseUrlProblem } from '../hasura/settings.ts';
 import { parseStripeApiBase } from '../billing/stripe-client.ts';
@@ -24,6 +25,39 @@ const optionalString = z
   .optional()
   .transform((v) => (v === undefined || v.trim() === '' ? undefined : v));
 
+const DOMAIN_RE = /^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
+
+/** Lower case, without leading or trailing dots (a loop: no regex to backtrack). */
+function bareDomain(value: string): string {
+  let start = 0;
+  let end = value.length;
+  while (start < end && value[start] === '.') start++;
+  while (end > start && value[end - 1] === '.') end--;
+  return value.slice(start, end).toLowerCase();
+}
+
+/** Comma-separated domain names (leading dots ignored), lower-cased. */
+const domainList = z
+  .string()
+  .optional()
+  .transform((v) =>
+    (v ?? '')
+      .split(',')
+      .map((s) => bareDomain(s.trim()))
+      .filter((s) => s !== ''),
+  )
+  .refine((list) => list.every((d) => d.length <= 253 && DOMAIN_RE.test(d)), 'comma-separated domain names such as example.com');
+
+/** What Resolver.setServers accepts: an IP, IP:port, [IPv6] or [IPv6]:port. */
+function dnsServerValid(entry: string): boolean {
+  if (entry.length > 64) return false;
+  const bracketed = /^\[([\d.:a-f]+)\](?::(\d{1,5}))?$/i.exec(entry);
+  if (bracketed) return isIP(bracketed[1]!) === 6 && (bracketed[2] === undefined || Number(bracketed[2]) <= 65535);
+  if (isIP(entry) !== 0) return true;
+  const colon = entry.lastIndexOf(':');
+  return colon > 0 && isIP(entry.slice(0, colon)) === 4 && /^\d{1,5}$/.test(entry.slice(colon + 1)) && Number(entry.slice(colon + 1)) <= 65535;
+}
+
 const EnvSchema = z
   .object({
     NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
@@ -38,7 +72,9 @@ const EnvSchema = z
     BASE_DOMAIN: z
       .string()
       .default('localhost')
-      .transform((v) => v.toLowerCase().replace(/^\.+|\.+$/g, '')),
+      .transform(bareDomain),
+    // The seeds' name for BASE_DOMAIN, read when BASE_DOMAIN is not set.
+    NEXT_PUBLIC_BASE_DOMAIN: optionalString,
     ENABLE_MULTI_TENANCY: bool.default(true),
     DISABLE_MULTI_TENANCY: bool.default(false),
     DEFAULT_TENANT_SLUG: optionalString,
@@ -46,6 +82,36 @@ const EnvSchema = z
     // Trusted internal callers may name the tenant in X-Tenant-Slug when they
     // present this secret in X-Internal-Secret.
     INTERNAL_API_SECRET: optionalString,
+    // Custom domains may only end with one of these (comma-separated; an entry allows itself and every name under it). Unset: any domain.
+    ALLOWED_CUSTOM_DOMAIN_SUFFIXES: domainList,
+    // The seeds' name for ALLOWED_CUSTOM_DOMAIN_SUFFIXES (read when that is not set).
+    ALLOWED_CUSTOM_DOMAINS: domainList,
+    // Name of the TXT record that proves ownership: <prefix>.<domain>.
+    DOMAIN_VERIFICATION_PREFIX: z
+      .string()
+      .regex(/^_?[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'one DNS label, optionally starting with _')
+      .default('_saas-verify'),
+    // When set, a custom domain must also CNAME to this host (or share its addresses, for flattened apex records).
+    CUSTOM_DOMAIN_TARGET: z
+      .string()
+      .optional()
+      .transform((v) => (v === undefined || v.trim() === '' ? undefined : bareDomain(v.trim())))
+      .refine((v) => v === undefined || (v.length <= 253 && DOMAIN_RE.test(v)), 'must be a host name such as domains.example.net'),
+    // How long an unverified domain keeps being re-checked (with backoff) before verification expires.
+    DOMAIN_VERIFICATION_WINDOW_DAYS: z.coerce.number().int().min(1).max(90).default(7),
+    // A verified domain whose record has been gone this long (seen by the daily re-check) is unverified.
+    DOMAIN_RECHECK_GRACE_HOURS: z.coerce.number().int().min(0).max(24 * 90).default(72),
+    // Resolvers for ownership checks: comma-separated IP or IP:port ([v6]:port), as dns.setServers takes them. Unset: the system's.
+    DNS_SERVERS: z
+      .string()
+      .optional()
+      .transform((v) => (v ?? '').split(',').map((s) => s.trim()).filter((s) => s !== ''))
+      .refine((list) => list.every(dnsServerValid), 'each entry must be an IP address, optionally with :port (IPv6 as [addr]:port)'),
+    // One DNS query's timeout, and how many times it is sent before the lookup counts as failed.
+    DNS_TIMEOUT_MS: z.coerce.number().int().min(50).max(60_000).default(5_000),
+    DNS_TRIES: z.coerce.number().int().min(1).max(5).default(2),
+    // Hosts custom CSS may load images (and fonts) from over https (comma-separated; an entry allows its subdomains). Unset: no url() at all.
+    BRANDING_IMAGE_HOSTS: domainList,
     TENANT_CACHE_TTL_MS: z.coerce.number().int().min(0).default(60_000),
     TENANT_CACHE_MAX: z.coerce.number().int().min(1).default(10_000),
     // Prefix of per-tenant database roles (roles are cluster-wide; two
@@ -209,6 +275,9 @@ function crossChecks(env: Env, ctx: IssueSink): void {
       const value = env[key];
       if (value !== undefined && value.length < 16) ctx.addIssue({ code: 'custom', path: [key], message: 'must be at least 16 characters' });
     }
+    if (env.NEXT_PUBLIC_BASE_DOMAIN !== undefined && bareDomain(env.NEXT_PUBLIC_BASE_DOMAIN) !== env.BASE_DOMAIN) {
+      ctx.addIssue({ code: 'custom', path: ['NEXT_PUBLIC_BASE_DOMAIN'], message: `differs from BASE_DOMAIN (${env.BASE_DOMAIN}); set one of them` });
+    }
     if (env.DISABLE_MULTI_TENANCY && !env.DEFAULT_TENANT_SLUG) {
       ctx.addIssue({ code: 'custom', path: ['DEFAULT_TENANT_SLUG'], message: 'required when DISABLE_MULTI_TENANCY=true' });
     }
@@ -277,8 +346,12 @@ function collect(source: Record<string, string | undefined>, pattern: RegExp, st
 }
 
 export function loadConfig(source: Record<string, string | undefined> = process.env): Env {
+  const given = (name: string): string | undefined => (source[name]?.trim() ? source[name] : undefined);
   const input: Record<string, unknown> = {
     ...source,
+    // The seeds' spellings stand in when ours are not set.
+    BASE_DOMAIN: given('BASE_DOMAIN') ?? given('NEXT_PUBLIC_BASE_DOMAIN'),
+    ALLOWED_CUSTOM_DOMAIN_SUFFIXES: given('ALLOWED_CUSTOM_DOMAIN_SUFFIXES') ?? given('ALLOWED_CUSTOM_DOMAINS'),
     TENANT_DATABASE_SERVERS: collect(source, /^TENANT_DATABASE_URL_/),
     HASURA_TENANT_DATABASE_URLS: collect(source, /^HASURA_TENANT_DATABASE_URL_/, 'HASURA_'),
   };

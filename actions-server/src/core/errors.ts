@@ -25,6 +25,8 @@ export const ERROR_STATUS = {
   CONFLICT: 409,
   ALREADY_MEMBER: 409,
   INVITATION_USED: 409,
+  // A custom domain whose DNS record was not found or does not match.
+  DOMAIN_NOT_VERIFIED: 409,
   TENANT_GONE: 410,
   INVITATION_EXPIRED: 410,
   INVITATION_REVOKED: 410,
@@ -33,6 +35,8 @@ export const ERROR_STATUS = {
   RATE_LIMITED: 429,
   INTERNAL: 500,
   PAYMENT_PROVIDER_ERROR: 502,
+  // DNS did not answer an ownership check (timeout, SERVFAIL): nothing is known either way.
+  DNS_LOOKUP_FAILED: 502,
   SERVICE_UNAVAILABLE: 503,
   TENANT_CAPACITY_REACHED: 503,
 } as const;

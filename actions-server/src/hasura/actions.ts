@@ -198,7 +198,7 @@ async function runAction(ctx: AppContext, name: ActionName, input: unknown, sess
         { ...actorOf(session), tenantId: member.tenantId, userId: member.userId },
         member.tenantId,
         patch,
-        { baseDomain: ctx.env.BASE_DOMAIN },
+        { env: ctx.env },
       );
       return { tenant: tenantInfo(view), settings } satisfies UpdateTenantOutput;
     }

@@ -15,6 +15,7 @@ import { usageRoutes } from '../usage/routes.ts';
 import { moveRoutes } from '../tenants/move/routes.ts';
 import { portabilityRoutes } from '../portability/routes.ts';
 import { apiGuardMiddleware } from '../limits/api-guard.ts';
+import { domainRoutes, internalDomainRoutes } from '../domains/routes.ts';
 
 /** Paths that must see the raw request body (signature checks), so JSON parsing skips them. */
 export const RAW_BODY_PATHS = new Set<string>([WEBHOOK_PATH]);
@@ -31,6 +32,7 @@ const ROUTERS: ((ctx: AppContext) => Router)[] = [
   moveRoutes,
   // before tenantRoutes too: POST /api/tenants/:id/exports
   portabilityRoutes,
+  domainRoutes,
   tenantRoutes,
   billingRoutes,
   hasuraRoutes,
@@ -43,6 +45,8 @@ export function createApp(ctx: AppContext): express.Express {
   app.use(requestLog(ctx.log));
   const json = express.json({ limit: '1mb' });
   app.use((req, res, next) => (RAW_BODY_PATHS.has(req.path) ? next() : json(req, res, next)));
+  // The proxy's certificate question answers on any Host, before tenant resolution and rate limits.
+  app.use(internalDomainRoutes(ctx));
   app.use('/api', tenantContext(ctx));
   // Per-plan rate limit and monthly API-call quota on tenant hosts; counts the call.
   app.use('/api', apiGuardMiddleware(ctx.apiGuard));

@@ -1,5 +1,6 @@
 // Every job the runner knows. An area adds its own list here.
 import type { JobDefinition } from './types.ts';
 import { PORTABILITY_JOBS } from '../portability/jobs.ts';
+import { DOMAIN_JOBS } from '../domains/jobs.ts';
 
-export const JOBS: readonly JobDefinition[] = [...PORTABILITY_JOBS];
+export const JOBS: readonly JobDefinition[] = [...PORTABILITY_JOBS, ...DOMAIN_JOBS];

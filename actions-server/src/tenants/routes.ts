@@ -11,7 +11,9 @@ import { requestActor } from '../audit/actor.ts';
 import { createTenantSchema, domainSchema, slugSchema, updateTenantSchema } from './schemas.ts';
 import { provisionDeps, provisionTenant } from './provision.ts';
 import { isPlatformOperator } from '../hasura/session.ts';
-import { toTenantView } from './records.ts';
+import { toTenantView, type PublicTenantView } from './records.ts';
+import { publicBranding } from '../branding/service.ts';
+import { domainStatus } from '../domains/verification.ts';
 import {
   changeStatus,
   getPublicTenant,
@@ -37,6 +39,7 @@ function tenantIdParam(req: Request): string {
 export function tenantRoutes(ctx: AppContext): Router {
   const router = Router();
   const auth = authenticate(ctx);
+  const publicFace = (t: PublicTenantView): PublicTenantView => ({ ...t, branding: publicBranding(t.branding, ctx.env) });
 
   router.post('/api/tenants/create', async (req, res) => {
     const input = parseBody(createTenantSchema, req.body);
@@ -54,13 +57,13 @@ export function tenantRoutes(ctx: AppContext): Router {
   router.get('/api/tenants/by-slug', async (req, res) => {
     const slug = slugSchema.safeParse(req.query['slug']);
     if (!slug.success) throw new AppError('VALIDATION_FAILED', 'Query parameter slug must be a valid slug');
-    res.json({ tenant: await getPublicTenant(ctx.pool, { slug: slug.data }) });
+    res.json({ tenant: publicFace(await getPublicTenant(ctx.pool, { slug: slug.data })) });
   });
 
   router.get('/api/tenants/by-domain', async (req, res) => {
     const domain = domainSchema.safeParse(req.query['domain']);
     if (!domain.success) throw new AppError('VALIDATION_FAILED', 'Query parameter domain must be a domain name');
-    res.json({ tenant: await getPublicTenant(ctx.pool, { domain: domain.data }) });
+    res.json({ tenant: publicFace(await getPublicTenant(ctx.pool, { domain: domain.data })) });
   });
 
   router.get('/api/tenants/:id', auth, async (req, res) => {
@@ -74,8 +77,10 @@ export function tenantRoutes(ctx: AppContext): Router {
     const patch = parseBody(updateTenantSchema, req.body);
     await assertMember(ctx, req, id, 'admin');
     const actor = { ...requestActor(req), tenantId: id, userId: req.auth!.userId };
-    const tenant = await updateTenant(ctx.pool, actor, id, patch, { baseDomain: ctx.env.BASE_DOMAIN });
-    res.json({ tenant });
+    const { brandingWarnings, ...tenant } = await updateTenant(ctx.pool, actor, id, patch, { env: ctx.env });
+    // A new domain comes back with the DNS record that proves it.
+    const domainVerification = patch.customDomain ? await domainStatus({ pool: ctx.pool, env: ctx.env, log: ctx.log }, id) : undefined;
+    res.json({ tenant, ...(domainVerification ? { domainVerification } : {}), ...(brandingWarnings ? { brandingWarnings } : {}) });
   });
 
   // Soft delete: the tenant is cancelled, its data kept (archived after 90 days).

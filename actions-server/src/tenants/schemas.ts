@@ -3,6 +3,7 @@
 // a clear message early.
 import { z } from 'zod';
 import { TENANT_DATABASE_ENV_RE } from '../core/config.ts';
+import { brandingSchema } from '../branding/schemas.ts';
 
 export const SLUG_RE = /^[a-z][a-z0-9-]{1,39}$/;
 
@@ -23,14 +24,8 @@ export const planIdSchema = z.string().regex(/^[a-z][a-z0-9_]{1,30}$/, 'unknown 
 
 export const isolationSchema = z.enum(['schema', 'pooled', 'database']);
 
-export const brandingSchema = z
-  .object({
-    appName: z.string().max(100).optional(),
-    logoUrl: z.url().max(2000).optional(),
-    primaryColor: z.string().regex(/^#[0-9a-fA-F]{6}$/).optional(),
-    secondaryColor: z.string().regex(/^#[0-9a-fA-F]{6}$/).optional(),
-  })
-  .strict();
+// Branding fields live with the branding area (colour and font tokens, custom CSS, email sender).
+export { brandingSchema } from '../branding/schemas.ts';
 
 export const createTenantSchema = z
   .object({

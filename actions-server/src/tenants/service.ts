@@ -5,6 +5,13 @@ import { AppError } from '../core/errors.ts';
 import { asSystem, asTenant, type ActorInfo, type Client, type Pool } from '../db/tx.ts';
 import { toTenantView, type TenantRow, type TenantView, type PublicTenantView, toPublicView } from './records.ts';
 import type { UpdateTenantInput } from './schemas.ts';
+import type { Env } from '../core/config.ts';
+import { assertCustomDomainAllowed } from '../domains/policy.ts';
+import { issueDomainToken, recordManualVerification, type VerificationEnv } from '../domains/verification.ts';
+import { mergeBranding } from '../branding/service.ts';
+
+/** What tenant updates read from the configuration: domain rules, the proof's settings, allowed image hosts. */
+export type TenantUpdateEnv = VerificationEnv & Pick<Env, 'BASE_DOMAIN' | 'ALLOWED_CUSTOM_DOMAIN_SUFFIXES' | 'BRANDING_IMAGE_HOSTS'>;
 
 /** A member acting on their tenant; ip and user agent go to the audit trail. */
 export interface Actor extends ActorInfo {
@@ -41,18 +48,20 @@ export async function updateTenant(
   actor: Actor,
   id: string,
   patch: UpdateTenantInput,
-  opts: { baseDomain: string },
-): Promise<TenantView & { settings: Record<string, unknown> }> {
-  if (patch.customDomain && (patch.customDomain === opts.baseDomain || patch.customDomain.endsWith(`.${opts.baseDomain}`))) {
-    throw new AppError('VALIDATION_FAILED', `A custom domain cannot be under ${opts.baseDomain}; subdomains are automatic`);
-  }
+  opts: { env: TenantUpdateEnv },
+): Promise<TenantView & { settings: Record<string, unknown>; brandingWarnings?: string[] }> {
+  // Checked before anything is written: a refused domain leaves nothing half-done.
+  if (patch.customDomain) assertCustomDomainAllowed(patch.customDomain, opts.env);
+  let cssDropped: string[] = [];
   await asTenant(pool, appScope(actor), async (client) => {
     const current = (await client.query<TenantRow>('select * from public.tenants where id = $1 for update', [id])).rows[0];
     if (!current) throw new AppError('TENANT_NOT_FOUND', 'Tenant not found');
     if (patch.name !== undefined || patch.branding !== undefined) {
+      const merged = patch.branding ? mergeBranding(current.branding, patch.branding, opts.env) : undefined;
+      cssDropped = merged?.cssDropped ?? [];
       await client.query(
         `update public.tenants set name = coalesce($2, name), branding = coalesce($3::jsonb, branding) where id = $1`,
-        [id, patch.name ?? null, patch.branding ? JSON.stringify({ ...current.branding, ...patch.branding }) : null],
+        [id, patch.name ?? null, merged ? JSON.stringify(merged.branding) : null],
       );
     }
     if (patch.settings !== undefined) {
@@ -62,27 +71,34 @@ export async function updateTenant(
       ]);
     }
   });
-  if (patch.customDomain !== undefined) await setCustomDomain(pool, id, patch.customDomain, actor);
-  return getTenant(pool, actor, id);
+  if (patch.customDomain !== undefined) await setCustomDomain(pool, id, patch.customDomain, opts.env, actor);
+  const tenant = await getTenant(pool, actor, id);
+  return cssDropped.length > 0 ? { ...tenant, brandingWarnings: cssDropped.map((d) => `customCss: removed ${d}`) } : tenant;
 }
 
-/** A new or changed custom domain starts unverified; resolution ignores it until verified. */
+/**
+ * A new or changed custom domain starts unverified, with a new token to publish
+ * in DNS (domains/verification.ts); resolution ignores it until verified.
+ */
 export async function setCustomDomain(
   pool: Pool,
   tenantId: string,
   domain: string | null,
+  env: TenantUpdateEnv,
   actor: ActorInfo = {},
 ): Promise<void> {
+  if (domain !== null) assertCustomDomainAllowed(domain, env);
   await asSystem(
     pool,
-    (client) =>
-      client.query(
-        `update public.tenants
-           set custom_domain = $2,
-               custom_domain_verified_at = case when custom_domain is not distinct from $2 then custom_domain_verified_at end
-         where id = $1`,
-        [tenantId, domain],
-      ),
+    async (client) => {
+      const current = (
+        await client.query<{ custom_domain: string | null }>('select custom_domain from public.tenants where id = $1 for update', [tenantId])
+      ).rows[0];
+      if (!current) throw new AppError('TENANT_NOT_FOUND', 'Tenant not found');
+      if (current.custom_domain === domain) return;
+      await client.query('update public.tenants set custom_domain = $2, custom_domain_verified_at = null where id = $1', [tenantId, domain]);
+      await issueDomainToken(client, tenantId, domain, env);
+    },
     actor,
   );
 }
@@ -97,6 +113,8 @@ export async function markCustomDomainVerified(pool: Pool, tenantId: string, act
       )
     ).rows[0];
     if (!row) throw new AppError('NOT_FOUND', 'Tenant not found or it has no custom domain');
+    // A platform admin's word instead of DNS: recorded and audited as manual.
+    await recordManualVerification(client, tenantId, row.custom_domain!);
     return toTenantView(row);
   }, actor);
 }

@@ -22,10 +22,25 @@ export type AcceptInvitationOutput = {
 };
 
 export type BrandingInput = {
+  accentColor?: InputMaybe<Scalars['String']['input']>;
   appName?: InputMaybe<Scalars['String']['input']>;
+  backgroundColor?: InputMaybe<Scalars['String']['input']>;
+  /** sanitised before it is stored: unsafe rules, properties, functions and URLs are removed */
+  customCss?: InputMaybe<Scalars['String']['input']>;
+  /** sender name of branded emails */
+  emailFromName?: InputMaybe<Scalars['String']['input']>;
+  /** https only */
+  faviconUrl?: InputMaybe<Scalars['String']['input']>;
+  /** a CSS font-family list */
+  fontFamily?: InputMaybe<Scalars['String']['input']>;
+  headingFontFamily?: InputMaybe<Scalars['String']['input']>;
+  /** https only */
   logoUrl?: InputMaybe<Scalars['String']['input']>;
   primaryColor?: InputMaybe<Scalars['String']['input']>;
   secondaryColor?: InputMaybe<Scalars['String']['input']>;
+  /** Reply-To of branded emails */
+  supportEmail?: InputMaybe<Scalars['String']['input']>;
+  textColor?: InputMaybe<Scalars['String']['input']>;
 };
 
 export type CheckoutSessionOutput = {
