@@ -58,12 +58,21 @@ export async function withSidePool<T>(main: Pool, databases: TenantDatabases, si
   }
 }
 
+// Copies may run long: they take none of the request limits (statement, lock, idle timeouts).
+const COPY_TX = { limits: false } as const;
+const SNAPSHOT_TX = { begin: 'begin isolation level repeatable read', limits: false } as const;
+const READ_SNAPSHOT_TX = { begin: 'begin isolation level repeatable read read only', limits: false } as const;
+
 /** A transaction writing into a target copy: no triggers fire (see the header). */
 const targetWrite = <T>(pool: Pool, fn: (client: Client) => Promise<T>) =>
-  withTransaction(pool, async (client) => {
-    await client.query('set local session_replication_role = replica');
-    return fn(client);
-  });
+  withTransaction(
+    pool,
+    async (client) => {
+      await client.query('set local session_replication_role = replica');
+      return fn(client);
+    },
+    COPY_TX,
+  );
 
 const rel = (side: Side, table: string) => `${ident(side.schema)}.${ident(table)}`;
 
@@ -161,7 +170,7 @@ export async function copySnapshot(
         copied += res.rowCount ?? 0;
       }
       return copied;
-    }, 'begin isolation level repeatable read');
+    }, SNAPSHOT_TX);
   }
   return withTransaction(src.pool, (s) =>
     targetWrite(tgt.pool, async (t) => {
@@ -183,7 +192,7 @@ export async function copySnapshot(
       }
       return copied;
     }),
-    'begin isolation level repeatable read read only',
+    READ_SNAPSHOT_TX,
   );
 }
 
@@ -265,5 +274,5 @@ export async function checksums(pool: Pool, side: Side, tables: TableSpec[]): Pr
       out[t.name] = rows[0]!;
     }
     return out;
-  }, 'begin isolation level repeatable read read only');
+  }, READ_SNAPSHOT_TX);
 }
