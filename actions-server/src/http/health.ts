@@ -33,6 +33,17 @@ function sendJson(res: ServerResponse, status: number, body: unknown, headers: R
   res.end(JSON.stringify(body));
 }
 
+/**
+ * Answers only once the request body has been read: closing a connection with
+ * unread bytes in it makes the kernel reset it, and the client would see
+ * ECONNRESET instead of the answer.
+ */
+function afterBody(req: IncomingMessage, send: () => void): void {
+  if (req.complete) return send();
+  req.once('end', send);
+  req.resume();
+}
+
 function live(lifecycle: Lifecycle, res: ServerResponse): void {
   sendJson(res, 200, { status: 'alive', phase: lifecycle.phase, uptimeSeconds: Math.round((Date.now() - lifecycle.startedAt) / 1000) });
 }
@@ -97,9 +108,12 @@ export function bootHandler(lifecycle: Lifecycle): (req: IncomingMessage, res: S
     const path = (req.url ?? '/').split('?')[0];
     if (path === LIVE_PATH) return live(lifecycle, res);
     if (path === READY_PATH) return notReady(res, `Not ready: the server is ${lifecycle.phase}`, { phase: lifecycle.phase });
-    sendJson(res, 503, errorBody(new AppError('SERVICE_UNAVAILABLE', 'The server is starting; retry shortly', { phase: lifecycle.phase })), {
-      'retry-after': '1',
-    });
+    afterBody(req, () =>
+      sendJson(res, 503, errorBody(new AppError('SERVICE_UNAVAILABLE', 'The server is starting; retry shortly', { phase: lifecycle.phase })), {
+        'retry-after': '1',
+        connection: 'close',
+      }),
+    );
   };
 }
 
@@ -115,9 +129,11 @@ export function admission(lifecycle: Lifecycle): ExpressHandler {
       return next();
     }
     res.shouldKeepAlive = false;
-    sendJson(res, 503, errorBody(new AppError('SERVICE_UNAVAILABLE', 'The server is shutting down; retry', { phase: lifecycle.phase })), {
-      'retry-after': '1',
-      connection: 'close',
-    });
+    afterBody(req, () =>
+      sendJson(res, 503, errorBody(new AppError('SERVICE_UNAVAILABLE', 'The server is shutting down; retry', { phase: lifecycle.phase })), {
+        'retry-after': '1',
+        connection: 'close',
+      }),
+    );
   };
 }

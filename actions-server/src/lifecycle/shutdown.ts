@@ -6,6 +6,7 @@
 // counts, close the LISTEN client, Redis and every pool, exit 0. A second
 // signal exits at once. Exit 1 when the grace period ran out with work cut.
 import type { Server } from 'node:http';
+import net from 'node:net';
 import type { AppContext } from '../core/context.ts';
 import type { Logger } from '../core/log.ts';
 import { isConnectionError } from '../core/errors.ts';
@@ -25,6 +26,9 @@ export interface ShutdownTargets {
   db?: Database;
 }
 
+/** How long a drained server still waits for requests already sent on open connections. */
+const SETTLE_MS = 250;
+
 const SIGNAL_NUMBERS: Record<string, number> = { SIGINT: 2, SIGTERM: 15 };
 
 async function step(log: Logger, what: string, fn: () => Promise<void>): Promise<void> {
@@ -42,10 +46,19 @@ export async function gracefulShutdown(t: ShutdownTargets, reason: string): Prom
   const remaining = () => Math.max(0, t.graceMs - (Date.now() - started));
   lifecycle.drain();
   log.info({ reason, inFlight: lifecycle.inFlightCount, graceMs: t.graceMs }, 'shutting down: no new requests; finishing those in flight');
-  const listenerClosed = new Promise<void>((resolve) => (t.server ? t.server.close(() => resolve()) : resolve()));
-  t.server?.closeIdleConnections();
+  // Connections the kernel already completed are accepted first (closing the
+  // listener now would reset them unanswered); their requests get 503 + close.
+  await new Promise((r) => setTimeout(r, Math.min(SETTLE_MS, remaining())));
+  // Stop accepting, but keep open connections: http.Server#close would also
+  // drop connections whose request has arrived but is not parsed yet.
+  const listenerClosed = new Promise<void>((resolve) => (t.server ? net.Server.prototype.close.call(t.server, () => resolve()) : resolve()));
   const [drained] = await Promise.all([
-    lifecycle.idle(remaining()),
+    lifecycle.idle(remaining()).then(async (idle) => {
+      if (!idle) return false;
+      // Requests already on the wire get parsed (and answered 503) before idle connections close.
+      await new Promise((r) => setTimeout(r, Math.min(SETTLE_MS, remaining())));
+      return lifecycle.idle(remaining());
+    }),
     t.worker ? step(log, 'stopping the job runner', () => t.worker!.stop(remaining())) : Promise.resolve(),
   ]);
   if (!drained) {
