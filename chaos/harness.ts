@@ -206,10 +206,12 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     const signedUp = new Map<string, number>(); // slug -> status
     let seq = 0;
     let stopAt = Date.now() + opts.seconds * 1000;
-    const http = async (op: string, fn: () => Promise<{ status: number }>) => {
+    const http = async (op: string, fn: () => Promise<{ status: number; body: unknown }>) => {
       try {
         const res = await fn();
-        tally.add(op, res.status);
+        // 503s by code: SERVICE_UNAVAILABLE (booting or draining) or DATABASE_UNAVAILABLE (a lost connection).
+        const code = res.status >= 500 ? (res.body as { error?: { code?: string } } | undefined)?.error?.code : undefined;
+        tally.add(op, code ? `${res.status} ${code}` : res.status);
         return res.status;
       } catch (err) {
         tally.add(op, outcomeOf(err));
