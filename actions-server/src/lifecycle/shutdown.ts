@@ -1,7 +1,7 @@
 // Graceful shutdown and process-level failures.
 //
-// On SIGTERM/SIGINT: stop accepting (the listener closes, new requests on open
-// connections get 503 + Connection: close), let requests in flight finish and
+// On SIGTERM/SIGINT: stop taking work (new requests get 503 + Connection:
+// close; the listener closes once the work in flight is done), let requests in flight finish and
 // running jobs end (both bounded by SHUTDOWN_GRACE_MS), flush the API-call
 // counts, close the LISTEN client, Redis and every pool, exit 0. A second
 // signal exits at once. Exit 1 when the grace period ran out with work cut.
@@ -46,21 +46,21 @@ export async function gracefulShutdown(t: ShutdownTargets, reason: string): Prom
   const remaining = () => Math.max(0, t.graceMs - (Date.now() - started));
   lifecycle.drain();
   log.info({ reason, inFlight: lifecycle.inFlightCount, graceMs: t.graceMs }, 'shutting down: no new requests; finishing those in flight');
-  // Connections the kernel already completed are accepted first (closing the
-  // listener now would reset them unanswered); their requests get 503 + close.
-  await new Promise((r) => setTimeout(r, Math.min(SETTLE_MS, remaining())));
-  // Stop accepting, but keep open connections: http.Server#close would also
-  // drop connections whose request has arrived but is not parsed yet.
-  const listenerClosed = new Promise<void>((resolve) => (t.server ? net.Server.prototype.close.call(t.server, () => resolve()) : resolve()));
+  // New requests get 503 + Connection: close from now on, but the listener
+  // stays open until the work in flight is done: closing it now would reset
+  // connections the kernel already accepted (their clients would get no
+  // answer at all), and http.Server#close would also drop connections whose
+  // request has arrived but is not parsed yet.
   const [drained] = await Promise.all([
     lifecycle.idle(remaining()).then(async (idle) => {
       if (!idle) return false;
-      // Requests already on the wire get parsed (and answered 503) before idle connections close.
+      // Requests already on the wire get parsed (and answered 503) before the listener closes.
       await new Promise((r) => setTimeout(r, Math.min(SETTLE_MS, remaining())));
       return lifecycle.idle(remaining());
     }),
     t.worker ? step(log, 'stopping the job runner', () => t.worker!.stop(remaining())) : Promise.resolve(),
   ]);
+  const listenerClosed = new Promise<void>((resolve) => (t.server ? net.Server.prototype.close.call(t.server, () => resolve()) : resolve()));
   if (!drained) {
     log.warn({ inFlight: lifecycle.inFlightCount }, 'grace period over: closing connections of requests still in flight');
   }
