@@ -103,7 +103,7 @@ it('answers all 20 sign-ups in flight at SIGTERM (201 or 503), creates exactly t
 }, 240_000);
 
 it('exits at once on a second signal while a request is still in flight', async () => {
-  const srv = spawnServer(await freePort(), serverEnv({ SHUTDOWN_GRACE_MS: '60000', WORKER_ENABLED: 'false' }));
+  const srv = spawnServer(await freePort(), serverEnv({ SHUTDOWN_GRACE_MS: '60000', WORKER_ENABLED: 'false', DB_LOCK_TIMEOUT_MS: '0' }));
   const locker = await db.pool.connect();
   try {
     await srv.waitReady();
@@ -129,4 +129,4 @@ it('exits at once on a second signal while a request is still in flight', async 
     locker.release();
     srv.child.kill('SIGKILL');
   }
-});
+}, 180_000);
