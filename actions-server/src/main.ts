@@ -1,38 +1,42 @@
 // `npm start`: configuration, database (embedded unless DATABASE_URL), migrations,
-// then the actions server on PORT.
-import { loadConfig, ConfigError } from './core/config.ts';
-import { createLogger } from './core/log.ts';
-import { openDatabase } from './db/database.ts';
+// then the actions server on PORT. The port answers health probes from the
+// first moment (live: 200, ready: 503 until everything below is done).
+import { loadConfig, ConfigError, type Env } from './core/config.ts';
+import { createLogger, type Logger } from './core/log.ts';
+import { openDatabase, retryOnConnectionError } from './db/database.ts';
 import { migrateUp } from './db/migrate.ts';
-import { buildContext, startServer } from './server.ts';
+import { buildContext, listenWith, startServer } from './server.ts';
 import { moveDeps, resumeMoves } from './tenants/move/service.ts';
 import { installJobQueue, startJobRunner } from './jobs/runner.ts';
-import { DeploymentMismatchError } from './db/deployment.ts';
+import { bootFailed, configOrExit } from './lifecycle/process.ts';
+import { bootHandler } from './http/health.ts';
+import { Lifecycle } from './lifecycle/state.ts';
+import { installProcessErrorHandlers, installSignalHandlers, type ShutdownTargets } from './lifecycle/shutdown.ts';
 
-async function main(): Promise<void> {
-  let env;
-  try {
-    env = loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(err.message);
-      process.exit(2);
-    }
-    throw err;
-  }
-  const log = createLogger(env.LOG_LEVEL);
+async function boot(env: Env, log: Logger, t: ShutdownTargets, stopping: () => boolean): Promise<void> {
+  t.server = await listenWith(bootHandler(t.lifecycle), env.PORT);
   const db = await openDatabase(env, log);
-  const applied = await migrateUp(db.pool, { log: (m) => log.info(m) });
-  await installJobQueue(db.pool, log);
+  t.db = db;
+  if (stopping()) return;
+  // PostgreSQL may restart while we boot: each step is retried on a lost connection.
+  const retry = { attempts: env.DB_BOOT_ATTEMPTS, maxDelayMs: env.DB_BOOT_MAX_DELAY_MS, log };
+  const applied = await retryOnConnectionError(() => migrateUp(db.pool, { log: (m) => log.info(m) }), { ...retry, what: 'migrations' });
+  await retryOnConnectionError(() => installJobQueue(db.pool, log), { ...retry, what: 'job queue' });
   log.info({ applied: applied.length }, 'migrations up to date');
-  const ctx = await buildContext(env, log, db.pool, db.url);
+  const ctx = await retryOnConnectionError(() => buildContext(env, log, db.pool, db.url), { ...retry, what: 'services' });
+  ctx.lifecycle = t.lifecycle;
+  t.ctx = ctx;
+  if (stopping()) return;
   // Database-tier tenants' databases get the same migrations; one that fails is logged, not fatal.
   const tenantDbs = await ctx.databases.migrateAll((line) => log.info(line));
-  const failed = tenantDbs.filter((t) => t.error !== undefined).map((t) => t.slug);
+  const failed = tenantDbs.filter((x) => x.error !== undefined).map((x) => x.slug);
   if (tenantDbs.length) log[failed.length ? 'error' : 'info']({ tenants: tenantDbs.length, failed }, 'tenant databases migrated');
-  const running = await startServer(ctx, env.PORT);
-  const worker = env.WORKER_ENABLED ? await startJobRunner(ctx) : undefined;
-  if (!worker) log.info('WORKER_ENABLED=false: no jobs run in this process (run `npm run worker` elsewhere)');
+  if (stopping()) return;
+  const running = await startServer(ctx, env.PORT, '0.0.0.0', { server: t.server });
+  if (env.WORKER_ENABLED) t.worker = await retryOnConnectionError(() => startJobRunner(ctx), { ...retry, what: 'job runner' });
+  else log.info('WORKER_ENABLED=false: no jobs run in this process (run `npm run worker` elsewhere)');
+  if (stopping()) return;
+  t.lifecycle.phase = 'serving';
   const port = new URL(running.url).port;
   log.info({ port }, `actions server listening on http://localhost:${port}`);
   // Tenant moves a stopped process left unfinished (a tenant may be frozen until its move ends); one runner each.
@@ -51,22 +55,22 @@ Then:
   curl -H 'Host: acme.localhost:${port}' http://localhost:${port}/api/health
 `);
   }
-  const shutdown = async (signal: string) => {
-    log.info({ signal }, 'shutting down');
-    await worker?.stop();
-    await running.close();
-    await db.close();
-    process.exit(0);
-  };
-  process.once('SIGINT', () => void shutdown('SIGINT'));
-  process.once('SIGTERM', () => void shutdown('SIGTERM'));
 }
 
-main().catch((err: unknown) => {
-  if (err instanceof DeploymentMismatchError) {
-    console.error(err.message);
-    process.exit(2);
-  }
-  console.error(err);
-  process.exit(1);
-});
+function main(): void {
+  const env = configOrExit();
+  const log = createLogger(env.LOG_LEVEL);
+  const targets: ShutdownTargets = { log, lifecycle: new Lifecycle('starting'), graceMs: env.SHUTDOWN_GRACE_MS };
+  let stopping = false;
+  const signals = installSignalHandlers(targets);
+  const shutdown = (reason: string, code?: number) => {
+    stopping = true;
+    signals.shutdown(reason, code);
+  };
+  process.on('SIGTERM', () => (stopping = true));
+  process.on('SIGINT', () => (stopping = true));
+  installProcessErrorHandlers(log, (reason) => shutdown(reason, 1));
+  boot(env, log, targets, () => stopping).catch(bootFailed(log, shutdown, 'boot'));
+}
+
+main();

@@ -1,6 +1,6 @@
 // Wires the services together; used by main.ts and by tests, so both run the
 // same server.
-import type { Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Env } from './core/config.ts';
 import type { Logger } from './core/log.ts';
 import type { Pool } from './db/tx.ts';
@@ -13,6 +13,8 @@ import { wireHasura } from './hasura/wiring.ts';
 import { buildLimits, stopLimits } from './limits/wiring.ts';
 import { TenantDatabases } from './tenants/databases.ts';
 import { checkDeploymentSettings } from './db/deployment.ts';
+import { setTransactionLimits, type TransactionLimits } from './db/tx.ts';
+import { serverPoolOptions } from './db/database.ts';
 
 export interface RunningServer {
   ctx: AppContext;
@@ -21,7 +23,17 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+/** The limits every request transaction gets (configuration). */
+export function transactionLimits(env: Env): TransactionLimits {
+  return {
+    statementTimeoutMs: env.DB_STATEMENT_TIMEOUT_MS,
+    lockTimeoutMs: env.DB_LOCK_TIMEOUT_MS,
+    idleInTransactionTimeoutMs: env.DB_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+  };
+}
+
 export async function buildContext(env: Env, log: Logger, pool: Pool, databaseUrl: string): Promise<AppContext> {
+  setTransactionLimits(pool, transactionLimits(env));
   const resolver = new TenantResolver({
     pool,
     databaseUrl,
@@ -37,7 +49,7 @@ export async function buildContext(env: Env, log: Logger, pool: Pool, databaseUr
   const deploymentProblems = await checkDeploymentSettings(pool, env);
   for (const problem of deploymentProblems) log.error(problem);
   const limits = await buildLimits(env, log, pool);
-  const databases = tenantDatabases(env, log, pool, databaseUrl);
+  const databases = tenantDatabases(env, log, pool, databaseUrl, { serving: true });
   databases.watch(resolver);
   const ctx: AppContext = { env, log, pool, resolver, tokens, provisioningSteps: [], deprovisioningSteps: [], databases, deploymentProblems, ...limits };
   if (env.STRIPE_SECRET_KEY) ctx.stripe = createStripeClient(env.STRIPE_SECRET_KEY, env.STRIPE_API_BASE);
@@ -48,9 +60,10 @@ export async function buildContext(env: Env, log: Logger, pool: Pool, databaseUr
   return ctx;
 }
 
-/** The database tier's pools, as configured (also for operator commands). */
-export function tenantDatabases(env: Env, log: Logger, pool: Pool, databaseUrl: string): TenantDatabases {
+/** The database tier's pools, as configured (also for operator commands; `serving`: with the request limits). */
+export function tenantDatabases(env: Env, log: Logger, pool: Pool, databaseUrl: string, opts: { serving?: boolean } = {}): TenantDatabases {
   return new TenantDatabases({
+    ...(opts.serving ? { poolOptions: serverPoolOptions(env, log, 'tenant-database'), limits: transactionLimits(env) } : {}),
     mainUrl: databaseUrl,
     mainPool: pool,
     servers: env.TENANT_DATABASE_SERVERS,
@@ -68,11 +81,17 @@ export async function closeContext(ctx: AppContext): Promise<void> {
   await ctx.databases.close();
 }
 
-export async function startServer(ctx: AppContext, port: number, host = '0.0.0.0'): Promise<RunningServer> {
+/** `opts.server`: an HTTP server already listening (it answered health probes while booting) takes the application over. */
+export async function startServer(ctx: AppContext, port: number, host = '0.0.0.0', opts: { server?: Server } = {}): Promise<RunningServer> {
   const app = createApp(ctx);
-  const server = await new Promise<Server>((resolve, reject) => {
-    const s = app.listen(port, host, (err?: Error) => (err ? reject(err) : resolve(s)));
-  });
+  let server: Server;
+  if (opts.server) {
+    server = opts.server;
+    server.removeAllListeners('request');
+    server.on('request', app);
+  } else {
+    server = await listenWith(app, port, host);
+  }
   const address = server.address();
   const actualPort = typeof address === 'object' && address ? address.port : port;
   return {
@@ -85,4 +104,16 @@ export async function startServer(ctx: AppContext, port: number, host = '0.0.0.0
       await closeContext(ctx);
     },
   };
+}
+
+/** Listens with a plain request handler (the boot handler, then the application). */
+export function listenWith(handler: (req: IncomingMessage, res: ServerResponse) => void, port: number, host = '0.0.0.0'): Promise<Server> {
+  return new Promise<Server>((resolve, reject) => {
+    const s = createServer(handler);
+    s.once('error', reject);
+    s.listen(port, host, () => {
+      s.off('error', reject);
+      resolve(s);
+    });
+  });
 }

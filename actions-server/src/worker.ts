@@ -1,46 +1,33 @@
 // `npm run worker`: the job runner alone, for deployments that keep it apart
-// from the HTTP servers (WORKER_ENABLED=false there).
+// from the HTTP servers (WORKER_ENABLED=false there). Same boot retries and
+// shutdown as the server: running jobs finish within SHUTDOWN_GRACE_MS or go
+// back to the queue for another worker.
 import { loadConfig, ConfigError } from './core/config.ts';
 import { createLogger } from './core/log.ts';
-import { openDatabase } from './db/database.ts';
+import { openDatabase, retryOnConnectionError } from './db/database.ts';
 import { migrateUp } from './db/migrate.ts';
 import { buildContext } from './server.ts';
 import { installJobQueue, startJobRunner } from './jobs/runner.ts';
-import { DeploymentMismatchError } from './db/deployment.ts';
+import { Lifecycle } from './lifecycle/state.ts';
+import { installProcessErrorHandlers, installSignalHandlers, type ShutdownTargets } from './lifecycle/shutdown.ts';
+import { bootFailed, configOrExit } from './lifecycle/process.ts';
 
-async function main(): Promise<void> {
-  let env;
-  try {
-    env = loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(err.message);
-      process.exit(2);
-    }
-    throw err;
-  }
+function main(): void {
+  const env = configOrExit();
   const log = createLogger(env.LOG_LEVEL);
-  const db = await openDatabase(env, log);
-  await migrateUp(db.pool, { log: (m) => log.info(m) });
-  await installJobQueue(db.pool, log);
-  const ctx = await buildContext(env, log, db.pool, db.url);
-  const worker = await startJobRunner(ctx);
-  const shutdown = async (signal: string) => {
-    log.info({ signal }, 'worker stopping');
-    await worker.stop();
-    await ctx.resolver.stop();
-    await db.close();
-    process.exit(0);
-  };
-  process.once('SIGINT', () => void shutdown('SIGINT'));
-  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  const targets: ShutdownTargets = { log, lifecycle: new Lifecycle('starting'), graceMs: env.SHUTDOWN_GRACE_MS };
+  const signals = installSignalHandlers(targets);
+  installProcessErrorHandlers(log, (reason) => signals.shutdown(reason, 1));
+  const retry = { attempts: env.DB_BOOT_ATTEMPTS, maxDelayMs: env.DB_BOOT_MAX_DELAY_MS, log };
+  (async () => {
+    const db = await openDatabase(env, log);
+    targets.db = db;
+    await retryOnConnectionError(() => migrateUp(db.pool, { log: (m) => log.info(m) }), { ...retry, what: 'migrations' });
+    await retryOnConnectionError(() => installJobQueue(db.pool, log), { ...retry, what: 'job queue' });
+    targets.ctx = await retryOnConnectionError(() => buildContext(env, log, db.pool, db.url), { ...retry, what: 'services' });
+    targets.worker = await startJobRunner(targets.ctx);
+    targets.lifecycle.phase = 'serving';
+  })().catch(bootFailed(log, signals.shutdown, 'worker boot'));
 }
 
-main().catch((err: unknown) => {
-  if (err instanceof DeploymentMismatchError) {
-    console.error(err.message);
-    process.exit(2);
-  }
-  console.error(err);
-  process.exit(1);
-});
+main();

@@ -4,7 +4,7 @@
 // Concurrent deliveries of one event queue on its row (the unique event id), so
 // it is processed exactly once; events of one tenant queue on the tenant row.
 import Stripe from 'stripe';
-import { AppError } from '../core/errors.ts';
+import { AppError, databaseUnavailable, databaseUnavailableReason } from '../core/errors.ts';
 import { asSystem, isUuid, type Client } from '../db/tx.ts';
 import {
   BILLING_COLUMNS,
@@ -135,6 +135,9 @@ export async function handleStripeEvent(deps: WebhookDeps, event: StripeEventEnv
     await recordFailure(deps, event, message).catch((e: unknown) =>
       deps.log.error({ ...line, err: (e as Error).message }, 'could not record the failed stripe event'),
     );
+    // A lost database connection is a 503 like everywhere else (Stripe retries either way).
+    const unavailable = databaseUnavailableReason(err);
+    if (unavailable) throw databaseUnavailable(unavailable);
     throw new AppError('INTERNAL', 'The event could not be processed; it is recorded for Stripe to retry');
   }
 }

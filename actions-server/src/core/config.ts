@@ -68,6 +68,17 @@ const EnvSchema = z
     EMBEDDED_PG_DIR: z.string().default('.data/postgres'),
     EMBEDDED_PG_PORT: z.coerce.number().int().min(1).max(65535).default(54329),
     DB_POOL_MAX: z.coerce.number().int().min(1).max(500).default(20),
+    // A request waits at most this long for a pooled connection, then gets 503 DATABASE_UNAVAILABLE.
+    DB_POOL_ACQUIRE_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(5_000),
+    // Per request transaction (SET LOCAL; 0 = off): one statement's run time, the wait for a lock, idle time inside the transaction.
+    DB_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(0).default(30_000),
+    DB_LOCK_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
+    DB_IDLE_IN_TRANSACTION_TIMEOUT_MS: z.coerce.number().int().min(0).default(60_000),
+    // Boot waits for PostgreSQL: this many connection attempts, backing off up to the delay between two.
+    DB_BOOT_ATTEMPTS: z.coerce.number().int().min(1).max(1_000).default(30),
+    DB_BOOT_MAX_DELAY_MS: z.coerce.number().int().min(100).max(60_000).default(5_000),
+    // On SIGTERM/SIGINT: how long in-flight requests and running jobs may take to finish before they are cut.
+    SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(25_000),
 
     BASE_DOMAIN: z
       .string()

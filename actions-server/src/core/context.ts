@@ -13,6 +13,7 @@ import type { LimitsService } from '../limits/service.ts';
 import type { RateLimitService } from '../limits/rate-limits.ts';
 import type { ApiGuard } from '../limits/api-guard.ts';
 import type { UsageService } from '../usage/service.ts';
+import type { Lifecycle } from '../lifecycle/state.ts';
 
 export interface AppContext {
   env: Env;
@@ -42,6 +43,8 @@ export interface AppContext {
   usage: UsageService;
   /** Rate limit + quota + count for one API call: the REST middleware and the Hasura auth webhook. */
   apiGuard: ApiGuard;
+  /** Starting, serving or draining, and the requests in flight (set by the server; health probes and shutdown read it). */
+  lifecycle?: Lifecycle;
 }
 
 declare module 'express-serve-static-core' {

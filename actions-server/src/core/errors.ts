@@ -39,6 +39,7 @@ export const ERROR_STATUS = {
   DNS_LOOKUP_FAILED: 502,
   SERVICE_UNAVAILABLE: 503,
   TENANT_CAPACITY_REACHED: 503,
+  DATABASE_UNAVAILABLE: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
@@ -94,6 +95,41 @@ const CONSTRAINT_MAP: Record<string, { code: ErrorCode; message: string }> = {
   tenant_invitations_pending_email_key: { code: 'CONFLICT', message: 'An invitation for that email was just created; retry' },
 };
 
+// Errors meaning the connection (not the statement) failed: the backend was
+// terminated, the server is starting or shutting down, the socket broke, or no
+// connection could be had in time. The work is lost and safe to retry.
+const CONNECTION_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300', '25P03', '08000', '08001', '08003', '08004', '08006', '08P01']);
+const CONNECTION_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
+const CONNECTION_MESSAGES = [
+  'Connection terminated',
+  'is not queryable',
+  'timeout exceeded when trying to connect',
+  'Cannot use a pool after calling end',
+  'Client was closed',
+];
+
+/** Why the database could not serve a request, when that is the cause; undefined for ordinary statement errors. */
+export function databaseUnavailableReason(err: unknown): 'connection_lost' | 'pool_timeout' | 'statement_timeout' | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const e = err as { code?: unknown; message?: unknown };
+  const message = typeof e.message === 'string' ? e.message : '';
+  if (message.includes('timeout exceeded when trying to connect')) return 'pool_timeout';
+  if (e.code === '57014' && message.includes('statement timeout')) return 'statement_timeout';
+  if (typeof e.code === 'string' && (CONNECTION_SQLSTATES.has(e.code) || CONNECTION_ERRNOS.has(e.code))) return 'connection_lost';
+  if (CONNECTION_MESSAGES.some((m) => message.includes(m))) return 'connection_lost';
+  return undefined;
+}
+
+/** True when the error means the connection itself is gone or unobtainable (the client must not be reused). */
+export function isConnectionError(err: unknown): boolean {
+  const reason = databaseUnavailableReason(err);
+  return reason === 'connection_lost' || reason === 'pool_timeout';
+}
+
+export function databaseUnavailable(reason: string): AppError {
+  return new AppError('DATABASE_UNAVAILABLE', 'The database is unavailable for a moment; retry shortly', { reason }, { 'Retry-After': '1' });
+}
+
 interface PgErrorLike {
   code?: unknown;
   constraint?: unknown;
@@ -115,6 +151,8 @@ function detailsOf(detail: unknown): Record<string, unknown> | undefined {
 /** Maps a PostgreSQL error to the catalogue, or returns undefined when it carries no meaning for callers. */
 export function fromDatabaseError(err: unknown): AppError | undefined {
   if (typeof err !== 'object' || err === null) return undefined;
+  const unavailable = databaseUnavailableReason(err);
+  if (unavailable) return databaseUnavailable(unavailable);
   const e = err as PgErrorLike;
   if (typeof e.constraint === 'string') {
     const hit = CONSTRAINT_MAP[e.constraint];

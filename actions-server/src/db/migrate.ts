@@ -87,7 +87,7 @@ export async function migrateDown(pool: Pool, steps = 1, opts: { dir?: string } 
     await withTransaction(pool, async (client) => {
       await client.query(sql);
       await client.query('delete from public.schema_migrations where version = $1', [m.version.toString()]);
-    });
+    }, { limits: false });
     reverted.push(`${m.version}_${m.name}`);
   }
   return reverted;

@@ -2,6 +2,7 @@
 // a role subject to row-level security and sets the tenant for that transaction
 // only (SET LOCAL), so nothing leaks to the next user of a pooled connection.
 import pg from 'pg';
+import { isConnectionError } from '../core/errors.ts';
 
 export type Pool = pg.Pool;
 export type Client = pg.PoolClient;
@@ -27,23 +28,77 @@ export function isUuid(value: string): boolean {
   return UUID_RE.test(value);
 }
 
-/** `begin` may name an isolation level (moves read one consistent snapshot). */
+/** Limits every request transaction on a pool gets (milliseconds; 0 = off). */
+export interface TransactionLimits {
+  statementTimeoutMs: number;
+  lockTimeoutMs: number;
+  idleInTransactionTimeoutMs: number;
+}
+
+// The SET LOCAL statements of each pool that has limits, sent in one round trip with BEGIN.
+const POOL_LIMITS = new WeakMap<Pool, string>();
+
+/**
+ * Gives every transaction on `pool` (withTransaction, asTenant, asSystem) these
+ * limits, as SET LOCAL so they end with the transaction. The server sets them on
+ * its own pools; pools of operator commands and migrations have none.
+ */
+export function setTransactionLimits(pool: Pool, limits: TransactionLimits): void {
+  const ms = (n: number) => `'${Math.max(0, Math.floor(n))}ms'`;
+  POOL_LIMITS.set(
+    pool,
+    [
+      `set local statement_timeout = ${ms(limits.statementTimeoutMs)}`,
+      `set local lock_timeout = ${ms(limits.lockTimeoutMs)}`,
+      `set local idle_in_transaction_session_timeout = ${ms(limits.idleInTransactionTimeoutMs)}`,
+    ].join('; '),
+  );
+}
+
+export interface TransactionOptions {
+  /** The BEGIN statement: may name an isolation level (moves read one consistent snapshot). */
+  begin?: string;
+  /** false: long maintenance work (copies, migrations) runs without the pool's request limits. */
+  limits?: boolean;
+}
+
+/**
+ * One transaction on one pooled connection. While the connection is held an
+ * error listener is attached: if its backend dies (terminated, failover,
+ * network cut, timeout) the work fails with that error (mapped to 503
+ * DATABASE_UNAVAILABLE for requests) and the connection is destroyed, never
+ * returned to the pool.
+ */
 export async function withTransaction<T>(
   pool: Pool,
   fn: (client: Client) => Promise<T>,
-  begin = 'begin',
+  options: string | TransactionOptions = {},
 ): Promise<T> {
+  const opts = typeof options === 'string' ? { begin: options } : options;
+  const limits = opts.limits === false ? undefined : POOL_LIMITS.get(pool);
   const client = await pool.connect();
+  let broken: Error | undefined;
+  const onError = (err: Error) => {
+    broken ??= err;
+  };
+  client.on('error', onError);
   try {
-    await client.query(begin);
+    await client.query(limits ? `${opts.begin ?? 'begin'}; ${limits}` : (opts.begin ?? 'begin'));
     const result = await fn(client);
     await client.query('commit');
     return result;
   } catch (err) {
-    await client.query('rollback').catch(() => undefined);
+    if (isConnectionError(err)) broken ??= err as Error;
+    if (!broken) {
+      await client.query('rollback').catch((e: Error) => {
+        broken ??= e;
+      });
+    }
     throw err;
   } finally {
-    client.release();
+    client.off('error', onError);
+    // A truthy argument makes the pool destroy the connection instead of reusing it.
+    client.release(broken);
   }
 }
 

@@ -4,7 +4,8 @@ import type { AppContext } from '../core/context.ts';
 import { errorHandler, notFoundHandler } from './handlers.ts';
 import { requestId, tenantContext } from './middleware.ts';
 import { requestLog } from './request-log.ts';
-import { healthRoutes } from './health.ts';
+import { admission, healthRoutes, probeRoutes } from './health.ts';
+import { Lifecycle } from '../lifecycle/state.ts';
 import { tenantRoutes } from '../tenants/routes.ts';
 import { authRoutes } from '../auth/routes.ts';
 import { auditRoutes } from '../audit/routes.ts';
@@ -42,7 +43,11 @@ export function createApp(ctx: AppContext): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.use(requestId());
+  const lifecycle = (ctx.lifecycle ??= new Lifecycle('serving'));
+  // Probes first: they answer while booting and draining, and are not worth a log line each.
+  app.use(probeRoutes(ctx, lifecycle));
   app.use(requestLog(ctx.log));
+  app.use(admission(lifecycle));
   const json = express.json({ limit: '1mb' });
   app.use((req, res, next) => (RAW_BODY_PATHS.has(req.path) ? next() : json(req, res, next)));
   // The proxy's certificate question answers on any Host, before tenant resolution and rate limits.

@@ -35,7 +35,12 @@ export function taskList(ctx: AppContext, jobs: readonly JobDefinition[] = JOBS)
 }
 
 export interface JobRunner {
-  stop(): Promise<void>;
+  /**
+   * Takes no new jobs; running ones finish. With `graceMs`, jobs still running
+   * after it are failed back to the queue (graphile-worker's forceful stop) so
+   * another worker retries them instead of waiting for their lock to expire.
+   */
+  stop(graceMs?: number): Promise<void>;
 }
 
 export async function startJobRunner(ctx: AppContext, jobs: readonly JobDefinition[] = JOBS): Promise<JobRunner> {
@@ -52,7 +57,22 @@ export async function startJobRunner(ctx: AppContext, jobs: readonly JobDefiniti
   ctx.log.info({ jobs: jobs.length, scheduled: cron.length, concurrency: ctx.env.WORKER_CONCURRENCY }, 'job runner started');
   return {
     // Running jobs finish; jobs not yet taken stay queued for any other worker.
-    stop: () => runner.stop(),
+    async stop(graceMs?: number) {
+      const stopped = runner.stop();
+      if (graceMs === undefined) return stopped;
+      let timer: NodeJS.Timeout | undefined;
+      const finished = await Promise.race([
+        stopped.then(() => true),
+        new Promise<boolean>((resolve) => {
+          timer = setTimeout(() => resolve(false), graceMs);
+        }),
+      ]);
+      clearTimeout(timer);
+      if (finished) return;
+      ctx.log.warn('jobs still running at the end of the grace period: released for another worker to retry');
+      await runner.kill('grace period over');
+      await stopped.catch(() => undefined);
+    },
   };
 }
 

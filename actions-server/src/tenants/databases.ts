@@ -29,9 +29,9 @@
 import pg from 'pg';
 import type { Logger } from '../core/log.ts';
 import { AppError } from '../core/errors.ts';
-import { createPool } from '../db/database.ts';
+import { createPool, openClient, type PoolOptions } from '../db/database.ts';
 import { migrateUp } from '../db/migrate.ts';
-import { asSystem, isUuid, type Client, type Pool } from '../db/tx.ts';
+import { asSystem, isUuid, setTransactionLimits, type Client, type Pool, type TransactionLimits } from '../db/tx.ts';
 import { applyTemplate, latestVersion, type TemplateStep } from './template.ts';
 import type { TenantRow } from './records.ts';
 
@@ -55,6 +55,10 @@ export interface TenantDatabasesOptions {
   maxPools: number;
   idleMs: number;
   log: Logger;
+  /** Acquisition timeout and broken-connection reporting of each tenant pool (the server's settings). */
+  poolOptions?: PoolOptions;
+  /** Request transaction limits of each tenant pool (the server's settings). */
+  limits?: TransactionLimits;
 }
 
 interface PoolEntry {
@@ -155,7 +159,8 @@ export class TenantDatabases {
         { 'Retry-After': '1' },
       );
     }
-    const pool = createPool(this.databaseUrl(ref), this.opts.poolSize, this.opts.idleMs);
+    const pool = createPool(this.databaseUrl(ref), this.opts.poolSize, this.opts.idleMs, this.opts.poolOptions);
+    if (this.opts.limits) setTransactionLimits(pool, this.opts.limits);
     const entry: PoolEntry = { key, tenantId: ref.tenantId, pool, ready: Promise.resolve(), active: 0, lastUsed: Date.now() };
     // Changes made while no pool was open (no process was listening for them) are picked up here.
     entry.ready = this.copyRegistry(pool, ref.tenantId).catch((err: unknown) => {
@@ -397,8 +402,7 @@ export class TenantDatabases {
 
   /** One connection to the server (its own database), outside any transaction: CREATE/DROP DATABASE need that. */
   private async onServer(databaseUrlEnv: string | null, fn: (client: pg.Client) => Promise<void>): Promise<void> {
-    const client = new pg.Client({ connectionString: this.serverUrl(databaseUrlEnv) });
-    await client.connect();
+    const client = await openClient(this.serverUrl(databaseUrlEnv));
     try {
       await fn(client);
     } finally {

@@ -58,12 +58,21 @@ export async function withSidePool<T>(main: Pool, databases: TenantDatabases, si
   }
 }
 
+// Copies may run long: they take none of the request limits (statement, lock, idle timeouts).
+const COPY_TX = { limits: false } as const;
+const SNAPSHOT_TX = { begin: 'begin isolation level repeatable read', limits: false } as const;
+const READ_SNAPSHOT_TX = { begin: 'begin isolation level repeatable read read only', limits: false } as const;
+
 /** A transaction writing into a target copy: no triggers fire (see the header). */
 const targetWrite = <T>(pool: Pool, fn: (client: Client) => Promise<T>) =>
-  withTransaction(pool, async (client) => {
-    await client.query('set local session_replication_role = replica');
-    return fn(client);
-  });
+  withTransaction(
+    pool,
+    async (client) => {
+      await client.query('set local session_replication_role = replica');
+      return fn(client);
+    },
+    COPY_TX,
+  );
 
 const rel = (side: Side, table: string) => `${ident(side.schema)}.${ident(table)}`;
 
@@ -161,7 +170,7 @@ export async function copySnapshot(
         copied += res.rowCount ?? 0;
       }
       return copied;
-    }, 'begin isolation level repeatable read');
+    }, SNAPSHOT_TX);
   }
   return withTransaction(src.pool, (s) =>
     targetWrite(tgt.pool, async (t) => {
@@ -183,7 +192,7 @@ export async function copySnapshot(
       }
       return copied;
     }),
-    'begin isolation level repeatable read read only',
+    READ_SNAPSHOT_TX,
   );
 }
 
@@ -251,7 +260,7 @@ export async function syncChanges(
  * that shape the rows' text fixed, so both copies are compared like for like.
  */
 export async function checksums(pool: Pool, side: Side, tables: TableSpec[]): Promise<Record<string, TableSum>> {
-  return withTransaction(pool, (c) => tableSums(c, side, tables), 'begin isolation level repeatable read read only');
+  return withTransaction(pool, (c) => tableSums(c, side, tables), READ_SNAPSHOT_TX);
 }
 
 /** The session settings that shape rows' text (timestamps, floats): fixed for checksums and exports alike. */

@@ -3,6 +3,7 @@
 // dropping a copy that is no longer served. All as the owner.
 import pg from 'pg';
 import { AppError } from '../../core/errors.ts';
+import { openClient } from '../../db/database.ts';
 import { asSystem, withTransaction, type ActorInfo, type Client, type Pool } from '../../db/tx.ts';
 import { migrateUp } from '../../db/migrate.ts';
 import { ownerMark, upsertJson, type TenantDatabases } from '../databases.ts';
@@ -75,8 +76,7 @@ async function dropRole(client: Client | pg.Client, role: string): Promise<void>
 }
 
 async function onServer(url: string, fn: (client: pg.Client) => Promise<void>): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
+  const client = await openClient(url);
   try {
     await fn(client);
   } finally {
