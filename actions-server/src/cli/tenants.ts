@@ -215,9 +215,10 @@ export function register(program: Command): void {
     .command('rebalance')
     .description("finish unfinished moves, then move every tenant whose plan's placement differs from its tier")
     .option('--dry-run', 'only list the moves')
-    .action((opts: { dryRun?: boolean }) =>
+    .option('--drain-ms <ms>', 'how long in-flight writes get before each final sync', intArg(0, 600_000))
+    .action((opts: { dryRun?: boolean; drainMs?: number }) =>
       withRuntime(async (rt) => {
-        const deps = moveDeps(rt.ctx);
+        const deps = { ...moveDeps(rt.ctx), drainMs: opts.drainMs };
         let failed = 0;
         if (!opts.dryRun) {
           const resumed = await resumeMoves(deps, actor);
