@@ -97,8 +97,11 @@ async function main(argv: string[]): Promise<number> {
           databases,
           concurrency: Number(flag(rest, '--concurrency') ?? env.TENANT_MIGRATION_CONCURRENCY),
           templateDir: flag(rest, '--template-dir'),
-          onProgress: (done, total, slug) => {
-            if (bar) {
+          hasura: hasuraExposure(env, db.pool, log, databases),
+          onProgress: (done, total, slug, phase) => {
+            if (phase === 'metadata') {
+              if (done === total || done % Math.max(1, Math.floor(total / 10)) === 0) console.log(`hasura sources: ${done}/${total}`);
+            } else if (bar) {
               if (!started) bar.start(total, 0, { slug });
               started = true;
               bar.update(done, { slug });
@@ -112,7 +115,14 @@ async function main(argv: string[]): Promise<number> {
           `template v${report.target}: ${report.upgraded.length} upgraded, ${report.skipped.length} already done elsewhere, ${report.failed.length} failed`,
         );
         for (const f of report.failed) console.error(`  failed ${f.slug}: ${f.error}`);
-        return report.failed.length ? 1 : 0;
+        const md = report.metadata;
+        if (md) {
+          console.log(`hasura sources: ${md.synced.length} updated, ${md.failed.length} failed${md.retryQueued ? ' (retry queued)' : ''}`);
+          for (const f of md.failed) console.error(`  hasura source of ${f.slug} not updated (GraphQL keeps its old shape): ${f.error}`);
+        } else {
+          console.log('hasura sources: not updated (HASURA_GRAPHQL_ENDPOINT is not set)');
+        }
+        return report.failed.length || md?.failed.length ? 1 : 0;
       }
       if (command === 'list') {
         const { rows } = await db.pool.query('select slug, status, isolation, plan, template_version, database_name, database_url_env from public.tenants order by slug');

@@ -5,6 +5,7 @@ import { AppError } from '../core/errors.ts';
 import { asSystem, asTenant, type ActorInfo, type Client, type Pool } from '../db/tx.ts';
 import { toTenantView, type TenantRow, type TenantView, type PublicTenantView, toPublicView } from './records.ts';
 import type { UpdateTenantInput } from './schemas.ts';
+import { withTenantLock } from './lock.ts';
 
 /** A member acting on their tenant; ip and user agent go to the audit trail. */
 export interface Actor extends ActorInfo {
@@ -145,6 +146,8 @@ export async function changeStatus(
 /**
  * Irreversible. Steps outside the database (the tenant's Hasura source) go
  * first: a source left pointing at a dropped role would break Hasura's metadata.
+ * Refused (409) while the tenant is being moved or upgraded, or has a move to
+ * finish or abort first.
  */
 export async function hardDeleteTenant(
   pool: Pool,
@@ -152,8 +155,14 @@ export async function hardDeleteTenant(
   actor: ActorInfo = {},
   deprovisioningSteps: readonly ((tenantId: string) => Promise<void>)[] = [],
 ): Promise<void> {
-  for (const step of deprovisioningSteps) await step(tenantId);
-  await asSystem(pool, (client) => client.query('select public.hard_delete_tenant($1)', [tenantId]), actor);
+  await withTenantLock(pool, tenantId, 'hard-delete this tenant', async () => {
+    const moving = await pool.query<{ state: string }>('select state from public.tenant_moves where tenant_id = $1 and finished_at is null', [tenantId]);
+    if (moving.rows[0]) {
+      throw new AppError('CONFLICT', `This tenant has an unfinished move (step ${moving.rows[0].state}): finish or abort it before a hard delete`);
+    }
+    for (const step of deprovisioningSteps) await step(tenantId);
+    await asSystem(pool, (client) => client.query('select public.hard_delete_tenant($1)', [tenantId]), actor);
+  });
 }
 
 export async function archiveCancelledTenants(
