@@ -79,7 +79,7 @@ export async function reconcile(deps: ExposureDeps, opts: { dryRun: boolean }): 
     }
     try {
       const dry = await syncTenantSource(deps, t.id, { snapshot, dryRun: true, rebuild });
-      const found = dry.drift.filter((d) => d.kind !== 'inconsistent object');
+      const found = dry.drift;
       report.drift.push(...found);
       if (!opts.dryRun && (found.length > 0 || rebuild)) {
         await syncTenantSource(deps, t.id, { snapshot, rebuild });

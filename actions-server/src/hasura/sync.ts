@@ -65,7 +65,7 @@ export interface SyncOptions {
   snapshot?: readonly SourceMetadata[] | undefined;
   /** Compare only: no metadata call that changes anything, no grant, no registry change. */
   dryRun?: boolean | undefined;
-  /** Rebuild the source whole (its metadata has inconsistent objects). */
+  /** Rebuild the source whole (Hasura reports inconsistent objects in it). */
   rebuild?: boolean | undefined;
 }
 
@@ -124,12 +124,9 @@ export async function syncTenantSource(deps: ExposureDeps, tenantId: string, opt
   if (!registration) return none(placement.schema);
   const desired = desiredSourceOf(registration);
   const actual = await actualSource(deps, desired.name, opts.snapshot);
-  const diff = opts.rebuild && actual
-    ? {
-        drift: [{ source: desired.name, kind: 'inconsistent object' as const, object: '', detail: 'source rebuilt' }],
-        requests: [{ type: 'pg_drop_source', args: { name: desired.name, cascade: true } }, ...registration],
-      }
-    : diffSource(actual, desired, registration);
+  const diff = diffSource(actual, desired, registration);
+  // Inconsistent objects are not visible in the export: the source is rebuilt whole, in the same single bulk.
+  if (opts.rebuild && actual) diff.requests = [{ type: 'pg_drop_source', args: { name: desired.name, cascade: true } }, ...registration];
   if (opts.dryRun) return { tenantId, source: desired.name, ...diff, action: 'none' };
   if (diff.requests.length > 0) {
     await deps.metadata.request({ type: 'bulk', args: diff.requests });
