@@ -45,7 +45,10 @@ beforeAll(async () => {
     HASURA_GRAPHQL_ENDPOINT: `${hasura.url}/v1/graphql`,
     HASURA_GRAPHQL_ADMIN_SECRET: SECRET,
     HASURA_TENANT_DATABASE_URL: tenantDbUrl,
-    HASURA_METADATA_TIMEOUT_MS: '2000',
+    HASURA_METADATA_TIMEOUT_MS: '5000',
+    // "Another server" for database tenants: this one, reached through its own setting.
+    TENANT_DATABASE_URL_EU: db.adminUrl,
+    HASURA_TENANT_DATABASE_URL_EU: tenantDbUrl,
   };
   srv = await startTestServer(db, serverEnv);
   deps = { ...hasuraExposure(srv.ctx.env, db.pool, createLogger('silent'), srv.ctx.databases)!, sleep: async () => undefined };
@@ -193,6 +196,26 @@ describe('lifecycle', () => {
     const url = (sourceOf('swap')!.configuration['connection_info'] as { database_url: string }).database_url;
     expect(new URL(url).pathname).toBe(`/${db.rolePrefix}tenant_swap`);
     expect(rolesOf('swap', 'messages', 'select')).toEqual(ROLES);
+  });
+
+  it('a database tenant moves to another server: a database of a second name there, the same source re-pointed', async () => {
+    const t = await make('hop', 'database');
+    const moveDeps = { env: db.env(), pool: db.pool, log: createLogger('silent'), databases: srv.ctx.databases, exposure: deps, drainMs: 0 };
+    await expect(requestMove(moveDeps, t.tenant.id, { to: 'database' })).rejects.toMatchObject({ code: 'CONFLICT' });
+    const move = await requestMove(moveDeps, t.tenant.id, { to: 'database', databaseUrlEnv: 'TENANT_DATABASE_URL_EU' });
+    expect((await runMove(moveDeps, move.id)).state).toBe('done');
+    const row = (await db.pool.query('select database_name, database_url_env from public.tenants where id = $1', [t.tenant.id])).rows[0];
+    expect(row).toEqual({ database_name: `${db.rolePrefix}tenant_hop_2`, database_url_env: 'TENANT_DATABASE_URL_EU' });
+    const url = (sourceOf('hop')!.configuration['connection_info'] as { database_url: string }).database_url;
+    expect(new URL(url).pathname).toBe(`/${db.rolePrefix}tenant_hop_2`);
+    expect(rolesOf('hop', 'messages', 'select')).toEqual(ROLES);
+    expect((await db.pool.query('select 1 from pg_database where datname = $1', [`${db.rolePrefix}tenant_hop`])).rowCount).toBe(0);
+    expect((await db.pool.query('select 1 from pg_roles where rolname = $1', [`${db.rolePrefix}tenant_hop`])).rowCount).toBe(1);
+    const members = await srv.ctx.databases.withPool(
+      { tenantId: t.tenant.id, databaseName: row.database_name, databaseUrlEnv: row.database_url_env },
+      async (pool) => (await pool.query('select count(*)::int as n from "tenant_hop".members')).rows[0].n,
+    );
+    expect(members).toBe(1);
   });
 
   it('moves, hard deletes and upgrades of one tenant exclude each other (409)', async () => {

@@ -36,3 +36,10 @@ $$;
 drop trigger if exists _950_hasura_source on public.tenants;
 create trigger _950_hasura_source after update of status on public.tenants
   for each row execute function public.tg__hasura_source_follow_status();
+
+-- A move changes the tier, or moves a database tenant to another server.
+alter table public.tenant_moves drop constraint if exists tenant_moves_changes_tier;
+alter table public.tenant_moves add constraint tenant_moves_changes_tier check (
+  from_isolation <> to_isolation
+  or (to_isolation = 'database' and (source ->> 'database_url_env') is distinct from (target ->> 'database_url_env'))
+);
