@@ -9,6 +9,7 @@
 -- migration 1763900005000_hasura
 -- migration 1763900006000_pooled
 -- migration 1763900007000_moves
+-- migration 1763900017000_hasura_source_sync
 
 set check_function_bodies = false;
 
@@ -714,6 +715,24 @@ begin
 end
 $function$;
 
+CREATE OR REPLACE FUNCTION public.tg__hasura_source_follow_status()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  v_closed constant text[] := array['cancelled', 'archived'];
+begin
+  if new.isolation <> 'pooled'
+     and (old.status = any (v_closed)) is distinct from (new.status = any (v_closed))
+     and to_regprocedure('graphile_worker.add_job(text,json,text,timestamptz,integer,text,integer,text[],text)') is not null then
+    execute 'select graphile_worker.add_job($1, json_build_object(''tenantId'', $2), max_attempts => 25, job_key => $3)'
+      using 'hasura.sync-source', new.id, 'hasura.sync-source:' || new.id::text;
+  end if;
+  return null;
+end
+$function$;
+
 CREATE OR REPLACE FUNCTION public.tg__limits()
  RETURNS trigger
  LANGUAGE plpgsql
@@ -1163,6 +1182,7 @@ create table public.hasura_tenant_sources (
   tenant_id uuid not null,
   source_name text not null,
   created_at timestamp with time zone default now() not null,
+  synced_version bigint,
   constraint hasura_tenant_sources_pkey PRIMARY KEY (tenant_id),
   constraint hasura_tenant_sources_source_name_key UNIQUE (source_name)
 );
@@ -1342,7 +1362,7 @@ create table public.tenant_moves (
   updated_at timestamp with time zone default now() not null,
   finished_at timestamp with time zone,
   constraint tenant_moves_pkey PRIMARY KEY (tenant_id, id),
-  constraint tenant_moves_changes_tier CHECK ((from_isolation <> to_isolation)),
+  constraint tenant_moves_changes_tier CHECK (((from_isolation <> to_isolation) OR ((to_isolation = 'database'::text) AND ((source ->> 'database_url_env'::text) IS DISTINCT FROM (target ->> 'database_url_env'::text))))),
   constraint tenant_moves_finished CHECK (((finished_at IS NULL) = (state <> ALL (ARRAY['done'::text, 'aborted'::text])))),
   constraint tenant_moves_from_isolation_check CHECK ((from_isolation = ANY (ARRAY['schema'::text, 'pooled'::text, 'database'::text]))),
   constraint tenant_moves_prior_status_check CHECK ((prior_status = ANY (ARRAY['trial'::text, 'active'::text]))),
@@ -1877,11 +1897,13 @@ CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.tenants FOR EAC
 CREATE TRIGGER _200_billing_suspension BEFORE UPDATE ON public.tenants FOR EACH ROW EXECUTE FUNCTION public.tg_tenants__billing_suspension();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON public.tenants FOR EACH ROW EXECUTE FUNCTION public.tg__audit('entity=tenant', 'tenant=id', 'key=id', 'ignore=created_at,updated_at', 'group.status=status,+suspended_at,+cancelled_at,+archived_at,+billing_suspended', 'group.plan_changed=plan', 'group.custom_domain.changed=custom_domain,+custom_domain_verified_at', 'group.custom_domain.verified=custom_domain_verified_at', 'group.subscription.updated=stripe_*,subscription_*,billing_*,current_period_*,cancel_at*,past_due*,grace_*,last_payment_at,trial_ends_at', 'group.moved=isolation,+schema_name,+db_role,+database_name,+database_url_env,+template_version', 'group.template_upgraded=template_version');
 CREATE TRIGGER _900_notify AFTER INSERT OR DELETE OR UPDATE ON public.tenants FOR EACH ROW EXECUTE FUNCTION public.tg_tenants__notify();
+CREATE TRIGGER _950_hasura_source AFTER UPDATE OF status ON public.tenants FOR EACH ROW EXECUTE FUNCTION public.tg__hasura_source_follow_status();
 
 ------------------------------------------------------------------------------
 -- comments
 ------------------------------------------------------------------------------
 comment on schema public is 'standard public schema';
+comment on column public.hasura_tenant_sources.synced_version is 'Template version the Hasura metadata of this source reflects; behind tenants.template_version = metadata sync pending';
 
 ------------------------------------------------------------------------------
 -- grants
