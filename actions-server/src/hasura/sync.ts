@@ -198,17 +198,18 @@ export async function syncPendingSources(deps: ExposureDeps, opts: PendingSyncOp
   }
   if (report.failed.length > 0 && opts.queueRetry !== false) {
     deps.log.warn({ failed: report.failed.length, total: pending.length }, 'Hasura metadata of upgraded tenants not updated; a retry is queued');
-    report.retryQueued = await queueRetry(deps.pool, SYNC_SOURCES_JOB, {}, 'hasura.sync-sources', opts.retryAfterMs ?? 60_000);
+    report.retryQueued = await queueRetry(deps, SYNC_SOURCES_JOB, {}, 'hasura.sync-sources', opts.retryAfterMs ?? 60_000);
   }
   return report;
 }
 
-/** Queues a retry; false (logged) when the job queue is not installed. */
-export async function queueRetry(pool: Pool, job: string, payload: unknown, jobKey: string, afterMs: number): Promise<boolean> {
+/** Queues a retry; false (logged) when the job queue is not there (the next run, or reconcile, catches up instead). */
+async function queueRetry(deps: Pick<ExposureDeps, 'pool' | 'log'>, job: string, payload: unknown, jobKey: string, afterMs: number): Promise<boolean> {
   try {
-    await enqueue(pool, job, payload, { jobKey, runAt: new Date(Date.now() + afterMs), maxAttempts: 25 });
+    await enqueue(deps.pool, job, payload, { jobKey, runAt: new Date(Date.now() + afterMs), maxAttempts: 25 });
     return true;
-  } catch {
+  } catch (err) {
+    deps.log.error({ job, err: (err as Error).message }, 'could not queue the retry of the Hasura metadata step: run tenants migrate or hasura reconcile again');
     return false;
   }
 }

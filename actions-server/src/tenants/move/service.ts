@@ -45,7 +45,7 @@ import {
   startCapture,
 } from './placements.ts';
 import { moveHasuraSource } from './hasura.ts';
-import { TenantBusy, withTenantLock } from '../lock.ts';
+import { TenantBusy, tryTenantLockInTransaction, withTenantLock } from '../lock.ts';
 
 export interface MoveDeps {
   env: Pick<Env, 'TENANT_ROLE_PREFIX'>;
@@ -136,7 +136,8 @@ function targetFor(t: TenantRow, to: Isolation, databaseUrlEnv: string | null, p
 
 /**
  * Records a move (it runs with runMove). Refused: unknown tenant (404), the
- * tier it is in already, a move of it in progress, a tenant that is not
+ * tier it is in already (a database tenant may change servers), a move of it
+ * in progress, a hard delete or upgrade of it running, a tenant that is not
  * active or on trial, a schema behind the template (409); a database server
  * that is not configured (400); no Hasura source left for a pooled tenant
  * moving out (503 TENANT_CAPACITY_REACHED, unless HASURA_SOURCE_CAP_POLICY=skip).
@@ -163,6 +164,7 @@ export async function requestMove(deps: MoveDeps, tenantId: string, input: MoveT
       // Locked: concurrent requests for one tenant queue here, and the second finds the first's move.
       const t = (await c.query<TenantRow>('select * from public.tenants where id = $1 for update', [tenantId])).rows[0];
       if (!t) throw new AppError('TENANT_NOT_FOUND', 'Tenant not found');
+      if (!(await tryTenantLockInTransaction(c, tenantId))) throw new TenantBusy('move this tenant');
       const active = (await c.query<MoveRow>(`select ${MOVE_COLUMNS} from public.tenant_moves where tenant_id = $1 and finished_at is null`, [tenantId])).rows[0];
       if (active) {
         throw new AppError('CONFLICT', `A move of this tenant to ${active.to_isolation} is in progress (step ${active.state})`, {
