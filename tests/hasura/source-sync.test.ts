@@ -224,6 +224,8 @@ describe('lifecycle', () => {
     const held = withTenantLock(db.pool, t.tenant.id, 'move this tenant', () => new Promise<void>((r) => (release = r)));
     await expect.poll(() => release !== undefined).toBe(true);
     await expect(hardDeleteTenant(db.pool, t.tenant.id, {}, srv.ctx.deprovisioningSteps)).rejects.toMatchObject({ code: 'CONFLICT' });
+    const moveDeps = { env: db.env(), pool: db.pool, log: createLogger('silent'), databases: srv.ctx.databases, exposure: deps };
+    await expect(requestMove(moveDeps, t.tenant.id, { to: 'pooled' })).rejects.toThrow(/move, hard delete or template upgrade of this tenant is in progress/);
     const report = await migrateTenantSchemas({ pool: db.pool, databases: srv.ctx.databases, concurrency: 1, templateDir: nextTemplate });
     expect(report.failed).toEqual([{ slug: 'busy', error: expect.stringMatching(/move or hard delete of this tenant is in progress/) }]);
     release();

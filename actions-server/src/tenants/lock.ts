@@ -15,16 +15,25 @@ export class TenantBusy extends AppError {
   }
 }
 
+/** Takes the tenant's lock for the session of this connection; false when another operation holds it. */
+export async function lockTenantOn(client: Client, tenantId: string): Promise<boolean> {
+  return (await client.query<{ ok: boolean }>('select pg_try_advisory_lock($1, hashtext($2)) as ok', [TENANT_LOCK, tenantId])).rows[0]!.ok;
+}
+
+export async function unlockTenantOn(client: Client, tenantId: string): Promise<void> {
+  await client.query('select pg_advisory_unlock($1, hashtext($2))', [TENANT_LOCK, tenantId]).catch(() => undefined);
+}
+
 /** Holds the tenant's lock on a connection of its own while fn runs; TenantBusy (409) when another operation holds it. */
 export async function withTenantLock<T>(pool: Pool, tenantId: string, operation: string, fn: () => Promise<T>): Promise<T> {
   const client = await pool.connect();
   let locked = false;
   try {
-    locked = (await client.query<{ ok: boolean }>('select pg_try_advisory_lock($1, hashtext($2)) as ok', [TENANT_LOCK, tenantId])).rows[0]!.ok;
+    locked = await lockTenantOn(client, tenantId);
     if (!locked) throw new TenantBusy(operation);
     return await fn();
   } finally {
-    if (locked) await client.query('select pg_advisory_unlock($1, hashtext($2))', [TENANT_LOCK, tenantId]).catch(() => undefined);
+    if (locked) await unlockTenantOn(client, tenantId);
     client.release();
   }
 }

@@ -45,7 +45,7 @@ import {
   startCapture,
 } from './placements.ts';
 import { moveHasuraSource } from './hasura.ts';
-import { TenantBusy, tryTenantLockInTransaction, withTenantLock } from '../lock.ts';
+import { lockTenantOn, TenantBusy, tryTenantLockInTransaction, unlockTenantOn } from '../lock.ts';
 
 export interface MoveDeps {
   env: Pick<Env, 'TENANT_ROLE_PREFIX'>;
@@ -228,15 +228,25 @@ export async function activeMove(pool: Pool, tenantId: string): Promise<MoveView
   return row ? toMoveView(row) : undefined;
 }
 
-/** Holds the move's runner lock (on a connection of its own) while fn runs; 409 when another process runs it. */
-async function withRunnerLock<T>(pool: Pool, moveId: string, fn: () => Promise<T>): Promise<T> {
+/**
+ * Holds the move's runner lock (on a connection of its own) while fn runs; 409
+ * when another process runs it. With a tenant, the tenant's lock too, on the
+ * same connection (a move, a hard delete and an upgrade exclude each other).
+ */
+async function withRunnerLock<T>(pool: Pool, moveId: string, fn: () => Promise<T>, tenantId?: string): Promise<T> {
   const client = await pool.connect();
   let locked = false;
+  let tenantLocked = false;
   try {
     locked = (await client.query<{ ok: boolean }>('select pg_try_advisory_lock($1, hashtext($2)) as ok', [RUNNER_LOCK, moveId])).rows[0]!.ok;
     if (!locked) throw new MoveRunningElsewhere();
+    if (tenantId !== undefined) {
+      tenantLocked = await lockTenantOn(client, tenantId);
+      if (!tenantLocked) throw new TenantBusy('move this tenant');
+    }
     return await fn();
   } finally {
+    if (tenantLocked) await unlockTenantOn(client, tenantId!);
     if (locked) await client.query('select pg_advisory_unlock($1, hashtext($2))', [RUNNER_LOCK, moveId]).catch(() => undefined);
     client.release();
   }
@@ -484,11 +494,6 @@ async function noteError(pool: Pool, moveId: string, err: unknown, actor: ActorI
 export async function runMove(deps: MoveDeps, moveId: string, opts: RunOptions = {}): Promise<MoveView> {
   const actor = opts.actor ?? { actor: 'system' };
   const { tenant_id: tenantId } = await loadMove(deps.pool, moveId);
-  // A move, a hard delete and a template upgrade of one tenant exclude each other.
-  return withTenantLock(deps.pool, tenantId, 'move this tenant', () => runLocked(deps, moveId, actor, opts));
-}
-
-function runLocked(deps: MoveDeps, moveId: string, actor: ActorInfo, opts: RunOptions): Promise<MoveView> {
   return withRunnerLock(deps.pool, moveId, async () => {
     const steps = await loadTemplate(deps.templateDir ?? TEMPLATE_DIR);
     for (;;) {
@@ -508,7 +513,7 @@ function runLocked(deps: MoveDeps, moveId: string, actor: ActorInfo, opts: RunOp
         throw err;
       }
     }
-  });
+  }, tenantId);
 }
 
 /** Starts a move in the background (REST and the Hasura action answer at once); its state is in tenant_moves. */
