@@ -1,4 +1,4 @@
-// DESIGN.md §11: the Hasura auth webhook (JWT verify, tenant resolution from
+// bench/README.md: the Hasura auth webhook (JWT verify, tenant resolution from
 // the forwarded Host, membership lookup, rate limit on Redis, API-call count)
 // keeps ≥ 0.6× the throughput of a bare Express handler and a p99 ≤ 2× its p99,
 // at 50 connections.

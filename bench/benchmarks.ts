@@ -1,4 +1,4 @@
-// Every benchmark of DESIGN.md §11, in its order (the table prints them so).
+// Every benchmark of bench/README.md, in its order (the table prints them so).
 // provisioning runs before template-migration: it hands over its thousands of
 // schema tenants (see SCHEMA_TENANTS_KEY).
 import { authWebhook } from './auth-webhook.ts';

@@ -1,4 +1,4 @@
-// DESIGN.md §11: plan limits are exact under 20 racing inserts (a free tenant
+// bench/README.md: plan limits are exact under 20 racing inserts (a free tenant
 // holding 4 channels ends with exactly 5) and cost ≤ 1.5× bare inserts. The
 // limit is the _500_limits trigger, which reads the counter kept by _800_usage;
 // the baseline tenant has both dropped from its channels table.

@@ -1,4 +1,4 @@
-// DESIGN.md §11: pooled reads under RLS cost ≤ 1.1× the same query without RLS,
+// bench/README.md: pooled reads under RLS cost ≤ 1.1× the same query without RLS,
 // on 1M rows over 1,000 tenants: the real pooled.messages table with its own
 // policies and indexes, read as the owner (no RLS) and as `app`.
 import { createHash } from 'node:crypto';

@@ -1,4 +1,4 @@
-// DESIGN.md §11: provisioning a schema tenant costs ≤ 2× the raw DDL of the
+// bench/README.md: provisioning a schema tenant costs ≤ 2× the raw DDL of the
 // template, flat from 1 to 10,000 existing tenants. Sampled at several sizes;
 // at each, raw DDL and the service alternate so background load hits both.
 import { performance } from 'node:perf_hooks';

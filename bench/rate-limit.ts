@@ -1,4 +1,4 @@
-// DESIGN.md §11: the project's rate-limit check (minute and hour windows, the
+// bench/README.md: the project's rate-limit check (minute and hour windows, the
 // tenant's plan limits) has a p99 ≤ 1.5× that of bare rate-limiter-flexible
 // calls for the same two windows, at 5,000 checks/s open loop on local Redis.
 import { RateLimiterRedis } from 'rate-limiter-flexible';

@@ -1,4 +1,4 @@
-// DESIGN.md §11: the tenant-resolving middleware on a cached tenant keeps ≥ 0.9×
+// bench/README.md: the tenant-resolving middleware on a cached tenant keeps ≥ 0.9×
 // the throughput of bare Express; an uncached resolution takes < 1 ms at p50.
 import express from 'express';
 import { errorHandler } from '../actions-server/src/http/handlers.ts';

@@ -1,4 +1,4 @@
-// `npm run bench [-- <name> ...]`: runs the benchmarks of DESIGN.md §11 (all, or
+// `npm run bench [-- <name> ...]`: runs the benchmarks of bench/README.md (all, or
 // the named ones), prints one table and writes bench/results/latest.json.
 // BENCH_SCALE=tiny|default|full (default: default, about 10 minutes on 2 cores).
 import path from 'node:path';

@@ -1,4 +1,4 @@
-// DESIGN.md §11: Stripe webhooks are processed at ≥ 1,000 events/s, exactly
+// bench/README.md: Stripe webhooks are processed at ≥ 1,000 events/s, exactly
 // once, with 8 concurrent deliveries. The project side is the real server's
 // POST /api/billing/webhook (signature check, store once, apply to the tenant in
 // the same transaction) with the SDK pointed at the local Stripe double; the

@@ -1,4 +1,4 @@
-// DESIGN.md §11: a template migration over 5,000 schemas costs ≤ 2× a raw loop
+// bench/README.md: a template migration over 5,000 schemas costs ≤ 2× a raw loop
 // of the same DDL. The project side is migrateTenantSchemas (what `npm run
 // tenants:migrate` runs: one transaction per tenant with its recorded version,
 // re-securing the schema); the baseline runs the same DDL over the same

@@ -1,4 +1,4 @@
-// DESIGN.md §11: usage metering costs ≤ 1.2× the time of bare inserts, 8 writers
+// bench/README.md: usage metering costs ≤ 1.2× the time of bare inserts, 8 writers
 // on one tenant, and its totals are exact. Two tenants made by the sign-up
 // service, identical but for one thing: the baseline's messages table has its
 // _800_usage trigger dropped. Rounds alternate between them.

@@ -7,6 +7,7 @@ import { migrateUp } from './db/migrate.ts';
 import { buildContext, startServer } from './server.ts';
 import { moveDeps, resumeMoves } from './tenants/move/service.ts';
 import { installJobQueue, startJobRunner } from './jobs/runner.ts';
+import { DeploymentMismatchError } from './db/deployment.ts';
 
 async function main(): Promise<void> {
   let env;
@@ -62,6 +63,10 @@ Then:
 }
 
 main().catch((err: unknown) => {
+  if (err instanceof DeploymentMismatchError) {
+    console.error(err.message);
+    process.exit(2);
+  }
   console.error(err);
   process.exit(1);
 });

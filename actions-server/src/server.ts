@@ -12,6 +12,7 @@ import { createStripeClient } from './billing/stripe-client.ts';
 import { wireHasura } from './hasura/wiring.ts';
 import { buildLimits, stopLimits } from './limits/wiring.ts';
 import { TenantDatabases } from './tenants/databases.ts';
+import { checkDeploymentSettings } from './db/deployment.ts';
 
 export interface RunningServer {
   ctx: AppContext;
@@ -32,10 +33,13 @@ export async function buildContext(env: Env, log: Logger, pool: Pool, databaseUr
   const tokens = createTokenService(env, () =>
     log.warn('JWT_SECRET is not set: using a random secret for this process (tokens end with it)'),
   );
+  // Before anything else touches tenants: a process configured apart from its deployment must not run.
+  const deploymentProblems = await checkDeploymentSettings(pool, env);
+  for (const problem of deploymentProblems) log.error(problem);
   const limits = await buildLimits(env, log, pool);
   const databases = tenantDatabases(env, log, pool, databaseUrl);
   databases.watch(resolver);
-  const ctx: AppContext = { env, log, pool, resolver, tokens, provisioningSteps: [], deprovisioningSteps: [], databases, ...limits };
+  const ctx: AppContext = { env, log, pool, resolver, tokens, provisioningSteps: [], deprovisioningSteps: [], databases, deploymentProblems, ...limits };
   if (env.STRIPE_SECRET_KEY) ctx.stripe = createStripeClient(env.STRIPE_SECRET_KEY, env.STRIPE_API_BASE);
   else log.info('STRIPE_SECRET_KEY is not set: billing is disabled (billing routes answer 503)');
   wireHasura(ctx);

@@ -6,6 +6,7 @@ import { openDatabase } from './db/database.ts';
 import { migrateUp } from './db/migrate.ts';
 import { buildContext } from './server.ts';
 import { installJobQueue, startJobRunner } from './jobs/runner.ts';
+import { DeploymentMismatchError } from './db/deployment.ts';
 
 async function main(): Promise<void> {
   let env;
@@ -36,6 +37,10 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
+  if (err instanceof DeploymentMismatchError) {
+    console.error(err.message);
+    process.exit(2);
+  }
   console.error(err);
   process.exit(1);
 });

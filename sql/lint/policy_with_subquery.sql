@@ -1,4 +1,4 @@
--- A policy is one plain per-row predicate (STYLE.md 5): no subquery, and no call
+-- A policy is one plain per-row predicate (ARCHITECTURE.md §4): no subquery, and no call
 -- to a function of ours that reads tables (Citus rejects both on distributed
 -- tables, and both cost a query per row). Helpers such as
 -- public.current_tenant_id() read only settings and pass.

@@ -1,4 +1,4 @@
--- A security definer function pins its search_path (STYLE.md 4), without
+-- A security definer function pins its search_path (ARCHITECTURE.md §4), without
 -- "$user" and with pg_temp last: where pg_temp is not listed it is searched
 -- first, so a caller's temporary table could stand in for a real one. An empty
 -- search_path (everything schema-qualified) is the tightest pin and passes.

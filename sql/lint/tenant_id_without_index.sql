@@ -1,4 +1,4 @@
--- Every tenant_id column leads an index (STYLE.md 5): tenant policies are index
+-- Every tenant_id column leads an index (ARCHITECTURE.md §4): tenant policies are index
 -- conditions, not sequential scans over every tenant's rows.
 select t.ident as object, 'no index leads with tenant_id' as detail
 from lint_tables t

@@ -101,3 +101,15 @@ test('tenants create, show, suspend, reactivate and set-plan', async () => {
   expect(noTenant.code).toBe(2);
   expect(noTenant.stderr).toContain('no tenant with slug nosuch');
 }, 180_000);
+
+test('a CLI whose TENANT_ROLE_PREFIX differs from the one the deployment recorded refuses (exit 2) and changes nothing', async () => {
+  expect((await runCli(db, ['tenants', 'list'])).code).toBe(0);
+  const before = await db.pool.query('select count(*) from public.tenants');
+  const r = await runCli(db, ['tenants', 'create', '--slug', 'wrongprefix', '--name', 'W', '--owner-email', 'w@w.example.com', '--owner-name', 'W'], {
+    TENANT_ROLE_PREFIX: 'other_',
+    OWNER_PASSWORD: 'owner password 123',
+  });
+  expect(r.code).toBe(2);
+  expect(r.stderr).toContain("TENANT_ROLE_PREFIX is 'other_'");
+  expect((await db.pool.query('select count(*) from public.tenants')).rows).toEqual(before.rows);
+}, 60_000);

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { createPool } from '../../actions-server/src/db/database.ts';
 import { appliedVersions, listMigrations, migrateDown, migrateUp } from '../../actions-server/src/db/migrate.ts';
+import { dumpSchema } from '../../actions-server/src/db/dump.ts';
 import { withDatabase } from '../support/global-setup.ts';
 
 const name = `mig_${Date.now().toString(36)}`;
@@ -42,11 +43,16 @@ it('applies every migration once, in order, recording them in nself’s table', 
   ]);
 });
 
-it('every up.sql is safe to run again (as nself may)', async () => {
+it('every up.sql is safe to run again (as nself may): the schema is the same after, and operator edits to plans stay', async () => {
+  const before = await dumpSchema(pool);
+  await pool.query(`update public.plans set max_channels = 7, features = features || '{"sso": true}' where id = 'free'`);
+  const edited = (await pool.query('select * from public.plans order by id')).rows;
   for (const m of await listMigrations()) {
     const sql = await readFile(path.join(m.dir, 'up.sql'), 'utf8');
     await expect(pool.query(sql), `${m.version}_${m.name}`).resolves.toBeDefined();
   }
+  expect(await dumpSchema(pool)).toEqual(before);
+  expect((await pool.query('select * from public.plans order by id')).rows).toEqual(edited);
 });
 
 it('rolls everything back with down.sql and up again', async () => {

@@ -1,4 +1,4 @@
-// The billing and invitation actions, in the payload shape of CONTRACT.md §1,
+// The billing and invitation actions, in the payload shape of hasura/README.md §1,
 // against the Stripe double: the same services as the REST routes, with the
 // role taken from session_variables (and re-checked against the database).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

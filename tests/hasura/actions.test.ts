@@ -1,4 +1,4 @@
-// POST /hasura/actions with the payloads Hasura sends (CONTRACT.md §1): the
+// POST /hasura/actions with the payloads Hasura sends (hasura/README.md §1): the
 // example from the contract verbatim, and the same shape for each of our
 // actions. Identity comes from session_variables only.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,7 +9,7 @@ import type { RunningServer } from '../../actions-server/src/server.ts';
 
 const SECRET = 'actions-secret-0123456789abcdef';
 
-// CONTRACT.md §1, byte for byte.
+// hasura/README.md §1, byte for byte.
 const CONTRACT_EXAMPLE = `{"action":{"name":"UserLogin"},
  "input":{"username":"jake","password":"secretpassword"},
  "session_variables":{"x-hasura-user-id":"423","x-hasura-role":"user"},

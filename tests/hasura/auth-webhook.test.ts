@@ -1,4 +1,4 @@
-// POST /hasura/auth as Hasura calls it (CONTRACT.md §4): {headers, request},
+// POST /hasura/auth as Hasura calls it (hasura/README.md §4): {headers, request},
 // answered 200 with the session or 401. Tokens, hosts, memberships and
 // statuses are real; only the request is built by hand, the way Hasura sends it.
 import jwt from 'jsonwebtoken';

@@ -1,4 +1,4 @@
-// Event and cron deliveries as Hasura sends them (CONTRACT.md §2, §3): the
+// Event and cron deliveries as Hasura sends them (hasura/README.md §2, §3): the
 // shared secret, the contract's event example verbatim, each cron job's
 // effect, and exactly-once: a redelivered id does nothing, a failed one stays
 // retryable.
@@ -12,7 +12,7 @@ import type { RunningServer } from '../../actions-server/src/server.ts';
 const SECRET = 'events-secret-0123456789abcdef';
 const headers = { 'X-Hasura-Event-Secret': SECRET };
 
-// CONTRACT.md §2, byte for byte.
+// hasura/README.md §2, byte for byte.
 const CONTRACT_EVENT = `{"id":"85558393-c75d-4d2f-9c15-e80591b83894","created_at":"2018-09-05T07:14:21.601701Z",
  "trigger":{"name":"insert_user_trigger"},"table":{"schema":"public","name":"users"},
  "delivery_info":{"current_retry":0,"max_retries":3},
@@ -41,7 +41,7 @@ interface Delivery {
 const post = (path: string, body: unknown, h: Record<string, string> = headers) =>
   request<Delivery>(srv.url, path, typeof body === 'string' ? { rawBody: body, headers: h } : { body, headers: h });
 
-/** A cron delivery in the shape of CONTRACT.md §3 (null fields left out, as Hasura does). */
+/** A cron delivery in the shape of hasura/README.md §3 (null fields left out, as Hasura does). */
 const cron = (name: string, payload: unknown = {}, id = randomUUID(), scheduled = new Date()) => ({
   id,
   name,

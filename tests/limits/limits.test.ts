@@ -305,7 +305,7 @@ describe('check_tenant_limits and the counters behind it', () => {
       },
       { resource: 'api_calls_month', usage: '0', max_value: '1000', remaining: '1000', overage: '0', at_limit: false, exceeded: false },
     ]);
-    // The seeds' spelling works too; unlimited reads -1 with no remaining.
+    // The documented spelling works too; unlimited reads -1 with no remaining.
     await setPlan(made, 'enterprise');
     const seeds = await db.pool.query<{ check_tenant_limits: string }>('select public.check_tenant_limits($1)', [made.tenant.id]);
     expect(seeds.rows.map((r) => r.check_tenant_limits)).toEqual([

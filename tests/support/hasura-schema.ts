@@ -28,13 +28,13 @@
  *    (2 only for export_metadata / replace_metadata, as in the server's RQLMetadataV2),
  *    `resource_version` a non-negative integer; other envelope keys are rejected.
  *  - Each command's `args` object shape (keys, required keys, primitive types) from the metadata
- *    API docs / CONTRACT.md §8. Unknown keys are rejected: STRICTER than the server, which ignores
+ *    API docs / hasura/README.md §8. Unknown keys are rejected: STRICTER than the server, which ignores
  *    them, so that typos in our own requests surface.
  *  - bulk / bulk_atomic / bulk_keep_going: `args` is an array of requests, each validated
  *    recursively. (Which commands bulk_atomic accepts is execution semantics, left to the double.)
  *  - replace_metadata: v1 args = metadata object, or `{allow_inconsistent_metadata?,
  *    allow_warnings?, metadata}` (the server infers which); v2 args = the latter.
- *  - Permission rules: operators (CONTRACT.md §6 list, `_x` and `$x` spellings), `_exists` shape,
+ *  - Permission rules: operators (hasura/README.md §6 list, `_x` and `$x` spellings), `_exists` shape,
  *    session-variable spelling in values and in `set` presets (see `checkBoolExp`). Columns cannot
  *    be checked in requests (no database), so there the check is structural only. The same
  *    structural check over a whole metadata object: `checkMetadataPermissions` (separate from
@@ -516,7 +516,7 @@ function requestIssues(body: unknown, pointer: string, topLevel: boolean): Schem
 // Boolean expressions (permission filter / check)
 
 const LOGICAL_OPERATORS = new Set(['and', 'or', 'not', 'exists']);
-/** CONTRACT.md §6 comparison operators (without the `_` / `$` prefix). */
+/** hasura/README.md §6 comparison operators (without the `_` / `$` prefix). */
 export const COMPARISON_OPERATORS: ReadonlySet<string> = new Set([
   'eq', 'neq', 'gt', 'lt', 'gte', 'lte', 'in', 'nin', 'is_null',
   'like', 'nlike', 'ilike', 'nilike', 'similar', 'nsimilar', 'regex', 'nregex', 'iregex', 'niregex',
@@ -580,7 +580,7 @@ export interface BoolExpOptions {
 
 /**
  * Check a permission boolean expression, which Hasura's schema leaves free-form: operators
- * (CONTRACT.md §6, `_x` or `$x`), column / relationship names, session-variable spelling
+ * (hasura/README.md §6, `_x` or `$x`), column / relationship names, session-variable spelling
  * (`X-Hasura-...`, case-insensitive) and the `_exists: {_table, _where}` shape. `_exists._where`
  * refers to an unrelated table, so only its structure is checked. Returns readable errors.
  */

@@ -1,6 +1,6 @@
 /**
  * Build the JSON metadata (what `export_metadata` returns / `hasura metadata apply` sends) from a
- * Hasura CLI config-v3 metadata directory (CONTRACT.md §7), the way the CLI does:
+ * Hasura CLI config-v3 metadata directory (hasura/README.md §7), the way the CLI does:
  *  - every `*.yaml` file is parsed with `yaml`; any string `'!include <path>'` (also the unquoted
  *    YAML tag form `!include <path>`) is replaced by the parsed content of that file, resolved
  *    relative to the including file, recursively (include cycles are an error);

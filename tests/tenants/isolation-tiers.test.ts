@@ -1,4 +1,4 @@
-// The isolation contract (DESIGN.md §5) across placement tiers, proved by
+// The isolation contract (ARCHITECTURE.md §4) across placement tiers, proved by
 // attack: tenant A (the attacker) goes after tenant B's product rows and
 // registry rows through every path — SQL as `app` with A's app.tenant_id, SQL
 // as `hasura` with a hasura.user naming A's tenant, A's own tenant role where

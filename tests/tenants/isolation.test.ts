@@ -1,4 +1,4 @@
-// The isolation contract (DESIGN.md §5), proved by attack: tenant A tries every
+// The isolation contract (ARCHITECTURE.md §4), proved by attack: tenant A tries every
 // path to B's rows and schema and gets an error or zero rows. Each attack is
 // paired with the same query as the owner, so no test passes on an empty table.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -180,7 +180,7 @@ describe('hard delete', () => {
 
   it('refuses a tenant whose schema it did not create (e.g. a pre-existing single-tenant schema)', async () => {
     await db.pool.query('create schema nchat; create table nchat.users (id uuid primary key)');
-    // The seeds' migration path: a 'default' tenant pointing at the existing schema.
+    // The documented migration path: a 'default' tenant pointing at the existing schema.
     const { rows } = await db.pool.query<{ id: string }>(
       `insert into public.tenants (name, slug, isolation, schema_name, db_role)
        values ('Default', 'default', 'schema', 'nchat', 'legacy_role') returning id`,

@@ -1,4 +1,4 @@
-// Online moves between placement tiers (issue 9, item 4): a tenant holding
+// Online moves between placement tiers: a tenant holding
 // 10,000 messages moves pooled -> schema -> database -> pooled while a writer
 // keeps inserting and a reader keeps reading, through withTenantData with the
 // placement the resolver gives (as every request does). Afterwards nothing is

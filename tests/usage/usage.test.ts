@@ -1,6 +1,6 @@
 // Usage metering: triggers record every change in the same transaction (exact
 // under concurrency, nothing for rolled-back work), public.tenant_usage answers
-// the seeds' query per month, API calls are counted by the REST middleware and
+// the documented query per month, API calls are counted by the REST middleware and
 // written in batches, and the REST endpoints answer members of the tenant only.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDb, startTestServer, type TestDb } from '../support/db.ts';
@@ -34,7 +34,7 @@ const asTenantRole = (made: MadeTenant, fn: (c: Client) => Promise<unknown>, poo
     fn,
   );
 
-/** The seeds' query, as the owner. */
+/** The documented query, as the owner. */
 const usageRow = async (tenantId: string, period = PERIOD) =>
   (await db.pool.query('SELECT * FROM public.tenant_usage WHERE tenant_id = $1 AND period = $2', [tenantId, period])).rows[0];
 
@@ -277,7 +277,7 @@ describe.each(['pooled', 'database'] as const)('a %s tenant', (isolation) => {
     expect(res.body.usage).toMatchObject({ usersTotal: 2, channelsTotal: 2, messagesTotal: 25, storageBytes: 1024, filesCount: 2 });
     const report = await request(srv.url, `/api/tenants/${made.tenant.id}/usage/report`, { host, token });
     expect(report.body.report.limits[1]).toMatchObject({ resource: 'channels', usage: 2, limit: 5, remaining: 3 });
-    // The seeds' query on the main database agrees.
+    // The documented query on the main database agrees.
     expect(await usageRow(made.tenant.id)).toMatchObject({ users_total: '2', channels_total: '2', messages_total: '25', storage_bytes: '1024' });
   });
 });

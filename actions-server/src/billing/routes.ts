@@ -1,4 +1,4 @@
-// REST surface of billing (seed routes): thin adapters over the services. The
+// REST surface of billing (documented routes): thin adapters over the services. The
 // webhook is on any host (Stripe calls the platform address) and reads the raw
 // body, which its signature covers.
 import express, { Router, type Request, type RequestHandler } from 'express';

@@ -4,7 +4,7 @@
 import { z } from 'zod';
 import { planIdSchema } from '../tenants/schemas.ts';
 
-// "monthly"/"yearly" is the seeds' spelling; Stripe's is "month"/"year".
+// "monthly"/"yearly" is the documented spelling; Stripe's is "month"/"year".
 const intervalSchema = z
   .enum(['month', 'year', 'monthly', 'yearly'])
   .transform((v) => (v === 'monthly' ? 'month' : v === 'yearly' ? 'year' : v));

@@ -3,6 +3,7 @@
 // failed, 2 bad input (unknown command or flag, invalid value) with nothing changed.
 import { Command, CommanderError } from 'commander';
 import { register as registerAdmins } from './admins.ts';
+import { register as registerConfig } from './config.ts';
 import { register as registerDb } from './db.ts';
 import { register as registerHasura } from './hasura.ts';
 import { register as registerMigrate } from './migrate.ts';
@@ -14,7 +15,7 @@ function buildProgram(): Command {
     .description('Operator commands for the multi-tenant backend')
     .showHelpAfterError()
     .exitOverride();
-  for (const register of [registerMigrate, registerTenants, registerAdmins, registerDb, registerHasura]) register(program);
+  for (const register of [registerMigrate, registerTenants, registerAdmins, registerDb, registerConfig, registerHasura]) register(program);
   // Every subcommand inherits exit-instead-of-process.exit, so main() decides the code.
   const inherit = (cmd: Command): void => {
     for (const sub of cmd.commands) {

@@ -8,6 +8,7 @@ import type { AppContext } from '../core/context.ts';
 import { createLogger } from '../core/log.ts';
 import { openDatabase, type Database } from '../db/database.ts';
 import { buildContext, closeContext } from '../server.ts';
+import { DeploymentMismatchError } from '../db/deployment.ts';
 
 /** Bad input on the command line: printed with its reason, exit 2, nothing changed. */
 export class UsageError extends Error {
@@ -36,7 +37,9 @@ export async function withRuntime<T>(fn: (rt: CliRuntime) => Promise<T>): Promis
   const log = createLogger(env.LOG_LEVEL === 'info' ? 'warn' : env.LOG_LEVEL);
   const db = await openDatabase(env, log);
   try {
-    const ctx = await buildContext(env, log, db.pool, db.url);
+    const ctx = await buildContext(env, log, db.pool, db.url).catch((err: unknown) => {
+      throw err instanceof DeploymentMismatchError ? new UsageError(err.message) : err;
+    });
     try {
       return await fn({ env, db, ctx });
     } finally {

@@ -30,7 +30,7 @@ const EnvSchema = z
     PORT: z.coerce.number().int().min(0).max(65535).default(3000),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 
-    DATABASE_URL: optionalString,
+    DATABASE_URL: optionalString.pipe(postgresUrl.optional()),
     EMBEDDED_PG_DIR: z.string().default('.data/postgres'),
     EMBEDDED_PG_PORT: z.coerce.number().int().min(1).max(65535).default(54329),
     DB_POOL_MAX: z.coerce.number().int().min(1).max(500).default(20),
@@ -56,7 +56,7 @@ const EnvSchema = z
       .default(''),
     TENANT_MIGRATION_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
     // Where a new tenant goes when neither a platform admin nor its plan's
-    // placement says (schema: the seeds' default).
+    // placement says (schema: the documented default).
     DEFAULT_ISOLATION: z.enum(['schema', 'pooled', 'database']).default('schema'),
     // Other PostgreSQL servers for database-tier tenants: every variable named
     // TENANT_DATABASE_URL_<NAME> (collected by loadConfig), a URL of a role that
@@ -131,10 +131,10 @@ const EnvSchema = z
     // The same for each other server of database-tier tenants: HASURA_<variable>
     // (e.g. HASURA_TENANT_DATABASE_URL_EU for TENANT_DATABASE_URL_EU), collected by loadConfig.
     HASURA_TENANT_DATABASE_URLS: z.record(z.string().regex(TENANT_DATABASE_ENV_RE), z.string()).default({}),
-    // Every tracked table costs Hasura memory and metadata time (DESIGN.md §10).
+    // Every tracked table costs Hasura memory and metadata time (ARCHITECTURE.md §8).
     HASURA_MAX_TENANT_SOURCES: z.coerce.number().int().min(0).default(200),
     // Past the cap (schema and database tenants with a source of their own):
-    // place the new tenant pooled (DESIGN.md §10), refuse it, or create it
+    // place the new tenant pooled (ARCHITECTURE.md §8), refuse it, or create it
     // without a GraphQL source.
     HASURA_SOURCE_CAP_POLICY: z.enum(['pooled', 'refuse', 'skip']).default('pooled'),
     HASURA_TENANT_SOURCE_MAX_CONNECTIONS: z.coerce.number().int().min(1).max(100).default(4),
@@ -149,8 +149,20 @@ const EnvSchema = z
     // Lifetime the auth webhook gives a session (in Hasura CE: how long a
     // websocket connection lives before it is re-authenticated). 0 = unlimited.
     HASURA_AUTH_MAX_AGE_SECONDS: z.coerce.number().int().min(0).max(3600).default(60),
-  })
-  .superRefine((env, ctx) => {
+  });
+
+export type Env = z.infer<typeof EnvSchema>;
+
+/** Collects problems instead of stopping at the first, so one boot reports them all. */
+interface IssueSink {
+  addIssue(issue: { code: 'custom'; path: string[]; message: string }): void;
+}
+
+/**
+ * Rules across variables. They run even when some variables failed to parse
+ * (those read as undefined here), so every problem is reported in one pass.
+ */
+function crossChecks(env: Env, ctx: IssueSink): void {
     const hasuraEndpoint = env.HASURA_GRAPHQL_ENDPOINT ?? env.HASURA_ENDPOINT;
     if (hasuraEndpoint !== undefined) {
       if (!/^https?:\/\/[^/]/.test(hasuraEndpoint)) {
@@ -167,17 +179,17 @@ const EnvSchema = z
       const problem = tenantDatabaseUrlProblem(env.HASURA_TENANT_DATABASE_URL);
       if (problem) ctx.addIssue({ code: 'custom', path: ['HASURA_TENANT_DATABASE_URL'], message: problem });
     }
-    for (const [name, url] of Object.entries(env.HASURA_TENANT_DATABASE_URLS)) {
+    for (const [name, url] of Object.entries(env.HASURA_TENANT_DATABASE_URLS ?? {})) {
       const problem = tenantDatabaseUrlProblem(url);
       if (problem) ctx.addIssue({ code: 'custom', path: [`HASURA_${name}`], message: problem });
-      if (!(name in env.TENANT_DATABASE_SERVERS)) {
+      if (!(name in (env.TENANT_DATABASE_SERVERS ?? {}))) {
         ctx.addIssue({ code: 'custom', path: [`HASURA_${name}`], message: `names no server: ${name} is not set` });
       }
     }
     if (hasuraEndpoint !== undefined) {
       // Hasura reaches a database tenant's server through its own login there.
-      for (const name of Object.keys(env.TENANT_DATABASE_SERVERS)) {
-        if (!(name in env.HASURA_TENANT_DATABASE_URLS)) {
+      for (const name of Object.keys(env.TENANT_DATABASE_SERVERS ?? {})) {
+        if (!(name in (env.HASURA_TENANT_DATABASE_URLS ?? {}))) {
           ctx.addIssue({ code: 'custom', path: [`HASURA_${name}`], message: `required when ${name} and HASURA_GRAPHQL_ENDPOINT are set` });
         }
       }
@@ -216,9 +228,7 @@ const EnvSchema = z
         ctx.addIssue({ code: 'custom', path: ['STRIPE_API_BASE'], message: (err as Error).message });
       }
     }
-  });
-
-export type Env = z.infer<typeof EnvSchema>;
+}
 
 // Collected by loadConfig from every variable with this prefix: documented as a pattern.
 const COLLECTED: Record<string, string> = {
@@ -228,6 +238,16 @@ const COLLECTED: Record<string, string> = {
 
 /** Every variable the server reads (README's configuration table must list each: a test checks). */
 export const ENV_VARIABLES: readonly string[] = Object.keys(EnvSchema.shape).map((k) => COLLECTED[k] ?? k);
+
+/** Each variable's default as the process would see it unset (undefined: no default). */
+export function envDefaults(): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(EnvSchema.shape).map(([key, schema]) => {
+      const parsed = (schema as z.ZodType).safeParse(undefined);
+      return [COLLECTED[key] ?? key, parsed.success ? parsed.data : undefined];
+    }),
+  );
+}
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -246,16 +266,23 @@ function collect(source: Record<string, string | undefined>, pattern: RegExp, st
 }
 
 export function loadConfig(source: Record<string, string | undefined> = process.env): Env {
-  const parsed = EnvSchema.safeParse({
+  const input: Record<string, unknown> = {
     ...source,
     TENANT_DATABASE_SERVERS: collect(source, /^TENANT_DATABASE_URL_/),
     HASURA_TENANT_DATABASE_URLS: collect(source, /^HASURA_TENANT_DATABASE_URL_/, 'HASURA_'),
-  });
-  if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`));
+  };
+  // Field by field, so a type error in one variable does not hide the others' problems.
+  const problems: string[] = [];
+  const values: Record<string, unknown> = {};
+  for (const [key, schema] of Object.entries(EnvSchema.shape)) {
+    const parsed = (schema as z.ZodType).safeParse(input[key]);
+    if (parsed.success) values[key] = parsed.data;
+    else problems.push(...parsed.error.issues.map((i) => `${[key, ...i.path].join('.')}: ${i.message}`));
   }
-  const env = parsed.data;
-  // ENABLE_MULTI_TENANCY=false is the seeds' spelling of single-tenant mode.
+  const env = values as Env;
+  crossChecks(env, { addIssue: (i) => problems.push(`${i.path.join('.')}: ${i.message}`) });
+  if (problems.length) throw new ConfigError([...new Set(problems)]);
+  // ENABLE_MULTI_TENANCY=false is the documented spelling of single-tenant mode.
   if (!env.ENABLE_MULTI_TENANCY) env.DISABLE_MULTI_TENANCY = true;
   return env;
 }

@@ -24,6 +24,8 @@ export interface AppContext {
   provisioningSteps: ProvisioningStep[];
   /** Steps run before a tenant is hard-deleted. */
   deprovisioningSteps: ((tenantId: string) => Promise<void>)[];
+  /** Problems this process runs with but reports (boot log, readiness): e.g. a tenant's database server it has no URL for. */
+  deploymentProblems: string[];
   /** Database-tier tenants' databases and their bounded pools. */
   databases: TenantDatabases;
   /** The Hasura source cap, present when Hasura is configured. */

@@ -1,10 +1,12 @@
 // Structured JSON logs; credentials never reach them.
-import { pino, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger } from 'pino';
 
 export type { Logger };
 
-export function createLogger(level: string): Logger {
-  return pino({
+/** `destination` defaults to stdout (tests pass a stream to read the lines). */
+export function createLogger(level: string, destination?: DestinationStream): Logger {
+  return pino(
+    {
     level,
     base: { service: 'actions-server' },
     redact: {
@@ -23,5 +25,7 @@ export function createLogger(level: string): Logger {
       ],
       censor: '[redacted]',
     },
-  });
+    },
+    destination,
+  );
 }

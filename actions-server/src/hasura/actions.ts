@@ -63,7 +63,7 @@ export const ACTION_NAMES = [
 ] as const;
 export type ActionName = (typeof ACTION_NAMES)[number];
 
-/** The body Hasura POSTs to an action handler (hasura/CONTRACT.md §1). */
+/** The body Hasura POSTs to an action handler (hasura/README.md §1). */
 export const actionPayloadSchema = z.object({
   action: z.object({ name: z.string() }),
   input: z.record(z.string(), z.unknown()).default({}),

@@ -1,4 +1,4 @@
-// Hasura's auth webhook in POST mode (hasura/CONTRACT.md §4): Hasura forwards
+// Hasura's auth webhook in POST mode (hasura/README.md §4): Hasura forwards
 // every client header, Host included, as {headers, request}; we answer 200 with
 // the session or 401. Any other status makes Hasura answer 500, so every refusal
 // (bad token, foreign tenant, suspended tenant, rate limit) is a 401 whose body

@@ -5,7 +5,7 @@
 import { GraphQLClient } from 'graphql-request';
 import { hasuraBaseUrl } from './settings.ts';
 
-/** A `POST /v1/metadata` body (hasura/CONTRACT.md §8). */
+/** A `POST /v1/metadata` body (hasura/README.md §8). */
 export interface MetadataRequest {
   type: string;
   args: unknown;

@@ -1,10 +1,10 @@
-// Hasura event and cron trigger deliveries (hasura/CONTRACT.md §2, §3), each
+// Hasura event and cron trigger deliveries (hasura/README.md §2, §3), each
 // handled exactly once (receipts.ts). Cron jobs are the database's own
 // functions, run in the receipt's transaction: the job's effect and its receipt
 // commit together.
 //
 // Event triggers are optional here. The shipped metadata declares none:
-// Hasura on Citus has none (DESIGN.md §10), installing one makes Hasura create
+// Hasura on Citus has none (ARCHITECTURE.md §8), installing one makes Hasura create
 // hdb_catalog in the application database (which the restricted `hasura` role
 // cannot), and tenant caches are already invalidated by LISTEN/NOTIFY.
 // `tenant_status_changed` is for deployments where LISTEN cannot reach the
@@ -26,7 +26,7 @@ export type CronJobName = (typeof CRON_JOBS)[number];
 
 const row = z.record(z.string(), z.unknown());
 
-/** An event trigger delivery (CONTRACT.md §2). */
+/** An event trigger delivery (hasura/README.md §2). */
 export const eventDeliverySchema = z.object({
   id: z.string().min(1).max(200),
   created_at: z.string(),
@@ -41,7 +41,7 @@ export const eventDeliverySchema = z.object({
   }),
 });
 
-/** A cron trigger delivery (CONTRACT.md §3); null fields are omitted by Hasura. */
+/** A cron trigger delivery (hasura/README.md §3); null fields are omitted by Hasura. */
 export const cronDeliverySchema = z.object({
   id: z.string().min(1).max(200),
   name: z.string().optional(),

@@ -53,6 +53,12 @@ export function hasuraRoutes(ctx: AppContext): Router {
   });
 
   router.post(ACTIONS_PATH, async (req, res) => {
+    // Not configured is the server's state, not an action's answer: 503 in the one error shape.
+    if (ctx.env.ACTIONS_SECRET === undefined) {
+      const off = new AppError('SERVICE_UNAVAILABLE', 'ACTIONS_SECRET is not configured on the actions server');
+      res.status(off.status).json(errorBody(off));
+      return;
+    }
     try {
       checkSecret(req, ACTIONS_SECRET_HEADER, ctx.env.ACTIONS_SECRET, 'ACTIONS_SECRET');
       res.json(await dispatchAction(ctx, req.body));

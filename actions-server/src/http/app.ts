@@ -3,6 +3,7 @@ import express, { type Router } from 'express';
 import type { AppContext } from '../core/context.ts';
 import { errorHandler, notFoundHandler } from './handlers.ts';
 import { requestId, tenantContext } from './middleware.ts';
+import { requestLog } from './request-log.ts';
 import { healthRoutes } from './health.ts';
 import { tenantRoutes } from '../tenants/routes.ts';
 import { authRoutes } from '../auth/routes.ts';
@@ -36,6 +37,7 @@ export function createApp(ctx: AppContext): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.use(requestId());
+  app.use(requestLog(ctx.log));
   const json = express.json({ limit: '1mb' });
   app.use((req, res, next) => (RAW_BODY_PATHS.has(req.path) ? next() : json(req, res, next)));
   app.use('/api', tenantContext(ctx));

@@ -34,10 +34,13 @@ export function errorHandler(log: Logger) {
     if (parserType === 'entity.parse.failed') appErr = new AppError('MALFORMED_JSON', 'The request body is not valid JSON');
     else if (parserType === 'entity.too.large') appErr = new AppError('PAYLOAD_TOO_LARGE', 'The request body is too large');
     else appErr = toAppError(err);
-    const line = { requestId: req.requestId, tenantId: req.tenant?.id, userId: req.auth?.userId, code: appErr.code };
-    if (appErr.status >= 500) log.error({ ...line, err: err instanceof Error ? { message: err.message, stack: err.stack } : err }, 'request failed');
-    else log.info(line, appErr.message);
-    if (res.headersSent) return;
+    // Logged once, by the request log line (with the stack for a server fault).
+    res.locals['errorCode'] = appErr.code;
+    if (appErr.status >= 500) res.err = err instanceof Error ? err : new Error(String(err));
+    if (res.headersSent) {
+      log.error({ requestId: req.requestId, err }, 'request failed after its answer had started');
+      return;
+    }
     sendError(res, appErr);
   };
 }

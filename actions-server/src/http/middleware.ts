@@ -24,7 +24,7 @@ function secretMatches(given: string | undefined, expected: string | undefined):
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-/** DESIGN §6 order: custom domain / subdomain from Host, then a trusted internal header, then (development) ?tenant=. */
+/** ARCHITECTURE.md §3 order: custom domain / subdomain from Host, then a trusted internal header, then (development) ?tenant=. */
 export function targetFor(ctx: AppContext, req: Request): HostTarget {
   const fromHost = classifyHost(req.headers.host, ctx.env);
   if (fromHost.kind !== 'platform') return fromHost;

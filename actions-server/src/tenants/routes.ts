@@ -1,4 +1,4 @@
-// REST surface of the tenant core (seed 000 routes). Thin: validate, authorise,
+// REST surface of the tenant core (documented routes). Thin: validate, authorise,
 // call the service.
 import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';

@@ -457,10 +457,6 @@ values
    '{"basic": true, "analytics": true, "integrations": true, "sso": true, "audit_logs": true, "custom_domain": true, "priority_support": true}', 2),
   ('custom', 'Custom', -1, -1, -1, -1, 600, 30000, null, null, 0, false,
    '{"basic": true, "analytics": true, "integrations": true, "sso": true, "audit_logs": true, "custom_domain": true, "priority_support": true, "dedicated_support": true, "sla": true}', 3)
-on conflict (id) do update set
-  name = excluded.name, max_users = excluded.max_users, max_channels = excluded.max_channels,
-  max_storage_bytes = excluded.max_storage_bytes, max_api_calls_month = excluded.max_api_calls_month,
-  rate_limit_per_minute = excluded.rate_limit_per_minute, rate_limit_per_hour = excluded.rate_limit_per_hour,
-  price_monthly_cents = excluded.price_monthly_cents, price_yearly_cents = excluded.price_yearly_cents,
-  trial_days = excluded.trial_days, self_serve = excluded.self_serve, features = excluded.features,
-  sort_order = excluded.sort_order;
+-- Only plans that are missing: re-running this file (nself may) never resets an
+-- operator's edits to an existing plan.
+on conflict (id) do nothing;

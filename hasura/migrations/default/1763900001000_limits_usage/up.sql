@@ -1,5 +1,5 @@
--- Plan limits, usage metering and the numbers behind per-plan rate limits
--- (issue 5, parts 1-3). Limits are enforced by triggers in PostgreSQL, so they
+-- Plan limits, usage metering and the numbers behind per-plan rate limits.
+-- Limits are enforced by triggers in PostgreSQL, so they
 -- hold for every path (actions server, Hasura, psql); usage is recorded by
 -- triggers in the same transaction as the change. Safe to run twice.
 --
@@ -12,7 +12,7 @@
 --                          writers of one busy tenant never queue on one row.
 --   tenant_api_calls       API calls a month per endpoint, written in batches
 --                          by the actions server (no write per request).
---   tenant_usage           the seeds' view: one row per tenant per 'YYYY-MM'.
+--   tenant_usage           the documented view: one row per tenant per 'YYYY-MM'.
 
 ------------------------------------------------------------------------------
 -- types (and the immutable helpers table constraints need)
@@ -572,7 +572,7 @@ as $$
   order by r.ord
 $$;
 
--- The seeds' `SELECT public.check_tenant_limits('<tenant id>')`: the current month.
+-- The documented `SELECT public.check_tenant_limits('<tenant id>')`: the current month.
 create or replace function public.check_tenant_limits(p_tenant_id uuid)
 returns table (
   resource text,

@@ -1,4 +1,4 @@
--- Placement tiers (issue 9, part A): the pooled tier's shared tables, the
+-- Placement tiers: the pooled tier's shared tables, the
 -- registry columns of the database tier, and per-plan placement. A tenant is
 -- served from exactly one placement, recorded in its registry row:
 --   schema    tenant_<slug> schema in this database (schema_name, db_role);
@@ -21,7 +21,7 @@ revoke all on schema pooled from public;
 -- tables
 ------------------------------------------------------------------------------
 -- Where new tenants of a plan are placed when a platform admin does not choose:
--- null defers to DEFAULT_ISOLATION (schema unless configured, the seeds' default).
+-- null defers to DEFAULT_ISOLATION (schema unless configured, the documented default).
 alter table public.plans add column if not exists placement text;
 alter table public.plans drop constraint if exists plans_placement_check;
 alter table public.plans
@@ -50,7 +50,7 @@ alter table public.tenants
   end);
 
 -- The template's tables (sql/tenant/0001_init.sql) shared by every pooled
--- tenant, shaped for Citus row-based sharding (DESIGN.md §10): tenant_id leads
+-- tenant, shaped for Citus row-based sharding (ARCHITECTURE.md §8): tenant_id leads
 -- every key and index, foreign keys are composite and cascade within the
 -- tenant. tenant_id defaults to the transaction's tenant (app.tenant_id, or a
 -- Hasura mutation's session), so unqualified SQL is the same for every tier.

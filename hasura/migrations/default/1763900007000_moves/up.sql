@@ -1,4 +1,4 @@
--- Online moves of a tenant between placement tiers (issue 9, part B). The
+-- Online moves of a tenant between placement tiers. The
 -- actions server (actions-server/src/tenants/move/) copies the tenant's rows
 -- into the new placement while the old one keeps serving, freezes writes for
 -- the final delta only, switches the registry row in one transaction and then
