@@ -259,6 +259,32 @@ describe('Hasura metadata API double', () => {
     expect(await post(track('items'))).toMatchObject({ status: 503, body: { code: 'unexpected' } });
     expect((await post(track('items'))).status).toBe(200);
   });
+
+  it('reports marked inconsistent objects until they leave the metadata or are dropped', async () => {
+    await setup();
+    hasura.markInconsistent({ source: 'default', table: { schema: 'public', name: 'orders' } });
+    const listed = await post({ type: 'get_inconsistent_metadata', args: {} });
+    expect(listed).toMatchObject({
+      status: 200,
+      body: { is_consistent: false, inconsistent_objects: [{ type: 'table', name: 'table public.orders in source default', definition: { schema: 'public', name: 'orders' } }] },
+    });
+    expect((await post({ type: 'reload_metadata', args: {} })).body).toMatchObject({ is_consistent: false });
+    // Untracking the table takes its inconsistency with it.
+    expect((await post({ type: 'pg_untrack_table', args: { source: 'default', table: 'orders' } })).status).toBe(200);
+    expect((await post({ type: 'get_inconsistent_metadata', args: {} })).body).toEqual({ is_consistent: true, inconsistent_objects: [] });
+
+    hasura.markInconsistent({ source: 'default' });
+    expect((await post({ type: 'drop_inconsistent_metadata', args: {} })).status).toBe(200);
+    expect(hasura.metadata().sources).toEqual([]);
+    expect((await post({ type: 'get_inconsistent_metadata', args: {} })).body).toMatchObject({ is_consistent: true });
+  });
+
+  it('unreachable: connections are dropped without an answer', async () => {
+    hasura.unreachable(true);
+    await expect(post({ type: 'export_metadata', args: {} })).rejects.toThrow();
+    hasura.unreachable(false);
+    expect((await post({ type: 'export_metadata', args: {} })).status).toBe(200);
+  });
 });
 
 describe('validateMetadata', () => {

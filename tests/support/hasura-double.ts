@@ -13,7 +13,12 @@
  *    anything else → 500 "Bulk atomic does not support this command";
  *  - every successful modifying request increments `resource_version`; a request carrying a stale
  *    `resource_version` → 409 conflict (checked only for modifying requests, as in the server).
- * Not modelled (no database): column/table existence in Postgres, inconsistent-metadata handling.
+ *  - inconsistent objects: none arise by themselves (no database); a test marks a source or a table
+ *    inconsistent (`markInconsistent`), `get_inconsistent_metadata` / `reload_metadata` report it in
+ *    Hasura's shape (`{type, name: "table s.t in source x", definition, reason}`) until the object
+ *    leaves the metadata (source dropped, table untracked) or `drop_inconsistent_metadata` removes it;
+ *  - `unreachable(true)` drops every connection without an answer, as a Hasura that is down.
+ * Not modelled (no database): column/table existence in Postgres.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -85,9 +90,20 @@ export interface HasuraDouble {
   metadata(): MetadataJson;
   /** The next `times` (default 1) commands of this type — top-level or inside a bulk — fail with `status` (default 500). */
   failOn(type: string, times?: number, status?: number): void;
-  /** Back to the initial metadata and resource_version; clears recorded requests and failOn rules. */
+  /** Marks a source (or one of its tables) inconsistent, as Hasura does when the database does not match. */
+  markInconsistent(object: InconsistentMark): void;
+  /** While true, every request's connection is dropped without an answer (Hasura down). */
+  unreachable(down: boolean): void;
+  /** Back to the initial metadata and resource_version; clears recorded requests, failOn rules, inconsistencies and unreachable. */
   reset(): void;
   close(): Promise<void>;
+}
+
+export interface InconsistentMark {
+  source: string;
+  /** A table of the source; absent: the source itself. */
+  table?: QualifiedTable;
+  reason?: string;
 }
 
 /** The error body Hasura sends: `{path, error, code}`. */
@@ -115,6 +131,10 @@ type JsonObject = Record<string, unknown>;
 const isRecord = (v: unknown): v is JsonObject => typeof v === 'object' && v !== null && !Array.isArray(v);
 const SUCCESS = { message: 'success' } as const;
 const NOT_MODIFYING = new Set(['export_metadata', 'get_inconsistent_metadata']);
+const consistency = (draft: Draft) => {
+  const objects = inconsistentObjects(draft.inconsistent);
+  return { is_consistent: objects.length === 0, inconsistent_objects: objects };
+};
 const BULK_ATOMIC_SUPPORTED = new Set(['pg_create_object_relationship', 'pg_create_array_relationship', 'pg_drop_relationship']);
 const TABLE_LISTS = [
   'object_relationships', 'array_relationships', 'computed_fields', 'remote_relationships',
@@ -188,6 +208,20 @@ interface ExecContext {
 
 interface Draft {
   md: MetadataJson;
+  inconsistent: InconsistentMark[];
+}
+
+function inconsistentObjects(marks: readonly InconsistentMark[]): JsonObject[] {
+  return marks.map((m) =>
+    m.table
+      ? {
+          type: 'table',
+          name: `table ${m.table.schema}.${m.table.name} in source ${m.source}`,
+          definition: m.table,
+          reason: m.reason ?? `Inconsistent object: no such table/view exists in source: ${tableText(m.table)}`,
+        }
+      : { type: 'source', name: `source ${m.source}`, definition: m.source, reason: m.reason ?? 'Inconsistent object: connection error' },
+  );
 }
 
 const FAILURE_CODES: Record<number, string> = { 400: 'bad-request', 401: 'access-denied', 404: 'not-found', 409: 'conflict' };
@@ -276,6 +310,7 @@ function execute(request: JsonObject, draft: Draft, ctx: ExecContext): unknown {
       const index = md.sources.findIndex((s) => s.name === name);
       if (index < 0) fail(400, 'not-exists', `source with name "${name}" does not exist`);
       md.sources.splice(index, 1);
+      draft.inconsistent = draft.inconsistent.filter((m) => m.source !== name);
       return SUCCESS;
     }
     case 'pg_track_table': {
@@ -302,6 +337,7 @@ function execute(request: JsonObject, draft: Draft, ctx: ExecContext): unknown {
       }
       for (const d of dependents) d.remove();
       source.tables.splice(source.tables.findIndex((t) => sameTable(t.table, table)), 1);
+      draft.inconsistent = draft.inconsistent.filter((m) => !(m.source === source.name && m.table && sameTable(m.table, table)));
       return SUCCESS;
     }
     case 'pg_create_object_relationship':
@@ -347,13 +383,27 @@ function execute(request: JsonObject, draft: Draft, ctx: ExecContext): unknown {
       draft.md = toState(v2Shape ? a.metadata : args);
       return v2Shape ? { is_consistent: true, inconsistent_objects: [] } : SUCCESS;
     }
-    case 'reload_metadata':
-      return { message: 'success', is_consistent: true };
+    case 'reload_metadata': {
+      const { is_consistent, inconsistent_objects } = consistency(draft);
+      return is_consistent ? { message: 'success', is_consistent } : { message: 'success', is_consistent, inconsistent_objects };
+    }
     case 'clear_metadata':
       draft.md = { version: 3, sources: [] };
+      draft.inconsistent = [];
       return SUCCESS;
     case 'get_inconsistent_metadata':
-      return { is_consistent: true, inconsistent_objects: [] };
+      return consistency(draft);
+    case 'drop_inconsistent_metadata': {
+      // Hasura removes the inconsistent objects from the metadata.
+      for (const m of draft.inconsistent) {
+        const index = md.sources.findIndex((x) => x.name === m.source);
+        if (index < 0) continue;
+        if (!m.table) md.sources.splice(index, 1);
+        else md.sources[index]!.tables = md.sources[index]!.tables.filter((t) => !sameTable(t.table, m.table!));
+      }
+      draft.inconsistent = [];
+      return SUCCESS;
+    }
     case 'bulk':
       return (Array.isArray(args) ? args : []).map((sub, i) => execute(sub as JsonObject, draft, { ...ctx, path: `${argsPath}[${i}]` }));
     case 'bulk_keep_going':
@@ -432,6 +482,8 @@ export async function startHasuraDouble(opts: HasuraDoubleOptions): Promise<Hasu
   let resourceVersion = initialResourceVersion;
   const requests: unknown[] = [];
   const failures: Failure[] = [];
+  let inconsistent: InconsistentMark[] = [];
+  let down = false;
 
   const handleMetadata = (req: IncomingMessage, raw: string): { status: number; body: unknown } => {
     let body: unknown;
@@ -461,7 +513,7 @@ export async function startHasuraDouble(opts: HasuraDoubleOptions): Promise<Hasu
     }
     const request = body as JsonObject; // validated above
 
-    const draft: Draft = { md: structuredClone(state) };
+    const draft: Draft = { md: structuredClone(state), inconsistent: structuredClone(inconsistent) };
     try {
       const result = execute(request, draft, { path: '$', resourceVersion, failures });
       if (!modifies(request)) return { status: 200, body: result };
@@ -473,6 +525,7 @@ export async function startHasuraDouble(opts: HasuraDoubleOptions): Promise<Hasu
         };
       }
       state = draft.md;
+      inconsistent = draft.inconsistent;
       resourceVersion += 1;
       return { status: 200, body: result };
     } catch (err) {
@@ -482,6 +535,10 @@ export async function startHasuraDouble(opts: HasuraDoubleOptions): Promise<Hasu
   };
 
   const server = createServer((req, res) => {
+    if (down) {
+      req.socket.destroy();
+      return;
+    }
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/healthz' || path === '/hasura/healthz') {
       if (req.method === 'GET' || req.method === 'HEAD') return send(res, 200, 'OK');
@@ -519,7 +576,15 @@ export async function startHasuraDouble(opts: HasuraDoubleOptions): Promise<Hasu
     failOn(type, times = 1, status = 500) {
       failures.push({ type, remaining: times, status });
     },
+    markInconsistent(object) {
+      inconsistent.push(structuredClone(object));
+    },
+    unreachable(value) {
+      down = value;
+    },
     reset() {
+      inconsistent = [];
+      down = false;
       state = structuredClone(initialMetadata);
       resourceVersion = initialResourceVersion;
       requests.length = 0;

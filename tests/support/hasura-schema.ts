@@ -44,7 +44,7 @@
  * pg_create_{select,insert,update,delete}_permission, pg_drop_{select,insert,update,delete}_permission,
  * pg_create_object_relationship, pg_create_array_relationship, pg_drop_relationship, bulk,
  * bulk_atomic, bulk_keep_going, export_metadata, replace_metadata, reload_metadata, clear_metadata,
- * get_inconsistent_metadata.
+ * get_inconsistent_metadata, drop_inconsistent_metadata.
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -300,6 +300,7 @@ const ARGS_SCHEMAS: Record<string, SchemaObject> = {
   ),
   clear_metadata: anyObject,
   get_inconsistent_metadata: anyObject,
+  drop_inconsistent_metadata: anyObject,
 };
 
 export const BULK_TYPES = ['bulk', 'bulk_atomic', 'bulk_keep_going'] as const;

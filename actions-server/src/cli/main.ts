@@ -6,6 +6,7 @@ import { register as registerAdmins } from './admins.ts';
 import { register as registerConfig } from './config.ts';
 import { register as registerDb } from './db.ts';
 import { register as registerDomains } from './domains.ts';
+import { register as registerHasura } from './hasura.ts';
 import { register as registerMigrate } from './migrate.ts';
 import { register as registerTenants } from './tenants.ts';
 import { register as registerPortability } from './portability.ts';
@@ -21,6 +22,7 @@ function buildProgram(): Command {
     registerTenants,
     registerPortability,
     registerDomains,
+    registerHasura,
     registerAdmins,
     registerDb,
     registerConfig,

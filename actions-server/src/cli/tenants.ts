@@ -12,6 +12,7 @@ import { moveTenantSchema } from '../tenants/move/schemas.ts';
 import { abortMove, activeMove, moveDeps, rebalanceCandidates, requestMove, resumeMoves, runMove } from '../tenants/move/service.ts';
 import { intArg, progressReporter, tenantIdOf, UsageError, withRuntime } from './runtime.ts';
 import { readSecret } from './secrets.ts';
+import { hasuraExposure } from '../hasura/wiring.ts';
 
 const actor = { actor: 'cli' };
 const ISOLATIONS = isolationSchema.options;
@@ -129,19 +130,29 @@ export function register(program: Command): void {
     .action((opts: { concurrency?: number; templateDir?: string }) =>
       withRuntime(async ({ env, db, ctx }) => {
         const progress = progressReporter('tenants');
+        const sources = progressReporter('hasura sources');
         const report = await migrateTenantSchemas({
           pool: db.pool,
           databases: ctx.databases,
           concurrency: opts.concurrency ?? env.TENANT_MIGRATION_CONCURRENCY,
           templateDir: opts.templateDir,
-          onProgress: (done, total, slug) => progress.update(done, total, slug),
+          hasura: hasuraExposure(env, db.pool, ctx.log, ctx.databases),
+          onProgress: (done, total, slug, phase) => (phase === 'schema' ? progress : sources).update(done, total, slug),
         });
         progress.stop();
+        sources.stop();
         console.log(
           `template v${report.target}: ${report.upgraded.length} upgraded, ${report.skipped.length} already done elsewhere, ${report.failed.length} failed`,
         );
         for (const f of report.failed) console.error(`  failed ${f.slug}: ${f.error}`);
-        if (report.failed.length) process.exitCode = 1;
+        const md = report.metadata;
+        if (md) {
+          console.log(`hasura sources: ${md.synced.length} updated, ${md.failed.length} failed${md.retryQueued ? ' (a retry is queued)' : ''}`);
+          for (const f of md.failed) console.error(`  hasura source of ${f.slug} not updated (its GraphQL keeps the old shape): ${f.error}`);
+        } else {
+          console.log('hasura sources: not updated (HASURA_GRAPHQL_ENDPOINT is not set)');
+        }
+        if (report.failed.length || md?.failed.length) process.exitCode = 1;
       }),
     );
 

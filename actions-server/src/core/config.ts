@@ -230,6 +230,8 @@ const EnvSchema = z
     HASURA_TENANT_SOURCE_MAX_CONNECTIONS: z.coerce.number().int().min(1).max(100).default(4),
     HASURA_METADATA_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
     HASURA_METADATA_ATTEMPTS: z.coerce.number().int().min(1).max(10).default(3),
+    // The scheduled reconcile of Hasura's metadata (every 15 minutes): off, dry-run (log the drift) or repair.
+    HASURA_RECONCILE: z.enum(['off', 'dry-run', 'repair']).default('dry-run'),
     // Shared secrets Hasura sends with action calls (X-Actions-Secret) and with
     // event and cron deliveries (X-Hasura-Event-Secret); unset = those endpoints answer 503.
     ACTIONS_SECRET: optionalString,

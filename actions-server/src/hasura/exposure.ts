@@ -195,18 +195,18 @@ export interface ExposureDeps {
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-type Exposed = {
+export type Exposed = {
   exposed: true;
   schema: string;
   dbRole: string;
   /** Database tier: the tenant's own database. */
   database?: { name: string; urlEnv: string | null };
 };
-type Placement = Exposed | { exposed: false; reason: string };
+export type Placement = Exposed | { exposed: false; reason: string };
 
-type PlacementColumns = Pick<TenantRow, 'id' | 'isolation' | 'schema_name' | 'db_role' | 'database_name' | 'database_url_env'>;
+export type PlacementColumns = Pick<TenantRow, 'id' | 'isolation' | 'schema_name' | 'db_role' | 'database_name' | 'database_url_env'>;
 
-function placementOf(tenant: PlacementColumns): Placement {
+export function placementOf(tenant: PlacementColumns): Placement {
   const isolation: Isolation = tenant.isolation;
   switch (isolation) {
     case 'schema':
@@ -273,7 +273,7 @@ export function sourceCapacity(settings: HasuraSettings): SourceCapacity {
  * transaction on this database, or in a transaction of the tenant's own
  * database (committed before the caller's).
  */
-function inTenantDatabase<T>(deps: ExposureDeps, tenant: PlacementColumns, client: Client, fn: (client: Client) => Promise<T>): Promise<T> {
+export function inTenantDatabase<T>(deps: ExposureDeps, tenant: PlacementColumns, client: Client, fn: (client: Client) => Promise<T>): Promise<T> {
   if (tenant.isolation !== 'database') return fn(client);
   if (!deps.databases) throw new Error('database tenants need TenantDatabases to be exposed');
   return deps.databases.withPool(refOfRow(tenant), (pool) => asSystem(pool, fn));
@@ -285,7 +285,7 @@ function inTenantDatabase<T>(deps: ExposureDeps, tenant: PlacementColumns, clien
  * grants the login role the tenant role and creates the marker view; all
  * committed before Hasura connects as that role to add the source.
  */
-async function reserveSource(deps: ExposureDeps, tenant: TenantRow, placement: Exposed): Promise<TenantTable[] | undefined> {
+export async function reserveSource(deps: ExposureDeps, tenant: TenantRow, placement: Exposed): Promise<TenantTable[] | undefined> {
   const { settings } = deps;
   if (!isUuid(tenant.id)) throw new Error('tenant id must be a uuid');
   return asSystem(deps.pool, async (client) => {
@@ -325,7 +325,7 @@ async function reserveSource(deps: ExposureDeps, tenant: TenantRow, placement: E
 }
 
 /** Undoes reserveSource (registry row, grants, marker view); each part only if still there. */
-async function releaseSource(deps: ExposureDeps, tenantId: string): Promise<void> {
+export async function releaseSource(deps: ExposureDeps, tenantId: string): Promise<void> {
   await asSystem(deps.pool, async (client) => {
     const { rows } = await client.query<PlacementColumns>(
       'select id, isolation, schema_name, db_role, database_name, database_url_env from public.tenants where id = $1',
@@ -384,6 +384,29 @@ async function withAttempts(deps: ExposureDeps, sourceName: string, what: string
   throw last;
 }
 
+/** The source a tenant should have, given its schema's tables. */
+export function sourceSpecOf(settings: HasuraSettings, tenant: Pick<TenantRow, 'slug'>, placement: Exposed, tables: TenantTable[]): TenantSourceSpec {
+  return {
+    sourceName: placement.schema,
+    namespace: graphqlNamespace(tenant.slug),
+    schema: placement.schema,
+    databaseUrl: sourceDatabaseUrl(settings, placement),
+    maxConnections: settings.tenantSourceMaxConnections,
+    tables,
+  };
+}
+
+/** Records that the source's metadata matches the tenant's current template version. */
+export async function markSourceSynced(pool: Pool, tenantId: string): Promise<void> {
+  await asSystem(pool, (c) =>
+    c.query(
+      `update public.hasura_tenant_sources s set synced_version = coalesce(t.template_version, 0)
+         from public.tenants t where t.id = s.tenant_id and s.tenant_id = $1`,
+      [tenantId],
+    ),
+  );
+}
+
 export async function exposeTenant(deps: ExposureDeps, tenant: TenantRow): Promise<void> {
   const placement = placementOf(tenant);
   if (!placement.exposed) {
@@ -392,14 +415,7 @@ export async function exposeTenant(deps: ExposureDeps, tenant: TenantRow): Promi
   }
   const tables = await reserveSource(deps, tenant, placement);
   if (!tables) return;
-  const spec: TenantSourceSpec = {
-    sourceName: placement.schema,
-    namespace: graphqlNamespace(tenant.slug),
-    schema: placement.schema,
-    databaseUrl: sourceDatabaseUrl(deps.settings, placement),
-    maxConnections: deps.settings.tenantSourceMaxConnections,
-    tables,
-  };
+  const spec = sourceSpecOf(deps.settings, tenant, placement, tables);
   try {
     // One bulk: Hasura applies it as a whole or not at all.
     await withAttempts(deps, spec.sourceName, 'tenant source registration', () =>
@@ -413,6 +429,7 @@ export async function exposeTenant(deps: ExposureDeps, tenant: TenantRow): Promi
     await releaseSource(deps, tenant.id);
     throw new AppError('SERVICE_UNAVAILABLE', 'The GraphQL API could not be set up for this tenant; try again shortly');
   }
+  await markSourceSynced(deps.pool, tenant.id);
   deps.log.info({ tenantId: tenant.id, source: spec.sourceName, tables: tables.length }, 'Hasura tenant source registered');
 }
 

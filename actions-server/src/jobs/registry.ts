@@ -2,5 +2,10 @@
 import type { JobDefinition } from './types.ts';
 import { PORTABILITY_JOBS } from '../portability/jobs.ts';
 import { DOMAIN_JOBS } from '../domains/jobs.ts';
+import { HASURA_JOBS } from '../hasura/jobs.ts';
 
-export const JOBS: readonly JobDefinition[] = [...PORTABILITY_JOBS, ...DOMAIN_JOBS];
+export const JOBS: readonly JobDefinition[] = [
+  ...PORTABILITY_JOBS,
+  ...DOMAIN_JOBS,
+  ...HASURA_JOBS,
+];

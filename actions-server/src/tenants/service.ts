@@ -9,6 +9,7 @@ import type { Env } from '../core/config.ts';
 import { assertCustomDomainAllowed } from '../domains/policy.ts';
 import { issueDomainToken, recordManualVerification, type VerificationEnv } from '../domains/verification.ts';
 import { mergeBranding } from '../branding/service.ts';
+import { withTenantLock } from './lock.ts';
 
 /** What tenant updates read from the configuration: domain rules, the proof's settings, allowed image hosts. */
 export type TenantUpdateEnv = VerificationEnv & Pick<Env, 'BASE_DOMAIN' | 'ALLOWED_CUSTOM_DOMAIN_SUFFIXES' | 'BRANDING_IMAGE_HOSTS'>;
@@ -163,6 +164,8 @@ export async function changeStatus(
 /**
  * Irreversible. Steps outside the database (the tenant's Hasura source) go
  * first: a source left pointing at a dropped role would break Hasura's metadata.
+ * Refused (409) while the tenant is being moved or upgraded, or has a move to
+ * finish or abort first.
  */
 export async function hardDeleteTenant(
   pool: Pool,
@@ -170,8 +173,14 @@ export async function hardDeleteTenant(
   actor: ActorInfo = {},
   deprovisioningSteps: readonly ((tenantId: string) => Promise<void>)[] = [],
 ): Promise<void> {
-  for (const step of deprovisioningSteps) await step(tenantId);
-  await asSystem(pool, (client) => client.query('select public.hard_delete_tenant($1)', [tenantId]), actor);
+  await withTenantLock(pool, tenantId, 'hard-delete this tenant', async () => {
+    const moving = await pool.query<{ state: string }>('select state from public.tenant_moves where tenant_id = $1 and finished_at is null', [tenantId]);
+    if (moving.rows[0]) {
+      throw new AppError('CONFLICT', `This tenant has an unfinished move (step ${moving.rows[0].state}): finish or abort it before a hard delete`);
+    }
+    for (const step of deprovisioningSteps) await step(tenantId);
+    await asSystem(pool, (client) => client.query('select public.hard_delete_tenant($1)', [tenantId]), actor);
+  });
 }
 
 export async function archiveCancelledTenants(

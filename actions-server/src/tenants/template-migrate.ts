@@ -5,10 +5,21 @@
 // commits in its own database with the version recorded there (its registry
 // copy), and the main registry's version follows; a run killed in between
 // reads the tenant database's version next time and only records it.
+//
+// Then Hasura: every upgraded tenant's source learns the new shape (one bulk
+// per tenant, hasura/sync.ts), in the same run and as concurrently. A source
+// whose metadata call fails keeps serving the old shape, is reported, and a
+// retry job is queued; the next run picks it up as well (the registry records
+// which template version each source's metadata reflects). The schema upgrades
+// stand either way. A tenant being moved or hard-deleted is skipped (reported;
+// the next run upgrades it).
 import { asSystem, type Client, type Pool } from '../db/tx.ts';
 import { applyTemplate, latestVersion, loadTemplate, TEMPLATE_DIR, type TemplateStep } from './template.ts';
 import { refOfRow, type TenantDatabases } from './databases.ts';
 import type { TenantRow } from './records.ts';
+import { tryTenantLockInTransaction } from './lock.ts';
+import type { ExposureDeps } from '../hasura/exposure.ts';
+import { syncPendingSources, type PendingSyncReport } from '../hasura/sync.ts';
 
 export interface TemplateMigrationReport {
   target: number;
@@ -16,6 +27,8 @@ export interface TemplateMigrationReport {
   upgraded: string[];
   skipped: string[];
   failed: { slug: string; error: string }[];
+  /** The Hasura step; absent when Hasura is not configured. */
+  metadata?: PendingSyncReport;
 }
 
 export interface TemplateMigrationOptions {
@@ -24,7 +37,9 @@ export interface TemplateMigrationOptions {
   databases?: TenantDatabases | undefined;
   concurrency: number;
   templateDir?: string;
-  onProgress?: (done: number, total: number, slug: string) => void;
+  onProgress?: (done: number, total: number, slug: string, phase: 'schema' | 'metadata') => void;
+  /** Present when Hasura is configured: sources follow the upgraded schemas. */
+  hasura?: ExposureDeps | undefined;
 }
 
 interface Pending {
@@ -57,6 +72,10 @@ export async function migrateTenantSchemas(opts: TemplateMigrationOptions): Prom
         );
         const row = rows[0];
         if (!row) return false;
+        const moving = (await client.query('select 1 from public.tenant_moves where tenant_id = $1 and finished_at is null', [t.id])).rowCount;
+        if (moving || !(await tryTenantLockInTransaction(client, t.id))) {
+          throw new Error('a move or hard delete of this tenant is in progress; run tenants migrate again when it is done');
+        }
         if (row.isolation === 'schema') {
           await upgrade(client, row, steps);
           return true;
@@ -72,7 +91,7 @@ export async function migrateTenantSchemas(opts: TemplateMigrationOptions): Prom
       report.failed.push({ slug: t.slug, error: (err as Error).message });
     } finally {
       done++;
-      opts.onProgress?.(done, pending.length, t.slug);
+      opts.onProgress?.(done, pending.length, t.slug, 'schema');
     }
   };
 
@@ -83,6 +102,12 @@ export async function migrateTenantSchemas(opts: TemplateMigrationOptions): Prom
     }
   };
   await Promise.all(Array.from({ length: Math.min(opts.concurrency, pending.length) }, worker));
+  if (opts.hasura) {
+    report.metadata = await syncPendingSources(opts.hasura, {
+      concurrency: opts.concurrency,
+      onProgress: (d, total, slug) => opts.onProgress?.(d, total, slug, 'metadata'),
+    });
+  }
   return report;
 }
 

@@ -45,6 +45,7 @@ import {
   startCapture,
 } from './placements.ts';
 import { moveHasuraSource } from './hasura.ts';
+import { lockTenantOn, TenantBusy, tryTenantLockInTransaction, unlockTenantOn } from '../lock.ts';
 
 export interface MoveDeps {
   env: Pick<Env, 'TENANT_ROLE_PREFIX'>;
@@ -113,14 +114,19 @@ function targetFor(t: TenantRow, to: Isolation, databaseUrlEnv: string | null, p
       return { isolation: 'pooled', schema_name: null, db_role: null, database_name: null, database_url_env: null };
     case 'schema':
       return { isolation: 'schema', schema_name: schemaNameFor(t.slug), db_role: roleNameFor(prefix, t.slug), database_name: null, database_url_env: null };
-    case 'database':
+    case 'database': {
+      // Database to database (another server): the two copies must not share a name in case both
+      // settings reach one cluster, so the target alternates between the usual name and a second one.
+      const base = databaseNameFor(prefix, t.slug);
+      const name = t.isolation === 'database' && t.database_name === base ? `${base.slice(0, 61)}_2` : base;
       return {
         isolation: 'database',
         schema_name: schemaNameFor(t.slug),
         db_role: roleNameFor(prefix, t.slug),
-        database_name: databaseNameFor(prefix, t.slug),
+        database_name: name,
         database_url_env: databaseUrlEnv,
       };
+    }
     default: {
       const never: never = to;
       throw new Error(`unknown isolation ${String(never)}`);
@@ -130,7 +136,8 @@ function targetFor(t: TenantRow, to: Isolation, databaseUrlEnv: string | null, p
 
 /**
  * Records a move (it runs with runMove). Refused: unknown tenant (404), the
- * tier it is in already, a move of it in progress, a tenant that is not
+ * tier it is in already (a database tenant may change servers), a move of it
+ * in progress, a hard delete or upgrade of it running, a tenant that is not
  * active or on trial, a schema behind the template (409); a database server
  * that is not configured (400); no Hasura source left for a pooled tenant
  * moving out (503 TENANT_CAPACITY_REACHED, unless HASURA_SOURCE_CAP_POLICY=skip).
@@ -157,6 +164,7 @@ export async function requestMove(deps: MoveDeps, tenantId: string, input: MoveT
       // Locked: concurrent requests for one tenant queue here, and the second finds the first's move.
       const t = (await c.query<TenantRow>('select * from public.tenants where id = $1 for update', [tenantId])).rows[0];
       if (!t) throw new AppError('TENANT_NOT_FOUND', 'Tenant not found');
+      if (!(await tryTenantLockInTransaction(c, tenantId))) throw new TenantBusy('move this tenant');
       const active = (await c.query<MoveRow>(`select ${MOVE_COLUMNS} from public.tenant_moves where tenant_id = $1 and finished_at is null`, [tenantId])).rows[0];
       if (active) {
         throw new AppError('CONFLICT', `A move of this tenant to ${active.to_isolation} is in progress (step ${active.state})`, {
@@ -165,7 +173,11 @@ export async function requestMove(deps: MoveDeps, tenantId: string, input: MoveT
           state: active.state,
         });
       }
-      if (t.isolation === input.to) throw new AppError('CONFLICT', `The tenant is placed in the ${input.to} tier already`, { isolation: t.isolation });
+      // A database tenant may move to another server; otherwise the tier must change.
+      const otherServer = input.to === 'database' && t.isolation === 'database' && t.database_url_env !== databaseUrlEnv;
+      if (t.isolation === input.to && !otherServer) {
+        throw new AppError('CONFLICT', `The tenant is placed in the ${input.to} tier already${input.to === 'database' ? ' on that server' : ''}`, { isolation: t.isolation });
+      }
       if (t.status !== 'active' && t.status !== 'trial') throw new AppError('CONFLICT', `Only active or trial tenants are moved; this one is ${t.status}`);
       if (t.isolation !== 'pooled' && Number(t.template_version) !== latestVersion(steps)) {
         throw new AppError('CONFLICT', `The tenant's schema is at template v${t.template_version}, not v${latestVersion(steps)}: upgrade it first (npm run tenants:migrate)`);
@@ -216,17 +228,44 @@ export async function activeMove(pool: Pool, tenantId: string): Promise<MoveView
   return row ? toMoveView(row) : undefined;
 }
 
-/** Holds the move's runner lock (on a connection of its own) while fn runs; 409 when another process runs it. */
-async function withRunnerLock<T>(pool: Pool, moveId: string, fn: () => Promise<T>): Promise<T> {
+/**
+ * Holds the move's runner lock (on a connection of its own) while fn runs; 409
+ * when another process runs it. With a tenant, the tenant's lock too, on the
+ * same connection (a move, a hard delete and an upgrade exclude each other).
+ */
+async function withRunnerLock<T>(pool: Pool, moveId: string, fn: () => Promise<T>, tenantId?: string): Promise<T> {
   const client = await pool.connect();
   let locked = false;
+  let tenantLocked = false;
   try {
     locked = (await client.query<{ ok: boolean }>('select pg_try_advisory_lock($1, hashtext($2)) as ok', [RUNNER_LOCK, moveId])).rows[0]!.ok;
     if (!locked) throw new MoveRunningElsewhere();
+    if (tenantId !== undefined) {
+      tenantLocked = await lockTenantOn(client, tenantId);
+      if (!tenantLocked) throw new TenantBusy('move this tenant');
+    }
     return await fn();
   } finally {
+    if (tenantLocked) await unlockTenantOn(client, tenantId!);
     if (locked) await client.query('select pg_advisory_unlock($1, hashtext($2))', [RUNNER_LOCK, moveId]).catch(() => undefined);
     client.release();
+  }
+}
+
+/** Host and port of the PostgreSQL server a placement is on. */
+function serverKey(deps: MoveDeps, p: PlacementColumns): string {
+  const url = new URL(deps.databases.serverUrl(p.isolation === 'database' ? p.database_url_env : null));
+  return `${url.hostname}:${url.port || '5432'}`;
+}
+
+/** Whether dropping one copy must keep its role: the other copy uses it (same name on the same server, whatever setting names it). */
+function keepsRole(deps: MoveDeps, p: PlacementColumns, other: PlacementColumns): boolean {
+  if (sharesRole(p, other)) return true;
+  if (p.db_role === null || p.db_role !== other.db_role) return false;
+  try {
+    return serverKey(deps, p) === serverKey(deps, other);
+  } catch {
+    return false;
   }
 }
 
@@ -307,7 +346,7 @@ class MoveRun {
       case 'cleaning':
         await sleep(this.deps.drainMs ?? 2_000);
         await dropCopy(this.deps.pool, this.deps.databases, this.move.tenant_id, this.move.source, {
-          keepRole: sharesRole(this.move.source, this.move.target),
+          keepRole: keepsRole(this.deps, this.move.source, this.move.target),
           actor: this.actor,
         });
         // The main database keeps a pooled or schema source's guard and recorded changes.
@@ -454,6 +493,7 @@ async function noteError(pool: Pool, moveId: string, err: unknown, actor: ActorI
  */
 export async function runMove(deps: MoveDeps, moveId: string, opts: RunOptions = {}): Promise<MoveView> {
   const actor = opts.actor ?? { actor: 'system' };
+  const { tenant_id: tenantId } = await loadMove(deps.pool, moveId);
   return withRunnerLock(deps.pool, moveId, async () => {
     const steps = await loadTemplate(deps.templateDir ?? TEMPLATE_DIR);
     for (;;) {
@@ -473,7 +513,7 @@ export async function runMove(deps: MoveDeps, moveId: string, opts: RunOptions =
         throw err;
       }
     }
-  });
+  }, tenantId);
 }
 
 /** Starts a move in the background (REST and the Hasura action answer at once); its state is in tenant_moves. */
@@ -497,7 +537,7 @@ async function abortLocked(deps: MoveDeps, moveId: string, actor: ActorInfo, rea
   });
   await restoreStatus(deps.pool, moveId, actor);
   // The target was never served.
-  await dropCopy(deps.pool, deps.databases, move.tenant_id, move.target, { keepRole: sharesRole(move.target, move.source), actor });
+  await dropCopy(deps.pool, deps.databases, move.tenant_id, move.target, { keepRole: keepsRole(deps, move.target, move.source), actor });
   await asSystem(
     deps.pool,
     async (c) => {
@@ -542,7 +582,7 @@ export async function resumeMoves(deps: MoveDeps, actor: ActorInfo = { actor: 's
     try {
       report.finished.push(await runMove(deps, m.id, { actor }));
     } catch (err) {
-      if (err instanceof MoveRunningElsewhere) report.skipped.push(m.id);
+      if (err instanceof MoveRunningElsewhere || err instanceof TenantBusy) report.skipped.push(m.id);
       else report.failed.push({ moveId: m.id, tenantId: m.tenant_id, error: (err as Error).message });
     }
   }
