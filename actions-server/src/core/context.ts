@@ -13,6 +13,7 @@ import type { LimitsService } from '../limits/service.ts';
 import type { RateLimitService } from '../limits/rate-limits.ts';
 import type { ApiGuard } from '../limits/api-guard.ts';
 import type { UsageService } from '../usage/service.ts';
+import type { AddressLimiter, AuthThrottle } from '../limits/throttle.ts';
 
 export interface AppContext {
   env: Env;
@@ -40,6 +41,10 @@ export interface AppContext {
   usage: UsageService;
   /** Rate limit + quota + count for one API call: the REST middleware and the Hasura auth webhook. */
   apiGuard: ApiGuard;
+  /** Sign-in, sign-up and recovery attempts per address and per account. */
+  authThrottle: AuthThrottle;
+  /** Anonymous requests per client address (never counted against a tenant). */
+  anonymousLimiter: AddressLimiter;
 }
 
 declare module 'express-serve-static-core' {

@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import pg from 'pg';
+import { trimLineEnds } from '../core/text.ts';
 import { createPool } from './database.ts';
 import { migrateUp } from './migrate.ts';
 import type { Client, Pool } from './tx.ts';
@@ -509,7 +510,7 @@ export async function renderSchema(client: Client): Promise<string> {
   );
   section('grants', [...revokedFromPublic.map((r) => r.line), ...grantLines(acl)]);
 
-  return `${out.join('\n').replace(/[ \t]+$/gm, '')}\n`;
+  return `${trimLineEnds(out.join('\n'))}\n`;
 }
 
 /** The dump of the database behind `pool`, read in a transaction that changes nothing. */

@@ -13,6 +13,7 @@ import { hasuraRoutes } from '../hasura/routes.ts';
 import { usageRoutes } from '../usage/routes.ts';
 import { moveRoutes } from '../tenants/move/routes.ts';
 import { apiGuardMiddleware } from '../limits/api-guard.ts';
+import { apiHeaders, baseHeaders, corsMiddleware } from './security.ts';
 
 /** Paths that must see the raw request body (signature checks), so JSON parsing skips them. */
 export const RAW_BODY_PATHS = new Set<string>([WEBHOOK_PATH]);
@@ -35,12 +36,18 @@ const ROUTERS: ((ctx: AppContext) => Router)[] = [
 export function createApp(ctx: AppContext): express.Express {
   const app = express();
   app.disable('x-powered-by');
+  // The client address for per-address limits: the socket's, or X-Forwarded-For through that many trusted proxies.
+  app.set('trust proxy', ctx.env.TRUST_PROXY_HOPS);
   app.use(requestId());
+  app.use(baseHeaders(ctx));
+  app.use(['/api', '/hasura'], apiHeaders());
   const json = express.json({ limit: '1mb' });
   app.use((req, res, next) => (RAW_BODY_PATHS.has(req.path) ? next() : json(req, res, next)));
   app.use('/api', tenantContext(ctx));
-  // Per-plan rate limit and monthly API-call quota on tenant hosts; counts the call.
-  app.use('/api', apiGuardMiddleware(ctx.apiGuard));
+  // Preflights end here, uncounted.
+  app.use('/api', corsMiddleware(ctx));
+  // Per-plan rate limit and monthly API-call quota for a tenant's authenticated callers; anonymous callers per address.
+  app.use('/api', apiGuardMiddleware(ctx, RAW_BODY_PATHS));
   for (const routes of ROUTERS) app.use(routes(ctx));
   app.use(notFoundHandler);
   app.use(errorHandler(ctx.log));
