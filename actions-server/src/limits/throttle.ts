@@ -116,14 +116,20 @@ export class AuthThrottle {
   }
 }
 
-/** Anonymous requests per client address and minute. */
+/**
+ * Anonymous requests per client address and minute. Fails open whatever
+ * RATE_LIMIT_FAIL_MODE says: a store outage must not take the public face of
+ * every tenant (health, sign-up, login pages) down with it.
+ */
 export class AddressLimiter {
   private readonly limiter: RateLimiterAbstract;
+  private readonly store: StoreOptions;
 
   constructor(
-    private readonly store: StoreOptions,
+    store: StoreOptions,
     private readonly opts: { enabled: boolean; perMinute: number },
   ) {
+    this.store = { ...store, failMode: 'open' };
     this.limiter = limiter(store, 'anon', opts.perMinute, 60);
   }
 
