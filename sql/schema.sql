@@ -9,6 +9,7 @@
 -- migration 1763900005000_hasura
 -- migration 1763900006000_pooled
 -- migration 1763900007000_moves
+-- migration 1763900010000_security
 
 set check_function_bodies = false;
 
@@ -107,29 +108,48 @@ begin
 end
 $function$;
 
+CREATE OR REPLACE FUNCTION public.audit_actor(OUT actor_kind text, OUT actor_id uuid, OUT actor_role text, OUT ip text, OUT user_agent text)
+ RETURNS record
+ LANGUAGE plpgsql
+ STABLE
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  v_session jsonb := public.hasura_session();
+  v_invoker text := case when current_setting('role') <> 'none' then current_setting('role') else session_user end;
+  v_uuid_re constant text := '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
+begin
+  if v_session is not null then
+    actor_id := case when v_session ->> 'x-hasura-user-id' ~ v_uuid_re then (v_session ->> 'x-hasura-user-id')::uuid end;
+    actor_role := v_session ->> 'x-hasura-role';
+    actor_kind := case when actor_id is null then 'hasura' else 'user' end;
+  elsif v_invoker = 'hasura' then
+    actor_kind := 'hasura';
+    actor_role := 'admin';
+  else
+    actor_id := public.current_user_id();
+    actor_kind := coalesce(nullif(current_setting('app.actor', true), ''), case when actor_id is null then 'system' else 'user' end);
+    ip := nullif(current_setting('app.ip', true), '');
+    user_agent := nullif(current_setting('app.user_agent', true), '');
+  end if;
+end
+$function$;
+
 CREATE OR REPLACE FUNCTION public.audit_append(p_tenant_id uuid, p_action text, p_entity_type text, p_entity_id text, p_old jsonb, p_new jsonb)
  RETURNS void
  LANGUAGE plpgsql
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
 declare
-  v_session jsonb := public.hasura_session();
-  v_uuid_re constant text := '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
+  v_actor record := public.audit_actor();
   v_entry public.tenant_audit_logs;
   v_head public.tenant_audit_heads;
 begin
-  if v_session is not null then
-    v_entry.actor_id := case when v_session ->> 'x-hasura-user-id' ~ v_uuid_re
-                             then (v_session ->> 'x-hasura-user-id')::uuid end;
-    v_entry.actor_role := v_session ->> 'x-hasura-role';
-    v_entry.actor_kind := case when v_entry.actor_id is null then 'hasura' else 'user' end;
-  else
-    v_entry.actor_id := public.current_user_id();
-    v_entry.actor_kind := coalesce(nullif(current_setting('app.actor', true), ''),
-                                   case when v_entry.actor_id is null then 'system' else 'user' end);
-    v_entry.ip := nullif(current_setting('app.ip', true), '');
-    v_entry.user_agent := nullif(current_setting('app.user_agent', true), '');
-  end if;
+  v_entry.actor_kind := v_actor.actor_kind;
+  v_entry.actor_id := v_actor.actor_id;
+  v_entry.actor_role := v_actor.actor_role;
+  v_entry.ip := v_actor.ip;
+  v_entry.user_agent := v_actor.user_agent;
 
   insert into public.tenant_audit_heads as h (tenant_id, seq, hash) values (p_tenant_id, 0, '')
   on conflict (tenant_id) do nothing;
@@ -151,6 +171,33 @@ begin
 end
 $function$;
 
+CREATE OR REPLACE FUNCTION public.audit_diff(p_side jsonb, p_other jsonb)
+ RETURNS jsonb
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE
+ SET search_path TO 'pg_catalog'
+AS $function$
+  select case
+    when jsonb_typeof(p_side) = 'object' and jsonb_typeof(p_other) = 'object' then
+      coalesce((select jsonb_object_agg(e.key, e.value) from jsonb_each(p_side) e
+                where e.value is distinct from p_other -> e.key), '{}'::jsonb)
+    else p_side
+  end
+$function$;
+
+CREATE OR REPLACE FUNCTION public.audit_internal_columns(p_table regclass)
+ RETURNS text[]
+ LANGUAGE sql
+ STABLE PARALLEL SAFE
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select case p_table
+    when 'public.tenants'::regclass then array[
+      'db_role', 'schema_name', 'database_name', 'database_url_env', 'stripe_customer_id', 'stripe_subscription_id']
+    else '{}'::text[]
+  end
+$function$;
+
 CREATE OR REPLACE FUNCTION public.audit_redact(p_values jsonb, p_extra text[] DEFAULT '{}'::text[])
  RETURNS jsonb
  LANGUAGE sql
@@ -167,6 +214,15 @@ AS $function$
       else e.value
     end), '{}'::jsonb)
   from jsonb_each(p_values) e
+$function$;
+
+CREATE OR REPLACE FUNCTION public.audit_redact_for(p_table regclass, p_values jsonb, p_extra text[] DEFAULT '{}'::text[])
+ RETURNS jsonb
+ LANGUAGE sql
+ STABLE PARALLEL SAFE
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select public.audit_redact(p_values, p_extra || public.audit_internal_columns(p_table))
 $function$;
 
 CREATE OR REPLACE FUNCTION public.check_tenant_limits(p_tenant_id uuid)
@@ -354,7 +410,56 @@ AS $function$
   from public.identities i
   left join public.memberships m on m.identity_id = i.id and m.tenant_id = p_tenant_id
   where i.email = lower(p_email)
-    and (m.role is not null or (p_tenant_id is null and i.is_platform_admin))
+    and ((p_tenant_id is not null and p_tenant_id = public.current_tenant_id() and m.role is not null)
+         or (p_tenant_id is null and public.current_tenant_id() is null and i.is_platform_admin))
+$function$;
+
+CREATE OR REPLACE FUNCTION public.platform_graphql_names()
+ RETURNS text[]
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE
+ SET search_path TO 'pg_catalog'
+AS $function$
+  select array[
+    'delete_identities', 'delete_identities_by_pk', 'delete_memberships', 'delete_memberships_by_pk',
+    'delete_plans', 'delete_plans_by_pk', 'delete_pooled_channels', 'delete_pooled_channels_by_pk',
+    'delete_pooled_files', 'delete_pooled_files_by_pk', 'delete_pooled_members',
+    'delete_pooled_members_by_pk', 'delete_pooled_messages', 'delete_pooled_messages_by_pk',
+    'delete_tenant_audit_logs', 'delete_tenant_audit_logs_by_pk', 'delete_tenant_invitations',
+    'delete_tenant_invitations_by_pk', 'delete_tenant_settings', 'delete_tenant_settings_by_pk',
+    'delete_tenant_usage', 'delete_tenant_usage_by_pk', 'delete_tenants', 'delete_tenants_by_pk',
+    'identities', 'identities_aggregate', 'identities_by_pk', 'identities_stream', 'insert_identities',
+    'insert_identities_one', 'insert_memberships', 'insert_memberships_one', 'insert_plans',
+    'insert_plans_one', 'insert_pooled_channels', 'insert_pooled_channels_one', 'insert_pooled_files',
+    'insert_pooled_files_one', 'insert_pooled_members', 'insert_pooled_members_one',
+    'insert_pooled_messages', 'insert_pooled_messages_one', 'insert_tenant_audit_logs',
+    'insert_tenant_audit_logs_one', 'insert_tenant_invitations', 'insert_tenant_invitations_one',
+    'insert_tenant_settings', 'insert_tenant_settings_one', 'insert_tenant_usage', 'insert_tenant_usage_one',
+    'insert_tenants', 'insert_tenants_one', 'login', 'memberships', 'memberships_aggregate',
+    'memberships_by_pk', 'memberships_stream', 'mutation', 'mutation_root', 'plans', 'plans_aggregate',
+    'plans_by_pk', 'plans_stream', 'pooled', 'pooled_channels', 'pooled_channels_aggregate',
+    'pooled_channels_by_pk', 'pooled_channels_stream', 'pooled_files', 'pooled_files_aggregate',
+    'pooled_files_by_pk', 'pooled_files_stream', 'pooled_members', 'pooled_members_aggregate',
+    'pooled_members_by_pk', 'pooled_members_stream', 'pooled_messages', 'pooled_messages_aggregate',
+    'pooled_messages_by_pk', 'pooled_messages_stream', 'query', 'query_root', 'subscription',
+    'subscription_root', 'tenant', 'tenant_audit', 'tenant_audit_logs', 'tenant_audit_logs_aggregate',
+    'tenant_audit_logs_by_pk', 'tenant_audit_logs_stream', 'tenant_invitations',
+    'tenant_invitations_aggregate', 'tenant_invitations_by_pk', 'tenant_invitations_stream',
+    'tenant_settings', 'tenant_settings_aggregate', 'tenant_settings_by_pk', 'tenant_settings_stream',
+    'tenant_usage', 'tenant_usage_aggregate', 'tenant_usage_by_pk', 'tenant_usage_stream', 'tenants',
+    'tenants_aggregate', 'tenants_by_pk', 'tenants_stream', 'update_identities', 'update_identities_by_pk',
+    'update_identities_many', 'update_memberships', 'update_memberships_by_pk', 'update_memberships_many',
+    'update_plans', 'update_plans_by_pk', 'update_plans_many', 'update_pooled_channels',
+    'update_pooled_channels_by_pk', 'update_pooled_channels_many', 'update_pooled_files',
+    'update_pooled_files_by_pk', 'update_pooled_files_many', 'update_pooled_members',
+    'update_pooled_members_by_pk', 'update_pooled_members_many', 'update_pooled_messages',
+    'update_pooled_messages_by_pk', 'update_pooled_messages_many', 'update_tenant_audit_logs',
+    'update_tenant_audit_logs_by_pk', 'update_tenant_audit_logs_many', 'update_tenant_invitations',
+    'update_tenant_invitations_by_pk', 'update_tenant_invitations_many', 'update_tenant_settings',
+    'update_tenant_settings_by_pk', 'update_tenant_settings_many', 'update_tenant_usage',
+    'update_tenant_usage_by_pk', 'update_tenant_usage_many', 'update_tenants', 'update_tenants_by_pk',
+    'update_tenants_many'
+  ]
 $function$;
 
 CREATE OR REPLACE FUNCTION public.prune_hasura_event_receipts(p_older_than interval DEFAULT '30 days'::interval)
@@ -454,17 +559,41 @@ begin
 end
 $function$;
 
-CREATE OR REPLACE FUNCTION public.slug_is_reserved(p_slug text)
+CREATE OR REPLACE FUNCTION public.settings_within_caps(p_settings jsonb)
  RETURNS boolean
  LANGUAGE sql
  IMMUTABLE PARALLEL SAFE
  SET search_path TO 'pg_catalog'
 AS $function$
+  with recursive walk(v, depth) as (
+    select p_settings, 1
+    union all
+    select c.value, w.depth + 1
+    from walk w
+    cross join lateral (
+      select e.value from jsonb_each(case when jsonb_typeof(w.v) = 'object' then w.v end) e
+      union all
+      select a.value from jsonb_array_elements(case when jsonb_typeof(w.v) = 'array' then w.v end) a
+    ) c
+    where w.depth <= 5
+  )
+  select octet_length(p_settings::text) <= 32768
+     and coalesce((select max(depth) from walk where jsonb_typeof(v) in ('object', 'array')), 0) <= 5
+     and (select coalesce(sum((select count(*) from jsonb_object_keys(v))), 0)
+          from walk where jsonb_typeof(v) = 'object') <= 500
+$function$;
+
+CREATE OR REPLACE FUNCTION public.slug_is_reserved(p_slug text)
+ RETURNS boolean
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE
+ SET search_path TO 'pg_catalog', 'public'
+AS $function$
   select p_slug = any (array[
     'www', 'api', 'admin', 'app', 'auth', 'mail', 'static', 'status', 'hasura', 'graphql',
     'console', 'billing', 'dashboard', 'docs', 'help', 'support', 'blog', 'cdn', 'assets',
     'smtp', 'ftp', 'root', 'system', 'internal', 'localhost', 'public', 'tenant', 'tenants'
-  ])
+  ]) or replace(p_slug, '-', '_') = any (public.platform_graphql_names())
 $function$;
 
 CREATE OR REPLACE FUNCTION public.suspend_past_due_tenants(p_now timestamp with time zone DEFAULT now())
@@ -613,6 +742,9 @@ declare
   v_key_column text;
   v_ignore text[] := '{}';
   v_redact text[] := '{}';
+  v_diff text[] := '{}';
+  v_column text;
+  v_old_value jsonb;
   v_insert_verb text := 'created';
   v_delete_verb text := 'deleted';
   v_old jsonb := case when tg_op <> 'INSERT' then to_jsonb(old) end;
@@ -638,6 +770,7 @@ begin
       when v_key = 'key' then v_key_column := v_value;
       when v_key = 'ignore' then v_ignore := string_to_array(v_value, ',');
       when v_key = 'redact' then v_redact := string_to_array(v_value, ',');
+      when v_key = 'diff' then v_diff := string_to_array(v_value, ',');
       when v_key = 'insert' then v_insert_verb := v_value;
       when v_key = 'delete' then v_delete_verb := v_value;
       when v_key like 'group.%' then null; -- read below, in order
@@ -656,11 +789,11 @@ begin
 
   if tg_op = 'INSERT' then
     perform public.audit_append(v_tenant_id, v_entity || '.' || v_insert_verb, v_entity, v_entity_id,
-                                null, public.audit_redact(v_new, v_redact));
+                                null, public.audit_redact_for(tg_relid, v_new, v_redact));
     return null;
   elsif tg_op = 'DELETE' then
     perform public.audit_append(v_tenant_id, v_entity || '.' || v_delete_verb, v_entity, v_entity_id,
-                                public.audit_redact(v_old, v_redact), null);
+                                public.audit_redact_for(tg_relid, v_old, v_redact), null);
     return null;
   end if;
 
@@ -670,6 +803,13 @@ begin
   if cardinality(v_changed) = 0 then
     return null;
   end if;
+  -- Large JSON documents (settings) are recorded by what changed, not whole.
+  foreach v_column in array v_diff loop
+    continue when not (v_column = any (v_changed));
+    v_old_value := v_old -> v_column;
+    v_old := jsonb_set(v_old, array[v_column], public.audit_diff(v_old_value, v_new -> v_column));
+    v_new := jsonb_set(v_new, array[v_column], public.audit_diff(v_new -> v_column, v_old_value));
+  end loop;
 
   foreach v_arg in array tg_argv loop
     continue when v_arg not like 'group.%';
@@ -699,16 +839,16 @@ begin
       v_tenant_id,
       case when strpos(v_action, '.') > 0 then v_action else v_entity || '.' || v_action end,
       v_entity, v_entity_id,
-      public.audit_redact((select jsonb_object_agg(c, v_old -> c) from unnest(v_cols) c), v_redact),
-      public.audit_redact((select jsonb_object_agg(c, v_new -> c) from unnest(v_cols) c), v_redact));
+      public.audit_redact_for(tg_relid, (select jsonb_object_agg(c, v_old -> c) from unnest(v_cols) c), v_redact),
+      public.audit_redact_for(tg_relid, (select jsonb_object_agg(c, v_new -> c) from unnest(v_cols) c), v_redact));
   end loop;
 
   select array_agg(c order by c) into v_cols from unnest(v_changed) c where c <> all (v_claimed);
   if v_cols is not null then
     perform public.audit_append(
       v_tenant_id, v_entity || '.updated', v_entity, v_entity_id,
-      public.audit_redact((select jsonb_object_agg(c, v_old -> c) from unnest(v_cols) c), v_redact),
-      public.audit_redact((select jsonb_object_agg(c, v_new -> c) from unnest(v_cols) c), v_redact));
+      public.audit_redact_for(tg_relid, (select jsonb_object_agg(c, v_old -> c) from unnest(v_cols) c), v_redact),
+      public.audit_redact_for(tg_relid, (select jsonb_object_agg(c, v_new -> c) from unnest(v_cols) c), v_redact));
   end if;
   return null;
 end
@@ -1359,6 +1499,7 @@ create table public.tenant_settings (
   updated_at timestamp with time zone default now() not null,
   limit_overrides jsonb default '{}'::jsonb not null,
   constraint tenant_settings_pkey PRIMARY KEY (tenant_id),
+  constraint tenant_settings_caps CHECK (public.settings_within_caps(settings)) NOT VALID,
   constraint tenant_settings_features_check CHECK ((jsonb_typeof(features) = 'object'::text)),
   constraint tenant_settings_limit_overrides_valid CHECK (public.limit_overrides_valid(limit_overrides)),
   constraint tenant_settings_settings_check CHECK ((jsonb_typeof(settings) = 'object'::text))
@@ -1871,7 +2012,7 @@ CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON public.tenant_invi
 CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.tenant_moves FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON public.tenant_moves FOR EACH ROW EXECUTE FUNCTION public.tg__audit('entity=tenant_move', 'tenant=tenant_id', 'key=id', 'ignore=updated_at,verification,reserved_source,prior_status', 'insert=requested', 'group.state_changed=state,+finished_at,+error');
 CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.tenant_settings FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
-CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON public.tenant_settings FOR EACH ROW EXECUTE FUNCTION public.tg__audit('entity=settings', 'tenant=tenant_id', 'key=tenant_id', 'ignore=updated_at', 'group.features.updated=features', 'group.settings.updated=settings');
+CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON public.tenant_settings FOR EACH ROW EXECUTE FUNCTION public.tg__audit('entity=settings', 'tenant=tenant_id', 'key=tenant_id', 'ignore=updated_at', 'diff=settings', 'group.features.updated=features', 'group.settings.updated=settings');
 CREATE TRIGGER _900_notify AFTER UPDATE OF limit_overrides, features ON public.tenant_settings FOR EACH ROW EXECUTE FUNCTION public.tg_tenant_settings__notify();
 CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.tenants FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
 CREATE TRIGGER _200_billing_suspension BEFORE UPDATE ON public.tenants FOR EACH ROW EXECUTE FUNCTION public.tg_tenants__billing_suspension();
@@ -1889,6 +2030,7 @@ comment on schema public is 'standard public schema';
 revoke all on function public.archive_cancelled_tenants(p_older_than interval) from public;
 revoke all on function public.attach_move_guard(p_schema name, p_tenant_id uuid) from public;
 revoke all on function public.attach_tenant_triggers(p_schema name, p_tenant_id uuid) from public;
+revoke all on function public.audit_actor(OUT actor_kind text, OUT actor_id uuid, OUT actor_role text, OUT ip text, OUT user_agent text) from public;
 revoke all on function public.audit_append(p_tenant_id uuid, p_action text, p_entity_type text, p_entity_id text, p_old jsonb, p_new jsonb) from public;
 revoke all on function public.check_tenant_limits(p_tenant_id uuid) from public;
 revoke all on function public.create_invited_identity(p_invitation_id uuid, p_identity_id uuid, p_name text, p_password_hash text) from public;
