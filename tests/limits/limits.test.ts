@@ -214,7 +214,7 @@ describe('under concurrency', () => {
                   await barrier;
                   await c.query(limited.row, [`racer ${i}`]);
                   // Hold the transaction open: a check that is not serialised with this insert would let the others through.
-                  await c.query('select pg_sleep(0.2)');
+                  await c.query('select pg_sleep(0.5)');
                 },
                 { pool, databases },
               ),
