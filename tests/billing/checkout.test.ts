@@ -84,29 +84,29 @@ describe('checkout', () => {
   });
 
   it('refuses plans that are not bought through checkout, and names a missing price variable', async () => {
-    const { token } = await tenantWithOwner(h, 'plans');
-    const custom = await checkout(token, 'plans', { plan: 'custom', ...urls('plans') });
+    const { token } = await tenantWithOwner(h, 'planco');
+    const custom = await checkout(token, 'planco', { plan: 'custom', ...urls('planco') });
     expect(custom.status).toBe(400);
     expect(custom.body.error).toMatchObject({ code: 'PLAN_NOT_AVAILABLE', message: expect.stringContaining('sales') });
-    const free = await checkout(token, 'plans', { plan: 'free', ...urls('plans') });
+    const free = await checkout(token, 'planco', { plan: 'free', ...urls('planco') });
     expect(free.status).toBe(400);
     expect(free.body.error.code).toBe('PLAN_NOT_AVAILABLE');
-    const unknown = await checkout(token, 'plans', { plan: 'platinum', ...urls('plans') });
+    const unknown = await checkout(token, 'planco', { plan: 'platinum', ...urls('planco') });
     expect(unknown.status).toBe(400);
     expect(unknown.body.error.code).toBe('PLAN_NOT_AVAILABLE');
-    const unpriced = await checkout(token, 'plans', { plan: 'enterprise', interval: 'year', ...urls('plans') });
+    const unpriced = await checkout(token, 'planco', { plan: 'enterprise', interval: 'year', ...urls('planco') });
     expect(unpriced.status).toBe(400);
     expect(unpriced.body.error).toMatchObject({
       code: 'PLAN_NOT_AVAILABLE',
       message: expect.stringContaining('STRIPE_PRICE_ENTERPRISE_YEARLY'),
       details: { variable: 'STRIPE_PRICE_ENTERPRISE_YEARLY' },
     });
-    const badInterval = await checkout(token, 'plans', { plan: 'pro', interval: 'week', ...urls('plans') });
+    const badInterval = await checkout(token, 'planco', { plan: 'pro', interval: 'week', ...urls('planco') });
     expect(badInterval.status).toBe(400);
     expect(badInterval.body.error.code).toBe('VALIDATION_FAILED');
     expect(h.double.requests).toHaveLength(0);
 
-    const enterprise = await checkout(token, 'plans', { plan: 'enterprise', interval: 'month', ...urls('plans') });
+    const enterprise = await checkout(token, 'planco', { plan: 'enterprise', interval: 'month', ...urls('planco') });
     expect(enterprise.status, enterprise.text).toBe(200);
     const sent = h.double.requests.find((r) => r.path === '/v1/checkout/sessions');
     expect(sent?.body).toMatchObject({ line_items: [{ price: PRICE.enterpriseMonth }] });

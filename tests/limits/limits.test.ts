@@ -170,30 +170,69 @@ describe.each(TIERS)('a free %s tenant', (isolation, paths) => {
 });
 
 describe('under concurrency', () => {
+  // Each limited table, filled to one unit below the free plan's limit; every racer asks for one unit.
+  const LIMITED = [
+    { table: 'members', fill: `insert into members (display_name) select 'm' || g from generate_series(2, 9) g`, row: `insert into members (display_name) values ($1)` },
+    // With the 'general' channel made first, four.
+    { table: 'channels', fill: `insert into channels (name) select 'c' || g from generate_series(1, 3) g`, row: `insert into channels (name) values ($1)` },
+    { table: 'files', fill: `insert into files (name, size_bytes) values ('fill', ${GB - 100})`, row: `insert into files (name, size_bytes) values ($1, 100)` },
+  ] as const;
+  const RACERS = 12;
+
+  /** Messages metered for the tenant (no lock: per-backend tallies flushed at commit). */
+  const messagesMetered = async (made: MadeTenant) =>
+    Number(
+      (await asOwnerWhereDataIs<{ n: string }>(made, 'select coalesce(sum(messages_total), 0)::text as n from public.tenant_usage_counters where tenant_id = $1', [made.tenant.id]))[0]!.n,
+    );
+
   it.each(['schema', 'pooled', 'database'] as const)(
-    '20 racing channel inserts into a free %s tenant holding 4 leave exactly 5',
+    'in a free %s tenant, racers that hold their transactions open after inserting leave exactly one more row per limited table, and usage exact',
     async (isolation) => {
       const made = await makeTenant(db, `racer-${isolation}`, { isolation });
-      await asActionsServer(made, (c) => c.query(`insert into channels (name) select 'c' || g from generate_series(1, 4) g`));
-      // One connection per writer, so all 20 really race.
-      const pool = createPool(db.url, 20);
-      const databases = new TenantDatabases({ mainUrl: db.url, mainPool: pool, servers: {}, poolSize: 20, maxPools: 2, idleMs: 60_000, log: createLogger('silent') });
+      const channel = (await asActionsServer(made, (c) => c.query(`insert into channels (name) values ('general') returning id`))) as { rows: { id: string }[] };
+      const channelId = channel.rows[0]!.id;
+      // One connection per writer, so all really race.
+      const pool = createPool(db.url, RACERS);
+      const databases = new TenantDatabases({ mainUrl: db.url, mainPool: pool, servers: {}, poolSize: RACERS, maxPools: 2, idleMs: 60_000, log: createLogger('silent') });
       try {
-        const results = await Promise.allSettled(
-          Array.from({ length: 20 }, (_, i) =>
-            asActionsServer(made, (c) => c.query(`insert into channels (name) values ($1)`, [`racer ${i}`]), { pool, databases }),
-          ),
-        );
-        const refused = results.filter((r) => r.status === 'rejected');
-        expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
-        expect(refused).toHaveLength(19);
-        for (const r of refused) expect((r.reason as { code?: string }).code).toBe('SA429');
+        for (const limited of LIMITED) {
+          await asActionsServer(made, (c) => c.query(limited.fill));
+          const messagesBefore = await messagesMetered(made);
+          const rowsBefore = await count(made, limited.table);
+          // Every racer is connected and inside its transaction before any checks its limit.
+          let arrived = 0;
+          let release!: () => void;
+          const barrier = new Promise<void>((resolve) => (release = resolve));
+          const results = await Promise.allSettled(
+            Array.from({ length: RACERS }, (_, i) =>
+              asActionsServer(
+                made,
+                async (c) => {
+                  // A metered message in the same transaction: it must count only if the transaction commits.
+                  await c.query(`insert into messages (channel_id, body) values ($1, 'racer')`, [channelId]);
+                  if (++arrived === RACERS) release();
+                  await barrier;
+                  await c.query(limited.row, [`racer ${i}`]);
+                  // Hold the transaction open: a check that is not serialised with this insert would let the others through.
+                  await c.query('select pg_sleep(0.5)');
+                },
+                { pool, databases },
+              ),
+            ),
+          );
+          const refused = results.filter((r) => r.status === 'rejected');
+          // Soft, so one run reports every table that overshot.
+          expect.soft(results.filter((r) => r.status === 'fulfilled'), `${limited.table}: writers admitted`).toHaveLength(1);
+          for (const r of refused) expect.soft((r.reason as { code?: string }).code, `${limited.table}: refusal`).toBe('SA429');
+          expect.soft(await count(made, limited.table), `${limited.table}: rows`).toBe(rowsBefore + 1);
+          expect.soft(await messagesMetered(made), `${limited.table}: messages metered`).toBe(messagesBefore + 1);
+        }
       } finally {
         await databases.close();
         await pool.end();
       }
-      expect(await count(made, 'channels')).toBe(5);
-      expect((await counters(made))?.channels_total).toBe('5');
+      // Counters exact: what the triggers kept equals what is there.
+      expect(await counters(made)).toMatchObject({ users_total: '10', channels_total: '5', storage_bytes: String(GB), files_count: '2' });
     },
   );
 

@@ -45,7 +45,12 @@ afterAll(async () => {
   await db?.close();
 });
 
-const health = (srv: RunningServer, slug: string) => request(srv.url, '/api/health', { host: `${slug}.saas.test` });
+// Only a tenant's authenticated callers count against its limits: each call carries its owner's token.
+const health = (srv: RunningServer, slug: string) => {
+  const made = [free, other, pro, hourly].find((t) => t.tenant.slug === slug)!;
+  const token = srv.ctx.tokens.sign({ userId: made.ownerId, tenantId: made.tenant.id, role: 'owner' }).token;
+  return request(srv.url, '/api/health', { host: `${slug}.saas.test`, token });
+};
 
 function newPrefix(): string {
   const prefix = `test:${randomBytes(6).toString('hex')}:`;

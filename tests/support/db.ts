@@ -53,6 +53,12 @@ export async function createTestDb(): Promise<TestDb> {
       JWT_SECRET: TEST_JWT_SECRET,
       TENANT_ROLE_PREFIX: rolePrefix,
       BASE_DOMAIN: 'saas.test',
+      // Every test speaks from 127.0.0.1: per-address abuse limits would couple
+      // unrelated tests, so they are generous here (tests/security sets its own).
+      AUTH_THROTTLE_PER_ADDRESS: '100000',
+      AUTH_THROTTLE_PER_ACCOUNT: '100000',
+      ANONYMOUS_RATE_LIMIT_PER_MINUTE: '1000000',
+      PASSWORD_HASH_QUEUE_MAX: '10000',
       ...overrides,
     });
   const databases = tenantDatabases(env(), createLogger('silent'), pool, url);

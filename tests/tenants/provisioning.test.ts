@@ -94,17 +94,19 @@ describe('POST /api/tenants/create', () => {
     expect((await db.pool.query(`select 1 from public.identities where email in ('two@race.com','one@race.com','three@race.com')`)).rowCount).toBe(1);
   });
 
-  it('lets an existing person open a second tenant only with their own password', async () => {
+  it('lets an existing person open a second tenant only signed in, whatever password the body carries', async () => {
     const first = await request(srv.url, '/api/tenants/create', { body: valid('firstco', { ownerEmail: 'same@person.com' }) });
     expect(first.status).toBe(201);
     const wrong = await request(srv.url, '/api/tenants/create', {
       body: valid('secondco', { ownerEmail: 'same@person.com', ownerPassword: 'another-password' }),
     });
+    const right = await request(srv.url, '/api/tenants/create', { body: valid('secondco', { ownerEmail: 'same@person.com' }) });
     expect(wrong.status).toBe(409);
     expect(wrong.body.error.code).toBe('IDENTITY_EXISTS');
-    const right = await request(srv.url, '/api/tenants/create', { body: valid('secondco', { ownerEmail: 'same@person.com' }) });
-    expect(right.status).toBe(201);
-    expect(right.body.owner.id).toBe(first.body.owner.id);
+    expect(right.body).toEqual(wrong.body);
+    const signedIn = await request(srv.url, '/api/tenants/create', { token: first.body.token, body: valid('secondco', { ownerEmail: 'same@person.com' }) });
+    expect(signedIn.status, signedIn.text).toBe(201);
+    expect(signedIn.body.owner.id).toBe(first.body.owner.id);
   });
 
   const bad: [string, unknown, number, string][] = [

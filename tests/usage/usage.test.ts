@@ -181,7 +181,7 @@ describe('GET /api/tenants/:id/usage', () => {
 
   it("answers a member with this month's usage, API calls by endpoint included", async () => {
     for (let i = 0; i < 3; i++) {
-      expect((await request(srv.url, '/api/health', { host: 'acme.saas.test' })).status).toBe(200);
+      expect((await request(srv.url, '/api/health', { host: 'acme.saas.test', token: ownerToken })).status).toBe(200);
     }
     const res = await request(srv.url, `/api/tenants/${acme.tenant.id}/usage`, { host: 'acme.saas.test', token: ownerToken });
     expect(res.status, res.text).toBe(200);
@@ -289,15 +289,17 @@ describe('API calls', () => {
     await db.pool.query(`update public.tenant_settings set limit_overrides = '{"max_api_calls_month": 5}' where tenant_id = $1`, [
       capped.tenant.id,
     ]);
-    for (let i = 0; i < 5; i++) expect((await request(srv.url, '/api/health', { host: 'capped.saas.test' })).status).toBe(200);
-    const over = await request(srv.url, '/api/health', { host: 'capped.saas.test' });
+    // Only the tenant's authenticated callers count.
+    const cappedToken = tokenFor(capped.ownerId, capped.tenant.id, 'owner');
+    for (let i = 0; i < 5; i++) expect((await request(srv.url, '/api/health', { host: 'capped.saas.test', token: cappedToken })).status).toBe(200);
+    const over = await request(srv.url, '/api/health', { host: 'capped.saas.test', token: cappedToken });
     expect(over.status).toBe(429);
     expect(over.body.error).toMatchObject({
       code: 'QUOTA_EXCEEDED',
       details: { limit: 'api_calls_month', max: 5, usage: 5, period: PERIOD },
     });
     expect(Number(over.headers['retry-after'])).toBeGreaterThan(0);
-    expect((await request(srv.url, '/api/health', { host: 'freeco.saas.test' })).status).toBe(200);
+    expect((await request(srv.url, '/api/health', { host: 'freeco.saas.test', token: tokenFor(free.ownerId, free.tenant.id, 'owner') })).status).toBe(200);
 
     // Refused calls are not counted.
     await srv.ctx.usage.flush();
@@ -311,17 +313,18 @@ describe('API calls', () => {
     await db.pool.query(`update public.tenant_settings set limit_overrides = '{"max_api_calls_month": 4}' where tenant_id = $1`, [
       shared.tenant.id,
     ]);
+    const sharedToken = tokenFor(shared.ownerId, shared.tenant.id, 'owner');
     // A second process; its timer never fires within the test.
     const other = await startTestServer(db, { RATE_LIMIT_ENABLED: 'false', USAGE_FLUSH_INTERVAL_MS: '60000' });
     try {
-      for (let i = 0; i < 3; i++) expect((await request(other.url, '/api/health', { host: 'shared.saas.test' })).status).toBe(200);
+      for (let i = 0; i < 3; i++) expect((await request(other.url, '/api/health', { host: 'shared.saas.test', token: sharedToken })).status).toBe(200);
       expect((await usageRow(shared.tenant.id))?.api_calls_total).toBe('0');
     } finally {
       await other.close();
     }
     expect((await usageRow(shared.tenant.id))?.api_calls_total).toBe('3');
-    expect((await request(srv.url, '/api/health', { host: 'shared.saas.test' })).status).toBe(200);
-    expect((await request(srv.url, '/api/health', { host: 'shared.saas.test' })).status).toBe(429);
+    expect((await request(srv.url, '/api/health', { host: 'shared.saas.test', token: sharedToken })).status).toBe(200);
+    expect((await request(srv.url, '/api/health', { host: 'shared.saas.test', token: sharedToken })).status).toBe(429);
   });
 
   it('are not metered on the platform host', async () => {

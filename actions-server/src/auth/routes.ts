@@ -7,7 +7,7 @@ import { login } from './login.ts';
 
 export function authRoutes(ctx: AppContext): Router {
   const router = Router();
-  router.post('/api/auth/login', async (req, res) => {
+  router.post('/api/auth/login', ctx.authThrottle.middleware('login'), async (req, res) => {
     const body = parseBody(loginSchema, req.body);
     if (req.tenant) assertServable(req.tenant);
     const result = await login(ctx, req.tenant ?? null, body.email, body.password);

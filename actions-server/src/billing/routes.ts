@@ -15,7 +15,9 @@ export const WEBHOOK_PATH = '/api/billing/webhook';
 
 export function billingRoutes(ctx: AppContext): Router {
   const router = Router();
-  const auth = authenticate(ctx);
+  // Reachable while the tenant is suspended (owners only, see assertMember), so it can pay its way back.
+  const auth = authenticate(ctx, { allowSuspended: true });
+  const tenantHost = requireTenantHost({ allowSuspended: true });
   const billingEnabled: RequestHandler = (_req, _res, next) => {
     requireStripe(ctx);
     next();
@@ -24,7 +26,7 @@ export function billingRoutes(ctx: AppContext): Router {
   /** The caller, as a member of the tenant named by the host with at least `min`. */
   const actor = async (req: Request, min: TenantRole): Promise<BillingActor> => {
     const tenantId = req.tenant!.id;
-    const role = await assertMember(ctx, req, tenantId, min);
+    const role = await assertMember(ctx, req, tenantId, min, { billing: true });
     return { tenantId, userId: req.auth!.userId, role };
   };
 
@@ -33,16 +35,16 @@ export function billingRoutes(ctx: AppContext): Router {
     res.json({ received: true, ...result });
   });
 
-  router.get('/api/billing', requireTenantHost(), auth, async (req, res) => {
+  router.get('/api/billing', tenantHost, auth, async (req, res) => {
     res.json({ billing: await getBilling(ctx, await actor(req, 'member')) });
   });
 
-  router.post('/api/billing/checkout', billingEnabled, requireTenantHost(), auth, async (req, res) => {
+  router.post('/api/billing/checkout', billingEnabled, tenantHost, auth, async (req, res) => {
     const input = parseBody(checkoutInputSchema, req.body);
     res.json(await createCheckoutSession(ctx, await actor(req, 'admin'), input));
   });
 
-  router.post('/api/billing/portal', billingEnabled, requireTenantHost(), auth, async (req, res) => {
+  router.post('/api/billing/portal', billingEnabled, tenantHost, auth, async (req, res) => {
     const input = parseBody(portalInputSchema, req.body);
     res.json(await createPortalSession(ctx, await actor(req, 'admin'), input));
   });

@@ -2,6 +2,7 @@
 // or invalid variable at once; the rest of the code gets a typed object.
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { trimChar } from './text.ts';
 import { tenantDatabaseUrlProblem } from '../hasura/settings.ts';
 import { parseStripeApiBase } from '../billing/stripe-client.ts';
 
@@ -29,11 +30,7 @@ const DOMAIN_RE = /^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
 
 /** Lower case, without leading or trailing dots (a loop: no regex to backtrack). */
 function bareDomain(value: string): string {
-  let start = 0;
-  let end = value.length;
-  while (start < end && value[start] === '.') start++;
-  while (end > start && value[end - 1] === '.') end--;
-  return value.slice(start, end).toLowerCase();
+  return trimChar(value, '.').toLowerCase();
 }
 
 /** Comma-separated domain names (leading dots ignored), lower-cased. */
@@ -160,6 +157,25 @@ const EnvSchema = z
       .string()
       .regex(/^[A-Za-z0-9:_.-]{0,64}$/, 'letters, digits and : _ . -, at most 64')
       .default('saas:'),
+    // Abuse throttling of sign-in, sign-up and password recovery, per client
+    // address and per account (email), in one window (same store as rate limits).
+    AUTH_THROTTLE_ENABLED: bool.default(true),
+    AUTH_THROTTLE_WINDOW_SECONDS: z.coerce.number().int().min(1).max(86_400).default(900),
+    AUTH_THROTTLE_PER_ADDRESS: z.coerce.number().int().min(1).default(30),
+    // Failed attempts per account in the window (a success gives its attempt back).
+    AUTH_THROTTLE_PER_ACCOUNT: z.coerce.number().int().min(1).default(10),
+    // Anonymous requests per client address and minute (never counted against a tenant).
+    ANONYMOUS_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(120),
+    // Password hashes (argon2id, ~64 MiB each) computed at once, and waiting at most; beyond: 503 + Retry-After.
+    PASSWORD_HASH_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
+    PASSWORD_HASH_QUEUE_MAX: z.coerce.number().int().min(0).max(10_000).default(32),
+    // Proxies in front of this server whose X-Forwarded-For is trusted for the client address (0: the socket's address).
+    TRUST_PROXY_HOPS: z.coerce.number().int().min(0).max(10).default(0),
+    // Browser origins (comma-separated, e.g. https://app.example.com) allowed to call the API, besides each tenant's own hosts.
+    CORS_ORIGINS: z
+      .string()
+      .default('')
+      .transform((v) => v.split(',').map((o) => o.trim()).filter((o) => o !== '')),
     // Plan limits (with per-tenant overrides) are cached this long per process.
     LIMITS_CACHE_TTL_MS: z.coerce.number().int().min(0).default(5_000),
     // API calls are counted in memory and written this often (and on shutdown).

@@ -14,6 +14,7 @@ import type { RateLimitService } from '../limits/rate-limits.ts';
 import type { ApiGuard } from '../limits/api-guard.ts';
 import type { UsageService } from '../usage/service.ts';
 import type { Lifecycle } from '../lifecycle/state.ts';
+import type { AddressLimiter, AuthThrottle } from '../limits/throttle.ts';
 
 export interface AppContext {
   env: Env;
@@ -45,6 +46,10 @@ export interface AppContext {
   apiGuard: ApiGuard;
   /** Starting, serving or draining, and the requests in flight (set by the server; health probes and shutdown read it). */
   lifecycle?: Lifecycle;
+  /** Sign-in, sign-up and recovery attempts per address and per account. */
+  authThrottle: AuthThrottle;
+  /** Anonymous requests per client address (never counted against a tenant). */
+  anonymousLimiter: AddressLimiter;
 }
 
 declare module 'express-serve-static-core' {

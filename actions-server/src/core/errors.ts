@@ -89,6 +89,10 @@ const CONSTRAINT_MAP: Record<string, { code: ErrorCode; message: string }> = {
   },
   tenants_custom_domain_key: { code: 'DOMAIN_TAKEN', message: 'That domain is already used by another tenant' },
   tenants_custom_domain_format: { code: 'VALIDATION_FAILED', message: 'Invalid custom domain' },
+  tenant_settings_caps: {
+    code: 'VALIDATION_FAILED',
+    message: 'settings: the stored settings may hold at most 32 KB, 5 levels of nesting and 500 keys',
+  },
   identities_email_key: { code: 'IDENTITY_EXISTS', message: 'An account with that email already exists' },
   identities_email_format: { code: 'VALIDATION_FAILED', message: 'Invalid email address' },
   // Two invitations of one address raced; the first stands.

@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import pg from 'pg';
+import { trimLineEnds } from '../core/text.ts';
 import { createPool } from './database.ts';
 import { migrateUp } from './migrate.ts';
 import type { Client, Pool } from './tx.ts';
@@ -553,8 +554,7 @@ export async function renderSchema(client: Client): Promise<string> {
   for (const [title, lines] of sections) {
     if (lines.length) out.push('', '-'.repeat(78), `-- ${title}`, '-'.repeat(78), ...lines);
   }
-  // Trailing blanks trimmed line by line (a regex over the whole text could backtrack).
-  return `${out.join('\n').split('\n').map((line) => line.trimEnd()).join('\n')}\n`;
+  return `${trimLineEnds(out.join('\n'))}\n`;
 }
 
 /** The dump of the database behind `pool`, read in a transaction that changes nothing. */

@@ -36,3 +36,10 @@ export function classifyHost(
   }
   return env.ENABLE_CUSTOM_DOMAINS ? { kind: 'domain', domain: host } : { kind: 'slug', slug: '' };
 }
+
+/** The subdomain hosts a tenant answers on (for CORS: its own pages may call its API). */
+export function tenantHostnames(slug: string, env: Pick<Env, 'BASE_DOMAIN' | 'NODE_ENV'>): string[] {
+  const hosts = [`${slug}.${env.BASE_DOMAIN}`];
+  if (env.NODE_ENV !== 'production' && env.BASE_DOMAIN !== 'localhost') hosts.push(`${slug}.localhost`);
+  return hosts;
+}

@@ -165,11 +165,14 @@ async function runAction(ctx: AppContext, name: ActionName, input: unknown, sess
   switch (name) {
     case 'createTenant': {
       const { input: args } = parseArgs(createTenantArgs, input, name);
+      // Hasura does not pass the client's address to actions: the account is what is throttled here.
+      const succeeded = await ctx.authThrottle.attempt('signup', { account: args.ownerEmail });
       const { tenant, ownerId } = await provisionTenant(
         provisionDeps(ctx),
         args,
-        { platformAdmin: await isPlatformOperator(ctx.pool, session), actor: actorOf(session) },
+        { platformAdmin: await isPlatformOperator(ctx.pool, session), actor: actorOf(session), signedInAs: session.userId },
       );
+      succeeded();
       const { token, expiresIn } = ctx.tokens.sign({ userId: ownerId, tenantId: tenant.id, role: 'owner' });
       ctx.log.info({ tenantId: tenant.id, userId: ownerId, slug: tenant.slug }, 'tenant created (action)');
       return { tenant: tenantInfo(toTenantView(tenant)), ownerId, token, expiresIn } satisfies CreateTenantOutput;
@@ -180,7 +183,9 @@ async function runAction(ctx: AppContext, name: ActionName, input: unknown, sess
       const tenant = session.tenantId ? await ctx.resolver.byId(session.tenantId) : null;
       if (session.tenantId && !tenant) throw new AppError('TENANT_NOT_FOUND', 'No tenant at this address');
       if (tenant) assertServable(tenant);
+      const succeeded = await ctx.authThrottle.attempt('login', { account: args.email });
       const result = await login(ctx, tenant, args.email, args.password);
+      succeeded();
       return {
         token: result.token,
         expiresIn: result.expiresIn,

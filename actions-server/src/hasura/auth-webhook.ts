@@ -35,6 +35,20 @@ function bearerToken(authorization: string | undefined): string | undefined {
   return match[1];
 }
 
+/**
+ * The client address of a GraphQL request: the last X-Forwarded-For entry (the
+ * one the proxy in front of Hasura added), else one bucket shared by every
+ * anonymous GraphQL caller without a proxy.
+ */
+function forwardedAddress(headers: Record<string, string>): string {
+  const forwarded = headers['x-forwarded-for'];
+  if (forwarded !== undefined && forwarded.length <= 2_048) {
+    const last = forwarded.split(',').at(-1)?.trim();
+    if (last) return last;
+  }
+  return 'graphql-without-address';
+}
+
 /** Seconds left on a (verified) token, for the session lifetime. */
 function secondsLeft(token: string): number | undefined {
   const decoded = jwt.decode(token);
@@ -106,7 +120,8 @@ export async function authenticateHasuraRequest(ctx: AppContext, body: unknown):
     // login actions. On the platform host there is no tenant id, so every
     // tenant-scoped permission (they all use X-Hasura-Tenant-Id) fails closed.
     if (requestedRole !== undefined && requestedRole !== ANONYMOUS_ROLE) throw deny('FORBIDDEN', 'Sign in to use that role');
-    if (tenant) await ctx.apiGuard.admit({ tenant, userId: undefined, endpoint: 'graphql' });
+    // Never counted against the tenant: strangers must not use up its allowance.
+    await ctx.anonymousLimiter.admit(forwardedAddress(headers));
     return {
       'X-Hasura-Role': ANONYMOUS_ROLE,
       ...(tenant ? { 'X-Hasura-Tenant-Id': tenant.id } : {}),

@@ -1,6 +1,7 @@
 // The Hasura settings the server acts on, derived once from the environment:
 // nself's aliases resolved, the endpoint reduced to its base URL.
 import type { Env } from '../core/config.ts';
+import { trimEndChar } from '../core/text.ts';
 
 export interface HasuraSettings {
   /** Base URL of the engine, without /v1/graphql (e.g. http://graphql-engine:8080). */
@@ -22,8 +23,8 @@ export function hasuraBaseUrl(endpoint: string): string {
   const url = new URL(endpoint);
   url.search = '';
   url.hash = '';
-  url.pathname = url.pathname.replace(/\/+$/, '').replace(/\/v1\/graphql$/, '');
-  return url.toString().replace(/\/+$/, '');
+  url.pathname = trimEndChar(url.pathname, '/').replace(/\/v1\/graphql$/, '');
+  return trimEndChar(url.toString(), '/');
 }
 
 /** Undefined when no endpoint is configured (the metadata sync is then skipped). */

@@ -17,6 +17,7 @@ import { moveRoutes } from '../tenants/move/routes.ts';
 import { portabilityRoutes } from '../portability/routes.ts';
 import { apiGuardMiddleware } from '../limits/api-guard.ts';
 import { domainRoutes, internalDomainRoutes } from '../domains/routes.ts';
+import { apiHeaders, baseHeaders, corsMiddleware } from './security.ts';
 
 /** Paths that must see the raw request body (signature checks), so JSON parsing skips them. */
 export const RAW_BODY_PATHS = new Set<string>([WEBHOOK_PATH]);
@@ -42,19 +43,25 @@ const ROUTERS: ((ctx: AppContext) => Router)[] = [
 export function createApp(ctx: AppContext): express.Express {
   const app = express();
   app.disable('x-powered-by');
+  // The client address for per-address limits: the socket's, or X-Forwarded-For through that many trusted proxies.
+  app.set('trust proxy', ctx.env.TRUST_PROXY_HOPS);
   app.use(requestId());
   const lifecycle = (ctx.lifecycle ??= new Lifecycle('serving'));
   // Probes first: they answer while booting and draining, and are not worth a log line each.
   app.use(probeRoutes(ctx, lifecycle));
   app.use(requestLog(ctx.log));
   app.use(admission(lifecycle));
+  app.use(baseHeaders(ctx));
+  app.use(['/api', '/hasura'], apiHeaders());
   const json = express.json({ limit: '1mb' });
   app.use((req, res, next) => (RAW_BODY_PATHS.has(req.path) ? next() : json(req, res, next)));
   // The proxy's certificate question answers on any Host, before tenant resolution and rate limits.
   app.use(internalDomainRoutes(ctx));
   app.use('/api', tenantContext(ctx));
-  // Per-plan rate limit and monthly API-call quota on tenant hosts; counts the call.
-  app.use('/api', apiGuardMiddleware(ctx.apiGuard));
+  // Preflights end here, uncounted.
+  app.use('/api', corsMiddleware(ctx));
+  // Per-plan rate limit and monthly API-call quota for a tenant's authenticated callers; anonymous callers per address.
+  app.use('/api', apiGuardMiddleware(ctx, RAW_BODY_PATHS));
   for (const routes of ROUTERS) app.use(routes(ctx));
   app.use(notFoundHandler);
   app.use(errorHandler(ctx.log));

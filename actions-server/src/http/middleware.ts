@@ -8,6 +8,7 @@ import type { ResolvedTenant } from '../domains/resolver.ts';
 import { InvalidTokenError, PLATFORM_ADMIN_ROLE, roleRank, type TenantRole } from '../auth/tokens.ts';
 import { asTenant } from '../db/tx.ts';
 import { SLUG_RE } from '../tenants/schemas.ts';
+import { identityStanding } from '../hasura/session.ts';
 
 export function requestId(): RequestHandler {
   return (req, res, next) => {
@@ -77,11 +78,11 @@ export function assertServable(tenant: ResolvedTenant, opts: { write?: boolean }
 
 const isWrite = (req: Request): boolean => !READ_METHODS.has(req.method);
 
-/** For routes that only make sense on a tenant host. */
-export function requireTenantHost(): RequestHandler {
+/** For routes that only make sense on a tenant host (billing: also while suspended, see assertMember). */
+export function requireTenantHost(opts: { allowSuspended?: boolean } = {}): RequestHandler {
   return (req, _res, next) => {
     if (!req.tenant) throw new AppError('TENANT_NOT_FOUND', 'This route needs a tenant address (subdomain or custom domain)');
-    assertServable(req.tenant, { write: isWrite(req) });
+    if (!(opts.allowSuspended && req.tenant.status === 'suspended')) assertServable(req.tenant, { write: isWrite(req) });
     next();
   };
 }
@@ -117,9 +118,12 @@ export function authenticate(ctx: AppContext, opts: { allowSuspended?: boolean }
   };
 }
 
-export function requirePlatformAdmin(): RequestHandler {
-  return (req, _res, next) => {
+/** A platform administrator's token, and the database still says so (a token outlives a demotion). */
+export function requirePlatformAdmin(ctx: Pick<AppContext, 'pool'>): RequestHandler {
+  return async (req, _res, next) => {
     if (req.auth?.role !== PLATFORM_ADMIN_ROLE) throw new AppError('FORBIDDEN', 'Platform administrators only');
+    const standing = await identityStanding(ctx.pool, req.auth.userId, null);
+    if (!standing?.isPlatformAdmin) throw new AppError('FORBIDDEN', 'No longer a platform administrator');
     next();
   };
 }
@@ -128,11 +132,24 @@ export function requirePlatformAdmin(): RequestHandler {
  * The caller must be a member of `tenantId` with at least `min`. The role is read
  * from the database (a token outlives a demotion) and capped by the token's role.
  */
-export async function assertMember(ctx: AppContext, req: Request, tenantId: string, min: TenantRole): Promise<TenantRole> {
+export async function assertMember(
+  ctx: AppContext,
+  req: Request,
+  tenantId: string,
+  min: TenantRole,
+  opts: { billing?: boolean } = {},
+): Promise<TenantRole> {
   const auth = req.auth;
   if (!auth || auth.role === PLATFORM_ADMIN_ROLE || auth.tenantId !== tenantId) {
     throw new AppError('FORBIDDEN', 'Only members of this tenant may do this');
   }
+  // Whatever the Host (the platform host names no tenant): the tenant of the
+  // path must exist and be servable. Billing stays open to the owners of a
+  // suspended tenant, so they can pay their way back; nothing else does.
+  const tenant = req.tenant?.id === tenantId ? req.tenant : await ctx.resolver.byId(tenantId);
+  if (!tenant) throw new AppError('TENANT_NOT_FOUND', 'Tenant not found');
+  if (opts.billing && tenant.status === 'suspended') min = 'owner';
+  else assertServable(tenant, { write: isWrite(req) });
   const dbRole = await asTenant(ctx.pool, { tenantId, userId: auth.userId, dbRole: 'app' }, async (c) => {
     const { rows } = await c.query<{ role: TenantRole }>(
       'select role from public.memberships where tenant_id = $1 and identity_id = $2',

@@ -61,7 +61,8 @@ export function invitationRoutes(ctx: AppContext): Router {
     res.json(await revokeInvitation(ctx, await memberActor(ctx, req), input));
   });
 
-  router.post('/api/invitations/accept', requireTenantHost(), async (req, res) => {
+  // Accepting may hash or verify a password: throttled per address like a sign-up (the token names no account).
+  router.post('/api/invitations/accept', ctx.authThrottle.middleware('signup', () => undefined), requireTenantHost(), async (req, res) => {
     const input = parseBody(acceptInputSchema, req.body);
     const actor: AcceptActor = { ...requestActor(req), tenantId: req.tenant!.id, userId: acceptingUser(ctx, req) };
     res.json(await acceptInvitation(ctx, actor, input));

@@ -6,6 +6,9 @@ import { AppError } from '../core/errors.ts';
 import type { ResolvedTenant } from '../domains/resolver.ts';
 import type { RateLimitService } from './rate-limits.ts';
 import type { UsageService } from '../usage/service.ts';
+import type { TenantResolver } from '../domains/resolver.ts';
+import { InvalidTokenError, PLATFORM_ADMIN_ROLE, type TokenService } from '../auth/tokens.ts';
+import { clientAddress, type AddressLimiter } from './throttle.ts';
 
 export interface AdmittedCall {
   /** RateLimit-* headers for the response. */
@@ -46,16 +49,65 @@ function endpointOf(req: Request): string {
   return pattern === undefined ? `${req.method} (unmatched)` : `${req.method} ${req.baseUrl}${pattern}`;
 }
 
-/** Mounted on /api after tenantContext: applies to requests on a tenant's host that the tenant may still make. */
-export function apiGuardMiddleware(guard: ApiGuard): RequestHandler {
+/** Statuses whose calls are metered; suspended and closed tenants get their 403/410 from the routes, unmetered. */
+const METERED = new Set(['active', 'trial', 'migrating']);
+
+export interface GuardDeps {
+  apiGuard: ApiGuard;
+  anonymousLimiter: AddressLimiter;
+  tokens: TokenService;
+  resolver: Pick<TenantResolver, 'byId'>;
+}
+
+/**
+ * The tenant an authenticated caller acts for: a valid token of that tenant
+ * (on its host, or on the platform host naming its id, where routes check it
+ * is the tenant of the path). 'platform' for a platform administrator's token,
+ * undefined for anyone else (anonymous, a bad token, another tenant's token:
+ * the routes refuse those).
+ */
+async function callerTenant(deps: GuardDeps, req: Request): Promise<ResolvedTenant | 'platform' | undefined> {
+  const header = req.get('authorization');
+  if (header === undefined || header.length > 8_192) return undefined;
+  const match = /^Bearer\s+(\S+)$/i.exec(header);
+  if (!match?.[1]) return undefined;
+  let auth;
+  try {
+    auth = deps.tokens.verify(match[1]);
+  } catch (err) {
+    if (err instanceof InvalidTokenError) return undefined;
+    throw err;
+  }
+  if (auth.role === PLATFORM_ADMIN_ROLE) return 'platform';
+  if (!auth.tenantId) return undefined;
+  if (req.tenant) return req.tenant.id === auth.tenantId ? req.tenant : undefined;
+  return (await deps.resolver.byId(auth.tenantId)) ?? undefined;
+}
+
+/**
+ * Mounted on /api after tenantContext and CORS. A tenant's rate limit and
+ * monthly quota count its authenticated callers only, whatever the Host;
+ * anonymous requests are limited per client address instead, so strangers
+ * cannot use up a tenant's allowance. OPTIONS (preflights) and the paths in
+ * `exempt` (signed webhooks) are never counted.
+ */
+export function apiGuardMiddleware(deps: GuardDeps, exempt: ReadonlySet<string> = new Set()): RequestHandler {
   return async (req, res, next) => {
-    const tenant = req.tenant;
-    // Suspended and closed tenants get their 403/410 from the routes, unmetered.
-    if (!tenant || (tenant.status !== 'active' && tenant.status !== 'trial' && tenant.status !== 'migrating')) {
+    if (req.method === 'OPTIONS' || exempt.has(req.originalUrl.split('?')[0] ?? '')) {
       next();
       return;
     }
-    const call = await guard.check(tenant);
+    const tenant = await callerTenant(deps, req);
+    if (tenant === undefined) {
+      await deps.anonymousLimiter.admit(clientAddress(req));
+      next();
+      return;
+    }
+    if (tenant === 'platform' || !METERED.has(tenant.status)) {
+      next();
+      return;
+    }
+    const call = await deps.apiGuard.check(tenant);
     for (const [name, value] of Object.entries(call.headers)) res.setHeader(name, value);
     // The endpoint is known once routing is done; 'close' fires for finished and aborted requests alike.
     res.once('close', () => call.record(endpointOf(req)));

@@ -9,8 +9,10 @@ import { ApiGuard } from './api-guard.ts';
 import { RateLimitService } from './rate-limits.ts';
 import { closeRedis, createRedisClient, redisReady } from './redis.ts';
 import { LimitsService } from './service.ts';
+import { AddressLimiter, AuthThrottle, type StoreOptions } from './throttle.ts';
+import { configurePasswordHashing } from '../auth/passwords.ts';
 
-export type LimitsContext = Pick<AppContext, 'redis' | 'limits' | 'rateLimits' | 'usage' | 'apiGuard'>;
+export type LimitsContext = Pick<AppContext, 'redis' | 'limits' | 'rateLimits' | 'usage' | 'apiGuard' | 'authThrottle' | 'anonymousLimiter'>;
 
 export async function buildLimits(env: Env, log: Logger, pool: Pool): Promise<LimitsContext> {
   let redis;
@@ -33,7 +35,24 @@ export async function buildLimits(env: Env, log: Logger, pool: Pool): Promise<Li
   });
   const usage = new UsageService({ pool, log, limits, flushIntervalMs: env.USAGE_FLUSH_INTERVAL_MS });
   usage.start();
-  return { ...(redis ? { redis } : {}), limits, rateLimits, usage, apiGuard: new ApiGuard(rateLimits, usage) };
+  const store: StoreOptions = { redis, keyPrefix: env.RATE_LIMIT_KEY_PREFIX, failMode: env.RATE_LIMIT_FAIL_MODE, log };
+  const authThrottle = new AuthThrottle(store, {
+    enabled: env.AUTH_THROTTLE_ENABLED,
+    windowSeconds: env.AUTH_THROTTLE_WINDOW_SECONDS,
+    perAddress: env.AUTH_THROTTLE_PER_ADDRESS,
+    perAccount: env.AUTH_THROTTLE_PER_ACCOUNT,
+  });
+  const anonymousLimiter = new AddressLimiter(store, { enabled: env.RATE_LIMIT_ENABLED, perMinute: env.ANONYMOUS_RATE_LIMIT_PER_MINUTE });
+  configurePasswordHashing({ concurrency: env.PASSWORD_HASH_CONCURRENCY, queueMax: env.PASSWORD_HASH_QUEUE_MAX });
+  return {
+    ...(redis ? { redis } : {}),
+    limits,
+    rateLimits,
+    usage,
+    apiGuard: new ApiGuard(rateLimits, usage),
+    authThrottle,
+    anonymousLimiter,
+  };
 }
 
 export async function stopLimits(ctx: LimitsContext): Promise<void> {

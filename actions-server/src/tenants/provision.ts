@@ -12,7 +12,7 @@ import type { AppContext } from '../core/context.ts';
 import type { Logger } from '../core/log.ts';
 import { AppError } from '../core/errors.ts';
 import { asSystem, type ActorInfo, type Client, type Pool } from '../db/tx.ts';
-import { hashPassword, verifyPassword } from '../auth/passwords.ts';
+import { hashPassword } from '../auth/passwords.ts';
 import type { CreateTenantInput } from './schemas.ts';
 import { applyTemplate, latestVersion, loadTemplate, TEMPLATE_DIR, type TemplateStep } from './template.ts';
 import { databaseNameFor, roleNameFor, schemaNameFor, type Isolation, type TenantRow } from './records.ts';
@@ -218,7 +218,7 @@ function databaseStep(deps: ProvisionDeps, owner: OwnerMember, steps: TemplateSt
 export async function provisionTenant(
   deps: ProvisionDeps,
   input: CreateTenantInput,
-  opts: { platformAdmin?: boolean; actor?: ActorInfo } = {},
+  opts: { platformAdmin?: boolean; actor?: ActorInfo; signedInAs?: string | undefined } = {},
 ): Promise<ProvisionResult> {
   if ((input.isolation !== undefined || input.databaseUrlEnv !== undefined) && !opts.platformAdmin) {
     throw new AppError('FORBIDDEN', 'Only platform administrators choose where a tenant is placed');
@@ -238,9 +238,11 @@ export async function provisionTenant(
     ).rows[0];
     let createdIdentity = false;
     if (existing) {
-      // An existing person may open another tenant, but only with their own password.
-      if (!(await verifyPassword(existing.password_hash, input.ownerPassword))) {
-        throw new AppError('IDENTITY_EXISTS', 'An account with that email exists; use its password to create another tenant');
+      // An existing person opens another tenant signed in (a token of theirs).
+      // The password is not checked here, so this answer is the same whatever
+      // password was sent: sign-up is no oracle for guessing passwords.
+      if (opts.signedInAs !== existing.id) {
+        throw new AppError('IDENTITY_EXISTS', 'An account with that email exists; sign in and create the tenant with your token');
       }
       owner.identityId = existing.id;
     } else {

@@ -14,6 +14,12 @@ import { isPlatformOperator } from '../hasura/session.ts';
 import { toTenantView, type PublicTenantView } from './records.ts';
 import { publicBranding } from '../branding/service.ts';
 import { domainStatus } from '../domains/verification.ts';
+import type { VerifiedToken } from '../auth/tokens.ts';
+
+const ownerEmailOf = (req: Request): string | undefined => {
+  const email: unknown = (req.body as Record<string, unknown> | undefined)?.['ownerEmail'];
+  return typeof email === 'string' && email.length <= 254 ? email.trim().toLowerCase() : undefined;
+};
 import {
   changeStatus,
   getPublicTenant,
@@ -22,12 +28,11 @@ import {
   updateTenant,
 } from './service.ts';
 
-/** A verified platform admin's Bearer token (still one in the database); no token: false; a bad one: 401. */
-async function callerIsPlatformAdmin(ctx: AppContext, req: Request, res: Response): Promise<boolean> {
-  if (!req.get('authorization')) return false;
+/** The verified Bearer token of a sign-up, if one was sent (a bad one: 401). */
+function signUpCaller(ctx: AppContext, req: Request, res: Response): VerifiedToken | undefined {
+  if (!req.get('authorization')) return undefined;
   authenticate(ctx)(req, res, () => undefined);
-  const auth = req.auth!;
-  return isPlatformOperator(ctx.pool, { role: auth.role, userId: auth.userId, tenantId: undefined });
+  return req.auth;
 }
 
 function tenantIdParam(req: Request): string {
@@ -41,13 +46,17 @@ export function tenantRoutes(ctx: AppContext): Router {
   const auth = authenticate(ctx);
   const publicFace = (t: PublicTenantView): PublicTenantView => ({ ...t, branding: publicBranding(t.branding, ctx.env) });
 
-  router.post('/api/tenants/create', async (req, res) => {
+  router.post('/api/tenants/create', ctx.authThrottle.middleware('signup', ownerEmailOf), async (req, res) => {
     const input = parseBody(createTenantSchema, req.body);
-    // Only a platform admin places a tenant (isolation, databaseUrlEnv); anyone else is refused 403.
+    const caller = signUpCaller(ctx, req, res);
+    // Only a platform admin (still one in the database) places a tenant (isolation, databaseUrlEnv); anyone else is refused 403.
     const placing = input.isolation !== undefined || input.databaseUrlEnv !== undefined;
+    const platformAdmin =
+      placing && caller !== undefined && (await isPlatformOperator(ctx.pool, { role: caller.role, userId: caller.userId, tenantId: undefined }));
     const { tenant, ownerId } = await provisionTenant(provisionDeps(ctx), input, {
-      platformAdmin: placing && (await callerIsPlatformAdmin(ctx, req, res)),
+      platformAdmin,
       actor: requestActor(req),
+      signedInAs: caller?.userId,
     });
     const session = ctx.tokens.sign({ userId: ownerId, tenantId: tenant.id, role: 'owner' });
     ctx.log.info({ tenantId: tenant.id, userId: ownerId, slug: tenant.slug }, 'tenant created');
@@ -83,15 +92,15 @@ export function tenantRoutes(ctx: AppContext): Router {
     res.json({ tenant, ...(domainVerification ? { domainVerification } : {}), ...(brandingWarnings ? { brandingWarnings } : {}) });
   });
 
-  // Soft delete: the tenant is cancelled, its data kept (archived after 90 days).
+  // Soft delete: the tenant is cancelled, its data kept (archived after 90 days). Owners only.
   router.delete('/api/tenants/:id', auth, async (req, res) => {
     const id = tenantIdParam(req);
-    await assertMember(ctx, req, id, 'admin');
+    await assertMember(ctx, req, id, 'owner');
     res.json({ tenant: await changeStatus(ctx.pool, id, 'cancel', requestActor(req)) });
   });
 
   const adminAction = z.enum(['suspend', 'reactivate']);
-  router.post('/api/tenants/:id/:action', auth, requirePlatformAdmin(), async (req, res) => {
+  router.post('/api/tenants/:id/:action', auth, requirePlatformAdmin(ctx), async (req, res) => {
     const id = tenantIdParam(req);
     const action = req.params['action'];
     if (action === 'verify-domain') {

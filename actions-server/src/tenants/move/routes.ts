@@ -27,7 +27,7 @@ function assertPlatformOperator(ctx: AppContext, req: Request): Promise<void> {
 
 export function moveRoutes(ctx: AppContext): Router {
   const router = Router();
-  const guard = [authenticate(ctx), requirePlatformAdmin()];
+  const guard = [authenticate(ctx), requirePlatformAdmin(ctx)];
   const deps = moveDeps(ctx);
 
   router.post('/api/tenants/:id/move', ...guard, async (req, res) => {

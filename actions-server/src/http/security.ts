@@ -1,0 +1,80 @@
+// Browser-facing protections of the API: response headers (helmet) and CORS.
+// The default-deny Content-Security-Policy applies to /api and /hasura only,
+// so pages served by this server later can carry a policy of their own.
+import cors from 'cors';
+import helmet from 'helmet';
+import type { Request, RequestHandler } from 'express';
+import type { AppContext } from '../core/context.ts';
+import { tenantHostnames } from '../domains/hosts.ts';
+
+/** nosniff and friends everywhere; HSTS in production only (a development server is plain http). */
+export function baseHeaders(ctx: Pick<AppContext, 'env'>): RequestHandler {
+  return helmet({
+    contentSecurityPolicy: false,
+    strictTransportSecurity: ctx.env.NODE_ENV === 'production' ? { maxAge: 31_536_000, includeSubDomains: true } : false,
+  });
+}
+
+/**
+ * API answers are JSON, never documents: a policy that allows nothing, and no
+ * caching anywhere, since tokens, invitation links and secrets travel in them.
+ */
+export function apiHeaders(): RequestHandler {
+  const csp = helmet.contentSecurityPolicy({
+    useDefaults: false,
+    directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"], baseUri: ["'none'"], formAction: ["'none'"] },
+  });
+  return (req, res, next) => {
+    res.setHeader('Cache-Control', 'no-store');
+    csp(req, res, next);
+  };
+}
+
+function hostnameOf(origin: string): string | undefined {
+  if (origin.length > 2_048) return undefined;
+  try {
+    const url = new URL(origin);
+    return url.protocol === 'https:' || url.protocol === 'http:' ? url.hostname.toLowerCase() : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * CORS with an allowlist: the origins in CORS_ORIGINS, and on a tenant's host
+ * that tenant's own hosts (its subdomain, its verified custom domain).
+ * Preflights are answered here, before anything counts the request.
+ */
+export function corsMiddleware(ctx: Pick<AppContext, 'env' | 'resolver'>): RequestHandler {
+  const configured = new Set(ctx.env.CORS_ORIGINS);
+  const allowed = async (req: Request, origin: string): Promise<boolean> => {
+    if (configured.has(origin)) return true;
+    const tenant = req.tenant;
+    const hostname = hostnameOf(origin);
+    if (!tenant || !hostname) return false;
+    if (tenantHostnames(tenant.slug, ctx.env).includes(hostname)) return true;
+    // A custom domain counts once verified, i.e. when it resolves to this tenant.
+    if (tenant.customDomain !== hostname) return false;
+    const byDomain = await ctx.resolver.resolve({ kind: 'domain', domain: hostname });
+    return byDomain?.id === tenant.id;
+  };
+  return cors((req, callback) => {
+    const origin = req.headers.origin;
+    if (origin === undefined) {
+      callback(null, { origin: false });
+      return;
+    }
+    allowed(req as Request, origin).then(
+      (ok) =>
+        callback(null, {
+          origin: ok ? origin : false,
+          methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
+          allowedHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key'],
+          exposedHeaders: ['RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset', 'RateLimit-Policy', 'Retry-After', 'X-Request-Id'],
+          maxAge: 600,
+          optionsSuccessStatus: 204,
+        }),
+      (err: unknown) => callback(err instanceof Error ? err : new Error(String(err))),
+    );
+  });
+}
