@@ -1,4 +1,8 @@
 // Every job the runner knows. An area adds its own list here.
 import type { JobDefinition } from './types.ts';
+import { BILLING_JOBS } from '../billing/jobs.ts';
+import { TENANT_JOBS } from '../tenants/jobs.ts';
+import { INVITATION_JOBS } from '../invitations/jobs.ts';
+import { HASURA_JOBS } from '../hasura/jobs.ts';
 
-export const JOBS: readonly JobDefinition[] = [];
+export const JOBS: readonly JobDefinition[] = [...BILLING_JOBS, ...TENANT_JOBS, ...INVITATION_JOBS, ...HASURA_JOBS];

@@ -7,6 +7,7 @@ import type { AppContext } from '../core/context.ts';
 import type { Logger } from '../core/log.ts';
 import type { Pool } from '../db/tx.ts';
 import { JOBS } from './registry.ts';
+import { enqueue } from './queue.ts';
 import type { JobDefinition } from './types.ts';
 
 /** Installs or upgrades graphile-worker's own schema (`graphile_worker`); safe to run again. */
@@ -43,13 +44,19 @@ export async function startJobRunner(ctx: AppContext, jobs: readonly JobDefiniti
   const runner: Runner = await run({
     pgPool: ctx.pool,
     taskList: taskList(ctx, jobs),
-    parsedCronItems: parseCronItems(cron.map((j) => ({ task: j.name, match: j.schedule!, identifier: j.name }))),
+    parsedCronItems: parseCronItems(
+      cron.map((j) => ({ task: j.name, match: j.schedule!, identifier: j.name, ...(j.maxAttempts ? { options: { maxAttempts: j.maxAttempts } } : {}) })),
+    ),
     concurrency: ctx.env.WORKER_CONCURRENCY,
     pollInterval: ctx.env.WORKER_POLL_INTERVAL_MS,
     noHandleSignals: true,
     logger: workerLogger(ctx.log),
   });
   ctx.log.info({ jobs: jobs.length, scheduled: cron.length, concurrency: ctx.env.WORKER_CONCURRENCY }, 'job runner started');
+  // One pending copy however many workers start at once (the job key).
+  for (const job of jobs) {
+    if (job.runOnWorkerStart?.(ctx)) await enqueue(ctx.pool, job.name, {}, { jobKey: `${job.name}:worker-start`, maxAttempts: job.maxAttempts });
+  }
   return {
     // Running jobs finish; jobs not yet taken stay queued for any other worker.
     stop: () => runner.stop(),
