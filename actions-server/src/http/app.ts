@@ -12,6 +12,7 @@ import { billingRoutes, WEBHOOK_PATH } from '../billing/routes.ts';
 import { hasuraRoutes } from '../hasura/routes.ts';
 import { usageRoutes } from '../usage/routes.ts';
 import { moveRoutes } from '../tenants/move/routes.ts';
+import { entitlementRoutes } from '../entitlements/routes.ts';
 import { apiGuardMiddleware } from '../limits/api-guard.ts';
 
 /** Paths that must see the raw request body (signature checks), so JSON parsing skips them. */
@@ -27,6 +28,7 @@ const ROUTERS: ((ctx: AppContext) => Router)[] = [
   usageRoutes,
   // before tenantRoutes too: POST /api/tenants/:id/move
   moveRoutes,
+  entitlementRoutes,
   tenantRoutes,
   billingRoutes,
   hasuraRoutes,

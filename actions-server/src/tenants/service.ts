@@ -5,6 +5,7 @@ import { AppError } from '../core/errors.ts';
 import { asSystem, asTenant, type ActorInfo, type Client, type Pool } from '../db/tx.ts';
 import { toTenantView, type TenantRow, type TenantView, type PublicTenantView, toPublicView } from './records.ts';
 import type { UpdateTenantInput } from './schemas.ts';
+import { requireFeature } from '../entitlements/service.ts';
 
 /** A member acting on their tenant; ip and user agent go to the audit trail. */
 export interface Actor extends ActorInfo {
@@ -46,6 +47,8 @@ export async function updateTenant(
   if (patch.customDomain && (patch.customDomain === opts.baseDomain || patch.customDomain.endsWith(`.${opts.baseDomain}`))) {
     throw new AppError('VALIDATION_FAILED', `A custom domain cannot be under ${opts.baseDomain}; subdomains are automatic`);
   }
+  // Checked before anything changes, so a refused domain leaves the rest of the patch unapplied too (the database enforces it again).
+  if (patch.customDomain) await requireFeature(pool, id, 'custom_domain');
   await asTenant(pool, appScope(actor), async (client) => {
     const current = (await client.query<TenantRow>('select * from public.tenants where id = $1 for update', [id])).rows[0];
     if (!current) throw new AppError('TENANT_NOT_FOUND', 'Tenant not found');
