@@ -57,6 +57,13 @@ export function tenantDatabases(env: Env, log: Logger, pool: Pool, databaseUrl: 
   });
 }
 
+/** Releases what buildContext opened (LISTEN client, limits, tenant databases' pools); the main pool stays the caller's. */
+export async function closeContext(ctx: AppContext): Promise<void> {
+  await ctx.resolver.stop();
+  await stopLimits(ctx);
+  await ctx.databases.close();
+}
+
 export async function startServer(ctx: AppContext, port: number, host = '0.0.0.0'): Promise<RunningServer> {
   const app = createApp(ctx);
   const server = await new Promise<Server>((resolve, reject) => {
@@ -71,9 +78,7 @@ export async function startServer(ctx: AppContext, port: number, host = '0.0.0.0
     async close() {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
-      await ctx.resolver.stop();
-      await stopLimits(ctx);
-      await ctx.databases.close();
+      await closeContext(ctx);
     },
   };
 }

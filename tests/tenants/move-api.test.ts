@@ -308,7 +308,7 @@ describe('abort and plan-following placement', () => {
     await db.pool.query(`update public.plans set placement = 'pooled' where id = 'enterprise'`);
     try {
       expect((await rebalanceCandidates(db.pool)).map((c) => [c.slug, c.from, c.to])).toEqual([['planner', 'schema', 'pooled']]);
-      const child = spawn(process.execPath, ['--import', 'tsx', 'actions-server/src/cli.ts', 'tenants', 'rebalance', '--drain-ms', '0'], {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'actions-server/src/cli/main.ts', 'tenants', 'rebalance', '--drain-ms', '0'], {
         env: { ...process.env, ...serverEnv, DATABASE_URL: db.url, TENANT_ROLE_PREFIX: db.rolePrefix, LOG_LEVEL: 'error', DB_POOL_MAX: '4', NODE_ENV: 'test' },
         stdio: ['ignore', 'pipe', 'pipe'],
       });

@@ -67,7 +67,7 @@ async function reapCli(): Promise<void> {
 function runCli(args: string[]): { done: Promise<number>; kill: () => void; output: () => string } {
   const url = new URL(db.url);
   url.searchParams.set('application_name', APP);
-  const child = spawn(process.execPath, ['--import', 'tsx', 'actions-server/src/cli.ts', ...args], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'actions-server/src/cli/main.ts', ...args], {
     env: { ...process.env, DATABASE_URL: url.toString(), TENANT_ROLE_PREFIX: db.rolePrefix, LOG_LEVEL: 'error', DB_POOL_MAX: '5', NODE_ENV: 'test' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -23,7 +23,7 @@ async function templateWithNextVersion(sql: string): Promise<string> {
 }
 
 function runCli(args: string[]): { done: Promise<number>; kill: () => void } {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'actions-server/src/cli.ts', ...args], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'actions-server/src/cli/main.ts', ...args], {
     env: { ...process.env, DATABASE_URL: db.url, TENANT_ROLE_PREFIX: db.rolePrefix, LOG_LEVEL: 'error' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -1,0 +1,100 @@
+// What every operator command shares: the server's own configuration and
+// context (so the CLI provisions, deletes and moves exactly as the server does),
+// usage errors that exit 2, and progress output.
+import { InvalidArgumentError } from 'commander';
+import cliProgress from 'cli-progress';
+import { ConfigError, loadConfig, type Env } from '../core/config.ts';
+import type { AppContext } from '../core/context.ts';
+import { createLogger } from '../core/log.ts';
+import { openDatabase, type Database } from '../db/database.ts';
+import { buildContext, closeContext } from '../server.ts';
+
+/** Bad input on the command line: printed with its reason, exit 2, nothing changed. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+export interface CliRuntime {
+  env: Env;
+  db: Database;
+  ctx: AppContext;
+}
+
+export function cliConfig(): Env {
+  try {
+    return loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) throw new UsageError(err.message);
+    throw err;
+  }
+}
+
+/** Opens the database and the server's context for one command, and closes both after it. */
+export async function withRuntime<T>(fn: (rt: CliRuntime) => Promise<T>): Promise<T> {
+  const env = cliConfig();
+  // Operators read the command's own output; the server's info lines would drown it.
+  const log = createLogger(env.LOG_LEVEL === 'info' ? 'warn' : env.LOG_LEVEL);
+  const db = await openDatabase(env, log);
+  try {
+    const ctx = await buildContext(env, log, db.pool, db.url);
+    try {
+      return await fn({ env, db, ctx });
+    } finally {
+      await closeContext(ctx);
+    }
+  } finally {
+    await db.close();
+  }
+}
+
+/** A commander argument parser for a whole number within bounds. */
+export function intArg(min: number, max: number): (value: string) => number {
+  return (value) => {
+    if (!/^\d{1,9}$/.test(value)) throw new InvalidArgumentError(`expected a whole number from ${min} to ${max}`);
+    const n = Number(value);
+    if (n < min || n > max) throw new InvalidArgumentError(`expected a whole number from ${min} to ${max}`);
+    return n;
+  };
+}
+
+/** A commander argument parser for one of a fixed set of words. */
+export function choiceArg<T extends string>(choices: readonly T[]): (value: string) => T {
+  return (value) => {
+    if (!(choices as readonly string[]).includes(value)) throw new InvalidArgumentError(`expected one of ${choices.join(', ')}`);
+    return value as T;
+  };
+}
+
+/** Progress of a long run: a bar on a terminal, otherwise a line at every 10%. */
+export function progressReporter(label: string): { update(done: number, total: number, item?: string): void; stop(): void } {
+  const bar = process.stdout.isTTY
+    ? new cliProgress.SingleBar({ format: `${label} [{bar}] {value}/{total} {item}` }, cliProgress.Presets.shades_classic)
+    : undefined;
+  let started = false;
+  let lastDecile = -1;
+  return {
+    update(done, total, item = '') {
+      if (bar) {
+        if (!started) bar.start(total, 0, { item });
+        started = true;
+        bar.update(done, { item });
+        return;
+      }
+      const decile = total === 0 ? 10 : Math.floor((done * 10) / total);
+      if (decile !== lastDecile) {
+        lastDecile = decile;
+        console.log(`${label}: ${done}/${total}`);
+      }
+    },
+    stop() {
+      bar?.stop();
+    },
+  };
+}
+
+/** The tenant id of a slug, or a usage error naming it. */
+export async function tenantIdOf(rt: CliRuntime, slug: string): Promise<string> {
+  const { rows } = await rt.db.pool.query<{ id: string }>('select id from public.tenants where slug = $1', [slug]);
+  if (!rows[0]) throw new UsageError(`no tenant with slug ${slug}`);
+  return rows[0].id;
+}
