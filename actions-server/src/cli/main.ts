@@ -6,6 +6,9 @@ import { register as registerAdmins } from './admins.ts';
 import { register as registerDb } from './db.ts';
 import { register as registerMigrate } from './migrate.ts';
 import { register as registerTenants } from './tenants.ts';
+import { register as registerJobs } from './jobs.ts';
+import { register as registerBilling } from './billing.ts';
+import { register as registerEntitlements } from './entitlements.ts';
 import { UsageError } from './runtime.ts';
 
 function buildProgram(): Command {
@@ -13,7 +16,7 @@ function buildProgram(): Command {
     .description('Operator commands for the multi-tenant backend')
     .showHelpAfterError()
     .exitOverride();
-  for (const register of [registerMigrate, registerTenants, registerAdmins, registerDb]) register(program);
+  for (const register of [registerMigrate, registerTenants, registerAdmins, registerDb, registerJobs, registerBilling, registerEntitlements]) register(program);
   // Every subcommand inherits exit-instead-of-process.exit, so main() decides the code.
   const inherit = (cmd: Command): void => {
     for (const sub of cmd.commands) {
