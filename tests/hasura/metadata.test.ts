@@ -107,6 +107,9 @@ describe('hasura/metadata against the migrated database', () => {
 
   beforeAll(async () => {
     db = await createTestDb();
+    // The audit trail is readable only with the audit_logs feature (tests/entitlements); here every plan has it,
+    // so the filters are what is proven.
+    await db.pool.query(`update public.plans set features = features || '{"audit_logs": true}'`);
     a = await makeTenant(db, 'alpha');
     b = await makeTenant(db, 'bravo');
     // A second member in A, and an invitation in each tenant, so every table has rows of both.
