@@ -32,7 +32,7 @@ const planChanges = async (tenantId: string) =>
       .rows[0].count,
   );
 
-it('runs a job again after its worker is SIGKILLed mid-job, and applies its effect once', { timeout: 60_000 }, async () => {
+it('runs a job again after its worker is SIGKILLed mid-job, and applies its effect once', { timeout: 180_000 }, async () => {
   const first = await makeTenant(db, 'first-trial', { plan: 'pro', trial: true });
   const second = await makeTenant(db, 'second-trial', { plan: 'pro', trial: true });
   await db.pool.query(`update public.tenants set trial_ends_at = now() - interval '2 hours' where id = $1`, [first.tenant.id]);
@@ -67,7 +67,7 @@ it('runs a job again after its worker is SIGKILLed mid-job, and applies its effe
               [db.name],
             )
           ).rows[0].n,
-        { timeout: 40_000, interval: 200 },
+        { timeout: 120_000, interval: 250 },
       )
       .toBeGreaterThanOrEqual(1);
     expect(await planChanges(first.tenant.id)).toBe(1);

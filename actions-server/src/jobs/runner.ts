@@ -87,10 +87,12 @@ export async function startJobRunner(ctx: AppContext, jobs: readonly JobDefiniti
   // Held for the runner's lifetime: its advisory locks say "these workers are alive".
   const liveness = await ctx.pool.connect();
   const events = new EventEmitter() as NonNullable<Parameters<typeof run>[0]['events']>;
+  // One query at a time on the liveness connection.
+  let locking: Promise<unknown> = Promise.resolve();
   events.on('worker:create', ({ worker }) => {
-    liveness.query(`select pg_advisory_lock(${LIVENESS_SQL_KEY})`, [worker.workerId]).catch((err: Error) =>
-      ctx.log.error({ err: err.message, workerId: worker.workerId }, 'could not take the worker liveness lock'),
-    );
+    locking = locking
+      .then(() => liveness.query(`select pg_advisory_lock(${LIVENESS_SQL_KEY})`, [worker.workerId]))
+      .catch((err: Error) => ctx.log.error({ err: err.message, workerId: worker.workerId }, 'could not take the worker liveness lock'));
   });
   await releaseDeadWorkers(ctx.pool, ctx.log);
   const runner: Runner = await run({
@@ -119,6 +121,7 @@ export async function startJobRunner(ctx: AppContext, jobs: readonly JobDefiniti
     stop: async () => {
       clearInterval(sweep);
       await runner.stop();
+      await locking;
       // The connection goes back to the pool: it must not keep saying these workers live.
       await liveness.query('select pg_advisory_unlock_all()').catch(() => undefined);
       liveness.release();
