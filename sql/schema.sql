@@ -9,6 +9,7 @@
 -- migration 1763900005000_hasura
 -- migration 1763900006000_pooled
 -- migration 1763900007000_moves
+-- migration 1763900012000_plans_over_time
 
 set check_function_bodies = false;
 
@@ -261,6 +262,33 @@ begin
 end
 $function$;
 
+CREATE OR REPLACE FUNCTION public.end_trial(p_tenant_id uuid, p_now timestamp with time zone, p_action text DEFAULT 'downgrade'::text)
+ RETURNS text
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  v_row public.tenants;
+begin
+  if p_action not in ('downgrade', 'suspend') then
+    raise exception 'unknown trial end action %', p_action using errcode = '22023';
+  end if;
+  select * into v_row from public.tenants where id = p_tenant_id for update;
+  if not found or v_row.status <> 'trial' or v_row.trial_ends_at is null or v_row.trial_ends_at > p_now
+     or coalesce(v_row.subscription_status, '') in ('trialing', 'active', 'past_due') then
+    return null;
+  end if;
+  if p_action = 'suspend' then
+    update public.tenants
+       set status = 'suspended', suspended_at = now(), billing_suspended = true
+     where id = p_tenant_id;
+    return 'suspended';
+  end if;
+  update public.tenants set status = 'active', plan = 'free' where id = p_tenant_id;
+  return 'downgraded';
+end
+$function$;
+
 CREATE OR REPLACE FUNCTION public.expire_invitations()
  RETURNS integer
  LANGUAGE sql
@@ -357,6 +385,40 @@ AS $function$
     and (m.role is not null or (p_tenant_id is null and i.is_platform_admin))
 $function$;
 
+CREATE OR REPLACE FUNCTION public.plan_change_conflicts(p_tenant_id uuid, p_plan text)
+ RETURNS TABLE(resource text, usage bigint, max_value bigint)
+ LANGUAGE sql
+ STABLE
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select r.resource, r.usage, r.max_value
+  from public.plans p
+  left join public.tenant_settings s on s.tenant_id = p_tenant_id
+  left join public.tenant_usage u on u.tenant_id = p_tenant_id
+    and u.period = to_char(now() at time zone 'UTC', 'YYYY-MM')
+  cross join lateral (values
+    (1, 'users', coalesce(u.users_total, 0), coalesce((s.limit_overrides ->> 'max_users')::bigint, p.max_users)),
+    (2, 'channels', coalesce(u.channels_total, 0), coalesce((s.limit_overrides ->> 'max_channels')::bigint, p.max_channels)),
+    (3, 'storage_bytes', coalesce(u.storage_bytes, 0), coalesce((s.limit_overrides ->> 'max_storage_bytes')::bigint, p.max_storage_bytes))
+  ) as r (ord, resource, usage, max_value)
+  where p.id = p_plan and r.max_value >= 0 and r.usage > r.max_value
+  order by r.ord
+$function$;
+
+CREATE OR REPLACE FUNCTION public.plan_tenant_has_feature(p_tenant_id uuid, p_plan text, p_feature text)
+ RETURNS boolean
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select coalesce(
+    (select case when jsonb_typeof(s.features -> p_feature) = 'boolean' then (s.features -> p_feature)::boolean end
+       from public.tenant_settings s where s.tenant_id = p_tenant_id),
+    (select case when jsonb_typeof(p.features -> p_feature) = 'boolean' then (p.features -> p_feature)::boolean end
+       from public.plans p where p.id = p_plan),
+    false)
+$function$;
+
 CREATE OR REPLACE FUNCTION public.prune_hasura_event_receipts(p_older_than interval DEFAULT '30 days'::interval)
  RETURNS integer
  LANGUAGE sql
@@ -379,6 +441,21 @@ AS $function$
     returning 1
   )
   select count(*)::integer from purged
+$function$;
+
+CREATE OR REPLACE FUNCTION public.queue_platform_job(p_task text, p_payload jsonb, p_job_key text)
+ RETURNS void
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+begin
+  if to_regprocedure('graphile_worker.add_job(text, json, text, timestamp with time zone, integer, text, integer, text[], text)') is null then
+    raise warning 'job queue not installed: % not queued', p_task;
+    return;
+  end if;
+  execute 'select graphile_worker.add_job($1, $2::json, job_key => $3)' using p_task, p_payload, p_job_key;
+end
 $function$;
 
 CREATE OR REPLACE FUNCTION public.recount_tenant_counters(p_schema name, p_tenant_id uuid)
@@ -411,6 +488,27 @@ begin
      set users_total = v_users, channels_total = v_channels, storage_bytes = v_storage, files_count = v_files,
          updated_at = now()
    where tenant_id = p_tenant_id;
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION public.require_feature(p_tenant_id uuid, p_plan text, p_feature text)
+ RETURNS void
+ LANGUAGE plpgsql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  v_plans jsonb;
+begin
+  if public.plan_tenant_has_feature(p_tenant_id, p_plan, p_feature) then
+    return;
+  end if;
+  select coalesce(jsonb_agg(p.id order by p.sort_order, p.id), '[]'::jsonb) into v_plans
+  from public.plans p where (p.features -> p_feature) = 'true'::jsonb;
+  raise exception 'The % feature is not in the % plan', p_feature, p_plan
+    using errcode = 'SA402',
+          detail = jsonb_build_object('feature', p_feature, 'plan', p_plan, 'plans', v_plans)::text,
+          hint = 'Change to a plan that includes it, or ask a platform admin for an override.';
 end
 $function$;
 
@@ -996,6 +1094,32 @@ begin
 end
 $function$;
 
+CREATE OR REPLACE FUNCTION public.tg_plans__audit()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  v_old jsonb := to_jsonb(old) - 'updated_at' - 'created_at';
+  v_new jsonb := to_jsonb(new) - 'updated_at' - 'created_at';
+  v_changed_old jsonb;
+  v_changed_new jsonb;
+  v_user text := nullif(current_setting('app.user_id', true), '');
+begin
+  select jsonb_object_agg(o.key, o.value), jsonb_object_agg(o.key, v_new -> o.key)
+    into v_changed_old, v_changed_new
+  from jsonb_each(v_old) o where o.value is distinct from v_new -> o.key;
+  if v_changed_new is null then
+    return new;
+  end if;
+  insert into public.platform_audit_logs (actor_kind, actor_id, action, entity_type, entity_id, old_values, new_values)
+  values (coalesce(nullif(current_setting('app.actor', true), ''), 'system'), v_user::uuid,
+          'plan.updated', 'plan', new.id, v_changed_old, v_changed_new);
+  return new;
+end
+$function$;
+
 CREATE OR REPLACE FUNCTION public.tg_tenant_settings__notify()
  RETURNS trigger
  LANGUAGE plpgsql
@@ -1023,6 +1147,20 @@ begin
 end
 $function$;
 
+CREATE OR REPLACE FUNCTION public.tg_tenants__feature_guard()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+begin
+  if new.custom_domain is not null
+     and (tg_op = 'INSERT' or new.custom_domain is distinct from old.custom_domain) then
+    perform public.require_feature(new.id, new.plan, 'custom_domain');
+  end if;
+  return new;
+end
+$function$;
+
 CREATE OR REPLACE FUNCTION public.tg_tenants__notify()
  RETURNS trigger
  LANGUAGE plpgsql
@@ -1038,6 +1176,43 @@ begin
   )::text);
   return null;
 end
+$function$;
+
+CREATE OR REPLACE FUNCTION public.tg_tenants__stripe_cleanup()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+begin
+  if tg_op = 'DELETE' then
+    if old.stripe_customer_id is not null then
+      perform public.queue_platform_job('billing.delete-customer',
+        jsonb_build_object('tenantId', old.id, 'customerId', old.stripe_customer_id),
+        'billing.delete-customer:' || old.id);
+    end if;
+    return old;
+  end if;
+  if new.status = 'cancelled' and old.status <> 'cancelled' and new.stripe_subscription_id is not null
+     and coalesce(new.subscription_status, '') not in ('canceled', 'incomplete_expired') then
+    perform public.queue_platform_job('billing.close-subscription',
+      jsonb_build_object('tenantId', new.id, 'subscriptionId', new.stripe_subscription_id),
+      'billing.close-subscription:' || new.id);
+  end if;
+  return new;
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION public.trials_due(p_now timestamp with time zone)
+ RETURNS SETOF uuid
+ LANGUAGE sql
+ STABLE
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select id from public.tenants
+  where status = 'trial' and trial_ends_at <= p_now
+    and coalesce(subscription_status, '') not in ('trialing', 'active', 'past_due')
+  order by trial_ends_at, id
 $function$;
 
 CREATE OR REPLACE FUNCTION public.usage_tally(p_metric text, p_tenant_id uuid)
@@ -1216,6 +1391,19 @@ create table public.plans (
   constraint plans_trial_days_check CHECK ((trial_days >= 0))
 );
 
+create table public.platform_audit_logs (
+  id bigint generated always as identity not null,
+  actor_kind text not null,
+  actor_id uuid,
+  action text not null,
+  entity_type text not null,
+  entity_id text not null,
+  old_values jsonb,
+  new_values jsonb,
+  created_at timestamp with time zone default clock_timestamp() not null,
+  constraint platform_audit_logs_pkey PRIMARY KEY (id)
+);
+
 create table public.schema_migrations (
   version bigint not null,
   name text,
@@ -1352,6 +1540,21 @@ create table public.tenant_moves (
   constraint tenant_moves_to_isolation_check CHECK ((to_isolation = ANY (ARRAY['schema'::text, 'pooled'::text, 'database'::text])))
 );
 
+create table public.tenant_notices (
+  tenant_id uuid not null,
+  id uuid default gen_random_uuid() not null,
+  kind text not null,
+  dedupe_key text not null,
+  message text not null,
+  data jsonb default '{}'::jsonb not null,
+  created_at timestamp with time zone default now() not null,
+  constraint tenant_notices_pkey PRIMARY KEY (tenant_id, id),
+  constraint tenant_notices_dedupe_key UNIQUE (tenant_id, dedupe_key),
+  constraint tenant_notices_data_check CHECK ((jsonb_typeof(data) = 'object'::text)),
+  constraint tenant_notices_dedupe_key_check CHECK (((length(dedupe_key) >= 1) AND (length(dedupe_key) <= 200))),
+  constraint tenant_notices_kind_check CHECK ((kind ~ '^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$'::text))
+);
+
 create table public.tenant_settings (
   tenant_id uuid not null,
   settings jsonb default '{}'::jsonb not null,
@@ -1475,6 +1678,7 @@ alter table only public.tenant_invitations add constraint tenant_invitations_inv
 alter table only public.tenant_invitations add constraint tenant_invitations_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
 alter table only public.tenant_move_changes add constraint tenant_move_changes_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
 alter table only public.tenant_moves add constraint tenant_moves_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
+alter table only public.tenant_notices add constraint tenant_notices_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
 alter table only public.tenant_settings add constraint tenant_settings_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
 alter table only public.tenant_usage_counters add constraint tenant_usage_counters_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
 alter table only public.tenant_usage_history add constraint tenant_usage_history_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
@@ -1491,6 +1695,7 @@ CREATE INDEX messages_channel_id_created_at_idx ON pooled.messages USING btree (
 CREATE INDEX messages_member_id_idx ON pooled.messages USING btree (tenant_id, member_id);
 CREATE INDEX hasura_event_receipts_received_at_idx ON public.hasura_event_receipts USING btree (received_at);
 CREATE INDEX memberships_identity_id_idx ON public.memberships USING btree (identity_id);
+CREATE INDEX platform_audit_logs_entity_idx ON public.platform_audit_logs USING btree (entity_type, entity_id, id);
 CREATE INDEX stripe_webhooks_tenant_id_idx ON public.stripe_webhooks USING btree (tenant_id, created_at);
 CREATE INDEX stripe_webhooks_unprocessed_idx ON public.stripe_webhooks USING btree (created_at) WHERE (NOT processed);
 CREATE INDEX tenant_audit_logs_action_idx ON public.tenant_audit_logs USING btree (tenant_id, action, seq);
@@ -1499,11 +1704,13 @@ CREATE INDEX tenant_invitations_expires_at_idx ON public.tenant_invitations USIN
 CREATE UNIQUE INDEX tenant_invitations_pending_email_key ON public.tenant_invitations USING btree (tenant_id, email) WHERE ((accepted_at IS NULL) AND (revoked_at IS NULL));
 CREATE INDEX tenant_invitations_token_hash_idx ON public.tenant_invitations USING btree (token_hash);
 CREATE UNIQUE INDEX tenant_moves_active_key ON public.tenant_moves USING btree (tenant_id) WHERE (finished_at IS NULL);
+CREATE INDEX tenant_notices_created_at_idx ON public.tenant_notices USING btree (tenant_id, created_at);
 CREATE INDEX tenants_grace_ends_at_idx ON public.tenants USING btree (grace_ends_at) WHERE (past_due_since IS NOT NULL);
 CREATE INDEX tenants_plan_idx ON public.tenants USING btree (plan);
 CREATE INDEX tenants_status_cancelled_at_idx ON public.tenants USING btree (status, cancelled_at);
 CREATE UNIQUE INDEX tenants_stripe_customer_id_key ON public.tenants USING btree (stripe_customer_id);
 CREATE UNIQUE INDEX tenants_stripe_subscription_id_key ON public.tenants USING btree (stripe_subscription_id);
+CREATE INDEX tenants_trial_ends_at_idx ON public.tenants USING btree (trial_ends_at) WHERE (status = 'trial'::text);
 
 ------------------------------------------------------------------------------
 -- functions over table row types
@@ -1588,6 +1795,8 @@ alter table public.memberships enable row level security;
 alter table public.memberships force row level security;
 alter table public.plans enable row level security;
 alter table public.plans force row level security;
+alter table public.platform_audit_logs enable row level security;
+alter table public.platform_audit_logs force row level security;
 alter table public.schema_migrations enable row level security;
 alter table public.schema_migrations force row level security;
 alter table public.stripe_webhooks enable row level security;
@@ -1606,6 +1815,8 @@ alter table public.tenant_move_changes enable row level security;
 alter table public.tenant_move_changes force row level security;
 alter table public.tenant_moves enable row level security;
 alter table public.tenant_moves force row level security;
+alter table public.tenant_notices enable row level security;
+alter table public.tenant_notices force row level security;
 alter table public.tenant_settings enable row level security;
 alter table public.tenant_settings force row level security;
 alter table public.tenant_usage_counters enable row level security;
@@ -1715,6 +1926,8 @@ create policy hasura_update on public.tenant_api_calls as permissive for update 
 create policy app_tenant on public.tenant_audit_heads as permissive for all to app
   using ((tenant_id = public.current_tenant_id()))
   with check ((tenant_id = public.current_tenant_id()));
+create policy audit_logs_feature on public.tenant_audit_heads as restrictive for select to app, hasura
+  using (public.tenant_has_feature(tenant_id, 'audit_logs'::text));
 create policy hasura_delete on public.tenant_audit_heads as permissive for delete to hasura
   using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
 create policy hasura_insert on public.tenant_audit_heads as permissive for insert to hasura
@@ -1727,6 +1940,8 @@ create policy hasura_update on public.tenant_audit_heads as permissive for updat
 create policy app_tenant on public.tenant_audit_logs as permissive for all to app
   using ((tenant_id = public.current_tenant_id()))
   with check ((tenant_id = public.current_tenant_id()));
+create policy audit_logs_feature on public.tenant_audit_logs as restrictive for select to app, hasura
+  using (public.tenant_has_feature(tenant_id, 'audit_logs'::text));
 create policy hasura_delete on public.tenant_audit_logs as permissive for delete to hasura
   using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
 create policy hasura_insert on public.tenant_audit_logs as permissive for insert to hasura
@@ -1782,6 +1997,18 @@ create policy hasura_insert on public.tenant_moves as permissive for insert to h
 create policy hasura_select on public.tenant_moves as permissive for select to hasura
   using (((public.hasura_tenant_id() IS NULL) OR (tenant_id = public.hasura_tenant_id())));
 create policy hasura_update on public.tenant_moves as permissive for update to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy app_tenant on public.tenant_notices as permissive for all to app
+  using ((tenant_id = public.current_tenant_id()))
+  with check ((tenant_id = public.current_tenant_id()));
+create policy hasura_delete on public.tenant_notices as permissive for delete to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_insert on public.tenant_notices as permissive for insert to hasura
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_select on public.tenant_notices as permissive for select to hasura
+  using (((public.hasura_tenant_id() IS NULL) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_update on public.tenant_notices as permissive for update to hasura
   using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
   with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
 create policy app_tenant on public.tenant_settings as permissive for all to app
@@ -1863,6 +2090,8 @@ CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.identities FOR 
 CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.memberships FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON public.memberships FOR EACH ROW EXECUTE FUNCTION public.tg__audit('entity=membership', 'tenant=tenant_id', 'key=identity_id', 'ignore=created_at,updated_at', 'insert=added', 'delete=removed', 'group.role_changed=role');
 CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.plans FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
+CREATE TRIGGER _900_audit AFTER UPDATE ON public.plans FOR EACH ROW EXECUTE FUNCTION public.tg_plans__audit();
+CREATE TRIGGER _010_append_only BEFORE DELETE OR UPDATE ON public.platform_audit_logs FOR EACH ROW EXECUTE FUNCTION public.tg__append_only();
 CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.stripe_webhooks FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
 CREATE TRIGGER _010_append_only BEFORE DELETE OR UPDATE ON public.tenant_audit_logs FOR EACH ROW EXECUTE FUNCTION public.tg__append_only();
 CREATE TRIGGER _010_append_only_truncate BEFORE TRUNCATE ON public.tenant_audit_logs FOR EACH STATEMENT EXECUTE FUNCTION public.tg__append_only();
@@ -1870,13 +2099,16 @@ CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.tenant_invitati
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON public.tenant_invitations FOR EACH ROW EXECUTE FUNCTION public.tg__audit('entity=invitation', 'tenant=tenant_id', 'key=id', 'ignore=created_at,updated_at', 'redact=token_hash', 'group.accepted=accepted_at,+accepted_by', 'group.revoked=revoked_at,+revoked_by');
 CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.tenant_moves FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON public.tenant_moves FOR EACH ROW EXECUTE FUNCTION public.tg__audit('entity=tenant_move', 'tenant=tenant_id', 'key=id', 'ignore=updated_at,verification,reserved_source,prior_status', 'insert=requested', 'group.state_changed=state,+finished_at,+error');
+CREATE TRIGGER _900_audit AFTER INSERT ON public.tenant_notices FOR EACH ROW EXECUTE FUNCTION public.tg__audit('entity=notice', 'tenant=tenant_id', 'key=id', 'insert=recorded');
 CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.tenant_settings FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON public.tenant_settings FOR EACH ROW EXECUTE FUNCTION public.tg__audit('entity=settings', 'tenant=tenant_id', 'key=tenant_id', 'ignore=updated_at', 'group.features.updated=features', 'group.settings.updated=settings');
 CREATE TRIGGER _900_notify AFTER UPDATE OF limit_overrides, features ON public.tenant_settings FOR EACH ROW EXECUTE FUNCTION public.tg_tenant_settings__notify();
 CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.tenants FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
+CREATE TRIGGER _150_feature_guard BEFORE INSERT OR UPDATE OF custom_domain ON public.tenants FOR EACH ROW EXECUTE FUNCTION public.tg_tenants__feature_guard();
 CREATE TRIGGER _200_billing_suspension BEFORE UPDATE ON public.tenants FOR EACH ROW EXECUTE FUNCTION public.tg_tenants__billing_suspension();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON public.tenants FOR EACH ROW EXECUTE FUNCTION public.tg__audit('entity=tenant', 'tenant=id', 'key=id', 'ignore=created_at,updated_at', 'group.status=status,+suspended_at,+cancelled_at,+archived_at,+billing_suspended', 'group.plan_changed=plan', 'group.custom_domain.changed=custom_domain,+custom_domain_verified_at', 'group.custom_domain.verified=custom_domain_verified_at', 'group.subscription.updated=stripe_*,subscription_*,billing_*,current_period_*,cancel_at*,past_due*,grace_*,last_payment_at,trial_ends_at', 'group.moved=isolation,+schema_name,+db_role,+database_name,+database_url_env,+template_version', 'group.template_upgraded=template_version');
 CREATE TRIGGER _900_notify AFTER INSERT OR DELETE OR UPDATE ON public.tenants FOR EACH ROW EXECUTE FUNCTION public.tg_tenants__notify();
+CREATE TRIGGER _910_stripe_cleanup AFTER DELETE OR UPDATE OF status ON public.tenants FOR EACH ROW EXECUTE FUNCTION public.tg_tenants__stripe_cleanup();
 
 ------------------------------------------------------------------------------
 -- comments
@@ -1894,12 +2126,17 @@ revoke all on function public.check_tenant_limits(p_tenant_id uuid) from public;
 revoke all on function public.create_invited_identity(p_invitation_id uuid, p_identity_id uuid, p_name text, p_password_hash text) from public;
 revoke all on function public.drain_tenant_writers(p_tenant_id uuid) from public;
 revoke all on function public.enable_tenant_rls(p_table regclass, p_tenant_column name) from public;
+revoke all on function public.end_trial(p_tenant_id uuid, p_now timestamp with time zone, p_action text) from public;
 revoke all on function public.expire_invitations() from public;
 revoke all on function public.hard_delete_tenant(p_tenant_id uuid) from public;
 revoke all on function public.login_lookup(p_tenant_id uuid, p_email text) from public;
+revoke all on function public.plan_change_conflicts(p_tenant_id uuid, p_plan text) from public;
+revoke all on function public.plan_tenant_has_feature(p_tenant_id uuid, p_plan text, p_feature text) from public;
 revoke all on function public.prune_hasura_event_receipts(p_older_than interval) from public;
 revoke all on function public.purge_stripe_webhooks(p_older_than interval) from public;
+revoke all on function public.queue_platform_job(p_task text, p_payload jsonb, p_job_key text) from public;
 revoke all on function public.recount_tenant_counters(p_schema name, p_tenant_id uuid) from public;
+revoke all on function public.require_feature(p_tenant_id uuid, p_plan text, p_feature text) from public;
 revoke all on function public.secure_tenant_schema(p_schema name, p_role name) from public;
 revoke all on function public.suspend_past_due_tenants(p_now timestamp with time zone) from public;
 revoke all on function public.tenant_counters_open_period(p_tenant_id uuid, p_period text) from public;
@@ -1912,6 +2149,9 @@ revoke all on function public.tg__limits() from public;
 revoke all on function public.tg__move_guard() from public;
 revoke all on function public.tg__usage() from public;
 revoke all on function public.tg__usage_flush() from public;
+revoke all on function public.tg_plans__audit() from public;
+revoke all on function public.tg_tenants__stripe_cleanup() from public;
+revoke all on function public.trials_due(p_now timestamp with time zone) from public;
 revoke all on function public.verify_audit_chain(p_tenant_id uuid) from public;
 grant usage on schema pooled to app;
 grant usage on schema pooled to hasura;
@@ -1966,6 +2206,8 @@ grant update (accepted_at, accepted_by, revoked_at, revoked_by) on table public.
 grant insert (tenant_id, email, role, token_hash, invited_by, expires_at) on table public.tenant_invitations to app;
 grant select (tenant_id, id, email, role, invited_by, expires_at, accepted_at, accepted_by, revoked_at, revoked_by, created_at, updated_at) on table public.tenant_invitations to app;
 grant select (tenant_id, id, email, role, invited_by, expires_at, accepted_at, accepted_by, revoked_at, revoked_by, created_at, updated_at) on table public.tenant_invitations to hasura;
+grant select on table public.tenant_notices to app;
+grant select on table public.tenant_notices to hasura;
 grant select on table public.tenant_settings to app;
 grant select on table public.tenant_settings to hasura;
 grant update (settings) on table public.tenant_settings to app;
@@ -1984,6 +2226,12 @@ grant execute on function public.check_tenant_limits(p_tenant_id uuid) to app;
 grant execute on function public.check_tenant_limits(p_tenant_id uuid) to hasura;
 grant execute on function public.create_invited_identity(p_invitation_id uuid, p_identity_id uuid, p_name text, p_password_hash text) to app;
 grant execute on function public.login_lookup(p_tenant_id uuid, p_email text) to app;
+grant execute on function public.plan_change_conflicts(p_tenant_id uuid, p_plan text) to app;
+grant execute on function public.plan_change_conflicts(p_tenant_id uuid, p_plan text) to hasura;
+grant execute on function public.plan_tenant_has_feature(p_tenant_id uuid, p_plan text, p_feature text) to app;
+grant execute on function public.plan_tenant_has_feature(p_tenant_id uuid, p_plan text, p_feature text) to hasura;
+grant execute on function public.require_feature(p_tenant_id uuid, p_plan text, p_feature text) to app;
+grant execute on function public.require_feature(p_tenant_id uuid, p_plan text, p_feature text) to hasura;
 grant execute on function public.tenant_effective_limits(p_tenant_id uuid) to app;
 grant execute on function public.tenant_effective_limits(p_tenant_id uuid) to hasura;
 grant execute on function public.tenant_features(p_tenant_id uuid) to app;

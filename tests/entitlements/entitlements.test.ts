@@ -144,7 +144,7 @@ describe('platform admins', () => {
     expect((await request(srv.url, '/api/plans/gold/entitlements', { method: 'PUT', token: adminToken, body: { features: { sso: true } } })).status).toBe(404);
   });
 
-  it("set a tenant's overrides through the Hasura action and the CLI, audited in its trail", async () => {
+  it("set a tenant's overrides through the Hasura action and the CLI, audited in its trail", { timeout: 180_000 }, async () => {
     const act = await request(srv.url, '/hasura/actions', {
       headers: { 'X-Actions-Secret': ACTIONS_SECRET },
       body: {
