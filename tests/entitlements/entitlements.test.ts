@@ -174,9 +174,7 @@ describe('platform admins', () => {
       `select actor_kind, actor_id from public.tenant_audit_logs where tenant_id = $1 and entity_type = 'settings' order by seq`,
       [poor.tenant.id],
     );
-    expect(trail.rows.slice(-2)).toEqual([
-      { actor_kind: 'user', actor_id: adminId },
-      { actor_kind: 'cli', actor_id: null },
-    ]);
+    expect(trail.rows).toContainEqual({ actor_kind: 'user', actor_id: adminId });
+    expect(trail.rows.at(-1)).toEqual({ actor_kind: 'cli', actor_id: null });
   });
 });
