@@ -92,6 +92,8 @@ select create_distributed_table('public.tenant_moves', 'tenant_id', colocate_wit
 select create_distributed_table('public.tenant_audit_personal', 'tenant_id', colocate_with => 'public.tenant_settings');
 select create_distributed_table('public.tenant_audit_retention', 'tenant_id', colocate_with => 'public.tenant_settings');
 select create_distributed_table('public.tenant_exports', 'tenant_id', colocate_with => 'public.tenant_settings');
+-- Notices for a tenant's owners (its audit trigger appends to the tenant's chain).
+select create_distributed_table('public.tenant_notices', 'tenant_id', colocate_with => 'public.tenant_settings');
 
 ------------------------------------------------------------------------------
 -- coordinator-local tables (owner-only bookkeeping)
@@ -102,6 +104,8 @@ select citus_add_local_table_to_metadata('public.stripe_webhooks');
 select citus_add_local_table_to_metadata('public.hasura_event_receipts');
 select citus_add_local_table_to_metadata('public.hasura_tenant_sources');
 select citus_add_local_table_to_metadata('public.deployment_settings');
+-- Plan changes (written by the trigger on the plans reference table, on the coordinator).
+select citus_add_local_table_to_metadata('public.platform_audit_logs');
 
 ------------------------------------------------------------------------------
 -- schema tenants: schema-based sharding

@@ -34,6 +34,8 @@ async function addMember(tenantId: string, byUserId: string, email: string, role
 
 beforeAll(async () => {
   db = await createTestDb();
+  // This suite is about the trail itself, not entitlements: every plan includes the features it uses.
+  await db.pool.query(`update public.plans set features = features || '{"audit_logs": true, "custom_domain": true}'`);
   srv = await startTestServer(db);
   adminId = (
     await db.pool.query<{ id: string }>(

@@ -55,6 +55,8 @@ describe('checkout', () => {
 
   it('accepts a verified custom domain of the tenant, not an unverified one', async () => {
     const { id, token } = await tenantWithOwner(h, 'branded');
+    // A custom domain needs the feature: this tenant has it as an override.
+    await h.db.pool.query(`update public.tenant_settings set features = features || '{"custom_domain": true}' where tenant_id = $1`, [id]);
     await h.db.pool.query('update public.tenants set custom_domain = $2 where id = $1', [id, 'billing.branded.example']);
     const body = { plan: 'pro', successUrl: 'https://billing.branded.example/ok', cancelUrl: 'https://branded.saas.test/no' };
     const unverified = await checkout(token, 'branded', body);

@@ -37,10 +37,10 @@ export function billingEnv(double: StripeDouble): Record<string, string> {
   };
 }
 
-export async function startBillingHarness(): Promise<BillingHarness> {
+export async function startBillingHarness(extraEnv: Record<string, string> = {}): Promise<BillingHarness> {
   const db = await createTestDb();
   const double = await startStripeDouble();
-  const srv = await startTestServer(db, billingEnv(double));
+  const srv = await startTestServer(db, { ...billingEnv(double), ...extraEnv });
   return {
     db,
     srv,

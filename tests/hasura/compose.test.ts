@@ -116,7 +116,7 @@ describe('docker-compose.yml', () => {
       const text = await readFile(`${metadataDir}/${f}`, 'utf8');
       for (const m of text.matchAll(/(?:from_env|value_from_env):\s*([A-Z0-9_]+)|\{\{([A-Z0-9_]+)\}\}/g)) used.add((m[1] ?? m[2])!);
     }
-    expect([...used].sort()).toEqual(['ACTIONS_BASE_URL', 'ACTIONS_SECRET', 'EVENTS_SECRET', 'PG_DATABASE_URL', 'PG_HASURA_DATABASE_URL']);
+    expect([...used].sort()).toEqual(['ACTIONS_BASE_URL', 'ACTIONS_SECRET', 'PG_DATABASE_URL', 'PG_HASURA_DATABASE_URL']);
     for (const name of used) {
       expect(env[name], name).toBeTruthy();
       expect(name.startsWith('HASURA_'), name).toBe(false);

@@ -70,6 +70,13 @@ export interface StripeDouble {
    * session complete. Use the results to build checkout.session.completed / subscription events.
    */
   completeCheckoutSession(sessionId: string, opts?: { subscriptionId?: string }): CompletedCheckout;
+  // --- subscription lifecycle and the Events API ---------------------------------------------
+  /** Every event Stripe would list (GET /v1/events), oldest first; add one with addEvent. */
+  events: JsonObject[];
+  /** Records an event (e.g. one built with buildEvent) as Stripe's Events API would list it. */
+  addEvent(event: object): void;
+  /** Invoice items created by prorated subscription updates, oldest first. */
+  prorations(): JsonObject[];
   reset(): void;
   close(): Promise<void>;
 }
@@ -369,6 +376,7 @@ export async function startStripeDouble(): Promise<StripeDouble> {
           sub['canceled_at'] = cancelAtPeriodEnd ? nowSeconds() : null;
         }
         if (body['metadata'] !== undefined) sub['metadata'] = mergeMetadata(sub['metadata'], body['metadata']);
+        if (body['items'] !== undefined) lifecycle.updateItems(sub, body);
         return { status: 200, json: sub };
       },
     },
@@ -395,6 +403,9 @@ export async function startStripeDouble(): Promise<StripeDouble> {
       },
     },
   ];
+
+  const lifecycle = subscriptionLifecycle(objects, get);
+  routes.push(...lifecycle.routes);
 
   const send = (res: ServerResponse, status: number, body: string, extra: Record<string, string> = {}): void => {
     res.writeHead(status, {
@@ -556,7 +567,15 @@ export async function startStripeDouble(): Promise<StripeDouble> {
         subscription: subscription ? (structuredClone(subscription) as unknown as Stripe.Subscription) : null,
       };
     },
+    events: lifecycle.events,
+    addEvent(event) {
+      lifecycle.events.push(structuredClone(event) as JsonObject);
+    },
+    prorations() {
+      return [...objects.values()].filter((o) => o['object'] === 'invoiceitem' && o['proration'] === true);
+    },
     reset() {
+      lifecycle.events.length = 0;
       requests.length = 0;
       objects.clear();
       idempotent.clear();
@@ -571,4 +590,126 @@ export async function startStripeDouble(): Promise<StripeDouble> {
       });
     },
   };
+}
+
+// --- subscription lifecycle and the Events API -------------------------------------------------
+// Plan changes (items with proration), resume of a paused subscription, customer deletion, and
+// Stripe's event list (newest first, cursor paging with starting_after, filters created[gte]
+// and types[]).
+
+type Route = { method: string; pattern: RegExp; handler: Handler };
+
+function asJsonObject(v: JsonValue | undefined): JsonObject | undefined {
+  return v && typeof v === 'object' && !Array.isArray(v) ? v : undefined;
+}
+
+function subscriptionLifecycle(objects: Map<string, JsonObject>, get: (kind: string, id: string) => JsonObject) {
+  const events: JsonObject[] = [];
+
+  /** items[0][id]+items[0][price]: the item moves to the new price; proration_behavior decides the invoice items. */
+  const updateItems = (sub: JsonObject, body: FormObject): void => {
+    const items = body['items'];
+    const first = Array.isArray(items) ? items[0] : undefined;
+    const price = first && typeof first === 'object' && !Array.isArray(first) ? str(first['price']) : undefined;
+    if (!price) throw missingParam('items[0][price]');
+    if (sub['status'] === 'canceled') {
+      throw apiError(400, 'invalid_request_error', 'A canceled subscription can only update its cancellation_details and metadata.');
+    }
+    const item = subscriptionItem(sub);
+    if (!item) throw missingParam('items');
+    const itemId = first && typeof first === 'object' && !Array.isArray(first) ? str(first['id']) : undefined;
+    if (itemId !== undefined && itemId !== item['id']) throw noSuchParam('subscription_item', itemId, 'items[0][id]');
+    const oldPrice = asJsonObject(item['price']);
+    const oldPriceId = typeof oldPrice?.['id'] === 'string' ? oldPrice['id'] : null;
+    if (oldPrice) oldPrice['id'] = price;
+    const plan = asJsonObject(item['plan']);
+    if (plan) plan['id'] = price;
+    const behavior = str(body['proration_behavior']) ?? 'create_prorations';
+    if (behavior !== 'none' && oldPriceId !== price) {
+      const now = nowSeconds();
+      const period = { start: now, end: typeof item['current_period_end'] === 'number' ? item['current_period_end'] : now };
+      // Stripe credits the unused time on the old price and charges the new one for the rest of the period.
+      for (const [p, sign] of [[oldPriceId, -1], [price, 1]] as const) {
+        const id = stripeId('ii');
+        objects.set(id, {
+          id,
+          object: 'invoiceitem',
+          customer: sub['customer'] ?? null,
+          subscription: sub['id'] ?? null,
+          price: p,
+          proration: true,
+          quantity: 1,
+          amount_sign: sign,
+          period,
+          date: now,
+        });
+      }
+    }
+  };
+
+  const listEvents = (query: FormObject): JsonObject => {
+    const created = query['created'];
+    const gte = created && typeof created === 'object' && !Array.isArray(created) ? Number(str(created['gte']) ?? NaN) : NaN;
+    const typesParam = query['types'];
+    const types = Array.isArray(typesParam) ? typesParam.filter((t): t is string => typeof t === 'string') : [];
+    const limit = Math.min(Math.max(Number(str(query['limit']) ?? 10) || 10, 1), 100);
+    // Newest first, like Stripe; among equal times the later-added first.
+    let list = events
+      .map((e, i) => ({ e, i }))
+      .filter(({ e }) => (Number.isNaN(gte) || Number(e['created']) >= gte) && (types.length === 0 || types.includes(String(e['type']))))
+      .sort((a, b) => Number(b.e['created']) - Number(a.e['created']) || b.i - a.i)
+      .map(({ e }) => e);
+    const after = str(query['starting_after']);
+    if (after !== undefined) {
+      const at = list.findIndex((e) => e['id'] === after);
+      if (at === -1) throw noSuchParam('event', after, 'starting_after');
+      list = list.slice(at + 1);
+    }
+    return { object: 'list', url: '/v1/events', has_more: list.length > limit, data: list.slice(0, limit) };
+  };
+
+  const routes: Route[] = [
+    {
+      method: 'POST',
+      pattern: /^\/v1\/subscriptions\/([^/]+)\/resume$/,
+      handler: ([id = '']) => {
+        const sub = get('subscription', id);
+        if (sub['status'] !== 'paused') {
+          throw apiError(400, 'invalid_request_error', 'Only a paused subscription can be resumed.', 'subscription_not_paused');
+        }
+        Object.assign(sub, { status: 'active', pause_collection: null } satisfies JsonObject);
+        return { status: 200, json: sub };
+      },
+    },
+    {
+      method: 'DELETE',
+      pattern: /^\/v1\/customers\/([^/]+)$/,
+      handler: ([id = '']) => {
+        const customer = objects.get(id);
+        if (!customer || customer['object'] !== 'customer' || customer['deleted'] === true) throw noSuch('customer', id);
+        // Deleting a customer ends its subscriptions at once.
+        const now = nowSeconds();
+        for (const o of objects.values()) {
+          if (o['object'] === 'subscription' && o['customer'] === id && o['status'] !== 'canceled') {
+            Object.assign(o, { status: 'canceled', canceled_at: now, ended_at: now, cancel_at_period_end: false, cancel_at: null } satisfies JsonObject);
+          }
+        }
+        const deleted: JsonObject = { id, object: 'customer', deleted: true };
+        objects.set(id, deleted);
+        return { status: 200, json: deleted };
+      },
+    },
+    { method: 'GET', pattern: /^\/v1\/events$/, handler: (_p, _body, query) => ({ status: 200, json: listEvents(query) }) },
+    {
+      method: 'GET',
+      pattern: /^\/v1\/events\/([^/]+)$/,
+      handler: ([id = '']) => {
+        const event = events.find((e) => e['id'] === id);
+        if (!event) throw noSuch('event', id);
+        return { status: 200, json: event };
+      },
+    },
+  ];
+
+  return { events, routes, updateItems };
 }

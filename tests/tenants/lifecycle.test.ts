@@ -83,6 +83,8 @@ describe('read and update', () => {
 
 describe('custom domains', () => {
   it('resolve only once verified, and are unique', async () => {
+    // Custom domains are a plan feature (tests/entitlements cover the refusal); these tenants have it.
+    await db.pool.query(`update public.plans set features = features || '{"custom_domain": true}'`);
     const set = await request(srv.url, `/api/tenants/${acme.tenant.id}`, {
       host: 'acme.saas.test', token: ownerToken, method: 'PUT', body: { customDomain: 'chat.acme.com' },
     });

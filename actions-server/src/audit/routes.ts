@@ -7,12 +7,15 @@ import { parseBody } from '../http/handlers.ts';
 import { assertMember, authenticate } from '../http/middleware.ts';
 import { isUuid } from '../db/tx.ts';
 import { requestActor } from './actor.ts';
+import { requireFeature } from '../entitlements/service.ts';
 import { auditQuerySchema, listAuditLogs, verifyAuditChain, type AuditActor } from './service.ts';
 
 async function auditActor(ctx: AppContext, req: Request): Promise<AuditActor> {
   const tenantId = req.params['id'];
   if (typeof tenantId !== 'string' || !isUuid(tenantId)) throw new AppError('TENANT_NOT_FOUND', 'Tenant not found');
   await assertMember(ctx, req, tenantId, 'admin');
+  // The trail itself is guarded in the database (reads need the feature); this answers why.
+  await requireFeature(ctx.pool, tenantId, 'audit_logs');
   return { ...requestActor(req), tenantId, userId: req.auth!.userId };
 }
 

@@ -6,7 +6,8 @@ import type { AppContext } from '../core/context.ts';
 import { parseBody } from '../http/handlers.ts';
 import { assertMember, authenticate, requireTenantHost } from '../http/middleware.ts';
 import type { TenantRole } from '../auth/tokens.ts';
-import { checkoutInputSchema, portalInputSchema } from './schemas.ts';
+import { cancelInputSchema, changePlanInputSchema, checkoutInputSchema, portalInputSchema, resumeInputSchema } from './schemas.ts';
+import { cancelSubscription, changePlan, resumeSubscription } from './subscription.ts';
 import { createCheckoutSession, createPortalSession, getBilling, type BillingActor } from './service.ts';
 import { requireStripe } from './stripe-client.ts';
 import { receiveWebhook } from './webhooks.ts';
@@ -47,6 +48,21 @@ export function billingRoutes(ctx: AppContext): Router {
   router.post('/api/billing/portal', billingEnabled, tenantHost, auth, async (req, res) => {
     const input = parseBody(portalInputSchema, req.body);
     res.json(await createPortalSession(ctx, await actor(req, 'admin'), input));
+  });
+
+  router.post('/api/billing/change-plan', billingEnabled, requireTenantHost(), auth, async (req, res) => {
+    const input = parseBody(changePlanInputSchema, req.body);
+    res.json({ billing: await changePlan(ctx, await actor(req, 'admin'), input) });
+  });
+
+  router.post('/api/billing/cancel', billingEnabled, requireTenantHost(), auth, async (req, res) => {
+    const input = parseBody(cancelInputSchema, req.body ?? {});
+    res.json({ billing: await cancelSubscription(ctx, await actor(req, 'admin'), input) });
+  });
+
+  router.post('/api/billing/resume', billingEnabled, requireTenantHost(), auth, async (req, res) => {
+    parseBody(resumeInputSchema, req.body ?? {});
+    res.json({ billing: await resumeSubscription(ctx, await actor(req, 'admin')) });
   });
 
   return router;

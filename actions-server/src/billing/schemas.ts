@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { planIdSchema } from '../tenants/schemas.ts';
 
 // "monthly"/"yearly" is the documented spelling; Stripe's is "month"/"year".
-const intervalSchema = z
+export const intervalSchema = z
   .enum(['month', 'year', 'monthly', 'yearly'])
   .transform((v) => (v === 'monthly' ? 'month' : v === 'yearly' ? 'year' : v));
 
@@ -102,3 +102,18 @@ export const checkoutSessionSchema = z.object({
   metadata,
 });
 export type StripeCheckoutSession = z.infer<typeof checkoutSessionSchema>;
+
+// --- subscription management ------------------------------------------------------------------
+
+export const changePlanInputSchema = z
+  .object({
+    plan: planIdSchema,
+    interval: intervalSchema.default('month'),
+  })
+  .strict();
+export type ChangePlanInput = z.input<typeof changePlanInputSchema>;
+
+export const cancelInputSchema = z.object({ atPeriodEnd: z.boolean().default(true) }).strict();
+export type CancelInput = z.input<typeof cancelInputSchema>;
+
+export const resumeInputSchema = z.object({}).strict();

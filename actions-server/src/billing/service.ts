@@ -208,14 +208,29 @@ export interface BillingSummary {
   hasBillingAccount: boolean;
   /** The plan's features with the tenant's overrides (public.tenant_features). */
   features: Record<string, boolean>;
+  /** Notices for the owners (e.g. a trial about to end), newest first. */
+  notices: BillingNotice[];
+}
+
+export interface BillingNotice {
+  kind: string;
+  message: string;
+  data: Record<string, unknown>;
+  createdAt: string;
 }
 
 const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
 
 /** The tenant's plan, subscription and features, read as the app role under RLS. */
 export async function getBilling(deps: Pick<BillingDeps, 'pool'>, actor: BillingActor): Promise<BillingSummary> {
-  const row = await asTenant(deps.pool, { tenantId: actor.tenantId, userId: actor.userId, dbRole: 'app' }, async (client) =>
-    (
+  const { row, notices } = await asTenant(deps.pool, { tenantId: actor.tenantId, userId: actor.userId, dbRole: 'app' }, async (client) => ({
+    notices: (
+      await client.query<{ kind: string; message: string; data: Record<string, unknown>; created_at: Date }>(
+        'select kind, message, data, created_at from public.tenant_notices where tenant_id = $1 order by created_at desc limit 20',
+        [actor.tenantId],
+      )
+    ).rows,
+    row: (
       await client.query<{
         plan: string;
         billing_interval: BillingInterval | null;
@@ -237,7 +252,7 @@ export async function getBilling(deps: Pick<BillingDeps, 'pool'>, actor: Billing
         [actor.tenantId],
       )
     ).rows[0],
-  );
+  }));
   if (!row) throw new AppError('TENANT_NOT_FOUND', 'Tenant not found');
   return {
     plan: row.plan,
@@ -252,6 +267,7 @@ export async function getBilling(deps: Pick<BillingDeps, 'pool'>, actor: Billing
     lastPaymentAt: iso(row.last_payment_at),
     hasBillingAccount: row.has_billing_account,
     features: row.features,
+    notices: notices.map((n) => ({ kind: n.kind, message: n.message, data: n.data, createdAt: n.created_at.toISOString() })),
   };
 }
 

@@ -5,7 +5,7 @@
 // it is processed exactly once; events of one tenant queue on the tenant row.
 import Stripe from 'stripe';
 import { AppError, databaseUnavailable, databaseUnavailableReason } from '../core/errors.ts';
-import { asSystem, isUuid, type Client } from '../db/tx.ts';
+import { asSystem, isUuid, type ActorInfo, type Client } from '../db/tx.ts';
 import {
   BILLING_COLUMNS,
   decide,
@@ -54,7 +54,7 @@ interface Processing {
   reason?: string;
 }
 
-interface WebhookDeps extends BillingDeps {
+export interface WebhookDeps extends BillingDeps {
   stripe: Stripe;
 }
 
@@ -213,6 +213,7 @@ async function onSubscription(
   const row = await lockTenant(client, { customerId: sub.customer, subscriptionId: sub.id, tenantId: sub.metadata['tenant_id'] });
   if (!row) return { tenantId: null, applied: false, reason: 'no tenant for this subscription' };
   if (type === 'customer.subscription.trial_will_end') {
+    await recordTrialNotice(client, row.id, sub);
     deps.log.info({ tenantId: row.id, subscriptionId: sub.id, trialEnd: sub.trial_end }, 'trial ends in three days');
   }
   return applyState(deps, client, row, await stateOf(deps, client, sub), at, 'event');
@@ -372,4 +373,40 @@ async function lockTenant(
     if (row && (row.stripe_customer_id === null || !ref.customerId || row.stripe_customer_id === ref.customerId)) return row;
   }
   return undefined;
+}
+
+/** A notice the owners read in GET /api/billing; once per subscription and trial end, however often Stripe sends it. */
+async function recordTrialNotice(client: Client, tenantId: string, sub: StripeSubscription): Promise<void> {
+  const trialEnd = seconds(sub.trial_end);
+  const when = trialEnd ? trialEnd.toISOString().slice(0, 10) : 'soon';
+  await client.query(
+    `insert into public.tenant_notices (tenant_id, kind, dedupe_key, message, data)
+     values ($1, 'billing.trial_will_end', $2, $3, $4)
+     on conflict (tenant_id, dedupe_key) do nothing`,
+    [
+      tenantId,
+      `trial_will_end:${sub.id}:${sub.trial_end ?? ''}`,
+      `Your trial ends on ${when}. Add a payment method to keep your plan; otherwise the workspace moves to the free plan.`,
+      JSON.stringify({ subscriptionId: sub.id, trialEndsAt: trialEnd?.toISOString() ?? null }),
+    ],
+  );
+}
+
+/**
+ * Applies a subscription Stripe has just returned to one of our own calls
+ * (change of plan, cancel, resume) through the same decision as its events, so
+ * the tenant reflects it at once and the later webhook changes nothing.
+ */
+export async function applySubscriptionRead(deps: WebhookDeps, raw: unknown, actor: ActorInfo): Promise<void> {
+  const sub = subscriptionSchema.parse(raw);
+  // Stripe's clock has second precision; a webhook of the same second then re-reads rather than losing the tie.
+  const at = new Date(Math.floor(Date.now() / 1000) * 1000);
+  await asSystem(
+    deps.pool,
+    async (client) => {
+      const row = await lockTenant(client, { customerId: sub.customer, subscriptionId: sub.id, tenantId: sub.metadata['tenant_id'] });
+      if (row) await applyState(deps, client, row, await stateOf(deps, client, sub), at, 'stripe');
+    },
+    actor,
+  );
 }

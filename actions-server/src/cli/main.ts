@@ -10,6 +10,9 @@ import { register as registerHasura } from './hasura.ts';
 import { register as registerMigrate } from './migrate.ts';
 import { register as registerTenants } from './tenants.ts';
 import { register as registerPortability } from './portability.ts';
+import { register as registerJobs } from './jobs.ts';
+import { register as registerBilling } from './billing.ts';
+import { register as registerEntitlements } from './entitlements.ts';
 import { UsageError } from './runtime.ts';
 
 function buildProgram(): Command {
@@ -23,6 +26,9 @@ function buildProgram(): Command {
     registerPortability,
     registerDomains,
     registerHasura,
+    registerJobs,
+    registerBilling,
+    registerEntitlements,
     registerAdmins,
     registerDb,
     registerConfig,

@@ -222,6 +222,13 @@ const EnvSchema = z
     STRIPE_PRICE_ENTERPRISE_YEARLY: optionalString,
     // Days a tenant keeps working after a failed payment before it is suspended.
     BILLING_GRACE_DAYS: z.coerce.number().int().min(0).max(365).default(7),
+    // What happens to a tenant whose trial ended without a paying subscription: the free plan, or suspended.
+    TRIAL_END_ACTION: z.enum(['downgrade', 'suspend']).default('downgrade'),
+    // On worker start, Stripe events since the newest stored one are replayed, looking back at most this far.
+    STRIPE_REPLAY_ON_START: bool.default(true),
+    STRIPE_REPLAY_MAX_HOURS: z.coerce.number().int().min(1).max(720).default(72),
+    // Stored events whose processing failed are retried with backoff this many times.
+    STRIPE_EVENT_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(10),
 
     // Hasura (optional: without an endpoint the per-tenant metadata sync is skipped).
     // HASURA_ENDPOINT and HASURA_ADMIN_SECRET are nself's names for the same values;

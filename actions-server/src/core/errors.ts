@@ -14,6 +14,7 @@ export const ERROR_STATUS = {
   FORBIDDEN: 403,
   TENANT_MISMATCH: 403,
   TENANT_SUSPENDED: 403,
+  FEATURE_NOT_IN_PLAN: 403,
   INVITATION_WRONG_TENANT: 403,
   INVITATION_EMAIL_MISMATCH: 403,
   NOT_FOUND: 404,
@@ -68,6 +69,8 @@ export function validationError(error: ZodError, what = 'request'): AppError {
 // Custom SQLSTATEs raised by the database (documented in sql/README.md) and the
 // constraint names that carry a meaning for callers.
 const SQLSTATE_MAP: Record<string, { code: ErrorCode; message?: string; headers?: Record<string, string> }> = {
+  // A plan feature that guards data (public.require_feature); DETAIL names the feature and the plans with it.
+  SA402: { code: 'FEATURE_NOT_IN_PLAN' },
   SA403: { code: 'FORBIDDEN' },
   SA404: { code: 'NOT_FOUND' },
   SA409: { code: 'CONFLICT' },

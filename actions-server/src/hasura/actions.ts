@@ -21,8 +21,20 @@ import { acceptInputSchema, inviteInputSchema, revokeInputSchema } from '../invi
 import { moveTenantArgsSchema } from '../tenants/move/schemas.ts';
 import { moveDeps, requestMove, startMove } from '../tenants/move/service.ts';
 import type { MoveView } from '../tenants/move/records.ts';
+import { cancelSubscription, changePlan, resumeSubscription } from '../billing/subscription.ts';
+import { cancelInputSchema, changePlanInputSchema } from '../billing/schemas.ts';
+import type { BillingSummary } from '../billing/service.ts';
+import { setPlanEntitlements, setTenantEntitlements } from '../entitlements/service.ts';
+import { planIdSchema } from '../tenants/schemas.ts';
 import type {
   AcceptInvitationOutput,
+  BillingInfo,
+  MutationCancelSubscriptionArgs,
+  MutationChangePlanArgs,
+  MutationSetPlanEntitlementsArgs,
+  MutationSetTenantEntitlementsArgs,
+  PlanEntitlementsInfo,
+  TenantEntitlementsInfo,
   CheckoutSessionOutput,
   CreateTenantOutput,
   InvitationInfo,
@@ -60,6 +72,11 @@ export const ACTION_NAMES = [
   'acceptInvitation',
   'revokeInvitation',
   'moveTenant',
+  'changePlan',
+  'cancelSubscription',
+  'resumeSubscription',
+  'setPlanEntitlements',
+  'setTenantEntitlements',
 ] as const;
 export type ActionName = (typeof ACTION_NAMES)[number];
 
@@ -104,6 +121,18 @@ const inviteArgs = z.preprocess(withoutNulls, inviteInputSchema) satisfies z.Zod
 const acceptArgs = z.preprocess(withoutNulls, acceptInputSchema) satisfies z.ZodType<MutationAcceptInvitationArgs, unknown>;
 const revokeArgs = revokeInputSchema satisfies z.ZodType<MutationRevokeInvitationArgs, unknown>;
 const moveArgs = z.preprocess(withoutNulls, moveTenantArgsSchema) satisfies z.ZodType<MutationMoveTenantArgs, unknown>;
+const changePlanArgs = z.preprocess(withoutNulls, changePlanInputSchema) satisfies z.ZodType<MutationChangePlanArgs, unknown>;
+const cancelArgs = z.preprocess(withoutNulls, cancelInputSchema) satisfies z.ZodType<MutationCancelSubscriptionArgs, unknown>;
+// features/limits are checked by the entitlements service (it names the bad key).
+const planEntitlementArgs = z.preprocess(
+  withoutNulls,
+  z.object({ planId: planIdSchema, features: z.record(z.string(), z.unknown()).optional(), limits: z.record(z.string(), z.unknown()).optional() }),
+) satisfies z.ZodType<MutationSetPlanEntitlementsArgs, unknown>;
+const tenantEntitlementArgs = z.object({
+  tenantId: z.uuid(),
+  features: z.record(z.string(), z.unknown()).nullish(),
+  limits: z.record(z.string(), z.unknown()).nullish(),
+}) satisfies z.ZodType<MutationSetTenantEntitlementsArgs, unknown>;
 
 function parseArgs<T extends z.ZodType>(schema: T, input: unknown, action: ActionName): z.infer<T> {
   const parsed = schema.safeParse(input);
@@ -156,6 +185,18 @@ function moveInfo(view: MoveView): TenantMoveInfo {
     error: view.error,
     createdAt: view.createdAt,
     finishedAt: view.finishedAt,
+  };
+}
+
+function billingInfo(b: BillingSummary): BillingInfo {
+  return {
+    plan: b.plan,
+    interval: b.interval,
+    subscriptionStatus: b.subscriptionStatus,
+    currentPeriodEnd: b.currentPeriodEnd,
+    cancelAtPeriodEnd: b.cancelAtPeriodEnd,
+    trialEndsAt: b.trialEndsAt,
+    features: b.features,
   };
 }
 
@@ -249,6 +290,31 @@ async function runAction(ctx: AppContext, name: ActionName, input: unknown, sess
       const move = await requestMove(deps, tenantId, args, actorOf(session));
       startMove(deps, move.id, actorOf(session));
       return moveInfo(move) satisfies TenantMoveInfo;
+    }
+    case 'changePlan': {
+      const args = parseArgs(changePlanArgs, input, name);
+      const member = await requireMember(ctx.pool, session, 'admin');
+      return billingInfo(await changePlan(ctx, member, args)) satisfies BillingInfo;
+    }
+    case 'cancelSubscription': {
+      const args = parseArgs(cancelArgs, input, name);
+      const member = await requireMember(ctx.pool, session, 'admin');
+      return billingInfo(await cancelSubscription(ctx, member, args)) satisfies BillingInfo;
+    }
+    case 'resumeSubscription': {
+      const member = await requireMember(ctx.pool, session, 'admin');
+      return billingInfo(await resumeSubscription(ctx, member)) satisfies BillingInfo;
+    }
+    case 'setPlanEntitlements': {
+      const { planId, ...entitlements } = parseArgs(planEntitlementArgs, input, name);
+      await requirePlatformOperator(ctx.pool, session);
+      return (await setPlanEntitlements(ctx.pool, planId, entitlements, actorOf(session))) satisfies PlanEntitlementsInfo;
+    }
+    case 'setTenantEntitlements': {
+      const { tenantId, features, limits } = parseArgs(tenantEntitlementArgs, input, name);
+      await requirePlatformOperator(ctx.pool, session);
+      const body = { ...(features ? { features } : {}), ...(limits ? { limits } : {}) };
+      return (await setTenantEntitlements(ctx.pool, tenantId, body, actorOf(session))) satisfies TenantEntitlementsInfo;
     }
     default: {
       const never: never = name;

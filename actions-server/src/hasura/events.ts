@@ -1,7 +1,7 @@
-// Hasura event and cron trigger deliveries (hasura/README.md §2, §3), each
-// handled exactly once (receipts.ts). Cron jobs are the database's own
-// functions, run in the receipt's transaction: the job's effect and its receipt
-// commit together.
+// Hasura event trigger deliveries (hasura/README.md §2), each handled
+// exactly once (receipts.ts). Periodic work is not here: it is scheduled by the
+// job runner (jobs/), which needs no Hasura, so the metadata declares no cron
+// triggers and nothing runs twice for one time slot.
 //
 // Event triggers are optional here. The shipped metadata declares none:
 // Hasura on Citus has none (ARCHITECTURE.md §8), installing one makes Hasura create
@@ -16,13 +16,9 @@ import { AppError, validationError } from '../core/errors.ts';
 import { handleOnce, type Outcome } from './receipts.ts';
 
 export const EVENTS_PATH = '/hasura/events';
-export const CRON_PATH = '/hasura/cron';
 
 export const EVENT_TRIGGERS = ['tenant_status_changed'] as const;
 export type EventTriggerName = (typeof EVENT_TRIGGERS)[number];
-
-export const CRON_JOBS = ['archive_cancelled_tenants', 'expire_invitations', 'prune_processed_records', 'suspend_past_due_tenants'] as const;
-export type CronJobName = (typeof CRON_JOBS)[number];
 
 const row = z.record(z.string(), z.unknown());
 
@@ -39,16 +35,6 @@ export const eventDeliverySchema = z.object({
     session_variables: z.record(z.string(), z.string()).nullable().optional(),
     trace_context: z.unknown().optional(),
   }),
-});
-
-/** A cron trigger delivery (hasura/README.md §3); null fields are omitted by Hasura. */
-export const cronDeliverySchema = z.object({
-  id: z.string().min(1).max(200),
-  name: z.string().optional(),
-  scheduled_time: z.iso.datetime({ offset: true }),
-  payload: z.unknown().optional(),
-  comment: z.string().optional(),
-  created_at: z.string().optional(),
 });
 
 const tenantRowSchema = z.object({ id: z.uuid(), slug: z.string().nullable().optional(), custom_domain: z.string().nullable().optional() });
@@ -86,58 +72,6 @@ export async function handleEventDelivery(ctx: AppContext, pathName: string, bod
     default: {
       const never: never = name;
       throw new AppError('NOT_FOUND', `Unknown event trigger ${String(never)}`);
-    }
-  }
-}
-
-const olderThan = (defaultDays: number) =>
-  z.object({ olderThanDays: z.number().int().min(1).max(3650).default(defaultDays) }).strict().default({ olderThanDays: defaultDays });
-const noPayload = z.object({}).strict().default({});
-
-export async function handleCronDelivery(ctx: AppContext, pathName: string, body: unknown): Promise<Outcome<unknown>> {
-  const name = known(CRON_JOBS, pathName, 'cron job');
-  const delivery = parse(cronDeliverySchema, body, 'cron delivery');
-  if (delivery.name !== undefined && delivery.name !== name) {
-    throw new AppError('VALIDATION_FAILED', `Delivery of "${delivery.name}" sent to ${CRON_PATH}/${name}`);
-  }
-  const receipt = { id: delivery.id, kind: 'cron' as const, name };
-  switch (name) {
-    case 'archive_cancelled_tenants': {
-      const { olderThanDays } = parse(olderThan(90), delivery.payload, 'cron payload');
-      return handleOnce(ctx.pool, receipt, async (c) => ({
-        archived: (await c.query<{ n: number }>('select public.archive_cancelled_tenants(make_interval(days => $1)) as n', [olderThanDays])).rows[0]?.n ?? 0,
-      }));
-    }
-    case 'expire_invitations': {
-      parse(noPayload, delivery.payload, 'cron payload');
-      return handleOnce(ctx.pool, receipt, async (c) => ({
-        expired: (await c.query<{ n: number }>('select public.expire_invitations() as n')).rows[0]?.n ?? 0,
-      }));
-    }
-    case 'prune_processed_records': {
-      const { olderThanDays } = parse(olderThan(30), delivery.payload, 'cron payload');
-      return handleOnce(ctx.pool, receipt, async (c) => {
-        const days = [olderThanDays];
-        return {
-          stripeWebhooks: (await c.query<{ n: number }>('select public.purge_stripe_webhooks(make_interval(days => $1)) as n', days)).rows[0]?.n ?? 0,
-          eventReceipts: (await c.query<{ n: number }>('select public.prune_hasura_event_receipts(make_interval(days => $1)) as n', days)).rows[0]?.n ?? 0,
-        };
-      });
-    }
-    case 'suspend_past_due_tenants': {
-      parse(noPayload, delivery.payload, 'cron payload');
-      // The schedule's time is the job's clock, so a late redelivery judges the grace periods as of when it was due.
-      const outcome = await handleOnce(ctx.pool, receipt, async (c) => ({
-        suspended: (await c.query<{ id: string }>('select id from public.suspend_past_due_tenants($1) as id', [delivery.scheduled_time])).rows.map((r) => r.id),
-      }));
-      if (outcome.status === 'processed') {
-        for (const tenantId of outcome.result.suspended) ctx.log.warn({ tenantId }, 'tenant suspended: payment overdue past its grace period');
-      }
-      return outcome;
-    }
-    default: {
-      const never: never = name;
-      throw new AppError('NOT_FOUND', `Unknown cron job ${String(never)}`);
     }
   }
 }

@@ -1,5 +1,5 @@
 // The endpoints Hasura calls: the auth webhook, the action dispatcher, and
-// event and cron deliveries. Actions, events and cron carry a shared secret
+// event deliveries. Actions and events carry a shared secret
 // header (configured in the metadata with value_from_env); the auth webhook
 // cannot (Hasura CE sends no custom headers to it) and needs none: it only
 // turns a token the caller already holds into a session.
@@ -9,7 +9,7 @@ import type { AppContext } from '../core/context.ts';
 import { AppError, errorBody, toAppError } from '../core/errors.ts';
 import { ACTIONS_PATH, actionError, dispatchAction } from './actions.ts';
 import { AUTH_WEBHOOK_PATH, authenticateHasuraRequest } from './auth-webhook.ts';
-import { CRON_PATH, EVENTS_PATH, handleCronDelivery, handleEventDelivery } from './events.ts';
+import { EVENTS_PATH, handleEventDelivery } from './events.ts';
 
 export const ACTIONS_SECRET_HEADER = 'x-actions-secret';
 export const EVENT_SECRET_HEADER = 'x-hasura-event-secret';
@@ -77,9 +77,6 @@ export function hasuraRoutes(ctx: AppContext): Router {
   };
   router.post(`${EVENTS_PATH}/:name`, eventSecret, async (req, res) => {
     res.json(await handleEventDelivery(ctx, nameParam(req), req.body));
-  });
-  router.post(`${CRON_PATH}/:name`, eventSecret, async (req, res) => {
-    res.json(await handleCronDelivery(ctx, nameParam(req), req.body));
   });
 
   return router;

@@ -15,6 +15,7 @@ import { hasuraRoutes } from '../hasura/routes.ts';
 import { usageRoutes } from '../usage/routes.ts';
 import { moveRoutes } from '../tenants/move/routes.ts';
 import { portabilityRoutes } from '../portability/routes.ts';
+import { entitlementRoutes } from '../entitlements/routes.ts';
 import { apiGuardMiddleware } from '../limits/api-guard.ts';
 import { domainRoutes, internalDomainRoutes } from '../domains/routes.ts';
 import { apiHeaders, baseHeaders, corsMiddleware } from './security.ts';
@@ -35,6 +36,7 @@ const ROUTERS: ((ctx: AppContext) => Router)[] = [
   // before tenantRoutes too: POST /api/tenants/:id/exports
   portabilityRoutes,
   domainRoutes,
+  entitlementRoutes,
   tenantRoutes,
   billingRoutes,
   hasuraRoutes,

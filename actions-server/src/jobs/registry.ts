@@ -3,9 +3,15 @@ import type { JobDefinition } from './types.ts';
 import { PORTABILITY_JOBS } from '../portability/jobs.ts';
 import { DOMAIN_JOBS } from '../domains/jobs.ts';
 import { HASURA_JOBS } from '../hasura/jobs.ts';
+import { BILLING_JOBS } from '../billing/jobs.ts';
+import { TENANT_JOBS } from '../tenants/jobs.ts';
+import { INVITATION_JOBS } from '../invitations/jobs.ts';
 
 export const JOBS: readonly JobDefinition[] = [
   ...PORTABILITY_JOBS,
   ...DOMAIN_JOBS,
   ...HASURA_JOBS,
+  ...BILLING_JOBS,
+  ...TENANT_JOBS,
+  ...INVITATION_JOBS,
 ];

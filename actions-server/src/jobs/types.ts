@@ -1,7 +1,7 @@
 // A job is one named, idempotent piece of work run by the job runner
 // (graphile-worker on PostgreSQL). Each area declares its own jobs and the
 // registry (jobs/registry.ts) lists them; periodic ones carry a cron schedule.
-import type { z } from 'zod';
+import { z } from 'zod';
 import type { JobHelpers } from 'graphile-worker';
 import type { AppContext } from '../core/context.ts';
 
@@ -16,9 +16,31 @@ export interface JobDefinition<P = unknown> {
   schedule?: string;
   /** Attempts before the job is left failed (graphile-worker retries with exponential backoff). */
   maxAttempts?: number;
+  /** Queued (once, by job key) whenever a worker starts, if this says so (e.g. catching up on what was missed while down). */
+  runOnWorkerStart?: (ctx: AppContext) => boolean;
 }
 
 /** Erases the payload type so jobs of every area fit in one list. */
 export function defineJob<P>(def: JobDefinition<P>): JobDefinition {
   return def as unknown as JobDefinition;
+}
+
+/**
+ * Payload of a periodic job: graphile-worker's cron adds `_cron.ts`, the slot's
+ * time, which is the job's clock (a late or backfilled run judges as of its
+ * slot); `now` lets an operator or a test pass the clock explicitly.
+ */
+export const periodicPayload = z
+  .object({
+    now: z.iso.datetime({ offset: true }).optional(),
+    _cron: z.object({ ts: z.string() }).loose().optional(),
+  })
+  .loose();
+export type PeriodicPayload = z.infer<typeof periodicPayload>;
+
+/** The clock of a periodic run: `now`, else the cron slot, else the wall clock. */
+export function jobClock(payload: PeriodicPayload): Date {
+  const raw = payload.now ?? payload._cron?.ts;
+  const at = raw ? new Date(raw) : new Date();
+  return Number.isNaN(at.getTime()) ? new Date() : at;
 }

@@ -13,6 +13,7 @@ import { withTenantLock } from './lock.ts';
 
 /** What tenant updates read from the configuration: domain rules, the proof's settings, allowed image hosts. */
 export type TenantUpdateEnv = VerificationEnv & Pick<Env, 'BASE_DOMAIN' | 'ALLOWED_CUSTOM_DOMAIN_SUFFIXES' | 'BRANDING_IMAGE_HOSTS'>;
+import { requireFeature } from '../entitlements/service.ts';
 
 /** A member acting on their tenant; ip and user agent go to the audit trail. */
 export interface Actor extends ActorInfo {
@@ -51,8 +52,12 @@ export async function updateTenant(
   patch: UpdateTenantInput,
   opts: { env: TenantUpdateEnv },
 ): Promise<TenantView & { settings: Record<string, unknown>; brandingWarnings?: string[] }> {
-  // Checked before anything is written: a refused domain leaves nothing half-done.
-  if (patch.customDomain) assertCustomDomainAllowed(patch.customDomain, opts.env);
+  // Checked before anything is written: a refused domain, or one the plan does not include, leaves nothing half-done
+  // (the database enforces the feature again).
+  if (patch.customDomain) {
+    assertCustomDomainAllowed(patch.customDomain, opts.env);
+    await requireFeature(pool, id, 'custom_domain');
+  }
   let cssDropped: string[] = [];
   await asTenant(pool, appScope(actor), async (client) => {
     const current = (await client.query<TenantRow>('select * from public.tenants where id = $1 for update', [id])).rows[0];

@@ -21,6 +21,16 @@ export type AcceptInvitationOutput = {
   userId: Scalars['uuid']['output'];
 };
 
+export type BillingInfo = {
+  cancelAtPeriodEnd: Scalars['Boolean']['output'];
+  currentPeriodEnd?: Maybe<Scalars['timestamptz']['output']>;
+  features: Scalars['jsonb']['output'];
+  interval?: Maybe<Scalars['String']['output']>;
+  plan: Scalars['String']['output'];
+  subscriptionStatus?: Maybe<Scalars['String']['output']>;
+  trialEndsAt?: Maybe<Scalars['timestamptz']['output']>;
+};
+
 export type BrandingInput = {
   accentColor?: InputMaybe<Scalars['String']['input']>;
   appName?: InputMaybe<Scalars['String']['input']>;
@@ -107,6 +117,10 @@ export type Mutation = {
    * or with the password of their existing account, or creating one (name, password).
    */
   acceptInvitation?: Maybe<AcceptInvitationOutput>;
+  /** Cancel the subscription (owner or admin): at the end of the paid period (default) or at once. */
+  cancelSubscription?: Maybe<BillingInfo>;
+  /** Change the subscription's plan or interval (owner or admin), prorated by Stripe. */
+  changePlan?: Maybe<BillingInfo>;
   /** Start a Stripe Checkout for a paid plan (owner or admin); redirect URLs must be the tenant's own addresses. */
   createCheckoutSession?: Maybe<CheckoutSessionOutput>;
   /** Open the Stripe customer portal (owner or admin). */
@@ -132,8 +146,14 @@ export type Mutation = {
   moveTenant?: Maybe<TenantMoveInfo>;
   /** Lift a suspension or a cancellation (platform administrators). */
   reactivateTenant?: Maybe<TenantInfo>;
+  /** Keep a subscription that was set to end with its period (owner or admin). */
+  resumeSubscription?: Maybe<BillingInfo>;
   /** Revoke a pending invitation (owner or admin). */
   revokeInvitation?: Maybe<InvitationInfo>;
+  /** Set a plan's features (true/false) and limits (-1 = unlimited) (platform administrators). */
+  setPlanEntitlements?: Maybe<PlanEntitlementsInfo>;
+  /** Set or remove (null) a tenant's feature and limit overrides (platform administrators). */
+  setTenantEntitlements?: Maybe<TenantEntitlementsInfo>;
   /** Suspend a tenant (platform administrators). */
   suspendTenant?: Maybe<TenantInfo>;
   /** Change the caller's tenant (owner or admin): name, branding, settings, custom domain. */
@@ -145,6 +165,17 @@ export type MutationAcceptInvitationArgs = {
   name?: InputMaybe<Scalars['String']['input']>;
   password?: InputMaybe<Scalars['String']['input']>;
   token: Scalars['String']['input'];
+};
+
+
+export type MutationCancelSubscriptionArgs = {
+  atPeriodEnd?: InputMaybe<Scalars['Boolean']['input']>;
+};
+
+
+export type MutationChangePlanArgs = {
+  interval?: InputMaybe<Scalars['String']['input']>;
+  plan: Scalars['String']['input'];
 };
 
 
@@ -195,6 +226,20 @@ export type MutationRevokeInvitationArgs = {
 };
 
 
+export type MutationSetPlanEntitlementsArgs = {
+  features?: InputMaybe<Scalars['jsonb']['input']>;
+  limits?: InputMaybe<Scalars['jsonb']['input']>;
+  planId: Scalars['String']['input'];
+};
+
+
+export type MutationSetTenantEntitlementsArgs = {
+  features?: InputMaybe<Scalars['jsonb']['input']>;
+  limits?: InputMaybe<Scalars['jsonb']['input']>;
+  tenantId: Scalars['uuid']['input'];
+};
+
+
 export type MutationSuspendTenantArgs = {
   tenantId: Scalars['uuid']['input'];
 };
@@ -204,8 +249,23 @@ export type MutationUpdateTenantArgs = {
   input: UpdateTenantInput;
 };
 
+export type PlanEntitlementsInfo = {
+  features: Scalars['jsonb']['output'];
+  limits: Scalars['jsonb']['output'];
+  plan: Scalars['String']['output'];
+};
+
 export type PortalSessionOutput = {
   url: Scalars['String']['output'];
+};
+
+export type TenantEntitlementsInfo = {
+  availableIn: Scalars['jsonb']['output'];
+  features: Scalars['jsonb']['output'];
+  limits: Scalars['jsonb']['output'];
+  overrides: Scalars['jsonb']['output'];
+  plan: Scalars['String']['output'];
+  tenantId: Scalars['uuid']['output'];
 };
 
 export type TenantInfo = {

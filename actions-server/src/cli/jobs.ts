@@ -1,0 +1,34 @@
+// `jobs ...`: the job queue as operators see it, and retrying a failed job.
+import type { Command } from 'commander';
+import { listJobs, retryJob } from '../jobs/admin.ts';
+import { UsageError, withRuntime } from './runtime.ts';
+
+export function register(program: Command): void {
+  const jobs = program.command('jobs').description('background jobs: list the queue, retry a failed job');
+
+  jobs
+    .command('list')
+    .description('jobs waiting, running, retrying or failed (oldest first)')
+    .option('--failed', 'only jobs whose last attempt failed')
+    .option('--json', 'print JSON instead of a table')
+    .action((opts: { failed?: boolean; json?: boolean }) =>
+      withRuntime(async ({ db }) => {
+        const rows = await listJobs(db.pool, { failed: opts.failed ?? false });
+        if (opts.json) console.log(JSON.stringify(rows, null, 2));
+        else if (rows.length === 0) console.log(opts.failed ? 'no failed jobs' : 'no jobs');
+        else console.table(rows);
+      }),
+    );
+
+  jobs
+    .command('retry')
+    .description('run a job again now, with a fresh set of attempts')
+    .argument('<id>', 'job id (from jobs list)')
+    .action((id: string) => {
+      if (!/^\d{1,18}$/.test(id)) throw new UsageError(`job id must be a number, got "${id.slice(0, 40)}"`);
+      return withRuntime(async ({ db }) => {
+        if (!(await retryJob(db.pool, id))) throw new UsageError(`no job ${id} waiting to be retried (unknown, finished or running)`);
+        console.log(`job ${id} queued to run now`);
+      });
+    });
+}

@@ -1,0 +1,45 @@
+// REST surface of entitlements: the effective features and limits of a tenant
+// (its members, platform admins), and what platform admins set: a plan's
+// features and limits, a tenant's overrides.
+import { identityStanding } from '../hasura/session.ts';
+import { Router, type Request } from 'express';
+import type { AppContext } from '../core/context.ts';
+import { AppError } from '../core/errors.ts';
+import { assertMember, authenticate, requirePlatformAdmin } from '../http/middleware.ts';
+import { isUuid } from '../db/tx.ts';
+import { requestActor } from '../audit/actor.ts';
+import { planIdSchema } from '../tenants/schemas.ts';
+import { PLATFORM_ADMIN_ROLE } from '../auth/tokens.ts';
+import { getTenantEntitlements, setPlanEntitlements, setTenantEntitlements } from './service.ts';
+
+function tenantIdParam(req: Request): string {
+  const id = req.params['id'];
+  if (typeof id !== 'string' || !isUuid(id)) throw new AppError('TENANT_NOT_FOUND', 'Tenant not found');
+  return id;
+}
+
+export function entitlementRoutes(ctx: AppContext): Router {
+  const router = Router();
+  const auth = authenticate(ctx);
+
+  router.get('/api/tenants/:id/features', auth, async (req, res) => {
+    const id = tenantIdParam(req);
+    // A platform admin's claim is re-checked: a demoted one is only a member, if that.
+    const platformAdmin = req.auth!.role === PLATFORM_ADMIN_ROLE && (await identityStanding(ctx.pool, req.auth!.userId, null))?.isPlatformAdmin === true;
+    if (!platformAdmin) await assertMember(ctx, req, id, 'member');
+    res.json({ entitlements: await getTenantEntitlements(ctx.pool, id, { userId: req.auth!.userId, platformAdmin }) });
+  });
+
+  router.put('/api/tenants/:id/entitlements', auth, requirePlatformAdmin(ctx), async (req, res) => {
+    const id = tenantIdParam(req);
+    res.json({ entitlements: await setTenantEntitlements(ctx.pool, id, req.body, requestActor(req)) });
+  });
+
+  router.put('/api/plans/:id/entitlements', auth, requirePlatformAdmin(ctx), async (req, res) => {
+    const plan = planIdSchema.safeParse(req.params['id']);
+    if (!plan.success) throw new AppError('NOT_FOUND', 'Unknown plan');
+    res.json({ plan: await setPlanEntitlements(ctx.pool, plan.data, req.body, requestActor(req)) });
+  });
+
+  return router;
+}

@@ -1,0 +1,20 @@
+-- Reverses 1763900012000_plans_over_time.
+drop policy if exists audit_logs_feature on public.tenant_audit_heads;
+drop policy if exists audit_logs_feature on public.tenant_audit_logs;
+drop trigger if exists _900_audit on public.tenant_notices;
+drop trigger if exists _010_append_only on public.platform_audit_logs;
+drop trigger if exists _900_audit on public.plans;
+drop trigger if exists _910_stripe_cleanup on public.tenants;
+drop trigger if exists _150_feature_guard on public.tenants;
+drop function if exists public.tg_plans__audit();
+drop function if exists public.tg_tenants__stripe_cleanup();
+drop function if exists public.queue_platform_job(text, jsonb, text);
+drop function if exists public.trials_due(timestamptz);
+drop function if exists public.end_trial(uuid, timestamptz, text);
+drop function if exists public.plan_change_conflicts(uuid, text);
+drop function if exists public.tg_tenants__feature_guard();
+drop function if exists public.require_feature(uuid, text, text);
+drop function if exists public.plan_tenant_has_feature(uuid, text, text);
+drop index if exists public.tenants_trial_ends_at_idx;
+drop table if exists public.platform_audit_logs;
+drop table if exists public.tenant_notices;
