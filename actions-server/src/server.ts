@@ -12,6 +12,7 @@ import { createStripeClient } from './billing/stripe-client.ts';
 import { wireHasura } from './hasura/wiring.ts';
 import { buildLimits, stopLimits } from './limits/wiring.ts';
 import { TenantDatabases } from './tenants/databases.ts';
+import { AnalyticsForwarder } from './analytics/service.ts';
 
 export interface RunningServer {
   ctx: AppContext;
@@ -35,7 +36,7 @@ export async function buildContext(env: Env, log: Logger, pool: Pool, databaseUr
   const limits = await buildLimits(env, log, pool);
   const databases = tenantDatabases(env, log, pool, databaseUrl);
   databases.watch(resolver);
-  const ctx: AppContext = { env, log, pool, resolver, tokens, provisioningSteps: [], deprovisioningSteps: [], databases, ...limits };
+  const ctx: AppContext = { env, log, pool, resolver, tokens, provisioningSteps: [], deprovisioningSteps: [], databases, ...limits, analytics: new AnalyticsForwarder(env, log) };
   if (env.STRIPE_SECRET_KEY) ctx.stripe = createStripeClient(env.STRIPE_SECRET_KEY, env.STRIPE_API_BASE);
   else log.info('STRIPE_SECRET_KEY is not set: billing is disabled (billing routes answer 503)');
   wireHasura(ctx);
@@ -74,6 +75,7 @@ export async function startServer(ctx: AppContext, port: number, host = '0.0.0.0
       await ctx.resolver.stop();
       await stopLimits(ctx);
       await ctx.databases.close();
+      await ctx.analytics.close();
     },
   };
 }

@@ -13,6 +13,7 @@ import type { LimitsService } from '../limits/service.ts';
 import type { RateLimitService } from '../limits/rate-limits.ts';
 import type { ApiGuard } from '../limits/api-guard.ts';
 import type { UsageService } from '../usage/service.ts';
+import type { AnalyticsForwarder } from '../analytics/service.ts';
 
 export interface AppContext {
   env: Env;
@@ -40,6 +41,8 @@ export interface AppContext {
   usage: UsageService;
   /** Rate limit + quota + count for one API call: the REST middleware and the Hasura auth webhook. */
   apiGuard: ApiGuard;
+  /** Forwards analytics events to PostHog (a no-op without POSTHOG_API_KEY). */
+  analytics: AnalyticsForwarder;
 }
 
 declare module 'express-serve-static-core' {

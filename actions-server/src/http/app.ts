@@ -13,6 +13,9 @@ import { hasuraRoutes } from '../hasura/routes.ts';
 import { usageRoutes } from '../usage/routes.ts';
 import { moveRoutes } from '../tenants/move/routes.ts';
 import { apiGuardMiddleware } from '../limits/api-guard.ts';
+import { meteringRoutes } from '../metering/routes.ts';
+import { webhookRoutes } from '../webhooks/routes.ts';
+import { analyticsRoutes } from '../analytics/routes.ts';
 
 /** Paths that must see the raw request body (signature checks), so JSON parsing skips them. */
 export const RAW_BODY_PATHS = new Set<string>([WEBHOOK_PATH]);
@@ -27,6 +30,9 @@ const ROUTERS: ((ctx: AppContext) => Router)[] = [
   usageRoutes,
   // before tenantRoutes too: POST /api/tenants/:id/move
   moveRoutes,
+  meteringRoutes,
+  webhookRoutes,
+  analyticsRoutes,
   tenantRoutes,
   billingRoutes,
   hasuraRoutes,
