@@ -175,24 +175,23 @@ async function record(ctx: AppContext, claimed: Claimed[], outcomes: (AttemptOut
     }
     if (health.size === 0) return;
     const list = [...health.values()].sort((a, b) => a.tenantId.localeCompare(b.tenantId) || a.endpointId.localeCompare(b.endpointId));
+    const args = [list.map((h) => h.tenantId), list.map((h) => h.endpointId), list.map((h) => h.ok)];
+    await client.query(
+      `update public.webhook_endpoints e
+       set failing_since = case when h.ok then null else coalesce(e.failing_since, now()) end
+       from unnest($1::uuid[], $2::uuid[], $3::boolean[]) as h (tenant_id, id, ok)
+       where e.tenant_id = h.tenant_id and e.id = h.id
+         and e.failing_since is distinct from (case when h.ok then null else coalesce(e.failing_since, now()) end)`,
+      args,
+    );
     const { rows: disabled } = await client.query<{ tenant_id: string; id: string }>(
-      `with h as (
-         select * from unnest($1::uuid[], $2::uuid[], $3::boolean[]) as h (tenant_id, id, ok)
-       ), touched as (
-         update public.webhook_endpoints e
-         set failing_since = case when h.ok then null else coalesce(e.failing_since, now()) end
-         from h where e.tenant_id = h.tenant_id and e.id = h.id
-           and e.failing_since is distinct from (case when h.ok then null else coalesce(e.failing_since, now()) end)
-         returning e.tenant_id, e.id, e.failing_since, e.enabled
-       )
-       update public.webhook_endpoints e
-       set enabled = false, disabled_at = now(),
-           disabled_reason = 'every delivery failed for ' || $4::text || ' days'
-       from touched t
-       where e.tenant_id = t.tenant_id and e.id = t.id and t.enabled
-         and t.failing_since < now() - make_interval(secs => $5::double precision / 1000)
+      `update public.webhook_endpoints e
+       set enabled = false, disabled_at = now(), disabled_reason = 'every delivery failed for ' || $3::text || ' days'
+       from unnest($1::uuid[], $2::uuid[]) as h (tenant_id, id)
+       where e.tenant_id = h.tenant_id and e.id = h.id and e.enabled
+         and e.failing_since < now() - make_interval(secs => $4::double precision / 1000)
        returning e.tenant_id, e.id`,
-      [list.map((h) => h.tenantId), list.map((h) => h.endpointId), list.map((h) => h.ok), String(DISABLE_AFTER_MS / 86_400_000), DISABLE_AFTER_MS],
+      [args[0], args[1], String(DISABLE_AFTER_MS / 86_400_000), DISABLE_AFTER_MS],
     );
     for (const d of disabled) {
       await client.query(
