@@ -9,6 +9,7 @@
 -- migration 1763900005000_hasura
 -- migration 1763900006000_pooled
 -- migration 1763900007000_moves
+-- migration 1763900016000_events
 
 set check_function_bodies = false;
 
@@ -568,6 +569,22 @@ AS $function$
   order by r.ord
 $function$;
 
+CREATE OR REPLACE FUNCTION public.tenant_meter_cap(p_tenant_id uuid, p_meter_id text)
+ RETURNS TABLE(cap numeric, enforcement text, capped boolean)
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select c.cap, c.enforcement, true from public.tenant_meter_caps c
+  where c.tenant_id = p_tenant_id and c.meter_id = p_meter_id
+  union all
+  select pm.cap, pm.enforcement, true from public.tenants t
+  join public.plan_meters pm on pm.plan_id = t.plan and pm.meter_id = p_meter_id
+  where t.id = p_tenant_id
+    and not exists (select 1 from public.tenant_meter_caps c where c.tenant_id = p_tenant_id and c.meter_id = p_meter_id)
+  limit 1
+$function$;
+
 CREATE OR REPLACE FUNCTION public.tenant_owns_schema(p_tenant_id uuid, p_schema name)
  RETURNS boolean
  LANGUAGE sql
@@ -996,6 +1013,40 @@ begin
 end
 $function$;
 
+CREATE OR REPLACE FUNCTION public.tg_memberships__webhooks()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+begin
+  if tg_op = 'INSERT' then
+    perform public.webhook_emit(new.tenant_id, 'member.added', jsonb_build_object('user_id', new.identity_id, 'role', new.role));
+  elsif tg_op = 'DELETE' then
+    perform public.webhook_emit(old.tenant_id, 'member.removed', jsonb_build_object('user_id', old.identity_id, 'role', old.role));
+  elsif new.role is distinct from old.role then
+    perform public.webhook_emit(new.tenant_id, 'member.role_changed',
+      jsonb_build_object('user_id', new.identity_id, 'role', new.role, 'previous_role', old.role));
+  end if;
+  return null;
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION public.tg_tenant_invitations__webhooks()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+begin
+  if new.accepted_at is not null and old.accepted_at is null then
+    perform public.webhook_emit(new.tenant_id, 'invitation.accepted', jsonb_build_object(
+      'invitation_id', new.id, 'email', new.email, 'role', new.role, 'user_id', new.accepted_by));
+  end if;
+  return null;
+end
+$function$;
+
 CREATE OR REPLACE FUNCTION public.tg_tenant_settings__notify()
  RETURNS trigger
  LANGUAGE plpgsql
@@ -1004,6 +1055,20 @@ AS $function$
 begin
   perform pg_notify('tenant_changed', json_build_object(
     'id', new.tenant_id, 'slugs', json_build_array(), 'domains', json_build_array())::text);
+  return null;
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION public.tg_tenant_settings__webhooks()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+begin
+  if new.settings is distinct from old.settings then
+    perform public.webhook_emit(new.tenant_id, 'tenant.updated', jsonb_build_object('settings', new.settings));
+  end if;
   return null;
 end
 $function$;
@@ -1036,6 +1101,73 @@ begin
     'slugs', json_build_array(old.slug, new.slug),
     'domains', json_build_array(old.custom_domain, new.custom_domain)
   )::text);
+  return null;
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION public.tg_tenants__webhooks()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+begin
+  if (new.name, new.branding, new.custom_domain, new.custom_domain_verified_at, new.status)
+     is distinct from (old.name, old.branding, old.custom_domain, old.custom_domain_verified_at, old.status) then
+    perform public.webhook_emit(new.id, 'tenant.updated', jsonb_build_object(
+      'name', new.name, 'slug', new.slug, 'status', new.status, 'branding', new.branding,
+      'custom_domain', new.custom_domain));
+  end if;
+  if (new.plan, new.subscription_status, new.billing_interval, new.stripe_subscription_id, new.cancel_at_period_end, new.current_period_end)
+     is distinct from (old.plan, old.subscription_status, old.billing_interval, old.stripe_subscription_id, old.cancel_at_period_end, old.current_period_end) then
+    perform public.webhook_emit(new.id, 'subscription.changed', jsonb_build_object(
+      'plan', new.plan, 'previous_plan', old.plan, 'status', new.subscription_status,
+      'previous_status', old.subscription_status, 'interval', new.billing_interval,
+      'cancel_at_period_end', new.cancel_at_period_end, 'current_period_end', new.current_period_end));
+  end if;
+  return null;
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION public.tg_usage_events__audit_correction()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+begin
+  perform public.audit_append(new.tenant_id, 'usage.corrected', 'usage_event', new.id::text, null,
+    jsonb_build_object('meter_id', new.meter_id, 'value', new.value, 'reason', new.reason,
+                       'idempotency_key', new.idempotency_key, 'period', new.period));
+  return null;
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION public.tg_usage_meter_totals__thresholds()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  v_cap record;
+  v_old numeric := case when tg_op = 'UPDATE' then old.usage else 0 end;
+  v_pct integer;
+begin
+  if new.usage <= v_old then
+    return null;
+  end if;
+  select * into v_cap from public.tenant_meter_cap(new.tenant_id, new.meter_id);
+  if v_cap.cap is null or v_cap.cap <= 0 then
+    return null;
+  end if;
+  foreach v_pct in array array[80, 100] loop
+    if v_old < v_cap.cap * v_pct / 100 and new.usage >= v_cap.cap * v_pct / 100 then
+      perform public.webhook_emit(new.tenant_id, 'usage.threshold_reached', jsonb_build_object(
+        'meter_id', new.meter_id, 'period', new.period, 'threshold_percent', v_pct,
+        'usage', new.usage, 'cap', v_cap.cap, 'enforcement', v_cap.enforcement));
+    end if;
+  end loop;
   return null;
 end
 $function$;
@@ -1094,6 +1226,37 @@ begin
 end
 $function$;
 
+CREATE OR REPLACE FUNCTION public.webhook_emit(p_tenant_id uuid, p_type text, p_data jsonb)
+ RETURNS void
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  v_event_id uuid := gen_random_uuid();
+begin
+  if p_tenant_id is null or not exists (
+    select 1 from public.webhook_endpoints e
+    where e.tenant_id = p_tenant_id and e.enabled and p_type = any (e.event_types)
+  ) then
+    return;
+  end if;
+  insert into public.webhook_events (tenant_id, id, type, payload)
+  values (p_tenant_id, v_event_id, p_type, jsonb_build_object(
+    'type', p_type,
+    'timestamp', to_char(clock_timestamp() at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+    'data', coalesce(p_data, '{}'::jsonb) || jsonb_build_object('tenant_id', p_tenant_id)));
+  insert into public.webhook_deliveries (tenant_id, endpoint_id, event_id, event_type)
+  select e.tenant_id, e.id, v_event_id, p_type
+  from public.webhook_endpoints e
+  where e.tenant_id = p_tenant_id and e.enabled and p_type = any (e.event_types);
+  -- Wake the delivery job (graphile-worker, when installed); the periodic sweep covers the rest.
+  if to_regprocedure('graphile_worker.add_job(text, json, text, timestamptz, integer, text, integer, text[], text)') is not null then
+    perform graphile_worker.add_job('webhooks.deliver', '{}'::json, job_key => 'webhooks.deliver:due', job_key_mode => 'preserve_run_at');
+  end if;
+end
+$function$;
+
 
 ------------------------------------------------------------------------------
 -- tables
@@ -1148,6 +1311,34 @@ create table pooled.messages (
   constraint messages_pkey PRIMARY KEY (tenant_id, id)
 );
 
+create table public.analytics_events (
+  tenant_id uuid default public.current_tenant_id() not null,
+  id uuid default gen_random_uuid() not null,
+  event text not null,
+  distinct_id text,
+  properties jsonb default '{}'::jsonb not null,
+  occurred_at timestamp with time zone default now() not null,
+  created_at timestamp with time zone default now() not null,
+  constraint analytics_events_pkey PRIMARY KEY (tenant_id, id),
+  constraint analytics_events_distinct_id_check CHECK (((length(distinct_id) >= 1) AND (length(distinct_id) <= 200))),
+  constraint analytics_events_event_check CHECK (((length(btrim(event)) >= 1) AND (length(btrim(event)) <= 200))),
+  constraint analytics_events_properties_check CHECK ((jsonb_typeof(properties) = 'object'::text))
+);
+
+create table public.connector_events (
+  tenant_id uuid default public.current_tenant_id() not null,
+  id uuid default gen_random_uuid() not null,
+  connector text not null,
+  event text not null,
+  payload jsonb default '{}'::jsonb not null,
+  occurred_at timestamp with time zone default now() not null,
+  created_at timestamp with time zone default now() not null,
+  constraint connector_events_pkey PRIMARY KEY (tenant_id, id),
+  constraint connector_events_connector_check CHECK (((length(btrim(connector)) >= 1) AND (length(btrim(connector)) <= 100))),
+  constraint connector_events_event_check CHECK (((length(btrim(event)) >= 1) AND (length(btrim(event)) <= 200))),
+  constraint connector_events_payload_check CHECK ((jsonb_typeof(payload) = 'object'::text))
+);
+
 create table public.hasura_event_receipts (
   event_id text not null,
   kind text not null,
@@ -1190,6 +1381,33 @@ create table public.memberships (
   constraint memberships_role_check CHECK ((role = ANY (ARRAY['owner'::text, 'admin'::text, 'member'::text])))
 );
 
+create table public.meters (
+  id text not null,
+  name text not null,
+  aggregation text default 'sum'::text not null,
+  unit text default 'unit'::text not null,
+  created_at timestamp with time zone default now() not null,
+  updated_at timestamp with time zone default now() not null,
+  constraint meters_pkey PRIMARY KEY (id),
+  constraint meters_aggregation_check CHECK ((aggregation = ANY (ARRAY['sum'::text, 'count'::text, 'max'::text]))),
+  constraint meters_id_check CHECK ((id ~ '^[a-z][a-z0-9_-]{1,62}$'::text)),
+  constraint meters_name_check CHECK (((length(btrim(name)) >= 1) AND (length(btrim(name)) <= 200))),
+  constraint meters_unit_check CHECK (((length(btrim(unit)) >= 1) AND (length(btrim(unit)) <= 50)))
+);
+
+create table public.plan_meters (
+  plan_id text not null,
+  meter_id text not null,
+  cap numeric,
+  enforcement text default 'hard'::text not null,
+  stripe_event_name text,
+  updated_at timestamp with time zone default now() not null,
+  constraint plan_meters_pkey PRIMARY KEY (plan_id, meter_id),
+  constraint plan_meters_cap_check CHECK (((cap IS NULL) OR (cap >= (0)::numeric))),
+  constraint plan_meters_enforcement_check CHECK ((enforcement = ANY (ARRAY['hard'::text, 'soft'::text]))),
+  constraint plan_meters_stripe_event_name_check CHECK ((stripe_event_name ~ '^[A-Za-z0-9_.:-]{1,100}$'::text))
+);
+
 create table public.plans (
   id text not null,
   name text not null,
@@ -1221,6 +1439,24 @@ create table public.schema_migrations (
   name text,
   applied_at timestamp with time zone default now(),
   constraint schema_migrations_pkey PRIMARY KEY (version)
+);
+
+create table public.stripe_meter_reports (
+  tenant_id uuid not null,
+  id uuid default gen_random_uuid() not null,
+  meter_id text not null,
+  event_name text not null,
+  stripe_customer_id text not null,
+  value numeric not null,
+  events integer not null,
+  identifier text not null,
+  status text default 'pending'::text not null,
+  created_at timestamp with time zone default now() not null,
+  sent_at timestamp with time zone,
+  constraint stripe_meter_reports_pkey PRIMARY KEY (tenant_id, id),
+  constraint stripe_meter_reports_identifier_key UNIQUE (tenant_id, identifier),
+  constraint stripe_meter_reports_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'sent'::text]))),
+  constraint stripe_meter_reports_value_check CHECK ((value >= (0)::numeric))
 );
 
 create table public.stripe_webhooks (
@@ -1315,6 +1551,17 @@ create table public.tenant_invitations (
   constraint tenant_invitations_role_check CHECK ((role = ANY (ARRAY['admin'::text, 'member'::text]))),
   constraint tenant_invitations_single_outcome CHECK (((accepted_at IS NULL) OR (revoked_at IS NULL))),
   constraint tenant_invitations_token_hash_check CHECK ((length(token_hash) = 32))
+);
+
+create table public.tenant_meter_caps (
+  tenant_id uuid not null,
+  meter_id text not null,
+  cap numeric,
+  enforcement text default 'hard'::text not null,
+  updated_at timestamp with time zone default now() not null,
+  constraint tenant_meter_caps_pkey PRIMARY KEY (tenant_id, meter_id),
+  constraint tenant_meter_caps_cap_check CHECK (((cap IS NULL) OR (cap >= (0)::numeric))),
+  constraint tenant_meter_caps_enforcement_check CHECK ((enforcement = ANY (ARRAY['hard'::text, 'soft'::text])))
 );
 
 create table public.tenant_move_changes (
@@ -1453,6 +1700,108 @@ END),
   constraint tenants_subscription_status_check CHECK ((subscription_status = ANY (ARRAY['incomplete'::text, 'incomplete_expired'::text, 'trialing'::text, 'active'::text, 'past_due'::text, 'canceled'::text, 'unpaid'::text, 'paused'::text])))
 );
 
+create table public.usage_events (
+  tenant_id uuid default public.current_tenant_id() not null,
+  id uuid default gen_random_uuid() not null,
+  meter_id text not null,
+  user_id text,
+  value numeric not null,
+  properties jsonb default '{}'::jsonb not null,
+  occurred_at timestamp with time zone not null,
+  period text not null,
+  idempotency_key text not null,
+  request_hash text not null,
+  correction boolean default false not null,
+  reason text,
+  actor_id uuid,
+  created_at timestamp with time zone default clock_timestamp() not null,
+  reported_in uuid,
+  constraint usage_events_pkey PRIMARY KEY (tenant_id, id),
+  constraint usage_events_idempotency_key UNIQUE (tenant_id, idempotency_key),
+  constraint usage_events_idempotency_key_check CHECK (((length(idempotency_key) >= 1) AND (length(idempotency_key) <= 255))),
+  constraint usage_events_period_check CHECK ((period ~ '^[0-9]{4}-(0[1-9]|1[0-2])$'::text)),
+  constraint usage_events_properties_check CHECK ((jsonb_typeof(properties) = 'object'::text)),
+  constraint usage_events_reason_check CHECK ((length(reason) <= 500)),
+  constraint usage_events_sign CHECK ((correction OR (value >= (0)::numeric))),
+  constraint usage_events_user_id_check CHECK (((length(user_id) >= 1) AND (length(user_id) <= 200)))
+);
+
+create table public.usage_meter_totals (
+  tenant_id uuid not null,
+  meter_id text not null,
+  period text not null,
+  usage numeric default 0 not null,
+  value_sum numeric default 0 not null,
+  event_count bigint default 0 not null,
+  value_max numeric,
+  overage numeric default 0 not null,
+  updated_at timestamp with time zone default now() not null,
+  constraint usage_meter_totals_pkey PRIMARY KEY (tenant_id, meter_id, period),
+  constraint usage_meter_totals_period_check CHECK ((period ~ '^[0-9]{4}-(0[1-9]|1[0-2])$'::text))
+);
+
+create table public.webhook_deliveries (
+  tenant_id uuid not null,
+  id uuid default gen_random_uuid() not null,
+  endpoint_id uuid not null,
+  event_id uuid not null,
+  event_type text not null,
+  status text default 'pending'::text not null,
+  attempts integer default 0 not null,
+  next_attempt_at timestamp with time zone default now() not null,
+  locked_until timestamp with time zone,
+  last_status_code integer,
+  last_error text,
+  last_latency_ms integer,
+  replay_of uuid,
+  created_at timestamp with time zone default now() not null,
+  updated_at timestamp with time zone default now() not null,
+  finished_at timestamp with time zone,
+  constraint webhook_deliveries_pkey PRIMARY KEY (tenant_id, id),
+  constraint webhook_deliveries_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'succeeded'::text, 'failed'::text, 'cancelled'::text])))
+);
+
+create table public.webhook_delivery_attempts (
+  tenant_id uuid not null,
+  delivery_id uuid not null,
+  attempt integer not null,
+  status_code integer,
+  latency_ms integer not null,
+  error text,
+  created_at timestamp with time zone default now() not null,
+  constraint webhook_delivery_attempts_pkey PRIMARY KEY (tenant_id, delivery_id, attempt),
+  constraint webhook_delivery_attempts_attempt_check CHECK ((attempt > 0))
+);
+
+create table public.webhook_endpoints (
+  tenant_id uuid default public.current_tenant_id() not null,
+  id uuid default gen_random_uuid() not null,
+  url text not null,
+  description text,
+  event_types text[] not null,
+  secret text not null,
+  enabled boolean default true not null,
+  disabled_at timestamp with time zone,
+  disabled_reason text,
+  failing_since timestamp with time zone,
+  created_by uuid,
+  created_at timestamp with time zone default now() not null,
+  updated_at timestamp with time zone default now() not null,
+  constraint webhook_endpoints_pkey PRIMARY KEY (tenant_id, id),
+  constraint webhook_endpoints_description_check CHECK ((length(description) <= 500)),
+  constraint webhook_endpoints_event_types_check CHECK (((cardinality(event_types) >= 1) AND (cardinality(event_types) <= 50))),
+  constraint webhook_endpoints_url_check CHECK ((((length(url) >= 8) AND (length(url) <= 2000)) AND (url ~ '^https?://'::text)))
+);
+
+create table public.webhook_events (
+  tenant_id uuid not null,
+  id uuid default gen_random_uuid() not null,
+  type text not null,
+  payload jsonb not null,
+  created_at timestamp with time zone default now() not null,
+  constraint webhook_events_pkey PRIMARY KEY (tenant_id, id)
+);
+
 
 ------------------------------------------------------------------------------
 -- foreign keys
@@ -1466,13 +1815,21 @@ alter table only pooled.members add constraint members_tenant_id_fkey FOREIGN KE
 alter table only pooled.messages add constraint messages_channel_id_fkey FOREIGN KEY (tenant_id, channel_id) REFERENCES pooled.channels(tenant_id, id) ON DELETE CASCADE;
 alter table only pooled.messages add constraint messages_member_id_fkey FOREIGN KEY (tenant_id, member_id) REFERENCES pooled.members(tenant_id, id) ON DELETE CASCADE;
 alter table only pooled.messages add constraint messages_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
+alter table only public.analytics_events add constraint analytics_events_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
+alter table only public.connector_events add constraint connector_events_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
 alter table only public.hasura_tenant_sources add constraint hasura_tenant_sources_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
 alter table only public.memberships add constraint memberships_identity_id_fkey FOREIGN KEY (identity_id) REFERENCES public.identities(id) ON DELETE CASCADE;
 alter table only public.memberships add constraint memberships_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
+alter table only public.plan_meters add constraint plan_meters_meter_id_fkey FOREIGN KEY (meter_id) REFERENCES public.meters(id) ON DELETE CASCADE;
+alter table only public.plan_meters add constraint plan_meters_plan_id_fkey FOREIGN KEY (plan_id) REFERENCES public.plans(id) ON DELETE CASCADE;
+alter table only public.stripe_meter_reports add constraint stripe_meter_reports_meter_id_fkey FOREIGN KEY (meter_id) REFERENCES public.meters(id) ON DELETE RESTRICT;
+alter table only public.stripe_meter_reports add constraint stripe_meter_reports_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
 alter table only public.tenant_api_calls add constraint tenant_api_calls_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
 alter table only public.tenant_counters add constraint tenant_counters_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
 alter table only public.tenant_invitations add constraint tenant_invitations_invited_by_fkey FOREIGN KEY (invited_by) REFERENCES public.identities(id) ON DELETE CASCADE;
 alter table only public.tenant_invitations add constraint tenant_invitations_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
+alter table only public.tenant_meter_caps add constraint tenant_meter_caps_meter_id_fkey FOREIGN KEY (meter_id) REFERENCES public.meters(id) ON DELETE CASCADE;
+alter table only public.tenant_meter_caps add constraint tenant_meter_caps_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
 alter table only public.tenant_move_changes add constraint tenant_move_changes_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
 alter table only public.tenant_moves add constraint tenant_moves_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
 alter table only public.tenant_settings add constraint tenant_settings_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
@@ -1480,6 +1837,17 @@ alter table only public.tenant_usage_counters add constraint tenant_usage_counte
 alter table only public.tenant_usage_history add constraint tenant_usage_history_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
 alter table only public.tenant_write_guards add constraint tenant_write_guards_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
 alter table only public.tenants add constraint tenants_plan_fkey FOREIGN KEY (plan) REFERENCES public.plans(id) ON DELETE RESTRICT;
+alter table only public.usage_events add constraint usage_events_meter_id_fkey FOREIGN KEY (meter_id) REFERENCES public.meters(id) ON DELETE RESTRICT;
+alter table only public.usage_events add constraint usage_events_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
+alter table only public.usage_meter_totals add constraint usage_meter_totals_meter_id_fkey FOREIGN KEY (meter_id) REFERENCES public.meters(id) ON DELETE CASCADE;
+alter table only public.usage_meter_totals add constraint usage_meter_totals_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
+alter table only public.webhook_deliveries add constraint webhook_deliveries_endpoint_fkey FOREIGN KEY (tenant_id, endpoint_id) REFERENCES public.webhook_endpoints(tenant_id, id) ON DELETE CASCADE;
+alter table only public.webhook_deliveries add constraint webhook_deliveries_event_fkey FOREIGN KEY (tenant_id, event_id) REFERENCES public.webhook_events(tenant_id, id) ON DELETE CASCADE;
+alter table only public.webhook_deliveries add constraint webhook_deliveries_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
+alter table only public.webhook_delivery_attempts add constraint webhook_delivery_attempts_delivery_fkey FOREIGN KEY (tenant_id, delivery_id) REFERENCES public.webhook_deliveries(tenant_id, id) ON DELETE CASCADE;
+alter table only public.webhook_delivery_attempts add constraint webhook_delivery_attempts_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
+alter table only public.webhook_endpoints add constraint webhook_endpoints_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
+alter table only public.webhook_events add constraint webhook_events_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
 
 ------------------------------------------------------------------------------
 -- indexes
@@ -1489,8 +1857,11 @@ CREATE INDEX files_channel_id_idx ON pooled.files USING btree (tenant_id, channe
 CREATE INDEX files_member_id_idx ON pooled.files USING btree (tenant_id, member_id);
 CREATE INDEX messages_channel_id_created_at_idx ON pooled.messages USING btree (tenant_id, channel_id, created_at);
 CREATE INDEX messages_member_id_idx ON pooled.messages USING btree (tenant_id, member_id);
+CREATE INDEX analytics_events_occurred_idx ON public.analytics_events USING btree (tenant_id, occurred_at);
+CREATE INDEX connector_events_occurred_idx ON public.connector_events USING btree (tenant_id, connector, occurred_at);
 CREATE INDEX hasura_event_receipts_received_at_idx ON public.hasura_event_receipts USING btree (received_at);
 CREATE INDEX memberships_identity_id_idx ON public.memberships USING btree (identity_id);
+CREATE INDEX stripe_meter_reports_pending_idx ON public.stripe_meter_reports USING btree (tenant_id, status) WHERE (status = 'pending'::text);
 CREATE INDEX stripe_webhooks_tenant_id_idx ON public.stripe_webhooks USING btree (tenant_id, created_at);
 CREATE INDEX stripe_webhooks_unprocessed_idx ON public.stripe_webhooks USING btree (created_at) WHERE (NOT processed);
 CREATE INDEX tenant_audit_logs_action_idx ON public.tenant_audit_logs USING btree (tenant_id, action, seq);
@@ -1498,12 +1869,20 @@ CREATE INDEX tenant_audit_logs_created_at_idx ON public.tenant_audit_logs USING 
 CREATE INDEX tenant_invitations_expires_at_idx ON public.tenant_invitations USING btree (expires_at) WHERE (accepted_at IS NULL);
 CREATE UNIQUE INDEX tenant_invitations_pending_email_key ON public.tenant_invitations USING btree (tenant_id, email) WHERE ((accepted_at IS NULL) AND (revoked_at IS NULL));
 CREATE INDEX tenant_invitations_token_hash_idx ON public.tenant_invitations USING btree (token_hash);
+CREATE INDEX tenant_meter_caps_meter_idx ON public.tenant_meter_caps USING btree (tenant_id, meter_id);
 CREATE UNIQUE INDEX tenant_moves_active_key ON public.tenant_moves USING btree (tenant_id) WHERE (finished_at IS NULL);
 CREATE INDEX tenants_grace_ends_at_idx ON public.tenants USING btree (grace_ends_at) WHERE (past_due_since IS NOT NULL);
 CREATE INDEX tenants_plan_idx ON public.tenants USING btree (plan);
 CREATE INDEX tenants_status_cancelled_at_idx ON public.tenants USING btree (status, cancelled_at);
 CREATE UNIQUE INDEX tenants_stripe_customer_id_key ON public.tenants USING btree (stripe_customer_id);
 CREATE UNIQUE INDEX tenants_stripe_subscription_id_key ON public.tenants USING btree (stripe_subscription_id);
+CREATE INDEX usage_events_meter_period_idx ON public.usage_events USING btree (tenant_id, meter_id, period);
+CREATE INDEX usage_events_unreported_idx ON public.usage_events USING btree (tenant_id, meter_id) WHERE (reported_in IS NULL);
+CREATE INDEX usage_meter_totals_meter_idx ON public.usage_meter_totals USING btree (tenant_id, meter_id);
+CREATE INDEX webhook_deliveries_due_all_idx ON public.webhook_deliveries USING btree (next_attempt_at) WHERE (status = 'pending'::text);
+CREATE INDEX webhook_deliveries_due_idx ON public.webhook_deliveries USING btree (tenant_id, next_attempt_at) WHERE (status = 'pending'::text);
+CREATE INDEX webhook_deliveries_endpoint_idx ON public.webhook_deliveries USING btree (tenant_id, endpoint_id, created_at);
+CREATE INDEX webhook_deliveries_event_idx ON public.webhook_deliveries USING btree (tenant_id, event_id);
 
 ------------------------------------------------------------------------------
 -- functions over table row types
@@ -1578,6 +1957,10 @@ alter table pooled.members enable row level security;
 alter table pooled.members force row level security;
 alter table pooled.messages enable row level security;
 alter table pooled.messages force row level security;
+alter table public.analytics_events enable row level security;
+alter table public.analytics_events force row level security;
+alter table public.connector_events enable row level security;
+alter table public.connector_events force row level security;
 alter table public.hasura_event_receipts enable row level security;
 alter table public.hasura_event_receipts force row level security;
 alter table public.hasura_tenant_sources enable row level security;
@@ -1586,10 +1969,16 @@ alter table public.identities enable row level security;
 alter table public.identities force row level security;
 alter table public.memberships enable row level security;
 alter table public.memberships force row level security;
+alter table public.meters enable row level security;
+alter table public.meters force row level security;
+alter table public.plan_meters enable row level security;
+alter table public.plan_meters force row level security;
 alter table public.plans enable row level security;
 alter table public.plans force row level security;
 alter table public.schema_migrations enable row level security;
 alter table public.schema_migrations force row level security;
+alter table public.stripe_meter_reports enable row level security;
+alter table public.stripe_meter_reports force row level security;
 alter table public.stripe_webhooks enable row level security;
 alter table public.stripe_webhooks force row level security;
 alter table public.tenant_api_calls enable row level security;
@@ -1602,6 +1991,8 @@ alter table public.tenant_counters enable row level security;
 alter table public.tenant_counters force row level security;
 alter table public.tenant_invitations enable row level security;
 alter table public.tenant_invitations force row level security;
+alter table public.tenant_meter_caps enable row level security;
+alter table public.tenant_meter_caps force row level security;
 alter table public.tenant_move_changes enable row level security;
 alter table public.tenant_move_changes force row level security;
 alter table public.tenant_moves enable row level security;
@@ -1616,6 +2007,18 @@ alter table public.tenant_write_guards enable row level security;
 alter table public.tenant_write_guards force row level security;
 alter table public.tenants enable row level security;
 alter table public.tenants force row level security;
+alter table public.usage_events enable row level security;
+alter table public.usage_events force row level security;
+alter table public.usage_meter_totals enable row level security;
+alter table public.usage_meter_totals force row level security;
+alter table public.webhook_deliveries enable row level security;
+alter table public.webhook_deliveries force row level security;
+alter table public.webhook_delivery_attempts enable row level security;
+alter table public.webhook_delivery_attempts force row level security;
+alter table public.webhook_endpoints enable row level security;
+alter table public.webhook_endpoints force row level security;
+alter table public.webhook_events enable row level security;
+alter table public.webhook_events force row level security;
 create policy app_tenant on pooled.channels as permissive for all to app
   using ((tenant_id = public.current_tenant_id()))
   with check ((tenant_id = public.current_tenant_id()));
@@ -1664,6 +2067,30 @@ create policy hasura_select on pooled.messages as permissive for select to hasur
 create policy hasura_update on pooled.messages as permissive for update to hasura
   using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
   with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy app_tenant on public.analytics_events as permissive for all to app
+  using ((tenant_id = public.current_tenant_id()))
+  with check ((tenant_id = public.current_tenant_id()));
+create policy hasura_delete on public.analytics_events as permissive for delete to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_insert on public.analytics_events as permissive for insert to hasura
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_select on public.analytics_events as permissive for select to hasura
+  using (((public.hasura_tenant_id() IS NULL) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_update on public.analytics_events as permissive for update to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy app_tenant on public.connector_events as permissive for all to app
+  using ((tenant_id = public.current_tenant_id()))
+  with check ((tenant_id = public.current_tenant_id()));
+create policy hasura_delete on public.connector_events as permissive for delete to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_insert on public.connector_events as permissive for insert to hasura
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_select on public.connector_events as permissive for select to hasura
+  using (((public.hasura_tenant_id() IS NULL) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_update on public.connector_events as permissive for update to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
 create policy app_tenant on public.hasura_tenant_sources as permissive for all to app
   using ((tenant_id = public.current_tenant_id()))
   with check ((tenant_id = public.current_tenant_id()));
@@ -1698,8 +2125,24 @@ create policy hasura_select on public.memberships as permissive for select to ha
 create policy hasura_update on public.memberships as permissive for update to hasura
   using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
   with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy meters_read on public.meters as permissive for select to app, hasura
+  using (true);
+create policy plan_meters_read on public.plan_meters as permissive for select to app, hasura
+  using (true);
 create policy plans_read on public.plans as permissive for select to app, hasura
   using (true);
+create policy app_tenant on public.stripe_meter_reports as permissive for all to app
+  using ((tenant_id = public.current_tenant_id()))
+  with check ((tenant_id = public.current_tenant_id()));
+create policy hasura_delete on public.stripe_meter_reports as permissive for delete to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_insert on public.stripe_meter_reports as permissive for insert to hasura
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_select on public.stripe_meter_reports as permissive for select to hasura
+  using (((public.hasura_tenant_id() IS NULL) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_update on public.stripe_meter_reports as permissive for update to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
 create policy app_tenant on public.tenant_api_calls as permissive for all to app
   using ((tenant_id = public.current_tenant_id()))
   with check ((tenant_id = public.current_tenant_id()));
@@ -1758,6 +2201,18 @@ create policy hasura_insert on public.tenant_invitations as permissive for inser
 create policy hasura_select on public.tenant_invitations as permissive for select to hasura
   using (((public.hasura_tenant_id() IS NULL) OR (tenant_id = public.hasura_tenant_id())));
 create policy hasura_update on public.tenant_invitations as permissive for update to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy app_tenant on public.tenant_meter_caps as permissive for all to app
+  using ((tenant_id = public.current_tenant_id()))
+  with check ((tenant_id = public.current_tenant_id()));
+create policy hasura_delete on public.tenant_meter_caps as permissive for delete to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_insert on public.tenant_meter_caps as permissive for insert to hasura
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_select on public.tenant_meter_caps as permissive for select to hasura
+  using (((public.hasura_tenant_id() IS NULL) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_update on public.tenant_meter_caps as permissive for update to hasura
   using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
   with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
 create policy app_tenant on public.tenant_move_changes as permissive for all to app
@@ -1844,6 +2299,78 @@ create policy hasura_select on public.tenants as permissive for select to hasura
 create policy hasura_update on public.tenants as permissive for update to hasura
   using (((public.hasura_role() = 'admin'::text) OR (id = public.hasura_tenant_id())))
   with check (((public.hasura_role() = 'admin'::text) OR (id = public.hasura_tenant_id())));
+create policy app_tenant on public.usage_events as permissive for all to app
+  using ((tenant_id = public.current_tenant_id()))
+  with check ((tenant_id = public.current_tenant_id()));
+create policy hasura_delete on public.usage_events as permissive for delete to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_insert on public.usage_events as permissive for insert to hasura
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_select on public.usage_events as permissive for select to hasura
+  using (((public.hasura_tenant_id() IS NULL) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_update on public.usage_events as permissive for update to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy app_tenant on public.usage_meter_totals as permissive for all to app
+  using ((tenant_id = public.current_tenant_id()))
+  with check ((tenant_id = public.current_tenant_id()));
+create policy hasura_delete on public.usage_meter_totals as permissive for delete to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_insert on public.usage_meter_totals as permissive for insert to hasura
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_select on public.usage_meter_totals as permissive for select to hasura
+  using (((public.hasura_tenant_id() IS NULL) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_update on public.usage_meter_totals as permissive for update to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy app_tenant on public.webhook_deliveries as permissive for all to app
+  using ((tenant_id = public.current_tenant_id()))
+  with check ((tenant_id = public.current_tenant_id()));
+create policy hasura_delete on public.webhook_deliveries as permissive for delete to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_insert on public.webhook_deliveries as permissive for insert to hasura
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_select on public.webhook_deliveries as permissive for select to hasura
+  using (((public.hasura_tenant_id() IS NULL) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_update on public.webhook_deliveries as permissive for update to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy app_tenant on public.webhook_delivery_attempts as permissive for all to app
+  using ((tenant_id = public.current_tenant_id()))
+  with check ((tenant_id = public.current_tenant_id()));
+create policy hasura_delete on public.webhook_delivery_attempts as permissive for delete to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_insert on public.webhook_delivery_attempts as permissive for insert to hasura
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_select on public.webhook_delivery_attempts as permissive for select to hasura
+  using (((public.hasura_tenant_id() IS NULL) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_update on public.webhook_delivery_attempts as permissive for update to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy app_tenant on public.webhook_endpoints as permissive for all to app
+  using ((tenant_id = public.current_tenant_id()))
+  with check ((tenant_id = public.current_tenant_id()));
+create policy hasura_delete on public.webhook_endpoints as permissive for delete to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_insert on public.webhook_endpoints as permissive for insert to hasura
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_select on public.webhook_endpoints as permissive for select to hasura
+  using (((public.hasura_tenant_id() IS NULL) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_update on public.webhook_endpoints as permissive for update to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy app_tenant on public.webhook_events as permissive for all to app
+  using ((tenant_id = public.current_tenant_id()))
+  with check ((tenant_id = public.current_tenant_id()));
+create policy hasura_delete on public.webhook_events as permissive for delete to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_insert on public.webhook_events as permissive for insert to hasura
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_select on public.webhook_events as permissive for select to hasura
+  using (((public.hasura_tenant_id() IS NULL) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_update on public.webhook_events as permissive for update to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
 
 ------------------------------------------------------------------------------
 -- triggers
@@ -1862,21 +2389,35 @@ CREATE CONSTRAINT TRIGGER _800_usage AFTER INSERT ON pooled.messages DEFERRABLE 
 CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.identities FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
 CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.memberships FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON public.memberships FOR EACH ROW EXECUTE FUNCTION public.tg__audit('entity=membership', 'tenant=tenant_id', 'key=identity_id', 'ignore=created_at,updated_at', 'insert=added', 'delete=removed', 'group.role_changed=role');
+CREATE TRIGGER _950_webhooks AFTER INSERT OR DELETE OR UPDATE ON public.memberships FOR EACH ROW EXECUTE FUNCTION public.tg_memberships__webhooks();
+CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.meters FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
+CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.plan_meters FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
 CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.plans FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
 CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.stripe_webhooks FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
 CREATE TRIGGER _010_append_only BEFORE DELETE OR UPDATE ON public.tenant_audit_logs FOR EACH ROW EXECUTE FUNCTION public.tg__append_only();
 CREATE TRIGGER _010_append_only_truncate BEFORE TRUNCATE ON public.tenant_audit_logs FOR EACH STATEMENT EXECUTE FUNCTION public.tg__append_only();
 CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.tenant_invitations FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON public.tenant_invitations FOR EACH ROW EXECUTE FUNCTION public.tg__audit('entity=invitation', 'tenant=tenant_id', 'key=id', 'ignore=created_at,updated_at', 'redact=token_hash', 'group.accepted=accepted_at,+accepted_by', 'group.revoked=revoked_at,+revoked_by');
+CREATE TRIGGER _950_webhooks AFTER UPDATE OF accepted_at ON public.tenant_invitations FOR EACH ROW EXECUTE FUNCTION public.tg_tenant_invitations__webhooks();
+CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.tenant_meter_caps FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
+CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON public.tenant_meter_caps FOR EACH ROW EXECUTE FUNCTION public.tg__audit('entity=meter_cap', 'tenant=tenant_id', 'key=meter_id', 'ignore=updated_at');
 CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.tenant_moves FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON public.tenant_moves FOR EACH ROW EXECUTE FUNCTION public.tg__audit('entity=tenant_move', 'tenant=tenant_id', 'key=id', 'ignore=updated_at,verification,reserved_source,prior_status', 'insert=requested', 'group.state_changed=state,+finished_at,+error');
 CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.tenant_settings FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON public.tenant_settings FOR EACH ROW EXECUTE FUNCTION public.tg__audit('entity=settings', 'tenant=tenant_id', 'key=tenant_id', 'ignore=updated_at', 'group.features.updated=features', 'group.settings.updated=settings');
 CREATE TRIGGER _900_notify AFTER UPDATE OF limit_overrides, features ON public.tenant_settings FOR EACH ROW EXECUTE FUNCTION public.tg_tenant_settings__notify();
+CREATE TRIGGER _950_webhooks AFTER UPDATE OF settings ON public.tenant_settings FOR EACH ROW EXECUTE FUNCTION public.tg_tenant_settings__webhooks();
 CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.tenants FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
 CREATE TRIGGER _200_billing_suspension BEFORE UPDATE ON public.tenants FOR EACH ROW EXECUTE FUNCTION public.tg_tenants__billing_suspension();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON public.tenants FOR EACH ROW EXECUTE FUNCTION public.tg__audit('entity=tenant', 'tenant=id', 'key=id', 'ignore=created_at,updated_at', 'group.status=status,+suspended_at,+cancelled_at,+archived_at,+billing_suspended', 'group.plan_changed=plan', 'group.custom_domain.changed=custom_domain,+custom_domain_verified_at', 'group.custom_domain.verified=custom_domain_verified_at', 'group.subscription.updated=stripe_*,subscription_*,billing_*,current_period_*,cancel_at*,past_due*,grace_*,last_payment_at,trial_ends_at', 'group.moved=isolation,+schema_name,+db_role,+database_name,+database_url_env,+template_version', 'group.template_upgraded=template_version');
 CREATE TRIGGER _900_notify AFTER INSERT OR DELETE OR UPDATE ON public.tenants FOR EACH ROW EXECUTE FUNCTION public.tg_tenants__notify();
+CREATE TRIGGER _950_webhooks AFTER UPDATE ON public.tenants FOR EACH ROW EXECUTE FUNCTION public.tg_tenants__webhooks();
+CREATE TRIGGER _010_append_only BEFORE DELETE OR UPDATE ON public.usage_events FOR EACH ROW EXECUTE FUNCTION public.tg__append_only();
+CREATE TRIGGER _900_audit_correction AFTER INSERT ON public.usage_events FOR EACH ROW WHEN (new.correction) EXECUTE FUNCTION public.tg_usage_events__audit_correction();
+CREATE TRIGGER _950_webhooks AFTER INSERT OR UPDATE OF usage ON public.usage_meter_totals FOR EACH ROW EXECUTE FUNCTION public.tg_usage_meter_totals__thresholds();
+CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.webhook_deliveries FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
+CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.webhook_endpoints FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
+CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON public.webhook_endpoints FOR EACH ROW EXECUTE FUNCTION public.tg__audit('entity=webhook_endpoint', 'tenant=tenant_id', 'key=id', 'ignore=created_at,updated_at,failing_since', 'redact=secret', 'group.disabled=enabled,+disabled_at,+disabled_reason');
 
 ------------------------------------------------------------------------------
 -- comments
@@ -1907,12 +2448,20 @@ revoke all on function public.tenant_effective_limits(p_tenant_id uuid) from pub
 revoke all on function public.tenant_features(p_tenant_id uuid) from public;
 revoke all on function public.tenant_has_feature(p_tenant_id uuid, p_feature text) from public;
 revoke all on function public.tenant_limit_report(p_tenant_id uuid, p_period text) from public;
+revoke all on function public.tenant_meter_cap(p_tenant_id uuid, p_meter_id text) from public;
 revoke all on function public.tg__audit() from public;
 revoke all on function public.tg__limits() from public;
 revoke all on function public.tg__move_guard() from public;
 revoke all on function public.tg__usage() from public;
 revoke all on function public.tg__usage_flush() from public;
+revoke all on function public.tg_memberships__webhooks() from public;
+revoke all on function public.tg_tenant_invitations__webhooks() from public;
+revoke all on function public.tg_tenant_settings__webhooks() from public;
+revoke all on function public.tg_tenants__webhooks() from public;
+revoke all on function public.tg_usage_events__audit_correction() from public;
+revoke all on function public.tg_usage_meter_totals__thresholds() from public;
 revoke all on function public.verify_audit_chain(p_tenant_id uuid) from public;
+revoke all on function public.webhook_emit(p_tenant_id uuid, p_type text, p_data jsonb) from public;
 grant usage on schema pooled to app;
 grant usage on schema pooled to hasura;
 grant usage on schema public to app;
@@ -1942,6 +2491,10 @@ grant update (channel_id, member_id, body) on table pooled.messages to app;
 grant update (channel_id, member_id, body) on table pooled.messages to hasura;
 grant insert (tenant_id, channel_id, member_id, body) on table pooled.messages to hasura;
 grant insert (tenant_id, id, channel_id, member_id, body) on table pooled.messages to app;
+grant insert, select on table public.analytics_events to app;
+grant select on table public.analytics_events to hasura;
+grant insert, select on table public.connector_events to app;
+grant select on table public.connector_events to hasura;
 grant select (id, email, name, is_platform_admin, created_at, updated_at) on table public.identities to app;
 grant select (id, email, name, is_platform_admin, created_at, updated_at) on table public.identities to hasura;
 grant update (name) on table public.identities to app;
@@ -1952,8 +2505,13 @@ grant update (role) on table public.memberships to app;
 grant update (role) on table public.memberships to hasura;
 grant insert (tenant_id, identity_id, role) on table public.memberships to app;
 grant insert (tenant_id, identity_id, role) on table public.memberships to hasura;
+grant select on table public.meters to app;
+grant select on table public.meters to hasura;
+grant select on table public.plan_meters to app;
+grant select on table public.plan_meters to hasura;
 grant select on table public.plans to app;
 grant select on table public.plans to hasura;
+grant select on table public.stripe_meter_reports to app;
 grant select on table public.tenant_api_calls to app;
 grant select on table public.tenant_api_calls to hasura;
 grant select on table public.tenant_audit_heads to app;
@@ -1966,6 +2524,8 @@ grant update (accepted_at, accepted_by, revoked_at, revoked_by) on table public.
 grant insert (tenant_id, email, role, token_hash, invited_by, expires_at) on table public.tenant_invitations to app;
 grant select (tenant_id, id, email, role, invited_by, expires_at, accepted_at, accepted_by, revoked_at, revoked_by, created_at, updated_at) on table public.tenant_invitations to app;
 grant select (tenant_id, id, email, role, invited_by, expires_at, accepted_at, accepted_by, revoked_at, revoked_by, created_at, updated_at) on table public.tenant_invitations to hasura;
+grant select on table public.tenant_meter_caps to app;
+grant select on table public.tenant_meter_caps to hasura;
 grant select on table public.tenant_settings to app;
 grant select on table public.tenant_settings to hasura;
 grant update (settings) on table public.tenant_settings to app;
@@ -1980,6 +2540,21 @@ grant select on table public.tenants to app;
 grant select on table public.tenants to hasura;
 grant update (name, branding) on table public.tenants to hasura;
 grant update (name, custom_domain, branding) on table public.tenants to app;
+grant select on table public.usage_events to app;
+grant select on table public.usage_events to hasura;
+grant insert (tenant_id, id, meter_id, user_id, value, properties, occurred_at, period, idempotency_key, request_hash, correction, reason, actor_id) on table public.usage_events to app;
+grant select on table public.usage_meter_totals to app;
+grant select on table public.usage_meter_totals to hasura;
+grant insert (tenant_id, meter_id, period, usage, value_sum, event_count, value_max, overage) on table public.usage_meter_totals to app;
+grant update (usage, value_sum, event_count, value_max, overage, updated_at) on table public.usage_meter_totals to app;
+grant select on table public.webhook_deliveries to app;
+grant insert (tenant_id, endpoint_id, event_id, event_type, replay_of) on table public.webhook_deliveries to app;
+grant select on table public.webhook_delivery_attempts to app;
+grant delete on table public.webhook_endpoints to app;
+grant select (tenant_id, id, url, description, event_types, enabled, disabled_at, disabled_reason, failing_since, created_by, created_at, updated_at) on table public.webhook_endpoints to app;
+grant insert (tenant_id, url, description, event_types, secret, created_by) on table public.webhook_endpoints to app;
+grant update (url, description, event_types, enabled, disabled_at, disabled_reason, failing_since) on table public.webhook_endpoints to app;
+grant select on table public.webhook_events to app;
 grant execute on function public.check_tenant_limits(p_tenant_id uuid) to app;
 grant execute on function public.check_tenant_limits(p_tenant_id uuid) to hasura;
 grant execute on function public.create_invited_identity(p_invitation_id uuid, p_identity_id uuid, p_name text, p_password_hash text) to app;
@@ -1992,5 +2567,6 @@ grant execute on function public.tenant_has_feature(p_tenant_id uuid, p_feature 
 grant execute on function public.tenant_has_feature(p_tenant_id uuid, p_feature text) to hasura;
 grant execute on function public.tenant_limit_report(p_tenant_id uuid, p_period text) to app;
 grant execute on function public.tenant_limit_report(p_tenant_id uuid, p_period text) to hasura;
+grant execute on function public.tenant_meter_cap(p_tenant_id uuid, p_meter_id text) to app;
 grant execute on function public.usage_tally(p_metric text, p_tenant_id uuid) to public;
 grant execute on function public.verify_audit_chain(p_tenant_id uuid) to app;
