@@ -11,6 +11,8 @@ import { resolution } from './resolution.ts';
 import { stripeWebhooks } from './stripe-webhooks.ts';
 import { templateMigration } from './template-migration.ts';
 import { usage } from './usage.ts';
+import { usageIngestion } from './usage-ingestion.ts';
+import { webhookDeliveries } from './webhook-deliveries.ts';
 import type { Benchmark } from './support/types.ts';
 
 export const BENCHMARKS: Benchmark[] = [
@@ -24,4 +26,6 @@ export const BENCHMARKS: Benchmark[] = [
   rateLimit,
   stripeWebhooks,
   hasuraExposure,
+  usageIngestion,
+  webhookDeliveries,
 ];

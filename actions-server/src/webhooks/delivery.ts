@@ -35,6 +35,9 @@ export interface AttemptOutcome {
 }
 
 const MAX_ERROR_LENGTH = 500;
+// Connections are reused between deliveries to the same host; each new one is
+// made to the address checked for that send (pinnedLookup).
+const agents = { http: new http.Agent({ keepAlive: true, maxSockets: 64 }), https: new https.Agent({ keepAlive: true, maxSockets: 64 }) };
 
 /** One POST; never throws (a refused target, a timeout or a non-2xx answer is a failed attempt). */
 export async function sendOnce(
@@ -57,12 +60,14 @@ export async function sendOnce(
   } catch (err) {
     return done(false, null, err instanceof TargetRefused ? `refused: ${err.message}` : (err as Error).message);
   }
-  const client = target.url.protocol === 'https:' ? https : http;
+  const secure = target.url.protocol === 'https:';
+  const client = secure ? https : http;
   return new Promise<AttemptOutcome>((resolve) => {
     const req = client.request(
       target.url,
       {
         method: 'POST',
+        agent: secure ? agents.https : agents.http,
         lookup: pinnedLookup(target),
         headers: { ...headers, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)), 'user-agent': 'saas-webhooks/1' },
         timeout: opts.timeoutMs,
