@@ -4,10 +4,10 @@
 // after days of failure (audited), the delivery log, replay, and SSRF checks at
 // registration and again at send time.
 import { createHash, randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDb, startTestServer, type TestDb } from '../support/db.ts';
 import { request } from '../support/http.ts';
-import { addMember, makeTenant, type MadeTenant } from '../support/factories.ts';
+import { makeTenant, type MadeTenant } from '../support/factories.ts';
 import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.ts';
 import type { RunningServer } from '../../actions-server/src/server.ts';
 import { deliverDue } from '../../actions-server/src/webhooks/delivery.ts';
@@ -27,6 +27,10 @@ beforeAll(async () => {
   srv = await startTestServer(db, { RATE_LIMIT_ENABLED: 'false', WEBHOOK_ALLOW_PRIVATE_TARGETS: 'true' });
   acme = await makeTenant(db, 'acme', { plan: 'pro', isolation: 'pooled' });
 });
+// One tenant for the file: each test's endpoints go with it.
+afterEach(async () => {
+  await db.pool.query('delete from public.webhook_endpoints');
+});
 afterAll(async () => {
   await srv?.close();
   await db?.close();
@@ -44,6 +48,12 @@ async function endpoint(m: MadeTenant, path: string, eventTypes: string[]): Prom
   expect(res.status).toBe(201);
   rx.secrets.set(path, res.body.secret);
   return res.body.endpoint.id;
+}
+/** A new member, as any code path adds one (no password: nothing to hash). */
+async function join(t: MadeTenant, email: string): Promise<{ id: string }> {
+  const { rows } = await db.pool.query<{ id: string }>(`insert into public.identities (email, name) values ($1, $1) returning id`, [email]);
+  await db.pool.query(`insert into public.memberships (tenant_id, identity_id, role) values ($1, $2, 'member')`, [t.tenant.id, rows[0]!.id]);
+  return rows[0]!;
 }
 const deliveriesOf = async (endpointId: string) =>
   (await db.pool.query(`select * from public.webhook_deliveries where endpoint_id = $1 order by created_at, id`, [endpointId])).rows;
@@ -84,7 +94,7 @@ describe('endpoints', () => {
   });
 
   it('members may not manage endpoints', async () => {
-    const member = await addMember(db, acme.tenant, 'member@acme.example.com', 'member');
+    const member = await join(acme, 'member@acme.example.com');
     const res = await api(acme, '/webhooks', { token: tokenOf(acme, member.id, 'member') });
     expect(res.status).toBe(403);
   });
@@ -92,12 +102,12 @@ describe('endpoints', () => {
 
 describe('events and deliveries', () => {
   it('emits every catalogued event from the database, whatever path made the change; each delivery verifies', async () => {
-    const t = await makeTenant(db, 'events', { plan: 'pro', isolation: 'pooled' });
+    const t = acme;
     const all = ['tenant.updated', 'member.added', 'member.removed', 'member.role_changed', 'invitation.accepted', 'subscription.changed', 'usage.threshold_reached'];
     await endpoint(t, '/all', all);
     await endpoint(t, '/members-only', ['member.added']);
     // SQL directly, as any future code path would.
-    const m = await addMember(db, t.tenant, 'new@events.example.com', 'member');
+    const m = await join(t, 'new@events.example.com');
     await db.pool.query(`update public.memberships set role = 'admin' where tenant_id = $1 and identity_id = $2`, [t.tenant.id, m.id]);
     await db.pool.query(`delete from public.memberships where tenant_id = $1 and identity_id = $2`, [t.tenant.id, m.id]);
     // REST
@@ -144,10 +154,10 @@ describe('events and deliveries', () => {
   });
 
   it('retries failures on the schedule, logs every attempt, gives up after 8, and a replay sends the event again', async () => {
-    const t = await makeTenant(db, 'flaky', { plan: 'pro', isolation: 'pooled' });
+    const t = acme;
     const id = await endpoint(t, '/flaky', ['member.added']);
     rx.respond.set('/flaky', 503);
-    await addMember(db, t.tenant, 'x@flaky.example.com', 'member');
+    await join(t, 'x@flaky.example.com');
     for (let attempt = 1; attempt <= 8; attempt++) {
       const started = Date.now();
       await dueNow(id);
@@ -193,10 +203,10 @@ describe('events and deliveries', () => {
   });
 
   it('an endpoint failing for 5 days is disabled, its pending deliveries cancelled, and the owners told (audit trail)', async () => {
-    const t = await makeTenant(db, 'dying', { plan: 'pro', isolation: 'pooled' });
+    const t = acme;
     const id = await endpoint(t, '/dying', ['member.added', 'member.removed']);
     rx.respond.set('/dying', 500);
-    const m = await addMember(db, t.tenant, 'x@dying.example.com', 'member');
+    const m = await join(t, 'x@dying.example.com');
     await deliverDue(srv.ctx);
     expect((await api(t, `/webhooks/${id}`)).body.endpoint.failingSince).not.toBeNull();
     await db.pool.query(`update public.webhook_endpoints set failing_since = now() - interval '5 days 1 minute' where id = $1`, [id]);
@@ -206,19 +216,19 @@ describe('events and deliveries', () => {
     const ep = (await api(t, `/webhooks/${id}`)).body.endpoint;
     expect(ep).toMatchObject({ enabled: false, disabledReason: 'every delivery failed for 5 days' });
     expect((await deliveriesOf(id)).map((d) => d.status)).toEqual(['cancelled', 'cancelled']);
-    const audit = await db.pool.query(`select action from public.tenant_audit_logs where tenant_id = $1 and entity_type = 'webhook_endpoint' order by seq`, [t.tenant.id]);
+    const audit = await db.pool.query(`select action from public.tenant_audit_logs where tenant_id = $1 and entity_id = $2 order by seq`, [t.tenant.id, id]);
     expect(audit.rows.map((r) => r.action)).toEqual(['webhook_endpoint.created', 'webhook_endpoint.disabled']);
     // Nothing more is queued for a disabled endpoint; re-enabling clears the streak.
-    await addMember(db, t.tenant, 'y@dying.example.com', 'member');
+    await join(t, 'y@dying.example.com');
     expect(await deliveriesOf(id)).toHaveLength(2);
     const enabled = await api(t, `/webhooks/${id}`, { method: 'PATCH', body: { enabled: true } });
     expect(enabled.body.endpoint).toMatchObject({ enabled: true, failingSince: null, disabledAt: null });
   });
 
   it('a target that turns internal after registration is refused at send time and never reached', async () => {
-    const t = await makeTenant(db, 'rebind', { plan: 'pro', isolation: 'pooled' });
+    const t = acme;
     const id = await endpoint(t, '/rebind', ['member.added']);
-    await addMember(db, t.tenant, 'x@rebind.example.com', 'member');
+    await join(t, 'x@rebind.example.com');
     srv.ctx.env.WEBHOOK_ALLOW_PRIVATE_TARGETS = false;
     try {
       await deliverDue(srv.ctx);

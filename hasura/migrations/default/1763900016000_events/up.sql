@@ -193,7 +193,6 @@ create table if not exists public.connector_events (
 ------------------------------------------------------------------------------
 -- indexes (each led by tenant_id)
 ------------------------------------------------------------------------------
-create index if not exists usage_events_meter_period_idx on public.usage_events (tenant_id, meter_id, period);
 create index if not exists usage_events_unreported_idx on public.usage_events (tenant_id, meter_id) where reported_in is null;
 create index if not exists tenant_meter_caps_meter_idx on public.tenant_meter_caps (tenant_id, meter_id);
 create index if not exists usage_meter_totals_meter_idx on public.usage_meter_totals (tenant_id, meter_id);
