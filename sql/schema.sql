@@ -1876,7 +1876,6 @@ CREATE INDEX tenants_plan_idx ON public.tenants USING btree (plan);
 CREATE INDEX tenants_status_cancelled_at_idx ON public.tenants USING btree (status, cancelled_at);
 CREATE UNIQUE INDEX tenants_stripe_customer_id_key ON public.tenants USING btree (stripe_customer_id);
 CREATE UNIQUE INDEX tenants_stripe_subscription_id_key ON public.tenants USING btree (stripe_subscription_id);
-CREATE INDEX usage_events_meter_period_idx ON public.usage_events USING btree (tenant_id, meter_id, period);
 CREATE INDEX usage_events_unreported_idx ON public.usage_events USING btree (tenant_id, meter_id) WHERE (reported_in IS NULL);
 CREATE INDEX usage_meter_totals_meter_idx ON public.usage_meter_totals USING btree (tenant_id, meter_id);
 CREATE INDEX webhook_deliveries_due_all_idx ON public.webhook_deliveries USING btree (next_attempt_at) WHERE (status = 'pending'::text);
