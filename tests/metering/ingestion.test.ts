@@ -92,6 +92,9 @@ describe('ingestion', () => {
     const old = await track(acme, { meter_id: 'api-calls', event_value: 1, timestamp: '2020-01-01T00:00:00Z' });
     expect(old.status).toBe(400);
     expect(old.body.error.message).toContain('timestamp');
+    const inBatch = await track(acme, { events: [{ meter_id: 'api-calls' }, { meter_id: 'api-calls', event_value: -2 }] });
+    expect(inBatch.status).toBe(400);
+    expect(inBatch.body.error.message).toContain('events.1.event_value');
     const big = await track(acme, { events: Array.from({ length: 1001 }, () => ({ meter_id: 'api-calls' })) });
     expect(big.status).toBe(400);
     const anonymous = await request(srv.url, '/api/v1/usage/track', { host: host(acme), body: { meter_id: 'api-calls' } });

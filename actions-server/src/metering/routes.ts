@@ -12,7 +12,7 @@ import {
   createMeterSchema,
   meterIdSchema,
   planMeterSchema,
-  trackBodySchema,
+  parseTrackBody,
   updateMeterSchema,
 } from './schemas.ts';
 import { checkUsage, createMeter, listMeters, setPlanMeter, setTenantMeterCap, trackUsage, updateMeter } from './service.ts';
@@ -43,9 +43,10 @@ export function meteringRoutes(ctx: AppContext): Router {
   const admin = [auth, requirePlatformAdmin()];
 
   router.post('/api/v1/usage/track', ...onTenant, async (req, res) => {
-    const body = parseBody(trackBodySchema, req.body);
+    const parsed = parseTrackBody(req.body);
+    if (!parsed.ok) throw validationError(parsed.error, 'body');
     const actor = await tenantActor(ctx, req);
-    const result = await trackUsage(ctx.pool, actor, 'events' in body ? body.events : [body]);
+    const result = await trackUsage(ctx.pool, actor, parsed.events);
     res.status(result.accepted > 0 ? 201 : 200).json(result);
   });
 

@@ -35,10 +35,17 @@ export const trackEventSchema = z
   });
 export type TrackEvent = z.infer<typeof trackEventSchema>;
 
-export const trackBodySchema = z.union([
-  z.object({ events: z.array(trackEventSchema).min(1).max(MAX_BATCH) }).strict(),
-  trackEventSchema,
-]);
+export const trackBatchSchema = z.object({ events: z.array(trackEventSchema).min(1).max(MAX_BATCH) }).strict();
+
+/** A batch when the body has `events`, else one event: either way errors name the exact field. */
+export function parseTrackBody(body: unknown): { ok: true; events: TrackEvent[] } | { ok: false; error: z.ZodError } {
+  if (body !== null && typeof body === 'object' && 'events' in body) {
+    const batch = trackBatchSchema.safeParse(body);
+    return batch.success ? { ok: true, events: batch.data.events } : { ok: false, error: batch.error };
+  }
+  const one = trackEventSchema.safeParse(body ?? {});
+  return one.success ? { ok: true, events: [one.data] } : { ok: false, error: one.error };
+}
 
 export const checkBodySchema = z.object({
   meter_id: z.string().min(1).max(63),

@@ -39,13 +39,15 @@ export const meterEventIdentifier = (reportId: string): string => `usage-report-
 async function claimReports(pool: Pool, tenantId: string | undefined): Promise<void> {
   // Tenant, meter and Stripe meter of every mapped meter with unreported events.
   const { rows: pairs } = await pool.query<{ tenant_id: string; meter_id: string; event_name: string; customer: string; aggregation: string }>(
-    `select distinct u.tenant_id, u.meter_id, pm.stripe_event_name as event_name, t.stripe_customer_id as customer, m.aggregation
-     from public.usage_events u
-     join public.tenants t on t.id = u.tenant_id
-     join public.plan_meters pm on pm.plan_id = t.plan and pm.meter_id = u.meter_id
-     join public.meters m on m.id = u.meter_id
-     where u.reported_in is null and pm.stripe_event_name is not null and t.stripe_customer_id is not null
-       and m.aggregation in ('sum', 'count') and ($1::uuid is null or u.tenant_id = $1)`,
+    // Driven by billed tenants (not by every unreported event): a tenant without a
+    // Stripe meter mapping costs nothing here however much it tracks.
+    `select t.id as tenant_id, pm.meter_id, pm.stripe_event_name as event_name, t.stripe_customer_id as customer, m.aggregation
+     from public.tenants t
+     join public.plan_meters pm on pm.plan_id = t.plan and pm.stripe_event_name is not null
+     join public.meters m on m.id = pm.meter_id and m.aggregation in ('sum', 'count')
+     where t.stripe_customer_id is not null and ($1::uuid is null or t.id = $1)
+       and exists (select 1 from public.usage_events u where u.tenant_id = t.id and u.meter_id = pm.meter_id and u.reported_in is null)
+     order by t.id, pm.meter_id`,
     [tenantId ?? null],
   );
   for (const p of pairs) {
