@@ -12,7 +12,7 @@ import { sized, type Benchmark, type Scale } from './support/types.ts';
 
 const CONCURRENCY = 4;
 const shapeFor = (scale: Scale) =>
-  sized(scale, { tiny: { tenants: 2, batches: 3, size: 100 }, default: { tenants: 2, batches: 30, size: 1_000 } });
+  sized(scale, { tiny: { tenants: 1, batches: 4, size: 100 }, default: { tenants: 2, batches: 30, size: 1_000 } });
 
 interface Batch {
   tenant: number;
