@@ -12,6 +12,8 @@ import { stripeWebhooks } from './stripe-webhooks.ts';
 import { templateMigration } from './template-migration.ts';
 import { tenantExport } from './tenant-export.ts';
 import { usage } from './usage.ts';
+import { usageIngestion } from './usage-ingestion.ts';
+import { webhookDeliveries } from './webhook-deliveries.ts';
 import type { Benchmark } from './support/types.ts';
 
 export const BENCHMARKS: Benchmark[] = [
@@ -26,4 +28,6 @@ export const BENCHMARKS: Benchmark[] = [
   stripeWebhooks,
   hasuraExposure,
   tenantExport,
+  usageIngestion,
+  webhookDeliveries,
 ];

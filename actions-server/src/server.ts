@@ -15,6 +15,7 @@ import { TenantDatabases } from './tenants/databases.ts';
 import { checkDeploymentSettings } from './db/deployment.ts';
 import { setTransactionLimits, type TransactionLimits } from './db/tx.ts';
 import { serverPoolOptions } from './db/database.ts';
+import { AnalyticsForwarder } from './analytics/service.ts';
 
 export interface RunningServer {
   ctx: AppContext;
@@ -51,7 +52,7 @@ export async function buildContext(env: Env, log: Logger, pool: Pool, databaseUr
   const limits = await buildLimits(env, log, pool);
   const databases = tenantDatabases(env, log, pool, databaseUrl, { serving: true });
   databases.watch(resolver);
-  const ctx: AppContext = { env, log, pool, resolver, tokens, provisioningSteps: [], deprovisioningSteps: [], databases, deploymentProblems, ...limits };
+  const ctx: AppContext = { env, log, pool, resolver, tokens, provisioningSteps: [], deprovisioningSteps: [], databases, deploymentProblems, ...limits, analytics: new AnalyticsForwarder(env, log) };
   if (env.STRIPE_SECRET_KEY) ctx.stripe = createStripeClient(env.STRIPE_SECRET_KEY, env.STRIPE_API_BASE);
   else log.info('STRIPE_SECRET_KEY is not set: billing is disabled (billing routes answer 503)');
   wireHasura(ctx);
@@ -79,6 +80,7 @@ export async function closeContext(ctx: AppContext): Promise<void> {
   await ctx.resolver.stop();
   await stopLimits(ctx);
   await ctx.databases.close();
+  await ctx.analytics.close();
 }
 
 /** `opts.server`: an HTTP server already listening (it answered health probes while booting) takes the application over. */

@@ -54,6 +54,9 @@ set citus.enable_unsafe_triggers = on;
 select create_reference_table('public.plans');
 select create_reference_table('public.tenants');
 select create_reference_table('public.identities');
+-- Meters and their per-plan caps: read by ingestion and the threshold trigger on every node.
+select create_reference_table('public.meters');
+select create_reference_table('public.plan_meters');
 
 ------------------------------------------------------------------------------
 -- distributed tables: row-based sharding on tenant_id
@@ -94,6 +97,18 @@ select create_distributed_table('public.tenant_audit_retention', 'tenant_id', co
 select create_distributed_table('public.tenant_exports', 'tenant_id', colocate_with => 'public.tenant_settings');
 -- Notices for a tenant's owners (its audit trigger appends to the tenant's chain).
 select create_distributed_table('public.tenant_notices', 'tenant_id', colocate_with => 'public.tenant_settings');
+-- Metered usage, its Stripe reports, webhooks (endpoints, outbox, deliveries,
+-- attempts) and analytics / connector events: each tenant's rows on its shard.
+select create_distributed_table('public.tenant_meter_caps', 'tenant_id', colocate_with => 'public.tenant_settings');
+select create_distributed_table('public.usage_events', 'tenant_id', colocate_with => 'public.tenant_settings');
+select create_distributed_table('public.usage_meter_totals', 'tenant_id', colocate_with => 'public.tenant_settings');
+select create_distributed_table('public.stripe_meter_reports', 'tenant_id', colocate_with => 'public.tenant_settings');
+select create_distributed_table('public.webhook_endpoints', 'tenant_id', colocate_with => 'public.tenant_settings');
+select create_distributed_table('public.webhook_events', 'tenant_id', colocate_with => 'public.tenant_settings');
+select create_distributed_table('public.webhook_deliveries', 'tenant_id', colocate_with => 'public.tenant_settings');
+select create_distributed_table('public.webhook_delivery_attempts', 'tenant_id', colocate_with => 'public.tenant_settings');
+select create_distributed_table('public.analytics_events', 'tenant_id', colocate_with => 'public.tenant_settings');
+select create_distributed_table('public.connector_events', 'tenant_id', colocate_with => 'public.tenant_settings');
 
 ------------------------------------------------------------------------------
 -- coordinator-local tables (owner-only bookkeeping)

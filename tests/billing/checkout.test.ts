@@ -203,6 +203,18 @@ describe('billing disabled', () => {
     const summary = await request(disabled.url, '/api/billing', { host: hostOf('nostripe'), token });
     expect(summary.status).toBe(200);
     expect(summary.body.billing.features).toEqual({ basic: true });
+    expect(summary.body.billing.enabled).toBe(false);
+  });
+
+  it('checks the caller before the configuration: a member asking for checkout is refused 403, not told billing is off', async () => {
+    const { id } = await tenantWithOwner(h, 'nostripe2');
+    const member = await addMember(h, id, 'member@nostripe2.example.com', 'member');
+    const res = await request(disabled.url, '/api/billing/checkout', {
+      host: hostOf('nostripe2'),
+      token: member,
+      body: { plan: 'pro', ...urls('nostripe2') },
+    });
+    expect(res.status).toBe(403);
   });
 });
 

@@ -77,6 +77,11 @@ export interface StripeDouble {
   addEvent(event: object): void;
   /** Invoice items created by prorated subscription updates, oldest first. */
   prorations(): JsonObject[];
+  /**
+   * Billing meter events as Stripe keeps them: one per identifier (a repeated identifier
+   * is ignored, as Stripe's uniqueness window does), oldest first.
+   */
+  meterEvents: JsonObject[];
   reset(): void;
   close(): Promise<void>;
 }
@@ -282,7 +287,35 @@ export async function startStripeDouble(): Promise<StripeDouble> {
     return customer;
   };
 
+  // --- billing meter events (usage-based billing) ---
+  const meterEvents: JsonObject[] = [];
+  const meterEventIds = new Set<string>();
+  const meterEventRoutes: Array<{ method: string; pattern: RegExp; handler: Handler }> = [
+    {
+      method: 'POST',
+      pattern: /^\/v1\/billing\/meter_events$/,
+      handler: (_p, body) => {
+        const eventName = str(body['event_name']);
+        if (!eventName) throw missingParam('event_name');
+        const payload = strMap(body['payload']);
+        if (!payload['stripe_customer_id']) throw missingParam('payload[stripe_customer_id]');
+        const value = payload['value'] ?? '1';
+        if (!/^\d{1,15}$/.test(value)) throw apiError(400, 'invalid_request_error', 'payload[value] must be a whole number', 'parameter_invalid_integer', 'payload[value]');
+        const identifier = str(body['identifier']) ?? stripeId('mev');
+        const timestamp = Number(str(body['timestamp']) ?? nowSeconds());
+        const event = stripeFixture('billing.meter_event');
+        Object.assign(event, { created: nowSeconds(), event_name: eventName, identifier, payload: { ...payload, value }, timestamp } satisfies JsonObject);
+        if (!meterEventIds.has(identifier)) {
+          meterEventIds.add(identifier);
+          meterEvents.push(event);
+        }
+        return { status: 200, json: event };
+      },
+    },
+  ];
+
   const routes: Array<{ method: string; pattern: RegExp; handler: Handler }> = [
+    ...meterEventRoutes,
     {
       method: 'POST',
       pattern: /^\/v1\/customers$/,
@@ -517,6 +550,7 @@ export async function startStripeDouble(): Promise<StripeDouble> {
     url: `http://127.0.0.1:${port}`,
     requests,
     objects,
+    meterEvents,
     failNext(method, pathPrefix, status, code) {
       failures.push({ method: method.toUpperCase(), pathPrefix, status, code });
     },
@@ -581,6 +615,8 @@ export async function startStripeDouble(): Promise<StripeDouble> {
       idempotent.clear();
       failures.length = 0;
       checkoutParams.clear();
+      meterEvents.length = 0;
+      meterEventIds.clear();
     },
     close() {
       return new Promise<void>((resolve, reject) => {

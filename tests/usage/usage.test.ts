@@ -195,6 +195,22 @@ describe('GET /api/tenants/:id/usage', () => {
       filesCount: 0,
       apiCallsTotal: 3,
       apiCallsByEndpoint: { 'GET /api/health': 3 },
+      // every product meter, with nothing tracked yet (free: api-calls capped at 1,000)
+      meters: [
+        {
+          meterId: 'api-calls',
+          name: 'API calls',
+          unit: 'call',
+          aggregation: 'sum',
+          period: PERIOD,
+          usage: 0,
+          events: 0,
+          cap: 1000,
+          enforcement: 'hard',
+          remaining: 1000,
+          overage: 0,
+        },
+      ],
     });
     const again = await request(srv.url, `/api/tenants/${acme.tenant.id}/usage?period=${PERIOD}`, {
       host: 'acme.saas.test',

@@ -24,10 +24,14 @@ export function billingRoutes(ctx: AppContext): Router {
     next();
   };
 
-  /** The caller, as a member of the tenant named by the host with at least `min`. */
-  const actor = async (req: Request, min: TenantRole): Promise<BillingActor> => {
+  /**
+   * The caller, as a member of the tenant named by the host with at least `min`.
+   * Who may ask comes before whether billing is configured: a member learns 403, not 503.
+   */
+  const actor = async (req: Request, min: TenantRole, needsStripe = true): Promise<BillingActor> => {
     const tenantId = req.tenant!.id;
     const role = await assertMember(ctx, req, tenantId, min, { billing: true });
+    if (needsStripe) requireStripe(ctx);
     return { tenantId, userId: req.auth!.userId, role };
   };
 
@@ -36,33 +40,36 @@ export function billingRoutes(ctx: AppContext): Router {
     res.json({ received: true, ...result });
   });
 
+  // Answers without Stripe too (plan, limits, trial), and says whether billing is enabled.
   router.get('/api/billing', tenantHost, auth, async (req, res) => {
-    res.json({ billing: await getBilling(ctx, await actor(req, 'member')) });
+    const billing = await getBilling(ctx, await actor(req, 'member', false));
+    res.json({ billing: { ...billing, enabled: ctx.stripe !== undefined } });
   });
 
-  router.post('/api/billing/checkout', billingEnabled, tenantHost, auth, async (req, res) => {
-    const input = parseBody(checkoutInputSchema, req.body);
-    res.json(await createCheckoutSession(ctx, await actor(req, 'admin'), input));
+  router.post('/api/billing/checkout', tenantHost, auth, async (req, res) => {
+    const caller = await actor(req, 'admin');
+    res.json(await createCheckoutSession(ctx, caller, parseBody(checkoutInputSchema, req.body)));
   });
 
-  router.post('/api/billing/portal', billingEnabled, tenantHost, auth, async (req, res) => {
-    const input = parseBody(portalInputSchema, req.body);
-    res.json(await createPortalSession(ctx, await actor(req, 'admin'), input));
+  router.post('/api/billing/portal', tenantHost, auth, async (req, res) => {
+    const caller = await actor(req, 'admin');
+    res.json(await createPortalSession(ctx, caller, parseBody(portalInputSchema, req.body)));
   });
 
-  router.post('/api/billing/change-plan', billingEnabled, requireTenantHost(), auth, async (req, res) => {
-    const input = parseBody(changePlanInputSchema, req.body);
-    res.json({ billing: await changePlan(ctx, await actor(req, 'admin'), input) });
+  router.post('/api/billing/change-plan', tenantHost, auth, async (req, res) => {
+    const caller = await actor(req, 'admin');
+    res.json({ billing: await changePlan(ctx, caller, parseBody(changePlanInputSchema, req.body)) });
   });
 
-  router.post('/api/billing/cancel', billingEnabled, requireTenantHost(), auth, async (req, res) => {
-    const input = parseBody(cancelInputSchema, req.body ?? {});
-    res.json({ billing: await cancelSubscription(ctx, await actor(req, 'admin'), input) });
+  router.post('/api/billing/cancel', tenantHost, auth, async (req, res) => {
+    const caller = await actor(req, 'admin');
+    res.json({ billing: await cancelSubscription(ctx, caller, parseBody(cancelInputSchema, req.body ?? {})) });
   });
 
-  router.post('/api/billing/resume', billingEnabled, requireTenantHost(), auth, async (req, res) => {
+  router.post('/api/billing/resume', tenantHost, auth, async (req, res) => {
+    const caller = await actor(req, 'admin');
     parseBody(resumeInputSchema, req.body ?? {});
-    res.json({ billing: await resumeSubscription(ctx, await actor(req, 'admin')) });
+    res.json({ billing: await resumeSubscription(ctx, caller) });
   });
 
   return router;

@@ -262,6 +262,17 @@ const EnvSchema = z
     // Lifetime the auth webhook gives a session (in Hasura CE: how long a
     // websocket connection lives before it is re-authenticated). 0 = unlimited.
     HASURA_AUTH_MAX_AGE_SECONDS: z.coerce.number().int().min(0).max(3600).default(60),
+
+    // Tenant webhooks: targets resolving to loopback, private or link-local addresses are refused unless true (tests, on-premises receivers).
+    WEBHOOK_ALLOW_PRIVATE_TARGETS: bool.default(false),
+    // One delivery attempt gives up after this long (counted as a failure and retried on the schedule).
+    WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
+    // Deliveries one worker sends at once.
+    WEBHOOK_DELIVERY_CONCURRENCY: z.coerce.number().int().min(1).max(500).default(50),
+    // Analytics events are forwarded to PostHog (posthog-node, batched, the tenant as the group) when set.
+    POSTHOG_API_KEY: optionalString,
+    // PostHog's ingestion host (EU cloud, self-hosted, or a local capture server in tests).
+    POSTHOG_HOST: z.string().url().default('https://us.i.posthog.com'),
   });
 
 export type Env = z.infer<typeof EnvSchema>;

@@ -15,6 +15,7 @@ import type { ApiGuard } from '../limits/api-guard.ts';
 import type { UsageService } from '../usage/service.ts';
 import type { Lifecycle } from '../lifecycle/state.ts';
 import type { AddressLimiter, AuthThrottle } from '../limits/throttle.ts';
+import type { AnalyticsForwarder } from '../analytics/service.ts';
 
 export interface AppContext {
   env: Env;
@@ -50,6 +51,8 @@ export interface AppContext {
   authThrottle: AuthThrottle;
   /** Anonymous requests per client address (never counted against a tenant). */
   anonymousLimiter: AddressLimiter;
+  /** Forwards analytics events to PostHog (a no-op without POSTHOG_API_KEY). */
+  analytics: AnalyticsForwarder;
 }
 
 declare module 'express-serve-static-core' {

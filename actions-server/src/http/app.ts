@@ -19,6 +19,9 @@ import { entitlementRoutes } from '../entitlements/routes.ts';
 import { apiGuardMiddleware } from '../limits/api-guard.ts';
 import { domainRoutes, internalDomainRoutes } from '../domains/routes.ts';
 import { apiHeaders, baseHeaders, corsMiddleware } from './security.ts';
+import { meteringRoutes } from '../metering/routes.ts';
+import { webhookRoutes } from '../webhooks/routes.ts';
+import { analyticsRoutes } from '../analytics/routes.ts';
 
 /** Paths that must see the raw request body (signature checks), so JSON parsing skips them. */
 export const RAW_BODY_PATHS = new Set<string>([WEBHOOK_PATH]);
@@ -37,6 +40,9 @@ const ROUTERS: ((ctx: AppContext) => Router)[] = [
   portabilityRoutes,
   domainRoutes,
   entitlementRoutes,
+  meteringRoutes,
+  webhookRoutes,
+  analyticsRoutes,
   tenantRoutes,
   billingRoutes,
   hasuraRoutes,

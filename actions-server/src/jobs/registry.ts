@@ -6,6 +6,8 @@ import { HASURA_JOBS } from '../hasura/jobs.ts';
 import { BILLING_JOBS } from '../billing/jobs.ts';
 import { TENANT_JOBS } from '../tenants/jobs.ts';
 import { INVITATION_JOBS } from '../invitations/jobs.ts';
+import { METERING_JOBS } from '../metering/jobs.ts';
+import { WEBHOOK_JOBS } from '../webhooks/jobs.ts';
 
 export const JOBS: readonly JobDefinition[] = [
   ...PORTABILITY_JOBS,
@@ -14,4 +16,6 @@ export const JOBS: readonly JobDefinition[] = [
   ...BILLING_JOBS,
   ...TENANT_JOBS,
   ...INVITATION_JOBS,
+  ...METERING_JOBS,
+  ...WEBHOOK_JOBS,
 ];

@@ -6,6 +6,7 @@ import type { AppContext } from '../core/context.ts';
 import { AppError, validationError } from '../core/errors.ts';
 import { assertMember, authenticate } from '../http/middleware.ts';
 import { getUsage, getUsageReport, usagePeriod } from './service.ts';
+import { meterUsage } from '../metering/service.ts';
 
 const querySchema = z.object({
   period: z
@@ -33,7 +34,10 @@ export function usageRoutes(ctx: AppContext): Router {
     // This process's API calls are in memory until flushed: include them; and
     // a database tenant's counters live in its database: mirror them first.
     await Promise.all([ctx.usage.flush(), ctx.databases.pullUsage(tenantId)]);
-    res.json({ usage: await getUsage(ctx.pool, { tenantId, userId: req.auth!.userId }, period) });
+    const actor = { tenantId, userId: req.auth!.userId };
+    // Built-in resources, then every product meter (with its cap and overage).
+    const [usage, meters] = await Promise.all([getUsage(ctx.pool, actor, period), meterUsage(ctx.pool, actor, period)]);
+    res.json({ usage: { ...usage, meters } });
   });
 
   router.get('/api/tenants/:id/usage/report', auth, async (req, res) => {
