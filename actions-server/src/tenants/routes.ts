@@ -1,17 +1,19 @@
 // REST surface of the tenant core (seed 000 routes). Thin: validate, authorise,
 // call the service.
-import { Router, type Request, type Response } from 'express';
+import { Router, type Request } from 'express';
 import { z } from 'zod';
 import type { AppContext } from '../core/context.ts';
 import { AppError } from '../core/errors.ts';
 import { parseBody } from '../http/handlers.ts';
-import { assertMember, authenticate, requirePlatformAdmin } from '../http/middleware.ts';
+import { assertMember, authenticate, authenticateRequest, requirePlatformAdmin } from '../http/middleware.ts';
 import { isUuid } from '../db/tx.ts';
 import { requestActor } from '../audit/actor.ts';
 import { createTenantSchema, domainSchema, slugSchema, updateTenantSchema } from './schemas.ts';
 import { provisionDeps, provisionTenant } from './provision.ts';
 import { isPlatformOperator } from '../hasura/session.ts';
 import { toTenantView } from './records.ts';
+import { startSession } from '../auth/sessions.ts';
+import { afterSignUp } from '../auth/account.ts';
 import {
   changeStatus,
   getPublicTenant,
@@ -21,9 +23,9 @@ import {
 } from './service.ts';
 
 /** A verified platform admin's Bearer token (still one in the database); no token: false; a bad one: 401. */
-async function callerIsPlatformAdmin(ctx: AppContext, req: Request, res: Response): Promise<boolean> {
+async function callerIsPlatformAdmin(ctx: AppContext, req: Request): Promise<boolean> {
   if (!req.get('authorization')) return false;
-  authenticate(ctx)(req, res, () => undefined);
+  await authenticateRequest(ctx, req);
   const auth = req.auth!;
   return isPlatformOperator(ctx.pool, { role: auth.role, userId: auth.userId, tenantId: undefined });
 }
@@ -42,11 +44,12 @@ export function tenantRoutes(ctx: AppContext): Router {
     const input = parseBody(createTenantSchema, req.body);
     // Only a platform admin places a tenant (isolation, databaseUrlEnv); anyone else is refused 403.
     const placing = input.isolation !== undefined || input.databaseUrlEnv !== undefined;
-    const { tenant, ownerId } = await provisionTenant(provisionDeps(ctx), input, {
-      platformAdmin: placing && (await callerIsPlatformAdmin(ctx, req, res)),
+    const { tenant, ownerId, createdIdentity } = await provisionTenant(provisionDeps(ctx), input, {
+      platformAdmin: placing && (await callerIsPlatformAdmin(ctx, req)),
       actor: requestActor(req),
     });
-    const session = ctx.tokens.sign({ userId: ownerId, tenantId: tenant.id, role: 'owner' });
+    const { sessionId: _sid, ...session } = await startSession(ctx, { userId: ownerId, tenantId: tenant.id, role: 'owner', ip: req.ip, userAgent: req.get('user-agent') });
+    await afterSignUp(ctx, { tenantId: tenant.id, identityId: ownerId, createdIdentity });
     ctx.log.info({ tenantId: tenant.id, userId: ownerId, slug: tenant.slug }, 'tenant created');
     res.status(201).json({ tenant: toTenantView(tenant), owner: { id: ownerId, email: input.ownerEmail }, ...session });
   });

@@ -3,6 +3,7 @@
 // a clear message early.
 import { z } from 'zod';
 import { TENANT_DATABASE_ENV_RE } from '../core/config.ts';
+import { newPasswordSchema } from '../auth/password-policy.ts';
 
 export const SLUG_RE = /^[a-z][a-z0-9-]{1,39}$/;
 
@@ -17,7 +18,8 @@ export const emailSchema = z
   .max(254)
   .regex(/^[^@\s]+@[^@\s]+\.[^@\s]+$/, 'must be an email address');
 
-export const passwordSchema = z.string().min(8, 'must be at least 8 characters').max(200);
+// A chosen password: length and the common-password list (auth/password-policy.ts).
+export const passwordSchema = newPasswordSchema;
 
 export const planIdSchema = z.string().regex(/^[a-z][a-z0-9_]{1,30}$/, 'unknown plan');
 
