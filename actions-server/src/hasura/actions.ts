@@ -21,6 +21,10 @@ import { acceptInputSchema, inviteInputSchema, revokeInputSchema } from '../invi
 import { moveTenantArgsSchema } from '../tenants/move/schemas.ts';
 import { moveDeps, requestMove, startMove } from '../tenants/move/service.ts';
 import type { MoveView } from '../tenants/move/records.ts';
+import { startSession } from '../auth/sessions.ts';
+import { afterSignUp } from '../auth/account.ts';
+import { changeRoleInputSchema, identityInputSchema, listMembersInputSchema } from '../members/schemas.ts';
+import { changeRole, leaveTenant, listMembers, removeMember, transferOwnership, type MemberActor, type MemberView } from '../members/service.ts';
 import type {
   AcceptInvitationOutput,
   CheckoutSessionOutput,
@@ -39,6 +43,14 @@ import type {
   MutationRevokeInvitationArgs,
   MutationSuspendTenantArgs,
   MutationUpdateTenantArgs,
+  MutationChangeMemberRoleArgs,
+  MutationRemoveMemberArgs,
+  MutationTransferOwnershipArgs,
+  QueryListMembersArgs,
+  MemberInfo,
+  MembersPage,
+  RemovedMember,
+  TransferOwnershipOutput,
   PortalSessionOutput,
   TenantInfo,
   TenantMoveInfo,
@@ -60,6 +72,11 @@ export const ACTION_NAMES = [
   'acceptInvitation',
   'revokeInvitation',
   'moveTenant',
+  'listMembers',
+  'changeMemberRole',
+  'removeMember',
+  'leaveTenant',
+  'transferOwnership',
 ] as const;
 export type ActionName = (typeof ACTION_NAMES)[number];
 
@@ -104,6 +121,10 @@ const inviteArgs = z.preprocess(withoutNulls, inviteInputSchema) satisfies z.Zod
 const acceptArgs = z.preprocess(withoutNulls, acceptInputSchema) satisfies z.ZodType<MutationAcceptInvitationArgs, unknown>;
 const revokeArgs = revokeInputSchema satisfies z.ZodType<MutationRevokeInvitationArgs, unknown>;
 const moveArgs = z.preprocess(withoutNulls, moveTenantArgsSchema) satisfies z.ZodType<MutationMoveTenantArgs, unknown>;
+const listMembersArgs = z.preprocess(withoutNulls, listMembersInputSchema) satisfies z.ZodType<QueryListMembersArgs, unknown>;
+const changeRoleArgs = changeRoleInputSchema satisfies z.ZodType<MutationChangeMemberRoleArgs, unknown>;
+const identityArgs = identityInputSchema satisfies z.ZodType<MutationRemoveMemberArgs & MutationTransferOwnershipArgs, unknown>;
+const noArgs = z.object({}).strict();
 
 function parseArgs<T extends z.ZodType>(schema: T, input: unknown, action: ActionName): z.infer<T> {
   const parsed = schema.safeParse(input);
@@ -159,20 +180,35 @@ function moveInfo(view: MoveView): TenantMoveInfo {
   };
 }
 
-const actorOf = (session: HasuraSession): ActorInfo => ({ userId: session.userId, actor: session.userId ? 'user' : 'system' });
+const actorOf = (session: HasuraSession): ActorInfo => ({
+  userId: session.userId,
+  actor: session.apiKeyId ? 'api_key' : session.userId ? 'user' : 'system',
+});
+
+/** Member management acts as a person: an API key's session is refused. */
+async function requirePersonMember(ctx: AppContext, session: HasuraSession, min: 'owner' | 'admin' | 'member'): Promise<MemberActor> {
+  const member = await requireMember(ctx.pool, session, min);
+  if (session.apiKeyId && min !== 'member') throw new AppError('FORBIDDEN', 'This needs a signed-in person, not an API key');
+  return { ...actorOf(session), ...member };
+}
+
+function memberInfo(view: MemberView): MemberInfo {
+  return { ...view };
+}
 
 async function runAction(ctx: AppContext, name: ActionName, input: unknown, session: HasuraSession): Promise<unknown> {
   switch (name) {
     case 'createTenant': {
       const { input: args } = parseArgs(createTenantArgs, input, name);
-      const { tenant, ownerId } = await provisionTenant(
+      const { tenant, ownerId, createdIdentity } = await provisionTenant(
         provisionDeps(ctx),
         args,
         { platformAdmin: await isPlatformOperator(ctx.pool, session), actor: actorOf(session) },
       );
-      const { token, expiresIn } = ctx.tokens.sign({ userId: ownerId, tenantId: tenant.id, role: 'owner' });
+      const { token, expiresIn, refreshToken, refreshExpiresIn } = await startSession(ctx, { userId: ownerId, tenantId: tenant.id, role: 'owner' });
+      await afterSignUp(ctx, { tenantId: tenant.id, identityId: ownerId, createdIdentity });
       ctx.log.info({ tenantId: tenant.id, userId: ownerId, slug: tenant.slug }, 'tenant created (action)');
-      return { tenant: tenantInfo(toTenantView(tenant)), ownerId, token, expiresIn } satisfies CreateTenantOutput;
+      return { tenant: tenantInfo(toTenantView(tenant)), ownerId, token, expiresIn, refreshToken, refreshExpiresIn } satisfies CreateTenantOutput;
     }
     case 'login': {
       const args = parseArgs(loginArgs, input, name);
@@ -184,6 +220,8 @@ async function runAction(ctx: AppContext, name: ActionName, input: unknown, sess
       return {
         token: result.token,
         expiresIn: result.expiresIn,
+        refreshToken: result.refreshToken,
+        refreshExpiresIn: result.refreshExpiresIn,
         userId: result.userId,
         role: result.role,
         tenantId: result.tenant?.id ?? null,
@@ -229,7 +267,9 @@ async function runAction(ctx: AppContext, name: ActionName, input: unknown, sess
       const args = parseArgs(acceptArgs, input, name);
       // The tenant is the address the invitation is being accepted on (anonymous sessions carry it).
       if (!session.tenantId) throw new AppError('TENANT_NOT_FOUND', "Accept the invitation on the tenant's address");
-      const result = await acceptInvitation(ctx, { ...actorOf(session), tenantId: session.tenantId, userId: session.userId }, args);
+      // An API key is not a person: it cannot accept for anyone.
+      const userId = session.apiKeyId ? undefined : session.userId;
+      const result = await acceptInvitation(ctx, { ...actorOf(session), tenantId: session.tenantId, userId }, args);
       return result satisfies AcceptInvitationOutput;
     }
     case 'revokeInvitation': {
@@ -244,6 +284,31 @@ async function runAction(ctx: AppContext, name: ActionName, input: unknown, sess
       const move = await requestMove(deps, tenantId, args, actorOf(session));
       startMove(deps, move.id, actorOf(session));
       return moveInfo(move) satisfies TenantMoveInfo;
+    }
+    case 'listMembers': {
+      const args = parseArgs(listMembersArgs, input, name);
+      const member = await requirePersonMember(ctx, session, 'member');
+      const page = await listMembers(ctx, member, args);
+      return { members: page.members.map(memberInfo), nextCursor: page.nextCursor } satisfies MembersPage;
+    }
+    case 'changeMemberRole': {
+      const args = parseArgs(changeRoleArgs, input, name);
+      return memberInfo((await changeRole(ctx, await requirePersonMember(ctx, session, 'owner'), args)).member) satisfies MemberInfo;
+    }
+    case 'removeMember': {
+      const args = parseArgs(identityArgs, input, name);
+      return (await removeMember(ctx, await requirePersonMember(ctx, session, 'admin'), args)).removed satisfies RemovedMember;
+    }
+    case 'leaveTenant': {
+      parseArgs(noArgs, input, name);
+      const member = await requirePersonMember(ctx, session, 'member');
+      if (session.apiKeyId) throw new AppError('FORBIDDEN', 'This needs a signed-in person, not an API key');
+      return (await leaveTenant(ctx, member)).removed satisfies RemovedMember;
+    }
+    case 'transferOwnership': {
+      const args = parseArgs(identityArgs, input, name);
+      const result = await transferOwnership(ctx, await requirePersonMember(ctx, session, 'owner'), args);
+      return { owner: memberInfo(result.owner), previousOwner: memberInfo(result.previousOwner) } satisfies TransferOwnershipOutput;
     }
     default: {
       const never: never = name;

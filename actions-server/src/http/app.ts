@@ -13,6 +13,8 @@ import { hasuraRoutes } from '../hasura/routes.ts';
 import { usageRoutes } from '../usage/routes.ts';
 import { moveRoutes } from '../tenants/move/routes.ts';
 import { apiGuardMiddleware } from '../limits/api-guard.ts';
+import { memberRoutes } from '../members/routes.ts';
+import { apiKeyRoutes } from '../apikeys/routes.ts';
 
 /** Paths that must see the raw request body (signature checks), so JSON parsing skips them. */
 export const RAW_BODY_PATHS = new Set<string>([WEBHOOK_PATH]);
@@ -27,6 +29,9 @@ const ROUTERS: ((ctx: AppContext) => Router)[] = [
   usageRoutes,
   // before tenantRoutes too: POST /api/tenants/:id/move
   moveRoutes,
+  // before tenantRoutes too: POST /api/tenants/:id/transfer-ownership
+  memberRoutes,
+  apiKeyRoutes,
   tenantRoutes,
   billingRoutes,
   hasuraRoutes,

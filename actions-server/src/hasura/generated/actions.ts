@@ -15,6 +15,8 @@ export type Scalars = {
 
 export type AcceptInvitationOutput = {
   expiresIn: Scalars['Int']['output'];
+  refreshExpiresIn: Scalars['Int']['output'];
+  refreshToken: Scalars['String']['output'];
   role: Scalars['String']['output'];
   tenantId: Scalars['uuid']['output'];
   token: Scalars['String']['output'];
@@ -50,6 +52,9 @@ export type CreateTenantInput = {
 export type CreateTenantOutput = {
   expiresIn: Scalars['Int']['output'];
   ownerId: Scalars['uuid']['output'];
+  refreshExpiresIn: Scalars['Int']['output'];
+  /** Single use: POST /api/auth/refresh exchanges it for a new access token and the next refresh token. */
+  refreshToken: Scalars['String']['output'];
   tenant: TenantInfo;
   token: Scalars['String']['output'];
 };
@@ -78,6 +83,8 @@ export type InviteMemberOutput = {
 
 export type LoginOutput = {
   expiresIn: Scalars['Int']['output'];
+  refreshExpiresIn: Scalars['Int']['output'];
+  refreshToken: Scalars['String']['output'];
   /** owner, admin or member in the tenant; platform_admin on the platform address */
   role: Scalars['String']['output'];
   tenantId?: Maybe<Scalars['uuid']['output']>;
@@ -86,12 +93,29 @@ export type LoginOutput = {
   userId: Scalars['uuid']['output'];
 };
 
+export type MemberInfo = {
+  email: Scalars['String']['output'];
+  emailVerified: Scalars['Boolean']['output'];
+  identityId: Scalars['uuid']['output'];
+  joinedAt: Scalars['timestamptz']['output'];
+  name?: Maybe<Scalars['String']['output']>;
+  /** owner, admin or member */
+  role: Scalars['String']['output'];
+};
+
+export type MembersPage = {
+  members: Array<MemberInfo>;
+  nextCursor?: Maybe<Scalars['String']['output']>;
+};
+
 export type Mutation = {
   /**
    * Accept an invitation on the tenant's address: signed in as the invited person,
    * or with the password of their existing account, or creating one (name, password).
    */
   acceptInvitation?: Maybe<AcceptInvitationOutput>;
+  /** Change a member's role (owners only; the last owner cannot be demoted). */
+  changeMemberRole?: Maybe<MemberInfo>;
   /** Start a Stripe Checkout for a paid plan (owner or admin); redirect URLs must be the tenant's own addresses. */
   createCheckoutSession?: Maybe<CheckoutSessionOutput>;
   /** Open the Stripe customer portal (owner or admin). */
@@ -104,6 +128,8 @@ export type Mutation = {
   createTenant?: Maybe<CreateTenantOutput>;
   /** Invite an email address as admin or member (owner or admin). The token is returned once. */
   inviteMember?: Maybe<InviteMemberOutput>;
+  /** Leave the caller's tenant (the last owner must transfer ownership first). */
+  leaveTenant?: Maybe<RemovedMember>;
   /**
    * Email and password on a tenant's address; on the platform address, platform
    * administrators only. The token carries Hasura's claims.
@@ -117,10 +143,14 @@ export type Mutation = {
   moveTenant?: Maybe<TenantMoveInfo>;
   /** Lift a suspension or a cancellation (platform administrators). */
   reactivateTenant?: Maybe<TenantInfo>;
+  /** Remove someone from the caller's tenant (owners: anyone; admins: members). Their tenant data row goes too. */
+  removeMember?: Maybe<RemovedMember>;
   /** Revoke a pending invitation (owner or admin). */
   revokeInvitation?: Maybe<InvitationInfo>;
   /** Suspend a tenant (platform administrators). */
   suspendTenant?: Maybe<TenantInfo>;
+  /** Make another member the owner; the caller becomes admin (owners only). */
+  transferOwnership?: Maybe<TransferOwnershipOutput>;
   /** Change the caller's tenant (owner or admin): name, branding, settings, custom domain. */
   updateTenant?: Maybe<UpdateTenantOutput>;
 };
@@ -130,6 +160,12 @@ export type MutationAcceptInvitationArgs = {
   name?: InputMaybe<Scalars['String']['input']>;
   password?: InputMaybe<Scalars['String']['input']>;
   token: Scalars['String']['input'];
+};
+
+
+export type MutationChangeMemberRoleArgs = {
+  identityId: Scalars['uuid']['input'];
+  role: Scalars['String']['input'];
 };
 
 
@@ -175,6 +211,11 @@ export type MutationReactivateTenantArgs = {
 };
 
 
+export type MutationRemoveMemberArgs = {
+  identityId: Scalars['uuid']['input'];
+};
+
+
 export type MutationRevokeInvitationArgs = {
   invitationId: Scalars['uuid']['input'];
 };
@@ -185,12 +226,34 @@ export type MutationSuspendTenantArgs = {
 };
 
 
+export type MutationTransferOwnershipArgs = {
+  identityId: Scalars['uuid']['input'];
+};
+
+
 export type MutationUpdateTenantArgs = {
   input: UpdateTenantInput;
 };
 
 export type PortalSessionOutput = {
   url: Scalars['String']['output'];
+};
+
+export type Query = {
+  /** Members of the caller's tenant, oldest first (any member); pass nextCursor back for the next page. */
+  listMembers?: Maybe<MembersPage>;
+};
+
+
+export type QueryListMembersArgs = {
+  cursor?: InputMaybe<Scalars['String']['input']>;
+  limit?: InputMaybe<Scalars['Int']['input']>;
+  role?: InputMaybe<Scalars['String']['input']>;
+};
+
+export type RemovedMember = {
+  identityId: Scalars['uuid']['output'];
+  role: Scalars['String']['output'];
 };
 
 export type TenantInfo = {
@@ -221,6 +284,11 @@ export type TenantMoveInfo = {
   state: Scalars['String']['output'];
   tenantId: Scalars['uuid']['output'];
   to: Scalars['String']['output'];
+};
+
+export type TransferOwnershipOutput = {
+  owner: MemberInfo;
+  previousOwner: MemberInfo;
 };
 
 export type UpdateTenantInput = {
