@@ -85,6 +85,8 @@ select create_distributed_table('pooled.files', 'tenant_id', colocate_with => 'p
 select create_distributed_table('public.tenant_write_guards', 'tenant_id', colocate_with => 'public.tenant_settings');
 select create_distributed_table('public.tenant_move_changes', 'tenant_id', colocate_with => 'public.tenant_settings');
 select create_distributed_table('public.tenant_moves', 'tenant_id', colocate_with => 'public.tenant_settings');
+-- API keys go with their tenant (looked up by prefix across shards on each call).
+select create_distributed_table('public.tenant_api_keys', 'tenant_id', colocate_with => 'public.tenant_settings');
 
 ------------------------------------------------------------------------------
 -- coordinator-local tables (owner-only bookkeeping)
@@ -94,6 +96,11 @@ select citus_add_local_table_to_metadata('public.schema_migrations');
 select citus_add_local_table_to_metadata('public.stripe_webhooks');
 select citus_add_local_table_to_metadata('public.hasura_event_receipts');
 select citus_add_local_table_to_metadata('public.hasura_tenant_sources');
+-- Sessions, refresh tokens, mailed tokens and the outbox: keyed by identity, owner-only.
+select citus_add_local_table_to_metadata('public.auth_sessions');
+select citus_add_local_table_to_metadata('public.auth_refresh_tokens');
+select citus_add_local_table_to_metadata('public.identity_tokens');
+select citus_add_local_table_to_metadata('public.outbox');
 
 ------------------------------------------------------------------------------
 -- schema tenants: schema-based sharding
