@@ -9,6 +9,7 @@
 -- migration 1763900005000_hasura
 -- migration 1763900006000_pooled
 -- migration 1763900007000_moves
+-- migration 1763900013000_people_access
 
 set check_function_bodies = false;
 
@@ -996,6 +997,97 @@ begin
 end
 $function$;
 
+CREATE OR REPLACE FUNCTION public.tg_memberships__rules()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  v_row public.memberships := coalesce(new, old);
+  v_session jsonb := public.hasura_session();
+  v_caller text := current_user;
+  v_actor uuid;
+  v_session_role text;
+  v_role text;
+  v_rank int;
+  v_email text;
+  v_others int;
+  v_session_tenant uuid;
+begin
+  -- The caller is the role the statement runs as; inside this security definer
+  -- function current_user is the owner, so read the invoker from the session.
+  v_caller := current_setting('role', true);
+  if v_caller is null or v_caller = 'none' then v_caller := session_user; end if;
+  if v_caller = 'app' then
+    v_session_tenant := public.current_tenant_id();
+  else
+    v_session_tenant := public.hasura_tenant_id();
+  end if;
+
+  -- A row of another tenant than the session's is left to row-level security,
+  -- which refuses it (only rows of the session's tenant are judged here).
+  if v_caller in ('app', 'hasura') and not (v_caller = 'hasura' and v_session ->> 'x-hasura-role' = 'admin')
+     and v_row.tenant_id is not distinct from v_session_tenant then
+    if v_caller = 'hasura' then
+      v_actor := case when v_session ->> 'x-hasura-user-id' ~ '^[0-9a-fA-F-]{36}$' then (v_session ->> 'x-hasura-user-id')::uuid end;
+      v_session_role := case v_session ->> 'x-hasura-role'
+                          when 'owner' then 'owner' when 'tenant_admin' then 'admin' when 'member' then 'member' end;
+    else
+      v_actor := public.current_user_id();
+      v_session_role := 'owner';
+    end if;
+    select m.role into v_role from public.memberships m
+    where m.tenant_id = v_row.tenant_id and m.identity_id = v_actor;
+    -- The lower of the current role and the session's.
+    v_rank := least(case v_role when 'owner' then 3 when 'admin' then 2 when 'member' then 1 else 0 end,
+                    case v_session_role when 'owner' then 3 when 'admin' then 2 when 'member' then 1 else 0 end);
+
+    if tg_op = 'INSERT' then
+      select i.email into v_email from public.identities i where i.id = new.identity_id;
+      if not (v_rank = 3 or (v_rank = 2 and new.role = 'member')
+              or (v_actor = new.identity_id and exists (
+                    select 1 from public.tenant_invitations inv
+                    where inv.tenant_id = new.tenant_id and inv.email = v_email and inv.role = new.role
+                      and inv.accepted_at is null and inv.revoked_at is null and inv.expires_at > now()))) then
+        raise exception 'not allowed to add a % to this tenant', new.role using errcode = 'SA403';
+      end if;
+    elsif tg_op = 'UPDATE' then
+      if new.tenant_id <> old.tenant_id or new.identity_id <> old.identity_id then
+        raise exception 'a membership cannot move' using errcode = 'SA403';
+      end if;
+      if new.role is distinct from old.role and v_rank < 3 then
+        raise exception 'only an owner changes roles (owners manage owners and admins, admins manage members)'
+          using errcode = 'SA403';
+      end if;
+    else
+      if not (v_actor = old.identity_id or v_rank = 3 or (v_rank = 2 and old.role = 'member')) then
+        raise exception 'not allowed to remove a % (owners manage owners and admins, admins manage members)', old.role
+          using errcode = 'SA403';
+      end if;
+    end if;
+  end if;
+
+  -- The last owner stays. The other owners' rows are locked (FOR UPDATE
+  -- re-reads a row a concurrent transaction changed), so two owners demoting
+  -- each other at once cannot leave the tenant without one. A tenant or an
+  -- identity being deleted takes its memberships with it.
+  if tg_op <> 'INSERT' and old.role = 'owner' and (tg_op = 'DELETE' or new.role <> 'owner')
+     and exists (select 1 from public.tenants t where t.id = old.tenant_id)
+     and exists (select 1 from public.identities i where i.id = old.identity_id) then
+    select count(*) into v_others from (
+      select 1 from public.memberships m
+      where m.tenant_id = old.tenant_id and m.role = 'owner' and m.identity_id <> old.identity_id
+      for update
+    ) o;
+    if v_others = 0 then
+      raise exception 'the last owner cannot be removed or demoted; transfer ownership first' using errcode = 'SA409';
+    end if;
+  end if;
+  return case when tg_op = 'DELETE' then old else new end;
+end
+$function$;
+
 CREATE OR REPLACE FUNCTION public.tg_tenant_settings__notify()
  RETURNS trigger
  LANGUAGE plpgsql
@@ -1148,6 +1240,32 @@ create table pooled.messages (
   constraint messages_pkey PRIMARY KEY (tenant_id, id)
 );
 
+create table public.auth_refresh_tokens (
+  id uuid default gen_random_uuid() not null,
+  session_id uuid not null,
+  token_hash bytea not null,
+  created_at timestamp with time zone default now() not null,
+  used_at timestamp with time zone,
+  constraint auth_refresh_tokens_pkey PRIMARY KEY (id),
+  constraint auth_refresh_tokens_token_hash_key UNIQUE (token_hash)
+);
+
+create table public.auth_sessions (
+  id uuid default gen_random_uuid() not null,
+  identity_id uuid not null,
+  scope_tenant_id uuid,
+  role text not null,
+  created_at timestamp with time zone default now() not null,
+  expires_at timestamp with time zone not null,
+  revoked_at timestamp with time zone,
+  revoke_reason text,
+  user_agent text,
+  ip text,
+  constraint auth_sessions_pkey PRIMARY KEY (id),
+  constraint auth_sessions_revoke_reason_check CHECK ((revoke_reason = ANY (ARRAY['logout'::text, 'logout_all'::text, 'refresh_reuse'::text, 'password_changed'::text, 'password_reset'::text, 'membership_ended'::text]))),
+  constraint auth_sessions_role_check CHECK ((role = ANY (ARRAY['owner'::text, 'admin'::text, 'member'::text, 'platform_admin'::text])))
+);
+
 create table public.hasura_event_receipts (
   event_id text not null,
   kind text not null,
@@ -1175,9 +1293,24 @@ create table public.identities (
   is_platform_admin boolean default false not null,
   created_at timestamp with time zone default now() not null,
   updated_at timestamp with time zone default now() not null,
+  email_verified_at timestamp with time zone,
   constraint identities_pkey PRIMARY KEY (id),
   constraint identities_email_key UNIQUE (email),
   constraint identities_email_format CHECK (((email = lower(email)) AND (email ~ '^[^@\s]+@[^@\s]+$'::text)))
+);
+
+create table public.identity_tokens (
+  id uuid default gen_random_uuid() not null,
+  identity_id uuid not null,
+  purpose text not null,
+  token_hash bytea not null,
+  context_tenant_id uuid,
+  created_at timestamp with time zone default now() not null,
+  expires_at timestamp with time zone not null,
+  used_at timestamp with time zone,
+  constraint identity_tokens_pkey PRIMARY KEY (id),
+  constraint identity_tokens_token_hash_key UNIQUE (token_hash),
+  constraint identity_tokens_purpose_check CHECK ((purpose = ANY (ARRAY['password_reset'::text, 'email_verification'::text])))
 );
 
 create table public.memberships (
@@ -1188,6 +1321,18 @@ create table public.memberships (
   updated_at timestamp with time zone default now() not null,
   constraint memberships_pkey PRIMARY KEY (tenant_id, identity_id),
   constraint memberships_role_check CHECK ((role = ANY (ARRAY['owner'::text, 'admin'::text, 'member'::text])))
+);
+
+create table public.outbox (
+  id uuid default gen_random_uuid() not null,
+  template text not null,
+  recipient text not null,
+  subject text not null,
+  text_body text not null,
+  html_body text not null,
+  context_tenant_id uuid,
+  created_at timestamp with time zone default now() not null,
+  constraint outbox_pkey PRIMARY KEY (id)
 );
 
 create table public.plans (
@@ -1254,6 +1399,25 @@ create table public.tenant_api_calls (
   constraint tenant_api_calls_period_format CHECK ((period ~ '^[0-9]{4}-(0[1-9]|1[0-2])$'::text))
 );
 
+create table public.tenant_api_keys (
+  tenant_id uuid not null,
+  id uuid default gen_random_uuid() not null,
+  name text not null,
+  prefix text not null,
+  key_hash bytea not null,
+  role text not null,
+  created_by uuid,
+  created_at timestamp with time zone default now() not null,
+  expires_at timestamp with time zone,
+  last_used_at timestamp with time zone,
+  revoked_at timestamp with time zone,
+  revoked_by uuid,
+  constraint tenant_api_keys_pkey PRIMARY KEY (tenant_id, id),
+  constraint tenant_api_keys_name_check CHECK (((length(btrim(name)) >= 1) AND (length(btrim(name)) <= 100))),
+  constraint tenant_api_keys_prefix_check CHECK ((prefix ~ '^sk_[a-z0-9]{12}$'::text)),
+  constraint tenant_api_keys_role_check CHECK ((role = ANY (ARRAY['admin'::text, 'member'::text])))
+);
+
 create table public.tenant_audit_heads (
   tenant_id uuid not null,
   seq bigint not null,
@@ -1279,7 +1443,7 @@ create table public.tenant_audit_logs (
   hash text not null,
   constraint tenant_audit_logs_pkey PRIMARY KEY (tenant_id, seq),
   constraint tenant_audit_logs_action_check CHECK ((action ~ '^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$'::text)),
-  constraint tenant_audit_logs_actor_kind_check CHECK ((actor_kind = ANY (ARRAY['user'::text, 'hasura'::text, 'stripe'::text, 'cron'::text, 'system'::text, 'cli'::text]))),
+  constraint tenant_audit_logs_actor_kind_check CHECK ((actor_kind = ANY (ARRAY['user'::text, 'hasura'::text, 'stripe'::text, 'cron'::text, 'system'::text, 'cli'::text, 'api_key'::text]))),
   constraint tenant_audit_logs_seq_check CHECK ((seq > 0))
 );
 
@@ -1466,10 +1630,19 @@ alter table only pooled.members add constraint members_tenant_id_fkey FOREIGN KE
 alter table only pooled.messages add constraint messages_channel_id_fkey FOREIGN KEY (tenant_id, channel_id) REFERENCES pooled.channels(tenant_id, id) ON DELETE CASCADE;
 alter table only pooled.messages add constraint messages_member_id_fkey FOREIGN KEY (tenant_id, member_id) REFERENCES pooled.members(tenant_id, id) ON DELETE CASCADE;
 alter table only pooled.messages add constraint messages_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
+alter table only public.auth_refresh_tokens add constraint auth_refresh_tokens_session_id_fkey FOREIGN KEY (session_id) REFERENCES public.auth_sessions(id) ON DELETE CASCADE;
+alter table only public.auth_sessions add constraint auth_sessions_identity_id_fkey FOREIGN KEY (identity_id) REFERENCES public.identities(id) ON DELETE CASCADE;
+alter table only public.auth_sessions add constraint auth_sessions_scope_tenant_id_fkey FOREIGN KEY (scope_tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
 alter table only public.hasura_tenant_sources add constraint hasura_tenant_sources_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
+alter table only public.identity_tokens add constraint identity_tokens_context_tenant_id_fkey FOREIGN KEY (context_tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
+alter table only public.identity_tokens add constraint identity_tokens_identity_id_fkey FOREIGN KEY (identity_id) REFERENCES public.identities(id) ON DELETE CASCADE;
 alter table only public.memberships add constraint memberships_identity_id_fkey FOREIGN KEY (identity_id) REFERENCES public.identities(id) ON DELETE CASCADE;
 alter table only public.memberships add constraint memberships_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
+alter table only public.outbox add constraint outbox_context_tenant_id_fkey FOREIGN KEY (context_tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
 alter table only public.tenant_api_calls add constraint tenant_api_calls_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
+alter table only public.tenant_api_keys add constraint tenant_api_keys_created_by_fkey FOREIGN KEY (created_by) REFERENCES public.identities(id) ON DELETE RESTRICT;
+alter table only public.tenant_api_keys add constraint tenant_api_keys_revoked_by_fkey FOREIGN KEY (revoked_by) REFERENCES public.identities(id) ON DELETE RESTRICT;
+alter table only public.tenant_api_keys add constraint tenant_api_keys_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
 alter table only public.tenant_counters add constraint tenant_counters_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
 alter table only public.tenant_invitations add constraint tenant_invitations_invited_by_fkey FOREIGN KEY (invited_by) REFERENCES public.identities(id) ON DELETE CASCADE;
 alter table only public.tenant_invitations add constraint tenant_invitations_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
@@ -1489,10 +1662,18 @@ CREATE INDEX files_channel_id_idx ON pooled.files USING btree (tenant_id, channe
 CREATE INDEX files_member_id_idx ON pooled.files USING btree (tenant_id, member_id);
 CREATE INDEX messages_channel_id_created_at_idx ON pooled.messages USING btree (tenant_id, channel_id, created_at);
 CREATE INDEX messages_member_id_idx ON pooled.messages USING btree (tenant_id, member_id);
+CREATE INDEX auth_refresh_tokens_session_id_idx ON public.auth_refresh_tokens USING btree (session_id);
+CREATE INDEX auth_sessions_identity_id_idx ON public.auth_sessions USING btree (identity_id);
+CREATE INDEX auth_sessions_scope_tenant_id_idx ON public.auth_sessions USING btree (scope_tenant_id);
 CREATE INDEX hasura_event_receipts_received_at_idx ON public.hasura_event_receipts USING btree (received_at);
+CREATE INDEX identity_tokens_context_tenant_id_idx ON public.identity_tokens USING btree (context_tenant_id);
+CREATE INDEX identity_tokens_identity_id_idx ON public.identity_tokens USING btree (identity_id);
 CREATE INDEX memberships_identity_id_idx ON public.memberships USING btree (identity_id);
+CREATE INDEX outbox_context_tenant_id_idx ON public.outbox USING btree (context_tenant_id);
+CREATE INDEX outbox_created_at_idx ON public.outbox USING btree (created_at);
 CREATE INDEX stripe_webhooks_tenant_id_idx ON public.stripe_webhooks USING btree (tenant_id, created_at);
 CREATE INDEX stripe_webhooks_unprocessed_idx ON public.stripe_webhooks USING btree (created_at) WHERE (NOT processed);
+CREATE INDEX tenant_api_keys_prefix_idx ON public.tenant_api_keys USING btree (prefix);
 CREATE INDEX tenant_audit_logs_action_idx ON public.tenant_audit_logs USING btree (tenant_id, action, seq);
 CREATE INDEX tenant_audit_logs_created_at_idx ON public.tenant_audit_logs USING btree (tenant_id, created_at);
 CREATE INDEX tenant_invitations_expires_at_idx ON public.tenant_invitations USING btree (expires_at) WHERE (accepted_at IS NULL);
@@ -1578,14 +1759,22 @@ alter table pooled.members enable row level security;
 alter table pooled.members force row level security;
 alter table pooled.messages enable row level security;
 alter table pooled.messages force row level security;
+alter table public.auth_refresh_tokens enable row level security;
+alter table public.auth_refresh_tokens force row level security;
+alter table public.auth_sessions enable row level security;
+alter table public.auth_sessions force row level security;
 alter table public.hasura_event_receipts enable row level security;
 alter table public.hasura_event_receipts force row level security;
 alter table public.hasura_tenant_sources enable row level security;
 alter table public.hasura_tenant_sources force row level security;
 alter table public.identities enable row level security;
 alter table public.identities force row level security;
+alter table public.identity_tokens enable row level security;
+alter table public.identity_tokens force row level security;
 alter table public.memberships enable row level security;
 alter table public.memberships force row level security;
+alter table public.outbox enable row level security;
+alter table public.outbox force row level security;
 alter table public.plans enable row level security;
 alter table public.plans force row level security;
 alter table public.schema_migrations enable row level security;
@@ -1594,6 +1783,8 @@ alter table public.stripe_webhooks enable row level security;
 alter table public.stripe_webhooks force row level security;
 alter table public.tenant_api_calls enable row level security;
 alter table public.tenant_api_calls force row level security;
+alter table public.tenant_api_keys enable row level security;
+alter table public.tenant_api_keys force row level security;
 alter table public.tenant_audit_heads enable row level security;
 alter table public.tenant_audit_heads force row level security;
 alter table public.tenant_audit_logs enable row level security;
@@ -1710,6 +1901,18 @@ create policy hasura_insert on public.tenant_api_calls as permissive for insert 
 create policy hasura_select on public.tenant_api_calls as permissive for select to hasura
   using (((public.hasura_tenant_id() IS NULL) OR (tenant_id = public.hasura_tenant_id())));
 create policy hasura_update on public.tenant_api_calls as permissive for update to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy app_tenant on public.tenant_api_keys as permissive for all to app
+  using ((tenant_id = public.current_tenant_id()))
+  with check ((tenant_id = public.current_tenant_id()));
+create policy hasura_delete on public.tenant_api_keys as permissive for delete to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_insert on public.tenant_api_keys as permissive for insert to hasura
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_select on public.tenant_api_keys as permissive for select to hasura
+  using (((public.hasura_tenant_id() IS NULL) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_update on public.tenant_api_keys as permissive for update to hasura
   using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
   with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
 create policy app_tenant on public.tenant_audit_heads as permissive for all to app
@@ -1861,9 +2064,11 @@ CREATE TRIGGER _050_move_guard BEFORE INSERT OR DELETE OR UPDATE ON pooled.messa
 CREATE CONSTRAINT TRIGGER _800_usage AFTER INSERT ON pooled.messages DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (public.usage_tally('messages'::text, new.tenant_id)) EXECUTE FUNCTION public.tg__usage_flush();
 CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.identities FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
 CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.memberships FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
+CREATE TRIGGER _200_rules BEFORE INSERT OR DELETE OR UPDATE ON public.memberships FOR EACH ROW EXECUTE FUNCTION public.tg_memberships__rules();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON public.memberships FOR EACH ROW EXECUTE FUNCTION public.tg__audit('entity=membership', 'tenant=tenant_id', 'key=identity_id', 'ignore=created_at,updated_at', 'insert=added', 'delete=removed', 'group.role_changed=role');
 CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.plans FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
 CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.stripe_webhooks FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
+CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON public.tenant_api_keys FOR EACH ROW EXECUTE FUNCTION public.tg__audit('entity=api_key', 'tenant=tenant_id', 'key=id', 'ignore=last_used_at', 'redact=key_hash', 'group.revoked=revoked_at,+revoked_by');
 CREATE TRIGGER _010_append_only BEFORE DELETE OR UPDATE ON public.tenant_audit_logs FOR EACH ROW EXECUTE FUNCTION public.tg__append_only();
 CREATE TRIGGER _010_append_only_truncate BEFORE TRUNCATE ON public.tenant_audit_logs FOR EACH STATEMENT EXECUTE FUNCTION public.tg__append_only();
 CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.tenant_invitations FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
@@ -1912,6 +2117,7 @@ revoke all on function public.tg__limits() from public;
 revoke all on function public.tg__move_guard() from public;
 revoke all on function public.tg__usage() from public;
 revoke all on function public.tg__usage_flush() from public;
+revoke all on function public.tg_memberships__rules() from public;
 revoke all on function public.verify_audit_chain(p_tenant_id uuid) from public;
 grant usage on schema pooled to app;
 grant usage on schema pooled to hasura;
@@ -1942,8 +2148,8 @@ grant update (channel_id, member_id, body) on table pooled.messages to app;
 grant update (channel_id, member_id, body) on table pooled.messages to hasura;
 grant insert (tenant_id, channel_id, member_id, body) on table pooled.messages to hasura;
 grant insert (tenant_id, id, channel_id, member_id, body) on table pooled.messages to app;
-grant select (id, email, name, is_platform_admin, created_at, updated_at) on table public.identities to app;
-grant select (id, email, name, is_platform_admin, created_at, updated_at) on table public.identities to hasura;
+grant select (id, email, name, is_platform_admin, created_at, updated_at, email_verified_at) on table public.identities to app;
+grant select (id, email, name, is_platform_admin, created_at, updated_at, email_verified_at) on table public.identities to hasura;
 grant update (name) on table public.identities to app;
 grant update (name) on table public.identities to hasura;
 grant delete, select on table public.memberships to app;
@@ -1956,6 +2162,9 @@ grant select on table public.plans to app;
 grant select on table public.plans to hasura;
 grant select on table public.tenant_api_calls to app;
 grant select on table public.tenant_api_calls to hasura;
+grant update (revoked_at, revoked_by) on table public.tenant_api_keys to app;
+grant insert (tenant_id, id, name, prefix, key_hash, role, created_by, expires_at) on table public.tenant_api_keys to app;
+grant select (tenant_id, id, name, prefix, role, created_by, created_at, expires_at, last_used_at, revoked_at, revoked_by) on table public.tenant_api_keys to app;
 grant select on table public.tenant_audit_heads to app;
 grant select on table public.tenant_audit_heads to hasura;
 grant select on table public.tenant_audit_logs to app;

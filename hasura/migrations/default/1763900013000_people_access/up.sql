@@ -142,13 +142,22 @@ declare
   v_rank int;
   v_email text;
   v_others int;
+  v_session_tenant uuid;
 begin
   -- The caller is the role the statement runs as; inside this security definer
   -- function current_user is the owner, so read the invoker from the session.
   v_caller := current_setting('role', true);
   if v_caller is null or v_caller = 'none' then v_caller := session_user; end if;
+  if v_caller = 'app' then
+    v_session_tenant := public.current_tenant_id();
+  else
+    v_session_tenant := public.hasura_tenant_id();
+  end if;
 
-  if v_caller in ('app', 'hasura') and not (v_caller = 'hasura' and v_session ->> 'x-hasura-role' = 'admin') then
+  -- A row of another tenant than the session's is left to row-level security,
+  -- which refuses it (only rows of the session's tenant are judged here).
+  if v_caller in ('app', 'hasura') and not (v_caller = 'hasura' and v_session ->> 'x-hasura-role' = 'admin')
+     and v_row.tenant_id is not distinct from v_session_tenant then
     if v_caller = 'hasura' then
       v_actor := case when v_session ->> 'x-hasura-user-id' ~ '^[0-9a-fA-F-]{36}$' then (v_session ->> 'x-hasura-user-id')::uuid end;
       v_session_role := case v_session ->> 'x-hasura-role'
