@@ -185,11 +185,16 @@ const actorOf = (session: HasuraSession): ActorInfo => ({
   actor: session.apiKeyId ? 'api_key' : session.userId ? 'user' : 'system',
 });
 
-/** Member management acts as a person: an API key's session is refused. */
+/** Acting as a person (member management, invitations): an API key's session is refused. */
 async function requirePersonMember(ctx: AppContext, session: HasuraSession, min: 'owner' | 'admin' | 'member'): Promise<MemberActor> {
   const member = await requireMember(ctx.pool, session, min);
-  if (session.apiKeyId && min !== 'member') throw new AppError('FORBIDDEN', 'This needs a signed-in person, not an API key');
+  if (session.apiKeyId) throw new AppError('FORBIDDEN', 'This needs a signed-in person, not an API key');
   return { ...actorOf(session), ...member };
+}
+
+/** Reading as a member or as an API key of the tenant. */
+async function requireReader(ctx: AppContext, session: HasuraSession): Promise<MemberActor> {
+  return { ...actorOf(session), ...(await requireMember(ctx.pool, session, 'member')) };
 }
 
 function memberInfo(view: MemberView): MemberInfo {
@@ -259,8 +264,7 @@ async function runAction(ctx: AppContext, name: ActionName, input: unknown, sess
     }
     case 'inviteMember': {
       const args = parseArgs(inviteArgs, input, name);
-      const member = await requireMember(ctx.pool, session, 'admin');
-      const { invitation, token } = await inviteMember(ctx, { ...actorOf(session), ...member }, args);
+      const { invitation, token } = await inviteMember(ctx, await requirePersonMember(ctx, session, 'admin'), args);
       return { invitation: invitationInfo(invitation), token } satisfies InviteMemberOutput;
     }
     case 'acceptInvitation': {
@@ -274,8 +278,7 @@ async function runAction(ctx: AppContext, name: ActionName, input: unknown, sess
     }
     case 'revokeInvitation': {
       const args = parseArgs(revokeArgs, input, name);
-      const member = await requireMember(ctx.pool, session, 'admin');
-      return invitationInfo((await revokeInvitation(ctx, { ...actorOf(session), ...member }, args)).invitation) satisfies InvitationInfo;
+      return invitationInfo((await revokeInvitation(ctx, await requirePersonMember(ctx, session, 'admin'), args)).invitation) satisfies InvitationInfo;
     }
     case 'moveTenant': {
       const { tenantId, ...args } = parseArgs(moveArgs, input, name);
@@ -287,8 +290,7 @@ async function runAction(ctx: AppContext, name: ActionName, input: unknown, sess
     }
     case 'listMembers': {
       const args = parseArgs(listMembersArgs, input, name);
-      const member = await requirePersonMember(ctx, session, 'member');
-      const page = await listMembers(ctx, member, args);
+      const page = await listMembers(ctx, await requireReader(ctx, session), args);
       return { members: page.members.map(memberInfo), nextCursor: page.nextCursor } satisfies MembersPage;
     }
     case 'changeMemberRole': {
@@ -301,9 +303,7 @@ async function runAction(ctx: AppContext, name: ActionName, input: unknown, sess
     }
     case 'leaveTenant': {
       parseArgs(noArgs, input, name);
-      const member = await requirePersonMember(ctx, session, 'member');
-      if (session.apiKeyId) throw new AppError('FORBIDDEN', 'This needs a signed-in person, not an API key');
-      return (await leaveTenant(ctx, member)).removed satisfies RemovedMember;
+      return (await leaveTenant(ctx, await requirePersonMember(ctx, session, 'member'))).removed satisfies RemovedMember;
     }
     case 'transferOwnership': {
       const args = parseArgs(identityArgs, input, name);
