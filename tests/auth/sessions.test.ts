@@ -223,7 +223,7 @@ describe('API keys', () => {
     expect(listed.body.apiKeys[0].prefix).toBe(apiKey.prefix);
 
     // REST and the auth webhook accept it, as the key's role in its tenant.
-    const first = await rest(key, `/api/tenants/${acme.tenant.id}/invitations`);
+    const first = await rest(key, `/api/tenants/${acme.tenant.id}/audit`); // owners and admins only
     expect(first.status, first.text).toBe(200);
     const second = await rest(key);
     // Counted against the tenant's rate limit (a window may roll over between two calls, so compare with the limit).
