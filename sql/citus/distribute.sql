@@ -109,6 +109,8 @@ select create_distributed_table('public.webhook_deliveries', 'tenant_id', coloca
 select create_distributed_table('public.webhook_delivery_attempts', 'tenant_id', colocate_with => 'public.tenant_settings');
 select create_distributed_table('public.analytics_events', 'tenant_id', colocate_with => 'public.tenant_settings');
 select create_distributed_table('public.connector_events', 'tenant_id', colocate_with => 'public.tenant_settings');
+-- API keys go with their tenant (looked up by prefix across shards on each call).
+select create_distributed_table('public.tenant_api_keys', 'tenant_id', colocate_with => 'public.tenant_settings');
 
 ------------------------------------------------------------------------------
 -- coordinator-local tables (owner-only bookkeeping)
@@ -121,6 +123,11 @@ select citus_add_local_table_to_metadata('public.hasura_tenant_sources');
 select citus_add_local_table_to_metadata('public.deployment_settings');
 -- Plan changes (written by the trigger on the plans reference table, on the coordinator).
 select citus_add_local_table_to_metadata('public.platform_audit_logs');
+-- Sessions, refresh tokens, mailed tokens and the outbox: keyed by identity, owner-only.
+select citus_add_local_table_to_metadata('public.auth_sessions');
+select citus_add_local_table_to_metadata('public.auth_refresh_tokens');
+select citus_add_local_table_to_metadata('public.identity_tokens');
+select citus_add_local_table_to_metadata('public.outbox');
 
 ------------------------------------------------------------------------------
 -- schema tenants: schema-based sharding

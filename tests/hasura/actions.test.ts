@@ -110,7 +110,7 @@ describe('createTenant', () => {
   it('signs up a tenant for an anonymous session and returns the owner token', async () => {
     const res = await call(payload('createTenant', input('delta'), sessionOf('anonymous')));
     expect(res.status, res.text).toBe(200);
-    expect(res.body).toMatchObject({ tenant: { slug: 'delta', status: 'active', plan: 'free', isolation: 'schema' }, expiresIn: 3600 });
+    expect(res.body).toMatchObject({ tenant: { slug: 'delta', status: 'active', plan: 'free', isolation: 'schema' }, expiresIn: 600 });
     const verified = srv.ctx.tokens.verify(res.body['token'] as string);
     expect(verified).toMatchObject({ userId: res.body['ownerId'], role: 'owner', tenantId: (res.body['tenant'] as { id: string }).id });
     expect((await db.pool.query(`select 1 from pg_namespace where nspname = 'tenant_delta'`)).rowCount).toBe(1);

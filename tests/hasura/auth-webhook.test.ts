@@ -67,7 +67,7 @@ describe('a valid token on its own tenant host', () => {
       'X-Hasura-Role': 'owner',
       'X-Hasura-User-Id': a.ownerId,
       'X-Hasura-Tenant-Id': a.tenant.id,
-      'Cache-Control': 'max-age=60',
+      'Cache-Control': 'max-age=1',
     });
   });
 
@@ -214,13 +214,13 @@ describe('anonymous and platform sessions', () => {
   it('gives a request without a token the anonymous role and the host tenant', async () => {
     const res = await hook({ host: hostOf(a) });
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ 'X-Hasura-Role': 'anonymous', 'X-Hasura-Tenant-Id': a.tenant.id, 'Cache-Control': 'max-age=60' });
+    expect(res.body).toEqual({ 'X-Hasura-Role': 'anonymous', 'X-Hasura-Tenant-Id': a.tenant.id, 'Cache-Control': 'max-age=1' });
     expect((await hook({ host: hostOf(a), 'X-Hasura-Role': 'owner' })).status).toBe(401);
   });
 
   it('gives the platform host an anonymous session without a tenant (sign-up, platform login)', async () => {
     const res = await hook({ host: 'saas.test' });
-    expect(res.body).toEqual({ 'X-Hasura-Role': 'anonymous', 'Cache-Control': 'max-age=60' });
+    expect(res.body).toEqual({ 'X-Hasura-Role': 'anonymous', 'Cache-Control': 'max-age=1' });
   });
 
   it('accepts a platform administrator only while the database still says so', async () => {

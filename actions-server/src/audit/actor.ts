@@ -3,7 +3,12 @@
 import type { Request } from 'express';
 import type { ActorInfo } from '../db/tx.ts';
 
-/** The request's user (from the verified token, if any), address and user agent. */
+/** The request's user (from the verified token, if any) or API key, address and user agent. */
 export function requestActor(req: Request): ActorInfo {
-  return { userId: req.auth?.userId, ip: req.ip, userAgent: req.get('user-agent') };
+  return {
+    userId: req.auth?.userId,
+    ...(req.auth?.apiKeyId ? { actor: 'api_key' } : {}),
+    ip: req.ip,
+    userAgent: req.get('user-agent'),
+  };
 }

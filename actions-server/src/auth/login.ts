@@ -4,7 +4,8 @@ import { AppError } from '../core/errors.ts';
 import { asTenant, withTransaction, type Pool } from '../db/tx.ts';
 import type { ResolvedTenant } from '../domains/resolver.ts';
 import { verifyPassword } from './passwords.ts';
-import { PLATFORM_ADMIN_ROLE, type TenantRole, type TokenRole, type TokenService } from './tokens.ts';
+import { PLATFORM_ADMIN_ROLE, type TenantRole, type TokenRole } from './tokens.ts';
+import { startSession, type SessionContext } from './sessions.ts';
 
 interface LookupRow {
   identity_id: string;
@@ -16,16 +17,19 @@ interface LookupRow {
 export interface LoginResult {
   token: string;
   expiresIn: number;
+  refreshToken: string;
+  refreshExpiresIn: number;
   userId: string;
   role: TokenRole;
   tenant: { id: string; slug: string } | null;
 }
 
 export async function login(
-  deps: { pool: Pool; tokens: TokenService },
+  deps: SessionContext & { pool: Pool },
   tenant: ResolvedTenant | null,
   email: string,
   password: string,
+  client: { ip?: string | undefined; userAgent?: string | undefined } = {},
 ): Promise<LoginResult> {
   const lookup = (c: import('../db/tx.ts').Client) =>
     c.query<LookupRow>('select * from public.login_lookup($1, $2)', [tenant?.id ?? null, email]);
@@ -41,6 +45,14 @@ export async function login(
   if (!row || !ok) throw new AppError('INVALID_CREDENTIALS', 'Wrong email or password');
   const role: TokenRole | null = tenant ? row.role : row.is_platform_admin ? PLATFORM_ADMIN_ROLE : null;
   if (!role) throw new AppError('INVALID_CREDENTIALS', 'Wrong email or password');
-  const { token, expiresIn } = deps.tokens.sign({ userId: row.identity_id, tenantId: tenant?.id ?? null, role });
-  return { token, expiresIn, userId: row.identity_id, role, tenant: tenant ? { id: tenant.id, slug: tenant.slug } : null };
+  const session = await startSession(deps, { userId: row.identity_id, tenantId: tenant?.id ?? null, role, ...client });
+  return {
+    token: session.token,
+    expiresIn: session.expiresIn,
+    refreshToken: session.refreshToken,
+    refreshExpiresIn: session.refreshExpiresIn,
+    userId: row.identity_id,
+    role,
+    tenant: tenant ? { id: tenant.id, slug: tenant.slug } : null,
+  };
 }

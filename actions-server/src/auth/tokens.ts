@@ -41,10 +41,12 @@ const hasuraClaimsSchema = z.object({
   'x-hasura-allowed-roles': z.array(z.string()).min(1),
   'x-hasura-user-id': z.uuid(),
   'x-hasura-tenant-id': z.uuid().optional(),
+  'x-hasura-session-id': z.uuid().optional(),
 });
 
 const payloadSchema = z.object({
   sub: z.uuid(),
+  sid: z.uuid().optional(),
   [CLAIMS_NAMESPACE]: hasuraClaimsSchema,
 });
 
@@ -54,10 +56,14 @@ export interface VerifiedToken {
   role: TokenRole;
   /** Roles the token allows, in this server's names (owner, admin, member, platform_admin). */
   allowedRoles: TokenRole[];
+  /** The session the token belongs to (every token the server issues has one): revoking it ends the token. */
+  sessionId?: string | undefined;
+  /** Set when the caller is a tenant API key (userId is then the key's id, not a person). */
+  apiKeyId?: string | undefined;
 }
 
 export interface TokenService {
-  sign(input: { userId: string; tenantId: string | null; role: TokenRole }): { token: string; expiresIn: number };
+  sign(input: { userId: string; tenantId: string | null; role: TokenRole; sessionId?: string }): { token: string; expiresIn: number };
   verify(token: string): VerifiedToken;
 }
 
@@ -81,7 +87,7 @@ export function createTokenService(env: Env, onGeneratedSecret?: () => void): To
   const algorithm = env.JWT_ALGORITHM;
 
   return {
-    sign({ userId, tenantId, role }) {
+    sign({ userId, tenantId, role, sessionId }) {
       const allowed = role === PLATFORM_ADMIN_ROLE ? [PLATFORM_ADMIN_ROLE] : rolesAtOrBelow(role).map(hasuraRoleName);
       const claims: Record<string, unknown> = {
         'x-hasura-default-role': hasuraRoleName(role),
@@ -89,7 +95,9 @@ export function createTokenService(env: Env, onGeneratedSecret?: () => void): To
         'x-hasura-user-id': userId,
       };
       if (tenantId) claims['x-hasura-tenant-id'] = tenantId;
-      const token = jwt.sign({ [CLAIMS_NAMESPACE]: claims }, signKey, {
+      // In Hasura JWT mode the session id reaches actions as a session variable.
+      if (sessionId) claims['x-hasura-session-id'] = sessionId;
+      const token = jwt.sign({ [CLAIMS_NAMESPACE]: claims, ...(sessionId ? { sid: sessionId } : {}) }, signKey, {
         algorithm,
         subject: userId,
         issuer: env.JWT_ISSUER,
@@ -122,7 +130,7 @@ export function createTokenService(env: Env, onGeneratedSecret?: () => void): To
         const known = r === PLATFORM_ADMIN_ROLE ? PLATFORM_ADMIN_ROLE : tenantRoleOf(r);
         return known ? [known] : [];
       });
-      return { userId: parsed.data.sub, tenantId, role, allowedRoles };
+      return { userId: parsed.data.sub, tenantId, role, allowedRoles, sessionId: parsed.data.sid };
     },
   };
 }

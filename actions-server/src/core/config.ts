@@ -206,7 +206,16 @@ const EnvSchema = z
     JWT_PUBLIC_KEY: optionalString,
     JWT_ISSUER: z.string().default('hasura-saas-backend'),
     JWT_AUDIENCE: z.string().default('hasura-saas'),
-    JWT_EXPIRES_IN_SECONDS: z.coerce.number().int().min(60).default(3600),
+    // Access-token lifetime: short, because in Hasura JWT mode it is how long a removed member keeps GraphQL access.
+    JWT_EXPIRES_IN_SECONDS: z.coerce.number().int().min(60).default(600),
+    // Refresh tokens (rotating, single use) keep a session alive this long without a new login.
+    REFRESH_TOKEN_TTL_DAYS: z.coerce.number().int().min(1).max(365).default(30),
+    // Mail goes to this SMTP server (smtp://user:pass@host:port, smtps://...); unset: stored in the outbox table.
+    SMTP_URL: optionalString,
+    // Sender address of every message (the tenant's name is the display name).
+    MAIL_FROM: optionalString,
+    // Scheme of the links mailed to people (reset, verification, invitation).
+    PUBLIC_URL_SCHEME: z.enum(['https', 'http']).default('https'),
     // How long an invitation token can be accepted.
     INVITATION_TTL_DAYS: z.coerce.number().int().min(1).max(365).default(7),
 
@@ -260,8 +269,9 @@ const EnvSchema = z
     ACTIONS_SECRET: optionalString,
     EVENTS_SECRET: optionalString,
     // Lifetime the auth webhook gives a session (in Hasura CE: how long a
-    // websocket connection lives before it is re-authenticated). 0 = unlimited.
-    HASURA_AUTH_MAX_AGE_SECONDS: z.coerce.number().int().min(0).max(3600).default(60),
+    // websocket connection lives before it is re-authenticated). At most 1 s:
+    // a removal, demotion, suspension or logout must end access within 1 s.
+    HASURA_AUTH_MAX_AGE_SECONDS: z.coerce.number().int().min(0).max(1).default(1),
 
     // Tenant webhooks: targets resolving to loopback, private or link-local addresses are refused unless true (tests, on-premises receivers).
     WEBHOOK_ALLOW_PRIVATE_TARGETS: bool.default(false),
@@ -338,6 +348,9 @@ function crossChecks(env: Env, ctx: IssueSink): void {
     } else {
       if (!env.JWT_PRIVATE_KEY) ctx.addIssue({ code: 'custom', path: ['JWT_PRIVATE_KEY'], message: 'required for RS256' });
       if (!env.JWT_PUBLIC_KEY) ctx.addIssue({ code: 'custom', path: ['JWT_PUBLIC_KEY'], message: 'required for RS256' });
+    }
+    if (env.SMTP_URL !== undefined && !/^smtps?:\/\/[^/]/.test(env.SMTP_URL)) {
+      ctx.addIssue({ code: 'custom', path: ['SMTP_URL'], message: 'must be an smtp:// or smtps:// URL' });
     }
     if (env.STRIPE_SECRET_KEY !== undefined) {
       if (!/^(sk|rk)_/.test(env.STRIPE_SECRET_KEY)) {

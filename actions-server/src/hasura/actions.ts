@@ -26,6 +26,10 @@ import { cancelInputSchema, changePlanInputSchema } from '../billing/schemas.ts'
 import type { BillingSummary } from '../billing/service.ts';
 import { setPlanEntitlements, setTenantEntitlements } from '../entitlements/service.ts';
 import { planIdSchema } from '../tenants/schemas.ts';
+import { startSession } from '../auth/sessions.ts';
+import { afterSignUp } from '../auth/account.ts';
+import { changeRoleInputSchema, identityInputSchema, listMembersInputSchema } from '../members/schemas.ts';
+import { changeRole, leaveTenant, listMembers, removeMember, transferOwnership, type MemberActor, type MemberView } from '../members/service.ts';
 import type {
   AcceptInvitationOutput,
   BillingInfo,
@@ -51,6 +55,14 @@ import type {
   MutationRevokeInvitationArgs,
   MutationSuspendTenantArgs,
   MutationUpdateTenantArgs,
+  MutationChangeMemberRoleArgs,
+  MutationRemoveMemberArgs,
+  MutationTransferOwnershipArgs,
+  QueryListMembersArgs,
+  MemberInfo,
+  MembersPage,
+  RemovedMember,
+  TransferOwnershipOutput,
   PortalSessionOutput,
   TenantInfo,
   TenantMoveInfo,
@@ -77,6 +89,11 @@ export const ACTION_NAMES = [
   'resumeSubscription',
   'setPlanEntitlements',
   'setTenantEntitlements',
+  'listMembers',
+  'changeMemberRole',
+  'removeMember',
+  'leaveTenant',
+  'transferOwnership',
 ] as const;
 export type ActionName = (typeof ACTION_NAMES)[number];
 
@@ -133,6 +150,10 @@ const tenantEntitlementArgs = z.object({
   features: z.record(z.string(), z.unknown()).nullish(),
   limits: z.record(z.string(), z.unknown()).nullish(),
 }) satisfies z.ZodType<MutationSetTenantEntitlementsArgs, unknown>;
+const listMembersArgs = z.preprocess(withoutNulls, listMembersInputSchema) satisfies z.ZodType<QueryListMembersArgs, unknown>;
+const changeRoleArgs = changeRoleInputSchema satisfies z.ZodType<MutationChangeMemberRoleArgs, unknown>;
+const identityArgs = identityInputSchema satisfies z.ZodType<MutationRemoveMemberArgs & MutationTransferOwnershipArgs, unknown>;
+const noArgs = z.object({}).strict();
 
 function parseArgs<T extends z.ZodType>(schema: T, input: unknown, action: ActionName): z.infer<T> {
   const parsed = schema.safeParse(input);
@@ -200,7 +221,26 @@ function billingInfo(b: BillingSummary): BillingInfo {
   };
 }
 
-const actorOf = (session: HasuraSession): ActorInfo => ({ userId: session.userId, actor: session.userId ? 'user' : 'system' });
+const actorOf = (session: HasuraSession): ActorInfo => ({
+  userId: session.userId,
+  actor: session.apiKeyId ? 'api_key' : session.userId ? 'user' : 'system',
+});
+
+/** Acting as a person (member management, invitations): an API key's session is refused. */
+async function requirePersonMember(ctx: AppContext, session: HasuraSession, min: 'owner' | 'admin' | 'member'): Promise<MemberActor> {
+  const member = await requireMember(ctx.pool, session, min);
+  if (session.apiKeyId) throw new AppError('FORBIDDEN', 'This needs a signed-in person, not an API key');
+  return { ...actorOf(session), ...member };
+}
+
+/** Reading as a member or as an API key of the tenant. */
+async function requireReader(ctx: AppContext, session: HasuraSession): Promise<MemberActor> {
+  return { ...actorOf(session), ...(await requireMember(ctx.pool, session, 'member')) };
+}
+
+function memberInfo(view: MemberView): MemberInfo {
+  return { ...view };
+}
 
 async function runAction(ctx: AppContext, name: ActionName, input: unknown, session: HasuraSession): Promise<unknown> {
   switch (name) {
@@ -208,15 +248,16 @@ async function runAction(ctx: AppContext, name: ActionName, input: unknown, sess
       const { input: args } = parseArgs(createTenantArgs, input, name);
       // Hasura does not pass the client's address to actions: the account is what is throttled here.
       const succeeded = await ctx.authThrottle.attempt('signup', { account: args.ownerEmail });
-      const { tenant, ownerId } = await provisionTenant(
+      const { tenant, ownerId, createdIdentity } = await provisionTenant(
         provisionDeps(ctx),
         args,
         { platformAdmin: await isPlatformOperator(ctx.pool, session), actor: actorOf(session), signedInAs: session.userId },
       );
       succeeded();
-      const { token, expiresIn } = ctx.tokens.sign({ userId: ownerId, tenantId: tenant.id, role: 'owner' });
+      const { token, expiresIn, refreshToken, refreshExpiresIn } = await startSession(ctx, { userId: ownerId, tenantId: tenant.id, role: 'owner' });
+      await afterSignUp(ctx, { tenantId: tenant.id, identityId: ownerId, createdIdentity });
       ctx.log.info({ tenantId: tenant.id, userId: ownerId, slug: tenant.slug }, 'tenant created (action)');
-      return { tenant: tenantInfo(toTenantView(tenant)), ownerId, token, expiresIn } satisfies CreateTenantOutput;
+      return { tenant: tenantInfo(toTenantView(tenant)), ownerId, token, expiresIn, refreshToken, refreshExpiresIn } satisfies CreateTenantOutput;
     }
     case 'login': {
       const args = parseArgs(loginArgs, input, name);
@@ -230,6 +271,8 @@ async function runAction(ctx: AppContext, name: ActionName, input: unknown, sess
       return {
         token: result.token,
         expiresIn: result.expiresIn,
+        refreshToken: result.refreshToken,
+        refreshExpiresIn: result.refreshExpiresIn,
         userId: result.userId,
         role: result.role,
         tenantId: result.tenant?.id ?? null,
@@ -267,21 +310,21 @@ async function runAction(ctx: AppContext, name: ActionName, input: unknown, sess
     }
     case 'inviteMember': {
       const args = parseArgs(inviteArgs, input, name);
-      const member = await requireMember(ctx.pool, session, 'admin');
-      const { invitation, token } = await inviteMember(ctx, { ...actorOf(session), ...member }, args);
+      const { invitation, token } = await inviteMember(ctx, await requirePersonMember(ctx, session, 'admin'), args);
       return { invitation: invitationInfo(invitation), token } satisfies InviteMemberOutput;
     }
     case 'acceptInvitation': {
       const args = parseArgs(acceptArgs, input, name);
       // The tenant is the address the invitation is being accepted on (anonymous sessions carry it).
       if (!session.tenantId) throw new AppError('TENANT_NOT_FOUND', "Accept the invitation on the tenant's address");
-      const result = await acceptInvitation(ctx, { ...actorOf(session), tenantId: session.tenantId, userId: session.userId }, args);
+      // An API key is not a person: it cannot accept for anyone.
+      const userId = session.apiKeyId ? undefined : session.userId;
+      const result = await acceptInvitation(ctx, { ...actorOf(session), tenantId: session.tenantId, userId }, args);
       return result satisfies AcceptInvitationOutput;
     }
     case 'revokeInvitation': {
       const args = parseArgs(revokeArgs, input, name);
-      const member = await requireMember(ctx.pool, session, 'admin');
-      return invitationInfo((await revokeInvitation(ctx, { ...actorOf(session), ...member }, args)).invitation) satisfies InvitationInfo;
+      return invitationInfo((await revokeInvitation(ctx, await requirePersonMember(ctx, session, 'admin'), args)).invitation) satisfies InvitationInfo;
     }
     case 'moveTenant': {
       const { tenantId, ...args } = parseArgs(moveArgs, input, name);
@@ -315,6 +358,28 @@ async function runAction(ctx: AppContext, name: ActionName, input: unknown, sess
       await requirePlatformOperator(ctx.pool, session);
       const body = { ...(features ? { features } : {}), ...(limits ? { limits } : {}) };
       return (await setTenantEntitlements(ctx.pool, tenantId, body, actorOf(session))) satisfies TenantEntitlementsInfo;
+    }
+    case 'listMembers': {
+      const args = parseArgs(listMembersArgs, input, name);
+      const page = await listMembers(ctx, await requireReader(ctx, session), args);
+      return { members: page.members.map(memberInfo), nextCursor: page.nextCursor } satisfies MembersPage;
+    }
+    case 'changeMemberRole': {
+      const args = parseArgs(changeRoleArgs, input, name);
+      return memberInfo((await changeRole(ctx, await requirePersonMember(ctx, session, 'owner'), args)).member) satisfies MemberInfo;
+    }
+    case 'removeMember': {
+      const args = parseArgs(identityArgs, input, name);
+      return (await removeMember(ctx, await requirePersonMember(ctx, session, 'admin'), args)).removed satisfies RemovedMember;
+    }
+    case 'leaveTenant': {
+      parseArgs(noArgs, input, name);
+      return (await leaveTenant(ctx, await requirePersonMember(ctx, session, 'member'))).removed satisfies RemovedMember;
+    }
+    case 'transferOwnership': {
+      const args = parseArgs(identityArgs, input, name);
+      const result = await transferOwnership(ctx, await requirePersonMember(ctx, session, 'owner'), args);
+      return { owner: memberInfo(result.owner), previousOwner: memberInfo(result.previousOwner) } satisfies TransferOwnershipOutput;
     }
     default: {
       const never: never = name;

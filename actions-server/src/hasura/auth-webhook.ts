@@ -9,7 +9,8 @@ import type { AppContext } from '../core/context.ts';
 import { AppError, type ErrorCode } from '../core/errors.ts';
 import { classifyHost } from '../domains/hosts.ts';
 import type { ResolvedTenant } from '../domains/resolver.ts';
-import { InvalidTokenError, PLATFORM_ADMIN_ROLE, rolesAtOrBelow, type VerifiedToken } from '../auth/tokens.ts';
+import { InvalidTokenError, PLATFORM_ADMIN_ROLE, rolesAtOrBelow, type TenantRole, type VerifiedToken } from '../auth/tokens.ts';
+import { looksLikeApiKey, verifyApiKey } from '../apikeys/verify.ts';
 import { ANONYMOUS_ROLE, tenantRoleOf, toHasuraRole } from './roles.ts';
 import { identityStanding, lowerRole } from './session.ts';
 
@@ -58,15 +59,13 @@ function secondsLeft(token: string): number | undefined {
 
 /**
  * Bounds the session. In Hasura CE this is how long a websocket (subscription)
- * connection lives before it must authenticate again, so a suspension, a
- * demotion or an expired token reach subscriptions within this bound; in
- * Hasura Cloud/EE it is also how long Hasura caches the answer, during which
- * rate limits and API-call counting are skipped, hence small (60 s by default)
- * and never past the token's own expiry.
+ * connection lives before it must authenticate again; in Hasura Cloud/EE it is
+ * also how long Hasura caches the answer. A removal, a demotion, a suspension,
+ * a logout or a revoked API key must end access within 1 s, so this is at most
+ * 1 s (HASURA_AUTH_MAX_AGE_SECONDS, 0 or 1) and never past the token's expiry.
  */
 function cacheControl(maxAge: number, tokenSecondsLeft?: number): HasuraSessionResponse {
-  if (maxAge === 0 && tokenSecondsLeft === undefined) return {};
-  const seconds = tokenSecondsLeft === undefined ? maxAge : maxAge === 0 ? tokenSecondsLeft : Math.min(maxAge, tokenSecondsLeft);
+  const seconds = tokenSecondsLeft === undefined ? maxAge : Math.min(maxAge, tokenSecondsLeft);
   return { 'Cache-Control': `max-age=${seconds}` };
 }
 
@@ -129,24 +128,30 @@ export async function authenticateHasuraRequest(ctx: AppContext, body: unknown):
     };
   }
 
+  if (looksLikeApiKey(token)) return apiKeySession(ctx, token, tenant, requestedRole);
+
   const auth = verify(ctx, token);
   const lifetime = cacheControl(maxAge, secondsLeft(token));
+  const sessionVar: HasuraSessionResponse = auth.sessionId ? { 'X-Hasura-Session-Id': auth.sessionId } : {};
 
   if (auth.role === PLATFORM_ADMIN_ROLE) {
     if (requestedRole !== undefined && requestedRole !== PLATFORM_ADMIN_ROLE) throw deny('FORBIDDEN', 'Role not allowed by the token');
-    const standing = await identityStanding(ctx.pool, auth.userId, null);
+    const standing = await identityStanding(ctx.pool, auth.userId, null, auth.sessionId);
+    if (standing && !standing.sessionLive) throw deny('SESSION_ENDED', 'This session has ended');
     if (!standing?.isPlatformAdmin) throw deny('FORBIDDEN', 'No longer a platform administrator');
     return {
       'X-Hasura-Role': PLATFORM_ADMIN_ROLE,
       'X-Hasura-User-Id': auth.userId,
       ...(tenant ? { 'X-Hasura-Tenant-Id': tenant.id } : {}),
+      ...sessionVar,
       ...lifetime,
     };
   }
 
   if (!tenant) throw deny('TENANT_NOT_FOUND', 'A tenant token is only valid on its tenant address');
   if (auth.tenantId !== tenant.id) throw deny('TENANT_MISMATCH', 'This token belongs to another tenant');
-  const standing = await identityStanding(ctx.pool, auth.userId, tenant.id);
+  const standing = await identityStanding(ctx.pool, auth.userId, tenant.id, auth.sessionId);
+  if (standing && !standing.sessionLive) throw deny('SESSION_ENDED', 'This session has ended');
   if (!standing?.tenantRole) throw deny('FORBIDDEN', 'No longer a member of this tenant');
   const effective = lowerRole(auth.role, standing.tenantRole);
 
@@ -165,6 +170,39 @@ export async function authenticateHasuraRequest(ctx: AppContext, body: unknown):
     'X-Hasura-Role': toHasuraRole(role),
     'X-Hasura-User-Id': auth.userId,
     'X-Hasura-Tenant-Id': tenant.id,
+    ...sessionVar,
     ...lifetime,
+  };
+}
+
+/**
+ * A tenant API key: a session of that tenant with the key's role (member or
+ * tenant_admin). X-Hasura-User-Id is the key's id (it matches no person, so
+ * "own row" permissions grant a key nothing); X-Hasura-Api-Key-Id tells actions
+ * the caller is a key. Checked live on every request, counted like any call.
+ */
+async function apiKeySession(
+  ctx: AppContext,
+  credential: string,
+  tenant: ResolvedTenant | null,
+  requestedRole: string | undefined,
+): Promise<HasuraSessionResponse> {
+  const key = await verifyApiKey(ctx.pool, credential, ctx.log);
+  if (!key) throw deny('INVALID_TOKEN', 'The API key is invalid, revoked or expired');
+  if (!tenant) throw deny('TENANT_NOT_FOUND', 'An API key is only valid on its tenant address');
+  if (key.tenantId !== tenant.id) throw deny('TENANT_MISMATCH', 'This API key belongs to another tenant');
+  let role = key.role as TenantRole;
+  if (requestedRole !== undefined) {
+    const wanted = tenantRoleOf(requestedRole);
+    if (!wanted || !rolesAtOrBelow(role).includes(wanted)) throw deny('FORBIDDEN', 'Role not allowed by the API key');
+    role = wanted;
+  }
+  await ctx.apiGuard.admit({ tenant, userId: undefined, endpoint: 'graphql' });
+  return {
+    'X-Hasura-Role': toHasuraRole(role),
+    'X-Hasura-User-Id': key.id,
+    'X-Hasura-Api-Key-Id': key.id,
+    'X-Hasura-Tenant-Id': tenant.id,
+    ...cacheControl(ctx.env.HASURA_AUTH_MAX_AGE_SECONDS),
   };
 }

@@ -6,6 +6,7 @@ import { AppError } from '../core/errors.ts';
 import { isUuid, type Pool } from '../db/tx.ts';
 import { PLATFORM_ADMIN_ROLE, roleRank, type TenantRole } from '../auth/tokens.ts';
 import { HASURA_ADMIN_ROLE, tenantRoleOf } from './roles.ts';
+import { apiKeyStanding } from '../apikeys/verify.ts';
 
 /** Hasura sends lower-cased `x-hasura-*` keys with string values; lower-case again to be safe. */
 export const sessionVariablesSchema = z
@@ -16,6 +17,10 @@ export interface HasuraSession {
   role: string;
   userId: string | undefined;
   tenantId: string | undefined;
+  /** The login session behind the token (checked live on every action). */
+  sessionId?: string | undefined;
+  /** Set when the caller is a tenant API key. */
+  apiKeyId?: string | undefined;
 }
 
 const uuidOrUndefined = (value: string | undefined): string | undefined =>
@@ -26,6 +31,8 @@ export function parseSession(vars: Record<string, string>): HasuraSession {
     role: vars['x-hasura-role'] ?? '',
     userId: uuidOrUndefined(vars['x-hasura-user-id']),
     tenantId: uuidOrUndefined(vars['x-hasura-tenant-id']),
+    sessionId: uuidOrUndefined(vars['x-hasura-session-id']),
+    apiKeyId: uuidOrUndefined(vars['x-hasura-api-key-id']),
   };
 }
 
@@ -33,6 +40,8 @@ export interface IdentityStanding {
   /** Role in the tenant asked about; null when not a member (or no tenant was asked about). */
   tenantRole: TenantRole | null;
   isPlatformAdmin: boolean;
+  /** The session named is neither revoked nor expired (true when none was named). */
+  sessionLive: boolean;
 }
 
 /**
@@ -40,16 +49,25 @@ export interface IdentityStanding {
  * path (every GraphQL request), and both ids come from a verified token and the
  * resolved host, never from the client. Undefined when the identity is gone.
  */
-export async function identityStanding(pool: Pool, userId: string, tenantId: string | null): Promise<IdentityStanding | undefined> {
-  const { rows } = await pool.query<{ role: TenantRole | null; is_platform_admin: boolean }>(
-    `select m.role, i.is_platform_admin
+export async function identityStanding(
+  pool: Pool,
+  userId: string,
+  tenantId: string | null,
+  sessionId?: string,
+): Promise<IdentityStanding | undefined> {
+  // No cache: a removal, a demotion or a logout must be seen by the next request.
+  const { rows } = await pool.query<{ role: TenantRole | null; is_platform_admin: boolean; live: boolean }>(
+    `select m.role, i.is_platform_admin,
+            ($3::uuid is null or exists (select 1 from public.auth_sessions s
+                                          where s.id = $3 and s.identity_id = i.id
+                                            and s.revoked_at is null and s.expires_at > now())) as live
        from public.identities i
        left join public.memberships m on m.identity_id = i.id and m.tenant_id = $2
       where i.id = $1`,
-    [userId, tenantId],
+    [userId, tenantId, sessionId ?? null],
   );
   const row = rows[0];
-  return row ? { tenantRole: row.role, isPlatformAdmin: row.is_platform_admin } : undefined;
+  return row ? { tenantRole: row.role, isPlatformAdmin: row.is_platform_admin, sessionLive: row.live } : undefined;
 }
 
 /** The lower of two tenant roles. */
@@ -68,9 +86,18 @@ export async function requireMember(pool: Pool, session: HasuraSession, min: Ten
   const sessionRole = tenantRoleOf(session.role);
   const { tenantId, userId } = session;
   if (!sessionRole || !tenantId || !userId) throw new AppError('FORBIDDEN', 'Only members of a tenant may do this; sign in on the tenant address');
-  const standing = await identityStanding(pool, userId, tenantId);
-  if (!standing?.tenantRole) throw new AppError('FORBIDDEN', 'You are no longer a member of this tenant');
-  const role = lowerRole(sessionRole, standing.tenantRole);
+  let current: TenantRole;
+  if (session.apiKeyId) {
+    const key = await apiKeyStanding(pool, session.apiKeyId, tenantId);
+    if (!key) throw new AppError('UNAUTHENTICATED', 'This API key is revoked or expired');
+    current = key;
+  } else {
+    const standing = await identityStanding(pool, userId, tenantId, session.sessionId);
+    if (standing && !standing.sessionLive) throw new AppError('SESSION_ENDED', 'This session has ended; sign in again');
+    if (!standing?.tenantRole) throw new AppError('FORBIDDEN', 'You are no longer a member of this tenant');
+    current = standing.tenantRole;
+  }
+  const role = lowerRole(sessionRole, current);
   if (roleRank(role) < roleRank(min)) throw new AppError('FORBIDDEN', `This needs the ${min} role or higher`);
   return { tenantId, userId, role };
 }
@@ -79,8 +106,8 @@ export async function requireMember(pool: Pool, session: HasuraSession, min: Ten
 export async function requirePlatformOperator(pool: Pool, session: HasuraSession): Promise<void> {
   if (session.role === HASURA_ADMIN_ROLE) return;
   if (session.role === PLATFORM_ADMIN_ROLE && session.userId) {
-    const standing = await identityStanding(pool, session.userId, null);
-    if (standing?.isPlatformAdmin) return;
+    const standing = await identityStanding(pool, session.userId, null, session.sessionId);
+    if (standing?.isPlatformAdmin && standing.sessionLive) return;
   }
   throw new AppError('FORBIDDEN', 'Platform administrators only');
 }

@@ -22,6 +22,8 @@ import { apiHeaders, baseHeaders, corsMiddleware } from './security.ts';
 import { meteringRoutes } from '../metering/routes.ts';
 import { webhookRoutes } from '../webhooks/routes.ts';
 import { analyticsRoutes } from '../analytics/routes.ts';
+import { memberRoutes } from '../members/routes.ts';
+import { apiKeyRoutes } from '../apikeys/routes.ts';
 
 /** Paths that must see the raw request body (signature checks), so JSON parsing skips them. */
 export const RAW_BODY_PATHS = new Set<string>([WEBHOOK_PATH]);
@@ -36,13 +38,15 @@ const ROUTERS: ((ctx: AppContext) => Router)[] = [
   usageRoutes,
   // before tenantRoutes too: POST /api/tenants/:id/move
   moveRoutes,
-  // before tenantRoutes too: POST /api/tenants/:id/exports
+  // before tenantRoutes too: POST /api/tenants/:id/exports, /transfer-ownership
   portabilityRoutes,
   domainRoutes,
   entitlementRoutes,
   meteringRoutes,
   webhookRoutes,
   analyticsRoutes,
+  memberRoutes,
+  apiKeyRoutes,
   tenantRoutes,
   billingRoutes,
   hasuraRoutes,

@@ -5,10 +5,10 @@ import { AppError } from '../core/errors.ts';
 import type { AppContext } from '../core/context.ts';
 import { classifyHost, type HostTarget } from '../domains/hosts.ts';
 import type { ResolvedTenant } from '../domains/resolver.ts';
-import { InvalidTokenError, PLATFORM_ADMIN_ROLE, roleRank, type TenantRole } from '../auth/tokens.ts';
-import { asTenant } from '../db/tx.ts';
+import { InvalidTokenError, PLATFORM_ADMIN_ROLE, roleRank, rolesAtOrBelow, type TenantRole } from '../auth/tokens.ts';
+import { identityStanding, type IdentityStanding } from '../hasura/session.ts';
+import { looksLikeApiKey, verifyApiKey } from '../apikeys/verify.ts';
 import { SLUG_RE } from '../tenants/schemas.ts';
-import { identityStanding } from '../hasura/session.ts';
 
 export function requestId(): RequestHandler {
   return (req, res, next) => {
@@ -95,27 +95,55 @@ function bearer(req: Request): string | undefined {
   return match[1];
 }
 
+/** Standing read while authenticating, reused by assertMember within the same request. */
+const standings = new WeakMap<Request, { tenantId: string | null; standing: IdentityStanding }>();
+
 /**
- * Verifies the Bearer token; on a tenant host the token must belong to that
- * tenant, and the tenant must be servable — except for routes that must stay
- * reachable while suspended (billing, so an owner can pay and reactivate).
+ * Verifies the Bearer credential (a session's access token or a tenant API
+ * key) and that it is still live: the session not logged out or revoked, the
+ * key not revoked or expired. Nothing is cached, so the next request after a
+ * logout or revocation is refused. On a tenant host the credential must belong
+ * to that tenant, and the tenant must be servable — except for routes that must
+ * stay reachable while suspended (billing, so an owner can pay and reactivate).
  */
-export function authenticate(ctx: AppContext, opts: { allowSuspended?: boolean } = {}): RequestHandler {
-  return (req: Request, _res: Response, next: NextFunction) => {
-    if (req.tenant && !(opts.allowSuspended && req.tenant.status === 'suspended')) assertServable(req.tenant, { write: isWrite(req) });
-    const token = bearer(req);
-    if (!token) throw new AppError('UNAUTHENTICATED', 'Sign in first: send Authorization: Bearer <token>');
+export async function authenticateRequest(ctx: AppContext, req: Request, opts: { allowSuspended?: boolean } = {}): Promise<void> {
+  if (req.tenant && !(opts.allowSuspended && req.tenant.status === 'suspended')) assertServable(req.tenant, { write: isWrite(req) });
+  const token = bearer(req);
+  if (!token) throw new AppError('UNAUTHENTICATED', 'Sign in first: send Authorization: Bearer <token>');
+  if (looksLikeApiKey(token)) {
+    const key = await verifyApiKey(ctx.pool, token, ctx.log);
+    if (!key) throw new AppError('INVALID_TOKEN', 'The API key is invalid, revoked or expired');
+    req.auth = { userId: key.id, tenantId: key.tenantId, role: key.role, allowedRoles: rolesAtOrBelow(key.role), apiKeyId: key.id };
+  } else {
     try {
       req.auth = ctx.tokens.verify(token);
     } catch (err) {
       if (err instanceof InvalidTokenError) throw new AppError('INVALID_TOKEN', 'The token is invalid or expired');
       throw err;
     }
-    if (req.tenant && req.auth.role !== PLATFORM_ADMIN_ROLE && req.auth.tenantId !== req.tenant.id) {
-      throw new AppError('TENANT_MISMATCH', 'This token belongs to another tenant');
-    }
+  }
+  const auth = req.auth;
+  if (req.tenant && auth.role !== PLATFORM_ADMIN_ROLE && auth.tenantId !== req.tenant.id) {
+    throw new AppError('TENANT_MISMATCH', 'This token belongs to another tenant');
+  }
+  if (!auth.apiKeyId) {
+    const standing = await identityStanding(ctx.pool, auth.userId, auth.tenantId, auth.sessionId);
+    if (!standing?.sessionLive) throw new AppError('SESSION_ENDED', 'This session has ended; sign in again');
+    standings.set(req, { tenantId: auth.tenantId, standing });
+  }
+}
+
+export function authenticate(ctx: AppContext, opts: { allowSuspended?: boolean } = {}): RequestHandler {
+  return async (req: Request, _res: Response, next: NextFunction) => {
+    await authenticateRequest(ctx, req, opts);
     next();
   };
+}
+
+/** Routes that act as a person (manage members, keys, invitations): an API key is refused. */
+export function assertPerson(req: Request): string {
+  if (!req.auth || req.auth.apiKeyId) throw new AppError('FORBIDDEN', 'This needs a signed-in person, not an API key');
+  return req.auth.userId;
 }
 
 /** A platform administrator's token, and the database still says so (a token outlives a demotion). */
@@ -150,13 +178,13 @@ export async function assertMember(
   if (!tenant) throw new AppError('TENANT_NOT_FOUND', 'Tenant not found');
   if (opts.billing && tenant.status === 'suspended') min = 'owner';
   else assertServable(tenant, { write: isWrite(req) });
-  const dbRole = await asTenant(ctx.pool, { tenantId, userId: auth.userId, dbRole: 'app' }, async (c) => {
-    const { rows } = await c.query<{ role: TenantRole }>(
-      'select role from public.memberships where tenant_id = $1 and identity_id = $2',
-      [tenantId, auth.userId],
-    );
-    return rows[0]?.role;
-  });
+  // An API key's role was read live while authenticating this request.
+  const known = standings.get(req);
+  const dbRole = auth.apiKeyId
+    ? auth.role
+    : known?.tenantId === tenantId
+      ? (known.standing.tenantRole ?? undefined)
+      : (await identityStanding(ctx.pool, auth.userId, tenantId, auth.sessionId))?.tenantRole;
   if (!dbRole) throw new AppError('FORBIDDEN', 'You are no longer a member of this tenant');
   const role = roleRank(auth.role) < roleRank(dbRole) ? auth.role : dbRole;
   if (roleRank(role) < roleRank(min)) throw new AppError('FORBIDDEN', `This needs the ${min} role or higher`);

@@ -4,7 +4,7 @@ import { Router, type Request } from 'express';
 import type { AppContext } from '../core/context.ts';
 import { AppError } from '../core/errors.ts';
 import { parseBody } from '../http/handlers.ts';
-import { assertMember, authenticate, requireTenantHost } from '../http/middleware.ts';
+import { assertMember, assertPerson, authenticate, requireTenantHost } from '../http/middleware.ts';
 import { isUuid } from '../db/tx.ts';
 import { InvalidTokenError } from '../auth/tokens.ts';
 import { requestActor } from '../audit/actor.ts';
@@ -22,7 +22,8 @@ async function memberActor(ctx: AppContext, req: Request): Promise<MemberActor> 
   const tenantId = req.params['id'];
   if (typeof tenantId !== 'string' || !isUuid(tenantId)) throw new AppError('TENANT_NOT_FOUND', 'Tenant not found');
   const role = await assertMember(ctx, req, tenantId, 'admin');
-  return { ...requestActor(req), tenantId, userId: req.auth!.userId, role };
+  // Invitations name who sent them: an API key invites nobody.
+  return { ...requestActor(req), tenantId, userId: assertPerson(req), role };
 }
 
 /**

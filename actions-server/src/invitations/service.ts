@@ -18,9 +18,14 @@ import type { TenantRow } from '../tenants/records.ts';
 import { passwordSchema } from '../tenants/schemas.ts';
 import { hashPassword, verifyPassword } from '../auth/passwords.ts';
 import { roleRank, type TenantRole } from '../auth/tokens.ts';
+import { startSession } from '../auth/sessions.ts';
+import { requestEmailVerification } from '../auth/account.ts';
+import { enqueueMail, linkFor } from '../mail/service.ts';
 import type { AcceptInput, InvitableRole, InviteInput, ListInput, RevokeInput } from './schemas.ts';
 
 export type InvitationContext = Pick<AppContext, 'pool' | 'env' | 'tokens' | 'databases'>;
+
+export const ACCEPT_PATH = '/accept-invitation';
 
 /** A member acting on their tenant's invitations. */
 export interface MemberActor extends ActorInfo {
@@ -178,7 +183,7 @@ export async function inviteMember(ctx: InvitationContext, actor: MemberActor, i
         [actor.tenantId, input.email, actor.userId],
       );
     }
-    return (
+    const created = (
       await client.query<InvitationRow>(
         `insert into public.tenant_invitations (tenant_id, email, role, token_hash, invited_by, expires_at)
          values ($1, $2, $3, $4, $5, now() + make_interval(days => $6))
@@ -186,6 +191,21 @@ export async function inviteMember(ctx: InvitationContext, actor: MemberActor, i
         [actor.tenantId, input.email, input.role, hashToken(token), actor.userId, ctx.env.INVITATION_TTL_DAYS],
       )
     ).rows[0]!;
+    // `app` reads its own identity: the inviter's name for the message.
+    const inviter = (await client.query<{ email: string; name: string | null }>('select email, name from public.identities where id = $1', [actor.userId])).rows[0];
+    // Last in the transaction (it leaves the request role): the mail exists only if the invitation does.
+    await enqueueMail(client, {
+      template: 'invitation',
+      to: input.email,
+      tenantId: actor.tenantId,
+      vars: {
+        role: input.role,
+        ...(inviter ? { inviter: inviter.name ?? inviter.email } : {}),
+        link: await linkFor(ctx, actor.tenantId, ACCEPT_PATH, token),
+        expiresIn: `${ctx.env.INVITATION_TTL_DAYS} days`,
+      },
+    });
+    return created;
   });
   return { invitation: toView(invitation), token };
 }
@@ -246,6 +266,8 @@ export interface AcceptResult {
   /** A session for this tenant, so the new member is signed in at once. */
   token: string;
   expiresIn: number;
+  refreshToken: string;
+  refreshExpiresIn: number;
 }
 
 type FoundInvitation = InvitationRow & Pick<TenantRow, 'isolation' | 'schema_name' | 'db_role' | 'database_name' | 'database_url_env'>;
@@ -362,7 +384,14 @@ export async function acceptInvitation(
       if (inserted) await client.query('delete from members where identity_id = $1', [acceptor.id]);
     },
   );
-  const session = ctx.tokens.sign({ userId: acceptor.id, tenantId: found.tenant_id, role: found.role });
+  if (acceptor.kind === 'new') await requestEmailVerification(ctx.pool, acceptor.id, found.tenant_id);
+  const { sessionId: _sid, ...session } = await startSession(ctx, {
+    userId: acceptor.id,
+    tenantId: found.tenant_id,
+    role: found.role,
+    ip: actor.ip,
+    userAgent: actor.userAgent,
+  });
   return { tenantId: found.tenant_id, userId: acceptor.id, role: found.role, ...session };
 }
 

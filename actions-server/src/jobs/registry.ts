@@ -8,6 +8,8 @@ import { TENANT_JOBS } from '../tenants/jobs.ts';
 import { INVITATION_JOBS } from '../invitations/jobs.ts';
 import { METERING_JOBS } from '../metering/jobs.ts';
 import { WEBHOOK_JOBS } from '../webhooks/jobs.ts';
+import { MAIL_JOBS } from '../mail/jobs.ts';
+import { AUTH_JOBS } from '../auth/jobs.ts';
 
 export const JOBS: readonly JobDefinition[] = [
   ...PORTABILITY_JOBS,
@@ -18,4 +20,6 @@ export const JOBS: readonly JobDefinition[] = [
   ...INVITATION_JOBS,
   ...METERING_JOBS,
   ...WEBHOOK_JOBS,
+  ...MAIL_JOBS,
+  ...AUTH_JOBS,
 ];

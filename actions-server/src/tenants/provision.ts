@@ -48,6 +48,8 @@ export function provisionDeps(
 export interface ProvisionResult {
   tenant: TenantRow;
   ownerId: string;
+  /** The owner's identity was made by this sign-up (it is not an existing person opening another tenant). */
+  createdIdentity: boolean;
 }
 
 export interface PlanRow {
@@ -278,7 +280,7 @@ export async function provisionTenant(
     await compensate(deps, tenant, done, created.createdIdentity ? owner.identityId : undefined);
     throw err;
   }
-  return { tenant, ownerId: owner.identityId };
+  return { tenant, ownerId: owner.identityId, createdIdentity: created.createdIdentity };
 }
 
 async function compensate(deps: ProvisionDeps, tenant: TenantRow, done: ProvisioningStep[], identityId?: string) {

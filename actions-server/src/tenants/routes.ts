@@ -1,11 +1,11 @@
 // REST surface of the tenant core (documented routes). Thin: validate, authorise,
 // call the service.
-import { Router, type Request, type Response } from 'express';
+import { Router, type Request } from 'express';
 import { z } from 'zod';
 import type { AppContext } from '../core/context.ts';
 import { AppError } from '../core/errors.ts';
 import { parseBody } from '../http/handlers.ts';
-import { assertMember, authenticate, requirePlatformAdmin } from '../http/middleware.ts';
+import { assertMember, authenticate, authenticateRequest, requirePlatformAdmin } from '../http/middleware.ts';
 import { isUuid } from '../db/tx.ts';
 import { requestActor } from '../audit/actor.ts';
 import { createTenantSchema, domainSchema, slugSchema, updateTenantSchema } from './schemas.ts';
@@ -15,6 +15,8 @@ import { toTenantView, type PublicTenantView } from './records.ts';
 import { publicBranding } from '../branding/service.ts';
 import { domainStatus } from '../domains/verification.ts';
 import type { VerifiedToken } from '../auth/tokens.ts';
+import { startSession } from '../auth/sessions.ts';
+import { afterSignUp } from '../auth/account.ts';
 
 const ownerEmailOf = (req: Request): string | undefined => {
   const email: unknown = (req.body as Record<string, unknown> | undefined)?.['ownerEmail'];
@@ -28,10 +30,10 @@ import {
   updateTenant,
 } from './service.ts';
 
-/** The verified Bearer token of a sign-up, if one was sent (a bad one: 401). */
-function signUpCaller(ctx: AppContext, req: Request, res: Response): VerifiedToken | undefined {
+/** The verified Bearer credential of a sign-up, if one was sent (a bad one: 401). */
+async function signUpCaller(ctx: AppContext, req: Request): Promise<VerifiedToken | undefined> {
   if (!req.get('authorization')) return undefined;
-  authenticate(ctx)(req, res, () => undefined);
+  await authenticateRequest(ctx, req);
   return req.auth;
 }
 
@@ -48,17 +50,18 @@ export function tenantRoutes(ctx: AppContext): Router {
 
   router.post('/api/tenants/create', ctx.authThrottle.middleware('signup', ownerEmailOf), async (req, res) => {
     const input = parseBody(createTenantSchema, req.body);
-    const caller = signUpCaller(ctx, req, res);
+    const caller = await signUpCaller(ctx, req);
     // Only a platform admin (still one in the database) places a tenant (isolation, databaseUrlEnv); anyone else is refused 403.
     const placing = input.isolation !== undefined || input.databaseUrlEnv !== undefined;
     const platformAdmin =
       placing && caller !== undefined && (await isPlatformOperator(ctx.pool, { role: caller.role, userId: caller.userId, tenantId: undefined }));
-    const { tenant, ownerId } = await provisionTenant(provisionDeps(ctx), input, {
+    const { tenant, ownerId, createdIdentity } = await provisionTenant(provisionDeps(ctx), input, {
       platformAdmin,
       actor: requestActor(req),
       signedInAs: caller?.userId,
     });
-    const session = ctx.tokens.sign({ userId: ownerId, tenantId: tenant.id, role: 'owner' });
+    const { sessionId: _sid, ...session } = await startSession(ctx, { userId: ownerId, tenantId: tenant.id, role: 'owner', ip: req.ip, userAgent: req.get('user-agent') });
+    await afterSignUp(ctx, { tenantId: tenant.id, identityId: ownerId, createdIdentity });
     ctx.log.info({ tenantId: tenant.id, userId: ownerId, slug: tenant.slug }, 'tenant created');
     res.status(201).json({ tenant: toTenantView(tenant), owner: { id: ownerId, email: input.ownerEmail }, ...session });
   });

@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { TENANT_DATABASE_ENV_RE } from '../core/config.ts';
 import { brandingSchema } from '../branding/schemas.ts';
+import { newPasswordSchema } from '../auth/password-policy.ts';
 
 export const SLUG_RE = /^[a-z][a-z0-9-]{1,39}$/;
 
@@ -37,7 +38,8 @@ export const emailSchema = z
   .toLowerCase()
   .pipe(boundedString(254, EMAIL_RE, 'must be an email address'));
 
-export const passwordSchema = z.string().min(8, 'must be at least 8 characters').max(200);
+// A chosen password: length and the common-password list (auth/password-policy.ts).
+export const passwordSchema = newPasswordSchema;
 
 export const planIdSchema = boundedString(31, /^[a-z][a-z0-9_]{1,30}$/, 'unknown plan', 'unknown plan');
 

@@ -15,6 +15,8 @@ export type Scalars = {
 
 export type AcceptInvitationOutput = {
   expiresIn: Scalars['Int']['output'];
+  refreshExpiresIn: Scalars['Int']['output'];
+  refreshToken: Scalars['String']['output'];
   role: Scalars['String']['output'];
   tenantId: Scalars['uuid']['output'];
   token: Scalars['String']['output'];
@@ -75,6 +77,9 @@ export type CreateTenantInput = {
 export type CreateTenantOutput = {
   expiresIn: Scalars['Int']['output'];
   ownerId: Scalars['uuid']['output'];
+  refreshExpiresIn: Scalars['Int']['output'];
+  /** Single use: POST /api/auth/refresh exchanges it for a new access token and the next refresh token. */
+  refreshToken: Scalars['String']['output'];
   tenant: TenantInfo;
   token: Scalars['String']['output'];
 };
@@ -103,12 +108,29 @@ export type InviteMemberOutput = {
 
 export type LoginOutput = {
   expiresIn: Scalars['Int']['output'];
+  refreshExpiresIn: Scalars['Int']['output'];
+  refreshToken: Scalars['String']['output'];
   /** owner, admin or member in the tenant; platform_admin on the platform address */
   role: Scalars['String']['output'];
   tenantId?: Maybe<Scalars['uuid']['output']>;
   tenantSlug?: Maybe<Scalars['String']['output']>;
   token: Scalars['String']['output'];
   userId: Scalars['uuid']['output'];
+};
+
+export type MemberInfo = {
+  email: Scalars['String']['output'];
+  emailVerified: Scalars['Boolean']['output'];
+  identityId: Scalars['uuid']['output'];
+  joinedAt: Scalars['timestamptz']['output'];
+  name?: Maybe<Scalars['String']['output']>;
+  /** owner, admin or member */
+  role: Scalars['String']['output'];
+};
+
+export type MembersPage = {
+  members: Array<MemberInfo>;
+  nextCursor?: Maybe<Scalars['String']['output']>;
 };
 
 export type Mutation = {
@@ -119,6 +141,8 @@ export type Mutation = {
   acceptInvitation?: Maybe<AcceptInvitationOutput>;
   /** Cancel the subscription (owner or admin): at the end of the paid period (default) or at once. */
   cancelSubscription?: Maybe<BillingInfo>;
+  /** Change a member's role (owners only; the last owner cannot be demoted). */
+  changeMemberRole?: Maybe<MemberInfo>;
   /** Change the subscription's plan or interval (owner or admin), prorated by Stripe. */
   changePlan?: Maybe<BillingInfo>;
   /** Start a Stripe Checkout for a paid plan (owner or admin); redirect URLs must be the tenant's own addresses. */
@@ -133,6 +157,8 @@ export type Mutation = {
   createTenant?: Maybe<CreateTenantOutput>;
   /** Invite an email address as admin or member (owner or admin). The token is returned once. */
   inviteMember?: Maybe<InviteMemberOutput>;
+  /** Leave the caller's tenant (the last owner must transfer ownership first). */
+  leaveTenant?: Maybe<RemovedMember>;
   /**
    * Email and password on a tenant's address; on the platform address, platform
    * administrators only. The token carries Hasura's claims.
@@ -146,6 +172,8 @@ export type Mutation = {
   moveTenant?: Maybe<TenantMoveInfo>;
   /** Lift a suspension or a cancellation (platform administrators). */
   reactivateTenant?: Maybe<TenantInfo>;
+  /** Remove someone from the caller's tenant (owners: anyone; admins: members). Their tenant data row goes too. */
+  removeMember?: Maybe<RemovedMember>;
   /** Keep a subscription that was set to end with its period (owner or admin). */
   resumeSubscription?: Maybe<BillingInfo>;
   /** Revoke a pending invitation (owner or admin). */
@@ -156,6 +184,8 @@ export type Mutation = {
   setTenantEntitlements?: Maybe<TenantEntitlementsInfo>;
   /** Suspend a tenant (platform administrators). */
   suspendTenant?: Maybe<TenantInfo>;
+  /** Make another member the owner; the caller becomes admin (owners only). */
+  transferOwnership?: Maybe<TransferOwnershipOutput>;
   /** Change the caller's tenant (owner or admin): name, branding, settings, custom domain. */
   updateTenant?: Maybe<UpdateTenantOutput>;
 };
@@ -170,6 +200,12 @@ export type MutationAcceptInvitationArgs = {
 
 export type MutationCancelSubscriptionArgs = {
   atPeriodEnd?: InputMaybe<Scalars['Boolean']['input']>;
+};
+
+
+export type MutationChangeMemberRoleArgs = {
+  identityId: Scalars['uuid']['input'];
+  role: Scalars['String']['input'];
 };
 
 
@@ -221,6 +257,11 @@ export type MutationReactivateTenantArgs = {
 };
 
 
+export type MutationRemoveMemberArgs = {
+  identityId: Scalars['uuid']['input'];
+};
+
+
 export type MutationRevokeInvitationArgs = {
   invitationId: Scalars['uuid']['input'];
 };
@@ -245,6 +286,11 @@ export type MutationSuspendTenantArgs = {
 };
 
 
+export type MutationTransferOwnershipArgs = {
+  identityId: Scalars['uuid']['input'];
+};
+
+
 export type MutationUpdateTenantArgs = {
   input: UpdateTenantInput;
 };
@@ -257,6 +303,23 @@ export type PlanEntitlementsInfo = {
 
 export type PortalSessionOutput = {
   url: Scalars['String']['output'];
+};
+
+export type Query = {
+  /** Members of the caller's tenant, oldest first (any member); pass nextCursor back for the next page. */
+  listMembers?: Maybe<MembersPage>;
+};
+
+
+export type QueryListMembersArgs = {
+  cursor?: InputMaybe<Scalars['String']['input']>;
+  limit?: InputMaybe<Scalars['Int']['input']>;
+  role?: InputMaybe<Scalars['String']['input']>;
+};
+
+export type RemovedMember = {
+  identityId: Scalars['uuid']['output'];
+  role: Scalars['String']['output'];
 };
 
 export type TenantEntitlementsInfo = {
@@ -296,6 +359,11 @@ export type TenantMoveInfo = {
   state: Scalars['String']['output'];
   tenantId: Scalars['uuid']['output'];
   to: Scalars['String']['output'];
+};
+
+export type TransferOwnershipOutput = {
+  owner: MemberInfo;
+  previousOwner: MemberInfo;
 };
 
 export type UpdateTenantInput = {

@@ -1,0 +1,39 @@
+// REST surface of API keys (owners and admins, signed in as a person).
+import { Router, type Request } from 'express';
+import type { AppContext } from '../core/context.ts';
+import { AppError } from '../core/errors.ts';
+import { parseBody } from '../http/handlers.ts';
+import { assertMember, assertPerson, authenticate } from '../http/middleware.ts';
+import { isUuid } from '../db/tx.ts';
+import { requestActor } from '../audit/actor.ts';
+import { apiKeyIdInputSchema, createApiKeyInputSchema } from './schemas.ts';
+import { createApiKey, listApiKeys, revokeApiKey, type KeyManager } from './service.ts';
+
+async function manager(ctx: AppContext, req: Request): Promise<KeyManager> {
+  const tenantId = req.params['id'];
+  if (typeof tenantId !== 'string' || !isUuid(tenantId)) throw new AppError('TENANT_NOT_FOUND', 'Tenant not found');
+  const role = await assertMember(ctx, req, tenantId, 'admin');
+  return { ...requestActor(req), tenantId, userId: assertPerson(req), role };
+}
+
+export function apiKeyRoutes(ctx: AppContext): Router {
+  const router = Router();
+  const auth = authenticate(ctx);
+
+  router.post('/api/tenants/:id/api-keys', auth, async (req, res) => {
+    const input = parseBody(createApiKeyInputSchema, req.body);
+    res.setHeader('Cache-Control', 'no-store');
+    res.status(201).json(await createApiKey(ctx, await manager(ctx, req), input));
+  });
+
+  router.get('/api/tenants/:id/api-keys', auth, async (req, res) => {
+    res.json(await listApiKeys(ctx, await manager(ctx, req)));
+  });
+
+  router.delete('/api/tenants/:id/api-keys/:apiKeyId', auth, async (req, res) => {
+    const input = parseBody(apiKeyIdInputSchema, { apiKeyId: req.params['apiKeyId'] }, 'API key id');
+    res.json(await revokeApiKey(ctx, await manager(ctx, req), input));
+  });
+
+  return router;
+}
