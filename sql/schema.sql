@@ -9,6 +9,13 @@
 -- migration 1763900005000_hasura
 -- migration 1763900006000_pooled
 -- migration 1763900007000_moves
+-- migration 1763900010000_security
+-- migration 1763900012000_plans_over_time
+-- migration 1763900013000_people_access
+-- migration 1763900014000_custom_domains
+-- migration 1763900015000_portability
+-- migration 1763900016000_events
+-- migration 1763900017000_hasura_source_sync
 -- migration 1763900018000_deployment
 
 set check_function_bodies = false;
@@ -21,6 +28,52 @@ create schema "pooled";
 ------------------------------------------------------------------------------
 -- functions
 ------------------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION public.apply_audit_retention(p_now timestamp with time zone DEFAULT now())
+ RETURNS bigint
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  v_chain record;
+  v_cutoff timestamptz;
+  v_upto bigint;
+  v_hash text;
+  v_removed bigint := 0;
+  v_count bigint;
+begin
+  for v_chain in
+    select h.tenant_id, h.seq as head_seq, coalesce(p.audit_retention_days, r.retention_days) as days,
+           coalesce(r.checkpoint_seq, 0) as checkpoint_seq, t.id is null as deleted
+      from public.tenant_audit_heads h
+      left join public.tenants t on t.id = h.tenant_id
+      left join public.plans p on p.id = t.plan
+      left join public.tenant_audit_retention r on r.tenant_id = h.tenant_id
+  loop
+    continue when v_chain.days is null;
+    v_cutoff := p_now - make_interval(days => v_chain.days);
+    select coalesce(min(seq) - 1, v_chain.head_seq) into v_upto
+      from public.tenant_audit_logs where tenant_id = v_chain.tenant_id and created_at >= v_cutoff;
+    continue when v_upto <= v_chain.checkpoint_seq;
+    select hash into v_hash from public.tenant_audit_logs where tenant_id = v_chain.tenant_id and seq = v_upto;
+    continue when v_hash is null;
+    delete from public.tenant_audit_personal where tenant_id = v_chain.tenant_id and seq <= v_upto;
+    delete from public.tenant_audit_logs where tenant_id = v_chain.tenant_id and seq <= v_upto;
+    get diagnostics v_count = row_count;
+    v_removed := v_removed + v_count;
+    if v_chain.deleted and v_upto = v_chain.head_seq then
+      delete from public.tenant_audit_heads where tenant_id = v_chain.tenant_id;
+      delete from public.tenant_audit_retention where tenant_id = v_chain.tenant_id;
+    else
+      insert into public.tenant_audit_retention (tenant_id, checkpoint_seq, checkpoint_hash)
+      values (v_chain.tenant_id, v_upto, v_hash)
+      on conflict (tenant_id) do update
+        set checkpoint_seq = excluded.checkpoint_seq, checkpoint_hash = excluded.checkpoint_hash, updated_at = now();
+    end if;
+  end loop;
+  return v_removed;
+end
+$function$;
+
 CREATE OR REPLACE FUNCTION public.archive_cancelled_tenants(p_older_than interval DEFAULT '90 days'::interval)
  RETURNS integer
  LANGUAGE sql
@@ -108,28 +161,70 @@ begin
 end
 $function$;
 
+CREATE OR REPLACE FUNCTION public.audit_actor(OUT actor_kind text, OUT actor_id uuid, OUT actor_role text, OUT ip text, OUT user_agent text)
+ RETURNS record
+ LANGUAGE plpgsql
+ STABLE
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  v_session jsonb := public.hasura_session();
+  v_invoker text := case when current_setting('role') <> 'none' then current_setting('role') else session_user end;
+  v_uuid_re constant text := '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
+begin
+  if v_session is not null then
+    actor_id := case when v_session ->> 'x-hasura-user-id' ~ v_uuid_re then (v_session ->> 'x-hasura-user-id')::uuid end;
+    actor_role := v_session ->> 'x-hasura-role';
+    actor_kind := case when actor_id is null then 'hasura' else 'user' end;
+  elsif v_invoker = 'hasura' then
+    actor_kind := 'hasura';
+    actor_role := 'admin';
+  else
+    actor_id := public.current_user_id();
+    actor_kind := coalesce(nullif(current_setting('app.actor', true), ''), case when actor_id is null then 'system' else 'user' end);
+    ip := nullif(current_setting('app.ip', true), '');
+    user_agent := nullif(current_setting('app.user_agent', true), '');
+  end if;
+end
+$function$;
+
 CREATE OR REPLACE FUNCTION public.audit_append(p_tenant_id uuid, p_action text, p_entity_type text, p_entity_id text, p_old jsonb, p_new jsonb)
  RETURNS void
  LANGUAGE plpgsql
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
 declare
-  v_session jsonb := public.hasura_session();
-  v_uuid_re constant text := '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
+  v_actor record := public.audit_actor();
   v_entry public.tenant_audit_logs;
   v_head public.tenant_audit_heads;
+  v_ip text;
+  v_user_agent text;
+  v_personal jsonb := '{}'::jsonb;
+  v_part jsonb;
+  v_emails text[];
+  v_salt bytea;
 begin
-  if v_session is not null then
-    v_entry.actor_id := case when v_session ->> 'x-hasura-user-id' ~ v_uuid_re
-                             then (v_session ->> 'x-hasura-user-id')::uuid end;
-    v_entry.actor_role := v_session ->> 'x-hasura-role';
-    v_entry.actor_kind := case when v_entry.actor_id is null then 'hasura' else 'user' end;
-  else
-    v_entry.actor_id := public.current_user_id();
-    v_entry.actor_kind := coalesce(nullif(current_setting('app.actor', true), ''),
-                                   case when v_entry.actor_id is null then 'system' else 'user' end);
-    v_entry.ip := nullif(current_setting('app.ip', true), '');
-    v_entry.user_agent := nullif(current_setting('app.user_agent', true), '');
+  v_entry.actor_kind := v_actor.actor_kind;
+  v_entry.actor_id := v_actor.actor_id;
+  v_entry.actor_role := v_actor.actor_role;
+  v_ip := v_actor.ip;
+  v_user_agent := v_actor.user_agent;
+
+  if v_ip is not null then v_personal := v_personal || jsonb_build_object('ip', v_ip); end if;
+  if v_user_agent is not null then v_personal := v_personal || jsonb_build_object('user_agent', v_user_agent); end if;
+  select jsonb_object_agg(e.key, e.value) into v_part
+    from jsonb_each(case when jsonb_typeof(p_old) = 'object' then p_old else '{}'::jsonb end) e
+   where public.audit_personal_key(e.key) and e.value <> 'null'::jsonb;
+  if v_part is not null then
+    v_personal := v_personal || jsonb_build_object('old', v_part);
+    p_old := p_old || (select jsonb_object_agg(k, '"[personal]"'::jsonb) from jsonb_object_keys(v_part) k);
+  end if;
+  select jsonb_object_agg(e.key, e.value) into v_part
+    from jsonb_each(case when jsonb_typeof(p_new) = 'object' then p_new else '{}'::jsonb end) e
+   where public.audit_personal_key(e.key) and e.value <> 'null'::jsonb;
+  if v_part is not null then
+    v_personal := v_personal || jsonb_build_object('new', v_part);
+    p_new := p_new || (select jsonb_object_agg(k, '"[personal]"'::jsonb) from jsonb_object_keys(v_part) k);
   end if;
 
   insert into public.tenant_audit_heads as h (tenant_id, seq, hash) values (p_tenant_id, 0, '')
@@ -145,11 +240,68 @@ begin
   v_entry.new_values := p_new;
   v_entry.created_at := clock_timestamp();
   v_entry.prev_hash := nullif(v_head.hash, '');
+  v_entry.hash_version := 2;
+  if v_personal <> '{}'::jsonb then
+    v_salt := decode(replace(gen_random_uuid()::text, '-', ''), 'hex');
+    v_entry.personal_digest := public.audit_personal_digest(v_salt, v_personal);
+    select coalesce(array_agg(distinct lower(v.value #>> '{}')), '{}') into v_emails
+      from jsonb_each(coalesce(v_personal -> 'old', '{}') || coalesce(v_personal -> 'new', '{}')) v
+     where v.key like '%email%' and jsonb_typeof(v.value) = 'string';
+    insert into public.tenant_audit_personal (tenant_id, seq, subject_ids, emails, data, salt)
+    values (p_tenant_id, v_entry.seq,
+            case when v_entry.actor_id is null then '{}'::uuid[] else array[v_entry.actor_id] end,
+            v_emails, v_personal, v_salt);
+  end if;
   v_entry.hash := public.audit_row_hash(v_entry);
 
   insert into public.tenant_audit_logs select v_entry.*;
   update public.tenant_audit_heads set seq = v_entry.seq, hash = v_entry.hash where tenant_id = p_tenant_id;
 end
+$function$;
+
+CREATE OR REPLACE FUNCTION public.audit_diff(p_side jsonb, p_other jsonb)
+ RETURNS jsonb
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE
+ SET search_path TO 'pg_catalog'
+AS $function$
+  select case
+    when jsonb_typeof(p_side) = 'object' and jsonb_typeof(p_other) = 'object' then
+      coalesce((select jsonb_object_agg(e.key, e.value) from jsonb_each(p_side) e
+                where e.value is distinct from p_other -> e.key), '{}'::jsonb)
+    else p_side
+  end
+$function$;
+
+CREATE OR REPLACE FUNCTION public.audit_internal_columns(p_table regclass)
+ RETURNS text[]
+ LANGUAGE sql
+ STABLE PARALLEL SAFE
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select case p_table
+    when 'public.tenants'::regclass then array[
+      'db_role', 'schema_name', 'database_name', 'database_url_env', 'stripe_customer_id', 'stripe_subscription_id']
+    else '{}'::text[]
+  end
+$function$;
+
+CREATE OR REPLACE FUNCTION public.audit_personal_digest(p_salt bytea, p_data jsonb)
+ RETURNS text
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select encode(sha256(p_salt || convert_to(p_data::text, 'UTF8')), 'hex')
+$function$;
+
+CREATE OR REPLACE FUNCTION public.audit_personal_key(p_key text)
+ RETURNS boolean
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select p_key like '%email%' or p_key in ('display_name', 'full_name', 'phone', 'person_name')
 $function$;
 
 CREATE OR REPLACE FUNCTION public.audit_redact(p_values jsonb, p_extra text[] DEFAULT '{}'::text[])
@@ -168,6 +320,15 @@ AS $function$
       else e.value
     end), '{}'::jsonb)
   from jsonb_each(p_values) e
+$function$;
+
+CREATE OR REPLACE FUNCTION public.audit_redact_for(p_table regclass, p_values jsonb, p_extra text[] DEFAULT '{}'::text[])
+ RETURNS jsonb
+ LANGUAGE sql
+ STABLE PARALLEL SAFE
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select public.audit_redact(p_values, p_extra || public.audit_internal_columns(p_table))
 $function$;
 
 CREATE OR REPLACE FUNCTION public.check_tenant_limits(p_tenant_id uuid)
@@ -259,6 +420,33 @@ begin
     'create policy hasura_delete on %s for delete to hasura
        using (public.hasura_role() = ''admin'' or %2$I = public.hasura_tenant_id())',
     p_table, p_tenant_column);
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION public.end_trial(p_tenant_id uuid, p_now timestamp with time zone, p_action text DEFAULT 'downgrade'::text)
+ RETURNS text
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  v_row public.tenants;
+begin
+  if p_action not in ('downgrade', 'suspend') then
+    raise exception 'unknown trial end action %', p_action using errcode = '22023';
+  end if;
+  select * into v_row from public.tenants where id = p_tenant_id for update;
+  if not found or v_row.status <> 'trial' or v_row.trial_ends_at is null or v_row.trial_ends_at > p_now
+     or coalesce(v_row.subscription_status, '') in ('trialing', 'active', 'past_due') then
+    return null;
+  end if;
+  if p_action = 'suspend' then
+    update public.tenants
+       set status = 'suspended', suspended_at = now(), billing_suspended = true
+     where id = p_tenant_id;
+    return 'suspended';
+  end if;
+  update public.tenants set status = 'active', plan = 'free' where id = p_tenant_id;
+  return 'downgraded';
 end
 $function$;
 
@@ -355,7 +543,90 @@ AS $function$
   from public.identities i
   left join public.memberships m on m.identity_id = i.id and m.tenant_id = p_tenant_id
   where i.email = lower(p_email)
-    and (m.role is not null or (p_tenant_id is null and i.is_platform_admin))
+    and ((p_tenant_id is not null and p_tenant_id = public.current_tenant_id() and m.role is not null)
+         or (p_tenant_id is null and public.current_tenant_id() is null and i.is_platform_admin))
+$function$;
+
+CREATE OR REPLACE FUNCTION public.plan_change_conflicts(p_tenant_id uuid, p_plan text)
+ RETURNS TABLE(resource text, usage bigint, max_value bigint)
+ LANGUAGE sql
+ STABLE
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select r.resource, r.usage, r.max_value
+  from public.plans p
+  left join public.tenant_settings s on s.tenant_id = p_tenant_id
+  left join public.tenant_usage u on u.tenant_id = p_tenant_id
+    and u.period = to_char(now() at time zone 'UTC', 'YYYY-MM')
+  cross join lateral (values
+    (1, 'users', coalesce(u.users_total, 0), coalesce((s.limit_overrides ->> 'max_users')::bigint, p.max_users)),
+    (2, 'channels', coalesce(u.channels_total, 0), coalesce((s.limit_overrides ->> 'max_channels')::bigint, p.max_channels)),
+    (3, 'storage_bytes', coalesce(u.storage_bytes, 0), coalesce((s.limit_overrides ->> 'max_storage_bytes')::bigint, p.max_storage_bytes))
+  ) as r (ord, resource, usage, max_value)
+  where p.id = p_plan and r.max_value >= 0 and r.usage > r.max_value
+  order by r.ord
+$function$;
+
+CREATE OR REPLACE FUNCTION public.plan_tenant_has_feature(p_tenant_id uuid, p_plan text, p_feature text)
+ RETURNS boolean
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select coalesce(
+    (select case when jsonb_typeof(s.features -> p_feature) = 'boolean' then (s.features -> p_feature)::boolean end
+       from public.tenant_settings s where s.tenant_id = p_tenant_id),
+    (select case when jsonb_typeof(p.features -> p_feature) = 'boolean' then (p.features -> p_feature)::boolean end
+       from public.plans p where p.id = p_plan),
+    false)
+$function$;
+
+CREATE OR REPLACE FUNCTION public.platform_graphql_names()
+ RETURNS text[]
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE
+ SET search_path TO 'pg_catalog'
+AS $function$
+  select array[
+    'delete_identities', 'delete_identities_by_pk', 'delete_memberships', 'delete_memberships_by_pk',
+    'delete_plans', 'delete_plans_by_pk', 'delete_pooled_channels', 'delete_pooled_channels_by_pk',
+    'delete_pooled_files', 'delete_pooled_files_by_pk', 'delete_pooled_members',
+    'delete_pooled_members_by_pk', 'delete_pooled_messages', 'delete_pooled_messages_by_pk',
+    'delete_tenant_audit_logs', 'delete_tenant_audit_logs_by_pk', 'delete_tenant_invitations',
+    'delete_tenant_invitations_by_pk', 'delete_tenant_settings', 'delete_tenant_settings_by_pk',
+    'delete_tenant_usage', 'delete_tenant_usage_by_pk', 'delete_tenants', 'delete_tenants_by_pk',
+    'identities', 'identities_aggregate', 'identities_by_pk', 'identities_stream', 'insert_identities',
+    'insert_identities_one', 'insert_memberships', 'insert_memberships_one', 'insert_plans',
+    'insert_plans_one', 'insert_pooled_channels', 'insert_pooled_channels_one', 'insert_pooled_files',
+    'insert_pooled_files_one', 'insert_pooled_members', 'insert_pooled_members_one',
+    'insert_pooled_messages', 'insert_pooled_messages_one', 'insert_tenant_audit_logs',
+    'insert_tenant_audit_logs_one', 'insert_tenant_invitations', 'insert_tenant_invitations_one',
+    'insert_tenant_settings', 'insert_tenant_settings_one', 'insert_tenant_usage', 'insert_tenant_usage_one',
+    'insert_tenants', 'insert_tenants_one', 'login', 'memberships', 'memberships_aggregate',
+    'memberships_by_pk', 'memberships_stream', 'mutation', 'mutation_root', 'plans', 'plans_aggregate',
+    'plans_by_pk', 'plans_stream', 'pooled', 'pooled_channels', 'pooled_channels_aggregate',
+    'pooled_channels_by_pk', 'pooled_channels_stream', 'pooled_files', 'pooled_files_aggregate',
+    'pooled_files_by_pk', 'pooled_files_stream', 'pooled_members', 'pooled_members_aggregate',
+    'pooled_members_by_pk', 'pooled_members_stream', 'pooled_messages', 'pooled_messages_aggregate',
+    'pooled_messages_by_pk', 'pooled_messages_stream', 'query', 'query_root', 'subscription',
+    'subscription_root', 'tenant', 'tenant_audit', 'tenant_audit_logs', 'tenant_audit_logs_aggregate',
+    'tenant_audit_logs_by_pk', 'tenant_audit_logs_stream', 'tenant_invitations',
+    'tenant_invitations_aggregate', 'tenant_invitations_by_pk', 'tenant_invitations_stream',
+    'tenant_settings', 'tenant_settings_aggregate', 'tenant_settings_by_pk', 'tenant_settings_stream',
+    'tenant_usage', 'tenant_usage_aggregate', 'tenant_usage_by_pk', 'tenant_usage_stream', 'tenants',
+    'tenants_aggregate', 'tenants_by_pk', 'tenants_stream', 'update_identities', 'update_identities_by_pk',
+    'update_identities_many', 'update_memberships', 'update_memberships_by_pk', 'update_memberships_many',
+    'update_plans', 'update_plans_by_pk', 'update_plans_many', 'update_pooled_channels',
+    'update_pooled_channels_by_pk', 'update_pooled_channels_many', 'update_pooled_files',
+    'update_pooled_files_by_pk', 'update_pooled_files_many', 'update_pooled_members',
+    'update_pooled_members_by_pk', 'update_pooled_members_many', 'update_pooled_messages',
+    'update_pooled_messages_by_pk', 'update_pooled_messages_many', 'update_tenant_audit_logs',
+    'update_tenant_audit_logs_by_pk', 'update_tenant_audit_logs_many', 'update_tenant_invitations',
+    'update_tenant_invitations_by_pk', 'update_tenant_invitations_many', 'update_tenant_settings',
+    'update_tenant_settings_by_pk', 'update_tenant_settings_many', 'update_tenant_usage',
+    'update_tenant_usage_by_pk', 'update_tenant_usage_many', 'update_tenants', 'update_tenants_by_pk',
+    'update_tenants_many'
+  ]
 $function$;
 
 CREATE OR REPLACE FUNCTION public.prune_hasura_event_receipts(p_older_than interval DEFAULT '30 days'::interval)
@@ -380,6 +651,21 @@ AS $function$
     returning 1
   )
   select count(*)::integer from purged
+$function$;
+
+CREATE OR REPLACE FUNCTION public.queue_platform_job(p_task text, p_payload jsonb, p_job_key text)
+ RETURNS void
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+begin
+  if to_regprocedure('graphile_worker.add_job(text, json, text, timestamp with time zone, integer, text, integer, text[], text)') is null then
+    raise warning 'job queue not installed: % not queued', p_task;
+    return;
+  end if;
+  execute 'select graphile_worker.add_job($1, $2::json, job_key => $3)' using p_task, p_payload, p_job_key;
+end
 $function$;
 
 CREATE OR REPLACE FUNCTION public.recount_tenant_counters(p_schema name, p_tenant_id uuid)
@@ -412,6 +698,27 @@ begin
      set users_total = v_users, channels_total = v_channels, storage_bytes = v_storage, files_count = v_files,
          updated_at = now()
    where tenant_id = p_tenant_id;
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION public.require_feature(p_tenant_id uuid, p_plan text, p_feature text)
+ RETURNS void
+ LANGUAGE plpgsql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  v_plans jsonb;
+begin
+  if public.plan_tenant_has_feature(p_tenant_id, p_plan, p_feature) then
+    return;
+  end if;
+  select coalesce(jsonb_agg(p.id order by p.sort_order, p.id), '[]'::jsonb) into v_plans
+  from public.plans p where (p.features -> p_feature) = 'true'::jsonb;
+  raise exception 'The % feature is not in the % plan', p_feature, p_plan
+    using errcode = 'SA402',
+          detail = jsonb_build_object('feature', p_feature, 'plan', p_plan, 'plans', v_plans)::text,
+          hint = 'Change to a plan that includes it, or ask a platform admin for an override.';
 end
 $function$;
 
@@ -455,17 +762,41 @@ begin
 end
 $function$;
 
-CREATE OR REPLACE FUNCTION public.slug_is_reserved(p_slug text)
+CREATE OR REPLACE FUNCTION public.settings_within_caps(p_settings jsonb)
  RETURNS boolean
  LANGUAGE sql
  IMMUTABLE PARALLEL SAFE
  SET search_path TO 'pg_catalog'
 AS $function$
+  with recursive walk(v, depth) as (
+    select p_settings, 1
+    union all
+    select c.value, w.depth + 1
+    from walk w
+    cross join lateral (
+      select e.value from jsonb_each(case when jsonb_typeof(w.v) = 'object' then w.v end) e
+      union all
+      select a.value from jsonb_array_elements(case when jsonb_typeof(w.v) = 'array' then w.v end) a
+    ) c
+    where w.depth <= 5
+  )
+  select octet_length(p_settings::text) <= 32768
+     and coalesce((select max(depth) from walk where jsonb_typeof(v) in ('object', 'array')), 0) <= 5
+     and (select coalesce(sum((select count(*) from jsonb_object_keys(v))), 0)
+          from walk where jsonb_typeof(v) = 'object') <= 500
+$function$;
+
+CREATE OR REPLACE FUNCTION public.slug_is_reserved(p_slug text)
+ RETURNS boolean
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE
+ SET search_path TO 'pg_catalog', 'public'
+AS $function$
   select p_slug = any (array[
     'www', 'api', 'admin', 'app', 'auth', 'mail', 'static', 'status', 'hasura', 'graphql',
     'console', 'billing', 'dashboard', 'docs', 'help', 'support', 'blog', 'cdn', 'assets',
     'smtp', 'ftp', 'root', 'system', 'internal', 'localhost', 'public', 'tenant', 'tenants'
-  ])
+  ]) or replace(p_slug, '-', '_') = any (public.platform_graphql_names())
 $function$;
 
 CREATE OR REPLACE FUNCTION public.suspend_past_due_tenants(p_now timestamp with time zone DEFAULT now())
@@ -569,6 +900,22 @@ AS $function$
   order by r.ord
 $function$;
 
+CREATE OR REPLACE FUNCTION public.tenant_meter_cap(p_tenant_id uuid, p_meter_id text)
+ RETURNS TABLE(cap numeric, enforcement text, capped boolean)
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select c.cap, c.enforcement, true from public.tenant_meter_caps c
+  where c.tenant_id = p_tenant_id and c.meter_id = p_meter_id
+  union all
+  select pm.cap, pm.enforcement, true from public.tenants t
+  join public.plan_meters pm on pm.plan_id = t.plan and pm.meter_id = p_meter_id
+  where t.id = p_tenant_id
+    and not exists (select 1 from public.tenant_meter_caps c where c.tenant_id = p_tenant_id and c.meter_id = p_meter_id)
+  limit 1
+$function$;
+
 CREATE OR REPLACE FUNCTION public.tenant_owns_schema(p_tenant_id uuid, p_schema name)
  RETURNS boolean
  LANGUAGE sql
@@ -614,6 +961,9 @@ declare
   v_key_column text;
   v_ignore text[] := '{}';
   v_redact text[] := '{}';
+  v_diff text[] := '{}';
+  v_column text;
+  v_old_value jsonb;
   v_insert_verb text := 'created';
   v_delete_verb text := 'deleted';
   v_old jsonb := case when tg_op <> 'INSERT' then to_jsonb(old) end;
@@ -639,6 +989,7 @@ begin
       when v_key = 'key' then v_key_column := v_value;
       when v_key = 'ignore' then v_ignore := string_to_array(v_value, ',');
       when v_key = 'redact' then v_redact := string_to_array(v_value, ',');
+      when v_key = 'diff' then v_diff := string_to_array(v_value, ',');
       when v_key = 'insert' then v_insert_verb := v_value;
       when v_key = 'delete' then v_delete_verb := v_value;
       when v_key like 'group.%' then null; -- read below, in order
@@ -657,11 +1008,11 @@ begin
 
   if tg_op = 'INSERT' then
     perform public.audit_append(v_tenant_id, v_entity || '.' || v_insert_verb, v_entity, v_entity_id,
-                                null, public.audit_redact(v_new, v_redact));
+                                null, public.audit_redact_for(tg_relid, v_new, v_redact));
     return null;
   elsif tg_op = 'DELETE' then
     perform public.audit_append(v_tenant_id, v_entity || '.' || v_delete_verb, v_entity, v_entity_id,
-                                public.audit_redact(v_old, v_redact), null);
+                                public.audit_redact_for(tg_relid, v_old, v_redact), null);
     return null;
   end if;
 
@@ -671,6 +1022,13 @@ begin
   if cardinality(v_changed) = 0 then
     return null;
   end if;
+  -- Large JSON documents (settings) are recorded by what changed, not whole.
+  foreach v_column in array v_diff loop
+    continue when not (v_column = any (v_changed));
+    v_old_value := v_old -> v_column;
+    v_old := jsonb_set(v_old, array[v_column], public.audit_diff(v_old_value, v_new -> v_column));
+    v_new := jsonb_set(v_new, array[v_column], public.audit_diff(v_new -> v_column, v_old_value));
+  end loop;
 
   foreach v_arg in array tg_argv loop
     continue when v_arg not like 'group.%';
@@ -700,16 +1058,34 @@ begin
       v_tenant_id,
       case when strpos(v_action, '.') > 0 then v_action else v_entity || '.' || v_action end,
       v_entity, v_entity_id,
-      public.audit_redact((select jsonb_object_agg(c, v_old -> c) from unnest(v_cols) c), v_redact),
-      public.audit_redact((select jsonb_object_agg(c, v_new -> c) from unnest(v_cols) c), v_redact));
+      public.audit_redact_for(tg_relid, (select jsonb_object_agg(c, v_old -> c) from unnest(v_cols) c), v_redact),
+      public.audit_redact_for(tg_relid, (select jsonb_object_agg(c, v_new -> c) from unnest(v_cols) c), v_redact));
   end loop;
 
   select array_agg(c order by c) into v_cols from unnest(v_changed) c where c <> all (v_claimed);
   if v_cols is not null then
     perform public.audit_append(
       v_tenant_id, v_entity || '.updated', v_entity, v_entity_id,
-      public.audit_redact((select jsonb_object_agg(c, v_old -> c) from unnest(v_cols) c), v_redact),
-      public.audit_redact((select jsonb_object_agg(c, v_new -> c) from unnest(v_cols) c), v_redact));
+      public.audit_redact_for(tg_relid, (select jsonb_object_agg(c, v_old -> c) from unnest(v_cols) c), v_redact),
+      public.audit_redact_for(tg_relid, (select jsonb_object_agg(c, v_new -> c) from unnest(v_cols) c), v_redact));
+  end if;
+  return null;
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION public.tg__hasura_source_follow_status()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  v_closed constant text[] := array['cancelled', 'archived'];
+begin
+  if new.isolation <> 'pooled'
+     and (old.status = any (v_closed)) is distinct from (new.status = any (v_closed))
+     and to_regprocedure('graphile_worker.add_job(text,json,text,timestamptz,integer,text,integer,text[],text)') is not null then
+    execute 'select graphile_worker.add_job($1, json_build_object(''tenantId'', $2), max_attempts => 25, job_key => $3)'
+      using 'hasura.sync-source', new.id, 'hasura.sync-source:' || new.id::text;
   end if;
   return null;
 end
@@ -997,6 +1373,157 @@ begin
 end
 $function$;
 
+CREATE OR REPLACE FUNCTION public.tg_memberships__rules()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  v_row public.memberships := coalesce(new, old);
+  v_session jsonb := public.hasura_session();
+  v_caller text := current_user;
+  v_actor uuid;
+  v_session_role text;
+  v_role text;
+  v_rank int;
+  v_email text;
+  v_others int;
+  v_session_tenant uuid;
+begin
+  -- The caller is the role the statement runs as; inside this security definer
+  -- function current_user is the owner, so read the invoker from the session.
+  v_caller := current_setting('role', true);
+  if v_caller is null or v_caller = 'none' then v_caller := session_user; end if;
+  if v_caller = 'app' then
+    v_session_tenant := public.current_tenant_id();
+  else
+    v_session_tenant := public.hasura_tenant_id();
+  end if;
+
+  -- A row of another tenant than the session's is left to row-level security,
+  -- which refuses it (only rows of the session's tenant are judged here).
+  if v_caller in ('app', 'hasura') and not (v_caller = 'hasura' and v_session ->> 'x-hasura-role' = 'admin')
+     and v_row.tenant_id is not distinct from v_session_tenant then
+    if v_caller = 'hasura' then
+      v_actor := case when v_session ->> 'x-hasura-user-id' ~ '^[0-9a-fA-F-]{36}$' then (v_session ->> 'x-hasura-user-id')::uuid end;
+      v_session_role := case v_session ->> 'x-hasura-role'
+                          when 'owner' then 'owner' when 'tenant_admin' then 'admin' when 'member' then 'member' end;
+    else
+      v_actor := public.current_user_id();
+      v_session_role := 'owner';
+    end if;
+    select m.role into v_role from public.memberships m
+    where m.tenant_id = v_row.tenant_id and m.identity_id = v_actor;
+    -- The lower of the current role and the session's.
+    v_rank := least(case v_role when 'owner' then 3 when 'admin' then 2 when 'member' then 1 else 0 end,
+                    case v_session_role when 'owner' then 3 when 'admin' then 2 when 'member' then 1 else 0 end);
+
+    if tg_op = 'INSERT' then
+      select i.email into v_email from public.identities i where i.id = new.identity_id;
+      if not (v_rank = 3 or (v_rank = 2 and new.role = 'member')
+              or (v_actor = new.identity_id and exists (
+                    select 1 from public.tenant_invitations inv
+                    where inv.tenant_id = new.tenant_id and inv.email = v_email and inv.role = new.role
+                      and inv.accepted_at is null and inv.revoked_at is null and inv.expires_at > now()))) then
+        raise exception 'not allowed to add a % to this tenant', new.role using errcode = 'SA403';
+      end if;
+    elsif tg_op = 'UPDATE' then
+      if new.tenant_id <> old.tenant_id or new.identity_id <> old.identity_id then
+        raise exception 'a membership cannot move' using errcode = 'SA403';
+      end if;
+      if new.role is distinct from old.role and v_rank < 3 then
+        raise exception 'only an owner changes roles (owners manage owners and admins, admins manage members)'
+          using errcode = 'SA403';
+      end if;
+    else
+      if not (v_actor = old.identity_id or v_rank = 3 or (v_rank = 2 and old.role = 'member')) then
+        raise exception 'not allowed to remove a % (owners manage owners and admins, admins manage members)', old.role
+          using errcode = 'SA403';
+      end if;
+    end if;
+  end if;
+
+  -- The last owner stays. The other owners' rows are locked (FOR UPDATE
+  -- re-reads a row a concurrent transaction changed), so two owners demoting
+  -- each other at once cannot leave the tenant without one. A tenant or an
+  -- identity being deleted takes its memberships with it.
+  if tg_op <> 'INSERT' and old.role = 'owner' and (tg_op = 'DELETE' or new.role <> 'owner')
+     and exists (select 1 from public.tenants t where t.id = old.tenant_id)
+     and exists (select 1 from public.identities i where i.id = old.identity_id) then
+    select count(*) into v_others from (
+      select 1 from public.memberships m
+      where m.tenant_id = old.tenant_id and m.role = 'owner' and m.identity_id <> old.identity_id
+      for update
+    ) o;
+    if v_others = 0 then
+      raise exception 'the last owner cannot be removed or demoted; transfer ownership first' using errcode = 'SA409';
+    end if;
+  end if;
+  return case when tg_op = 'DELETE' then old else new end;
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION public.tg_memberships__webhooks()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+begin
+  if tg_op = 'INSERT' then
+    perform public.webhook_emit(new.tenant_id, 'member.added', jsonb_build_object('user_id', new.identity_id, 'role', new.role));
+  elsif tg_op = 'DELETE' then
+    perform public.webhook_emit(old.tenant_id, 'member.removed', jsonb_build_object('user_id', old.identity_id, 'role', old.role));
+  elsif new.role is distinct from old.role then
+    perform public.webhook_emit(new.tenant_id, 'member.role_changed',
+      jsonb_build_object('user_id', new.identity_id, 'role', new.role, 'previous_role', old.role));
+  end if;
+  return null;
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION public.tg_plans__audit()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  v_old jsonb := to_jsonb(old) - 'updated_at' - 'created_at';
+  v_new jsonb := to_jsonb(new) - 'updated_at' - 'created_at';
+  v_changed_old jsonb;
+  v_changed_new jsonb;
+  v_user text := nullif(current_setting('app.user_id', true), '');
+begin
+  select jsonb_object_agg(o.key, o.value), jsonb_object_agg(o.key, v_new -> o.key)
+    into v_changed_old, v_changed_new
+  from jsonb_each(v_old) o where o.value is distinct from v_new -> o.key;
+  if v_changed_new is null then
+    return new;
+  end if;
+  insert into public.platform_audit_logs (actor_kind, actor_id, action, entity_type, entity_id, old_values, new_values)
+  values (coalesce(nullif(current_setting('app.actor', true), ''), 'system'), v_user::uuid,
+          'plan.updated', 'plan', new.id, v_changed_old, v_changed_new);
+  return new;
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION public.tg_tenant_invitations__webhooks()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+begin
+  if new.accepted_at is not null and old.accepted_at is null then
+    perform public.webhook_emit(new.tenant_id, 'invitation.accepted', jsonb_build_object(
+      'invitation_id', new.id, 'email', new.email, 'role', new.role, 'user_id', new.accepted_by));
+  end if;
+  return null;
+end
+$function$;
+
 CREATE OR REPLACE FUNCTION public.tg_tenant_settings__notify()
  RETURNS trigger
  LANGUAGE plpgsql
@@ -1005,6 +1532,35 @@ AS $function$
 begin
   perform pg_notify('tenant_changed', json_build_object(
     'id', new.tenant_id, 'slugs', json_build_array(), 'domains', json_build_array())::text);
+  return null;
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION public.tg_tenant_settings__webhooks()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+begin
+  if new.settings is distinct from old.settings then
+    perform public.webhook_emit(new.tenant_id, 'tenant.updated', jsonb_build_object('settings', new.settings));
+  end if;
+  return null;
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION public.tg_tenants__audit_retention()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+begin
+  insert into public.tenant_audit_retention (tenant_id, retention_days, tenant_deleted_at)
+  values (old.id, (select p.audit_retention_days from public.plans p where p.id = old.plan), now())
+  on conflict (tenant_id) do update
+    set retention_days = excluded.retention_days, tenant_deleted_at = excluded.tenant_deleted_at, updated_at = now();
   return null;
 end
 $function$;
@@ -1019,6 +1575,20 @@ begin
   -- billing mark goes with it, so a later admin suspension is never lifted by Stripe.
   if new.status <> 'suspended' then
     new.billing_suspended := false;
+  end if;
+  return new;
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION public.tg_tenants__feature_guard()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+begin
+  if new.custom_domain is not null
+     and (tg_op = 'INSERT' or new.custom_domain is distinct from old.custom_domain) then
+    perform public.require_feature(new.id, new.plan, 'custom_domain');
   end if;
   return new;
 end
@@ -1041,6 +1611,110 @@ begin
 end
 $function$;
 
+CREATE OR REPLACE FUNCTION public.tg_tenants__stripe_cleanup()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+begin
+  if tg_op = 'DELETE' then
+    if old.stripe_customer_id is not null then
+      perform public.queue_platform_job('billing.delete-customer',
+        jsonb_build_object('tenantId', old.id, 'customerId', old.stripe_customer_id),
+        'billing.delete-customer:' || old.id);
+    end if;
+    return old;
+  end if;
+  if new.status = 'cancelled' and old.status <> 'cancelled' and new.stripe_subscription_id is not null
+     and coalesce(new.subscription_status, '') not in ('canceled', 'incomplete_expired') then
+    perform public.queue_platform_job('billing.close-subscription',
+      jsonb_build_object('tenantId', new.id, 'subscriptionId', new.stripe_subscription_id),
+      'billing.close-subscription:' || new.id);
+  end if;
+  return new;
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION public.tg_tenants__webhooks()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+begin
+  if (new.name, new.branding, new.custom_domain, new.custom_domain_verified_at, new.status)
+     is distinct from (old.name, old.branding, old.custom_domain, old.custom_domain_verified_at, old.status) then
+    perform public.webhook_emit(new.id, 'tenant.updated', jsonb_build_object(
+      'name', new.name, 'slug', new.slug, 'status', new.status, 'branding', new.branding,
+      'custom_domain', new.custom_domain));
+  end if;
+  if (new.plan, new.subscription_status, new.billing_interval, new.stripe_subscription_id, new.cancel_at_period_end, new.current_period_end)
+     is distinct from (old.plan, old.subscription_status, old.billing_interval, old.stripe_subscription_id, old.cancel_at_period_end, old.current_period_end) then
+    perform public.webhook_emit(new.id, 'subscription.changed', jsonb_build_object(
+      'plan', new.plan, 'previous_plan', old.plan, 'status', new.subscription_status,
+      'previous_status', old.subscription_status, 'interval', new.billing_interval,
+      'cancel_at_period_end', new.cancel_at_period_end, 'current_period_end', new.current_period_end));
+  end if;
+  return null;
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION public.tg_usage_events__audit_correction()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+begin
+  perform public.audit_append(new.tenant_id, 'usage.corrected', 'usage_event', new.id::text, null,
+    jsonb_build_object('meter_id', new.meter_id, 'value', new.value, 'reason', new.reason,
+                       'idempotency_key', new.idempotency_key, 'period', new.period));
+  return null;
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION public.tg_usage_meter_totals__thresholds()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  v_cap record;
+  v_old numeric := case when tg_op = 'UPDATE' then old.usage else 0 end;
+  v_pct integer;
+begin
+  if new.usage <= v_old then
+    return null;
+  end if;
+  select * into v_cap from public.tenant_meter_cap(new.tenant_id, new.meter_id);
+  if v_cap.cap is null or v_cap.cap <= 0 then
+    return null;
+  end if;
+  foreach v_pct in array array[80, 100] loop
+    if v_old < v_cap.cap * v_pct / 100 and new.usage >= v_cap.cap * v_pct / 100 then
+      perform public.webhook_emit(new.tenant_id, 'usage.threshold_reached', jsonb_build_object(
+        'meter_id', new.meter_id, 'period', new.period, 'threshold_percent', v_pct,
+        'usage', new.usage, 'cap', v_cap.cap, 'enforcement', v_cap.enforcement));
+    end if;
+  end loop;
+  return null;
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION public.trials_due(p_now timestamp with time zone)
+ RETURNS SETOF uuid
+ LANGUAGE sql
+ STABLE
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select id from public.tenants
+  where status = 'trial' and trial_ends_at <= p_now
+    and coalesce(subscription_status, '') not in ('trialing', 'active', 'past_due')
+  order by trial_ends_at, id
+$function$;
+
 CREATE OR REPLACE FUNCTION public.usage_tally(p_metric text, p_tenant_id uuid)
  RETURNS boolean
  LANGUAGE sql
@@ -1061,22 +1735,39 @@ CREATE OR REPLACE FUNCTION public.verify_audit_chain(p_tenant_id uuid)
 AS $function$
 declare
   v_row public.tenant_audit_logs;
+  v_checkpoint public.tenant_audit_retention;
+  v_personal public.tenant_audit_personal;
   v_expected bigint := 1;
+  v_first bigint;
   v_prev text;
   v_head public.tenant_audit_heads;
 begin
-  for v_row in select * from public.tenant_audit_logs where tenant_id = p_tenant_id order by seq loop
+  select * into v_checkpoint from public.tenant_audit_retention where tenant_id = p_tenant_id;
+  if coalesce(v_checkpoint.checkpoint_seq, 0) > 0 then
+    v_expected := v_checkpoint.checkpoint_seq + 1;
+    v_prev := v_checkpoint.checkpoint_hash;
+  end if;
+  v_first := v_expected;
+  for v_row in select * from public.tenant_audit_logs where tenant_id = p_tenant_id and seq >= v_first order by seq loop
     if v_row.seq <> v_expected then
-      return query select false, v_expected, v_expected - 1, format('entry %s is missing', v_expected);
+      return query select false, v_expected, v_expected - v_first, format('entry %s is missing', v_expected);
       return;
     end if;
     if v_row.prev_hash is distinct from v_prev then
-      return query select false, v_row.seq, v_expected - 1, 'prev_hash does not match the previous entry';
+      return query select false, v_row.seq, v_expected - v_first, 'prev_hash does not match the previous entry';
       return;
     end if;
     if v_row.hash is distinct from public.audit_row_hash(v_row) then
-      return query select false, v_row.seq, v_expected - 1, 'hash does not match the entry''s content';
+      return query select false, v_row.seq, v_expected - v_first, 'hash does not match the entry''s content';
       return;
+    end if;
+    if v_row.hash_version = 2 then
+      select * into v_personal from public.tenant_audit_personal where tenant_id = p_tenant_id and seq = v_row.seq;
+      if found and (v_row.personal_digest is null
+                    or public.audit_personal_digest(v_personal.salt, v_personal.data) <> v_row.personal_digest) then
+        return query select false, v_row.seq, v_expected - v_first, 'personal data does not match the entry''s digest';
+        return;
+      end if;
     end if;
     v_prev := v_row.hash;
     v_expected := v_expected + 1;
@@ -1084,14 +1775,45 @@ begin
 
   select * into v_head from public.tenant_audit_heads where tenant_id = p_tenant_id;
   if coalesce(v_head.seq, 0) > v_expected - 1 then
-    return query select false, v_expected, v_expected - 1, format('entry %s is missing', v_expected);
+    return query select false, v_expected, v_expected - v_first, format('entry %s is missing', v_expected);
     return;
   end if;
   if coalesce(v_head.seq, 0) < v_expected - 1 or nullif(v_head.hash, '') is distinct from v_prev then
-    return query select false, v_expected - 1, v_expected - 1, 'the chain head does not match the last entry';
+    return query select false, v_expected - 1, v_expected - v_first, 'the chain head does not match the last entry';
     return;
   end if;
-  return query select true, null::bigint, v_expected - 1, null::text;
+  return query select true, null::bigint, v_expected - v_first, null::text;
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION public.webhook_emit(p_tenant_id uuid, p_type text, p_data jsonb)
+ RETURNS void
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  v_event_id uuid := gen_random_uuid();
+begin
+  if p_tenant_id is null or not exists (
+    select 1 from public.webhook_endpoints e
+    where e.tenant_id = p_tenant_id and e.enabled and p_type = any (e.event_types)
+  ) then
+    return;
+  end if;
+  insert into public.webhook_events (tenant_id, id, type, payload)
+  values (p_tenant_id, v_event_id, p_type, jsonb_build_object(
+    'type', p_type,
+    'timestamp', to_char(clock_timestamp() at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+    'data', coalesce(p_data, '{}'::jsonb) || jsonb_build_object('tenant_id', p_tenant_id)));
+  insert into public.webhook_deliveries (tenant_id, endpoint_id, event_id, event_type)
+  select e.tenant_id, e.id, v_event_id, p_type
+  from public.webhook_endpoints e
+  where e.tenant_id = p_tenant_id and e.enabled and p_type = any (e.event_types);
+  -- Wake the delivery job (graphile-worker, when installed); the periodic sweep covers the rest.
+  if to_regprocedure('graphile_worker.add_job(text, json, text, timestamptz, integer, text, integer, text[], text)') is not null then
+    perform graphile_worker.add_job('webhooks.deliver', '{}'::json, job_key => 'webhooks.deliver:due', job_key_mode => 'preserve_run_at');
+  end if;
 end
 $function$;
 
@@ -1149,6 +1871,81 @@ create table pooled.messages (
   constraint messages_pkey PRIMARY KEY (tenant_id, id)
 );
 
+create table public.analytics_events (
+  tenant_id uuid default public.current_tenant_id() not null,
+  id uuid default gen_random_uuid() not null,
+  event text not null,
+  distinct_id text,
+  properties jsonb default '{}'::jsonb not null,
+  occurred_at timestamp with time zone default now() not null,
+  created_at timestamp with time zone default now() not null,
+  constraint analytics_events_pkey PRIMARY KEY (tenant_id, id),
+  constraint analytics_events_distinct_id_check CHECK (((length(distinct_id) >= 1) AND (length(distinct_id) <= 200))),
+  constraint analytics_events_event_check CHECK (((length(btrim(event)) >= 1) AND (length(btrim(event)) <= 200))),
+  constraint analytics_events_properties_check CHECK ((jsonb_typeof(properties) = 'object'::text))
+);
+
+create table public.auth_refresh_tokens (
+  id uuid default gen_random_uuid() not null,
+  session_id uuid not null,
+  token_hash bytea not null,
+  created_at timestamp with time zone default now() not null,
+  used_at timestamp with time zone,
+  constraint auth_refresh_tokens_pkey PRIMARY KEY (id),
+  constraint auth_refresh_tokens_token_hash_key UNIQUE (token_hash)
+);
+
+create table public.auth_sessions (
+  id uuid default gen_random_uuid() not null,
+  identity_id uuid not null,
+  scope_tenant_id uuid,
+  role text not null,
+  created_at timestamp with time zone default now() not null,
+  expires_at timestamp with time zone not null,
+  revoked_at timestamp with time zone,
+  revoke_reason text,
+  user_agent text,
+  ip text,
+  constraint auth_sessions_pkey PRIMARY KEY (id),
+  constraint auth_sessions_revoke_reason_check CHECK ((revoke_reason = ANY (ARRAY['logout'::text, 'logout_all'::text, 'refresh_reuse'::text, 'password_changed'::text, 'password_reset'::text, 'membership_ended'::text]))),
+  constraint auth_sessions_role_check CHECK ((role = ANY (ARRAY['owner'::text, 'admin'::text, 'member'::text, 'platform_admin'::text])))
+);
+
+create table public.connector_events (
+  tenant_id uuid default public.current_tenant_id() not null,
+  id uuid default gen_random_uuid() not null,
+  connector text not null,
+  event text not null,
+  payload jsonb default '{}'::jsonb not null,
+  occurred_at timestamp with time zone default now() not null,
+  created_at timestamp with time zone default now() not null,
+  constraint connector_events_pkey PRIMARY KEY (tenant_id, id),
+  constraint connector_events_connector_check CHECK (((length(btrim(connector)) >= 1) AND (length(btrim(connector)) <= 100))),
+  constraint connector_events_event_check CHECK (((length(btrim(event)) >= 1) AND (length(btrim(event)) <= 200))),
+  constraint connector_events_payload_check CHECK ((jsonb_typeof(payload) = 'object'::text))
+);
+
+create table public.custom_domain_verifications (
+  tenant_id uuid not null,
+  domain text not null,
+  token text not null,
+  state text default 'pending'::text not null,
+  method text,
+  attempts integer default 0 not null,
+  next_check_at timestamp with time zone,
+  expires_at timestamp with time zone not null,
+  last_checked_at timestamp with time zone,
+  last_result text,
+  missing_since timestamp with time zone,
+  verified_at timestamp with time zone,
+  created_at timestamp with time zone default now() not null,
+  updated_at timestamp with time zone default now() not null,
+  constraint custom_domain_verifications_pkey PRIMARY KEY (tenant_id),
+  constraint custom_domain_verifications_method CHECK (((method IS NULL) OR (method = ANY (ARRAY['dns'::text, 'manual'::text])))),
+  constraint custom_domain_verifications_state CHECK ((state = ANY (ARRAY['pending'::text, 'verified'::text, 'expired'::text]))),
+  constraint custom_domain_verifications_verified CHECK (((state = 'verified'::text) = ((verified_at IS NOT NULL) AND (method IS NOT NULL))))
+);
+
 create table public.deployment_settings (
   key text not null,
   value text not null,
@@ -1171,6 +1968,7 @@ create table public.hasura_tenant_sources (
   tenant_id uuid not null,
   source_name text not null,
   created_at timestamp with time zone default now() not null,
+  synced_version bigint,
   constraint hasura_tenant_sources_pkey PRIMARY KEY (tenant_id),
   constraint hasura_tenant_sources_source_name_key UNIQUE (source_name)
 );
@@ -1183,9 +1981,25 @@ create table public.identities (
   is_platform_admin boolean default false not null,
   created_at timestamp with time zone default now() not null,
   updated_at timestamp with time zone default now() not null,
+  email_verified_at timestamp with time zone,
+  erased_at timestamp with time zone,
   constraint identities_pkey PRIMARY KEY (id),
   constraint identities_email_key UNIQUE (email),
   constraint identities_email_format CHECK (((email = lower(email)) AND (email ~ '^[^@\s]+@[^@\s]+$'::text)))
+);
+
+create table public.identity_tokens (
+  id uuid default gen_random_uuid() not null,
+  identity_id uuid not null,
+  purpose text not null,
+  token_hash bytea not null,
+  context_tenant_id uuid,
+  created_at timestamp with time zone default now() not null,
+  expires_at timestamp with time zone not null,
+  used_at timestamp with time zone,
+  constraint identity_tokens_pkey PRIMARY KEY (id),
+  constraint identity_tokens_token_hash_key UNIQUE (token_hash),
+  constraint identity_tokens_purpose_check CHECK ((purpose = ANY (ARRAY['password_reset'::text, 'email_verification'::text])))
 );
 
 create table public.memberships (
@@ -1196,6 +2010,45 @@ create table public.memberships (
   updated_at timestamp with time zone default now() not null,
   constraint memberships_pkey PRIMARY KEY (tenant_id, identity_id),
   constraint memberships_role_check CHECK ((role = ANY (ARRAY['owner'::text, 'admin'::text, 'member'::text])))
+);
+
+create table public.meters (
+  id text not null,
+  name text not null,
+  aggregation text default 'sum'::text not null,
+  unit text default 'unit'::text not null,
+  created_at timestamp with time zone default now() not null,
+  updated_at timestamp with time zone default now() not null,
+  constraint meters_pkey PRIMARY KEY (id),
+  constraint meters_aggregation_check CHECK ((aggregation = ANY (ARRAY['sum'::text, 'count'::text, 'max'::text]))),
+  constraint meters_id_check CHECK ((id ~ '^[a-z][a-z0-9_-]{1,62}$'::text)),
+  constraint meters_name_check CHECK (((length(btrim(name)) >= 1) AND (length(btrim(name)) <= 200))),
+  constraint meters_unit_check CHECK (((length(btrim(unit)) >= 1) AND (length(btrim(unit)) <= 50)))
+);
+
+create table public.outbox (
+  id uuid default gen_random_uuid() not null,
+  template text not null,
+  recipient text not null,
+  subject text not null,
+  text_body text not null,
+  html_body text not null,
+  context_tenant_id uuid,
+  created_at timestamp with time zone default now() not null,
+  constraint outbox_pkey PRIMARY KEY (id)
+);
+
+create table public.plan_meters (
+  plan_id text not null,
+  meter_id text not null,
+  cap numeric,
+  enforcement text default 'hard'::text not null,
+  stripe_event_name text,
+  updated_at timestamp with time zone default now() not null,
+  constraint plan_meters_pkey PRIMARY KEY (plan_id, meter_id),
+  constraint plan_meters_cap_check CHECK (((cap IS NULL) OR (cap >= (0)::numeric))),
+  constraint plan_meters_enforcement_check CHECK ((enforcement = ANY (ARRAY['hard'::text, 'soft'::text]))),
+  constraint plan_meters_stripe_event_name_check CHECK ((stripe_event_name ~ '^[A-Za-z0-9_.:-]{1,100}$'::text))
 );
 
 create table public.plans (
@@ -1216,7 +2069,9 @@ create table public.plans (
   created_at timestamp with time zone default now() not null,
   updated_at timestamp with time zone default now() not null,
   placement text,
+  audit_retention_days integer default 365 not null,
   constraint plans_pkey PRIMARY KEY (id),
+  constraint plans_audit_retention_days_positive CHECK ((audit_retention_days > 0)),
   constraint plans_id_check CHECK ((id ~ '^[a-z][a-z0-9_]{1,30}$'::text)),
   constraint plans_placement_check CHECK ((placement = ANY (ARRAY['schema'::text, 'pooled'::text, 'database'::text]))),
   constraint plans_rate_limit_per_hour_check CHECK ((rate_limit_per_hour > 0)),
@@ -1224,11 +2079,42 @@ create table public.plans (
   constraint plans_trial_days_check CHECK ((trial_days >= 0))
 );
 
+create table public.platform_audit_logs (
+  id bigint generated always as identity not null,
+  actor_kind text not null,
+  actor_id uuid,
+  action text not null,
+  entity_type text not null,
+  entity_id text not null,
+  old_values jsonb,
+  new_values jsonb,
+  created_at timestamp with time zone default clock_timestamp() not null,
+  constraint platform_audit_logs_pkey PRIMARY KEY (id)
+);
+
 create table public.schema_migrations (
   version bigint not null,
   name text,
   applied_at timestamp with time zone default now(),
   constraint schema_migrations_pkey PRIMARY KEY (version)
+);
+
+create table public.stripe_meter_reports (
+  tenant_id uuid not null,
+  id uuid default gen_random_uuid() not null,
+  meter_id text not null,
+  event_name text not null,
+  stripe_customer_id text not null,
+  value numeric not null,
+  events integer not null,
+  identifier text not null,
+  status text default 'pending'::text not null,
+  created_at timestamp with time zone default now() not null,
+  sent_at timestamp with time zone,
+  constraint stripe_meter_reports_pkey PRIMARY KEY (tenant_id, id),
+  constraint stripe_meter_reports_identifier_key UNIQUE (tenant_id, identifier),
+  constraint stripe_meter_reports_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'sent'::text]))),
+  constraint stripe_meter_reports_value_check CHECK ((value >= (0)::numeric))
 );
 
 create table public.stripe_webhooks (
@@ -1262,6 +2148,25 @@ create table public.tenant_api_calls (
   constraint tenant_api_calls_period_format CHECK ((period ~ '^[0-9]{4}-(0[1-9]|1[0-2])$'::text))
 );
 
+create table public.tenant_api_keys (
+  tenant_id uuid not null,
+  id uuid default gen_random_uuid() not null,
+  name text not null,
+  prefix text not null,
+  key_hash bytea not null,
+  role text not null,
+  created_by uuid,
+  created_at timestamp with time zone default now() not null,
+  expires_at timestamp with time zone,
+  last_used_at timestamp with time zone,
+  revoked_at timestamp with time zone,
+  revoked_by uuid,
+  constraint tenant_api_keys_pkey PRIMARY KEY (tenant_id, id),
+  constraint tenant_api_keys_name_check CHECK (((length(btrim(name)) >= 1) AND (length(btrim(name)) <= 100))),
+  constraint tenant_api_keys_prefix_check CHECK ((prefix ~ '^sk_[a-z0-9]{12}$'::text)),
+  constraint tenant_api_keys_role_check CHECK ((role = ANY (ARRAY['admin'::text, 'member'::text])))
+);
+
 create table public.tenant_audit_heads (
   tenant_id uuid not null,
   seq bigint not null,
@@ -1285,10 +2190,35 @@ create table public.tenant_audit_logs (
   created_at timestamp with time zone default clock_timestamp() not null,
   prev_hash text,
   hash text not null,
+  hash_version smallint default 1 not null,
+  personal_digest text,
   constraint tenant_audit_logs_pkey PRIMARY KEY (tenant_id, seq),
   constraint tenant_audit_logs_action_check CHECK ((action ~ '^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$'::text)),
-  constraint tenant_audit_logs_actor_kind_check CHECK ((actor_kind = ANY (ARRAY['user'::text, 'hasura'::text, 'stripe'::text, 'cron'::text, 'system'::text, 'cli'::text]))),
+  constraint tenant_audit_logs_actor_kind_check CHECK ((actor_kind = ANY (ARRAY['user'::text, 'hasura'::text, 'stripe'::text, 'cron'::text, 'system'::text, 'cli'::text, 'api_key'::text]))),
+  constraint tenant_audit_logs_hash_version_check CHECK ((hash_version = ANY (ARRAY[1, 2]))),
   constraint tenant_audit_logs_seq_check CHECK ((seq > 0))
+);
+
+create table public.tenant_audit_personal (
+  tenant_id uuid not null,
+  seq bigint not null,
+  subject_ids uuid[] default '{}'::uuid[] not null,
+  emails text[] default '{}'::text[] not null,
+  data jsonb not null,
+  salt bytea not null,
+  constraint tenant_audit_personal_pkey PRIMARY KEY (tenant_id, seq),
+  constraint tenant_audit_personal_data_check CHECK ((jsonb_typeof(data) = 'object'::text))
+);
+
+create table public.tenant_audit_retention (
+  tenant_id uuid not null,
+  checkpoint_seq bigint default 0 not null,
+  checkpoint_hash text,
+  retention_days integer,
+  tenant_deleted_at timestamp with time zone,
+  updated_at timestamp with time zone default now() not null,
+  constraint tenant_audit_retention_pkey PRIMARY KEY (tenant_id),
+  constraint tenant_audit_retention_retention_days_check CHECK ((retention_days > 0))
 );
 
 create table public.tenant_counters (
@@ -1302,6 +2232,23 @@ create table public.tenant_counters (
   constraint tenant_counters_pkey PRIMARY KEY (tenant_id),
   constraint tenant_counters_period_format CHECK ((period ~ '^[0-9]{4}-(0[1-9]|1[0-2])$'::text))
 ) with (fillfactor=70);
+
+create table public.tenant_exports (
+  tenant_id uuid not null,
+  id uuid default gen_random_uuid() not null,
+  status text default 'pending'::text not null,
+  requested_by uuid,
+  file_name text,
+  size_bytes bigint,
+  sha256 text,
+  manifest jsonb,
+  error text,
+  created_at timestamp with time zone default now() not null,
+  finished_at timestamp with time zone,
+  expires_at timestamp with time zone,
+  constraint tenant_exports_pkey PRIMARY KEY (tenant_id, id),
+  constraint tenant_exports_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'running'::text, 'done'::text, 'failed'::text])))
+);
 
 create table public.tenant_invitations (
   tenant_id uuid not null,
@@ -1323,6 +2270,17 @@ create table public.tenant_invitations (
   constraint tenant_invitations_role_check CHECK ((role = ANY (ARRAY['admin'::text, 'member'::text]))),
   constraint tenant_invitations_single_outcome CHECK (((accepted_at IS NULL) OR (revoked_at IS NULL))),
   constraint tenant_invitations_token_hash_check CHECK ((length(token_hash) = 32))
+);
+
+create table public.tenant_meter_caps (
+  tenant_id uuid not null,
+  meter_id text not null,
+  cap numeric,
+  enforcement text default 'hard'::text not null,
+  updated_at timestamp with time zone default now() not null,
+  constraint tenant_meter_caps_pkey PRIMARY KEY (tenant_id, meter_id),
+  constraint tenant_meter_caps_cap_check CHECK (((cap IS NULL) OR (cap >= (0)::numeric))),
+  constraint tenant_meter_caps_enforcement_check CHECK ((enforcement = ANY (ARRAY['hard'::text, 'soft'::text])))
 );
 
 create table public.tenant_move_changes (
@@ -1350,7 +2308,7 @@ create table public.tenant_moves (
   updated_at timestamp with time zone default now() not null,
   finished_at timestamp with time zone,
   constraint tenant_moves_pkey PRIMARY KEY (tenant_id, id),
-  constraint tenant_moves_changes_tier CHECK ((from_isolation <> to_isolation)),
+  constraint tenant_moves_changes_tier CHECK (((from_isolation <> to_isolation) OR ((to_isolation = 'database'::text) AND ((source ->> 'database_url_env'::text) IS DISTINCT FROM (target ->> 'database_url_env'::text))))),
   constraint tenant_moves_finished CHECK (((finished_at IS NULL) = (state <> ALL (ARRAY['done'::text, 'aborted'::text])))),
   constraint tenant_moves_from_isolation_check CHECK ((from_isolation = ANY (ARRAY['schema'::text, 'pooled'::text, 'database'::text]))),
   constraint tenant_moves_prior_status_check CHECK ((prior_status = ANY (ARRAY['trial'::text, 'active'::text]))),
@@ -1360,6 +2318,21 @@ create table public.tenant_moves (
   constraint tenant_moves_to_isolation_check CHECK ((to_isolation = ANY (ARRAY['schema'::text, 'pooled'::text, 'database'::text])))
 );
 
+create table public.tenant_notices (
+  tenant_id uuid not null,
+  id uuid default gen_random_uuid() not null,
+  kind text not null,
+  dedupe_key text not null,
+  message text not null,
+  data jsonb default '{}'::jsonb not null,
+  created_at timestamp with time zone default now() not null,
+  constraint tenant_notices_pkey PRIMARY KEY (tenant_id, id),
+  constraint tenant_notices_dedupe_key UNIQUE (tenant_id, dedupe_key),
+  constraint tenant_notices_data_check CHECK ((jsonb_typeof(data) = 'object'::text)),
+  constraint tenant_notices_dedupe_key_check CHECK (((length(dedupe_key) >= 1) AND (length(dedupe_key) <= 200))),
+  constraint tenant_notices_kind_check CHECK ((kind ~ '^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$'::text))
+);
+
 create table public.tenant_settings (
   tenant_id uuid not null,
   settings jsonb default '{}'::jsonb not null,
@@ -1367,6 +2340,7 @@ create table public.tenant_settings (
   updated_at timestamp with time zone default now() not null,
   limit_overrides jsonb default '{}'::jsonb not null,
   constraint tenant_settings_pkey PRIMARY KEY (tenant_id),
+  constraint tenant_settings_caps CHECK (public.settings_within_caps(settings)) NOT VALID,
   constraint tenant_settings_features_check CHECK ((jsonb_typeof(features) = 'object'::text)),
   constraint tenant_settings_limit_overrides_valid CHECK (public.limit_overrides_valid(limit_overrides)),
   constraint tenant_settings_settings_check CHECK ((jsonb_typeof(settings) = 'object'::text))
@@ -1461,6 +2435,108 @@ END),
   constraint tenants_subscription_status_check CHECK ((subscription_status = ANY (ARRAY['incomplete'::text, 'incomplete_expired'::text, 'trialing'::text, 'active'::text, 'past_due'::text, 'canceled'::text, 'unpaid'::text, 'paused'::text])))
 );
 
+create table public.usage_events (
+  tenant_id uuid default public.current_tenant_id() not null,
+  id uuid default gen_random_uuid() not null,
+  meter_id text not null,
+  user_id text,
+  value numeric not null,
+  properties jsonb default '{}'::jsonb not null,
+  occurred_at timestamp with time zone not null,
+  period text not null,
+  idempotency_key text not null,
+  request_hash text not null,
+  correction boolean default false not null,
+  reason text,
+  actor_id uuid,
+  created_at timestamp with time zone default clock_timestamp() not null,
+  reported_in uuid,
+  constraint usage_events_pkey PRIMARY KEY (tenant_id, id),
+  constraint usage_events_idempotency_key UNIQUE (tenant_id, idempotency_key),
+  constraint usage_events_idempotency_key_check CHECK (((length(idempotency_key) >= 1) AND (length(idempotency_key) <= 255))),
+  constraint usage_events_period_check CHECK ((period ~ '^[0-9]{4}-(0[1-9]|1[0-2])$'::text)),
+  constraint usage_events_properties_check CHECK ((jsonb_typeof(properties) = 'object'::text)),
+  constraint usage_events_reason_check CHECK ((length(reason) <= 500)),
+  constraint usage_events_sign CHECK ((correction OR (value >= (0)::numeric))),
+  constraint usage_events_user_id_check CHECK (((length(user_id) >= 1) AND (length(user_id) <= 200)))
+);
+
+create table public.usage_meter_totals (
+  tenant_id uuid not null,
+  meter_id text not null,
+  period text not null,
+  usage numeric default 0 not null,
+  value_sum numeric default 0 not null,
+  event_count bigint default 0 not null,
+  value_max numeric,
+  overage numeric default 0 not null,
+  updated_at timestamp with time zone default now() not null,
+  constraint usage_meter_totals_pkey PRIMARY KEY (tenant_id, meter_id, period),
+  constraint usage_meter_totals_period_check CHECK ((period ~ '^[0-9]{4}-(0[1-9]|1[0-2])$'::text))
+);
+
+create table public.webhook_deliveries (
+  tenant_id uuid not null,
+  id uuid default gen_random_uuid() not null,
+  endpoint_id uuid not null,
+  event_id uuid not null,
+  event_type text not null,
+  status text default 'pending'::text not null,
+  attempts integer default 0 not null,
+  next_attempt_at timestamp with time zone default now() not null,
+  locked_until timestamp with time zone,
+  last_status_code integer,
+  last_error text,
+  last_latency_ms integer,
+  replay_of uuid,
+  created_at timestamp with time zone default now() not null,
+  updated_at timestamp with time zone default now() not null,
+  finished_at timestamp with time zone,
+  constraint webhook_deliveries_pkey PRIMARY KEY (tenant_id, id),
+  constraint webhook_deliveries_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'succeeded'::text, 'failed'::text, 'cancelled'::text])))
+);
+
+create table public.webhook_delivery_attempts (
+  tenant_id uuid not null,
+  delivery_id uuid not null,
+  attempt integer not null,
+  status_code integer,
+  latency_ms integer not null,
+  error text,
+  created_at timestamp with time zone default now() not null,
+  constraint webhook_delivery_attempts_pkey PRIMARY KEY (tenant_id, delivery_id, attempt),
+  constraint webhook_delivery_attempts_attempt_check CHECK ((attempt > 0))
+);
+
+create table public.webhook_endpoints (
+  tenant_id uuid default public.current_tenant_id() not null,
+  id uuid default gen_random_uuid() not null,
+  url text not null,
+  description text,
+  event_types text[] not null,
+  secret text not null,
+  enabled boolean default true not null,
+  disabled_at timestamp with time zone,
+  disabled_reason text,
+  failing_since timestamp with time zone,
+  created_by uuid,
+  created_at timestamp with time zone default now() not null,
+  updated_at timestamp with time zone default now() not null,
+  constraint webhook_endpoints_pkey PRIMARY KEY (tenant_id, id),
+  constraint webhook_endpoints_description_check CHECK ((length(description) <= 500)),
+  constraint webhook_endpoints_event_types_check CHECK (((cardinality(event_types) >= 1) AND (cardinality(event_types) <= 50))),
+  constraint webhook_endpoints_url_check CHECK ((((length(url) >= 8) AND (length(url) <= 2000)) AND (url ~ '^https?://'::text)))
+);
+
+create table public.webhook_events (
+  tenant_id uuid not null,
+  id uuid default gen_random_uuid() not null,
+  type text not null,
+  payload jsonb not null,
+  created_at timestamp with time zone default now() not null,
+  constraint webhook_events_pkey PRIMARY KEY (tenant_id, id)
+);
+
 
 ------------------------------------------------------------------------------
 -- foreign keys
@@ -1474,20 +2550,51 @@ alter table only pooled.members add constraint members_tenant_id_fkey FOREIGN KE
 alter table only pooled.messages add constraint messages_channel_id_fkey FOREIGN KEY (tenant_id, channel_id) REFERENCES pooled.channels(tenant_id, id) ON DELETE CASCADE;
 alter table only pooled.messages add constraint messages_member_id_fkey FOREIGN KEY (tenant_id, member_id) REFERENCES pooled.members(tenant_id, id) ON DELETE CASCADE;
 alter table only pooled.messages add constraint messages_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
+alter table only public.analytics_events add constraint analytics_events_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
+alter table only public.auth_refresh_tokens add constraint auth_refresh_tokens_session_id_fkey FOREIGN KEY (session_id) REFERENCES public.auth_sessions(id) ON DELETE CASCADE;
+alter table only public.auth_sessions add constraint auth_sessions_identity_id_fkey FOREIGN KEY (identity_id) REFERENCES public.identities(id) ON DELETE CASCADE;
+alter table only public.auth_sessions add constraint auth_sessions_scope_tenant_id_fkey FOREIGN KEY (scope_tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
+alter table only public.connector_events add constraint connector_events_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
+alter table only public.custom_domain_verifications add constraint custom_domain_verifications_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
 alter table only public.hasura_tenant_sources add constraint hasura_tenant_sources_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
+alter table only public.identity_tokens add constraint identity_tokens_context_tenant_id_fkey FOREIGN KEY (context_tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
+alter table only public.identity_tokens add constraint identity_tokens_identity_id_fkey FOREIGN KEY (identity_id) REFERENCES public.identities(id) ON DELETE CASCADE;
 alter table only public.memberships add constraint memberships_identity_id_fkey FOREIGN KEY (identity_id) REFERENCES public.identities(id) ON DELETE CASCADE;
 alter table only public.memberships add constraint memberships_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
+alter table only public.outbox add constraint outbox_context_tenant_id_fkey FOREIGN KEY (context_tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
+alter table only public.plan_meters add constraint plan_meters_meter_id_fkey FOREIGN KEY (meter_id) REFERENCES public.meters(id) ON DELETE CASCADE;
+alter table only public.plan_meters add constraint plan_meters_plan_id_fkey FOREIGN KEY (plan_id) REFERENCES public.plans(id) ON DELETE CASCADE;
+alter table only public.stripe_meter_reports add constraint stripe_meter_reports_meter_id_fkey FOREIGN KEY (meter_id) REFERENCES public.meters(id) ON DELETE RESTRICT;
+alter table only public.stripe_meter_reports add constraint stripe_meter_reports_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
 alter table only public.tenant_api_calls add constraint tenant_api_calls_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
+alter table only public.tenant_api_keys add constraint tenant_api_keys_created_by_fkey FOREIGN KEY (created_by) REFERENCES public.identities(id) ON DELETE RESTRICT;
+alter table only public.tenant_api_keys add constraint tenant_api_keys_revoked_by_fkey FOREIGN KEY (revoked_by) REFERENCES public.identities(id) ON DELETE RESTRICT;
+alter table only public.tenant_api_keys add constraint tenant_api_keys_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
 alter table only public.tenant_counters add constraint tenant_counters_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
+alter table only public.tenant_exports add constraint tenant_exports_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
 alter table only public.tenant_invitations add constraint tenant_invitations_invited_by_fkey FOREIGN KEY (invited_by) REFERENCES public.identities(id) ON DELETE CASCADE;
 alter table only public.tenant_invitations add constraint tenant_invitations_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
+alter table only public.tenant_meter_caps add constraint tenant_meter_caps_meter_id_fkey FOREIGN KEY (meter_id) REFERENCES public.meters(id) ON DELETE CASCADE;
+alter table only public.tenant_meter_caps add constraint tenant_meter_caps_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
 alter table only public.tenant_move_changes add constraint tenant_move_changes_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
 alter table only public.tenant_moves add constraint tenant_moves_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
+alter table only public.tenant_notices add constraint tenant_notices_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
 alter table only public.tenant_settings add constraint tenant_settings_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
 alter table only public.tenant_usage_counters add constraint tenant_usage_counters_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
 alter table only public.tenant_usage_history add constraint tenant_usage_history_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
 alter table only public.tenant_write_guards add constraint tenant_write_guards_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
 alter table only public.tenants add constraint tenants_plan_fkey FOREIGN KEY (plan) REFERENCES public.plans(id) ON DELETE RESTRICT;
+alter table only public.usage_events add constraint usage_events_meter_id_fkey FOREIGN KEY (meter_id) REFERENCES public.meters(id) ON DELETE RESTRICT;
+alter table only public.usage_events add constraint usage_events_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
+alter table only public.usage_meter_totals add constraint usage_meter_totals_meter_id_fkey FOREIGN KEY (meter_id) REFERENCES public.meters(id) ON DELETE CASCADE;
+alter table only public.usage_meter_totals add constraint usage_meter_totals_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
+alter table only public.webhook_deliveries add constraint webhook_deliveries_endpoint_fkey FOREIGN KEY (tenant_id, endpoint_id) REFERENCES public.webhook_endpoints(tenant_id, id) ON DELETE CASCADE;
+alter table only public.webhook_deliveries add constraint webhook_deliveries_event_fkey FOREIGN KEY (tenant_id, event_id) REFERENCES public.webhook_events(tenant_id, id) ON DELETE CASCADE;
+alter table only public.webhook_deliveries add constraint webhook_deliveries_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
+alter table only public.webhook_delivery_attempts add constraint webhook_delivery_attempts_delivery_fkey FOREIGN KEY (tenant_id, delivery_id) REFERENCES public.webhook_deliveries(tenant_id, id) ON DELETE CASCADE;
+alter table only public.webhook_delivery_attempts add constraint webhook_delivery_attempts_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
+alter table only public.webhook_endpoints add constraint webhook_endpoints_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
+alter table only public.webhook_events add constraint webhook_events_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
 
 ------------------------------------------------------------------------------
 -- indexes
@@ -1497,21 +2604,47 @@ CREATE INDEX files_channel_id_idx ON pooled.files USING btree (tenant_id, channe
 CREATE INDEX files_member_id_idx ON pooled.files USING btree (tenant_id, member_id);
 CREATE INDEX messages_channel_id_created_at_idx ON pooled.messages USING btree (tenant_id, channel_id, created_at);
 CREATE INDEX messages_member_id_idx ON pooled.messages USING btree (tenant_id, member_id);
+CREATE INDEX analytics_events_occurred_idx ON public.analytics_events USING btree (tenant_id, occurred_at);
+CREATE INDEX auth_refresh_tokens_session_id_idx ON public.auth_refresh_tokens USING btree (session_id);
+CREATE INDEX auth_sessions_identity_id_idx ON public.auth_sessions USING btree (identity_id);
+CREATE INDEX auth_sessions_scope_tenant_id_idx ON public.auth_sessions USING btree (scope_tenant_id);
+CREATE INDEX connector_events_occurred_idx ON public.connector_events USING btree (tenant_id, connector, occurred_at);
+CREATE INDEX custom_domain_verifications_checked_idx ON public.custom_domain_verifications USING btree (state, last_checked_at);
+CREATE INDEX custom_domain_verifications_due_idx ON public.custom_domain_verifications USING btree (state, next_check_at);
 CREATE INDEX hasura_event_receipts_received_at_idx ON public.hasura_event_receipts USING btree (received_at);
+CREATE INDEX identity_tokens_context_tenant_id_idx ON public.identity_tokens USING btree (context_tenant_id);
+CREATE INDEX identity_tokens_identity_id_idx ON public.identity_tokens USING btree (identity_id);
 CREATE INDEX memberships_identity_id_idx ON public.memberships USING btree (identity_id);
+CREATE INDEX outbox_context_tenant_id_idx ON public.outbox USING btree (context_tenant_id);
+CREATE INDEX outbox_created_at_idx ON public.outbox USING btree (created_at);
+CREATE INDEX platform_audit_logs_entity_idx ON public.platform_audit_logs USING btree (entity_type, entity_id, id);
+CREATE INDEX stripe_meter_reports_pending_idx ON public.stripe_meter_reports USING btree (tenant_id, status) WHERE (status = 'pending'::text);
 CREATE INDEX stripe_webhooks_tenant_id_idx ON public.stripe_webhooks USING btree (tenant_id, created_at);
 CREATE INDEX stripe_webhooks_unprocessed_idx ON public.stripe_webhooks USING btree (created_at) WHERE (NOT processed);
+CREATE INDEX tenant_api_keys_prefix_idx ON public.tenant_api_keys USING btree (prefix);
 CREATE INDEX tenant_audit_logs_action_idx ON public.tenant_audit_logs USING btree (tenant_id, action, seq);
 CREATE INDEX tenant_audit_logs_created_at_idx ON public.tenant_audit_logs USING btree (tenant_id, created_at);
+CREATE INDEX tenant_audit_personal_emails_idx ON public.tenant_audit_personal USING gin (emails);
+CREATE INDEX tenant_audit_personal_subject_ids_idx ON public.tenant_audit_personal USING gin (subject_ids);
+CREATE INDEX tenant_exports_expires_at_idx ON public.tenant_exports USING btree (expires_at) WHERE (file_name IS NOT NULL);
 CREATE INDEX tenant_invitations_expires_at_idx ON public.tenant_invitations USING btree (expires_at) WHERE (accepted_at IS NULL);
 CREATE UNIQUE INDEX tenant_invitations_pending_email_key ON public.tenant_invitations USING btree (tenant_id, email) WHERE ((accepted_at IS NULL) AND (revoked_at IS NULL));
 CREATE INDEX tenant_invitations_token_hash_idx ON public.tenant_invitations USING btree (token_hash);
+CREATE INDEX tenant_meter_caps_meter_idx ON public.tenant_meter_caps USING btree (tenant_id, meter_id);
 CREATE UNIQUE INDEX tenant_moves_active_key ON public.tenant_moves USING btree (tenant_id) WHERE (finished_at IS NULL);
+CREATE INDEX tenant_notices_created_at_idx ON public.tenant_notices USING btree (tenant_id, created_at);
 CREATE INDEX tenants_grace_ends_at_idx ON public.tenants USING btree (grace_ends_at) WHERE (past_due_since IS NOT NULL);
 CREATE INDEX tenants_plan_idx ON public.tenants USING btree (plan);
 CREATE INDEX tenants_status_cancelled_at_idx ON public.tenants USING btree (status, cancelled_at);
 CREATE UNIQUE INDEX tenants_stripe_customer_id_key ON public.tenants USING btree (stripe_customer_id);
 CREATE UNIQUE INDEX tenants_stripe_subscription_id_key ON public.tenants USING btree (stripe_subscription_id);
+CREATE INDEX tenants_trial_ends_at_idx ON public.tenants USING btree (trial_ends_at) WHERE (status = 'trial'::text);
+CREATE INDEX usage_events_unreported_idx ON public.usage_events USING btree (tenant_id, meter_id) WHERE (reported_in IS NULL);
+CREATE INDEX usage_meter_totals_meter_idx ON public.usage_meter_totals USING btree (tenant_id, meter_id);
+CREATE INDEX webhook_deliveries_due_all_idx ON public.webhook_deliveries USING btree (next_attempt_at) WHERE (status = 'pending'::text);
+CREATE INDEX webhook_deliveries_due_idx ON public.webhook_deliveries USING btree (tenant_id, next_attempt_at) WHERE (status = 'pending'::text);
+CREATE INDEX webhook_deliveries_endpoint_idx ON public.webhook_deliveries USING btree (tenant_id, endpoint_id, created_at);
+CREATE INDEX webhook_deliveries_event_idx ON public.webhook_deliveries USING btree (tenant_id, event_id);
 
 ------------------------------------------------------------------------------
 -- functions over table row types
@@ -1522,16 +2655,50 @@ CREATE OR REPLACE FUNCTION public.audit_row_hash(r public.tenant_audit_logs)
  IMMUTABLE PARALLEL SAFE
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
-  select encode(sha256(convert_to(jsonb_build_array(
-    r.tenant_id, r.seq, r.actor_kind, r.actor_id, r.actor_role, r.action, r.entity_type, r.entity_id,
-    r.old_values, r.new_values, r.ip, r.user_agent, extract(epoch from r.created_at), r.prev_hash
-  )::text, 'UTF8')), 'hex')
+  select case when coalesce(r.hash_version, 1) = 1 then
+    encode(sha256(convert_to(jsonb_build_array(
+      r.tenant_id, r.seq, r.actor_kind, r.actor_id, r.actor_role, r.action, r.entity_type, r.entity_id,
+      r.old_values, r.new_values, r.ip, r.user_agent, extract(epoch from r.created_at), r.prev_hash
+    )::text, 'UTF8')), 'hex')
+  else
+    encode(sha256(convert_to(jsonb_build_array(
+      2, r.tenant_id, r.seq, r.actor_kind, r.actor_id, r.actor_role, r.action, r.entity_type, r.entity_id,
+      r.old_values, r.new_values, extract(epoch from r.created_at), r.personal_digest, r.prev_hash
+    )::text, 'UTF8')), 'hex')
+  end
 $function$;
 
 
 ------------------------------------------------------------------------------
 -- views
 ------------------------------------------------------------------------------
+create view public.tenant_audit_entries with (security_invoker=true) as
+ SELECT l.tenant_id,
+    l.seq,
+    l.actor_kind,
+    l.actor_id,
+    l.actor_role,
+    l.action,
+    l.entity_type,
+    l.entity_id,
+        CASE
+            WHEN l.old_values IS NULL THEN NULL::jsonb
+            ELSE l.old_values || COALESCE(p.data -> 'old'::text, '{}'::jsonb)
+        END AS old_values,
+        CASE
+            WHEN l.new_values IS NULL THEN NULL::jsonb
+            ELSE l.new_values || COALESCE(p.data -> 'new'::text, '{}'::jsonb)
+        END AS new_values,
+    COALESCE(l.ip, p.data ->> 'ip'::text) AS ip,
+    COALESCE(l.user_agent, p.data ->> 'user_agent'::text) AS user_agent,
+    l.created_at,
+    l.prev_hash,
+    l.hash,
+    l.hash_version,
+    l.personal_digest
+   FROM public.tenant_audit_logs l
+     LEFT JOIN public.tenant_audit_personal p ON p.tenant_id = l.tenant_id AND p.seq = l.seq;
+
 create view public.tenant_usage with (security_invoker=true) as
  SELECT t.id AS tenant_id,
     m.period,
@@ -1586,6 +2753,16 @@ alter table pooled.members enable row level security;
 alter table pooled.members force row level security;
 alter table pooled.messages enable row level security;
 alter table pooled.messages force row level security;
+alter table public.analytics_events enable row level security;
+alter table public.analytics_events force row level security;
+alter table public.auth_refresh_tokens enable row level security;
+alter table public.auth_refresh_tokens force row level security;
+alter table public.auth_sessions enable row level security;
+alter table public.auth_sessions force row level security;
+alter table public.connector_events enable row level security;
+alter table public.connector_events force row level security;
+alter table public.custom_domain_verifications enable row level security;
+alter table public.custom_domain_verifications force row level security;
 alter table public.deployment_settings enable row level security;
 alter table public.deployment_settings force row level security;
 alter table public.hasura_event_receipts enable row level security;
@@ -1594,28 +2771,52 @@ alter table public.hasura_tenant_sources enable row level security;
 alter table public.hasura_tenant_sources force row level security;
 alter table public.identities enable row level security;
 alter table public.identities force row level security;
+alter table public.identity_tokens enable row level security;
+alter table public.identity_tokens force row level security;
 alter table public.memberships enable row level security;
 alter table public.memberships force row level security;
+alter table public.meters enable row level security;
+alter table public.meters force row level security;
+alter table public.outbox enable row level security;
+alter table public.outbox force row level security;
+alter table public.plan_meters enable row level security;
+alter table public.plan_meters force row level security;
 alter table public.plans enable row level security;
 alter table public.plans force row level security;
+alter table public.platform_audit_logs enable row level security;
+alter table public.platform_audit_logs force row level security;
 alter table public.schema_migrations enable row level security;
 alter table public.schema_migrations force row level security;
+alter table public.stripe_meter_reports enable row level security;
+alter table public.stripe_meter_reports force row level security;
 alter table public.stripe_webhooks enable row level security;
 alter table public.stripe_webhooks force row level security;
 alter table public.tenant_api_calls enable row level security;
 alter table public.tenant_api_calls force row level security;
+alter table public.tenant_api_keys enable row level security;
+alter table public.tenant_api_keys force row level security;
 alter table public.tenant_audit_heads enable row level security;
 alter table public.tenant_audit_heads force row level security;
 alter table public.tenant_audit_logs enable row level security;
 alter table public.tenant_audit_logs force row level security;
+alter table public.tenant_audit_personal enable row level security;
+alter table public.tenant_audit_personal force row level security;
+alter table public.tenant_audit_retention enable row level security;
+alter table public.tenant_audit_retention force row level security;
 alter table public.tenant_counters enable row level security;
 alter table public.tenant_counters force row level security;
+alter table public.tenant_exports enable row level security;
+alter table public.tenant_exports force row level security;
 alter table public.tenant_invitations enable row level security;
 alter table public.tenant_invitations force row level security;
+alter table public.tenant_meter_caps enable row level security;
+alter table public.tenant_meter_caps force row level security;
 alter table public.tenant_move_changes enable row level security;
 alter table public.tenant_move_changes force row level security;
 alter table public.tenant_moves enable row level security;
 alter table public.tenant_moves force row level security;
+alter table public.tenant_notices enable row level security;
+alter table public.tenant_notices force row level security;
 alter table public.tenant_settings enable row level security;
 alter table public.tenant_settings force row level security;
 alter table public.tenant_usage_counters enable row level security;
@@ -1626,6 +2827,18 @@ alter table public.tenant_write_guards enable row level security;
 alter table public.tenant_write_guards force row level security;
 alter table public.tenants enable row level security;
 alter table public.tenants force row level security;
+alter table public.usage_events enable row level security;
+alter table public.usage_events force row level security;
+alter table public.usage_meter_totals enable row level security;
+alter table public.usage_meter_totals force row level security;
+alter table public.webhook_deliveries enable row level security;
+alter table public.webhook_deliveries force row level security;
+alter table public.webhook_delivery_attempts enable row level security;
+alter table public.webhook_delivery_attempts force row level security;
+alter table public.webhook_endpoints enable row level security;
+alter table public.webhook_endpoints force row level security;
+alter table public.webhook_events enable row level security;
+alter table public.webhook_events force row level security;
 create policy app_tenant on pooled.channels as permissive for all to app
   using ((tenant_id = public.current_tenant_id()))
   with check ((tenant_id = public.current_tenant_id()));
@@ -1674,6 +2887,42 @@ create policy hasura_select on pooled.messages as permissive for select to hasur
 create policy hasura_update on pooled.messages as permissive for update to hasura
   using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
   with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy app_tenant on public.analytics_events as permissive for all to app
+  using ((tenant_id = public.current_tenant_id()))
+  with check ((tenant_id = public.current_tenant_id()));
+create policy hasura_delete on public.analytics_events as permissive for delete to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_insert on public.analytics_events as permissive for insert to hasura
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_select on public.analytics_events as permissive for select to hasura
+  using (((public.hasura_tenant_id() IS NULL) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_update on public.analytics_events as permissive for update to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy app_tenant on public.connector_events as permissive for all to app
+  using ((tenant_id = public.current_tenant_id()))
+  with check ((tenant_id = public.current_tenant_id()));
+create policy hasura_delete on public.connector_events as permissive for delete to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_insert on public.connector_events as permissive for insert to hasura
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_select on public.connector_events as permissive for select to hasura
+  using (((public.hasura_tenant_id() IS NULL) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_update on public.connector_events as permissive for update to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy app_tenant on public.custom_domain_verifications as permissive for all to app
+  using ((tenant_id = public.current_tenant_id()))
+  with check ((tenant_id = public.current_tenant_id()));
+create policy hasura_delete on public.custom_domain_verifications as permissive for delete to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_insert on public.custom_domain_verifications as permissive for insert to hasura
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_select on public.custom_domain_verifications as permissive for select to hasura
+  using (((public.hasura_tenant_id() IS NULL) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_update on public.custom_domain_verifications as permissive for update to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
 create policy app_tenant on public.hasura_tenant_sources as permissive for all to app
   using ((tenant_id = public.current_tenant_id()))
   with check ((tenant_id = public.current_tenant_id()));
@@ -1708,8 +2957,24 @@ create policy hasura_select on public.memberships as permissive for select to ha
 create policy hasura_update on public.memberships as permissive for update to hasura
   using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
   with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy meters_read on public.meters as permissive for select to app, hasura
+  using (true);
+create policy plan_meters_read on public.plan_meters as permissive for select to app, hasura
+  using (true);
 create policy plans_read on public.plans as permissive for select to app, hasura
   using (true);
+create policy app_tenant on public.stripe_meter_reports as permissive for all to app
+  using ((tenant_id = public.current_tenant_id()))
+  with check ((tenant_id = public.current_tenant_id()));
+create policy hasura_delete on public.stripe_meter_reports as permissive for delete to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_insert on public.stripe_meter_reports as permissive for insert to hasura
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_select on public.stripe_meter_reports as permissive for select to hasura
+  using (((public.hasura_tenant_id() IS NULL) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_update on public.stripe_meter_reports as permissive for update to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
 create policy app_tenant on public.tenant_api_calls as permissive for all to app
   using ((tenant_id = public.current_tenant_id()))
   with check ((tenant_id = public.current_tenant_id()));
@@ -1722,9 +2987,23 @@ create policy hasura_select on public.tenant_api_calls as permissive for select 
 create policy hasura_update on public.tenant_api_calls as permissive for update to hasura
   using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
   with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy app_tenant on public.tenant_api_keys as permissive for all to app
+  using ((tenant_id = public.current_tenant_id()))
+  with check ((tenant_id = public.current_tenant_id()));
+create policy hasura_delete on public.tenant_api_keys as permissive for delete to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_insert on public.tenant_api_keys as permissive for insert to hasura
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_select on public.tenant_api_keys as permissive for select to hasura
+  using (((public.hasura_tenant_id() IS NULL) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_update on public.tenant_api_keys as permissive for update to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
 create policy app_tenant on public.tenant_audit_heads as permissive for all to app
   using ((tenant_id = public.current_tenant_id()))
   with check ((tenant_id = public.current_tenant_id()));
+create policy audit_logs_feature on public.tenant_audit_heads as restrictive for select to app, hasura
+  using (public.tenant_has_feature(tenant_id, 'audit_logs'::text));
 create policy hasura_delete on public.tenant_audit_heads as permissive for delete to hasura
   using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
 create policy hasura_insert on public.tenant_audit_heads as permissive for insert to hasura
@@ -1737,6 +3016,8 @@ create policy hasura_update on public.tenant_audit_heads as permissive for updat
 create policy app_tenant on public.tenant_audit_logs as permissive for all to app
   using ((tenant_id = public.current_tenant_id()))
   with check ((tenant_id = public.current_tenant_id()));
+create policy audit_logs_feature on public.tenant_audit_logs as restrictive for select to app, hasura
+  using (public.tenant_has_feature(tenant_id, 'audit_logs'::text));
 create policy hasura_delete on public.tenant_audit_logs as permissive for delete to hasura
   using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
 create policy hasura_insert on public.tenant_audit_logs as permissive for insert to hasura
@@ -1744,6 +3025,30 @@ create policy hasura_insert on public.tenant_audit_logs as permissive for insert
 create policy hasura_select on public.tenant_audit_logs as permissive for select to hasura
   using (((public.hasura_tenant_id() IS NULL) OR (tenant_id = public.hasura_tenant_id())));
 create policy hasura_update on public.tenant_audit_logs as permissive for update to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy app_tenant on public.tenant_audit_personal as permissive for all to app
+  using ((tenant_id = public.current_tenant_id()))
+  with check ((tenant_id = public.current_tenant_id()));
+create policy hasura_delete on public.tenant_audit_personal as permissive for delete to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_insert on public.tenant_audit_personal as permissive for insert to hasura
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_select on public.tenant_audit_personal as permissive for select to hasura
+  using (((public.hasura_tenant_id() IS NULL) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_update on public.tenant_audit_personal as permissive for update to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy app_tenant on public.tenant_audit_retention as permissive for all to app
+  using ((tenant_id = public.current_tenant_id()))
+  with check ((tenant_id = public.current_tenant_id()));
+create policy hasura_delete on public.tenant_audit_retention as permissive for delete to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_insert on public.tenant_audit_retention as permissive for insert to hasura
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_select on public.tenant_audit_retention as permissive for select to hasura
+  using (((public.hasura_tenant_id() IS NULL) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_update on public.tenant_audit_retention as permissive for update to hasura
   using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
   with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
 create policy app_tenant on public.tenant_counters as permissive for all to app
@@ -1758,6 +3063,18 @@ create policy hasura_select on public.tenant_counters as permissive for select t
 create policy hasura_update on public.tenant_counters as permissive for update to hasura
   using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
   with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy app_tenant on public.tenant_exports as permissive for all to app
+  using ((tenant_id = public.current_tenant_id()))
+  with check ((tenant_id = public.current_tenant_id()));
+create policy hasura_delete on public.tenant_exports as permissive for delete to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_insert on public.tenant_exports as permissive for insert to hasura
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_select on public.tenant_exports as permissive for select to hasura
+  using (((public.hasura_tenant_id() IS NULL) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_update on public.tenant_exports as permissive for update to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
 create policy app_tenant on public.tenant_invitations as permissive for all to app
   using ((tenant_id = public.current_tenant_id()))
   with check ((tenant_id = public.current_tenant_id()));
@@ -1768,6 +3085,18 @@ create policy hasura_insert on public.tenant_invitations as permissive for inser
 create policy hasura_select on public.tenant_invitations as permissive for select to hasura
   using (((public.hasura_tenant_id() IS NULL) OR (tenant_id = public.hasura_tenant_id())));
 create policy hasura_update on public.tenant_invitations as permissive for update to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy app_tenant on public.tenant_meter_caps as permissive for all to app
+  using ((tenant_id = public.current_tenant_id()))
+  with check ((tenant_id = public.current_tenant_id()));
+create policy hasura_delete on public.tenant_meter_caps as permissive for delete to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_insert on public.tenant_meter_caps as permissive for insert to hasura
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_select on public.tenant_meter_caps as permissive for select to hasura
+  using (((public.hasura_tenant_id() IS NULL) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_update on public.tenant_meter_caps as permissive for update to hasura
   using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
   with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
 create policy app_tenant on public.tenant_move_changes as permissive for all to app
@@ -1792,6 +3121,18 @@ create policy hasura_insert on public.tenant_moves as permissive for insert to h
 create policy hasura_select on public.tenant_moves as permissive for select to hasura
   using (((public.hasura_tenant_id() IS NULL) OR (tenant_id = public.hasura_tenant_id())));
 create policy hasura_update on public.tenant_moves as permissive for update to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy app_tenant on public.tenant_notices as permissive for all to app
+  using ((tenant_id = public.current_tenant_id()))
+  with check ((tenant_id = public.current_tenant_id()));
+create policy hasura_delete on public.tenant_notices as permissive for delete to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_insert on public.tenant_notices as permissive for insert to hasura
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_select on public.tenant_notices as permissive for select to hasura
+  using (((public.hasura_tenant_id() IS NULL) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_update on public.tenant_notices as permissive for update to hasura
   using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
   with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
 create policy app_tenant on public.tenant_settings as permissive for all to app
@@ -1854,6 +3195,78 @@ create policy hasura_select on public.tenants as permissive for select to hasura
 create policy hasura_update on public.tenants as permissive for update to hasura
   using (((public.hasura_role() = 'admin'::text) OR (id = public.hasura_tenant_id())))
   with check (((public.hasura_role() = 'admin'::text) OR (id = public.hasura_tenant_id())));
+create policy app_tenant on public.usage_events as permissive for all to app
+  using ((tenant_id = public.current_tenant_id()))
+  with check ((tenant_id = public.current_tenant_id()));
+create policy hasura_delete on public.usage_events as permissive for delete to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_insert on public.usage_events as permissive for insert to hasura
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_select on public.usage_events as permissive for select to hasura
+  using (((public.hasura_tenant_id() IS NULL) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_update on public.usage_events as permissive for update to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy app_tenant on public.usage_meter_totals as permissive for all to app
+  using ((tenant_id = public.current_tenant_id()))
+  with check ((tenant_id = public.current_tenant_id()));
+create policy hasura_delete on public.usage_meter_totals as permissive for delete to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_insert on public.usage_meter_totals as permissive for insert to hasura
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_select on public.usage_meter_totals as permissive for select to hasura
+  using (((public.hasura_tenant_id() IS NULL) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_update on public.usage_meter_totals as permissive for update to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy app_tenant on public.webhook_deliveries as permissive for all to app
+  using ((tenant_id = public.current_tenant_id()))
+  with check ((tenant_id = public.current_tenant_id()));
+create policy hasura_delete on public.webhook_deliveries as permissive for delete to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_insert on public.webhook_deliveries as permissive for insert to hasura
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_select on public.webhook_deliveries as permissive for select to hasura
+  using (((public.hasura_tenant_id() IS NULL) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_update on public.webhook_deliveries as permissive for update to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy app_tenant on public.webhook_delivery_attempts as permissive for all to app
+  using ((tenant_id = public.current_tenant_id()))
+  with check ((tenant_id = public.current_tenant_id()));
+create policy hasura_delete on public.webhook_delivery_attempts as permissive for delete to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_insert on public.webhook_delivery_attempts as permissive for insert to hasura
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_select on public.webhook_delivery_attempts as permissive for select to hasura
+  using (((public.hasura_tenant_id() IS NULL) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_update on public.webhook_delivery_attempts as permissive for update to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy app_tenant on public.webhook_endpoints as permissive for all to app
+  using ((tenant_id = public.current_tenant_id()))
+  with check ((tenant_id = public.current_tenant_id()));
+create policy hasura_delete on public.webhook_endpoints as permissive for delete to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_insert on public.webhook_endpoints as permissive for insert to hasura
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_select on public.webhook_endpoints as permissive for select to hasura
+  using (((public.hasura_tenant_id() IS NULL) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_update on public.webhook_endpoints as permissive for update to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy app_tenant on public.webhook_events as permissive for all to app
+  using ((tenant_id = public.current_tenant_id()))
+  with check ((tenant_id = public.current_tenant_id()));
+create policy hasura_delete on public.webhook_events as permissive for delete to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_insert on public.webhook_events as permissive for insert to hasura
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_select on public.webhook_events as permissive for select to hasura
+  using (((public.hasura_tenant_id() IS NULL) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_update on public.webhook_events as permissive for update to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
 
 ------------------------------------------------------------------------------
 -- triggers
@@ -1869,47 +3282,80 @@ CREATE TRIGGER _500_limits BEFORE INSERT ON pooled.members FOR EACH ROW WHEN ((n
 CREATE TRIGGER _800_usage AFTER INSERT OR DELETE ON pooled.members FOR EACH ROW EXECUTE FUNCTION public.tg__usage();
 CREATE TRIGGER _050_move_guard BEFORE INSERT OR DELETE OR UPDATE ON pooled.messages FOR EACH ROW EXECUTE FUNCTION public.tg__move_guard();
 CREATE CONSTRAINT TRIGGER _800_usage AFTER INSERT ON pooled.messages DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (public.usage_tally('messages'::text, new.tenant_id)) EXECUTE FUNCTION public.tg__usage_flush();
+CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.custom_domain_verifications FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
 CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.identities FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
 CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.memberships FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
+CREATE TRIGGER _200_rules BEFORE INSERT OR DELETE OR UPDATE ON public.memberships FOR EACH ROW EXECUTE FUNCTION public.tg_memberships__rules();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON public.memberships FOR EACH ROW EXECUTE FUNCTION public.tg__audit('entity=membership', 'tenant=tenant_id', 'key=identity_id', 'ignore=created_at,updated_at', 'insert=added', 'delete=removed', 'group.role_changed=role');
+CREATE TRIGGER _950_webhooks AFTER INSERT OR DELETE OR UPDATE ON public.memberships FOR EACH ROW EXECUTE FUNCTION public.tg_memberships__webhooks();
+CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.meters FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
+CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.plan_meters FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
 CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.plans FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
+CREATE TRIGGER _900_audit AFTER UPDATE ON public.plans FOR EACH ROW EXECUTE FUNCTION public.tg_plans__audit();
+CREATE TRIGGER _010_append_only BEFORE DELETE OR UPDATE ON public.platform_audit_logs FOR EACH ROW EXECUTE FUNCTION public.tg__append_only();
 CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.stripe_webhooks FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
+CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON public.tenant_api_keys FOR EACH ROW EXECUTE FUNCTION public.tg__audit('entity=api_key', 'tenant=tenant_id', 'key=id', 'ignore=last_used_at', 'redact=key_hash', 'group.revoked=revoked_at,+revoked_by');
 CREATE TRIGGER _010_append_only BEFORE DELETE OR UPDATE ON public.tenant_audit_logs FOR EACH ROW EXECUTE FUNCTION public.tg__append_only();
 CREATE TRIGGER _010_append_only_truncate BEFORE TRUNCATE ON public.tenant_audit_logs FOR EACH STATEMENT EXECUTE FUNCTION public.tg__append_only();
+CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.tenant_audit_retention FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
 CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.tenant_invitations FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON public.tenant_invitations FOR EACH ROW EXECUTE FUNCTION public.tg__audit('entity=invitation', 'tenant=tenant_id', 'key=id', 'ignore=created_at,updated_at', 'redact=token_hash', 'group.accepted=accepted_at,+accepted_by', 'group.revoked=revoked_at,+revoked_by');
+CREATE TRIGGER _950_webhooks AFTER UPDATE OF accepted_at ON public.tenant_invitations FOR EACH ROW EXECUTE FUNCTION public.tg_tenant_invitations__webhooks();
+CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.tenant_meter_caps FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
+CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON public.tenant_meter_caps FOR EACH ROW EXECUTE FUNCTION public.tg__audit('entity=meter_cap', 'tenant=tenant_id', 'key=meter_id', 'ignore=updated_at');
 CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.tenant_moves FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON public.tenant_moves FOR EACH ROW EXECUTE FUNCTION public.tg__audit('entity=tenant_move', 'tenant=tenant_id', 'key=id', 'ignore=updated_at,verification,reserved_source,prior_status', 'insert=requested', 'group.state_changed=state,+finished_at,+error');
+CREATE TRIGGER _900_audit AFTER INSERT ON public.tenant_notices FOR EACH ROW EXECUTE FUNCTION public.tg__audit('entity=notice', 'tenant=tenant_id', 'key=id', 'insert=recorded');
 CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.tenant_settings FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
-CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON public.tenant_settings FOR EACH ROW EXECUTE FUNCTION public.tg__audit('entity=settings', 'tenant=tenant_id', 'key=tenant_id', 'ignore=updated_at', 'group.features.updated=features', 'group.settings.updated=settings');
+CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON public.tenant_settings FOR EACH ROW EXECUTE FUNCTION public.tg__audit('entity=settings', 'tenant=tenant_id', 'key=tenant_id', 'ignore=updated_at', 'diff=settings', 'group.features.updated=features', 'group.settings.updated=settings');
 CREATE TRIGGER _900_notify AFTER UPDATE OF limit_overrides, features ON public.tenant_settings FOR EACH ROW EXECUTE FUNCTION public.tg_tenant_settings__notify();
+CREATE TRIGGER _950_webhooks AFTER UPDATE OF settings ON public.tenant_settings FOR EACH ROW EXECUTE FUNCTION public.tg_tenant_settings__webhooks();
 CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.tenants FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
+CREATE TRIGGER _150_feature_guard BEFORE INSERT OR UPDATE OF custom_domain ON public.tenants FOR EACH ROW EXECUTE FUNCTION public.tg_tenants__feature_guard();
 CREATE TRIGGER _200_billing_suspension BEFORE UPDATE ON public.tenants FOR EACH ROW EXECUTE FUNCTION public.tg_tenants__billing_suspension();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON public.tenants FOR EACH ROW EXECUTE FUNCTION public.tg__audit('entity=tenant', 'tenant=id', 'key=id', 'ignore=created_at,updated_at', 'group.status=status,+suspended_at,+cancelled_at,+archived_at,+billing_suspended', 'group.plan_changed=plan', 'group.custom_domain.changed=custom_domain,+custom_domain_verified_at', 'group.custom_domain.verified=custom_domain_verified_at', 'group.subscription.updated=stripe_*,subscription_*,billing_*,current_period_*,cancel_at*,past_due*,grace_*,last_payment_at,trial_ends_at', 'group.moved=isolation,+schema_name,+db_role,+database_name,+database_url_env,+template_version', 'group.template_upgraded=template_version');
 CREATE TRIGGER _900_notify AFTER INSERT OR DELETE OR UPDATE ON public.tenants FOR EACH ROW EXECUTE FUNCTION public.tg_tenants__notify();
+CREATE TRIGGER _910_audit_retention AFTER DELETE ON public.tenants FOR EACH ROW EXECUTE FUNCTION public.tg_tenants__audit_retention();
+CREATE TRIGGER _910_stripe_cleanup AFTER DELETE OR UPDATE OF status ON public.tenants FOR EACH ROW EXECUTE FUNCTION public.tg_tenants__stripe_cleanup();
+CREATE TRIGGER _950_hasura_source AFTER UPDATE OF status ON public.tenants FOR EACH ROW EXECUTE FUNCTION public.tg__hasura_source_follow_status();
+CREATE TRIGGER _950_webhooks AFTER UPDATE ON public.tenants FOR EACH ROW EXECUTE FUNCTION public.tg_tenants__webhooks();
+CREATE TRIGGER _010_append_only BEFORE DELETE OR UPDATE ON public.usage_events FOR EACH ROW EXECUTE FUNCTION public.tg__append_only();
+CREATE TRIGGER _900_audit_correction AFTER INSERT ON public.usage_events FOR EACH ROW WHEN (new.correction) EXECUTE FUNCTION public.tg_usage_events__audit_correction();
+CREATE TRIGGER _950_webhooks AFTER INSERT OR UPDATE OF usage ON public.usage_meter_totals FOR EACH ROW EXECUTE FUNCTION public.tg_usage_meter_totals__thresholds();
+CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.webhook_deliveries FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
+CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.webhook_endpoints FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
+CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON public.webhook_endpoints FOR EACH ROW EXECUTE FUNCTION public.tg__audit('entity=webhook_endpoint', 'tenant=tenant_id', 'key=id', 'ignore=created_at,updated_at,failing_since', 'redact=secret', 'group.disabled=enabled,+disabled_at,+disabled_reason');
 
 ------------------------------------------------------------------------------
 -- comments
 ------------------------------------------------------------------------------
 comment on schema public is 'standard public schema';
+comment on column public.hasura_tenant_sources.synced_version is 'Template version the Hasura metadata of this source reflects; behind tenants.template_version = metadata sync pending';
 
 ------------------------------------------------------------------------------
 -- grants
 ------------------------------------------------------------------------------
+revoke all on function public.apply_audit_retention(p_now timestamp with time zone) from public;
 revoke all on function public.archive_cancelled_tenants(p_older_than interval) from public;
 revoke all on function public.attach_move_guard(p_schema name, p_tenant_id uuid) from public;
 revoke all on function public.attach_tenant_triggers(p_schema name, p_tenant_id uuid) from public;
+revoke all on function public.audit_actor(OUT actor_kind text, OUT actor_id uuid, OUT actor_role text, OUT ip text, OUT user_agent text) from public;
 revoke all on function public.audit_append(p_tenant_id uuid, p_action text, p_entity_type text, p_entity_id text, p_old jsonb, p_new jsonb) from public;
 revoke all on function public.check_tenant_limits(p_tenant_id uuid) from public;
 revoke all on function public.create_invited_identity(p_invitation_id uuid, p_identity_id uuid, p_name text, p_password_hash text) from public;
 revoke all on function public.drain_tenant_writers(p_tenant_id uuid) from public;
 revoke all on function public.enable_tenant_rls(p_table regclass, p_tenant_column name) from public;
+revoke all on function public.end_trial(p_tenant_id uuid, p_now timestamp with time zone, p_action text) from public;
 revoke all on function public.expire_invitations() from public;
 revoke all on function public.hard_delete_tenant(p_tenant_id uuid) from public;
 revoke all on function public.login_lookup(p_tenant_id uuid, p_email text) from public;
+revoke all on function public.plan_change_conflicts(p_tenant_id uuid, p_plan text) from public;
+revoke all on function public.plan_tenant_has_feature(p_tenant_id uuid, p_plan text, p_feature text) from public;
 revoke all on function public.prune_hasura_event_receipts(p_older_than interval) from public;
 revoke all on function public.purge_stripe_webhooks(p_older_than interval) from public;
+revoke all on function public.queue_platform_job(p_task text, p_payload jsonb, p_job_key text) from public;
 revoke all on function public.recount_tenant_counters(p_schema name, p_tenant_id uuid) from public;
+revoke all on function public.require_feature(p_tenant_id uuid, p_plan text, p_feature text) from public;
 revoke all on function public.secure_tenant_schema(p_schema name, p_role name) from public;
 revoke all on function public.suspend_past_due_tenants(p_now timestamp with time zone) from public;
 revoke all on function public.tenant_counters_open_period(p_tenant_id uuid, p_period text) from public;
@@ -1917,12 +3363,25 @@ revoke all on function public.tenant_effective_limits(p_tenant_id uuid) from pub
 revoke all on function public.tenant_features(p_tenant_id uuid) from public;
 revoke all on function public.tenant_has_feature(p_tenant_id uuid, p_feature text) from public;
 revoke all on function public.tenant_limit_report(p_tenant_id uuid, p_period text) from public;
+revoke all on function public.tenant_meter_cap(p_tenant_id uuid, p_meter_id text) from public;
 revoke all on function public.tg__audit() from public;
 revoke all on function public.tg__limits() from public;
 revoke all on function public.tg__move_guard() from public;
 revoke all on function public.tg__usage() from public;
 revoke all on function public.tg__usage_flush() from public;
+revoke all on function public.tg_memberships__rules() from public;
+revoke all on function public.tg_memberships__webhooks() from public;
+revoke all on function public.tg_plans__audit() from public;
+revoke all on function public.tg_tenant_invitations__webhooks() from public;
+revoke all on function public.tg_tenant_settings__webhooks() from public;
+revoke all on function public.tg_tenants__audit_retention() from public;
+revoke all on function public.tg_tenants__stripe_cleanup() from public;
+revoke all on function public.tg_tenants__webhooks() from public;
+revoke all on function public.tg_usage_events__audit_correction() from public;
+revoke all on function public.tg_usage_meter_totals__thresholds() from public;
+revoke all on function public.trials_due(p_now timestamp with time zone) from public;
 revoke all on function public.verify_audit_chain(p_tenant_id uuid) from public;
+revoke all on function public.webhook_emit(p_tenant_id uuid, p_type text, p_data jsonb) from public;
 grant usage on schema pooled to app;
 grant usage on schema pooled to hasura;
 grant usage on schema public to app;
@@ -1952,8 +3411,12 @@ grant update (channel_id, member_id, body) on table pooled.messages to app;
 grant update (channel_id, member_id, body) on table pooled.messages to hasura;
 grant insert (tenant_id, channel_id, member_id, body) on table pooled.messages to hasura;
 grant insert (tenant_id, id, channel_id, member_id, body) on table pooled.messages to app;
-grant select (id, email, name, is_platform_admin, created_at, updated_at) on table public.identities to app;
-grant select (id, email, name, is_platform_admin, created_at, updated_at) on table public.identities to hasura;
+grant insert, select on table public.analytics_events to app;
+grant select on table public.analytics_events to hasura;
+grant insert, select on table public.connector_events to app;
+grant select on table public.connector_events to hasura;
+grant select (id, email, name, is_platform_admin, created_at, updated_at, email_verified_at) on table public.identities to app;
+grant select (id, email, name, is_platform_admin, created_at, updated_at, email_verified_at) on table public.identities to hasura;
 grant update (name) on table public.identities to app;
 grant update (name) on table public.identities to hasura;
 grant delete, select on table public.memberships to app;
@@ -1962,20 +3425,38 @@ grant update (role) on table public.memberships to app;
 grant update (role) on table public.memberships to hasura;
 grant insert (tenant_id, identity_id, role) on table public.memberships to app;
 grant insert (tenant_id, identity_id, role) on table public.memberships to hasura;
+grant select on table public.meters to app;
+grant select on table public.meters to hasura;
+grant select on table public.plan_meters to app;
+grant select on table public.plan_meters to hasura;
 grant select on table public.plans to app;
 grant select on table public.plans to hasura;
+grant select on table public.stripe_meter_reports to app;
 grant select on table public.tenant_api_calls to app;
 grant select on table public.tenant_api_calls to hasura;
+grant update (revoked_at, revoked_by) on table public.tenant_api_keys to app;
+grant insert (tenant_id, id, name, prefix, key_hash, role, created_by, expires_at) on table public.tenant_api_keys to app;
+grant select (tenant_id, id, name, prefix, role, created_by, created_at, expires_at, last_used_at, revoked_at, revoked_by) on table public.tenant_api_keys to app;
+grant select on table public.tenant_audit_entries to app;
+grant select on table public.tenant_audit_entries to hasura;
 grant select on table public.tenant_audit_heads to app;
 grant select on table public.tenant_audit_heads to hasura;
 grant select on table public.tenant_audit_logs to app;
 grant select on table public.tenant_audit_logs to hasura;
+grant select on table public.tenant_audit_personal to app;
+grant select on table public.tenant_audit_personal to hasura;
+grant select on table public.tenant_audit_retention to app;
+grant select on table public.tenant_audit_retention to hasura;
 grant select on table public.tenant_counters to app;
 grant select on table public.tenant_counters to hasura;
 grant update (accepted_at, accepted_by, revoked_at, revoked_by) on table public.tenant_invitations to app;
 grant insert (tenant_id, email, role, token_hash, invited_by, expires_at) on table public.tenant_invitations to app;
 grant select (tenant_id, id, email, role, invited_by, expires_at, accepted_at, accepted_by, revoked_at, revoked_by, created_at, updated_at) on table public.tenant_invitations to app;
 grant select (tenant_id, id, email, role, invited_by, expires_at, accepted_at, accepted_by, revoked_at, revoked_by, created_at, updated_at) on table public.tenant_invitations to hasura;
+grant select on table public.tenant_meter_caps to app;
+grant select on table public.tenant_meter_caps to hasura;
+grant select on table public.tenant_notices to app;
+grant select on table public.tenant_notices to hasura;
 grant select on table public.tenant_settings to app;
 grant select on table public.tenant_settings to hasura;
 grant update (settings) on table public.tenant_settings to app;
@@ -1990,10 +3471,33 @@ grant select on table public.tenants to app;
 grant select on table public.tenants to hasura;
 grant update (name, branding) on table public.tenants to hasura;
 grant update (name, custom_domain, branding) on table public.tenants to app;
+grant select on table public.usage_events to app;
+grant select on table public.usage_events to hasura;
+grant insert (tenant_id, id, meter_id, user_id, value, properties, occurred_at, period, idempotency_key, request_hash, correction, reason, actor_id) on table public.usage_events to app;
+grant select on table public.usage_meter_totals to app;
+grant select on table public.usage_meter_totals to hasura;
+grant insert (tenant_id, meter_id, period, usage, value_sum, event_count, value_max, overage) on table public.usage_meter_totals to app;
+grant update (usage, value_sum, event_count, value_max, overage, updated_at) on table public.usage_meter_totals to app;
+grant select on table public.webhook_deliveries to app;
+grant insert (tenant_id, endpoint_id, event_id, event_type, replay_of) on table public.webhook_deliveries to app;
+grant select on table public.webhook_delivery_attempts to app;
+grant delete on table public.webhook_endpoints to app;
+grant select (tenant_id, id, url, description, event_types, enabled, disabled_at, disabled_reason, failing_since, created_by, created_at, updated_at) on table public.webhook_endpoints to app;
+grant insert (tenant_id, url, description, event_types, secret, created_by) on table public.webhook_endpoints to app;
+grant update (url, description, event_types, enabled, disabled_at, disabled_reason, failing_since) on table public.webhook_endpoints to app;
+grant select on table public.webhook_events to app;
+grant execute on function public.audit_personal_digest(p_salt bytea, p_data jsonb) to app;
+grant execute on function public.audit_personal_digest(p_salt bytea, p_data jsonb) to public;
 grant execute on function public.check_tenant_limits(p_tenant_id uuid) to app;
 grant execute on function public.check_tenant_limits(p_tenant_id uuid) to hasura;
 grant execute on function public.create_invited_identity(p_invitation_id uuid, p_identity_id uuid, p_name text, p_password_hash text) to app;
 grant execute on function public.login_lookup(p_tenant_id uuid, p_email text) to app;
+grant execute on function public.plan_change_conflicts(p_tenant_id uuid, p_plan text) to app;
+grant execute on function public.plan_change_conflicts(p_tenant_id uuid, p_plan text) to hasura;
+grant execute on function public.plan_tenant_has_feature(p_tenant_id uuid, p_plan text, p_feature text) to app;
+grant execute on function public.plan_tenant_has_feature(p_tenant_id uuid, p_plan text, p_feature text) to hasura;
+grant execute on function public.require_feature(p_tenant_id uuid, p_plan text, p_feature text) to app;
+grant execute on function public.require_feature(p_tenant_id uuid, p_plan text, p_feature text) to hasura;
 grant execute on function public.tenant_effective_limits(p_tenant_id uuid) to app;
 grant execute on function public.tenant_effective_limits(p_tenant_id uuid) to hasura;
 grant execute on function public.tenant_features(p_tenant_id uuid) to app;
@@ -2002,5 +3506,6 @@ grant execute on function public.tenant_has_feature(p_tenant_id uuid, p_feature 
 grant execute on function public.tenant_has_feature(p_tenant_id uuid, p_feature text) to hasura;
 grant execute on function public.tenant_limit_report(p_tenant_id uuid, p_period text) to app;
 grant execute on function public.tenant_limit_report(p_tenant_id uuid, p_period text) to hasura;
+grant execute on function public.tenant_meter_cap(p_tenant_id uuid, p_meter_id text) to app;
 grant execute on function public.usage_tally(p_metric text, p_tenant_id uuid) to public;
 grant execute on function public.verify_audit_chain(p_tenant_id uuid) to app;

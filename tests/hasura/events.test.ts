@@ -12,7 +12,7 @@ import type { RunningServer } from '../../actions-server/src/server.ts';
 const SECRET = 'events-secret-0123456789abcdef';
 const headers = { 'X-Hasura-Event-Secret': SECRET };
 
-// CONTRACT.md §2, byte for byte.
+// hasura/README.md §2, byte for byte.
 const CONTRACT_EVENT = `{"id":"85558393-c75d-4d2f-9c15-e80591b83894","created_at":"2018-09-05T07:14:21.601701Z",
  "trigger":{"name":"insert_user_trigger"},"table":{"schema":"public","name":"users"},
  "delivery_info":{"current_retry":0,"max_retries":3},

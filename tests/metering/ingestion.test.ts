@@ -1,4 +1,4 @@
-// Meters and ingestion: the seeds' request as written, batches stored exactly
+// Meters and ingestion: the documented request as written, batches stored exactly
 // once per idempotency key, caps (hard refuses the whole batch, soft records
 // overage), audited corrections, the enforcement check, platform-admin meters
 // and plan/tenant caps, and GET /usage listing every meter.
@@ -43,7 +43,7 @@ describe('ingestion', () => {
     acme = await makeTenant(db, 'acme', { plan: 'pro', isolation: 'pooled' });
   });
 
-  it("accepts the seeds' example request as written (default meter api-calls)", async () => {
+  it("accepts the documented example request as written (default meter api-calls)", async () => {
     const res = await track(acme, {
       meter_id: 'api-calls',
       user_id: 'customer-user-id',

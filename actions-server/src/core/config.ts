@@ -81,7 +81,7 @@ const EnvSchema = z
       .string()
       .default('localhost')
       .transform(bareDomain),
-    // The seeds' name for BASE_DOMAIN, read when BASE_DOMAIN is not set.
+    // The documented name for BASE_DOMAIN, read when BASE_DOMAIN is not set.
     NEXT_PUBLIC_BASE_DOMAIN: optionalString,
     ENABLE_MULTI_TENANCY: bool.default(true),
     DISABLE_MULTI_TENANCY: bool.default(false),
@@ -92,7 +92,7 @@ const EnvSchema = z
     INTERNAL_API_SECRET: optionalString,
     // Custom domains may only end with one of these (comma-separated; an entry allows itself and every name under it). Unset: any domain.
     ALLOWED_CUSTOM_DOMAIN_SUFFIXES: domainList,
-    // The seeds' name for ALLOWED_CUSTOM_DOMAIN_SUFFIXES (read when that is not set).
+    // The documented name for ALLOWED_CUSTOM_DOMAIN_SUFFIXES (read when that is not set).
     ALLOWED_CUSTOM_DOMAINS: domainList,
     // Name of the TXT record that proves ownership: <prefix>.<domain>.
     DOMAIN_VERIFICATION_PREFIX: z
@@ -409,7 +409,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
   const given = (name: string): string | undefined => (source[name]?.trim() ? source[name] : undefined);
   const input: Record<string, unknown> = {
     ...source,
-    // The seeds' spellings stand in when ours are not set.
+    // The documented spellings stand in when ours are not set.
     BASE_DOMAIN: given('BASE_DOMAIN') ?? given('NEXT_PUBLIC_BASE_DOMAIN'),
     ALLOWED_CUSTOM_DOMAIN_SUFFIXES: given('ALLOWED_CUSTOM_DOMAIN_SUFFIXES') ?? given('ALLOWED_CUSTOM_DOMAINS'),
     TENANT_DATABASE_SERVERS: collect(source, /^TENANT_DATABASE_URL_/),
