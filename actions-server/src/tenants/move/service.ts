@@ -164,7 +164,7 @@ export async function requestMove(deps: MoveDeps, tenantId: string, input: MoveT
       // Locked: concurrent requests for one tenant queue here, and the second finds the first's move.
       const t = (await c.query<TenantRow>('select * from public.tenants where id = $1 for update', [tenantId])).rows[0];
       if (!t) throw new AppError('TENANT_NOT_FOUND', 'Tenant not found');
-      if (!(await tryTenantLockInTransaction(c, tenantId))) throw new TenantBusy('move this tenant');
+      // A move in progress holds the tenant's lock too: name it first, it is the more useful answer.
       const active = (await c.query<MoveRow>(`select ${MOVE_COLUMNS} from public.tenant_moves where tenant_id = $1 and finished_at is null`, [tenantId])).rows[0];
       if (active) {
         throw new AppError('CONFLICT', `A move of this tenant to ${active.to_isolation} is in progress (step ${active.state})`, {
@@ -173,6 +173,7 @@ export async function requestMove(deps: MoveDeps, tenantId: string, input: MoveT
           state: active.state,
         });
       }
+      if (!(await tryTenantLockInTransaction(c, tenantId))) throw new TenantBusy('move this tenant');
       // A database tenant may move to another server; otherwise the tier must change.
       const otherServer = input.to === 'database' && t.isolation === 'database' && t.database_url_env !== databaseUrlEnv;
       if (t.isolation === input.to && !otherServer) {
