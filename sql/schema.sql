@@ -2340,7 +2340,7 @@ create table public.tenant_settings (
   updated_at timestamp with time zone default now() not null,
   limit_overrides jsonb default '{}'::jsonb not null,
   constraint tenant_settings_pkey PRIMARY KEY (tenant_id),
-  constraint tenant_settings_caps CHECK (public.settings_within_caps(settings)) NOT VALID,
+  constraint tenant_settings_caps CHECK (public.settings_within_caps(settings)),
   constraint tenant_settings_features_check CHECK ((jsonb_typeof(features) = 'object'::text)),
   constraint tenant_settings_limit_overrides_valid CHECK (public.limit_overrides_valid(limit_overrides)),
   constraint tenant_settings_settings_check CHECK ((jsonb_typeof(settings) = 'object'::text))
@@ -2525,7 +2525,7 @@ create table public.webhook_endpoints (
   constraint webhook_endpoints_pkey PRIMARY KEY (tenant_id, id),
   constraint webhook_endpoints_description_check CHECK ((length(description) <= 500)),
   constraint webhook_endpoints_event_types_check CHECK (((cardinality(event_types) >= 1) AND (cardinality(event_types) <= 50))),
-  constraint webhook_endpoints_url_check CHECK ((((length(url) >= 8) AND (length(url) <= 2000)) AND (url ~ '^https?://'::text)))
+  constraint webhook_endpoints_url_check CHECK (((length(url) >= 8) AND (length(url) <= 2000) AND (url ~ '^https?://'::text)))
 );
 
 create table public.webhook_events (

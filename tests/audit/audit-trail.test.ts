@@ -107,12 +107,15 @@ describe('lifecycle changes', () => {
         new_values: { custom_domain: 'chat.acme.com' },
         ...asOwner,
       },
+      // The ownership proof issued with the new domain (its token is never in the trail).
+      { action: 'custom_domain.token_issued', ...asOwner },
       {
         action: 'custom_domain.verified',
         old_values: { custom_domain_verified_at: null },
         new_values: { custom_domain_verified_at: expect.any(String) },
         ...asAdmin,
       },
+      { action: 'custom_domain.verified_manually', ...asAdmin },
       {
         action: 'tenant.suspended',
         old_values: { status: 'active', suspended_at: null },
@@ -157,6 +160,7 @@ describe('lifecycle changes', () => {
       },
     ];
     const lifecycle = rows.filter((r) => !['settings.created', 'tenant.template_upgraded'].includes(r.action));
+    expect(lifecycle.map((r) => r.action)).toEqual(expected.map((e) => e.action));
     expect(lifecycle).toHaveLength(expected.length);
     lifecycle.forEach((row, i) => expect(row, `entry ${i + 1}: ${row.action}`).toMatchObject(expected[i]!));
     // REST entries carry the caller's address.

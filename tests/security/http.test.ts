@@ -242,6 +242,8 @@ describe('security items 5 and 6: platform admins and owners as the database say
     );
     const adminToken = srv.ctx.tokens.sign({ userId: ids[0]!.id, tenantId: null, role: 'platform_admin' }).token;
     const target = alpha;
+    // Custom domains are a plan feature: this tenant gets it by override.
+    await db.pool.query(`update public.tenant_settings set features = features || '{"custom_domain": true}' where tenant_id = $1`, [target.tenant.id]);
     await db.pool.query(`update public.tenants set custom_domain = 'target.example.com' where id = $1`, [target.tenant.id]);
     await db.pool.query('update public.identities set is_platform_admin = false where id = $1', [ids[0]!.id]);
     for (const action of ['suspend', 'reactivate', 'verify-domain']) {

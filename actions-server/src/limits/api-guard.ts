@@ -8,6 +8,8 @@ import type { RateLimitService } from './rate-limits.ts';
 import type { UsageService } from '../usage/service.ts';
 import type { TenantResolver } from '../domains/resolver.ts';
 import { InvalidTokenError, PLATFORM_ADMIN_ROLE, type TokenService } from '../auth/tokens.ts';
+import { looksLikeApiKey, verifyApiKey } from '../apikeys/verify.ts';
+import type { Pool } from '../db/tx.ts';
 import { clientAddress, type AddressLimiter } from './throttle.ts';
 
 export interface AdmittedCall {
@@ -57,6 +59,7 @@ export interface GuardDeps {
   anonymousLimiter: AddressLimiter;
   tokens: TokenService;
   resolver: Pick<TenantResolver, 'byId'>;
+  pool: Pool;
 }
 
 /**
@@ -71,6 +74,13 @@ async function callerTenant(deps: GuardDeps, req: Request): Promise<ResolvedTena
   if (header === undefined || header.length > 8_192) return undefined;
   const match = /^Bearer\s+(\S+)$/i.exec(header);
   if (!match?.[1]) return undefined;
+  // A tenant's API key counts against that tenant, like its people's tokens.
+  if (looksLikeApiKey(match[1])) {
+    const key = await verifyApiKey(deps.pool, match[1]);
+    if (!key) return undefined;
+    if (req.tenant) return req.tenant.id === key.tenantId ? req.tenant : undefined;
+    return (await deps.resolver.byId(key.tenantId)) ?? undefined;
+  }
   let auth;
   try {
     auth = deps.tokens.verify(match[1]);

@@ -104,7 +104,7 @@ create table if not exists public.stripe_meter_reports (
 create table if not exists public.webhook_endpoints (
   tenant_id uuid not null default public.current_tenant_id() references public.tenants (id) on delete cascade,
   id uuid not null default gen_random_uuid(),
-  url text not null check (length(url) between 8 and 2000 and url ~ '^https?://'),
+  url text not null check (length(url) >= 8 and length(url) <= 2000 and url ~ '^https?://'),
   description text check (length(description) <= 500),
   event_types text[] not null check (cardinality(event_types) between 1 and 50),
   -- Standard Webhooks signing secret (whsec_...); read only by the owner (the delivery job)
