@@ -8,6 +8,9 @@ export default defineConfig({
     hookTimeout: 120_000,
     pool: 'forks',
     maxWorkers: 4,
+    // argon2id at its 1 MiB floor in tests (servers spawned by tests inherit it): hashing is a cost
+    // the suite pays hundreds of times, not a behaviour under test; production keeps 64 MiB.
+    env: { PASSWORD_HASH_MEMORY_KIB: '1024' },
     reporters: ['default', './tests/support/summary-reporter.ts'],
   },
 });

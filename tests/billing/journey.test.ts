@@ -140,7 +140,8 @@ it('takes a tenant from checkout through trial, payment failure, suspension, rec
   // Resolution answers 403 on its host (the NOTIFY trigger invalidates the resolver cache).
   await vi.waitFor(
     async () => {
-      const res = await request(h.srv.url, '/api/billing', { host, token });
+      // Billing stays open to the owner (to pay the way back); everything else is refused.
+      const res = await request(h.srv.url, `/api/tenants/${id}`, { host, token });
       expect(res.status).toBe(403);
       expect(res.body.error.code).toBe('TENANT_SUSPENDED');
     },

@@ -83,13 +83,13 @@ describe('the dispatcher', () => {
     expect(wrong.body['token']).toBeUndefined();
   });
 
-  it('is off (a clear 4xx) while ACTIONS_SECRET is not configured', async () => {
+  it('is off (503 in the one error shape, as documented) while ACTIONS_SECRET is not configured', async () => {
     const saved = srv.ctx.env.ACTIONS_SECRET;
     srv.ctx.env.ACTIONS_SECRET = undefined;
     try {
       const res = await call(payload('login', {}, sessionOf('anonymous')), {});
-      expect(res.status).toBe(400);
-      expect(res.body).toEqual({ message: 'ACTIONS_SECRET is not configured on the actions server', extensions: { code: 'SERVICE_UNAVAILABLE' } });
+      expect(res.status).toBe(503);
+      expect(res.body).toEqual({ error: { code: 'SERVICE_UNAVAILABLE', message: 'ACTIONS_SECRET is not configured on the actions server' } });
     } finally {
       srv.ctx.env.ACTIONS_SECRET = saved;
     }

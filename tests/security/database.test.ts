@@ -19,7 +19,8 @@ let ownerA: string;
 beforeAll(async () => {
   db = await createTestDb();
   srv = await startTestServer(db);
-  a = await makeTenant(db, 'sec-a', { isolation: 'pooled' });
+  // Enterprise: the audit trail the tests read is a plan feature.
+  a = await makeTenant(db, 'sec-a', { isolation: 'pooled', plan: 'enterprise', trial: true });
   b = await makeTenant(db, 'sec-b', { isolation: 'pooled' });
   ownerA = srv.ctx.tokens.sign({ userId: a.ownerId, tenantId: a.tenant.id, role: 'owner' }).token;
 });

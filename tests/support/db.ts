@@ -10,6 +10,7 @@ import { buildContext, startServer, tenantDatabases, type RunningServer } from '
 import type { TenantDatabases } from '../../actions-server/src/tenants/databases.ts';
 import type { Pool } from '../../actions-server/src/db/tx.ts';
 import { withDatabase } from './global-setup.ts';
+import { configurePasswordHashing } from '../../actions-server/src/auth/passwords.ts';
 
 export interface TestDb {
   name: string;
@@ -22,6 +23,9 @@ export interface TestDb {
   env(overrides?: Record<string, string>): Env;
   close(): Promise<void>;
 }
+
+// Hashes made outside a server (factories) use the suite's cheap argon2 setting too.
+configurePasswordHashing({ concurrency: 4, queueMax: 64, memoryKib: Number(process.env['PASSWORD_HASH_MEMORY_KIB'] ?? 1024) });
 
 export const TEST_JWT_SECRET = 'test-secret-that-is-long-enough-0123456789';
 
@@ -53,6 +57,7 @@ export async function createTestDb(): Promise<TestDb> {
       JWT_SECRET: TEST_JWT_SECRET,
       TENANT_ROLE_PREFIX: rolePrefix,
       BASE_DOMAIN: 'saas.test',
+      PASSWORD_HASH_MEMORY_KIB: process.env['PASSWORD_HASH_MEMORY_KIB'] ?? '1024',
       // Every test speaks from 127.0.0.1: per-address abuse limits would couple
       // unrelated tests, so they are generous here (tests/security sets its own).
       AUTH_THROTTLE_PER_ADDRESS: '100000',

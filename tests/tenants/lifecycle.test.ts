@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createTestDb, startTestServer, type TestDb } from '../support/db.ts';
 import { request } from '../support/http.ts';
 import { addMember, makePlatformAdmin, makeTenant, OWNER_PASSWORD, type MadeTenant } from '../support/factories.ts';
@@ -20,11 +20,12 @@ async function login(host: string, email: string, password: string): Promise<str
 
 /** Resolution is invalidated through NOTIFY: poll briefly for the new state. */
 async function eventually(check: () => Promise<boolean>, ms = 1_000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > until) throw new Error(`condition not met within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  await vi.waitFor(
+    async () => {
+      if (!(await check())) throw new Error(`condition not met within ${ms} ms`);
+    },
+    { timeout: ms, interval: 20 },
+  );
 }
 
 beforeAll(async () => {

@@ -8,9 +8,11 @@ import { AppError } from '../core/errors.ts';
 interface QueueLimits {
   concurrency: number;
   queueMax: number;
+  /** argon2id memory in KiB (OWASP's floor is 19,456; the default 65,536). */
+  memoryKib: number;
 }
 
-let limits: QueueLimits = { concurrency: 4, queueMax: 32 };
+let limits: QueueLimits = { concurrency: 4, queueMax: 32, memoryKib: 65_536 };
 let running = 0;
 const waiting: (() => void)[] = [];
 
@@ -41,7 +43,7 @@ async function bounded<T>(work: () => Promise<T>): Promise<T> {
 }
 
 export function hashPassword(password: string): Promise<string> {
-  return bounded(() => argon2.hash(password, { type: argon2.argon2id }));
+  return bounded(() => argon2.hash(password, { type: argon2.argon2id, memoryCost: limits.memoryKib }));
 }
 
 // Verifying against a fixed hash when the account does not exist keeps the
@@ -50,7 +52,7 @@ let dummyHash: Promise<string> | undefined;
 
 export async function verifyPassword(hash: string | null | undefined, password: string): Promise<boolean> {
   if (!hash) {
-    dummyHash ??= argon2.hash('not-a-real-password-used-for-timing', { type: argon2.argon2id });
+    dummyHash ??= argon2.hash('not-a-real-password-used-for-timing', { type: argon2.argon2id, memoryCost: limits.memoryKib });
     const dummy = await dummyHash;
     await bounded(() => argon2.verify(dummy, password).catch(() => false));
     return false;

@@ -169,6 +169,8 @@ const EnvSchema = z
     // Password hashes (argon2id, ~64 MiB each) computed at once, and waiting at most; beyond: 503 + Retry-After.
     PASSWORD_HASH_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
     PASSWORD_HASH_QUEUE_MAX: z.coerce.number().int().min(0).max(10_000).default(32),
+    // argon2id memory per hash in KiB; verifying uses each hash's own parameters, so changing it never locks anyone out.
+    PASSWORD_HASH_MEMORY_KIB: z.coerce.number().int().min(1_024).max(1_048_576).default(65_536),
     // Proxies in front of this server whose X-Forwarded-For is trusted for the client address (0: the socket's address).
     TRUST_PROXY_HOPS: z.coerce.number().int().min(0).max(10).default(0),
     // Browser origins (comma-separated, e.g. https://app.example.com) allowed to call the API, besides each tenant's own hosts.

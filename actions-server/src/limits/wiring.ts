@@ -43,7 +43,7 @@ export async function buildLimits(env: Env, log: Logger, pool: Pool): Promise<Li
     perAccount: env.AUTH_THROTTLE_PER_ACCOUNT,
   });
   const anonymousLimiter = new AddressLimiter(store, { enabled: env.RATE_LIMIT_ENABLED, perMinute: env.ANONYMOUS_RATE_LIMIT_PER_MINUTE });
-  configurePasswordHashing({ concurrency: env.PASSWORD_HASH_CONCURRENCY, queueMax: env.PASSWORD_HASH_QUEUE_MAX });
+  configurePasswordHashing({ concurrency: env.PASSWORD_HASH_CONCURRENCY, queueMax: env.PASSWORD_HASH_QUEUE_MAX, memoryKib: env.PASSWORD_HASH_MEMORY_KIB });
   return {
     ...(redis ? { redis } : {}),
     limits,
