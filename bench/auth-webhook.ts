@@ -65,11 +65,11 @@ export const authWebhook: Benchmark = {
         rawBody: body,
         headers: { 'content-type': 'application/json' },
       });
-      ctx.check('the webhook answers 200 with the tenant and user of the token', [200, tenant.id, ownerId], [
-        probe.status,
-        probe.body['X-Hasura-Tenant-Id'],
-        probe.body['X-Hasura-User-Id'],
-      ]);
+      ctx.check(
+        'the webhook answers 200 with the tenant and user of the token',
+        [200, tenant.id, ownerId],
+        [probe.status, probe.body['X-Hasura-Tenant-Id'], probe.body['X-Hasura-User-Id']],
+      );
 
       const load = (url: string): CannonOptions => ({
         url: `${url}${AUTH_WEBHOOK_PATH}`,
@@ -82,7 +82,11 @@ export const authWebhook: Benchmark = {
       ctx.progress(`${amount} requests per side per round, ${rounds} round(s), ${CONNECTIONS} connections`);
       const http = await compareHttp({ baseline: load(bare.url), project: load(project.url), rounds, warmup: { amount: warmup } });
       const projectRuns = http.rounds.map((r) => r.project);
-      ctx.check('every webhook request answered 2xx', 0, projectRuns.reduce((n, r) => n + r.non2xx + r.errors, 0));
+      ctx.check(
+        'every webhook request answered 2xx',
+        0,
+        projectRuns.reduce((n, r) => n + r.non2xx + r.errors, 0),
+      );
 
       // Every admitted request is one API call: the count must match exactly
       // (closing the server flushes the batched counter).
@@ -92,7 +96,11 @@ export const authWebhook: Benchmark = {
         `select sum(calls)::text as n from public.tenant_api_calls where tenant_id = $1 and endpoint = 'graphql'`,
         [tenant.id],
       );
-      ctx.check('tenant_api_calls counted every webhook request exactly once', 1 + projectRuns.reduce((n, r) => n + r.ok2xx, 0), Number(counted.rows[0]?.n ?? 0));
+      ctx.check(
+        'tenant_api_calls counted every webhook request exactly once',
+        1 + projectRuns.reduce((n, r) => n + r.ok2xx, 0),
+        Number(counted.rows[0]?.n ?? 0),
+      );
 
       const note = 'autocannon resolves whole milliseconds';
       return {

@@ -24,10 +24,30 @@ export const hasuraExposure: Benchmark = {
   name: 'hasura-exposure',
   title: 'Hasura exposure: metadata calls and bytes per tenant, pooled vs schema tenant (metadata API double)',
   rows: () => [
-    { id: 'calls', metric: 'metadata API calls per tenant: pooled vs schema tenant', unit: 'calls', target: { kind: 'info', text: 'reported (§10)' } },
-    { id: 'request-bytes', metric: 'metadata request bytes sent per tenant: pooled vs schema tenant', unit: 'bytes', target: { kind: 'info', text: 'reported (§10)' } },
-    { id: 'metadata-bytes', metric: 'exported metadata growth per tenant: pooled vs schema tenant', unit: 'bytes', target: { kind: 'info', text: 'reported (§10)' } },
-    { id: 'pooled-calls', metric: 'metadata API calls per pooled tenant', unit: 'calls', target: { kind: 'absolute', op: '=', limit: 0, unit: 'calls' } },
+    {
+      id: 'calls',
+      metric: 'metadata API calls per tenant: pooled vs schema tenant',
+      unit: 'calls',
+      target: { kind: 'info', text: 'reported (§10)' },
+    },
+    {
+      id: 'request-bytes',
+      metric: 'metadata request bytes sent per tenant: pooled vs schema tenant',
+      unit: 'bytes',
+      target: { kind: 'info', text: 'reported (§10)' },
+    },
+    {
+      id: 'metadata-bytes',
+      metric: 'exported metadata growth per tenant: pooled vs schema tenant',
+      unit: 'bytes',
+      target: { kind: 'info', text: 'reported (§10)' },
+    },
+    {
+      id: 'pooled-calls',
+      metric: 'metadata API calls per pooled tenant',
+      unit: 'calls',
+      target: { kind: 'absolute', op: '=', limit: 0, unit: 'calls' },
+    },
   ],
 
   async run(ctx) {
@@ -74,16 +94,30 @@ export const hasuraExposure: Benchmark = {
           `insert into public.tenants (name, slug, isolation) values ($1, $2, 'pooled') returning *`,
           [`Pooled ${i}`, `pooled-${i}`],
         );
-        pooledCosts.push(await measure(async () => {
-          for (const step of steps) await step.run(rows[0]!);
-        }));
+        pooledCosts.push(
+          await measure(async () => {
+            for (const step of steps) await step.run(rows[0]!);
+          }),
+        );
       }
 
       const sources = hasura.metadata().sources.filter((s) => s.name.startsWith('tenant_exposed-')).length;
       ctx.check('one Hasura source per schema tenant, none for pooled tenants', schemaTenants, sources);
-      ctx.check('every schema tenant cost the same number of calls (flat in the number of sources)', 1, new Set(schemaCosts.map((c) => c.calls)).size);
-      const schema = { calls: mean(schemaCosts.map((c) => c.calls)), req: mean(schemaCosts.map((c) => c.requestBytes)), md: mean(schemaCosts.map((c) => c.metadataBytes)) };
-      const pooled = { calls: mean(pooledCosts.map((c) => c.calls)), req: mean(pooledCosts.map((c) => c.requestBytes)), md: mean(pooledCosts.map((c) => c.metadataBytes)) };
+      ctx.check(
+        'every schema tenant cost the same number of calls (flat in the number of sources)',
+        1,
+        new Set(schemaCosts.map((c) => c.calls)).size,
+      );
+      const schema = {
+        calls: mean(schemaCosts.map((c) => c.calls)),
+        req: mean(schemaCosts.map((c) => c.requestBytes)),
+        md: mean(schemaCosts.map((c) => c.metadataBytes)),
+      };
+      const pooled = {
+        calls: mean(pooledCosts.map((c) => c.calls)),
+        req: mean(pooledCosts.map((c) => c.requestBytes)),
+        md: mean(pooledCosts.map((c) => c.metadataBytes)),
+      };
       const first = schemaCosts[0]!;
       const last = schemaCosts.at(-1)!;
       return {

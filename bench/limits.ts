@@ -14,8 +14,7 @@ const RACERS = 20;
 const WRITERS = 8;
 const insertsFor = (scale: Scale): number => sized(scale, { tiny: 200, default: 3_000 });
 
-const insertChannel = (client: Client, name: string) =>
-  client.query('insert into channels (name) values ($1)', [name]);
+const insertChannel = (client: Client, name: string) => client.query('insert into channels (name) values ($1)', [name]);
 
 async function channelCount(db: BenchDb, tenant: TenantPlacement): Promise<number> {
   return withTenantData(db.pool, tenant, undefined, async (c) =>
@@ -66,13 +65,15 @@ export const limits: Benchmark = {
         const refused = settled.filter((s) => s.status === 'rejected' && (s.reason as DatabaseError).code === 'SA429').length;
         outcomes.push(`${ok} admitted, ${refused} refused with SA429, ${RACERS - ok - refused} other`);
         finals.push(await channelCount(db, tenant));
-        const counter = await db.pool.query<{ n: string }>('select channels_total::text as n from public.tenant_counters where tenant_id = $1', [tenant.id]);
-        ctx.check(`race ${r + 1}: 1 admitted, ${RACERS - 1} refused with SA429, 5 channels, counter 5`, [1, RACERS - 1, 5, 5], [
-          ok,
-          refused,
-          finals.at(-1),
-          Number(counter.rows[0]?.n ?? -1),
-        ]);
+        const counter = await db.pool.query<{ n: string }>(
+          'select channels_total::text as n from public.tenant_counters where tenant_id = $1',
+          [tenant.id],
+        );
+        ctx.check(
+          `race ${r + 1}: 1 admitted, ${RACERS - 1} refused with SA429, 5 channels, counter 5`,
+          [1, RACERS - 1, 5, 5],
+          [ok, refused, finals.at(-1), Number(counter.rows[0]?.n ?? -1)],
+        );
       }
 
       // Throughput: a free tenant whose channel limit an operator raised (the
@@ -80,7 +81,8 @@ export const limits: Benchmark = {
       const limited = (await signUp(db, 'limits-on')).tenant;
       await overrideLimits(db, limited.id, { max_channels: 1_000_000_000 });
       const bare = (await signUp(db, 'limits-off')).tenant;
-      for (const trigger of ['_500_limits', '_800_usage']) await db.pool.query(`drop trigger ${trigger} on ${ident(bare.schema_name!)}.channels`);
+      for (const trigger of ['_500_limits', '_800_usage'])
+        await db.pool.query(`drop trigger ${trigger} on ${ident(bare.schema_name!)}.channels`);
       const writers = await warmPool(db, WRITERS);
       try {
         const out: Record<string, Measurement> = {};
@@ -95,11 +97,15 @@ export const limits: Benchmark = {
           out[`time-${n}`] = { baseline, project };
         }
         const expected = 2 * 2 * inserts;
-        ctx.check('every throughput insert landed on both sides', [expected, expected], [
-          await channelCount(db, placementOf(bare)),
-          await channelCount(db, placementOf(limited)),
-        ]);
-        const counter = await db.pool.query<{ n: string }>('select channels_total::text as n from public.tenant_counters where tenant_id = $1', [limited.id]);
+        ctx.check(
+          'every throughput insert landed on both sides',
+          [expected, expected],
+          [await channelCount(db, placementOf(bare)), await channelCount(db, placementOf(limited))],
+        );
+        const counter = await db.pool.query<{ n: string }>(
+          'select channels_total::text as n from public.tenant_counters where tenant_id = $1',
+          [limited.id],
+        );
         ctx.check('the limited tenant counted every channel', expected, Number(counter.rows[0]?.n ?? -1));
         out['race'] = { baseline: null, project: Math.max(...finals), note: outcomes.join('; ') };
         return out;

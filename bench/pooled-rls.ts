@@ -76,7 +76,10 @@ export const pooledRls: Benchmark = {
       }
       await db.pool.query('analyze pooled.messages');
       const channels = new Map(
-        (await db.pool.query<{ tenant_id: string; id: string }>('select tenant_id, id from pooled.channels')).rows.map((r) => [r.tenant_id, r.id]),
+        (await db.pool.query<{ tenant_id: string; id: string }>('select tenant_id, id from pooled.channels')).rows.map((r) => [
+          r.tenant_id,
+          r.id,
+        ]),
       );
       const ids = [...channels.keys()].sort();
       ctx.check('tenants in the table', tenants, ids.length);
@@ -114,14 +117,22 @@ export const pooledRls: Benchmark = {
         for (const q of Object.keys(QUERIES) as QueryName[]) {
           const a = await withoutRls(probe, q);
           const b = await underRls(probe, q);
-          ctx.check(`${q}: under RLS the same rows (count, digest) as the explicit tenant filter`, fingerprint(a.rows), fingerprint(b.rows));
+          ctx.check(
+            `${q}: under RLS the same rows (count, digest) as the explicit tenant filter`,
+            fingerprint(a.rows),
+            fingerprint(b.rows),
+          );
         }
         await scoped.query('begin');
         await scoped.query(scopeStatements(scoped, { tenantId: probe, dbRole: 'app' }));
         const { rows: plan } = await scoped.query<{ 'QUERY PLAN': string }>(`explain ${QUERIES.count.rls}`);
         await scoped.query('commit');
         const planText = plan.map((r) => r['QUERY PLAN']).join('\n');
-        ctx.check('under RLS the tenant predicate is an index condition (not a filter per row)', true, /Index Cond: \(tenant_id = /.test(planText));
+        ctx.check(
+          'under RLS the tenant predicate is an index condition (not a filter per row)',
+          true,
+          /Index Cond: \(tenant_id = /.test(planText),
+        );
 
         const out: Record<string, { baseline: number; project: number; note: string }> = {};
         for (const q of Object.keys(QUERIES) as QueryName[]) {

@@ -44,10 +44,12 @@ export const rateLimit: Benchmark = {
       const slugs = await insertRegistryTenants(db.pool, tenantCount, PLAN);
       const { rows } = await db.pool.query<{ id: string }>('select id from public.tenants where slug = any($1) order by slug', [slugs]);
       const tenants = rows.map((r) => ({ id: r.id, plan: PLAN }));
-      const plan = (await db.pool.query<{ m: number; h: number }>(
-        'select rate_limit_per_minute as m, rate_limit_per_hour as h from public.plans where id = $1',
-        [PLAN],
-      )).rows[0]!;
+      const plan = (
+        await db.pool.query<{ m: number; h: number }>(
+          'select rate_limit_per_minute as m, rate_limit_per_hour as h from public.plans where id = $1',
+          [PLAN],
+        )
+      ).rows[0]!;
       // The bare library: the same two windows and points, on the same Redis connection.
       const bare = [
         new RateLimiterRedis({ storeClient: redis, keyPrefix: `${prefix}bare:minute`, points: plan.m, duration: 60 }),
@@ -74,7 +76,11 @@ export const rateLimit: Benchmark = {
         results.push({ bare: await run('bare', durationMs), project: await run('project', durationMs) });
       }
       const errors = results.flatMap((r) => [r.bare.errors, r.project.errors]);
-      ctx.check('no check failed or was refused on either side', errors.map(() => 0), errors);
+      ctx.check(
+        'no check failed or was refused on either side',
+        errors.map(() => 0),
+        errors,
+      );
       // Reported, not checked: a saturated machine lowers it, and the reader should know.
       const achieved = Math.min(...results.flatMap((r) => [r.bare.achievedPerSecond, r.project.achievedPerSecond]));
 
@@ -87,9 +93,11 @@ export const rateLimit: Benchmark = {
           sums.set(kind, (sums.get(kind) ?? 0) + Number(values[i] ?? 0));
         });
       });
-      ctx.check('Redis holds exactly one count per check in each window (bare minute, bare hour, project minute, project hour)', [
-        issuedBare, issuedBare, issuedProject, issuedProject,
-      ], [sums.get('bare:minute') ?? 0, sums.get('bare:hour') ?? 0, sums.get('project:minute') ?? 0, sums.get('project:hour') ?? 0]);
+      ctx.check(
+        'Redis holds exactly one count per check in each window (bare minute, bare hour, project minute, project hour)',
+        [issuedBare, issuedBare, issuedProject, issuedProject],
+        [sums.get('bare:minute') ?? 0, sums.get('bare:hour') ?? 0, sums.get('project:minute') ?? 0, sums.get('project:hour') ?? 0],
+      );
 
       // Each side's best round (lowest p99): the one least disturbed by other work on the machine.
       const pick = (side: 'bare' | 'project') => results.map((r) => r[side].latency).reduce((best, l) => (l.p99 < best.p99 ? l : best));

@@ -79,9 +79,11 @@ export const resolution: Benchmark = {
         rounds: sized(ctx.scale, { tiny: 1, default: 2 }),
         ...(ctx.scale === 'tiny' ? {} : { warmup: { durationSeconds: 2 } }),
       });
-      ctx.check('every cached request answered 2xx (baseline, project)', [0, 0, 0, 0], [
-        http.baseline.non2xx, http.baseline.errors, http.project.non2xx, http.project.errors,
-      ]);
+      ctx.check(
+        'every cached request answered 2xx (baseline, project)',
+        [0, 0, 0, 0],
+        [http.baseline.non2xx, http.baseline.errors, http.project.non2xx, http.project.errors],
+      );
 
       ctx.progress(`uncached: ${lookups} lookups over ${registryTenants} tenants`);
       const resolver = project.ctx.resolver;

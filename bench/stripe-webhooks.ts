@@ -55,7 +55,9 @@ export const stripeWebhooks: Benchmark = {
     let bare: { url: string; close(): Promise<void> } | undefined;
     try {
       const slugs = await insertRegistryTenants(db.pool, warmTenants + tenantCount);
-      const { rows: tenants } = await db.pool.query<{ id: string }>('select id from public.tenants where slug = any($1) order by slug', [slugs]);
+      const { rows: tenants } = await db.pool.query<{ id: string }>('select id from public.tenants where slug = any($1) order by slug', [
+        slugs,
+      ]);
 
       // Per tenant: subscription created, updated (perTenant - 2 times, each a
       // later period), then its invoice paid; every event a second later than
@@ -67,9 +69,27 @@ export const stripeWebhooks: Benchmark = {
         const subscription = `sub_bench${String(ti).padStart(6, '0')}`;
         const metadata = { tenant_id: t.id, plan: 'pro', interval: 'month' };
         const sub = (k: number) =>
-          subscriptionJson({ id: subscription, customer, status: 'active', priceId: PRICE, metadata, created: base, currentPeriodStart: base + k * DAY, currentPeriodEnd: base + (k + 30) * DAY });
+          subscriptionJson({
+            id: subscription,
+            customer,
+            status: 'active',
+            priceId: PRICE,
+            metadata,
+            created: base,
+            currentPeriodStart: base + k * DAY,
+            currentPeriodEnd: base + (k + 30) * DAY,
+          });
         // The double answers a re-read (a tie between two states) with the final state.
-        stripeDouble.putSubscription({ id: subscription, customer, status: 'active', priceId: PRICE, metadata, created: base, currentPeriodStart: base + (perTenant - 2) * DAY, currentPeriodEnd: base + (perTenant - 2 + 30) * DAY });
+        stripeDouble.putSubscription({
+          id: subscription,
+          customer,
+          status: 'active',
+          priceId: PRICE,
+          metadata,
+          created: base,
+          currentPeriodStart: base + (perTenant - 2) * DAY,
+          currentPeriodEnd: base + (perTenant - 2 + 30) * DAY,
+        });
         return Array.from({ length: perTenant }, (_, k) => {
           const created = base + k;
           const event =
@@ -77,7 +97,11 @@ export const stripeWebhooks: Benchmark = {
               ? buildEvent('customer.subscription.created', sub(k), { created })
               : k < perTenant - 1
                 ? buildEvent('customer.subscription.updated', sub(k), { created })
-                : buildEvent('invoice.paid', invoiceObject({ customer, subscriptionId: subscription, subscriptionMetadata: metadata, status: 'paid', created }), { created });
+                : buildEvent(
+                    'invoice.paid',
+                    invoiceObject({ customer, subscriptionId: subscription, subscriptionMetadata: metadata, status: 'paid', created }),
+                    { created },
+                  );
           return { id: event.id, json: JSON.stringify(event) };
         });
       });
@@ -122,7 +146,10 @@ export const stripeWebhooks: Benchmark = {
       bare = await listen(app);
 
       const runs = { baseline: [] as DeliveryResult[], project: [] as DeliveryResult[] };
-      for (const [label, list] of [['warm-up', warm.sequence], ['measured', sequence]] as const) {
+      for (const [label, list] of [
+        ['warm-up', warm.sequence],
+        ['measured', sequence],
+      ] as const) {
         if (list.length === 0) continue;
         ctx.progress(`${label}: ${list.length} deliveries each side`);
         runs.baseline.push(await deliver(planFor(bare.url, list)));
@@ -131,17 +158,25 @@ export const stripeWebhooks: Benchmark = {
       const total = (side: DeliveryResult[], pick: (r: DeliveryResult) => number) => side.reduce((n, r) => n + pick(r), 0);
       const ok = (r: DeliveryResult) => r.statusCodes['200'] ?? 0;
       const dup = (r: DeliveryResult) => r.outcomes['duplicate'] ?? 0;
-      ctx.check('every delivery answered 200 (baseline, project)', [deliveries, deliveries], [total(runs.baseline, ok), total(runs.project, ok)]);
-      ctx.check('redeliveries answered as duplicates (baseline, project)', [redeliveries, redeliveries], [total(runs.baseline, dup), total(runs.project, dup)]);
+      ctx.check(
+        'every delivery answered 200 (baseline, project)',
+        [deliveries, deliveries],
+        [total(runs.baseline, ok), total(runs.project, ok)],
+      );
+      ctx.check(
+        'redeliveries answered as duplicates (baseline, project)',
+        [redeliveries, redeliveries],
+        [total(runs.baseline, dup), total(runs.project, dup)],
+      );
       const stored = await db.pool.query<{ n: number; processed: number; attempts: number }>(
         `select count(*)::int as n, count(*) filter (where processed)::int as processed, coalesce(sum(attempts), 0)::int as attempts
          from public.stripe_webhooks`,
       );
-      ctx.check('stripe_webhooks: every event stored once, processed once (rows, processed, attempts)', [events, events, events], [
-        stored.rows[0]!.n,
-        stored.rows[0]!.processed,
-        stored.rows[0]!.attempts,
-      ]);
+      ctx.check(
+        'stripe_webhooks: every event stored once, processed once (rows, processed, attempts)',
+        [events, events, events],
+        [stored.rows[0]!.n, stored.rows[0]!.processed, stored.rows[0]!.attempts],
+      );
       // Each tenant ends in the state of its newest events, whatever the interleaving.
       const final = await db.pool.query<{ n: number }>(
         `select count(*)::int as n from public.tenants

@@ -58,7 +58,8 @@ export const templateMigration: Benchmark = {
     const pool = createPool(db.url, concurrency);
     const dir = await mkdtemp(path.join(os.tmpdir(), 'bench-template-'));
     try {
-      const existing = (await db.pool.query<{ n: number }>(`select count(*)::int as n from public.tenants where isolation = 'schema'`)).rows[0]!.n;
+      const existing = (await db.pool.query<{ n: number }>(`select count(*)::int as n from public.tenants where isolation = 'schema'`))
+        .rows[0]!.n;
       if (existing < wanted) {
         ctx.progress(`filling ${wanted - existing} schema tenants`);
         await fillSchemaTenants({
@@ -102,11 +103,11 @@ export const templateMigration: Benchmark = {
          from public.tenants t where t.isolation = 'schema'`,
         [next],
       );
-      ctx.check('both sides built the new table in every schema, and every tenant records the new version', [schemas.length, schemas.length, schemas.length], [
-        counts[0]!.pins,
-        counts[0]!.raw,
-        counts[0]!.at_next,
-      ]);
+      ctx.check(
+        'both sides built the new table in every schema, and every tenant records the new version',
+        [schemas.length, schemas.length, schemas.length],
+        [counts[0]!.pins, counts[0]!.raw, counts[0]!.at_next],
+      );
       const perSchema = (ms: number) => (ms / schemas.length).toFixed(1);
       return {
         migrate: {

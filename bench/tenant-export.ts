@@ -42,8 +42,18 @@ export const tenantExport: Benchmark = {
   rows(scale) {
     const n = messagesFor(scale).toLocaleString('en-US');
     return [
-      { id: 'rows-s', metric: `messages exported per second (${n} messages): bare COPY TO STDOUT vs the whole export`, unit: 'rows/s', target: { kind: 'info', text: 'the export also hashes, stages and gzips' } },
-      { id: 'rss', metric: `peak RSS of the process (${n} messages): during the bare COPY vs during the export`, unit: 'MB', target: { kind: 'absolute', op: '<', limit: 200, unit: 'MB' } },
+      {
+        id: 'rows-s',
+        metric: `messages exported per second (${n} messages): bare COPY TO STDOUT vs the whole export`,
+        unit: 'rows/s',
+        target: { kind: 'info', text: 'the export also hashes, stages and gzips' },
+      },
+      {
+        id: 'rss',
+        metric: `peak RSS of the process (${n} messages): during the bare COPY vs during the export`,
+        unit: 'MB',
+        target: { kind: 'absolute', op: '<', limit: 200, unit: 'MB' },
+      },
     ];
   },
 
@@ -52,7 +62,15 @@ export const tenantExport: Benchmark = {
     const db = await ctx.cluster.createDb('tenant_export');
     const dir = await mkdtemp(path.join(os.tmpdir(), 'bench-export-'));
     const log = createLogger('silent');
-    const databases = new TenantDatabases({ mainUrl: db.url, mainPool: db.pool, servers: {}, poolSize: 2, maxPools: 2, idleMs: 60_000, log });
+    const databases = new TenantDatabases({
+      mainUrl: db.url,
+      mainPool: db.pool,
+      servers: {},
+      poolSize: 2,
+      maxPools: 2,
+      idleMs: 60_000,
+      log,
+    });
     try {
       const { tenant } = await signUp(db, 'exported', { plan: 'enterprise' });
       const schema = tenant.schema_name!;
@@ -61,8 +79,15 @@ export const tenantExport: Benchmark = {
       const fill = await db.pool.connect();
       try {
         await fill.query('set session_replication_role = replica');
-        const ch = (await fill.query<{ id: string }>(`insert into ${pg.Client.prototype.escapeIdentifier(schema)}.channels (name) values ('general') returning id`)).rows[0]!.id;
-        await fill.query(`insert into ${rel} (channel_id, body) select $1, 'message number ' || g || ' with a little text in it' from generate_series(1, $2::int) g`, [ch, n]);
+        const ch = (
+          await fill.query<{ id: string }>(
+            `insert into ${pg.Client.prototype.escapeIdentifier(schema)}.channels (name) values ('general') returning id`,
+          )
+        ).rows[0]!.id;
+        await fill.query(
+          `insert into ${rel} (channel_id, body) select $1, 'message number ' || g || ' with a little text in it' from generate_series(1, $2::int) g`,
+          [ch, n],
+        );
         await fill.query('set session_replication_role = origin');
       } finally {
         fill.release();
@@ -94,11 +119,19 @@ export const tenantExport: Benchmark = {
       // The archive reads back whole: every file's size and SHA-256 match the manifest.
       const { manifest, staging } = await openArchive(out);
       await staging.remove();
-      ctx.check('the archive verifies and holds the template tables', ['channels', 'files', 'members', 'messages'], manifest.tables.map((t) => t.name));
+      ctx.check(
+        'the archive verifies and holds the template tables',
+        ['channels', 'files', 'members', 'messages'],
+        manifest.tables.map((t) => t.name),
+      );
 
       return {
         'rows-s': { baseline: n / (bare.ms / 1000), project: n / (exported.ms / 1000) },
-        rss: { baseline: bare.peakMb, project: exported.peakMb, note: 'RSS of the whole benchmark process (it also holds the earlier benchmarks\' heap)' },
+        rss: {
+          baseline: bare.peakMb,
+          project: exported.peakMb,
+          note: "RSS of the whole benchmark process (it also holds the earlier benchmarks' heap)",
+        },
       };
     } finally {
       await databases.close();

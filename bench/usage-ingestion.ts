@@ -21,9 +21,11 @@ interface Batch {
 
 async function runAll<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: limit }, async () => {
-    while (next < items.length) await fn(items[next++]!);
-  }));
+  await Promise.all(
+    Array.from({ length: limit }, async () => {
+      while (next < items.length) await fn(items[next++]!);
+    }),
+  );
 }
 
 export const usageIngestion: Benchmark = {
@@ -54,7 +56,12 @@ export const usageIngestion: Benchmark = {
         for (let t = 0; t < tenantCount; t++) {
           plan.push({
             tenant: t,
-            events: Array.from({ length: size }, (_, i) => ({ meter_id: 'api-calls', event_value: 1 + (i % 5), idempotency_key: `b${b}-e${i}`, user_id: `u${i % 50}` })),
+            events: Array.from({ length: size }, (_, i) => ({
+              meter_id: 'api-calls',
+              event_value: 1 + (i % 5),
+              idempotency_key: `b${b}-e${i}`,
+              user_id: `u${i % 50}`,
+            })),
           });
         }
       }
@@ -67,7 +74,9 @@ export const usageIngestion: Benchmark = {
       const distinct = plan.length * size;
       const perTenantSum = perTenant * Array.from({ length: size }, (_, i) => 1 + (i % 5)).reduce((a, b) => a + b, 0);
 
-      await db.pool.query(`create table public.bench_bare_usage (tenant_id uuid not null, key text not null, value numeric not null, properties jsonb, primary key (tenant_id, key))`);
+      await db.pool.query(
+        `create table public.bench_bare_usage (tenant_id uuid not null, key text not null, value numeric not null, properties jsonb, primary key (tenant_id, key))`,
+      );
       ctx.progress(`baseline: ${sequence.length} batches`);
       const baseStart = performance.now();
       await runAll(sequence, CONCURRENCY, async (b) => {
@@ -95,8 +104,14 @@ export const usageIngestion: Benchmark = {
       ctx.check('every batch answered 200/201', sequence.length, (statuses['200'] ?? 0) + (statuses['201'] ?? 0));
       const stored = await db.pool.query<{ n: number }>(`select count(*)::int as n from public.usage_events`);
       ctx.check('usage_events: each distinct event stored once', distinct, stored.rows[0]!.n);
-      const totals = await db.pool.query<{ usage: string }>(`select usage::text from public.usage_meter_totals where meter_id = 'api-calls' order by tenant_id`);
-      ctx.check('every tenant total exact', tenants.map(() => String(perTenantSum)), totals.rows.map((r) => r.usage));
+      const totals = await db.pool.query<{ usage: string }>(
+        `select usage::text from public.usage_meter_totals where meter_id = 'api-calls' order by tenant_id`,
+      );
+      ctx.check(
+        'every tenant total exact',
+        tenants.map(() => String(perTenantSum)),
+        totals.rows.map((r) => r.usage),
+      );
       return {
         'events-s': {
           baseline: (distinct / baseMs) * 1000,

@@ -57,7 +57,8 @@ export const usage: Benchmark = {
       const bare = await prepare(db, 'usage-bare');
       const metered = await prepare(db, 'usage-metered');
       await db.pool.query(`drop trigger _800_usage on ${ident(bare.placement.schemaName!)}.messages`);
-      const write = (t: Writable, n: number) => writeRows({ pool, tenant: t.placement, writers: WRITERS, count: n, insert: insertMessage(t) });
+      const write = (t: Writable, n: number) =>
+        writeRows({ pool, tenant: t.placement, writers: WRITERS, count: n, insert: insertMessage(t) });
 
       // Warm-up of both (plans, trigger functions, shard rows); its rows count in the totals.
       await write(bare, warm);
@@ -85,7 +86,9 @@ export const usage: Benchmark = {
       };
       ctx.check('metered tenant: rows and tenant_usage.messages_total both exact', [inserted, inserted], await totals(metered));
       ctx.check('baseline tenant: every row inserted, none metered (its trigger really was off)', [inserted, 0], await totals(bare));
-      return { time: { baseline: bareMs, project: meteredMs, note: `best of ${rounds} alternating round(s), one transaction per message` } };
+      return {
+        time: { baseline: bareMs, project: meteredMs, note: `best of ${rounds} alternating round(s), one transaction per message` },
+      };
     } finally {
       await pool.end();
       await db.close();

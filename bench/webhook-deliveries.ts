@@ -107,7 +107,9 @@ export const webhookDeliveries: Benchmark = {
     const baselineReceiver = await startReceiver(secrets);
     try {
       const slugs = await insertRegistryTenants(db.pool, tenantCount);
-      const { rows: tenants } = await db.pool.query<{ id: string }>('select id from public.tenants where slug = any($1) order by slug', [slugs]);
+      const { rows: tenants } = await db.pool.query<{ id: string }>('select id from public.tenants where slug = any($1) order by slug', [
+        slugs,
+      ]);
       for (const [i, t] of tenants.entries()) {
         const secret = newSigningSecret();
         secrets.set(`/t${i}`, secret);
@@ -163,17 +165,25 @@ export const webhookDeliveries: Benchmark = {
       for (;;) {
         rounds++;
         await deliverDue(project.ctx, { budgetMs: 600_000 });
-        const { rows } = await db.pool.query<{ n: number }>(`select count(*)::int as n from public.webhook_deliveries where status = 'pending'`);
+        const { rows } = await db.pool.query<{ n: number }>(
+          `select count(*)::int as n from public.webhook_deliveries where status = 'pending'`,
+        );
         if (rows[0]!.n === 0 || rounds > 20) break;
         // The retry waits (5 s, 5 min, ...) are skipped, as tests do.
         await db.pool.query(`update public.webhook_deliveries set next_attempt_at = now() where status = 'pending'`);
       }
       const ms = performance.now() - start;
 
-      const states = await db.pool.query<{ status: string; n: number }>(`select status, count(*)::int as n from public.webhook_deliveries group by status`);
+      const states = await db.pool.query<{ status: string; n: number }>(
+        `select status, count(*)::int as n from public.webhook_deliveries group by status`,
+      );
       ctx.check('every delivery succeeded', { succeeded: total }, Object.fromEntries(states.rows.map((r) => [r.status, r.n])));
       const counts = [...receiver.accepted.values()];
-      ctx.check('receiver: every event accepted exactly once (events, duplicates)', [total, 0], [receiver.accepted.size, counts.filter((c) => c > 1).length]);
+      ctx.check(
+        'receiver: every event accepted exactly once (events, duplicates)',
+        [total, 0],
+        [receiver.accepted.size, counts.filter((c) => c > 1).length],
+      );
       ctx.check('receiver: every signature verified', 0, receiver.badSignatures + baselineReceiver.badSignatures);
       const attempts = await db.pool.query<{ n: number }>(`select count(*)::int as n from public.webhook_delivery_attempts`);
       ctx.check('every request the receiver saw is logged as an attempt', receiver.requests, attempts.rows[0]!.n);

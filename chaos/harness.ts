@@ -101,7 +101,10 @@ interface TierTenant {
 
 export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
   const say = opts.progress ?? (() => undefined);
-  const cluster: BenchCluster = await openCluster({ ...(opts.adminUrl ? { adminUrl: opts.adminUrl } : {}), ...(opts.template ? { template: opts.template } : {}) });
+  const cluster: BenchCluster = await openCluster({
+    ...(opts.adminUrl ? { adminUrl: opts.adminUrl } : {}),
+    ...(opts.template ? { template: opts.template } : {}),
+  });
   let db: BenchDb | undefined;
   let double: StripeDouble | undefined;
   let server: ServerProcess | undefined;
@@ -135,7 +138,13 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       const s = spawnServer(port, env);
       allLogs.push(s.logs);
       void s.exited.then(({ code, signal }) => {
-        if (!expectingExit) selfCrashes.push(`exit code ${code} signal ${signal}: ${s.logs.slice(-3).map((l) => l.msg).join(' | ')}`);
+        if (!expectingExit)
+          selfCrashes.push(
+            `exit code ${code} signal ${signal}: ${s.logs
+              .slice(-3)
+              .map((l) => l.msg)
+              .join(' | ')}`,
+          );
       });
       return s;
     };
@@ -175,10 +184,17 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     for (const isolation of TIERS) {
       const row = (await db.pool.query<TenantRow>('select * from public.tenants where slug = $1', [`tier-${isolation}`])).rows[0]!;
       const placement = placementOf(row);
-      const memberId = await withTenantData(pools, placement, undefined, async (c) => (await c.query<{ id: string }>('select id from members limit 1')).rows[0]!.id);
+      const memberId = await withTenantData(
+        pools,
+        placement,
+        undefined,
+        async (c) => (await c.query<{ id: string }>('select id from members limit 1')).rows[0]!.id,
+      );
       tiers.push({ row, placement, ownerEmail: `owner@tier-${isolation}.example.com`, memberId });
       // One channel to write messages into.
-      await withTenantData(pools, placement, undefined, (c) => c.query(`insert into channels (name, created_by) values ('general', $1)`, [memberId]));
+      await withTenantData(pools, placement, undefined, (c) =>
+        c.query(`insert into channels (name, created_by) values ('general', $1)`, [memberId]),
+      );
     }
     // Per billing tenant: checkout, then the subscription flipping between active and past_due.
     const eventsEach = Math.max(6, opts.seconds);
@@ -239,7 +255,9 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       },
       async () => {
         const t = pick(tiers);
-        await http('login', () => request(server!.url, '/api/auth/login', { host: hostOf(t.row.slug), body: { email: t.ownerEmail, password: PASSWORD } }));
+        await http('login', () =>
+          request(server!.url, '/api/auth/login', { host: hostOf(t.row.slug), body: { email: t.ownerEmail, password: PASSWORD } }),
+        );
       },
       async () => {
         const b = billing.find((x) => !x.busy && x.next < x.events.length);
@@ -256,8 +274,13 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
         const channel = Math.random() < 0.3;
         try {
           await withTenantData(pools, t.placement, t.memberId, async (c) => {
-            if (channel) await c.query(`insert into channels (name, created_by) values ($1, $2)`, [`c-${randomBytes(4).toString('hex')}`, t.memberId]);
-            else await c.query(`insert into messages (channel_id, member_id, body) select id, $1, 'hello' from channels where name = 'general'`, [t.memberId]);
+            if (channel)
+              await c.query(`insert into channels (name, created_by) values ($1, $2)`, [`c-${randomBytes(4).toString('hex')}`, t.memberId]);
+            else
+              await c.query(
+                `insert into messages (channel_id, member_id, body) select id, $1, 'hello' from channels where name = 'general'`,
+                [t.memberId],
+              );
           });
           tally.add(`write ${t.placement.isolation}`, 'ok');
         } catch (err) {
@@ -306,7 +329,9 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
         }
       }
     };
-    say(`chaos for ${opts.seconds} s: ${opts.workers} workers, SIGKILL every ${opts.killEveryMs} ms, terminate every ${opts.terminateEveryMs} ms`);
+    say(
+      `chaos for ${opts.seconds} s: ${opts.workers} workers, SIGKILL every ${opts.killEveryMs} ms, terminate every ${opts.terminateEveryMs} ms`,
+    );
     await Promise.all([...Array.from({ length: opts.workers }, worker), killer(), terminator()]);
     await killClient.end().catch(() => undefined);
 
@@ -337,7 +362,11 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       .filter((l) => typeof l.msg === 'string' && (l.msg.startsWith('uncaught') || l.msg.startsWith('unhandled')))
       .map((l) => JSON.stringify(l).slice(0, 400));
     invariants.push({ name: 'no self-inflicted crash', ok: selfCrashes.length === 0, detail: `${selfCrashes.length} unexpected exits` });
-    invariants.push({ name: 'no uncaught exception or unhandled rejection', ok: uncaught.length === 0, detail: `${uncaught.length} logged` });
+    invariants.push({
+      name: 'no uncaught exception or unhandled rejection',
+      ok: uncaught.length === 0,
+      detail: `${uncaught.length} logged`,
+    });
     return {
       options: { seconds: opts.seconds, killEveryMs: opts.killEveryMs, terminateEveryMs: opts.terminateEveryMs, workers: opts.workers },
       operations: tally.ops,
@@ -397,9 +426,15 @@ async function checkInvariants(
   out.push(check('every sign-up answered 201 exists', missing, [...signedUp.values()].filter((s) => s === 201).length));
 
   const schemas = new Set((await q<{ nspname: string }>(`select nspname from pg_namespace`)).map((r) => r.nspname));
-  const roles = new Set((await q<{ rolname: string }>(`select rolname from pg_roles where starts_with(rolname, $1)`, [db.rolePrefix])).map((r) => r.rolname));
-  const dbs = new Set((await q<{ datname: string }>(`select datname from pg_database where starts_with(datname, $1)`, [db.rolePrefix])).map((r) => r.datname));
-  const owners = new Set((await q<{ tenant_id: string }>(`select tenant_id from public.memberships where role = 'owner'`)).map((r) => r.tenant_id));
+  const roles = new Set(
+    (await q<{ rolname: string }>(`select rolname from pg_roles where starts_with(rolname, $1)`, [db.rolePrefix])).map((r) => r.rolname),
+  );
+  const dbs = new Set(
+    (await q<{ datname: string }>(`select datname from pg_database where starts_with(datname, $1)`, [db.rolePrefix])).map((r) => r.datname),
+  );
+  const owners = new Set(
+    (await q<{ tenant_id: string }>(`select tenant_id from public.memberships where role = 'owner'`)).map((r) => r.tenant_id),
+  );
   const registryBad = tenants.flatMap((t) => [
     ...(t.isolation === 'schema' && t.schema_name && !schemas.has(t.schema_name) ? [`${t.slug}: schema missing`] : []),
     ...(t.db_role && !roles.has(t.db_role) ? [`${t.slug}: role missing`] : []),
@@ -407,13 +442,26 @@ async function checkInvariants(
     ...(!owners.has(t.id) ? [`${t.slug}: no owner`] : []),
   ]);
   out.push(check('no orphan registry row (each has its schema, role, database, owner)', registryBad, tenants.length));
-  const known = (set: Set<string>, key: 'schema_name' | 'db_role' | 'database_name') => [...set].filter((x) => !tenants.some((t) => t[key] === x));
+  const known = (set: Set<string>, key: 'schema_name' | 'db_role' | 'database_name') =>
+    [...set].filter((x) => !tenants.some((t) => t[key] === x));
   const orphanSchemas = [...schemas].filter((s) => s.startsWith('tenant_') && !tenants.some((t) => t.schema_name === s));
-  out.push(check('no orphan schema, role or database', [...orphanSchemas, ...known(roles, 'db_role'), ...known(dbs, 'database_name')], schemas.size + roles.size + dbs.size));
+  out.push(
+    check(
+      'no orphan schema, role or database',
+      [...orphanSchemas, ...known(roles, 'db_role'), ...known(dbs, 'database_name')],
+      schemas.size + roles.size + dbs.size,
+    ),
+  );
   const orphanIds = await q<{ email: string }>(
     `select email from public.identities i where not i.is_platform_admin and not exists (select 1 from public.memberships m where m.identity_id = i.id)`,
   );
-  out.push(check('no orphan identity', orphanIds.map((r) => r.email), tenants.length));
+  out.push(
+    check(
+      'no orphan identity',
+      orphanIds.map((r) => r.email),
+      tenants.length,
+    ),
+  );
 
   // Usage counters equal the rows; the channel limit held; per tier.
   const usageBad: string[] = [];
@@ -451,7 +499,13 @@ async function checkInvariants(
   const chains = await q<{ slug: string; ok: boolean; reason: string | null }>(
     `select t.slug, v.ok, v.reason from public.tenants t cross join lateral public.verify_audit_chain(t.id) v`,
   );
-  out.push(check('every audit chain verifies', chains.filter((c) => !c.ok).map((c) => `${c.slug}: ${c.reason}`), chains.length));
+  out.push(
+    check(
+      'every audit chain verifies',
+      chains.filter((c) => !c.ok).map((c) => `${c.slug}: ${c.reason}`),
+      chains.length,
+    ),
+  );
 
   // Stripe: each event stored once and processed; the tenant ends in the last event's state;
   // no more subscription changes were applied than events were sent.
@@ -463,7 +517,12 @@ async function checkInvariants(
     );
     if (rows.length !== b.events.length) stripeBad.push(`${b.slug}: ${rows.length} of ${b.events.length} events stored`);
     for (const r of rows) if (r.n !== 1 || !r.processed) stripeBad.push(`${b.slug} ${r.event_id}: ${r.n} rows, processed ${r.processed}`);
-    const state = (await q<{ subscription_status: string; stripe_subscription_id: string }>('select subscription_status, stripe_subscription_id from public.tenants where id = $1', [b.id]))[0];
+    const state = (
+      await q<{ subscription_status: string; stripe_subscription_id: string }>(
+        'select subscription_status, stripe_subscription_id from public.tenants where id = $1',
+        [b.id],
+      )
+    )[0];
     const last = b.events.at(-1)!;
     if (state?.subscription_status !== last.status || state.stripe_subscription_id !== b.subscription) {
       stripeBad.push(`${b.slug}: ends ${state?.subscription_status}/${state?.stripe_subscription_id}, expected ${last.status}`);
@@ -478,13 +537,21 @@ async function checkInvariants(
     )[0]!.n;
     if (changes > b.events.length) stripeBad.push(`${b.slug}: ${changes} status changes applied for ${b.events.length} events`);
   }
-  out.push(check('every Stripe event stored once and applied once, in order', stripeBad, billing.reduce((n, b) => n + b.events.length, 0)));
+  out.push(
+    check(
+      'every Stripe event stored once and applied once, in order',
+      stripeBad,
+      billing.reduce((n, b) => n + b.events.length, 0),
+    ),
+  );
   return out;
 }
 
 export function renderReport(r: ChaosReport): string {
   const lines: string[] = [];
-  lines.push(`chaos: ${r.options.seconds} s, ${r.options.workers} workers, SIGKILL + restart ${r.options.killEveryMs / 1000} s after each boot, half of busy backends terminated every ${r.options.terminateEveryMs / 1000} s`);
+  lines.push(
+    `chaos: ${r.options.seconds} s, ${r.options.workers} workers, SIGKILL + restart ${r.options.killEveryMs / 1000} s after each boot, half of busy backends terminated every ${r.options.terminateEveryMs / 1000} s`,
+  );
   lines.push(`server SIGKILLed ${r.kills} times; ${r.terminated} backends terminated; final SIGTERM: ${r.finalExit}`);
   lines.push('');
   lines.push('operation        answers');

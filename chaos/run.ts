@@ -28,7 +28,10 @@ async function main(): Promise<number> {
     console.error(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('\n'));
     return 2;
   }
-  const report = await runChaos({ ...parsed.data, progress: (m) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${m}\n`) });
+  const report = await runChaos({
+    ...parsed.data,
+    progress: (m) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${m}\n`),
+  });
   console.log(renderReport(report));
   return report.ok ? 0 : 1;
 }

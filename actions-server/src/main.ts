@@ -42,7 +42,8 @@ async function boot(env: Env, log: Logger, t: ShutdownTargets, stopping: () => b
   // Tenant moves a stopped process left unfinished (a tenant may be frozen until its move ends); one runner each.
   resumeMoves(moveDeps(ctx)).then(
     (r) => {
-      if (r.finished.length || r.failed.length) log[r.failed.length ? 'warn' : 'info']({ finished: r.finished.length, failed: r.failed }, 'unfinished tenant moves resumed');
+      if (r.finished.length || r.failed.length)
+        log[r.failed.length ? 'warn' : 'info']({ finished: r.finished.length, failed: r.failed }, 'unfinished tenant moves resumed');
     },
     (err: Error) => log.error({ err: err.message }, 'could not resume unfinished tenant moves'),
   );

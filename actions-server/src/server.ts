@@ -52,7 +52,19 @@ export async function buildContext(env: Env, log: Logger, pool: Pool, databaseUr
   const limits = await buildLimits(env, log, pool);
   const databases = tenantDatabases(env, log, pool, databaseUrl, { serving: true });
   databases.watch(resolver);
-  const ctx: AppContext = { env, log, pool, resolver, tokens, provisioningSteps: [], deprovisioningSteps: [], databases, deploymentProblems, ...limits, analytics: new AnalyticsForwarder(env, log) };
+  const ctx: AppContext = {
+    env,
+    log,
+    pool,
+    resolver,
+    tokens,
+    provisioningSteps: [],
+    deprovisioningSteps: [],
+    databases,
+    deploymentProblems,
+    ...limits,
+    analytics: new AnalyticsForwarder(env, log),
+  };
   if (env.STRIPE_SECRET_KEY) ctx.stripe = createStripeClient(env.STRIPE_SECRET_KEY, env.STRIPE_API_BASE);
   else log.info('STRIPE_SECRET_KEY is not set: billing is disabled (billing routes answer 503)');
   wireHasura(ctx);

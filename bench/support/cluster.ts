@@ -76,7 +76,12 @@ async function dropRolesWithPrefix(adminUrl: string, prefix: string): Promise<vo
     const { rows } = await client.query<{ rolname: string }>('select rolname from pg_roles where starts_with(rolname, $1)', [prefix]);
     // Batched: 10,000 roles one statement at a time would take minutes of round trips.
     for (let i = 0; i < rows.length; i += 500) {
-      await client.query(rows.slice(i, i + 500).map((r) => `drop role if exists ${ident(r.rolname)};`).join('\n'));
+      await client.query(
+        rows
+          .slice(i, i + 500)
+          .map((r) => `drop role if exists ${ident(r.rolname)};`)
+          .join('\n'),
+      );
     }
   } finally {
     await client.end();

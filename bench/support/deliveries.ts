@@ -38,7 +38,9 @@ export async function deliver(plan: DeliveryPlan): Promise<DeliveryResult> {
       child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
       child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
       child.on('error', reject);
-      child.on('exit', (code) => (code === 0 ? resolve(stdout) : reject(new Error(`delivery worker exited with ${code}: ${stderr.trim().slice(-500)}`))));
+      child.on('exit', (code) =>
+        code === 0 ? resolve(stdout) : reject(new Error(`delivery worker exited with ${code}: ${stderr.trim().slice(-500)}`)),
+      );
     });
     return deliveryResultSchema.parse(JSON.parse(out.trim().split('\n').at(-1) ?? ''));
   } finally {

@@ -6,15 +6,17 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 
-export const cannonOptionsSchema = z.object({
-  url: z.url().refine((u) => new URL(u).hostname === '127.0.0.1', 'load goes to 127.0.0.1 only'),
-  connections: z.number().int().min(1),
-  durationSeconds: z.number().positive().optional(),
-  amount: z.number().int().positive().optional(),
-  method: z.enum(['GET', 'POST']),
-  headers: z.record(z.string(), z.string()),
-  body: z.string().optional(),
-}).refine((o) => (o.durationSeconds === undefined) !== (o.amount === undefined), 'give durationSeconds or amount');
+export const cannonOptionsSchema = z
+  .object({
+    url: z.url().refine((u) => new URL(u).hostname === '127.0.0.1', 'load goes to 127.0.0.1 only'),
+    connections: z.number().int().min(1),
+    durationSeconds: z.number().positive().optional(),
+    amount: z.number().int().positive().optional(),
+    method: z.enum(['GET', 'POST']),
+    headers: z.record(z.string(), z.string()),
+    body: z.string().optional(),
+  })
+  .refine((o) => (o.durationSeconds === undefined) !== (o.amount === undefined), 'give durationSeconds or amount');
 export type CannonOptions = z.infer<typeof cannonOptionsSchema>;
 
 const cannonResultSchema = z.object({

@@ -29,7 +29,9 @@ export interface RunReport {
 
 export function gitCommit(): string | null {
   try {
-    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { stdio: ['ignore', 'pipe', 'ignore'] })
+      .toString()
+      .trim();
   } catch {
     return null;
   }
@@ -51,8 +53,10 @@ export function machineInfo(postgres: string, redis: string | null): Machine {
 
 export function machineLine(m: Machine): string {
   const gib = (m.memoryBytes / 1024 ** 3).toFixed(1);
-  return `${m.cores} cores (${m.cpuModel}), ${gib} GiB, ${m.platform}, Node ${m.node}, PostgreSQL ${m.postgres}` +
-    `${m.redis ? `, Redis ${m.redis}` : ''}, load average ${m.loadAverageAtStart.toFixed(2)} at start`;
+  return (
+    `${m.cores} cores (${m.cpuModel}), ${gib} GiB, ${m.platform}, Node ${m.node}, PostgreSQL ${m.postgres}` +
+    `${m.redis ? `, Redis ${m.redis}` : ''}, load average ${m.loadAverageAtStart.toFixed(2)} at start`
+  );
 }
 
 export function formatNumber(value: number | null): string {
@@ -74,7 +78,15 @@ function cells(r: RowResult): string[] {
           : r.met
             ? 'met'
             : 'NOT MET';
-  return [r.benchmark, r.metric, withUnit(r.baseline), withUnit(r.project), r.ratio === null ? '—' : `${r.ratio.toFixed(2)}×`, r.target, result];
+  return [
+    r.benchmark,
+    r.metric,
+    withUnit(r.baseline),
+    withUnit(r.project),
+    r.ratio === null ? '—' : `${r.ratio.toFixed(2)}×`,
+    r.target,
+    result,
+  ];
 }
 
 /** A Markdown table (readable in a terminal, pasteable into README). */

@@ -21,7 +21,10 @@ export function summarize(samples: readonly number[]): LatencySummary {
 }
 
 export function median(values: readonly number[]): number {
-  return percentile([...values].sort((a, b) => a - b), 50);
+  return percentile(
+    [...values].sort((a, b) => a - b),
+    50,
+  );
 }
 
 /** Wall time of fn in milliseconds, with its result. */
@@ -32,7 +35,11 @@ export async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; resu
 }
 
 /** Runs `items` through `worker` with at most `concurrency` in flight. */
-export async function forEachLimit<T>(items: readonly T[], concurrency: number, worker: (item: T, index: number) => Promise<void>): Promise<void> {
+export async function forEachLimit<T>(
+  items: readonly T[],
+  concurrency: number,
+  worker: (item: T, index: number) => Promise<void>,
+): Promise<void> {
   let next = 0;
   const lane = async (): Promise<void> => {
     while (next < items.length) {
@@ -59,7 +66,11 @@ export interface OpenLoopResult {
  * add the generator's own timer granularity (up to ~1 ms) to every sample and
  * drown sub-millisecond figures.
  */
-export async function openLoop(opts: { ratePerSecond: number; durationMs: number; call: (i: number) => Promise<unknown> }): Promise<OpenLoopResult> {
+export async function openLoop(opts: {
+  ratePerSecond: number;
+  durationMs: number;
+  call: (i: number) => Promise<unknown>;
+}): Promise<OpenLoopResult> {
   const total = Math.max(1, Math.round((opts.ratePerSecond * opts.durationMs) / 1000));
   const interval = 1000 / opts.ratePerSecond;
   const latencies = new Array<number>(total);

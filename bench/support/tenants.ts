@@ -26,11 +26,9 @@ export async function signUp(
     plan: opts.plan ?? 'free',
   });
   // As a platform admin would: paid plans without a trial or checkout.
-  return provisionTenant(
-    { env: db.env(), pool: opts.pool ?? db.pool, log: createLogger('silent'), steps: opts.steps ?? [] },
-    input,
-    { platformAdmin: true },
-  );
+  return provisionTenant({ env: db.env(), pool: opts.pool ?? db.pool, log: createLogger('silent'), steps: opts.steps ?? [] }, input, {
+    platformAdmin: true,
+  });
 }
 
 /** Per-tenant overrides of plan numbers (tenant_settings.limit_overrides), as an operator sets them. */

@@ -20,9 +20,7 @@ export interface RowSpec {
   target: Target;
 }
 
-export type Measurement =
-  | { baseline: number | null; project: number | null; note?: string }
-  | { notMeasured: string };
+export type Measurement = { baseline: number | null; project: number | null; note?: string } | { notMeasured: string };
 
 export interface Check {
   name: string;

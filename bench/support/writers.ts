@@ -33,6 +33,8 @@ export async function writeRows(opts: {
 }): Promise<number> {
   const indexes = Array.from({ length: opts.count }, (_, i) => i);
   const start = performance.now();
-  await forEachLimit(indexes, opts.writers, (i) => withTenantData(opts.pool, opts.tenant, undefined, (client) => opts.insert(client, i)).then(() => undefined));
+  await forEachLimit(indexes, opts.writers, (i) =>
+    withTenantData(opts.pool, opts.tenant, undefined, (client) => opts.insert(client, i)).then(() => undefined),
+  );
   return performance.now() - start;
 }

@@ -59,10 +59,21 @@ const post = (m: MadeTenant, body: unknown) =>
 
 it('stores events for the tenant of the credentials (a tenant_id in the body is ignored) and forwards analytics to PostHog in batches, grouped by tenant', async () => {
   for (let i = 0; i < 3; i++) {
-    const res = await post(a, { event: 'report.exported', distinct_id: `user-${i}`, properties: { format: 'csv' }, tenant_id: b.tenant.id });
+    const res = await post(a, {
+      event: 'report.exported',
+      distinct_id: `user-${i}`,
+      properties: { format: 'csv' },
+      tenant_id: b.tenant.id,
+    });
     expect(res.status).toBe(201);
   }
-  const connector = await post(a, { kind: 'connector', connector: 'salesforce', event: 'sync.finished', payload: { records: 12 }, tenant_id: b.tenant.id });
+  const connector = await post(a, {
+    kind: 'connector',
+    connector: 'salesforce',
+    event: 'sync.finished',
+    payload: { records: 12 },
+    tenant_id: b.tenant.id,
+  });
   expect(connector.status).toBe(201);
   expect((await post(b, { event: 'signed.in' })).status).toBe(201);
 
@@ -77,7 +88,9 @@ it('stores events for the tenant of the credentials (a tenant_id in the body is 
     { tenant_id: a.tenant.id, connector: 'salesforce', payload: { records: 12 } },
   ]);
   // RLS: b sees only its own rows.
-  const seenByB = await asTenant(db.pool, { tenantId: b.tenant.id, dbRole: 'app' }, (c) => c.query('select tenant_id from public.analytics_events'));
+  const seenByB = await asTenant(db.pool, { tenantId: b.tenant.id, dbRole: 'app' }, (c) =>
+    c.query('select tenant_id from public.analytics_events'),
+  );
   expect(seenByB.rows.map((r) => r.tenant_id)).toEqual([b.tenant.id]);
 
   await srv.ctx.analytics.flush();
@@ -91,7 +104,12 @@ it('stores events for the tenant of the credentials (a tenant_id in the body is 
   expect(exported.every((e) => (e.properties['$groups'] as Record<string, string>)['tenant'] === a.tenant.id)).toBe(true);
   expect(events.find((e) => e.event === 'signed.in')!.properties['$groups']).toEqual({ tenant: b.tenant.id });
   expect(events.find((e) => e.event === 'signed.in')!.distinct_id).toBe(b.ownerId);
-  expect(events.filter((e) => e.event === '$groupidentify').map((e) => (e.properties['$group_key'] as string)).sort()).toEqual([a.tenant.id, b.tenant.id].sort());
+  expect(
+    events
+      .filter((e) => e.event === '$groupidentify')
+      .map((e) => e.properties['$group_key'] as string)
+      .sort(),
+  ).toEqual([a.tenant.id, b.tenant.id].sort());
   expect(events.some((e) => e.event === 'sync.finished')).toBe(false);
 });
 

@@ -21,10 +21,7 @@ const UA = 'audit-test/1.0';
 
 async function addMember(tenantId: string, byUserId: string, email: string, role = 'member'): Promise<string> {
   const id = (
-    await db.pool.query<{ id: string }>('insert into public.identities (email, name) values ($1, $2) returning id', [
-      email,
-      email,
-    ])
+    await db.pool.query<{ id: string }>('insert into public.identities (email, name) values ($1, $2) returning id', [email, email])
   ).rows[0]!.id;
   await asTenant(db.pool, { tenantId, userId: byUserId, dbRole: 'app', ip: '203.0.113.9', userAgent: UA }, (c) =>
     c.query('insert into public.memberships (tenant_id, identity_id, role) values ($1, $2, $3)', [tenantId, id, role]),
@@ -76,20 +73,20 @@ describe('lifecycle changes', () => {
     try {
       await hasuraClient.query('begin');
       await hasuraClient.query('set local role hasura');
-      await hasuraClient.query(`select set_config('hasura.user', $1, true)`, [
-        hasuraSession(tenantId, ownerId, 'owner')['hasura.user'],
-      ]);
-      const updated = await hasuraClient.query(`update public.memberships set role = 'admin' where identity_id = $1`, [
-        memberId,
-      ]);
+      await hasuraClient.query(`select set_config('hasura.user', $1, true)`, [hasuraSession(tenantId, ownerId, 'owner')['hasura.user']]);
+      const updated = await hasuraClient.query(`update public.memberships set role = 'admin' where identity_id = $1`, [memberId]);
       expect(updated.rowCount).toBe(1);
       await hasuraClient.query('commit');
     } finally {
       hasuraClient.release();
     }
-    await asSystem(db.pool, (c) => c.query(`update public.tenants set plan = 'pro', subscription_status = 'active' where id = $1`, [tenantId]), {
-      actor: 'stripe',
-    });
+    await asSystem(
+      db.pool,
+      (c) => c.query(`update public.tenants set plan = 'pro', subscription_status = 'active' where id = $1`, [tenantId]),
+      {
+        actor: 'stripe',
+      },
+    );
     expect((await request(srv.url, `/api/tenants/${tenantId}`, { ...owner, method: 'DELETE' })).status).toBe(200);
 
     const rows = await auditRows(db.pool, tenantId);
@@ -199,7 +196,9 @@ describe.each(['pooled', 'database'] as const)('a %s tenant', (isolation) => {
     expect(check[0]).toMatchObject({ ok: true, broken_seq: null, checked: String(actions.length) });
     // Nothing of it is left but the trail.
     expect((await db.pool.query('select 1 from pooled.members where tenant_id = $1', [tenant.id])).rowCount).toBe(0);
-    expect((await db.pool.query('select 1 from pg_database where datname = $1', [`${db.rolePrefix}tenant_audited-database`])).rowCount).toBe(0);
+    expect(
+      (await db.pool.query('select 1 from pg_database where datname = $1', [`${db.rolePrefix}tenant_audited-database`])).rowCount,
+    ).toBe(0);
   });
 });
 
@@ -209,14 +208,21 @@ describe('append-only and tamper-evident', () => {
     const appSettings = { 'app.tenant_id': tenant.id, 'app.user_id': ownerId };
     // Both roles see the rows (so a refusal is not an empty table) ...
     expect(
-      await asRole(db.pool, 'app', appSettings, async (c) => (await c.query('select count(*)::int as n from public.tenant_audit_logs')).rows[0].n),
+      await asRole(
+        db.pool,
+        'app',
+        appSettings,
+        async (c) => (await c.query('select count(*)::int as n from public.tenant_audit_logs')).rows[0].n,
+      ),
     ).toBeGreaterThan(0);
     for (const [role, settings] of [
       ['app', appSettings],
       ['hasura', hasuraSession(tenant.id, ownerId, 'owner')],
       ['hasura', hasuraSession(tenant.id, ownerId, 'admin')],
     ] as const) {
-      expect(await sqlState(asRole(db.pool, role, settings, (c) => c.query(`update public.tenant_audit_logs set action = 'tenant.forged'`)))).toBe('42501');
+      expect(
+        await sqlState(asRole(db.pool, role, settings, (c) => c.query(`update public.tenant_audit_logs set action = 'tenant.forged'`))),
+      ).toBe('42501');
       expect(await sqlState(asRole(db.pool, role, settings, (c) => c.query('delete from public.tenant_audit_logs')))).toBe('42501');
       expect(await sqlState(asRole(db.pool, role, settings, (c) => c.query('truncate public.tenant_audit_logs')))).toBe('42501');
       expect(
@@ -235,7 +241,9 @@ describe('append-only and tamper-evident', () => {
     const dba = `${db.rolePrefix}dba`;
     await db.pool.query(`create role ${dba} nologin bypassrls`);
     await db.pool.query(`grant select, update, delete, truncate on public.tenant_audit_logs to ${dba}`);
-    expect(await sqlState(asRole(db.pool, dba, {}, (c) => c.query(`update public.tenant_audit_logs set action = 'tenant.forged'`)))).toBe('SA403');
+    expect(await sqlState(asRole(db.pool, dba, {}, (c) => c.query(`update public.tenant_audit_logs set action = 'tenant.forged'`)))).toBe(
+      'SA403',
+    );
     expect(await sqlState(asRole(db.pool, dba, {}, (c) => c.query('delete from public.tenant_audit_logs')))).toBe('SA403');
     expect(await sqlState(asRole(db.pool, dba, {}, (c) => c.query('truncate public.tenant_audit_logs')))).toBe('SA403');
     const { rows } = await db.pool.query('select count(*)::int as n from public.tenant_audit_logs where action = $1', ['tenant.forged']);
@@ -262,10 +270,10 @@ describe('append-only and tamper-evident', () => {
     expect(await verify()).toMatchObject({ ok: false, broken_seq: String(target.seq), reason: expect.stringContaining('hash') });
 
     // Recomputing the altered row's own hash moves the break to the next entry.
-    await db.pool.query(
-      `update public.tenant_audit_logs l set hash = public.audit_row_hash(l) where tenant_id = $1 and seq = $2`,
-      [tenant.id, target.seq],
-    );
+    await db.pool.query(`update public.tenant_audit_logs l set hash = public.audit_row_hash(l) where tenant_id = $1 and seq = $2`, [
+      tenant.id,
+      target.seq,
+    ]);
     expect(await verify()).toMatchObject({ ok: false, broken_seq: String(target.seq + 1) });
 
     // The REST check reports the same (owners and admins may run it).
@@ -291,9 +299,7 @@ describe('append-only and tamper-evident', () => {
   it('keeps one unforked chain under concurrent writes of one tenant', async () => {
     const { tenant, ownerId } = await makeTenant(db, 'busy');
     const before = (await auditRows(db.pool, tenant.id)).length;
-    await Promise.all(
-      Array.from({ length: 16 }, (_, i) => addMember(tenant.id, ownerId, `p${i}@busy.example.com`)),
-    );
+    await Promise.all(Array.from({ length: 16 }, (_, i) => addMember(tenant.id, ownerId, `p${i}@busy.example.com`)));
     const rows = await auditRows(db.pool, tenant.id);
     expect(rows).toHaveLength(before + 16);
     expect(rows.map((r) => r.seq)).toEqual(rows.map((_, i) => i + 1));
@@ -399,8 +405,11 @@ describe('GET /api/tenants/:id/audit', () => {
     expect(anonymous.status).toBe(401);
 
     // Under RLS the other tenant's app scope reads none of these rows.
-    const visible = await asRole(db.pool, 'app', { 'app.tenant_id': other.tenant.id }, async (c) =>
-      (await c.query('select count(*)::int as n from public.tenant_audit_logs where tenant_id = $1', [tenantId])).rows[0].n,
+    const visible = await asRole(
+      db.pool,
+      'app',
+      { 'app.tenant_id': other.tenant.id },
+      async (c) => (await c.query('select count(*)::int as n from public.tenant_audit_logs where tenant_id = $1', [tenantId])).rows[0].n,
     );
     expect(visible).toBe(0);
   });

@@ -57,9 +57,10 @@ describe('refresh tokens', () => {
     expect(second.body.refreshToken).not.toBe(first.body.refreshToken);
     expect((await rest(second.body.token)).status).toBe(200);
     // Stored hashed: the raw token appears nowhere.
-    const stored = await db.pool.query(`select 1 from public.auth_refresh_tokens where encode(token_hash, 'escape') like '%' || $1 || '%'`, [
-      second.body.refreshToken,
-    ]);
+    const stored = await db.pool.query(
+      `select 1 from public.auth_refresh_tokens where encode(token_hash, 'escape') like '%' || $1 || '%'`,
+      [second.body.refreshToken],
+    );
     expect(stored.rowCount).toBe(0);
 
     const reused = await refresh(first.body.refreshToken);
@@ -143,13 +144,20 @@ describe('access ends within 1 s on every path', () => {
     {
       name: 'demotion (admin to member)',
       role: 'admin',
-      apply: (p) => request(srv.url, `/api/tenants/${acme.tenant.id}/members/${p.id}`, { method: 'PATCH', host: ACME, token: ownerToken, body: { role: 'member' } }),
+      apply: (p) =>
+        request(srv.url, `/api/tenants/${acme.tenant.id}/members/${p.id}`, {
+          method: 'PATCH',
+          host: ACME,
+          token: ownerToken,
+          body: { role: 'member' },
+        }),
     },
     {
       name: 'suspension of the tenant',
       role: 'member',
       apply: () => request(srv.url, `/api/tenants/${acme.tenant.id}/suspend`, { method: 'POST', host: 'saas.test', token: platformToken }),
-      undo: () => request(srv.url, `/api/tenants/${acme.tenant.id}/reactivate`, { method: 'POST', host: 'saas.test', token: platformToken }),
+      undo: () =>
+        request(srv.url, `/api/tenants/${acme.tenant.id}/reactivate`, { method: 'POST', host: 'saas.test', token: platformToken }),
     },
     {
       name: 'logout',
@@ -191,7 +199,11 @@ describe('access ends within 1 s on every path', () => {
     const login1 = { body: await startSession(srv.ctx, { userId: person.id, tenantId: acme.tenant.id, role: 'admin' }) };
     const session = (await hook(login1.body.token)).body;
     expect(session['X-Hasura-Session-Id']).toBeDefined();
-    const vars = Object.fromEntries(Object.entries(session).filter(([k]) => k.startsWith('X-Hasura')).map(([k, v]) => [k.toLowerCase(), v]));
+    const vars = Object.fromEntries(
+      Object.entries(session)
+        .filter(([k]) => k.startsWith('X-Hasura'))
+        .map(([k, v]) => [k.toLowerCase(), v]),
+    );
     const list = () =>
       dispatchAction(srv.ctx, { action: { name: 'listMembers' }, input: {}, session_variables: vars }).then(
         () => 'ok',
@@ -209,7 +221,12 @@ describe('access ends within 1 s on every path', () => {
 
 describe('API keys', () => {
   const keys = (token: string, body?: unknown, method?: string, suffix = '') =>
-    request(srv.url, `/api/tenants/${acme.tenant.id}/api-keys${suffix}`, { host: ACME, token, ...(body ? { body } : {}), ...(method ? { method } : {}) });
+    request(srv.url, `/api/tenants/${acme.tenant.id}/api-keys${suffix}`, {
+      host: ACME,
+      token,
+      ...(body ? { body } : {}),
+      ...(method ? { method } : {}),
+    });
 
   it('are shown once, hashed with a visible prefix, scoped to their tenant, counted, and revoked within 1 s', async () => {
     const created = await keys(ownerToken, { name: 'ci', role: 'tenant_admin' });
@@ -230,11 +247,18 @@ describe('API keys', () => {
     expect(Number(second.headers['ratelimit-remaining'])).toBeLessThan(Number(second.headers['ratelimit-limit']));
     const session = await hook(key);
     expect(session.status).toBe(200);
-    expect(session.body).toMatchObject({ 'X-Hasura-Role': 'tenant_admin', 'X-Hasura-Tenant-Id': acme.tenant.id, 'X-Hasura-Api-Key-Id': apiKey.id });
-    await vi.waitFor(async () => {
-      const row = await db.pool.query('select last_used_at from public.tenant_api_keys where id = $1', [apiKey.id]);
-      expect(row.rows[0].last_used_at).not.toBeNull();
-    }, { timeout: 5000, interval: 20 }); // written after the answer, off the request path: not part of the 1 s promise
+    expect(session.body).toMatchObject({
+      'X-Hasura-Role': 'tenant_admin',
+      'X-Hasura-Tenant-Id': acme.tenant.id,
+      'X-Hasura-Api-Key-Id': apiKey.id,
+    });
+    await vi.waitFor(
+      async () => {
+        const row = await db.pool.query('select last_used_at from public.tenant_api_keys where id = $1', [apiKey.id]);
+        expect(row.rows[0].last_used_at).not.toBeNull();
+      },
+      { timeout: 5000, interval: 20 },
+    ); // written after the answer, off the request path: not part of the 1 s promise
 
     // Another tenant's host: 403 over REST, refused by the webhook.
     expect((await rest(key, `/api/tenants/${beta.tenant.id}`, BETA)).status).toBe(403);
@@ -252,7 +276,9 @@ describe('API keys', () => {
     const expiring = await keys(ownerToken, { name: 'short', expiresAt: new Date(Date.now() + 60_000).toISOString() });
     expect(expiring.status).toBe(201);
     expect((await rest(expiring.body.key)).status).toBe(200);
-    await db.pool.query(`update public.tenant_api_keys set expires_at = now() - interval '1 second' where id = $1`, [expiring.body.apiKey.id]);
+    await db.pool.query(`update public.tenant_api_keys set expires_at = now() - interval '1 second' where id = $1`, [
+      expiring.body.apiKey.id,
+    ]);
     expect((await rest(expiring.body.key)).status).toBe(401);
     const member = await makePerson(db, { tenantId: acme.tenant.id, role: 'member' });
     expect((await keys(await sessionToken(srv, member.id, acme.tenant.id, 'member'), { name: 'x' })).status).toBe(403);

@@ -74,7 +74,11 @@ describe('checkout', () => {
     expect(refused.status).toBe(403);
     expect(refused.body.error.code).toBe('FORBIDDEN');
     expect(h.double.requests).toHaveLength(0);
-    const portal = await request(h.srv.url, '/api/billing/portal', { host: hostOf('roles'), token: member, body: { returnUrl: 'https://roles.saas.test/' } });
+    const portal = await request(h.srv.url, '/api/billing/portal', {
+      host: hostOf('roles'),
+      token: member,
+      body: { returnUrl: 'https://roles.saas.test/' },
+    });
     expect(portal.status).toBe(403);
 
     const allowed = await checkout(admin, 'roles', { plan: 'pro', ...urls('roles') });
@@ -223,7 +227,10 @@ describe('features and billing columns', () => {
     const { id, token } = await tenantWithOwner(h, 'featured');
     const other = await tenantWithOwner(h, 'unfeatured');
     await h.db.pool.query(`update public.tenants set plan = 'pro' where id = $1`, [id]);
-    await h.db.pool.query(`update public.tenant_settings set features = '{"sso": true, "analytics": false, "note": "x"}' where tenant_id = $1`, [id]);
+    await h.db.pool.query(
+      `update public.tenant_settings set features = '{"sso": true, "analytics": false, "note": "x"}' where tenant_id = $1`,
+      [id],
+    );
 
     const res = await request(h.srv.url, '/api/billing', { host: hostOf('featured'), token });
     expect(res.body.billing.features).toEqual({ basic: true, analytics: false, integrations: true, sso: true });

@@ -46,10 +46,12 @@ describe('change of plan', () => {
     expect(res.body.billing).toMatchObject({ plan: 'pro', interval: 'year', subscriptionStatus: 'active' });
     const call = h.double.requests.find((r) => r.method === 'POST' && r.path === `/v1/subscriptions/${t.subscriptionId}`);
     expect(call?.body).toMatchObject({ items: [{ price: PRICE.proYear }], proration_behavior: 'create_prorations' });
-    expect(h.double.prorations().filter((i) => i['subscription'] === t.subscriptionId).map((i) => i['price'])).toEqual([
-      PRICE.proMonth,
-      PRICE.proYear,
-    ]);
+    expect(
+      h.double
+        .prorations()
+        .filter((i) => i['subscription'] === t.subscriptionId)
+        .map((i) => i['price']),
+    ).toEqual([PRICE.proMonth, PRICE.proYear]);
     const { subscription_state_at: _at, ...before } = await billingState(h, t.id);
     const after = h.double.objects.get(t.subscriptionId)!;
     await deliverOk(h, buildEvent('customer.subscription.updated', after));

@@ -32,9 +32,20 @@ afterAll(async () => {
 /** Three events of one tenant's subscription, Stripe-ordered: created, paid, set to cancel at period end. */
 function threeEvents(tenantId: string, t0: number) {
   const customer = h.double.putCustomer({ metadata: { tenant_id: tenantId } });
-  const base = { customer: customer.id, priceId: PRICE.proMonth, metadata: { tenant_id: tenantId, plan: 'pro', interval: 'month' }, created: t0 };
+  const base = {
+    customer: customer.id,
+    priceId: PRICE.proMonth,
+    metadata: { tenant_id: tenantId, plan: 'pro', interval: 'month' },
+    created: t0,
+  };
   const sub = subscriptionObject({ ...base, currentPeriodStart: t0, currentPeriodEnd: t0 + 30 * 86_400 });
-  const cancelling = subscriptionObject({ ...base, id: sub.id, currentPeriodStart: t0, currentPeriodEnd: t0 + 30 * 86_400, cancelAtPeriodEnd: true });
+  const cancelling = subscriptionObject({
+    ...base,
+    id: sub.id,
+    currentPeriodStart: t0,
+    currentPeriodEnd: t0 + 30 * 86_400,
+    cancelAtPeriodEnd: true,
+  });
   const invoice = invoiceObject({
     customer: customer.id,
     subscriptionId: sub.id,
@@ -54,40 +65,45 @@ function threeEvents(tenantId: string, t0: number) {
 const comparable = ({ stripe_customer_id: _c, stripe_subscription_id: _s, ...rest }: BillingState) => rest;
 
 describe('replay', () => {
-  it('recovers a dropped event: the same final state as in-order delivery; a second replay changes nothing', { timeout: 150_000 }, async () => {
-    const t0 = nowSeconds() - 600;
-    const inOrder = await tenantWithOwner(h, 'in-order');
-    const dropped = await tenantWithOwner(h, 'dropped');
-    for (const e of threeEvents(inOrder.id, t0)) await deliverOk(h, e);
-    const [one, two, three] = threeEvents(dropped.id, t0);
-    await deliverOk(h, one!);
-    await deliverOk(h, three!);
-    expect((await billingState(h, dropped.id)).last_payment_at).toBeNull();
+  it(
+    'recovers a dropped event: the same final state as in-order delivery; a second replay changes nothing',
+    { timeout: 150_000 },
+    async () => {
+      const t0 = nowSeconds() - 600;
+      const inOrder = await tenantWithOwner(h, 'in-order');
+      const dropped = await tenantWithOwner(h, 'dropped');
+      for (const e of threeEvents(inOrder.id, t0)) await deliverOk(h, e);
+      const [one, two, three] = threeEvents(dropped.id, t0);
+      await deliverOk(h, one!);
+      await deliverOk(h, three!);
+      expect((await billingState(h, dropped.id)).last_payment_at).toBeNull();
 
-    const report = await replayStripeEvents(h.srv.ctx, new Date((t0 - 1) * 1000));
-    // The dropped invoice records its payment; it moves no subscription state (a newer one is held), so it reads as ignored.
-    expect(report).toMatchObject({ listed: 6, duplicate: 5, failed: [] });
-    expect(report.processed + report.ignored).toBe(1);
-    expect((await storedEvents(h, two!.id))[0]).toMatchObject({ processed: true, tenant_id: dropped.id });
-    const recovered = await billingState(h, dropped.id);
-    expect(comparable(recovered)).toEqual(comparable(await billingState(h, inOrder.id)));
-    expect(recovered).toMatchObject({ cancel_at_period_end: true, subscription_status: 'active', plan: 'pro' });
+      const report = await replayStripeEvents(h.srv.ctx, new Date((t0 - 1) * 1000));
+      // The dropped invoice records its payment; it moves no subscription state (a newer one is held), so it reads as ignored.
+      expect(report).toMatchObject({ listed: 6, duplicate: 5, failed: [] });
+      expect(report.processed + report.ignored).toBe(1);
+      expect((await storedEvents(h, two!.id))[0]).toMatchObject({ processed: true, tenant_id: dropped.id });
+      const recovered = await billingState(h, dropped.id);
+      expect(comparable(recovered)).toEqual(comparable(await billingState(h, inOrder.id)));
+      expect(recovered).toMatchObject({ cancel_at_period_end: true, subscription_status: 'active', plan: 'pro' });
 
-    const auditBefore = (await h.db.pool.query('select count(*) from public.tenant_audit_logs')).rows[0].count;
-    // The CLI does the same; nothing is new, so nothing changes.
-    const cli = await runCli(h.db, ['billing', 'replay', '--since', new Date((t0 - 1) * 1000).toISOString()], billingEnv(h.double));
-    expect(cli.code, cli.stderr).toBe(0);
-    expect(JSON.parse(cli.stdout)).toMatchObject({ listed: 6, processed: 0, duplicate: 6 });
-    expect(await billingState(h, dropped.id)).toEqual(recovered);
-    expect((await h.db.pool.query('select count(*) from public.tenant_audit_logs')).rows[0].count).toBe(auditBefore);
-  });
+      const auditBefore = (await h.db.pool.query('select count(*) from public.tenant_audit_logs')).rows[0].count;
+      // The CLI does the same; nothing is new, so nothing changes.
+      const cli = await runCli(h.db, ['billing', 'replay', '--since', new Date((t0 - 1) * 1000).toISOString()], billingEnv(h.double));
+      expect(cli.code, cli.stderr).toBe(0);
+      expect(JSON.parse(cli.stdout)).toMatchObject({ listed: 6, processed: 0, duplicate: 6 });
+      expect(await billingState(h, dropped.id)).toEqual(recovered);
+      expect((await h.db.pool.query('select count(*) from public.tenant_audit_logs')).rows[0].count).toBe(auditBefore);
+    },
+  );
 
   it('pages through the event list, oldest applied first', async () => {
     const t0 = nowSeconds() - 300;
     const tenant = await tenantWithOwner(h, 'paged');
     const [created, , cancelling] = threeEvents(tenant.id, t0);
     // Events of no tenant of ours fill more than one page.
-    for (let i = 0; i < 120; i += 1) h.double.addEvent(buildEvent('invoice.paid', invoiceObject({ customer: `cus_unknown${i}` }), { created: t0 + 1 }));
+    for (let i = 0; i < 120; i += 1)
+      h.double.addEvent(buildEvent('invoice.paid', invoiceObject({ customer: `cus_unknown${i}` }), { created: t0 + 1 }));
     const report = await replayStripeEvents(h.srv.ctx, new Date(t0 * 1000));
     expect(report.listed).toBe(123);
     expect(report.failed).toEqual([]);
@@ -121,7 +137,13 @@ describe('failed stored events', () => {
     const tenant = await tenantWithOwner(h, 'flaky');
     const sub = h.double.putSubscription({ priceId: PRICE.proMonth, metadata: { tenant_id: tenant.id, plan: 'pro', interval: 'month' } });
     const customer = typeof sub.customer === 'string' ? sub.customer : sub.customer.id;
-    const session = checkoutSessionObject({ mode: 'subscription', clientReferenceId: tenant.id, metadata: { tenant_id: tenant.id }, customer, subscription: sub.id });
+    const session = checkoutSessionObject({
+      mode: 'subscription',
+      clientReferenceId: tenant.id,
+      metadata: { tenant_id: tenant.id },
+      customer,
+      subscription: sub.id,
+    });
     const event = buildEvent('checkout.session.completed', session);
     h.double.failNext('GET', `/v1/subscriptions/${sub.id}`, 500);
     expect((await deliver(h, event)).status).toBe(500);
@@ -141,7 +163,9 @@ describe('worker start', () => {
     const now = new Date();
     const newest = (await h.db.pool.query('select max(event_created_at) as m from public.stripe_webhooks')).rows[0].m as Date;
     expect(await replayStart(h.srv.ctx, now, 72)).toEqual(newest);
-    expect(await replayStart(h.srv.ctx, new Date(newest.getTime() + 100 * 3_600_000), 72)).toEqual(new Date(newest.getTime() + 28 * 3_600_000));
+    expect(await replayStart(h.srv.ctx, new Date(newest.getTime() + 100 * 3_600_000), 72)).toEqual(
+      new Date(newest.getTime() + 28 * 3_600_000),
+    );
 
     // An event Stripe holds that never reached us, newer than everything stored.
     const tenant = await tenantWithOwner(h, 'missed');

@@ -4,14 +4,7 @@ import Stripe from 'stripe';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createStripeClient, parseStripeApiBase } from '../../actions-server/src/billing/stripe-client.ts';
 import { parseStripeForm, startStripeDouble, type StripeDouble } from '../support/stripe-double.ts';
-import {
-  buildEvent,
-  checkoutSessionObject,
-  invoiceObject,
-  nowSeconds,
-  signEvent,
-  subscriptionObject,
-} from '../support/stripe-events.ts';
+import { buildEvent, checkoutSessionObject, invoiceObject, nowSeconds, signEvent, subscriptionObject } from '../support/stripe-events.ts';
 
 const KEY = 'sk_test_double_0123456789';
 const WEBHOOK_SECRET = 'whsec_test_double_secret';
@@ -48,7 +41,14 @@ describe('createStripeClient / parseStripeApiBase', () => {
   });
 
   it('rejects malformed bases with a clear error', () => {
-    for (const bad of ['127.0.0.1:12111', 'not a url', 'ftp://127.0.0.1:21', 'http://127.0.0.1:12111/v1', 'http://u:p@127.0.0.1:1', 'http://h:1/?x=1']) {
+    for (const bad of [
+      '127.0.0.1:12111',
+      'not a url',
+      'ftp://127.0.0.1:21',
+      'http://127.0.0.1:12111/v1',
+      'http://u:p@127.0.0.1:1',
+      'http://h:1/?x=1',
+    ]) {
       expect(() => parseStripeApiBase(bad), bad).toThrow(/Invalid Stripe API base URL/);
     }
     expect(() => createStripeClient(KEY, 'nope')).toThrow(/Invalid Stripe API base URL "nope"/);
@@ -63,9 +63,7 @@ describe('createStripeClient / parseStripeApiBase', () => {
 
 describe('form decoding', () => {
   it('decodes brackets, indexed and empty-bracket arrays, and keeps metadata keys as keys', () => {
-    expect(
-      parseStripeForm('a[b][0][c]=1&a[b][1][c]=2&expand[]=x&expand[]=y&metadata[0]=zero&metadata[k]=v%20w&q=a+b'),
-    ).toEqual({
+    expect(parseStripeForm('a[b][0][c]=1&a[b][1][c]=2&expand[]=x&expand[]=y&metadata[0]=zero&metadata[k]=v%20w&q=a+b')).toEqual({
       a: { b: [{ c: '1' }, { c: '2' }] },
       expand: ['x', 'y'],
       metadata: { '0': 'zero', k: 'v w' },
@@ -180,7 +178,11 @@ describe('Stripe double through the real SDK', () => {
       cancel_at_period_end: true,
       metadata: { plan: '', note: 'leaving' },
     });
-    expect(updated).toMatchObject({ cancel_at_period_end: true, cancel_at: 1_802_592_000, metadata: { tenant_id: 't_3', note: 'leaving' } });
+    expect(updated).toMatchObject({
+      cancel_at_period_end: true,
+      cancel_at: 1_802_592_000,
+      metadata: { tenant_id: 't_3', note: 'leaving' },
+    });
     expect(updated.metadata).not.toHaveProperty('plan');
     expect(double.requests.at(-1)?.body).toEqual({ cancel_at_period_end: 'true', metadata: { plan: '', note: 'leaving' } });
 
@@ -270,7 +272,14 @@ describe('signed webhook events', () => {
   });
 
   it('builds 2026-shaped invoices and completed checkout sessions', () => {
-    const invoice = invoiceObject({ id: 'in_1', customer: 'cus_evt', subscriptionId: 'sub_evt', status: 'paid', created: 1_800_000_000, amountPaid: 2000 });
+    const invoice = invoiceObject({
+      id: 'in_1',
+      customer: 'cus_evt',
+      subscriptionId: 'sub_evt',
+      status: 'paid',
+      created: 1_800_000_000,
+      amountPaid: 2000,
+    });
     expect(invoice).toMatchObject({
       id: 'in_1',
       status: 'paid',
@@ -279,7 +288,13 @@ describe('signed webhook events', () => {
     });
     expect((invoice as unknown as Record<string, unknown>)['subscription'] ?? null).toBeNull();
 
-    const session = checkoutSessionObject({ id: 'cs_test_1', customer: 'cus_evt', subscription: 'sub_evt', clientReferenceId: 't_4', metadata: { tenant_id: 't_4' } });
+    const session = checkoutSessionObject({
+      id: 'cs_test_1',
+      customer: 'cus_evt',
+      subscription: 'sub_evt',
+      clientReferenceId: 't_4',
+      metadata: { tenant_id: 't_4' },
+    });
     expect(session).toMatchObject({
       object: 'checkout.session',
       mode: 'subscription',

@@ -194,7 +194,13 @@ describe('order of delivery', () => {
     expect(await billingState(h, t.id)).toMatchObject({ plan: 'free', subscription_status: 'canceled' });
 
     const newId = stripeId('sub');
-    const fresh = subscriptionObject({ id: newId, customer: t.customer, status: 'active', priceId: PRICE.enterpriseMonth, metadata: { tenant_id: t.id } });
+    const fresh = subscriptionObject({
+      id: newId,
+      customer: t.customer,
+      status: 'active',
+      priceId: PRICE.enterpriseMonth,
+      metadata: { tenant_id: t.id },
+    });
     await deliverOk(h, buildEvent('customer.subscription.created', fresh, { created: base + 20 }));
     expect(await billingState(h, t.id)).toMatchObject({ plan: 'enterprise', stripe_subscription_id: newId, subscription_status: 'active' });
 
@@ -278,7 +284,9 @@ describe('events that concern no tenant', () => {
       previousAttributes: { status: 'trialing' },
     });
     await deliverOk(h, updated);
-    const { rows } = await h.db.pool.query<{ payload: unknown }>('select payload from public.stripe_webhooks where event_id = $1', [updated.id]);
+    const { rows } = await h.db.pool.query<{ payload: unknown }>('select payload from public.stripe_webhooks where event_id = $1', [
+      updated.id,
+    ]);
     expect(rows[0]?.payload).toEqual(JSON.parse(JSON.stringify(updated)));
   });
 });

@@ -66,7 +66,9 @@ describe('branding', () => {
       faviconUrl: FULL.faviconUrl,
       emailFromName: 'Acme Support Team',
     });
-    await db.pool.query(`update public.tenant_settings set features = features || '{"custom_domain": true}' where tenant_id = $1`, [acme.tenant.id]);
+    await db.pool.query(`update public.tenant_settings set features = features || '{"custom_domain": true}' where tenant_id = $1`, [
+      acme.tenant.id,
+    ]);
     await db.pool.query(`update public.tenants set custom_domain = 'chat.acme.com', custom_domain_verified_at = now() where id = $1`, [
       acme.tenant.id,
     ]);

@@ -17,6 +17,9 @@ it('keeps every invariant, with no self-inflicted crash, through kills and termi
   expect(report.kills, text).toBeGreaterThan(0);
   expect(report.selfCrashes, text).toEqual([]);
   expect(report.uncaught, text).toEqual([]);
-  expect(report.invariants.filter((i) => !i.ok), text).toEqual([]);
+  expect(
+    report.invariants.filter((i) => !i.ok),
+    text,
+  ).toEqual([]);
   // Boots, sign-ups and deliveries are slow on a loaded machine: the bound is generous, the run itself is short.
 }, 300_000);

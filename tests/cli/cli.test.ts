@@ -17,14 +17,14 @@ afterAll(async () => {
 
 /** Every command path of the program, groups and leaves alike. */
 function commandPaths(cmd: Command, prefix: string[] = []): string[][] {
-  return cmd.commands
-    .filter((c) => c.name() !== 'help')
-    .flatMap((c) => [[...prefix, c.name()], ...commandPaths(c, [...prefix, c.name()])]);
+  return cmd.commands.filter((c) => c.name() !== 'help').flatMap((c) => [[...prefix, c.name()], ...commandPaths(c, [...prefix, c.name()])]);
 }
 
 test('every command and subcommand answers --help (the program main.ts runs, walked in process)', async () => {
   const paths = commandPaths(buildProgram());
-  expect(paths.map((p) => p[0])).toEqual(expect.arrayContaining(['migrate', 'tenants', 'admins', 'db', 'jobs', 'billing', 'hasura', 'config']));
+  expect(paths.map((p) => p[0])).toEqual(
+    expect.arrayContaining(['migrate', 'tenants', 'admins', 'db', 'jobs', 'billing', 'hasura', 'config']),
+  );
   expect(paths.length).toBeGreaterThan(30);
   for (const path of paths) {
     let out = '';
@@ -63,7 +63,9 @@ test.each([
 });
 
 test('the first platform admin is made by `admins create` with the password from the environment, never an argument', async () => {
-  const made = await runCli(db, ['admins', 'create', 'root@platform.example.com', '--name', 'Root'], { ADMIN_PASSWORD: 'a long admin password' });
+  const made = await runCli(db, ['admins', 'create', 'root@platform.example.com', '--name', 'Root'], {
+    ADMIN_PASSWORD: 'a long admin password',
+  });
   expect(made.code, made.stderr).toBe(0);
   const { rows } = await db.pool.query<{ is_platform_admin: boolean; password_hash: string }>(
     'select is_platform_admin, password_hash from public.identities where email = $1',
@@ -87,7 +89,8 @@ test('tenants create, show, suspend, reactivate and set-plan', async () => {
     { OWNER_PASSWORD: 'owner password 123' },
   );
   expect(created.code, created.stderr).toBe(0);
-  const status = async () => (await db.pool.query<{ status: string; plan: string }>("select status, plan from public.tenants where slug = 'clico'")).rows[0];
+  const status = async () =>
+    (await db.pool.query<{ status: string; plan: string }>("select status, plan from public.tenants where slug = 'clico'")).rows[0];
   expect(await status()).toEqual({ status: 'active', plan: 'free' });
   const shown = await runCli(db, ['tenants', 'show', 'clico']);
   expect(JSON.parse(shown.stdout).members).toEqual([expect.objectContaining({ email: 'owner@clico.example.com', role: 'owner' })]);
@@ -108,10 +111,14 @@ test('tenants create, show, suspend, reactivate and set-plan', async () => {
 test('a CLI whose TENANT_ROLE_PREFIX differs from the one the deployment recorded refuses (exit 2) and changes nothing', async () => {
   expect((await runCli(db, ['tenants', 'list'])).code).toBe(0);
   const before = await db.pool.query('select count(*) from public.tenants');
-  const r = await runCli(db, ['tenants', 'create', '--slug', 'wrongprefix', '--name', 'W', '--owner-email', 'w@w.example.com', '--owner-name', 'W'], {
-    TENANT_ROLE_PREFIX: 'other_',
-    OWNER_PASSWORD: 'owner password 123',
-  });
+  const r = await runCli(
+    db,
+    ['tenants', 'create', '--slug', 'wrongprefix', '--name', 'W', '--owner-email', 'w@w.example.com', '--owner-name', 'W'],
+    {
+      TENANT_ROLE_PREFIX: 'other_',
+      OWNER_PASSWORD: 'owner password 123',
+    },
+  );
   expect(r.code).toBe(2);
   expect(r.stderr).toContain("TENANT_ROLE_PREFIX is 'other_'");
   expect((await db.pool.query('select count(*) from public.tenants')).rows).toEqual(before.rows);

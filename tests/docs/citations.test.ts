@@ -11,9 +11,17 @@ const CHECKED = /\.(?:ts|js|mjs|sql|ya?ml|graphql|json)$|(?:^|\/)(?:Dockerfile|r
 test('no source, SQL, metadata or build file names a markdown document that is not in the repository', () => {
   const files = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard'], { cwd: ROOT, encoding: 'utf8' })
     .split('\n')
-    .filter((f) => CHECKED.test(f) && !f.startsWith('node_modules/') && !f.includes('/schema/metadata.openapi.json') && !f.endsWith('package-lock.json'));
+    .filter(
+      (f) =>
+        CHECKED.test(f) &&
+        !f.startsWith('node_modules/') &&
+        !f.includes('/schema/metadata.openapi.json') &&
+        !f.endsWith('package-lock.json'),
+    );
   const markdown = new Set(
-    execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard', '*.md'], { cwd: ROOT, encoding: 'utf8' }).split('\n').filter(Boolean),
+    execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard', '*.md'], { cwd: ROOT, encoding: 'utf8' })
+      .split('\n')
+      .filter(Boolean),
   );
   const basenames = new Set([...markdown].map((f) => path.basename(f)));
   const missing: string[] = [];
@@ -24,7 +32,10 @@ test('no source, SQL, metadata or build file names a markdown document that is n
       const cited = match[0].replace(/^\.\//, '');
       // `draft.md` is a property read, not a document: documents are named in capitals or by path.
       if (!cited.includes('/') && cited === cited.toLowerCase()) continue;
-      const known = markdown.has(cited) || markdown.has(path.normalize(path.join(path.dirname(file), cited))) || (!cited.includes('/') && basenames.has(cited));
+      const known =
+        markdown.has(cited) ||
+        markdown.has(path.normalize(path.join(path.dirname(file), cited))) ||
+        (!cited.includes('/') && basenames.has(cited));
       if (!known) missing.push(`${file}: ${cited}`);
     }
   }

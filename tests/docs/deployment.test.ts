@@ -33,14 +33,17 @@ function missingRequired(passed: Set<string>): string[] {
     .map(([name]) => name);
 }
 
-test("compose passes the actions server only variables it reads, and every one a deployment needs", () => {
+test('compose passes the actions server only variables it reads, and every one a deployment needs', () => {
   const env = Object.keys(compose.services['actions-server']?.environment ?? {});
   expect(env.filter((name) => !known.has(name))).toEqual([]);
   expect(missingRequired(new Set(env))).toEqual([]);
 });
 
 test("README's nself steps pass the actions server only variables it reads, and every one a deployment needs", () => {
-  const section = readme.slice(readme.indexOf('## Running under nself'), readme.indexOf('\n## ', readme.indexOf('## Running under nself') + 5));
+  const section = readme.slice(
+    readme.indexOf('## Running under nself'),
+    readme.indexOf('\n## ', readme.indexOf('## Running under nself') + 5),
+  );
   const step = section.slice(section.indexOf('**The actions server**'), section.indexOf('6. **'));
   const named = new Set([...step.matchAll(/`([A-Z][A-Z0-9_]{2,60})(?:=[^`]*)?`/g)].map((m) => m[1]!));
   expect([...named].filter((name) => !known.has(name) && !name.endsWith('_<NAME>'))).toEqual([]);

@@ -6,7 +6,8 @@ import { request } from '../support/http.ts';
 import { makeTenant } from '../support/factories.ts';
 import type { RunningServer } from '../../actions-server/src/server.ts';
 
-const env = (over: Record<string, string> = {}) => loadConfig({ BASE_DOMAIN: 'nchat.app', NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(40), ...over });
+const env = (over: Record<string, string> = {}) =>
+  loadConfig({ BASE_DOMAIN: 'nchat.app', NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(40), ...over });
 
 describe('classifyHost', () => {
   it.each([
@@ -30,7 +31,10 @@ describe('classifyHost', () => {
   });
 
   it('maps every host to one tenant in single-tenant mode (both spellings)', () => {
-    for (const e of [env({ DISABLE_MULTI_TENANCY: 'true', DEFAULT_TENANT_SLUG: 'default' }), env({ ENABLE_MULTI_TENANCY: 'false', DEFAULT_TENANT_SLUG: 'default' })]) {
+    for (const e of [
+      env({ DISABLE_MULTI_TENANCY: 'true', DEFAULT_TENANT_SLUG: 'default' }),
+      env({ ENABLE_MULTI_TENANCY: 'false', DEFAULT_TENANT_SLUG: 'default' }),
+    ]) {
       expect(classifyHost('anything.example.org', e)).toEqual({ kind: 'slug', slug: 'default' });
       expect(classifyHost('nchat.app', e)).toEqual({ kind: 'slug', slug: 'default' });
     }
@@ -67,7 +71,10 @@ describe('resolution through the server', () => {
   });
 
   it('honours X-Tenant-Slug only with the internal secret', async () => {
-    const trusted = await health(prod, { host: 'saas.test', headers: { 'x-tenant-slug': 'acme', 'x-internal-secret': 'internal-secret-value' } });
+    const trusted = await health(prod, {
+      host: 'saas.test',
+      headers: { 'x-tenant-slug': 'acme', 'x-internal-secret': 'internal-secret-value' },
+    });
     expect(trusted.body.tenant?.slug).toBe('acme');
     const untrusted = await health(prod, { host: 'saas.test', headers: { 'x-tenant-slug': 'acme', 'x-internal-secret': 'wrong' } });
     expect(untrusted.body).toEqual({ status: 'ok', database: 'up' });

@@ -13,7 +13,17 @@ import { asRole, sqlState } from '../audit/helpers.ts';
 import type { RunningServer } from '../../actions-server/src/server.ts';
 
 const ACTIONS_SECRET = 'actions-secret-0123456789abcdef';
-const FEATURES = ['basic', 'analytics', 'integrations', 'sso', 'audit_logs', 'custom_domain', 'priority_support', 'dedicated_support', 'sla'];
+const FEATURES = [
+  'basic',
+  'analytics',
+  'integrations',
+  'sso',
+  'audit_logs',
+  'custom_domain',
+  'priority_support',
+  'dedicated_support',
+  'sla',
+];
 
 let db: TestDb;
 let srv: RunningServer;
@@ -29,16 +39,25 @@ beforeAll(async () => {
   db = await createTestDb();
   srv = await startTestServer(db, { ACTIONS_SECRET });
   adminId = (
-    await db.pool.query<{ id: string }>(`insert into public.identities (email, name, is_platform_admin) values ('ops@platform.test', 'Ops', true) returning id`)
+    await db.pool.query<{ id: string }>(
+      `insert into public.identities (email, name, is_platform_admin) values ('ops@platform.test', 'Ops', true) returning id`,
+    )
   ).rows[0]!.id;
   adminToken = srv.ctx.tokens.sign({ userId: adminId, tenantId: null, role: 'platform_admin' }).token;
-  const withToken = async (t: MadeTenant) => ({ ...t, token: srv.ctx.tokens.sign({ userId: t.ownerId, tenantId: t.tenant.id, role: 'owner' }).token });
+  const withToken = async (t: MadeTenant) => ({
+    ...t,
+    token: srv.ctx.tokens.sign({ userId: t.ownerId, tenantId: t.tenant.id, role: 'owner' }).token,
+  });
   rich = await withToken(await makeTenant(db, 'rich'));
   // The custom plan (every feature) is arranged by sales: set directly.
   await db.pool.query(`update public.tenants set plan = 'custom' where id = $1`, [rich.tenant.id]);
   poor = await withToken(await makeTenant(db, 'poor'));
   // The free plan includes `basic`; for "the plan lacks it" it must include none of them.
-  const res = await request(srv.url, '/api/plans/free/entitlements', { method: 'PUT', token: adminToken, body: { features: { basic: false } } });
+  const res = await request(srv.url, '/api/plans/free/entitlements', {
+    method: 'PUT',
+    token: adminToken,
+    body: { features: { basic: false } },
+  });
   expect(res.status, res.text).toBe(200);
 });
 afterAll(async () => {
@@ -62,22 +81,38 @@ async function seen(t: MadeTenant & { token: string }): Promise<Record<'rest' | 
   const rest = Object.fromEntries(FEATURES.map((f) => [f, res.body.entitlements.features[f] === true]));
   const sql = `select f, public.tenant_has_feature($1, f) as has from unnest($2::text[]) f`;
   const asMap = (rows: { f: string; has: boolean }[]) => Object.fromEntries(rows.map((r) => [r.f, r.has]));
-  const app = await asRole(db.pool, 'app', { 'app.tenant_id': t.tenant.id }, async (c) => asMap((await c.query(sql, [t.tenant.id, FEATURES])).rows));
+  const app = await asRole(db.pool, 'app', { 'app.tenant_id': t.tenant.id }, async (c) =>
+    asMap((await c.query(sql, [t.tenant.id, FEATURES])).rows),
+  );
   const hasuraUser = JSON.stringify({ 'x-hasura-role': 'owner', 'x-hasura-tenant-id': t.tenant.id, 'x-hasura-user-id': t.ownerId });
-  const hasura = await asRole(db.pool, 'hasura', { 'hasura.user': hasuraUser }, async (c) => asMap((await c.query(sql, [t.tenant.id, FEATURES])).rows));
+  const hasura = await asRole(db.pool, 'hasura', { 'hasura.user': hasuraUser }, async (c) =>
+    asMap((await c.query(sql, [t.tenant.id, FEATURES])).rows),
+  );
   return { rest, app, hasura };
 }
 
 /** Whether the guarded data follows the feature: custom_domain writes and audit_logs reads, every path. */
 async function guarded(t: MadeTenant & { token: string }) {
-  const put = await request(srv.url, `/api/tenants/${t.tenant.id}`, { host: host(t), token: t.token, method: 'PUT', body: { customDomain: `chat.${t.tenant.slug}.example` } });
+  const put = await request(srv.url, `/api/tenants/${t.tenant.id}`, {
+    host: host(t),
+    token: t.token,
+    method: 'PUT',
+    body: { customDomain: `chat.${t.tenant.slug}.example` },
+  });
   if (put.status === 200) await db.pool.query('update public.tenants set custom_domain = null where id = $1', [t.tenant.id]);
   const appDomain = await sqlState(
-    asRole(db.pool, 'app', { 'app.tenant_id': t.tenant.id }, (c) => c.query(`update public.tenants set custom_domain = 'sql.example.org' where id = $1`, [t.tenant.id])),
+    asRole(db.pool, 'app', { 'app.tenant_id': t.tenant.id }, (c) =>
+      c.query(`update public.tenants set custom_domain = 'sql.example.org' where id = $1`, [t.tenant.id]),
+    ),
   );
   const audit = await request(srv.url, `/api/tenants/${t.tenant.id}/audit`, { host: host(t), token: t.token });
   const count = `select count(*)::int as n from public.tenant_audit_logs where tenant_id = $1`;
-  const appAudit = await asRole(db.pool, 'app', { 'app.tenant_id': t.tenant.id }, async (c) => (await c.query(count, [t.tenant.id])).rows[0].n as number);
+  const appAudit = await asRole(
+    db.pool,
+    'app',
+    { 'app.tenant_id': t.tenant.id },
+    async (c) => (await c.query(count, [t.tenant.id])).rows[0].n as number,
+  );
   // GraphQL reads carry no hasura.user: the permission filter (tenant_id) and the policy decide.
   const hasuraAudit = await asRole(db.pool, 'hasura', {}, async (c) => (await c.query(count, [t.tenant.id])).rows[0].n as number);
   return {
@@ -90,7 +125,13 @@ async function guarded(t: MadeTenant & { token: string }) {
 }
 
 const ALLOWED = { domainRest: 'allowed', domainApp: 'allowed', auditRest: 'allowed', auditApp: 'rows', auditHasura: 'rows' };
-const REFUSED = { domainRest: '403 FEATURE_NOT_IN_PLAN', domainApp: 'SA402', auditRest: '403 FEATURE_NOT_IN_PLAN', auditApp: 'none', auditHasura: 'none' };
+const REFUSED = {
+  domainRest: '403 FEATURE_NOT_IN_PLAN',
+  domainApp: 'SA402',
+  auditRest: '403 FEATURE_NOT_IN_PLAN',
+  auditApp: 'none',
+  auditHasura: 'none',
+};
 const all = (v: boolean) => Object.fromEntries(FEATURES.map((f) => [f, v]));
 
 describe('every feature, every case, every path', () => {
@@ -116,13 +157,24 @@ describe('every feature, every case, every path', () => {
 
 describe('refusals', () => {
   it('name the feature and the plans that include it', async () => {
-    const res = await request(srv.url, `/api/tenants/${poor.tenant.id}`, { host: host(poor), token: poor.token, method: 'PUT', body: { name: 'Renamed', customDomain: 'x.example.com' } });
+    const res = await request(srv.url, `/api/tenants/${poor.tenant.id}`, {
+      host: host(poor),
+      token: poor.token,
+      method: 'PUT',
+      body: { name: 'Renamed', customDomain: 'x.example.com' },
+    });
     expect(res.status).toBe(403);
-    expect(res.body.error).toMatchObject({ code: 'FEATURE_NOT_IN_PLAN', details: { feature: 'custom_domain', plan: 'free', plans: ['enterprise', 'custom'] } });
+    expect(res.body.error).toMatchObject({
+      code: 'FEATURE_NOT_IN_PLAN',
+      details: { feature: 'custom_domain', plan: 'free', plans: ['enterprise', 'custom'] },
+    });
     // Nothing of the patch was applied.
     expect((await db.pool.query('select name from public.tenants where id = $1', [poor.tenant.id])).rows[0].name).toBe('poor Inc');
     const features = await request(srv.url, `/api/tenants/${poor.tenant.id}/features`, { host: host(poor), token: poor.token });
-    expect(features.body.entitlements.availableIn).toMatchObject({ custom_domain: ['enterprise', 'custom'], audit_logs: ['enterprise', 'custom'] });
+    expect(features.body.entitlements.availableIn).toMatchObject({
+      custom_domain: ['enterprise', 'custom'],
+      audit_logs: ['enterprise', 'custom'],
+    });
   });
 });
 
@@ -135,13 +187,25 @@ describe('platform admins', () => {
     });
     expect(res.status, res.text).toBe(200);
     expect(res.body.plan).toMatchObject({ plan: 'pro', features: { sso: true }, limits: { max_channels: 60 } });
-    const audit = await db.pool.query(`select actor_kind, actor_id, new_values from public.platform_audit_logs where entity_id = 'pro' order by id`);
+    const audit = await db.pool.query(
+      `select actor_kind, actor_id, new_values from public.platform_audit_logs where entity_id = 'pro' order by id`,
+    );
     expect(audit.rows.at(-1)).toMatchObject({ actor_kind: 'user', actor_id: adminId, new_values: { max_channels: 60 } });
 
-    expect((await request(srv.url, '/api/plans/pro/entitlements', { method: 'PUT', token: rich.token, body: { features: { sso: false } } })).status).toBe(403);
-    const bad = await request(srv.url, '/api/plans/pro/entitlements', { method: 'PUT', token: adminToken, body: { limits: { max_channels: 'lots' } } });
+    expect(
+      (await request(srv.url, '/api/plans/pro/entitlements', { method: 'PUT', token: rich.token, body: { features: { sso: false } } }))
+        .status,
+    ).toBe(403);
+    const bad = await request(srv.url, '/api/plans/pro/entitlements', {
+      method: 'PUT',
+      token: adminToken,
+      body: { limits: { max_channels: 'lots' } },
+    });
     expect([bad.status, bad.body.error.message]).toEqual([400, expect.stringContaining('limits.max_channels')]);
-    expect((await request(srv.url, '/api/plans/gold/entitlements', { method: 'PUT', token: adminToken, body: { features: { sso: true } } })).status).toBe(404);
+    expect(
+      (await request(srv.url, '/api/plans/gold/entitlements', { method: 'PUT', token: adminToken, body: { features: { sso: true } } }))
+        .status,
+    ).toBe(404);
   });
 
   it("set a tenant's overrides through the Hasura action and the CLI, audited in its trail", { timeout: 180_000 }, async () => {

@@ -22,7 +22,9 @@ beforeAll(async () => {
   stripe = await startStripeDouble();
   srv = await startTestServer(db, { ...billingEnv(stripe), ACTIONS_SECRET: SECRET });
   t = await makeTenant(db, 'acme');
-  memberId = (await db.pool.query<{ id: string }>(`insert into public.identities (email, name) values ('m@acme.example.com', 'M') returning id`)).rows[0]!.id;
+  memberId = (
+    await db.pool.query<{ id: string }>(`insert into public.identities (email, name) values ('m@acme.example.com', 'M') returning id`)
+  ).rows[0]!.id;
   await db.pool.query(`insert into public.memberships (tenant_id, identity_id, role) values ($1, $2, 'member')`, [t.tenant.id, memberId]);
 });
 afterAll(async () => {
@@ -80,7 +82,12 @@ describe('invitation actions', () => {
   it('invites, and the invitee accepts anonymously on the tenant address with a new account', async () => {
     const invited = await act('inviteMember', { email: 'new@acme.example.com', role: 'admin' }, owner());
     expect(invited.status, invited.text).toBe(200);
-    expect(invited.body['invitation']).toMatchObject({ email: 'new@acme.example.com', role: 'admin', status: 'pending', tenantId: t.tenant.id });
+    expect(invited.body['invitation']).toMatchObject({
+      email: 'new@acme.example.com',
+      role: 'admin',
+      status: 'pending',
+      tenantId: t.tenant.id,
+    });
     const token = invited.body['token'] as string;
 
     const accepted = await act('acceptInvitation', { token, name: 'New Person', password: 'a-good-password' }, anonymous());

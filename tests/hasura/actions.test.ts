@@ -89,7 +89,9 @@ describe('the dispatcher', () => {
     try {
       const res = await call(payload('login', {}, sessionOf('anonymous')), {});
       expect(res.status).toBe(503);
-      expect(res.body).toEqual({ error: { code: 'SERVICE_UNAVAILABLE', message: 'ACTIONS_SECRET is not configured on the actions server' } });
+      expect(res.body).toEqual({
+        error: { code: 'SERVICE_UNAVAILABLE', message: 'ACTIONS_SECRET is not configured on the actions server' },
+      });
     } finally {
       srv.ctx.env.ACTIONS_SECRET = saved;
     }
@@ -104,7 +106,16 @@ describe('the dispatcher', () => {
 
 describe('createTenant', () => {
   const input = (slug: string, extra: Record<string, unknown> = {}) => ({
-    input: { name: `${slug} Co`, slug, ownerEmail: `boss@${slug}.example.com`, ownerName: 'Boss', ownerPassword: 'securepass123', plan: null, trial: null, ...extra },
+    input: {
+      name: `${slug} Co`,
+      slug,
+      ownerEmail: `boss@${slug}.example.com`,
+      ownerName: 'Boss',
+      ownerPassword: 'securepass123',
+      plan: null,
+      trial: null,
+      ...extra,
+    },
   });
 
   it('signs up a tenant for an anonymous session and returns the owner token', async () => {
@@ -130,9 +141,13 @@ describe('createTenant', () => {
     expect(anonymous.status).toBe(400);
     expect(anonymous.body.extensions?.code).toBe('PLAN_NOT_AVAILABLE');
     // A session claiming platform_admin for someone who is not one gains nothing.
-    const impostor = await call(payload('createTenant', input('echo', { plan: 'custom' }), sessionOf('platform_admin', undefined, memberId)));
+    const impostor = await call(
+      payload('createTenant', input('echo', { plan: 'custom' }), sessionOf('platform_admin', undefined, memberId)),
+    );
     expect(impostor.body.extensions?.code).toBe('PLAN_NOT_AVAILABLE');
-    const admin = await call(payload('createTenant', input('echo', { plan: 'custom' }), sessionOf('platform_admin', undefined, platformAdminId)));
+    const admin = await call(
+      payload('createTenant', input('echo', { plan: 'custom' }), sessionOf('platform_admin', undefined, platformAdminId)),
+    );
     expect(admin.status, admin.text).toBe(200);
     expect(admin.body['tenant']).toMatchObject({ plan: 'custom' });
   });
@@ -193,7 +208,9 @@ describe('suspendTenant / reactivateTenant', () => {
   it('are for platform administrators and the console (Hasura admin) only', async () => {
     const owner = await call(payload('suspendTenant', { tenantId: b.tenant.id }, sessionOf('owner', b, b.ownerId)));
     expect(owner.status).toBe(403);
-    const suspended = await call(payload('suspendTenant', { tenantId: b.tenant.id }, sessionOf('platform_admin', undefined, platformAdminId)));
+    const suspended = await call(
+      payload('suspendTenant', { tenantId: b.tenant.id }, sessionOf('platform_admin', undefined, platformAdminId)),
+    );
     expect(suspended.status, suspended.text).toBe(200);
     expect(suspended.body['status']).toBe('suspended');
     const again = await call(payload('suspendTenant', { tenantId: b.tenant.id }, sessionOf('platform_admin', undefined, platformAdminId)));

@@ -242,7 +242,12 @@ describe('rate limit and API-call count', () => {
       const e = await makeTenant(db, 'echo');
       const call = (t: MadeTenant) =>
         request<Record<string, string> & { error?: { code: string } }>(limited.url, '/hasura/auth', {
-          body: { headers: { host: hostOf(t), authorization: `Bearer ${limited.ctx.tokens.sign({ userId: t.ownerId, tenantId: t.tenant.id, role: 'owner' }).token}` } },
+          body: {
+            headers: {
+              host: hostOf(t),
+              authorization: `Bearer ${limited.ctx.tokens.sign({ userId: t.ownerId, tenantId: t.tenant.id, role: 'owner' }).token}`,
+            },
+          },
         });
       for (let i = 0; i < 60; i++) expect((await call(d)).status).toBe(200);
       const refused = await call(d);

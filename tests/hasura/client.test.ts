@@ -35,7 +35,11 @@ describe('createMetadataClient', () => {
   it('sends the admin secret to /v1/metadata, whatever form the endpoint takes', async () => {
     for (const endpoint of [hasura.url, `${hasura.url}/v1/graphql`]) {
       const client = createMetadataClient({ endpoint, adminSecret: SECRET, timeoutMs: 30_000 });
-      const answer = await client.request<{ resource_version: number; metadata: { version: number } }>({ type: 'export_metadata', version: 2, args: {} });
+      const answer = await client.request<{ resource_version: number; metadata: { version: number } }>({
+        type: 'export_metadata',
+        version: 2,
+        args: {},
+      });
       expect(answer.metadata.version).toBe(3);
     }
   });
@@ -53,7 +57,11 @@ describe('createMetadataClient', () => {
     const client = createMetadataClient({ endpoint: hasura.url, adminSecret: SECRET, timeoutMs: 30_000 });
     await expect(client.request({ type: 'pg_drop_source', args: { name: 'x' } })).rejects.toMatchObject({ status: 500, retryable: true });
     const down = createMetadataClient({ endpoint: 'http://127.0.0.1:9', adminSecret: SECRET, timeoutMs: 2_000 });
-    await expect(down.request({ type: 'export_metadata', version: 2, args: {} })).rejects.toMatchObject({ status: 0, code: 'unreachable', retryable: true });
+    await expect(down.request({ type: 'export_metadata', version: 2, args: {} })).rejects.toMatchObject({
+      status: 0,
+      code: 'unreachable',
+      retryable: true,
+    });
   });
 });
 

@@ -129,7 +129,9 @@ describe('docker-compose.yml', () => {
 
   it('gives the actions server only variables its configuration knows, and a valid configuration', () => {
     // `KEY: ${VAR:-}` reads as YAML null; compose passes an empty string.
-    const given = Object.fromEntries(Object.entries(service('actions-server').environment!).map(([k, v]) => [k, v == null ? '' : String(v)]));
+    const given = Object.fromEntries(
+      Object.entries(service('actions-server').environment!).map(([k, v]) => [k, v == null ? '' : String(v)]),
+    );
     const env = loadConfig(given) as Record<string, unknown>;
     expect(Object.keys(given).filter((k) => !(k in env))).toEqual([]);
   });

@@ -50,7 +50,8 @@ const statusEvent = (tenantId: string) => {
   event.event = { ...event.event, op: 'UPDATE', data: { old: { id: tenantId }, new: { id: tenantId } }, session_variables: null };
   return event;
 };
-const receipts = async (id: string) => (await db.pool.query('select kind, name from public.hasura_event_receipts where event_id = $1', [id])).rows;
+const receipts = async (id: string) =>
+  (await db.pool.query('select kind, name from public.hasura_event_receipts where event_id = $1', [id])).rows;
 
 describe('authentication', () => {
   it('requires the shared secret header', async () => {

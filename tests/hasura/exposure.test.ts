@@ -69,7 +69,8 @@ async function footprint(slug: string) {
   };
 }
 
-const registered = async () => (await db.pool.query<{ n: number }>('select count(*)::int as n from public.hasura_tenant_sources')).rows[0]!.n;
+const registered = async () =>
+  (await db.pool.query<{ n: number }>('select count(*)::int as n from public.hasura_tenant_sources')).rows[0]!.n;
 const sourceOf = (slug: string): SourceEntry | undefined => hasura.metadata().sources.find((s) => s.name === `tenant_${slug}`);
 const types = () => hasura.requests.map((r) => (r as { type: string }).type);
 
@@ -94,7 +95,8 @@ describe('tenant source registration', () => {
         for (const p of (table[`${kind}_permissions`] ?? []) as PermissionEntry[]) {
           expect(['owner', 'tenant_admin', 'member']).toContain(p.role);
           for (const key of ['filter', 'check']) {
-            if (p.permission[key] !== undefined) expect(containsGuard(p.permission[key]), `${table.table.name} ${kind} ${p.role}`).toBe(true);
+            if (p.permission[key] !== undefined)
+              expect(containsGuard(p.permission[key]), `${table.table.name} ${kind} ${p.role}`).toBe(true);
           }
           permissions++;
         }
@@ -109,7 +111,9 @@ describe('tenant source registration', () => {
     expect((await signup('globex')).status).toBe(201);
     const globex = sourceOf('globex')!;
     expect((await signup('initech')).status).toBe(201);
-    const { rows: ids } = await db.pool.query<{ slug: string; id: string }>(`select slug, id from public.tenants where slug in ('globex', 'initech')`);
+    const { rows: ids } = await db.pool.query<{ slug: string; id: string }>(
+      `select slug, id from public.tenants where slug in ('globex', 'initech')`,
+    );
     const idOf = (slug: string) => ids.find((r) => r.slug === slug)!.id;
 
     // A second member of globex, and a message from each member.
@@ -117,9 +121,16 @@ describe('tenant source registration', () => {
     const ownerIdentity = owner.identity_id;
     const otherIdentity = '00000000-0000-4000-8000-00000000abcd';
     const other = (
-      await db.pool.query<{ id: string }>(`insert into tenant_globex.members (identity_id, display_name) values ($1, 'Other') returning id`, [otherIdentity])
+      await db.pool.query<{ id: string }>(
+        `insert into tenant_globex.members (identity_id, display_name) values ($1, 'Other') returning id`,
+        [otherIdentity],
+      )
     ).rows[0]!;
-    const channel = (await db.pool.query<{ id: string }>(`insert into tenant_globex.channels (name, created_by) values ('general', $1) returning id`, [owner.id])).rows[0]!;
+    const channel = (
+      await db.pool.query<{ id: string }>(`insert into tenant_globex.channels (name, created_by) values ('general', $1) returning id`, [
+        owner.id,
+      ])
+    ).rows[0]!;
     for (const m of [owner, other]) {
       await db.pool.query(`insert into tenant_globex.messages (channel_id, member_id, body) values ($1, $2, 'hi')`, [channel.id, m.id]);
     }
@@ -141,7 +152,11 @@ describe('tenant source registration', () => {
         const { sql, params } = filteredSelect({ schema: 'tenant_globex', name }, filter, { session, relationships });
         return (await client.query<{ n: number }>(sql, params)).rows[0]!.n;
       };
-      const session = (tenant: string, role: string, user: string) => ({ 'x-hasura-role': role, 'x-hasura-tenant-id': idOf(tenant), 'x-hasura-user-id': user });
+      const session = (tenant: string, role: string, user: string) => ({
+        'x-hasura-role': role,
+        'x-hasura-tenant-id': idOf(tenant),
+        'x-hasura-user-id': user,
+      });
 
       expect(await count('messages', perm('messages', 'select', 'member'), session('globex', 'member', otherIdentity))).toBe(2);
       // A session of another tenant sees nothing here, whatever its role.
@@ -198,7 +213,10 @@ describe('tenant source cap', () => {
 
   it('refuses a tenant past the cap (policy refuse) and leaves nothing behind', async () => {
     const d = deps({ maxTenantSources: await registered(), capPolicy: 'refuse' });
-    await expect(makeTenant(db, 'capped', { steps: [hasuraSourceStep(d)] })).rejects.toMatchObject({ code: 'TENANT_CAPACITY_REACHED', status: 503 });
+    await expect(makeTenant(db, 'capped', { steps: [hasuraSourceStep(d)] })).rejects.toMatchObject({
+      code: 'TENANT_CAPACITY_REACHED',
+      status: 503,
+    });
     expect(await footprint('capped')).toEqual({ tenants: 0, schemas: 0, roles: 0, registered: 0 });
     expect(hasura.requests).toHaveLength(0);
   });
@@ -212,7 +230,9 @@ describe('tenant source cap', () => {
 
   it('holds under concurrent sign-ups: exactly the free slots are filled', async () => {
     const d = deps({ maxTenantSources: (await registered()) + 1, capPolicy: 'refuse' });
-    const results = await Promise.allSettled(['race-one', 'race-two', 'race-three'].map((slug) => makeTenant(db, slug, { steps: [hasuraSourceStep(d)] })));
+    const results = await Promise.allSettled(
+      ['race-one', 'race-two', 'race-three'].map((slug) => makeTenant(db, slug, { steps: [hasuraSourceStep(d)] })),
+    );
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
     expect(results.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason.code)).toEqual([
       'TENANT_CAPACITY_REACHED',
@@ -229,7 +249,7 @@ describe('tenant source cap', () => {
 });
 
 describe('a database tenant', () => {
-  it("gets its source like a schema tenant: its own database in the URL, its role, its marker view there; and loses both on hard delete", async () => {
+  it('gets its source like a schema tenant: its own database in the URL, its role, its marker view there; and loses both on hard delete', async () => {
     const settings = hasuraSettings(db.env(hasuraEnv))!;
     const deps: ExposureDeps = {
       settings,
@@ -253,7 +273,10 @@ describe('a database tenant', () => {
     const client = new pg.Client({ connectionString: url.toString() });
     await client.connect();
     try {
-      expect((await client.query('select current_database() as d, current_user as u')).rows[0]).toEqual({ d: tenant.database_name, u: tenant.db_role });
+      expect((await client.query('select current_database() as d, current_user as u')).rows[0]).toEqual({
+        d: tenant.database_name,
+        u: tenant.db_role,
+      });
       expect((await client.query(`select id from tenant_warehouse.${MARKER_VIEW}`)).rows).toEqual([{ id: tenant.id }]);
       expect((await client.query('select count(*)::int as n from tenant_warehouse.members')).rows[0].n).toBe(1);
       await expect(client.query('select 1 from public.tenants')).rejects.toThrow(/permission denied/);
@@ -300,7 +323,12 @@ it('gives the tenant role read access to its marker view', async () => {
   const { tenant } = await makeTenant(db, 'marker');
   const settings = hasuraSettings(db.env(hasuraEnv))!;
   await exposeTenant(
-    { settings, pool: db.pool, log: createLogger('silent'), metadata: createMetadataClient({ endpoint: settings.baseUrl, adminSecret: SECRET, timeoutMs: 5_000 }) },
+    {
+      settings,
+      pool: db.pool,
+      log: createLogger('silent'),
+      metadata: createMetadataClient({ endpoint: settings.baseUrl, adminSecret: SECRET, timeoutMs: 5_000 }),
+    },
     tenant,
   );
   const seen = await withTransaction(db.pool, async (c) => {

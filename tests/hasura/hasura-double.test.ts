@@ -5,12 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startHasuraDouble, type HasuraDouble } from '../support/hasura-double.ts';
-import {
-  checkBoolExp,
-  checkMetadataPermissions,
-  validateMetadata,
-  validateMetadataRequest,
-} from '../support/hasura-schema.ts';
+import { checkBoolExp, checkMetadataPermissions, validateMetadata, validateMetadataRequest } from '../support/hasura-schema.ts';
 import { loadMetadataDir } from '../support/metadata-dir.ts';
 
 const FIXTURE_DIR = fileURLToPath(new URL('./fixtures/metadata-min', import.meta.url));
@@ -87,7 +82,10 @@ describe('Hasura metadata API double', () => {
   it('applies valid requests, records them and bumps resource_version', async () => {
     expect(hasura.resourceVersion).toBe(1);
     await setup();
-    expect(await post(selectPermission({ tenant_id: { _eq: 'X-Hasura-Tenant-Id' } }))).toEqual({ status: 200, body: { message: 'success' } });
+    expect(await post(selectPermission({ tenant_id: { _eq: 'X-Hasura-Tenant-Id' } }))).toEqual({
+      status: 200,
+      body: { message: 'success' },
+    });
     expect((await post(objectRelationship)).status).toBe(200);
     expect((await post(arrayRelationship)).status).toBe(200);
     expect(hasura.resourceVersion).toBe(7);
@@ -134,11 +132,18 @@ describe('Hasura metadata API double', () => {
   it('rejects pg_add_source whose configuration is invalid per Hasura schema', async () => {
     const missing = await post({ type: 'pg_add_source', args: { name: 'default', configuration: { database_url: 'postgres://x' } } });
     expect(missing.status).toBe(400);
-    expect(missing.body).toMatchObject({ code: 'parse-failed', path: '$.args.configuration', error: expect.stringContaining('connection_info') });
+    expect(missing.body).toMatchObject({
+      code: 'parse-failed',
+      path: '$.args.configuration',
+      error: expect.stringContaining('connection_info'),
+    });
 
     const wrongType = await post({
       type: 'pg_add_source',
-      args: { name: 'default', configuration: { connection_info: { database_url: { from_env: 'PG_DATABASE_URL' }, pool_settings: { max_connections: 'fifty' } } } },
+      args: {
+        name: 'default',
+        configuration: { connection_info: { database_url: { from_env: 'PG_DATABASE_URL' }, pool_settings: { max_connections: 'fifty' } } },
+      },
     });
     expect(wrongType.status).toBe(400);
     expect(wrongType.body).toMatchObject({ path: '$.args.configuration.connection_info.pool_settings.max_connections' });
@@ -164,7 +169,10 @@ describe('Hasura metadata API double', () => {
 
   it('rejects tracking a table on a missing source, and duplicate tracking', async () => {
     const reply = await post(track('orders', 'tenant_db'));
-    expect(reply).toEqual({ status: 400, body: { path: '$.args', error: 'source with name "tenant_db" does not exist', code: 'not-exists' } });
+    expect(reply).toEqual({
+      status: 400,
+      body: { path: '$.args', error: 'source with name "tenant_db" does not exist', code: 'not-exists' },
+    });
     await setup();
     expect((await post(track('orders'))).body).toMatchObject({ code: 'already-tracked' });
   });
@@ -266,7 +274,12 @@ describe('Hasura metadata API double', () => {
     const listed = await post({ type: 'get_inconsistent_metadata', args: {} });
     expect(listed).toMatchObject({
       status: 200,
-      body: { is_consistent: false, inconsistent_objects: [{ type: 'table', name: 'table public.orders in source default', definition: { schema: 'public', name: 'orders' } }] },
+      body: {
+        is_consistent: false,
+        inconsistent_objects: [
+          { type: 'table', name: 'table public.orders in source default', definition: { schema: 'public', name: 'orders' } },
+        ],
+      },
     });
     expect((await post({ type: 'reload_metadata', args: {} })).body).toMatchObject({ is_consistent: false });
     // Untracking the table takes its inconsistency with it.
@@ -312,7 +325,13 @@ describe('validateMetadataRequest', () => {
     expect(validateMetadataRequest({ type: 'pg_drop_select_permission', args: { table: 'orders' } })).toEqual([
       "/args must have required property 'role'",
     ]);
-    const nested = validateMetadataRequest({ type: 'bulk', args: [{ type: 'pg_track_table', args: { table: 'a' } }, { type: 'nope', args: {} }] });
+    const nested = validateMetadataRequest({
+      type: 'bulk',
+      args: [
+        { type: 'pg_track_table', args: { table: 'a' } },
+        { type: 'nope', args: {} },
+      ],
+    });
     expect(nested).toEqual(['/args/1/type unknown metadata command "nope"']);
     expect(validateMetadataRequest({ type: 'export_metadata', version: 2, args: {} })).toEqual([]);
   });
@@ -393,13 +412,24 @@ describe('loadMetadataDir', () => {
       },
     ]);
     expect(md.custom_types).toMatchObject({
-      input_objects: [{ name: 'CreateOrderInput', fields: [{ name: 'productId', type: 'uuid!' }, { name: 'qty', type: 'Int!' }] }],
+      input_objects: [
+        {
+          name: 'CreateOrderInput',
+          fields: [
+            { name: 'productId', type: 'uuid!' },
+            { name: 'qty', type: 'Int!' },
+          ],
+        },
+      ],
       enums: [{ name: 'OrderStatus', values: [{ value: 'PENDING' }, { value: 'PAID' }] }],
       scalars: [{ name: 'uuid' }],
     });
 
     // per-table permission rules against the table's columns
-    const orders = { columns: ['id', 'tenant_id', 'customer_id', 'note', 'total'], relationships: { customer: ['id', 'name', 'tenant_id'] } };
+    const orders = {
+      columns: ['id', 'tenant_id', 'customer_id', 'note', 'total'],
+      relationships: { customer: ['id', 'name', 'tenant_id'] },
+    };
     const ordersFilter = (metadata as { sources: { tables: { select_permissions?: { permission: { filter: unknown } }[] }[] }[] })
       .sources[0]?.tables[1]?.select_permissions?.[0]?.permission.filter;
     expect(checkBoolExp(ordersFilter, orders)).toEqual([]);

@@ -44,10 +44,22 @@ describe('hasura/metadata', () => {
 
   it('has every file of the CLI format', async () => {
     const files = [
-      'version.yaml', 'databases/databases.yaml', 'actions.graphql', 'actions.yaml', 'cron_triggers.yaml',
-      'allow_list.yaml', 'api_limits.yaml', 'backend_configs.yaml', 'graphql_schema_introspection.yaml',
-      'inherited_roles.yaml', 'metrics_config.yaml', 'network.yaml', 'opentelemetry.yaml',
-      'query_collections.yaml', 'remote_schemas.yaml', 'rest_endpoints.yaml',
+      'version.yaml',
+      'databases/databases.yaml',
+      'actions.graphql',
+      'actions.yaml',
+      'cron_triggers.yaml',
+      'allow_list.yaml',
+      'api_limits.yaml',
+      'backend_configs.yaml',
+      'graphql_schema_introspection.yaml',
+      'inherited_roles.yaml',
+      'metrics_config.yaml',
+      'network.yaml',
+      'opentelemetry.yaml',
+      'query_collections.yaml',
+      'remote_schemas.yaml',
+      'rest_endpoints.yaml',
     ];
     for (const f of files) await expect(access(`${METADATA_DIR}/${f}`)).resolves.toBeUndefined();
   });
@@ -69,7 +81,11 @@ describe('hasura/metadata', () => {
       });
       expect(a.definition['forward_client_headers']).toBeUndefined();
     }
-    const roles = (name: string) => actions.find((a) => a.name === name)?.permissions?.map((p) => p.role).sort();
+    const roles = (name: string) =>
+      actions
+        .find((a) => a.name === name)
+        ?.permissions?.map((p) => p.role)
+        .sort();
     expect(roles('suspendTenant')).toEqual(['platform_admin']);
     expect(roles('updateTenant')).toEqual(['owner', 'tenant_admin']);
   });
@@ -116,7 +132,10 @@ describe('hasura/metadata against the migrated database', () => {
     memberOfA = (
       await db.pool.query<{ id: string }>(`insert into public.identities (email, name) values ('m@alpha.example.com', 'M') returning id`)
     ).rows[0]!.id;
-    await db.pool.query(`insert into public.memberships (tenant_id, identity_id, role) values ($1, $2, 'member')`, [a.tenant.id, memberOfA]);
+    await db.pool.query(`insert into public.memberships (tenant_id, identity_id, role) values ($1, $2, 'member')`, [
+      a.tenant.id,
+      memberOfA,
+    ]);
     for (const t of [a, b]) {
       await db.pool.query(
         `insert into public.tenant_invitations (tenant_id, email, role, token_hash, invited_by, expires_at)
@@ -242,7 +261,10 @@ describe('hasura/metadata against the migrated database', () => {
       for (const p of permissionsOf(t).filter((x) => x.kind === 'select')) {
         const listed = p.permission['columns'];
         const cols = listed === '*' ? columnsOf(qualified(t.table)) : (listed as string[]);
-        expect(cols.filter((c) => SECRET_COLUMN.test(c)), `${t.table.name} ${p.role}`).toEqual([]);
+        expect(
+          cols.filter((c) => SECRET_COLUMN.test(c)),
+          `${t.table.name} ${p.role}`,
+        ).toEqual([]);
       }
     }
     // And the database agrees, whatever the metadata says.
@@ -309,7 +331,9 @@ describe('hasura/metadata against the migrated database', () => {
   it('READ PATH: a pooled member may change only their own rows', async () => {
     // A second member of pa, with a message of their own next to the owner's.
     const identity = (
-      await db.pool.query<{ id: string }>(`insert into public.identities (email, name) values ('second@pooled-a.example.com', 'S') returning id`)
+      await db.pool.query<{ id: string }>(
+        `insert into public.identities (email, name) values ('second@pooled-a.example.com', 'S') returning id`,
+      )
     ).rows[0]!.id;
     await db.pool.query(
       `with m as (insert into pooled.members (tenant_id, identity_id, display_name) values ($1, $2, 'S') returning id)
@@ -319,7 +343,11 @@ describe('hasura/metadata against the migrated database', () => {
     );
     const messages = platform().tables.find((t) => qualified(t.table) === 'pooled.messages')!;
     const update = (role: string) => (messages.update_permissions ?? []).find((p) => p.role === role)!.permission['filter'];
-    const session = (role: string, user: string) => ({ 'x-hasura-role': role, 'x-hasura-tenant-id': pa.tenant.id, 'x-hasura-user-id': user });
+    const session = (role: string, user: string) => ({
+      'x-hasura-role': role,
+      'x-hasura-tenant-id': pa.tenant.id,
+      'x-hasura-user-id': user,
+    });
     expect(await countAsHasura(messages, update('member'), session('member', identity))).toBe(1);
     expect(await countAsHasura(messages, update('member'), session('member', pa.ownerId))).toBe(1);
     expect(await countAsHasura(messages, update('owner'), session('owner', pa.ownerId))).toBe(2);

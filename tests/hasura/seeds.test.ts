@@ -40,9 +40,9 @@ it('applies twice to the same result', async () => {
   expect(await snapshot()).toEqual(once);
   expect(once).toEqual([{ slug: 'demo', isolation: 'pooled', email: 'demo@example.com', role: 'owner', settings: 1 }]);
   // Its owner is its first member in the pooled tables, once.
-  expect((await db.pool.query(`select email from pooled.members m join public.tenants t on t.id = m.tenant_id where t.slug = 'demo'`)).rows).toEqual([
-    { email: 'demo@example.com' },
-  ]);
+  expect(
+    (await db.pool.query(`select email from pooled.members m join public.tenants t on t.id = m.tenant_id where t.slug = 'demo'`)).rows,
+  ).toEqual([{ email: 'demo@example.com' }]);
 });
 
 it('gives a demo owner who signs in on demo.<base domain> and gets a GraphQL session', async () => {

@@ -72,13 +72,21 @@ afterAll(async () => {
 });
 
 const make = (slug: string, isolation?: 'schema' | 'database') =>
-  makeTenant(db, slug, { steps: srv.ctx.provisioningSteps, ...(srv.ctx.sourceCapacity ? { capacity: srv.ctx.sourceCapacity } : {}), ...(isolation ? { isolation } : {}) });
+  makeTenant(db, slug, {
+    steps: srv.ctx.provisioningSteps,
+    ...(srv.ctx.sourceCapacity ? { capacity: srv.ctx.sourceCapacity } : {}),
+    ...(isolation ? { isolation } : {}),
+  });
 const sourceOf = (slug: string): SourceEntry | undefined => hasura.metadata().sources.find((s) => s.name === `tenant_${slug}`);
 const tableOf = (slug: string, name: string) => sourceOf(slug)?.tables.find((t) => t.table.name === name);
 const rolesOf = (slug: string, table: string, kind: 'select' | 'insert' | 'update' | 'delete') =>
   (tableOf(slug, table)?.[`${kind}_permissions`] ?? []).map((p) => p.role).sort();
 const registered = async (made: MadeTenant) =>
-  (await db.pool.query<{ synced_version: string | null }>('select synced_version from public.hasura_tenant_sources where tenant_id = $1', [made.tenant.id])).rows[0];
+  (
+    await db.pool.query<{ synced_version: string | null }>('select synced_version from public.hasura_tenant_sources where tenant_id = $1', [
+      made.tenant.id,
+    ])
+  ).rows[0];
 const dueNow = () => db.pool.query('update graphile_worker._private_jobs set run_at = now() where locked_at is null');
 const runJobs = async () => {
   await dueNow();
@@ -88,7 +96,16 @@ const bulks = (from: number) => hasura.requests.slice(from).filter((r) => (r as 
 
 function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'actions-server/src/cli/main.ts', ...args], {
-    env: { ...process.env, DATABASE_URL: db.url, TENANT_ROLE_PREFIX: db.rolePrefix, LOG_LEVEL: 'error', JWT_SECRET: 'test-secret-that-is-long-enough-0123456789', BASE_DOMAIN: 'saas.test', NODE_ENV: 'test', ...serverEnv },
+    env: {
+      ...process.env,
+      DATABASE_URL: db.url,
+      TENANT_ROLE_PREFIX: db.rolePrefix,
+      LOG_LEVEL: 'error',
+      JWT_SECRET: 'test-secret-that-is-long-enough-0123456789',
+      BASE_DOMAIN: 'saas.test',
+      NODE_ENV: 'test',
+      ...serverEnv,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -148,7 +165,13 @@ describe('template upgrades reach Hasura', () => {
     await make('down-a');
     hasura.unreachable(true);
     try {
-      const report = await migrateTenantSchemas({ pool: db.pool, databases: srv.ctx.databases, concurrency: 2, templateDir: nextTemplate, hasura: deps });
+      const report = await migrateTenantSchemas({
+        pool: db.pool,
+        databases: srv.ctx.databases,
+        concurrency: 2,
+        templateDir: nextTemplate,
+        hasura: deps,
+      });
       expect(report.upgraded).toEqual(['down-a']);
       expect(report.metadata?.failed.map((f) => f.slug)).toEqual(['down-a']);
       expect(report.metadata?.failed[0]?.error).toMatch(/unreachable/);
@@ -183,7 +206,14 @@ describe('lifecycle', () => {
   it('a move swaps the source in one bulk that replaces its connection: the namespace is never dropped', async () => {
     const t = await make('swap');
     const before = hasura.requests.length;
-    const moveDeps = { env: db.env(), pool: db.pool, log: createLogger('silent'), databases: srv.ctx.databases, exposure: deps, drainMs: 0 };
+    const moveDeps = {
+      env: db.env(),
+      pool: db.pool,
+      log: createLogger('silent'),
+      databases: srv.ctx.databases,
+      exposure: deps,
+      drainMs: 0,
+    };
     const move = await requestMove(moveDeps, t.tenant.id, { to: 'database' });
     const done = await runMove(moveDeps, move.id);
     expect(done.state).toBe('done');
@@ -200,7 +230,14 @@ describe('lifecycle', () => {
 
   it('a database tenant moves to another server: a database of a second name there, the same source re-pointed', async () => {
     const t = await make('hop', 'database');
-    const moveDeps = { env: db.env(), pool: db.pool, log: createLogger('silent'), databases: srv.ctx.databases, exposure: deps, drainMs: 0 };
+    const moveDeps = {
+      env: db.env(),
+      pool: db.pool,
+      log: createLogger('silent'),
+      databases: srv.ctx.databases,
+      exposure: deps,
+      drainMs: 0,
+    };
     await expect(requestMove(moveDeps, t.tenant.id, { to: 'database' })).rejects.toMatchObject({ code: 'CONFLICT' });
     const move = await requestMove(moveDeps, t.tenant.id, { to: 'database', databaseUrlEnv: 'TENANT_DATABASE_URL_EU' });
     expect((await runMove(moveDeps, move.id)).state).toBe('done');
@@ -225,7 +262,9 @@ describe('lifecycle', () => {
     await expect.poll(() => release !== undefined).toBe(true);
     await expect(hardDeleteTenant(db.pool, t.tenant.id, {}, srv.ctx.deprovisioningSteps)).rejects.toMatchObject({ code: 'CONFLICT' });
     const moveDeps = { env: db.env(), pool: db.pool, log: createLogger('silent'), databases: srv.ctx.databases, exposure: deps };
-    await expect(requestMove(moveDeps, t.tenant.id, { to: 'pooled' })).rejects.toThrow(/move, hard delete or template upgrade of this tenant is in progress/);
+    await expect(requestMove(moveDeps, t.tenant.id, { to: 'pooled' })).rejects.toThrow(
+      /move, hard delete or template upgrade of this tenant is in progress/,
+    );
     const report = await migrateTenantSchemas({ pool: db.pool, databases: srv.ctx.databases, concurrency: 1, templateDir: nextTemplate });
     expect(report.failed).toEqual([{ slug: 'busy', error: expect.stringMatching(/move or hard delete of this tenant is in progress/) }]);
     release();
@@ -244,12 +283,20 @@ describe('reconcile', () => {
     const admin = createMetadataClient({ endpoint: hasura.url, adminSecret: SECRET, timeoutMs: 2000 });
     // A source removed behind the server's back, an extra table, a missing permission, an inconsistent table.
     await admin.request({ type: 'pg_drop_source', args: { name: 'tenant_rc-bare', cascade: true } });
-    await admin.request({ type: 'pg_track_table', args: { source: 'tenant_rc-extra', table: { schema: 'tenant_rc-extra', name: 'leftover' } } });
-    await admin.request({ type: 'pg_drop_select_permission', args: { source: 'tenant_rc-kept', table: { schema: 'tenant_rc-kept', name: 'files' }, role: 'member' } });
+    await admin.request({
+      type: 'pg_track_table',
+      args: { source: 'tenant_rc-extra', table: { schema: 'tenant_rc-extra', name: 'leftover' } },
+    });
+    await admin.request({
+      type: 'pg_drop_select_permission',
+      args: { source: 'tenant_rc-kept', table: { schema: 'tenant_rc-kept', name: 'files' }, role: 'member' },
+    });
     hasura.markInconsistent({ source: 'tenant_rc-kept', table: { schema: 'tenant_rc-kept', name: 'channels' } });
     // Archived while Hasura was unreachable: the queued drop fails.
     hasura.unreachable(true);
-    await db.pool.query(`update public.tenants set status = 'cancelled', cancelled_at = now() - interval '100 days' where id = $1`, [gone.tenant.id]);
+    await db.pool.query(`update public.tenants set status = 'cancelled', cancelled_at = now() - interval '100 days' where id = $1`, [
+      gone.tenant.id,
+    ]);
     await db.pool.query('select public.archive_cancelled_tenants()');
     await runJobs().catch(() => undefined);
     hasura.unreachable(false);
@@ -291,7 +338,10 @@ describe('reconcile', () => {
 
   it('the scheduled job logs the drift (dry run by default) and stops on metadata it does not understand', async () => {
     const t = await make('rc-job');
-    await createMetadataClient({ endpoint: hasura.url, adminSecret: SECRET, timeoutMs: 2000 }).request({ type: 'pg_drop_source', args: { name: 'tenant_rc-job' } });
+    await createMetadataClient({ endpoint: hasura.url, adminSecret: SECRET, timeoutMs: 2000 }).request({
+      type: 'pg_drop_source',
+      args: { name: 'tenant_rc-job' },
+    });
     const job = HASURA_JOBS.find((j) => j.name === 'hasura.reconcile')!;
     expect(job.schedule).toBeDefined();
     await job.run({}, srv.ctx, undefined as never);
@@ -300,7 +350,7 @@ describe('reconcile', () => {
     expect(sourceOf('rc-job')).toBeDefined();
     expect(await registered(t)).toBeDefined();
 
-    const future = { ...deps, metadata: { request: async <T,>() => ({ resource_version: 9, metadata: { version: 4, sources: [] } }) as T } };
+    const future = { ...deps, metadata: { request: async <T>() => ({ resource_version: 9, metadata: { version: 4, sources: [] } }) as T } };
     await expect(reconcile(future, { dryRun: false })).rejects.toBeInstanceOf(UnknownMetadataVersion);
     await expect(reconcile(future, { dryRun: false })).rejects.toThrow(/version 4.*only version 3.*without changing anything/);
   });

@@ -108,7 +108,9 @@ describe('the happy path', () => {
     expect(after.body.invitations.map((i: { id: string }) => i.id)).not.toContain(sent.body.invitation.id);
 
     // Audited: the invitation (token hash redacted), the new membership by the new member, the acceptance.
-    const trail = (await auditRows(db.pool, acme.tenant.id)).filter((r) => r.entity_id === sent.body.invitation.id || r.entity_id === bobId);
+    const trail = (await auditRows(db.pool, acme.tenant.id)).filter(
+      (r) => r.entity_id === sent.body.invitation.id || r.entity_id === bobId,
+    );
     expect(trail.map((r) => r.action)).toEqual(['invitation.created', 'membership.added', 'invitation.accepted']);
     expect(trail[0]!.new_values).toMatchObject({ email: 'bob@example.com', token_hash: '[redacted]' });
     expect(trail[0]!.actor_id).toBe(acme.ownerId);
@@ -149,9 +151,7 @@ describe('refusals', () => {
 
   it('lets exactly one of several concurrent acceptances win', async () => {
     const { id, token } = await inviteToAcme('erin@example.com');
-    const results = await Promise.all(
-      Array.from({ length: 5 }, () => accept(ACME, { token, name: 'Erin', password: 'erins password' })),
-    );
+    const results = await Promise.all(Array.from({ length: 5 }, () => accept(ACME, { token, name: 'Erin', password: 'erins password' })));
     expect(results.filter((r) => r.status === 200)).toHaveLength(1);
     for (const loser of results.filter((r) => r.status !== 200)) {
       expect([loser.status, loser.body.error.code]).toEqual([409, 'INVITATION_USED']);
@@ -241,7 +241,12 @@ describe('refusals', () => {
   it('refuses an acceptance past the plan users limit and leaves nothing behind', async () => {
     const small = await makeTenant(db, 'small'); // free: 10 users, the owner is the first
     const ownerToken = srv.ctx.tokens.sign({ userId: small.ownerId, tenantId: small.tenant.id, role: 'owner' }).token;
-    const placement = { id: small.tenant.id, isolation: 'schema' as const, schemaName: small.tenant.schema_name, dbRole: small.tenant.db_role };
+    const placement = {
+      id: small.tenant.id,
+      isolation: 'schema' as const,
+      schemaName: small.tenant.schema_name,
+      dbRole: small.tenant.db_role,
+    };
     await withTenantData(db.pool, placement, small.ownerId, async (c) => {
       for (let i = 1; i <= 9; i++) await c.query('insert into members (display_name) values ($1)', [`Seat ${i}`]);
     });
@@ -254,7 +259,9 @@ describe('refusals', () => {
     const res = await accept('small.saas.test', { token: sent.body.token, name: 'Eleven', password: 'elevens password' });
     expect([res.status, res.body.error?.code], res.text).toEqual([429, 'QUOTA_EXCEEDED']);
     expect((await db.pool.query(`select 1 from public.identities where email = 'eleventh@example.com'`)).rowCount).toBe(0);
-    expect((await db.pool.query('select count(*)::int as n from public.memberships where tenant_id = $1', [small.tenant.id])).rows[0].n).toBe(1);
+    expect(
+      (await db.pool.query('select count(*)::int as n from public.memberships where tenant_id = $1', [small.tenant.id])).rows[0].n,
+    ).toBe(1);
     expect((await invitationRow(sent.body.invitation.id)).accepted_at).toBeNull();
   });
 });
@@ -288,7 +295,8 @@ describe.each(['pooled', 'database'] as const)('for a %s tenant', (isolation) =>
     expect(res.status, res.text).toBe(200);
     expect(res.body).toMatchObject({ tenantId: t.tenant.id, role: 'member' });
     expect(
-      (await db.pool.query('select role from public.memberships where tenant_id = $1 and identity_id = $2', [t.tenant.id, res.body.userId])).rows,
+      (await db.pool.query('select role from public.memberships where tenant_id = $1 and identity_id = $2', [t.tenant.id, res.body.userId]))
+        .rows,
     ).toEqual([{ role: 'member' }]);
     expect(await members(res.body.userId)).toBe(1);
   });
@@ -301,8 +309,12 @@ describe.each(['pooled', 'database'] as const)('for a %s tenant', (isolation) =>
     const sent = await sendInvite(`eleventh-${isolation}@example.com`);
     const res = await accept(host(), { token: sent.token, name: 'Eleven', password: 'elevens password' });
     expect([res.status, res.body.error?.code], res.text).toEqual([429, 'QUOTA_EXCEEDED']);
-    expect((await db.pool.query('select 1 from public.identities where email = $1', [`eleventh-${isolation}@example.com`])).rowCount).toBe(0);
-    expect((await db.pool.query('select count(*)::int as n from public.memberships where tenant_id = $1', [t.tenant.id])).rows[0].n).toBe(2);
+    expect((await db.pool.query('select 1 from public.identities where email = $1', [`eleventh-${isolation}@example.com`])).rowCount).toBe(
+      0,
+    );
+    expect((await db.pool.query('select count(*)::int as n from public.memberships where tenant_id = $1', [t.tenant.id])).rows[0].n).toBe(
+      2,
+    );
     expect((await invitationRow(sent.invitation.id)).accepted_at).toBeNull();
     expect(await members()).toBe(10);
   });
@@ -346,12 +358,18 @@ describe('who may manage invitations', () => {
   });
 
   it("keeps each tenant's invitations to itself in SQL, and token hashes from every request role", async () => {
-    const acmeVisible = await asTenant(db.pool, { tenantId: acme.tenant.id, dbRole: 'app' }, async (c) =>
-      (await c.query('select count(*)::int as n from public.tenant_invitations')).rows[0].n,
+    const acmeVisible = await asTenant(
+      db.pool,
+      { tenantId: acme.tenant.id, dbRole: 'app' },
+      async (c) => (await c.query('select count(*)::int as n from public.tenant_invitations')).rows[0].n,
     );
     expect(acmeVisible).toBeGreaterThan(0);
-    const fromBeta = await asRole(db.pool, 'app', { 'app.tenant_id': beta.tenant.id }, async (c) =>
-      (await c.query('select count(*)::int as n from public.tenant_invitations where tenant_id = $1', [acme.tenant.id])).rows[0].n,
+    const fromBeta = await asRole(
+      db.pool,
+      'app',
+      { 'app.tenant_id': beta.tenant.id },
+      async (c) =>
+        (await c.query('select count(*)::int as n from public.tenant_invitations where tenant_id = $1', [acme.tenant.id])).rows[0].n,
     );
     expect(fromBeta).toBe(0);
     const forged = await sqlState(
@@ -364,7 +382,9 @@ describe('who may manage invitations', () => {
     expect(forged).toBeUndefined();
     for (const role of ['app', 'hasura']) {
       expect(
-        await sqlState(asRole(db.pool, role, { 'app.tenant_id': acme.tenant.id }, (c) => c.query('select token_hash from public.tenant_invitations'))),
+        await sqlState(
+          asRole(db.pool, role, { 'app.tenant_id': acme.tenant.id }, (c) => c.query('select token_hash from public.tenant_invitations')),
+        ),
       ).toBe('42501');
     }
   });

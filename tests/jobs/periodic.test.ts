@@ -111,7 +111,9 @@ describe('trials end', () => {
 describe('other periodic rules', () => {
   it('suspends a past-due tenant only once its grace period has passed at the slot time', async () => {
     const late = await makeTenant(db, 'late-payer');
-    await db.pool.query(`update public.tenants set past_due_since = now(), grace_ends_at = now() + interval '1 day' where id = $1`, [late.tenant.id]);
+    await db.pool.query(`update public.tenants set past_due_since = now(), grace_ends_at = now() + interval '1 day' where id = $1`, [
+      late.tenant.id,
+    ]);
     await tick('billing.suspend-past-due');
     expect(await tenantRow(late)).toMatchObject({ status: 'active' });
     await tick('billing.suspend-past-due', new Date(Date.now() + 2 * 86_400_000));
@@ -121,8 +123,12 @@ describe('other periodic rules', () => {
   it('archives tenants cancelled long ago, and only those', async () => {
     const old = await makeTenant(db, 'gone-long');
     const recent = await makeTenant(db, 'gone-recent');
-    await db.pool.query(`update public.tenants set status = 'cancelled', cancelled_at = now() - interval '100 days' where id = $1`, [old.tenant.id]);
-    await db.pool.query(`update public.tenants set status = 'cancelled', cancelled_at = now() - interval '10 days' where id = $1`, [recent.tenant.id]);
+    await db.pool.query(`update public.tenants set status = 'cancelled', cancelled_at = now() - interval '100 days' where id = $1`, [
+      old.tenant.id,
+    ]);
+    await db.pool.query(`update public.tenants set status = 'cancelled', cancelled_at = now() - interval '10 days' where id = $1`, [
+      recent.tenant.id,
+    ]);
     await tick('tenants.archive-cancelled');
     expect((await tenantRow(old)).status).toBe('archived');
     expect((await tenantRow(recent)).status).toBe('cancelled');

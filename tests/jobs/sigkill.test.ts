@@ -28,8 +28,11 @@ afterAll(async () => {
 
 const planChanges = async (tenantId: string) =>
   Number(
-    (await db.pool.query(`select count(*) from public.tenant_audit_logs where tenant_id = $1 and action = 'tenant.plan_changed'`, [tenantId]))
-      .rows[0].count,
+    (
+      await db.pool.query(`select count(*) from public.tenant_audit_logs where tenant_id = $1 and action = 'tenant.plan_changed'`, [
+        tenantId,
+      ])
+    ).rows[0].count,
   );
 
 it('runs a job again after its worker is SIGKILLed mid-job, and applies its effect once', { timeout: 180_000 }, async () => {
@@ -105,7 +108,10 @@ it('never unlocks the jobs of a worker that is alive', async () => {
   await holder.connect();
   try {
     await holder.query(`select pg_advisory_lock(hashtextextended('graphile-worker:' || $1, 0))`, ['live-worker']);
-    await db.pool.query(`update graphile_worker._private_jobs set locked_by = 'live-worker', locked_at = now() - interval '1 hour' where id = $1`, [id]);
+    await db.pool.query(
+      `update graphile_worker._private_jobs set locked_by = 'live-worker', locked_at = now() - interval '1 hour' where id = $1`,
+      [id],
+    );
     expect(await releaseDeadWorkers(db.pool)).toEqual([]);
     expect((await db.pool.query('select locked_by from graphile_worker.jobs where id = $1', [id])).rows[0].locked_by).toBe('live-worker');
   } finally {

@@ -13,7 +13,11 @@ let db: TestDb;
 let srv: RunningServer;
 beforeAll(async () => {
   db = await createTestDb();
-  srv = await startTestServer(db, { DB_STATEMENT_TIMEOUT_MS: '300', DB_LOCK_TIMEOUT_MS: '250', DB_IDLE_IN_TRANSACTION_TIMEOUT_MS: '20000' });
+  srv = await startTestServer(db, {
+    DB_STATEMENT_TIMEOUT_MS: '300',
+    DB_LOCK_TIMEOUT_MS: '250',
+    DB_IDLE_IN_TRANSACTION_TIMEOUT_MS: '20000',
+  });
 });
 afterAll(async () => {
   await srv?.close();
@@ -25,7 +29,14 @@ const terminate = (pid: number) => db.pool.query('select pg_terminate_backend($1
 
 function signUp(slug: string) {
   return request(srv.url, '/api/tenants/create', {
-    body: { name: `Shop ${slug}`, slug, ownerEmail: `owner@${slug}.example.com`, ownerName: 'Owner', ownerPassword: 'a long enough password', plan: 'free' },
+    body: {
+      name: `Shop ${slug}`,
+      slug,
+      ownerEmail: `owner@${slug}.example.com`,
+      ownerName: 'Owner',
+      ownerPassword: 'a long enough password',
+      plan: 'free',
+    },
   });
 }
 
@@ -82,10 +93,14 @@ describe('a connection whose backend dies while checked out', () => {
 
 describe('timeouts and limits', () => {
   it('gives request transactions the configured timeouts, for that transaction only', async () => {
-    const settings = await withTransaction(db.pool, async (c) =>
-      (await c.query<{ s: string; l: string; i: string }>(
-        `select current_setting('statement_timeout') as s, current_setting('lock_timeout') as l, current_setting('idle_in_transaction_session_timeout') as i`,
-      )).rows[0]!,
+    const settings = await withTransaction(
+      db.pool,
+      async (c) =>
+        (
+          await c.query<{ s: string; l: string; i: string }>(
+            `select current_setting('statement_timeout') as s, current_setting('lock_timeout') as l, current_setting('idle_in_transaction_session_timeout') as i`,
+          )
+        ).rows[0]!,
     );
     expect(settings).toEqual({ s: '300ms', l: '250ms', i: '20s' });
     const outside = (await db.pool.query<{ s: string }>(`select current_setting('statement_timeout') as s`)).rows[0]!.s;
@@ -119,7 +134,14 @@ describe('timeouts and limits', () => {
     const held = await pool.connect();
     try {
       const res = await request(small.url, '/api/tenants/create', {
-        body: { name: 'Busy', slug: 'busy-pool', ownerEmail: 'o@busy.example.com', ownerName: 'O', ownerPassword: 'a long enough password', plan: 'free' },
+        body: {
+          name: 'Busy',
+          slug: 'busy-pool',
+          ownerEmail: 'o@busy.example.com',
+          ownerName: 'O',
+          ownerPassword: 'a long enough password',
+          plan: 'free',
+        },
       });
       expect(res.status, res.text).toBe(503);
       expect(res.body).toMatchObject({ error: { code: 'DATABASE_UNAVAILABLE', details: { reason: 'pool_timeout' } } });

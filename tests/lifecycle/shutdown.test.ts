@@ -60,7 +60,9 @@ function signUp(url: string, slug: string, sent: () => void): Promise<Answer> {
 }
 
 async function tenantsCreated(prefix: string): Promise<number> {
-  const { rows } = await db.pool.query<{ n: number }>('select count(*)::int as n from public.tenants where starts_with(slug, $1)', [prefix]);
+  const { rows } = await db.pool.query<{ n: number }>('select count(*)::int as n from public.tenants where starts_with(slug, $1)', [
+    prefix,
+  ]);
   return rows[0]!.n;
 }
 

@@ -47,14 +47,34 @@ const asHasuraSource: Path = (made, fn, pools = db) =>
 /** As a GraphQL mutation on the platform source's pooled tables: role hasura, a member's session, nothing else. */
 const asHasuraPlatform: Path = (made, fn, pools = db) =>
   withTransaction(pools.pool, async (c) => {
-    await c.query(`set local role hasura; set local "hasura.user" = ${c.escapeLiteral(memberSession(made))}; set local search_path = pooled, public, pg_temp`);
+    await c.query(
+      `set local role hasura; set local "hasura.user" = ${c.escapeLiteral(memberSession(made))}; set local search_path = pooled, public, pg_temp`,
+    );
     return fn(c);
   });
 
 const TIERS: [Isolation, [string, Path][]][] = [
-  ['schema', [["the tenant's role", asActionsServer], ["the tenant's role with a member's hasura.user", asHasuraSource]]],
-  ['pooled', [['app with the tenant in app.tenant_id', asActionsServer], ["hasura with a member's hasura.user", asHasuraPlatform]]],
-  ['database', [["the tenant's role in its database", asActionsServer], ["the same with a member's hasura.user", asHasuraSource]]],
+  [
+    'schema',
+    [
+      ["the tenant's role", asActionsServer],
+      ["the tenant's role with a member's hasura.user", asHasuraSource],
+    ],
+  ],
+  [
+    'pooled',
+    [
+      ['app with the tenant in app.tenant_id', asActionsServer],
+      ["hasura with a member's hasura.user", asHasuraPlatform],
+    ],
+  ],
+  [
+    'database',
+    [
+      ["the tenant's role in its database", asActionsServer],
+      ["the same with a member's hasura.user", asHasuraSource],
+    ],
+  ],
 ];
 
 async function expectQuota(p: Promise<unknown>, limit: string, message: RegExp): Promise<void> {
@@ -172,28 +192,56 @@ describe.each(TIERS)('a free %s tenant', (isolation, paths) => {
 describe('under concurrency', () => {
   // Each limited table, filled to one unit below the free plan's limit; every racer asks for one unit.
   const LIMITED = [
-    { table: 'members', fill: `insert into members (display_name) select 'm' || g from generate_series(2, 9) g`, row: `insert into members (display_name) values ($1)` },
+    {
+      table: 'members',
+      fill: `insert into members (display_name) select 'm' || g from generate_series(2, 9) g`,
+      row: `insert into members (display_name) values ($1)`,
+    },
     // With the 'general' channel made first, four.
-    { table: 'channels', fill: `insert into channels (name) select 'c' || g from generate_series(1, 3) g`, row: `insert into channels (name) values ($1)` },
-    { table: 'files', fill: `insert into files (name, size_bytes) values ('fill', ${GB - 100})`, row: `insert into files (name, size_bytes) values ($1, 100)` },
+    {
+      table: 'channels',
+      fill: `insert into channels (name) select 'c' || g from generate_series(1, 3) g`,
+      row: `insert into channels (name) values ($1)`,
+    },
+    {
+      table: 'files',
+      fill: `insert into files (name, size_bytes) values ('fill', ${GB - 100})`,
+      row: `insert into files (name, size_bytes) values ($1, 100)`,
+    },
   ] as const;
   const RACERS = 12;
 
   /** Messages metered for the tenant (no lock: per-backend tallies flushed at commit). */
   const messagesMetered = async (made: MadeTenant) =>
     Number(
-      (await asOwnerWhereDataIs<{ n: string }>(made, 'select coalesce(sum(messages_total), 0)::text as n from public.tenant_usage_counters where tenant_id = $1', [made.tenant.id]))[0]!.n,
+      (
+        await asOwnerWhereDataIs<{ n: string }>(
+          made,
+          'select coalesce(sum(messages_total), 0)::text as n from public.tenant_usage_counters where tenant_id = $1',
+          [made.tenant.id],
+        )
+      )[0]!.n,
     );
 
   it.each(['schema', 'pooled', 'database'] as const)(
     'in a free %s tenant, racers that hold their transactions open after inserting leave exactly one more row per limited table, and usage exact',
     async (isolation) => {
       const made = await makeTenant(db, `racer-${isolation}`, { isolation });
-      const channel = (await asActionsServer(made, (c) => c.query(`insert into channels (name) values ('general') returning id`))) as { rows: { id: string }[] };
+      const channel = (await asActionsServer(made, (c) => c.query(`insert into channels (name) values ('general') returning id`))) as {
+        rows: { id: string }[];
+      };
       const channelId = channel.rows[0]!.id;
       // One connection per writer, so all really race.
       const pool = createPool(db.url, RACERS);
-      const databases = new TenantDatabases({ mainUrl: db.url, mainPool: pool, servers: {}, poolSize: RACERS, maxPools: 2, idleMs: 60_000, log: createLogger('silent') });
+      const databases = new TenantDatabases({
+        mainUrl: db.url,
+        mainPool: pool,
+        servers: {},
+        poolSize: RACERS,
+        maxPools: 2,
+        idleMs: 60_000,
+        log: createLogger('silent'),
+      });
       try {
         for (const limited of LIMITED) {
           await asActionsServer(made, (c) => c.query(limited.fill));
@@ -222,7 +270,12 @@ describe('under concurrency', () => {
           );
           const refused = results.filter((r) => r.status === 'rejected');
           // Soft, so one run reports every table that overshot.
-          expect.soft(results.filter((r) => r.status === 'fulfilled'), `${limited.table}: writers admitted`).toHaveLength(1);
+          expect
+            .soft(
+              results.filter((r) => r.status === 'fulfilled'),
+              `${limited.table}: writers admitted`,
+            )
+            .toHaveLength(1);
           for (const r of refused) expect.soft((r.reason as { code?: string }).code, `${limited.table}: refusal`).toBe('SA429');
           expect.soft(await count(made, limited.table), `${limited.table}: rows`).toBe(rowsBefore + 1);
           expect.soft(await messagesMetered(made), `${limited.table}: messages metered`).toBe(messagesBefore + 1);
@@ -282,15 +335,17 @@ describe('plan changes and overrides', () => {
     // Removing one is allowed (never blocked), adding still is until below five.
     await asActionsServer(made, (c) => c.query(`delete from channels where name in ('c7', 'c6', 'c5')`));
     await asActionsServer(made, (c) => c.query(`insert into channels (name) values ('back')`));
-    await expectQuota(asActionsServer(made, (c) => c.query(`insert into channels (name) values ('over')`)), 'channels', /has 5/);
+    await expectQuota(
+      asActionsServer(made, (c) => c.query(`insert into channels (name) values ('over')`)),
+      'channels',
+      /has 5/,
+    );
     expect(await count(made, 'channels')).toBe(5);
   });
 
   it('a custom override beats the plan, and malformed overrides are refused', async () => {
     const made = await makeTenant(db, 'custom', { plan: 'pro', trial: true });
-    await db.pool.query(`update public.tenant_settings set limit_overrides = '{"max_channels": 2}' where tenant_id = $1`, [
-      made.tenant.id,
-    ]);
+    await db.pool.query(`update public.tenant_settings set limit_overrides = '{"max_channels": 2}' where tenant_id = $1`, [made.tenant.id]);
     await asActionsServer(made, (c) => c.query(`insert into channels (name) values ('a'), ('b')`));
     await expectQuota(
       asActionsServer(made, (c) => c.query(`insert into channels (name) values ('c')`)),

@@ -100,7 +100,9 @@ describe('password reset', () => {
     expect(again.body.error.code).toBe('TOKEN_EXPIRED_OR_USED');
     // Every session ended; the new password works.
     expect((await request(srv.url, `/api/tenants/${acme.tenant.id}`, { host: ACME, token: before })).status).toBe(401);
-    expect((await request(srv.url, '/api/auth/login', { host: ACME, body: { email: person.email, password: 'a-fresh-long-secret' } })).status).toBe(200);
+    expect(
+      (await request(srv.url, '/api/auth/login', { host: ACME, body: { email: person.email, password: 'a-fresh-long-secret' } })).status,
+    ).toBe(200);
   });
 
   it('refuses an expired reset token with 410', async () => {
@@ -124,7 +126,11 @@ describe('invitations, sign-up and verification', () => {
     });
     expect(put.status, put.text).toBe(200);
     const n = inbox.length;
-    const invite = await request(srv.url, `/api/tenants/${acme.tenant.id}/invitations`, { host: ACME, token: ownerToken, body: { email: 'newbie@people.example.com' } });
+    const invite = await request(srv.url, `/api/tenants/${acme.tenant.id}/invitations`, {
+      host: ACME,
+      token: ownerToken,
+      body: { email: 'newbie@people.example.com' },
+    });
     expect(invite.status).toBe(201);
     const [mail] = await deliveredTo('newbie@people.example.com', n);
     expect(mail).toBeDefined();
@@ -139,14 +145,27 @@ describe('invitations, sign-up and verification', () => {
   it('welcomes a new owner and mails a verification link that works once', async () => {
     const n = inbox.length;
     const signup = await request(srv.url, '/api/tenants/create', {
-      body: { name: 'Gamma', slug: 'gamma', ownerEmail: 'founder@gamma.example.com', ownerName: 'Founder', ownerPassword: 'gamma-founder-secret', plan: 'free' },
+      body: {
+        name: 'Gamma',
+        slug: 'gamma',
+        ownerEmail: 'founder@gamma.example.com',
+        ownerName: 'Founder',
+        ownerPassword: 'gamma-founder-secret',
+        plan: 'free',
+      },
     });
     expect(signup.status, signup.text).toBe(201);
     expect(signup.body.refreshToken).toBeDefined();
     await runDueJobs(srv.ctx); // the verification job, then the mail jobs it may queue
     const mails = await deliveredTo('founder@gamma.example.com', n);
-    expect(mails.map((m) => /Subject: ([^\r\n]+)/.exec(m.raw)?.[1]).sort()).toEqual(['Confirm your email address for Gamma', 'Welcome to Gamma']);
-    const token = linkToken(mails.find((m) => m.body.includes('/verify-email'))!, '/verify-email');
+    expect(mails.map((m) => /Subject: ([^\r\n]+)/.exec(m.raw)?.[1]).sort()).toEqual([
+      'Confirm your email address for Gamma',
+      'Welcome to Gamma',
+    ]);
+    const token = linkToken(
+      mails.find((m) => m.body.includes('/verify-email'))!,
+      '/verify-email',
+    );
     const verify = () => request(srv.url, '/api/auth/verify-email', { body: { token } });
     expect((await verify()).status).toBe(200);
     expect((await verify()).status).toBe(410);
@@ -159,13 +178,18 @@ describe('without SMTP_URL', () => {
   it('stores the message in the outbox and says so in one log line', async () => {
     const info = vi.fn();
     const log = { info, warn: vi.fn(), error: vi.fn(), debug: vi.fn() } as unknown as Logger;
-    await sendNow({ env: { ...srv.ctx.env, SMTP_URL: undefined }, pool: db.pool, log }, {
-      template: 'welcome',
-      to: 'outbox@people.example.com',
-      tenantId: acme.tenant.id,
-      vars: { name: 'O' },
-    });
-    const row = await db.pool.query('select recipient, subject, html_body from public.outbox where recipient = $1', ['outbox@people.example.com']);
+    await sendNow(
+      { env: { ...srv.ctx.env, SMTP_URL: undefined }, pool: db.pool, log },
+      {
+        template: 'welcome',
+        to: 'outbox@people.example.com',
+        tenantId: acme.tenant.id,
+        vars: { name: 'O' },
+      },
+    );
+    const row = await db.pool.query('select recipient, subject, html_body from public.outbox where recipient = $1', [
+      'outbox@people.example.com',
+    ]);
     expect(row.rows).toHaveLength(1);
     expect(info).toHaveBeenCalledWith(expect.objectContaining({ template: 'welcome' }), expect.stringContaining('SMTP_URL is not set'));
   });

@@ -162,7 +162,9 @@ describe('the rule in the database, for every path', () => {
     const admin = await makePerson(db, { tenantId: acme.tenant.id, role: 'admin' });
     const member = await makePerson(db, { tenantId: acme.tenant.id, role: 'member' });
     // GraphQL mutation path: Hasura runs it as role hasura with hasura.user set.
-    expect(await asRole(db.pool, 'hasura', hasuraSession('tenant_admin', admin.id), (c) => sqlState(setRole(c, member.id, 'admin')))).toBe('SA403');
+    expect(await asRole(db.pool, 'hasura', hasuraSession('tenant_admin', admin.id), (c) => sqlState(setRole(c, member.id, 'admin')))).toBe(
+      'SA403',
+    );
     // The actions server's path: app acting for the admin.
     const asApp = { 'app.tenant_id': acme.tenant.id, 'app.user_id': admin.id };
     expect(await asRole(db.pool, 'app', asApp, (c) => sqlState(setRole(c, member.id, 'admin')))).toBe('SA403');
@@ -175,7 +177,9 @@ describe('the rule in the database, for every path', () => {
   it('a session role is capped by the current one: a demoted owner keeping an owner session is judged as what it is now', async () => {
     const formerOwner = await makePerson(db, { tenantId: acme.tenant.id, role: 'member' });
     const member = await makePerson(db, { tenantId: acme.tenant.id, role: 'member' });
-    expect(await asRole(db.pool, 'hasura', hasuraSession('owner', formerOwner.id), (c) => sqlState(setRole(c, member.id, 'admin')))).toBe('SA403');
+    expect(await asRole(db.pool, 'hasura', hasuraSession('owner', formerOwner.id), (c) => sqlState(setRole(c, member.id, 'admin')))).toBe(
+      'SA403',
+    );
   });
 
   it('admins remove members but not admins; members remove nobody but themselves; nobody joins without an invitation', async () => {
@@ -191,7 +195,9 @@ describe('the rule in the database, for every path', () => {
     expect((await asRole(db.pool, 'hasura', hasuraSession('member', member.id), (c) => del(c, member.id))).rowCount).toBe(1);
     const join = (c: import('pg').PoolClient) =>
       c.query(`insert into public.memberships (tenant_id, identity_id, role) values ($1, $2, 'owner')`, [acme.tenant.id, stranger.id]);
-    expect(await asRole(db.pool, 'app', { 'app.tenant_id': acme.tenant.id, 'app.user_id': stranger.id }, (c) => sqlState(join(c)))).toBe('SA403');
+    expect(await asRole(db.pool, 'app', { 'app.tenant_id': acme.tenant.id, 'app.user_id': stranger.id }, (c) => sqlState(join(c)))).toBe(
+      'SA403',
+    );
     expect(await asRole(db.pool, 'hasura', hasuraSession('tenant_admin', admin.id), (c) => sqlState(join(c)))).toBe('SA403');
     // Hasura's own admin (console, admin secret) is trusted.
     expect((await asRole(db.pool, 'hasura', hasuraSession('admin', stranger.id), (c) => join(c))).rowCount).toBe(1);
@@ -204,7 +210,12 @@ describe('the rule in the database, for every path', () => {
     const leave = await request(srv.url, `${base(solo)}/members/leave`, { method: 'POST', host, token });
     expect(leave.status, leave.text).toBe(409);
     expect(leave.body.error.code).toBe('LAST_OWNER');
-    const demote = await request(srv.url, `${base(solo)}/members/${solo.ownerId}`, { method: 'PATCH', host, token, body: { role: 'admin' } });
+    const demote = await request(srv.url, `${base(solo)}/members/${solo.ownerId}`, {
+      method: 'PATCH',
+      host,
+      token,
+      body: { role: 'admin' },
+    });
     expect(demote.status).toBe(409);
     expect(await sqlState(db.pool.query('delete from public.memberships where tenant_id = $1', [solo.tenant.id]))).toBe('SA409');
     expect(await roleIn(db, solo.tenant.id, solo.ownerId)).toBe('owner');
@@ -221,7 +232,10 @@ describe('the rule in the database, for every path', () => {
             await c.query('begin');
             await c.query('set local role app');
             await c.query(`select set_config('app.tenant_id', $1, true), set_config('app.user_id', $2, true)`, [duo.tenant.id, actor]);
-            await c.query(`update public.memberships set role = 'admin' where tenant_id = $1 and identity_id = $2`, [duo.tenant.id, target]);
+            await c.query(`update public.memberships set role = 'admin' where tenant_id = $1 and identity_id = $2`, [
+              duo.tenant.id,
+              target,
+            ]);
             await c.query('commit');
           } catch (err) {
             await c.query('rollback');
@@ -239,24 +253,29 @@ describe('the rule in the database, for every path', () => {
 });
 
 describe('removal', () => {
-  it.each(['schema', 'pooled', 'database'] as const)('deletes the person from the %s tier\'s members table too, and is audited', async (isolation) => {
-    const t = isolation === 'schema' ? acme : await makeTenant(db, `rm-${isolation}`, { isolation });
-    const host = `${t.tenant.slug}.saas.test`;
-    const gone = await makePerson(db, { tenantId: t.tenant.id, role: 'member' });
-    await addMemberRow(t, gone);
-    expect(await memberRows(t, gone.id)).toBe(1);
-    const ownerToken = await sessionToken(srv, t.ownerId, t.tenant.id, 'owner');
-    const res = await request(srv.url, `${base(t)}/members/${gone.id}`, { method: 'DELETE', host, token: ownerToken });
-    expect(res.status, res.text).toBe(200);
-    expect(res.body.removed).toEqual({ identityId: gone.id, role: 'member' });
-    expect(await memberRows(t, gone.id)).toBe(0);
-    const entry = (await auditRows(db.pool, t.tenant.id)).find((r) => r.action === 'membership.removed' && r.entity_id === gone.id);
-    expect(entry).toMatchObject({ actor_kind: 'user', actor_id: t.ownerId });
-  });
+  it.each(['schema', 'pooled', 'database'] as const)(
+    "deletes the person from the %s tier's members table too, and is audited",
+    async (isolation) => {
+      const t = isolation === 'schema' ? acme : await makeTenant(db, `rm-${isolation}`, { isolation });
+      const host = `${t.tenant.slug}.saas.test`;
+      const gone = await makePerson(db, { tenantId: t.tenant.id, role: 'member' });
+      await addMemberRow(t, gone);
+      expect(await memberRows(t, gone.id)).toBe(1);
+      const ownerToken = await sessionToken(srv, t.ownerId, t.tenant.id, 'owner');
+      const res = await request(srv.url, `${base(t)}/members/${gone.id}`, { method: 'DELETE', host, token: ownerToken });
+      expect(res.status, res.text).toBe(200);
+      expect(res.body.removed).toEqual({ identityId: gone.id, role: 'member' });
+      expect(await memberRows(t, gone.id)).toBe(0);
+      const entry = (await auditRows(db.pool, t.tenant.id)).find((r) => r.action === 'membership.removed' && r.entity_id === gone.id);
+      expect(entry).toMatchObject({ actor_kind: 'user', actor_id: t.ownerId });
+    },
+  );
 
   it('frees a seat of the users limit', async () => {
     const users = async () =>
-      Number((await db.pool.query(`select usage from public.check_tenant_limits($1) where resource = 'users'`, [acme.tenant.id])).rows[0].usage);
+      Number(
+        (await db.pool.query(`select usage from public.check_tenant_limits($1) where resource = 'users'`, [acme.tenant.id])).rows[0].usage,
+      );
     const before = await users();
     const person = await makePerson(db, { tenantId: acme.tenant.id, role: 'member' });
     await addMemberRow(acme, person);
@@ -292,7 +311,11 @@ describe('listing and transfer', () => {
     const t = await makeTenant(db, 'handover');
     const heir = await makePerson(db, { tenantId: t.tenant.id, role: 'member' });
     const token = await sessionToken(srv, t.ownerId, t.tenant.id, 'owner');
-    const res = await request(srv.url, `${base(t)}/transfer-ownership`, { host: 'handover.saas.test', token, body: { identityId: heir.id } });
+    const res = await request(srv.url, `${base(t)}/transfer-ownership`, {
+      host: 'handover.saas.test',
+      token,
+      body: { identityId: heir.id },
+    });
     expect(res.status, res.text).toBe(200);
     expect(res.body.owner).toMatchObject({ identityId: heir.id, role: 'owner' });
     expect(res.body.previousOwner).toMatchObject({ identityId: t.ownerId, role: 'admin' });
@@ -308,14 +331,21 @@ describe('the same through Hasura actions', () => {
       (r) => ({ ok: true as const, r }),
       (e: { code?: string }) => ({ ok: false as const, code: e.code }),
     );
-  const vars = (role: string, userId: string) => ({ 'x-hasura-role': role, 'x-hasura-user-id': userId, 'x-hasura-tenant-id': acme.tenant.id });
+  const vars = (role: string, userId: string) => ({
+    'x-hasura-role': role,
+    'x-hasura-user-id': userId,
+    'x-hasura-tenant-id': acme.tenant.id,
+  });
 
   it('lists, refuses an admin a role change, lets an owner make one, and keeps the last owner', async () => {
     const admin = await makePerson(db, { tenantId: acme.tenant.id, role: 'admin' });
     const member = await makePerson(db, { tenantId: acme.tenant.id, role: 'member' });
     const listed = await act('listMembers', { role: 'admin', limit: 100 }, vars('member', member.id));
     expect(listed.ok && (listed.r as { members: { identityId: string }[] }).members.some((m) => m.identityId === admin.id)).toBe(true);
-    expect(await act('changeMemberRole', { identityId: member.id, role: 'admin' }, vars('tenant_admin', admin.id))).toEqual({ ok: false, code: 'FORBIDDEN' });
+    expect(await act('changeMemberRole', { identityId: member.id, role: 'admin' }, vars('tenant_admin', admin.id))).toEqual({
+      ok: false,
+      code: 'FORBIDDEN',
+    });
     expect((await act('changeMemberRole', { identityId: member.id, role: 'admin' }, vars('owner', acme.ownerId))).ok).toBe(true);
     expect(await roleIn(db, acme.tenant.id, member.id)).toBe('admin');
     expect((await act('removeMember', { identityId: member.id }, vars('owner', acme.ownerId))).ok).toBe(true);

@@ -43,7 +43,7 @@ describe('ingestion', () => {
     acme = await makeTenant(db, 'acme', { plan: 'pro', isolation: 'pooled' });
   });
 
-  it("accepts the documented example request as written (default meter api-calls)", async () => {
+  it('accepts the documented example request as written (default meter api-calls)', async () => {
     const res = await track(acme, {
       meter_id: 'api-calls',
       user_id: 'customer-user-id',
@@ -52,8 +52,15 @@ describe('ingestion', () => {
     });
     expect(res.status).toBe(201);
     expect(res.body).toMatchObject({ accepted: 1, duplicates: 0 });
-    const stored = await db.pool.query('select user_id, value::int, properties, tenant_id from public.usage_events where id = $1', [res.body.events[0].id]);
-    expect(stored.rows[0]).toEqual({ user_id: 'customer-user-id', value: 1, properties: { endpoint: '/api/v1/data', method: 'GET' }, tenant_id: acme.tenant.id });
+    const stored = await db.pool.query('select user_id, value::int, properties, tenant_id from public.usage_events where id = $1', [
+      res.body.events[0].id,
+    ]);
+    expect(stored.rows[0]).toEqual({
+      user_id: 'customer-user-id',
+      value: 1,
+      properties: { endpoint: '/api/v1/data', method: 'GET' },
+      tenant_id: acme.tenant.id,
+    });
   });
 
   it('stores each idempotency key exactly once; the same key with another body is a 409 and stores nothing', async () => {
@@ -61,12 +68,19 @@ describe('ingestion', () => {
     const first = await track(acme, { events });
     expect(first.status).toBe(201);
     expect(first.body).toMatchObject({ accepted: 1000, duplicates: 0 });
-    const again = await track(acme, { events: events.slice(0, 10).concat([{ meter_id: 'api-calls', event_value: 2, idempotency_key: 'k-new' }]) });
+    const again = await track(acme, {
+      events: events.slice(0, 10).concat([{ meter_id: 'api-calls', event_value: 2, idempotency_key: 'k-new' }]),
+    });
     expect(again.status).toBe(201);
     expect(again.body).toMatchObject({ accepted: 1, duplicates: 10 });
     expect(again.body.events[0]).toEqual({ id: first.body.events[0].id, idempotency_key: 'k-0', duplicate: true });
 
-    const conflict = await track(acme, { events: [{ meter_id: 'api-calls', event_value: 1, idempotency_key: 'fresh' }, { meter_id: 'api-calls', event_value: 3, idempotency_key: 'k-1' }] });
+    const conflict = await track(acme, {
+      events: [
+        { meter_id: 'api-calls', event_value: 1, idempotency_key: 'fresh' },
+        { meter_id: 'api-calls', event_value: 3, idempotency_key: 'k-1' },
+      ],
+    });
     expect(conflict.status).toBe(409);
     expect(conflict.body.error.details).toMatchObject({ reason: 'idempotency_key_reused', idempotency_key: 'k-1' });
     expect((await db.pool.query(`select 1 from public.usage_events where idempotency_key = 'fresh'`)).rowCount).toBe(0);
@@ -75,7 +89,13 @@ describe('ingestion', () => {
 
   it('batches racing with overlapping keys end with exact totals', async () => {
     const racer = await makeTenant(db, 'racer', { plan: 'enterprise', isolation: 'pooled' });
-    const batch = (b: number) => ({ events: Array.from({ length: 200 }, (_, i) => ({ meter_id: 'api-calls', event_value: 1, idempotency_key: `e-${(b * 100 + i) % 1000}` })) });
+    const batch = (b: number) => ({
+      events: Array.from({ length: 200 }, (_, i) => ({
+        meter_id: 'api-calls',
+        event_value: 1,
+        idempotency_key: `e-${(b * 100 + i) % 1000}`,
+      })),
+    });
     const results = await Promise.all(Array.from({ length: 10 }, (_, b) => track(racer, batch(b))));
     expect(results.map((r) => r.status).every((s) => s === 201 || s === 200)).toBe(true);
     expect(results.reduce((n, r) => n + r.body.accepted, 0)).toBe(1000);
@@ -103,7 +123,13 @@ describe('ingestion', () => {
 
   it('a correction is a negative event, lowers the total and is audited', async () => {
     const before = Number((await totals(acme, 'api-calls'))!.usage);
-    const res = await track(acme, { meter_id: 'api-calls', event_value: -5, correction: true, reason: 'double-counted import', idempotency_key: 'fix-1' });
+    const res = await track(acme, {
+      meter_id: 'api-calls',
+      event_value: -5,
+      correction: true,
+      reason: 'double-counted import',
+      idempotency_key: 'fix-1',
+    });
     expect(res.status).toBe(201);
     expect(Number((await totals(acme, 'api-calls'))!.usage)).toBe(before - 5);
     const audit = await db.pool.query(
@@ -111,7 +137,10 @@ describe('ingestion', () => {
       [acme.tenant.id],
     );
     expect(audit.rows).toEqual([
-      expect.objectContaining({ entity_id: res.body.events[0].id, new_values: expect.objectContaining({ value: -5, reason: 'double-counted import' }) }),
+      expect.objectContaining({
+        entity_id: res.body.events[0].id,
+        new_values: expect.objectContaining({ value: -5, reason: 'double-counted import' }),
+      }),
     ]);
     // append-only for request roles: app may not update or delete events
     const client = await db.pool.connect();
@@ -131,14 +160,31 @@ describe('caps and the enforcement check', () => {
     const free = await makeTenant(db, 'freebie', { plan: 'free', isolation: 'pooled' });
     // free: api-calls capped at 1,000, hard
     expect((await track(free, { meter_id: 'api-calls', event_value: 990 })).status).toBe(201);
-    const check = await request(srv.url, '/api/v1/usage/check', { host: host(free), token: ownerToken(free), body: { meter_id: 'api-calls', amount: 10 } });
+    const check = await request(srv.url, '/api/v1/usage/check', {
+      host: host(free),
+      token: ownerToken(free),
+      body: { meter_id: 'api-calls', amount: 10 },
+    });
     expect(check.status).toBe(200);
     const next = new Date();
-    expect(check.body).toMatchObject({ allowed: true, remaining: 10, resetsAt: new Date(Date.UTC(next.getUTCFullYear(), next.getUTCMonth() + 1, 1)).toISOString() });
-    const over = await request(srv.url, '/api/v1/usage/check', { host: host(free), token: ownerToken(free), body: { meter_id: 'api-calls', amount: 11 } });
+    expect(check.body).toMatchObject({
+      allowed: true,
+      remaining: 10,
+      resetsAt: new Date(Date.UTC(next.getUTCFullYear(), next.getUTCMonth() + 1, 1)).toISOString(),
+    });
+    const over = await request(srv.url, '/api/v1/usage/check', {
+      host: host(free),
+      token: ownerToken(free),
+      body: { meter_id: 'api-calls', amount: 11 },
+    });
     expect(over.body).toMatchObject({ allowed: false, remaining: 10 });
 
-    const refused = await track(free, { events: [{ meter_id: 'api-calls', event_value: 5, idempotency_key: 'a' }, { meter_id: 'api-calls', event_value: 6, idempotency_key: 'b' }] });
+    const refused = await track(free, {
+      events: [
+        { meter_id: 'api-calls', event_value: 5, idempotency_key: 'a' },
+        { meter_id: 'api-calls', event_value: 6, idempotency_key: 'b' },
+      ],
+    });
     expect(refused.status).toBe(429);
     expect(refused.body.error.code).toBe('QUOTA_EXCEEDED');
     expect(refused.headers['retry-after']).toMatch(/^\d+$/);
@@ -149,30 +195,61 @@ describe('caps and the enforcement check', () => {
 
   it('a soft cap records overage; usage lists every meter with cap and overage', async () => {
     const pro = await makeTenant(db, 'softy', { plan: 'pro', isolation: 'pooled' });
-    await request(srv.url, '/api/v1/plans/pro/meters/api-calls', { method: 'PUT', token: adminToken, body: { cap: 100, enforcement: 'soft' } });
+    await request(srv.url, '/api/v1/plans/pro/meters/api-calls', {
+      method: 'PUT',
+      token: adminToken,
+      body: { cap: 100, enforcement: 'soft' },
+    });
     const res = await track(pro, { meter_id: 'api-calls', event_value: 130 });
     expect(res.status).toBe(201);
     expect(await totals(pro, 'api-calls')).toMatchObject({ usage: '130', overage: '30' });
-    const check = await request(srv.url, '/api/v1/usage/check', { host: host(pro), token: ownerToken(pro), body: { meter_id: 'api-calls' } });
+    const check = await request(srv.url, '/api/v1/usage/check', {
+      host: host(pro),
+      token: ownerToken(pro),
+      body: { meter_id: 'api-calls' },
+    });
     expect(check.body).toMatchObject({ allowed: true, remaining: 0, enforcement: 'soft' });
     const usage = await request(srv.url, `/api/tenants/${pro.tenant.id}/usage`, { host: host(pro), token: ownerToken(pro) });
     expect(usage.status).toBe(200);
-    expect(usage.body.usage.meters).toContainEqual(expect.objectContaining({ meterId: 'api-calls', usage: 130, cap: 100, overage: 30, enforcement: 'soft' }));
-    await request(srv.url, '/api/v1/plans/pro/meters/api-calls', { method: 'PUT', token: adminToken, body: { cap: 50000, enforcement: 'soft' } });
+    expect(usage.body.usage.meters).toContainEqual(
+      expect.objectContaining({ meterId: 'api-calls', usage: 130, cap: 100, overage: 30, enforcement: 'soft' }),
+    );
+    await request(srv.url, '/api/v1/plans/pro/meters/api-calls', {
+      method: 'PUT',
+      token: adminToken,
+      body: { cap: 50000, enforcement: 'soft' },
+    });
   });
 
   it('platform admins define meters (sum/count/max) and per-tenant caps; others may not', async () => {
     const t = await makeTenant(db, 'metered', { plan: 'pro', isolation: 'pooled' });
     const denied = await request(srv.url, '/api/v1/meters', { token: ownerToken(t), body: { id: 'storage-gb', name: 'Storage' } });
     expect(denied.status).toBe(403);
-    for (const [id, aggregation] of [['peak-seats', 'max'], ['exports', 'count']] as const) {
+    for (const [id, aggregation] of [
+      ['peak-seats', 'max'],
+      ['exports', 'count'],
+    ] as const) {
       const created = await request(srv.url, '/api/v1/meters', { token: adminToken, body: { id, name: id, aggregation, unit: 'unit' } });
       expect(created.status).toBe(201);
     }
     expect((await request(srv.url, '/api/v1/meters', { token: adminToken, body: { id: 'exports', name: 'again' } })).status).toBe(409);
-    const cap = await request(srv.url, `/api/tenants/${t.tenant.id}/meters/exports`, { method: 'PUT', token: adminToken, body: { cap: 2, enforcement: 'hard' } });
+    const cap = await request(srv.url, `/api/tenants/${t.tenant.id}/meters/exports`, {
+      method: 'PUT',
+      token: adminToken,
+      body: { cap: 2, enforcement: 'hard' },
+    });
     expect(cap.status).toBe(200);
-    expect((await track(t, { events: [{ meter_id: 'peak-seats', event_value: 7 }, { meter_id: 'peak-seats', event_value: 4 }, { meter_id: 'exports', event_value: 50 }] })).status).toBe(201);
+    expect(
+      (
+        await track(t, {
+          events: [
+            { meter_id: 'peak-seats', event_value: 7 },
+            { meter_id: 'peak-seats', event_value: 4 },
+            { meter_id: 'exports', event_value: 50 },
+          ],
+        })
+      ).status,
+    ).toBe(201);
     expect(await totals(t, 'peak-seats')).toMatchObject({ usage: '7' });
     expect(await totals(t, 'exports')).toMatchObject({ usage: '1' });
     expect((await track(t, { events: [{ meter_id: 'exports' }, { meter_id: 'exports' }] })).status).toBe(429);

@@ -33,7 +33,9 @@ beforeAll(async () => {
     STRIPE_WEBHOOK_SECRET: 'whsec_test_meter',
     STRIPE_API_BASE: stripe.url,
   });
-  await db.pool.query(`update public.plan_meters set stripe_event_name = 'api_calls' where plan_id = 'enterprise' and meter_id = 'api-calls'`);
+  await db.pool.query(
+    `update public.plan_meters set stripe_event_name = 'api_calls' where plan_id = 'enterprise' and meter_id = 'api-calls'`,
+  );
 });
 afterAll(async () => {
   await srv?.close();
@@ -58,7 +60,9 @@ const track = (m: MadeTenant, body: unknown) =>
 /** Runs the reporter in a child process that is SIGKILLed between Stripe's answer and our record. */
 async function reportAndDie(): Promise<'killed' | 'exited'> {
   try {
-    await run(process.execPath, ['--import', 'tsx', SCRIPT], { env: { ...process.env, DATABASE_URL: db.url, STRIPE_API_BASE: stripe.url } });
+    await run(process.execPath, ['--import', 'tsx', SCRIPT], {
+      env: { ...process.env, DATABASE_URL: db.url, STRIPE_API_BASE: stripe.url },
+    });
     return 'exited';
   } catch (err) {
     if ((err as { signal?: string }).signal === 'SIGKILL') return 'killed';
@@ -75,9 +79,17 @@ const deps = () => ({ pool: db.pool, stripe: srv.ctx.stripe!, log: srv.ctx.log }
 
 it('a run killed after Stripe accepted a report and before it was recorded: the rerun resends it, Stripe counts it once', async () => {
   const t = await billedTenant('killed');
-  expect((await track(t, { events: Array.from({ length: 40 }, (_, i) => ({ meter_id: 'api-calls', event_value: 3, idempotency_key: `k${i}` })) })).status).toBe(201);
+  expect(
+    (
+      await track(t, {
+        events: Array.from({ length: 40 }, (_, i) => ({ meter_id: 'api-calls', event_value: 3, idempotency_key: `k${i}` })),
+      })
+    ).status,
+  ).toBe(201);
   expect(await reportAndDie()).toBe('killed');
-  const pending = await db.pool.query(`select id, identifier, value::int from public.stripe_meter_reports where tenant_id = $1`, [t.tenant.id]);
+  const pending = await db.pool.query(`select id, identifier, value::int from public.stripe_meter_reports where tenant_id = $1`, [
+    t.tenant.id,
+  ]);
   expect(pending.rows).toEqual([expect.objectContaining({ value: 120 })]);
   expect(stripe.meterEvents.map((e) => e['identifier'])).toContain(pending.rows[0].identifier);
 
@@ -87,7 +99,9 @@ it('a run killed after Stripe accepted a report and before it was recorded: the 
   const sends = stripe.requests.filter((r) => r.path === '/v1/billing/meter_events' && r.body['identifier'] === pending.rows[0].identifier);
   expect(sends).toHaveLength(2);
   expect(billedFor(t.customer)).toBe(120);
-  expect((await db.pool.query(`select status from public.stripe_meter_reports where tenant_id = $1`, [t.tenant.id])).rows).toEqual([{ status: 'sent' }]);
+  expect((await db.pool.query(`select status from public.stripe_meter_reports where tenant_id = $1`, [t.tenant.id])).rows).toEqual([
+    { status: 'sent' },
+  ]);
   // Nothing new: nothing sent.
   expect(await reportUsageToStripe(deps())).toBe(0);
 });
@@ -101,13 +115,19 @@ it('chaos: duplicate batches, a killed reporter, Stripe failures and retries; ev
     await Promise.all(
       tenants.flatMap((t) => {
         const batch = (b: number) => ({
-          events: Array.from({ length: 50 }, (_, i) => ({ meter_id: 'api-calls', event_value: 1 + (i % 3), idempotency_key: `r${round}-b${b}-${i}` })),
+          events: Array.from({ length: 50 }, (_, i) => ({
+            meter_id: 'api-calls',
+            event_value: 1 + (i % 3),
+            idempotency_key: `r${round}-b${b}-${i}`,
+          })),
         });
         return [track(t, batch(1)), track(t, batch(1)), track(t, batch(2)), track(t, batch(2))];
       }),
     );
     for (const t of tenants) {
-      expect((await track(t, { meter_id: 'api-calls', event_value: -2, correction: true, idempotency_key: `fix-${round}` })).status).toBe(201);
+      expect((await track(t, { meter_id: 'api-calls', event_value: -2, correction: true, idempotency_key: `fix-${round}` })).status).toBe(
+        201,
+      );
     }
     if (step === 'kill') expect(await reportAndDie()).toBe('killed');
     if (step === 'stripe-500') {
@@ -132,7 +152,9 @@ it('chaos: duplicate batches, a killed reporter, Stripe failures and retries; ev
     expect(billedFor(t.customer)).toBe(expected);
   }
   // Every report reached Stripe exactly once, though some were sent more than once.
-  const reports = await db.pool.query<{ identifier: string }>(`select identifier from public.stripe_meter_reports where status = 'sent' and value > 0`);
+  const reports = await db.pool.query<{ identifier: string }>(
+    `select identifier from public.stripe_meter_reports where status = 'sent' and value > 0`,
+  );
   const seen = stripe.meterEvents.map((e) => e['identifier']);
   expect(new Set(seen).size).toBe(seen.length);
   expect(reports.rows.length).toBeGreaterThan(0);

@@ -63,9 +63,17 @@ async function publicSums(): Promise<Record<string, { rows: string; checksum: st
 describe('tenants adopt', () => {
   it('copies a template-shaped public schema into a new schema tenant: same rows and checksums, source untouched', async () => {
     const before = await publicSums();
-    const result = await adoptDatabase({ pool: db.pool, databases: db.databases, rolePrefix: db.rolePrefix }, { slug: 'adopted', from: sourceUrl });
+    const result = await adoptDatabase(
+      { pool: db.pool, databases: db.databases, rolePrefix: db.rolePrefix },
+      { slug: 'adopted', from: sourceUrl },
+    );
     expect(result.skipped).toEqual([]);
-    expect(Object.fromEntries(Object.entries(result.tables).map(([k, v]) => [k, v.rows]))).toEqual({ channels: '2', files: '1', members: '3', messages: '300' });
+    expect(Object.fromEntries(Object.entries(result.tables).map(([k, v]) => [k, v.rows]))).toEqual({
+      channels: '2',
+      files: '1',
+      members: '3',
+      messages: '300',
+    });
     expect(await publicSums()).toEqual(before);
     // Same rows, except that members now point at this server's people (matched by e-mail).
     const sums = await dataSums(db, result.tenant);
@@ -82,13 +90,21 @@ describe('tenants adopt', () => {
       `select count(*)::int as n from ${pg.Client.prototype.escapeIdentifier(result.tenant.schema_name!)}.members m join public.identities i on i.id = m.identity_id`,
     );
     expect(linked.rows[0].n).toBe(2);
-    const usage = (await db.pool.query('select users_total::int, channels_total::int, files_count::int from public.tenant_counters where tenant_id = $1', [result.tenant.id])).rows[0];
+    const usage = (
+      await db.pool.query(
+        'select users_total::int, channels_total::int, files_count::int from public.tenant_counters where tenant_id = $1',
+        [result.tenant.id],
+      )
+    ).rows[0];
     expect(usage).toEqual({ users_total: 3, channels_total: 2, files_count: 1 });
     expect((await db.pool.query('select ok from public.verify_audit_chain($1)', [result.tenant.id])).rows[0].ok).toBe(true);
   });
 
   it('into the pooled tier; from the CLI a schema that is not template-shaped exits 2 naming the problem, nothing created', async () => {
-    const { tenant } = await adoptDatabase({ pool: db.pool, databases: db.databases, rolePrefix: db.rolePrefix }, { slug: 'adopted-pooled', from: sourceUrl, to: 'pooled' });
+    const { tenant } = await adoptDatabase(
+      { pool: db.pool, databases: db.databases, rolePrefix: db.rolePrefix },
+      { slug: 'adopted-pooled', from: sourceUrl, to: 'pooled' },
+    );
     expect(tenant.isolation).toBe('pooled');
     expect((await dataSums(db, tenant))['messages']).toEqual((await publicSums())['messages']);
 
@@ -96,7 +112,10 @@ describe('tenants adopt', () => {
     expect(refused.code).toBe(2);
     expect(refused.stderr).toMatch(/not shaped like the tenant template: table channels is missing/);
     expect(await tenantRow(db, 'adopted-broken')).toBeUndefined();
-    const taken = await adoptDatabase({ pool: db.pool, databases: db.databases, rolePrefix: db.rolePrefix }, { slug: 'adopted', from: sourceUrl }).catch((e: Error) => e);
+    const taken = await adoptDatabase(
+      { pool: db.pool, databases: db.databases, rolePrefix: db.rolePrefix },
+      { slug: 'adopted', from: sourceUrl },
+    ).catch((e: Error) => e);
     expect(String(taken)).toMatch(/already taken/);
   });
 });

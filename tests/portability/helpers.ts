@@ -17,7 +17,12 @@ export function onData<T>(db: TestDb, tenant: TenantRow, userId: string | undefi
 }
 
 /** A tenant in `tier` with a second member and a few rows in every table (awkward text included). */
-export async function seededTenant(db: TestDb, slug: string, tier: Isolation, memberEmail: string): Promise<MadeTenant & { memberId: string }> {
+export async function seededTenant(
+  db: TestDb,
+  slug: string,
+  tier: Isolation,
+  memberEmail: string,
+): Promise<MadeTenant & { memberId: string }> {
   const made = await makeTenant(db, slug, { isolation: tier, plan: 'pro' });
   const memberId = (
     await db.pool.query<{ id: string }>(
@@ -25,16 +30,28 @@ export async function seededTenant(db: TestDb, slug: string, tier: Isolation, me
       [memberEmail],
     )
   ).rows[0]!.id;
-  await db.pool.query(`insert into public.memberships (tenant_id, identity_id, role) values ($1, $2, 'member')`, [made.tenant.id, memberId]);
+  await db.pool.query(`insert into public.memberships (tenant_id, identity_id, role) values ($1, $2, 'member')`, [
+    made.tenant.id,
+    memberId,
+  ]);
   await onData(db, made.tenant, made.ownerId, async (c) => {
-    const m = (await c.query<{ id: string }>(`insert into members (identity_id, display_name, email) values ($1, 'Mem Ber', $2) returning id`, [memberId, memberEmail])).rows[0]!.id;
-    const ch = (await c.query<{ id: string }>(`insert into channels (name, created_by) values ('general', $1) returning id`, [m])).rows[0]!.id;
+    const m = (
+      await c.query<{ id: string }>(`insert into members (identity_id, display_name, email) values ($1, 'Mem Ber', $2) returning id`, [
+        memberId,
+        memberEmail,
+      ])
+    ).rows[0]!.id;
+    const ch = (await c.query<{ id: string }>(`insert into channels (name, created_by) values ('general', $1) returning id`, [m])).rows[0]!
+      .id;
     await c.query(`insert into channels (name, is_private) values ('private', true)`);
     await c.query(
       `insert into messages (channel_id, member_id, body) select $1, $2, 'line ' || g || E'\\ttab\\nnewline \\\\ backslash "quote" é' from generate_series(1, 40) g`,
       [ch, m],
     );
-    await c.query(`insert into files (channel_id, member_id, name, content_type, size_bytes) values ($1, $2, 'a.txt', 'text/plain', 1234), ($1, null, 'b.bin', null, 0)`, [ch, m]);
+    await c.query(
+      `insert into files (channel_id, member_id, name, content_type, size_bytes) values ($1, $2, 'a.txt', 'text/plain', 1234), ($1, null, 'b.bin', null, 0)`,
+      [ch, m],
+    );
   });
   return { ...made, memberId };
 }

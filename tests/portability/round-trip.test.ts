@@ -82,11 +82,20 @@ describe('tenant export and import', () => {
         { email: `member-${from}@example.com`, role: 'member' },
         { email: src.ownerEmail, role: 'owner' },
       ]);
-      const usage = (await db.pool.query('select users_total::int, channels_total::int, files_count::int, storage_bytes::int from public.tenant_counters where tenant_id = $1', [tenant.id])).rows[0];
+      const usage = (
+        await db.pool.query(
+          'select users_total::int, channels_total::int, files_count::int, storage_bytes::int from public.tenant_counters where tenant_id = $1',
+          [tenant.id],
+        )
+      ).rows[0];
       expect(usage).toEqual({ users_total: 2, channels_total: 2, files_count: 2, storage_bytes: 1234 });
       const chain = (await db.pool.query('select ok from public.verify_audit_chain($1)', [tenant.id])).rows[0];
       expect(chain.ok).toBe(true);
-      const origin = (await db.pool.query(`select new_values from public.tenant_audit_logs where tenant_id = $1 and action = 'tenant.imported'`, [tenant.id])).rows[0];
+      const origin = (
+        await db.pool.query(`select new_values from public.tenant_audit_logs where tenant_id = $1 and action = 'tenant.imported'`, [
+          tenant.id,
+        ])
+      ).rows[0];
       expect(origin.new_values).toMatchObject({ source_tenant_id: src.tenant.id, source_tier: from });
     });
   }
@@ -126,7 +135,9 @@ describe('tenant export and import', () => {
       const f = path.join(dir, 'altered.tar.gz');
       await repack(
         f,
-        goodEntries.map((e) => (e.name === 'data/messages.copy' ? { ...e, body: Buffer.from(e.body.toString().replace('line 1', 'line X')) } : e)),
+        goodEntries.map((e) =>
+          e.name === 'data/messages.copy' ? { ...e, body: Buffer.from(e.body.toString().replace('line 1', 'line X')) } : e,
+        ),
       );
       await expectRefused(f, 'altered', /Checksum mismatch in data\/messages.copy/);
     });
@@ -135,14 +146,29 @@ describe('tenant export and import', () => {
       const manifest = JSON.parse(goodEntries[0]!.body.toString());
       const body = Buffer.from('x\n');
       const { createHash } = await import('node:crypto');
-      manifest.tables.push({ file: 'data/secrets.copy', bytes: body.length, sha256: createHash('sha256').update(body).digest('hex'), rows: 1, name: 'secrets', columns: ['id'], checksum: '1' });
-      const f = await repack(path.join(dir, 'unknown.tar.gz'), [{ name: 'manifest.json', body: Buffer.from(JSON.stringify(manifest)) }, ...goodEntries.slice(1), { name: 'data/secrets.copy', body }]);
+      manifest.tables.push({
+        file: 'data/secrets.copy',
+        bytes: body.length,
+        sha256: createHash('sha256').update(body).digest('hex'),
+        rows: 1,
+        name: 'secrets',
+        columns: ['id'],
+        checksum: '1',
+      });
+      const f = await repack(path.join(dir, 'unknown.tar.gz'), [
+        { name: 'manifest.json', body: Buffer.from(JSON.stringify(manifest)) },
+        ...goodEntries.slice(1),
+        { name: 'data/secrets.copy', body },
+      ]);
       await expectRefused(f, 'unknown-table', /Unknown table secrets/);
     });
 
     it('a template version newer than the server', async () => {
       const manifest = { ...JSON.parse(goodEntries[0]!.body.toString()), templateVersion: 9999 };
-      const f = await repack(path.join(dir, 'newer.tar.gz'), [{ name: 'manifest.json', body: Buffer.from(JSON.stringify(manifest)) }, ...goodEntries.slice(1)]);
+      const f = await repack(path.join(dir, 'newer.tar.gz'), [
+        { name: 'manifest.json', body: Buffer.from(JSON.stringify(manifest)) },
+        ...goodEntries.slice(1),
+      ]);
       await expectRefused(f, 'too-new', /template version 9999, newer than this server/);
     });
 

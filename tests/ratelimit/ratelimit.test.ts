@@ -71,7 +71,9 @@ async function closedPort(): Promise<number> {
 
 const STORES: [string, () => Record<string, string>][] = [
   ['in memory', () => ({})],
-  ...(REDIS_URL ? ([['in Redis', () => ({ REDIS_URL, RATE_LIMIT_KEY_PREFIX: newPrefix() })]] as [string, () => Record<string, string>][]) : []),
+  ...(REDIS_URL
+    ? ([['in Redis', () => ({ REDIS_URL, RATE_LIMIT_KEY_PREFIX: newPrefix() })]] as [string, () => Record<string, string>][])
+    : []),
 ];
 
 describe.each(STORES)('counted %s', (store, envFor) => {

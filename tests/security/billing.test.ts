@@ -27,7 +27,11 @@ describe('security item 14: billing stays reachable while suspended', () => {
 
     const billing = await request(h.srv.url, '/api/billing', { host, token });
     expect(billing.status, billing.text).toBe(200);
-    const portal = await request(h.srv.url, '/api/billing/portal', { host, token, body: { returnUrl: 'https://lapsed.saas.test/settings' } });
+    const portal = await request(h.srv.url, '/api/billing/portal', {
+      host,
+      token,
+      body: { returnUrl: 'https://lapsed.saas.test/settings' },
+    });
     expect(portal.status, portal.text).toBe(200);
     const checkout = await request(h.srv.url, '/api/billing/checkout', { host, token, body: { plan: 'pro', ...urls } });
     expect(checkout.status, checkout.text).toBe(200);

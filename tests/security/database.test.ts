@@ -41,7 +41,10 @@ describe("security item 8: slugs cannot take the platform source's GraphQL names
       'select s as slug, public.slug_is_reserved(s) as reserved from unnest($1::text[]) s',
       [[...clashing, 'acme']],
     );
-    expect(Object.fromEntries(rows.map((r) => [r.slug, r.reserved]))).toEqual({ ...Object.fromEntries(clashing.map((c) => [c, true])), acme: false });
+    expect(Object.fromEntries(rows.map((r) => [r.slug, r.reserved]))).toEqual({
+      ...Object.fromEntries(clashing.map((c) => [c, true])),
+      acme: false,
+    });
     const res = await request(srv.url, '/api/tenants/create', {
       body: { name: 'x', slug: 'tenant-settings', ownerEmail: 'x@clash.test', ownerName: 'x', ownerPassword: 'password-123' },
     });
@@ -51,7 +54,10 @@ describe("security item 8: slugs cannot take the platform source's GraphQL names
 
 describe('security item 9: the audit trail hides internal tenant columns', () => {
   it('tenant.created and later changes show no database placement and no Stripe ids', async () => {
-    await db.pool.query(`update public.tenants set stripe_customer_id = 'cus_secret', stripe_subscription_id = 'sub_secret' where id = $1`, [a.tenant.id]);
+    await db.pool.query(
+      `update public.tenants set stripe_customer_id = 'cus_secret', stripe_subscription_id = 'sub_secret' where id = $1`,
+      [a.tenant.id],
+    );
     const res = await request(srv.url, `/api/tenants/${a.tenant.id}/audit?limit=100`, { host: 'sec-a.saas.test', token: ownerA });
     expect(res.status, res.text).toBe(200);
     const created = res.body.entries.find((e: { action: string }) => e.action === 'tenant.created');
@@ -84,14 +90,20 @@ describe('security item 10: settings are bounded and audited as a diff', () => {
       expect(res.body.error.message).toMatch(/settings/);
     }
     // A GraphQL write (role hasura with the owner's session) meets the same cap in the database.
-    const session = { 'hasura.user': JSON.stringify({ 'x-hasura-role': 'owner', 'x-hasura-user-id': a.ownerId, 'x-hasura-tenant-id': a.tenant.id }) };
+    const session = {
+      'hasura.user': JSON.stringify({ 'x-hasura-role': 'owner', 'x-hasura-user-id': a.ownerId, 'x-hasura-tenant-id': a.tenant.id }),
+    };
     const state = await sqlState(
       asRole(db.pool, 'hasura', session, (c) =>
-        c.query(`update public.tenant_settings set settings = jsonb_build_object('blob', repeat('x', 100000)) where tenant_id = $1`, [a.tenant.id]),
+        c.query(`update public.tenant_settings set settings = jsonb_build_object('blob', repeat('x', 100000)) where tenant_id = $1`, [
+          a.tenant.id,
+        ]),
       ),
     );
     expect(state).toBe('23514');
-    const { rows } = await db.pool.query(`select octet_length(settings::text) as n from public.tenant_settings where tenant_id = $1`, [a.tenant.id]);
+    const { rows } = await db.pool.query(`select octet_length(settings::text) as n from public.tenant_settings where tenant_id = $1`, [
+      a.tenant.id,
+    ]);
     expect(rows[0].n).toBeLessThan(1_000);
   });
 
@@ -108,7 +120,12 @@ describe('security item 11: defence in depth in the database', () => {
   it("login_lookup answers only for the caller's tenant, and platform admins only to a caller without one", async () => {
     const admin = await makePlatformAdmin(db, 'root@platform.test');
     const lookup = (settings: Record<string, string>, tenantId: string | null, email: string) =>
-      asRole(db.pool, 'app', settings, async (c) => (await c.query('select * from public.login_lookup($1, $2)', [tenantId, email])).rowCount);
+      asRole(
+        db.pool,
+        'app',
+        settings,
+        async (c) => (await c.query('select * from public.login_lookup($1, $2)', [tenantId, email])).rowCount,
+      );
     expect(await lookup({ 'app.tenant_id': a.tenant.id }, a.tenant.id, a.ownerEmail)).toBe(1);
     expect(await lookup({ 'app.tenant_id': a.tenant.id }, b.tenant.id, b.ownerEmail)).toBe(0);
     expect(await lookup({}, b.tenant.id, b.ownerEmail)).toBe(0);

@@ -23,7 +23,9 @@ export async function platformGraphqlNames(): Promise<string[]> {
   for (const include of includes) {
     const file = include.replace('!include ', '').trim();
     const entry = parse(await readFile(path.join(dir, file), 'utf8')) as TableEntry;
-    const base = entry.configuration?.custom_name ?? (entry.table.schema === 'public' ? entry.table.name : `${entry.table.schema}_${entry.table.name}`);
+    const base =
+      entry.configuration?.custom_name ??
+      (entry.table.schema === 'public' ? entry.table.name : `${entry.table.schema}_${entry.table.name}`);
     for (const p of prefixes(base)) names.add(p);
     for (const field of [
       base,

@@ -46,7 +46,8 @@ const from = (address: string, opts: RequestOptions = {}): RequestOptions => ({
   ...opts,
   headers: { ...(opts.headers ?? {}), 'x-forwarded-for': address },
 });
-const call = (path: string, opts: RequestOptions = {}) => request(srv.url, path, opts.headers?.['x-forwarded-for'] ? opts : from(freshAddress(), opts));
+const call = (path: string, opts: RequestOptions = {}) =>
+  request(srv.url, path, opts.headers?.['x-forwarded-for'] ? opts : from(freshAddress(), opts));
 
 async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
   const start = performance.now();
@@ -66,25 +67,28 @@ describe('security item 1: a hostile email cannot freeze the server', () => {
       { name: 'n', slug: 'redos', ownerEmail: attack, ownerName: 'n', ownerPassword: 'password-1' },
       { name: 'n', slug: 'redos', ownerName: 'x'.repeat(1_000_000), ownerPassword: 'password-1' },
     ],
-  ])('%s with a 1 MB email answers 400 in time linear in its size, and /api/health is served meanwhile', async (_name, path, body, baselineBody) => {
-    // The linear part (receiving and parsing a megabyte of JSON) measured on a
-    // body of the same size that fails validation without any pattern; the
-    // bound is an order of magnitude above it.
-    let baseline = 0;
-    for (let i = 0; i < 3; i++) baseline = Math.max(baseline, (await timed(() => call(path, { body: baselineBody }))).ms);
-    const [attacked, health] = await Promise.all([
-      timed(() => call(path, { body })),
-      (async () => {
-        await new Promise((r) => setImmediate(r));
-        return timed(() => call('/api/health'));
-      })(),
-    ]);
-    expect(attacked.value.status).toBe(400);
-    expect(attacked.value.body.error.code).toBe('VALIDATION_FAILED');
-    expect(attacked.ms).toBeLessThan(10 * baseline + 200);
-    expect(health.value.status).toBe(200);
-    expect(health.ms).toBeLessThan(10 * baseline + 200);
-  });
+  ])(
+    '%s with a 1 MB email answers 400 in time linear in its size, and /api/health is served meanwhile',
+    async (_name, path, body, baselineBody) => {
+      // The linear part (receiving and parsing a megabyte of JSON) measured on a
+      // body of the same size that fails validation without any pattern; the
+      // bound is an order of magnitude above it.
+      let baseline = 0;
+      for (let i = 0; i < 3; i++) baseline = Math.max(baseline, (await timed(() => call(path, { body: baselineBody }))).ms);
+      const [attacked, health] = await Promise.all([
+        timed(() => call(path, { body })),
+        (async () => {
+          await new Promise((r) => setImmediate(r));
+          return timed(() => call('/api/health'));
+        })(),
+      ]);
+      expect(attacked.value.status).toBe(400);
+      expect(attacked.value.body.error.code).toBe('VALIDATION_FAILED');
+      expect(attacked.ms).toBeLessThan(10 * baseline + 200);
+      expect(health.value.status).toBe(200);
+      expect(health.ms).toBeLessThan(10 * baseline + 200);
+    },
+  );
 });
 
 describe("security item 2: anonymous traffic never spends a tenant's allowance", () => {
@@ -107,15 +111,17 @@ describe("security item 2: anonymous traffic never spends a tenant's allowance",
     expect(owner.status).toBe(200);
     expect(owner.headers['ratelimit-remaining']).toBe('59');
     await srv.ctx.usage.flush();
-    const { rows } = await db.pool.query<{ n: number }>('select coalesce(sum(calls), 0)::int as n from public.tenant_api_calls where tenant_id = $1', [
-      alpha.tenant.id,
-    ]);
+    const { rows } = await db.pool.query<{ n: number }>(
+      'select coalesce(sum(calls), 0)::int as n from public.tenant_api_calls where tenant_id = $1',
+      [alpha.tenant.id],
+    );
     expect(rows[0]!.n).toBe(1);
   });
 
   it('limits anonymous requests per client address, separately from the tenant', async () => {
     const address = freshAddress();
-    for (let i = 0; i < ANONYMOUS_PER_MINUTE; i++) expect((await request(srv.url, '/api/health', from(address, { host: 'alpha.saas.test' }))).status).toBe(200);
+    for (let i = 0; i < ANONYMOUS_PER_MINUTE; i++)
+      expect((await request(srv.url, '/api/health', from(address, { host: 'alpha.saas.test' }))).status).toBe(200);
     const refused = await request(srv.url, '/api/health', from(address, { host: 'alpha.saas.test' }));
     expect(refused.status).toBe(429);
     expect(refused.body.error.code).toBe('RATE_LIMITED');
@@ -166,10 +172,14 @@ describe('security item 3: sign-in and sign-up are no oracle and no CPU sink', (
 
   it('throttles failed logins per account whatever the address; a successful one is not held against it', async () => {
     const victim = await addMember(db, alpha.tenant, 'victim@alpha.test', 'member');
-    expect((await call('/api/auth/login', { host: 'alpha.saas.test', body: { email: victim.email, password: victim.password } })).status).toBe(200);
+    expect(
+      (await call('/api/auth/login', { host: 'alpha.saas.test', body: { email: victim.email, password: victim.password } })).status,
+    ).toBe(200);
     // Three failures (an over-long password fails without a hash) from three addresses use up the account's three.
     for (let i = 0; i < 3; i++) {
-      expect((await call('/api/auth/login', { host: 'alpha.saas.test', body: { email: victim.email, password: 'x'.repeat(201) } })).status).toBe(400);
+      expect(
+        (await call('/api/auth/login', { host: 'alpha.saas.test', body: { email: victim.email, password: 'x'.repeat(201) } })).status,
+      ).toBe(400);
     }
     const locked = await call('/api/auth/login', { host: 'alpha.saas.test', body: { email: victim.email, password: victim.password } });
     expect(locked.status).toBe(429);
@@ -192,7 +202,9 @@ describe('security item 3: sign-in and sign-up are no oracle and no CPU sink', (
 
   it('bounds concurrent password hashing: of 8 parallel logins, those past one running and one waiting get 503 with Retry-After', async () => {
     const results = await Promise.all(
-      Array.from({ length: 8 }, (_, i) => call('/api/auth/login', { host: 'alpha.saas.test', body: { email: `parallel${i}@x.test`, password: 'wrong-password' } })),
+      Array.from({ length: 8 }, (_, i) =>
+        call('/api/auth/login', { host: 'alpha.saas.test', body: { email: `parallel${i}@x.test`, password: 'wrong-password' } }),
+      ),
     );
     const busy = results.filter((r) => r.status === 503);
     expect(busy.length).toBeGreaterThanOrEqual(5);
@@ -204,8 +216,12 @@ describe('security item 3: sign-in and sign-up are no oracle and no CPU sink', (
   });
 
   it('answers an unknown account after a password verification, like a wrong password', async () => {
-    const known = await timed(() => call('/api/auth/login', { host: 'alpha.saas.test', body: { email: alpha.ownerEmail, password: 'wrong-password' } }));
-    const unknown = await timed(() => call('/api/auth/login', { host: 'alpha.saas.test', body: { email: 'ghost@nowhere.test', password: 'wrong-password' } }));
+    const known = await timed(() =>
+      call('/api/auth/login', { host: 'alpha.saas.test', body: { email: alpha.ownerEmail, password: 'wrong-password' } }),
+    );
+    const unknown = await timed(() =>
+      call('/api/auth/login', { host: 'alpha.saas.test', body: { email: 'ghost@nowhere.test', password: 'wrong-password' } }),
+    );
     expect(known.value.status).toBe(401);
     expect(unknown.value.body).toEqual(known.value.body);
     // A verification costs tens of milliseconds at least; answering without one takes a few.
@@ -217,7 +233,9 @@ describe('security item 4: a tenant id in the path is checked whatever the Host'
   it('a suspended tenant is refused on the platform host, and its rate limit applies there', async () => {
     const made = await makeTenant(db, 'suspendedco', { isolation: 'pooled' });
     const token = srv.ctx.tokens.sign({ userId: made.ownerId, tenantId: made.tenant.id, role: 'owner' }).token;
-    await db.pool.query(`update public.tenant_settings set limit_overrides = '{"rate_limit_per_minute": 3}' where tenant_id = $1`, [made.tenant.id]);
+    await db.pool.query(`update public.tenant_settings set limit_overrides = '{"rate_limit_per_minute": 3}' where tenant_id = $1`, [
+      made.tenant.id,
+    ]);
     const statuses: number[] = [];
     for (let i = 0; i < 4; i++) statuses.push((await call(`/api/tenants/${made.tenant.id}`, { token })).status);
     expect(statuses).toEqual([200, 200, 200, 429]);
@@ -243,7 +261,9 @@ describe('security items 5 and 6: platform admins and owners as the database say
     const adminToken = srv.ctx.tokens.sign({ userId: ids[0]!.id, tenantId: null, role: 'platform_admin' }).token;
     const target = alpha;
     // Custom domains are a plan feature: this tenant gets it by override.
-    await db.pool.query(`update public.tenant_settings set features = features || '{"custom_domain": true}' where tenant_id = $1`, [target.tenant.id]);
+    await db.pool.query(`update public.tenant_settings set features = features || '{"custom_domain": true}' where tenant_id = $1`, [
+      target.tenant.id,
+    ]);
     await db.pool.query(`update public.tenants set custom_domain = 'target.example.com' where id = $1`, [target.tenant.id]);
     await db.pool.query('update public.identities set is_platform_admin = false where id = $1', [ids[0]!.id]);
     for (const action of ['suspend', 'reactivate', 'verify-domain']) {
@@ -256,8 +276,13 @@ describe('security items 5 and 6: platform admins and owners as the database say
 
   it('security item 6: a tenant admin cannot cancel the tenant; its owner can', async () => {
     const made = await makeTenant(db, 'cancelco', { isolation: 'pooled' });
-    const { rows } = await db.pool.query<{ id: string }>(`insert into public.identities (email, name) values ('admin@cancelco.test', 'A') returning id`);
-    await db.pool.query(`insert into public.memberships (tenant_id, identity_id, role) values ($1, $2, 'admin')`, [made.tenant.id, rows[0]!.id]);
+    const { rows } = await db.pool.query<{ id: string }>(
+      `insert into public.identities (email, name) values ('admin@cancelco.test', 'A') returning id`,
+    );
+    await db.pool.query(`insert into public.memberships (tenant_id, identity_id, role) values ($1, $2, 'admin')`, [
+      made.tenant.id,
+      rows[0]!.id,
+    ]);
     const adminToken = srv.ctx.tokens.sign({ userId: rows[0]!.id, tenantId: made.tenant.id, role: 'admin' }).token;
     const refused = await call(`/api/tenants/${made.tenant.id}`, { method: 'DELETE', host: 'cancelco.saas.test', token: adminToken });
     expect([refused.status, refused.body.error?.code]).toEqual([403, 'FORBIDDEN']);
@@ -318,4 +343,3 @@ describe('security item 13: response headers', () => {
     }
   });
 });
-

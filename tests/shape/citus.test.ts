@@ -16,10 +16,7 @@ const SCRIPT = path.resolve(import.meta.dirname, '../../sql/citus/distribute.sql
 const METADATA_TABLES = path.resolve(import.meta.dirname, '../../hasura/metadata/databases/platform/tables');
 const ANCHOR = 'public.tenant_settings';
 
-type Placement =
-  | { kind: 'reference' }
-  | { kind: 'distributed'; column: string; colocateWith: string }
-  | { kind: 'local' };
+type Placement = { kind: 'reference' } | { kind: 'distributed'; column: string; colocateWith: string } | { kind: 'local' };
 
 interface TableRow {
   name: string;
@@ -118,9 +115,7 @@ const qualifiedTable = z.object({ schema: z.string().default('public'), name: z.
 const relationship = z.object({
   name: z.string(),
   using: z.object({
-    foreign_key_constraint_on: z
-      .union([z.string(), z.array(z.string()), z.object({ table: qualifiedTable }).passthrough()])
-      .optional(),
+    foreign_key_constraint_on: z.union([z.string(), z.array(z.string()), z.object({ table: qualifiedTable }).passthrough()]).optional(),
     manual_configuration: z.object({ remote_table: qualifiedTable }).passthrough().optional(),
   }),
 });
@@ -150,7 +145,10 @@ it('asks Hasura only for relationships it supports on Citus', async () => {
   for (const file of (await readdir(METADATA_TABLES)).filter((f) => f.endsWith('.yaml') && f !== 'tables.yaml').sort()) {
     const meta = tableFile.parse(parseYaml(await readFile(path.join(METADATA_TABLES, file), 'utf8')));
     const from = `${meta.table.schema}.${meta.table.name}`;
-    for (const [type, rels] of [['object', meta.object_relationships], ['array', meta.array_relationships]] as const) {
+    for (const [type, rels] of [
+      ['object', meta.object_relationships],
+      ['array', meta.array_relationships],
+    ] as const) {
       for (const rel of rels) {
         const fk = rel.using.foreign_key_constraint_on;
         const to =

@@ -245,7 +245,8 @@ const CASES: Record<string, Case[]> = {
   global_fk_into_tenant: [
     {
       name: 'a registry table referencing a tenant table',
-      sql: () => `${GLOBAL_TABLE(`id uuid primary key, channel_id uuid constraint widgets_channel_fkey references ${SCHEMA}.channels (id)`)}`,
+      sql: () =>
+        `${GLOBAL_TABLE(`id uuid primary key, channel_id uuid constraint widgets_channel_fkey references ${SCHEMA}.channels (id)`)}`,
       object: 'public.widgets.widgets_channel_fkey',
     },
   ],
@@ -335,9 +336,7 @@ describe('a scratch migration that breaks a rule makes the lint fail', () => {
        revoke all on function public.tenant_count() from public;`,
     );
     expect(report.violations).toEqual(
-      expect.arrayContaining([
-        expect.objectContaining({ rule: 'security_definer_search_path', object: 'public.tenant_count()' }),
-      ]),
+      expect.arrayContaining([expect.objectContaining({ rule: 'security_definer_search_path', object: 'public.tenant_count()' })]),
     );
   });
 });

@@ -5,13 +5,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  applyExceptions,
-  formatLintReport,
-  lintDatabase,
-  loadLintExceptions,
-  type LintReport,
-} from '../../actions-server/src/db/lint.ts';
+import { applyExceptions, formatLintReport, lintDatabase, loadLintExceptions, type LintReport } from '../../actions-server/src/db/lint.ts';
 import { createTestDb, type TestDb } from '../support/db.ts';
 import { makeTenant } from '../support/factories.ts';
 import type { TenantRow } from '../../actions-server/src/tenants/records.ts';

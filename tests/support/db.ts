@@ -81,7 +81,8 @@ export async function createTestDb(): Promise<TestDb> {
       await adminQuery(adminUrl, `drop database if exists ${ident(name)} with (force)`);
       // Tenant databases and roles are cluster-wide: this file's carry its prefix.
       const dbs = await adminQuery(adminUrl, `select datname from pg_database where starts_with(datname, $1)`, [rolePrefix]);
-      for (const d of dbs.rows as { datname: string }[]) await adminQuery(adminUrl, `drop database if exists ${ident(d.datname)} with (force)`);
+      for (const d of dbs.rows as { datname: string }[])
+        await adminQuery(adminUrl, `drop database if exists ${ident(d.datname)} with (force)`);
       const { rows } = await adminQuery(adminUrl, `select rolname from pg_roles where starts_with(rolname, $1)`, [rolePrefix]);
       for (const r of rows as { rolname: string }[]) await adminQuery(adminUrl, `drop role if exists ${ident(r.rolname)}`);
     },

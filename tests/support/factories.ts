@@ -59,7 +59,10 @@ export async function makeTenant(
   return { tenant, ownerId, ownerEmail };
 }
 
-export async function makePlatformAdmin(db: TestDb, email = 'ops@platform.example.com'): Promise<{ email: string; password: string; id: string }> {
+export async function makePlatformAdmin(
+  db: TestDb,
+  email = 'ops@platform.example.com',
+): Promise<{ email: string; password: string; id: string }> {
   const password = 'platform-admin-password';
   const { rows } = await db.pool.query<{ id: string }>(
     `insert into public.identities (email, name, password_hash, is_platform_admin) values ($1, 'Ops', $2, true) returning id`,

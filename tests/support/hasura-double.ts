@@ -22,12 +22,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import {
-  jsonPointerToHasuraPath,
-  metadataRequestIssues,
-  validateMetadata,
-  type PermissionKind,
-} from './hasura-schema.ts';
+import { jsonPointerToHasuraPath, metadataRequestIssues, validateMetadata, type PermissionKind } from './hasura-schema.ts';
 
 export interface QualifiedTable {
   schema: string;
@@ -137,8 +132,15 @@ const consistency = (draft: Draft) => {
 };
 const BULK_ATOMIC_SUPPORTED = new Set(['pg_create_object_relationship', 'pg_create_array_relationship', 'pg_drop_relationship']);
 const TABLE_LISTS = [
-  'object_relationships', 'array_relationships', 'computed_fields', 'remote_relationships',
-  'select_permissions', 'insert_permissions', 'update_permissions', 'delete_permissions', 'event_triggers',
+  'object_relationships',
+  'array_relationships',
+  'computed_fields',
+  'remote_relationships',
+  'select_permissions',
+  'insert_permissions',
+  'update_permissions',
+  'delete_permissions',
+  'event_triggers',
 ] as const;
 
 function normalizeTable(table: unknown): QualifiedTable {
@@ -316,7 +318,8 @@ function execute(request: JsonObject, draft: Draft, ctx: ExecContext): unknown {
     case 'pg_track_table': {
       const source = findSource(a.source);
       const table = normalizeTable(a.table);
-      if (source.tables.some((t) => sameTable(t.table, table))) fail(400, 'already-tracked', `view/table already tracked: ${tableText(table)}`);
+      if (source.tables.some((t) => sameTable(t.table, table)))
+        fail(400, 'already-tracked', `view/table already tracked: ${tableText(table)}`);
       const configuration = isRecord(a.configuration) && Object.keys(a.configuration).length > 0 ? a.configuration : undefined;
       source.tables.push({
         table,
@@ -336,7 +339,10 @@ function execute(request: JsonObject, draft: Draft, ctx: ExecContext): unknown {
         fail(400, 'dependency-error', `cannot drop due to the following dependent objects: ${dependents.map((d) => d.label).join(', ')}`);
       }
       for (const d of dependents) d.remove();
-      source.tables.splice(source.tables.findIndex((t) => sameTable(t.table, table)), 1);
+      source.tables.splice(
+        source.tables.findIndex((t) => sameTable(t.table, table)),
+        1,
+      );
       draft.inconsistent = draft.inconsistent.filter((m) => !(m.source === source.name && m.table && sameTable(m.table, table)));
       return SUCCESS;
     }
@@ -351,7 +357,11 @@ function execute(request: JsonObject, draft: Draft, ctx: ExecContext): unknown {
       const using = isRecord(a.using) ? a.using : {};
       const remote = remoteTableOf(using);
       if (remote && !source.tables.some((t) => sameTable(t.table, remote))) {
-        fail(400, 'invalid-configuration', `Inconsistent object: in table ${tableText(table)}: in relationship "${name}": table ${tableText(remote)} is not tracked`);
+        fail(
+          400,
+          'invalid-configuration',
+          `Inconsistent object: in table ${tableText(table)}: in relationship "${name}": table ${tableText(remote)} is not tracked`,
+        );
       }
       const listKey = type === 'pg_create_object_relationship' ? 'object_relationships' : 'array_relationships';
       const list = entry[listKey] ?? [];
@@ -497,7 +507,10 @@ export async function startHasuraDouble(opts: HasuraDoubleOptions): Promise<Hasu
 
     const secret = req.headers['x-hasura-admin-secret'];
     if (secret === undefined) {
-      return { status: 401, body: { path: '$', error: 'x-hasura-admin-secret/x-hasura-access-key required, but not found', code: 'access-denied' } };
+      return {
+        status: 401,
+        body: { path: '$', error: 'x-hasura-admin-secret/x-hasura-access-key required, but not found', code: 'access-denied' },
+      };
     }
     if (secret !== opts.adminSecret) {
       return { status: 401, body: { path: '$', error: 'invalid x-hasura-admin-secret/x-hasura-access-key', code: 'access-denied' } };
@@ -521,7 +534,11 @@ export async function startHasuraDouble(opts: HasuraDoubleOptions): Promise<Hasu
       if (typeof referenced === 'number' && referenced !== resourceVersion) {
         return {
           status: 409,
-          body: { path: '$', error: `metadata resource version referenced (${referenced}) did not match current version`, code: 'conflict' },
+          body: {
+            path: '$',
+            error: `metadata resource version referenced (${referenced}) did not match current version`,
+            code: 'conflict',
+          },
         };
       }
       state = draft.md;

@@ -50,9 +50,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Ajv, type ErrorObject, type SchemaObject, type ValidateFunction } from 'ajv';
 
-export const METADATA_SCHEMA_PATH = fileURLToPath(
-  new URL('../../hasura/schema/metadata.openapi.json', import.meta.url),
-);
+export const METADATA_SCHEMA_PATH = fileURLToPath(new URL('../../hasura/schema/metadata.openapi.json', import.meta.url));
 
 /** One problem found; `path` is a JSON pointer into the validated value ('' = the root). */
 export interface SchemaIssue {
@@ -92,9 +90,24 @@ const ref = (name: string): SchemaObject => ({ $ref: `${SCHEMA_ID}#/definitions/
 // Keywords copied verbatim; everything else that is not handled structurally below (nullable,
 // default, discriminator, example, externalDocs, readOnly, ...) is OpenAPI-only or an annotation.
 const PASSTHROUGH = new Set([
-  'type', 'const', 'required', 'minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum',
-  'multipleOf', 'minLength', 'maxLength', 'pattern', 'minItems', 'maxItems', 'uniqueItems',
-  'minProperties', 'maxProperties', 'description', 'title',
+  'type',
+  'const',
+  'required',
+  'minimum',
+  'maximum',
+  'exclusiveMinimum',
+  'exclusiveMaximum',
+  'multipleOf',
+  'minLength',
+  'maxLength',
+  'pattern',
+  'minItems',
+  'maxItems',
+  'uniqueItems',
+  'minProperties',
+  'maxProperties',
+  'description',
+  'title',
 ]);
 
 function convertSchema(node: unknown, where: string): unknown {
@@ -148,7 +161,11 @@ function convertSchema(node: unknown, where: string): unknown {
 function makeNullable(schema: JsonObject): JsonObject {
   const simple =
     typeof schema.type === 'string' &&
-    !('$ref' in schema) && !('oneOf' in schema) && !('anyOf' in schema) && !('allOf' in schema) && !('not' in schema);
+    !('$ref' in schema) &&
+    !('oneOf' in schema) &&
+    !('anyOf' in schema) &&
+    !('allOf' in schema) &&
+    !('not' in schema);
   if (simple) {
     const enumValues = schema.enum;
     return {
@@ -202,7 +219,11 @@ function metadataVersionDispatch(raw: Record<string, unknown>): SchemaObject | u
       if: isVersion(2),
       then: ref('MetadataV2'),
       // V1 has an optional `version: 1`; any other version is reported as such, not as a V1 mismatch
-      else: { if: { properties: { version: { const: 1 } } }, then: ref('MetadataV1'), else: { properties: { version: { enum: [1, 2, 3] } } } },
+      else: {
+        if: { properties: { version: { const: 1 } } },
+        then: ref('MetadataV1'),
+        else: { properties: { version: { enum: [1, 2, 3] } } },
+      },
     },
   };
 }
@@ -227,20 +248,21 @@ function strictObject(properties: Record<string, SchemaObject>, required: string
 const anyObject: SchemaObject = { type: 'object' };
 
 const permissionArgs = (permissionDef: string): SchemaObject =>
-  strictObject(
-    { source: str, table: tableName, role: str, permission: ref(permissionDef), comment: { type: ['string', 'null'] } },
-    ['table', 'role', 'permission'],
-  );
+  strictObject({ source: str, table: tableName, role: str, permission: ref(permissionDef), comment: { type: ['string', 'null'] } }, [
+    'table',
+    'role',
+    'permission',
+  ]);
 const dropPermissionArgs = strictObject({ source: str, table: tableName, role: str }, ['table', 'role']);
 const relationshipArgs = (relDef: string): SchemaObject =>
-  strictObject(
-    { source: str, table: tableName, name: str, using: propertyOf(relDef, 'using'), comment: { type: ['string', 'null'] } },
-    ['table', 'name', 'using'],
-  );
-const replaceMetadataV2Args = strictObject(
-  { allow_inconsistent_metadata: bool, allow_warnings: bool, metadata: ref('Metadata') },
-  ['metadata'],
-);
+  strictObject({ source: str, table: tableName, name: str, using: propertyOf(relDef, 'using'), comment: { type: ['string', 'null'] } }, [
+    'table',
+    'name',
+    'using',
+  ]);
+const replaceMetadataV2Args = strictObject({ allow_inconsistent_metadata: bool, allow_warnings: bool, metadata: ref('Metadata') }, [
+  'metadata',
+]);
 
 /** Permission kinds and where their boolean expressions live inside `permission`. */
 export const PERMISSION_BOOL_EXP_KEYS = {
@@ -289,10 +311,7 @@ const ARGS_SCHEMAS: Record<string, SchemaObject> = {
   ),
   pg_create_object_relationship: relationshipArgs(OBJ_REL_DEF),
   pg_create_array_relationship: relationshipArgs(ARR_REL_DEF),
-  pg_drop_relationship: strictObject({ source: str, table: tableName, relationship: str, cascade: bool }, [
-    'table',
-    'relationship',
-  ]),
+  pg_drop_relationship: strictObject({ source: str, table: tableName, relationship: str, cascade: bool }, ['table', 'relationship']),
   export_metadata: anyObject,
   reload_metadata: strictObject(
     { reload_remote_schemas: boolOrNames, reload_sources: boolOrNames, recreate_event_triggers: boolOrNames },
@@ -473,7 +492,10 @@ function requestIssues(body: unknown, pointer: string, topLevel: boolean): Schem
     return issues;
   }
   if (version === 2 && !V2_TYPES.has(type)) {
-    issues.push({ path: `${pointer}/version`, message: `version 2 is only defined for export_metadata and replace_metadata, not "${type}"` });
+    issues.push({
+      path: `${pointer}/version`,
+      message: `version 2 is only defined for export_metadata and replace_metadata, not "${type}"`,
+    });
   }
   if (!('args' in body)) {
     issues.push({ path: pointer, message: "must have required property 'args'" });
@@ -518,10 +540,36 @@ function requestIssues(body: unknown, pointer: string, topLevel: boolean): Schem
 const LOGICAL_OPERATORS = new Set(['and', 'or', 'not', 'exists']);
 /** hasura/README.md §6 comparison operators (without the `_` / `$` prefix). */
 export const COMPARISON_OPERATORS: ReadonlySet<string> = new Set([
-  'eq', 'neq', 'gt', 'lt', 'gte', 'lte', 'in', 'nin', 'is_null',
-  'like', 'nlike', 'ilike', 'nilike', 'similar', 'nsimilar', 'regex', 'nregex', 'iregex', 'niregex',
-  'contains', 'contained_in', 'has_key', 'has_keys_any', 'has_keys_all',
-  'ceq', 'cne', 'cgt', 'clt', 'cgte', 'clte',
+  'eq',
+  'neq',
+  'gt',
+  'lt',
+  'gte',
+  'lte',
+  'in',
+  'nin',
+  'is_null',
+  'like',
+  'nlike',
+  'ilike',
+  'nilike',
+  'similar',
+  'nsimilar',
+  'regex',
+  'nregex',
+  'iregex',
+  'niregex',
+  'contains',
+  'contained_in',
+  'has_key',
+  'has_keys_any',
+  'has_keys_all',
+  'ceq',
+  'cne',
+  'cgt',
+  'clt',
+  'cgte',
+  'clte',
 ]);
 
 /** `_eq` / `$eq` → `eq`; anything else → undefined. */
@@ -645,7 +693,9 @@ function logicalIssues(op: string, value: unknown, ctx: BoolExpContext, at: stri
       if (tableKey === undefined) issues.push({ path: at, message: "must have required property '_table'" });
       else {
         const table = value[tableKey];
-        const ok = typeof table === 'string' || (isRecord(table) && typeof table.name === 'string' && (table.schema === undefined || typeof table.schema === 'string'));
+        const ok =
+          typeof table === 'string' ||
+          (isRecord(table) && typeof table.name === 'string' && (table.schema === undefined || typeof table.schema === 'string'));
         if (!ok) issues.push({ path: `${at}/${tableKey}`, message: 'must be a table name or {schema, name}' });
       }
       if (whereKey === undefined) issues.push({ path: at, message: "must have required property '_where'" });

@@ -18,7 +18,10 @@ export interface Person {
 }
 
 /** A new identity (unique email), optionally a member of a tenant with a role. */
-export async function makePerson(db: TestDb, opts: { tenantId?: string; role?: TenantRole; label?: string; platformAdmin?: boolean } = {}): Promise<Person> {
+export async function makePerson(
+  db: TestDb,
+  opts: { tenantId?: string; role?: TenantRole; label?: string; platformAdmin?: boolean } = {},
+): Promise<Person> {
   hash ??= hashPassword(PERSON_PASSWORD);
   const email = `${opts.label ?? 'p'}-${randomBytes(4).toString('hex')}@people.example.com`;
   const { rows } = await db.pool.query<{ id: string }>(
@@ -27,7 +30,11 @@ export async function makePerson(db: TestDb, opts: { tenantId?: string; role?: T
   );
   const id = rows[0]!.id;
   if (opts.tenantId && opts.role) {
-    await db.pool.query('insert into public.memberships (tenant_id, identity_id, role) values ($1, $2, $3)', [opts.tenantId, id, opts.role]);
+    await db.pool.query('insert into public.memberships (tenant_id, identity_id, role) values ($1, $2, $3)', [
+      opts.tenantId,
+      id,
+      opts.role,
+    ]);
   }
   return { id, email };
 }

@@ -70,7 +70,14 @@ export function spawnServer(port: number, env: Record<string, string>): ServerPr
       return new Promise((resolve, reject) => {
         const timer = setTimeout(() => {
           watchers.splice(watchers.indexOf(watch), 1);
-          reject(new Error(`no matching log line within ${timeoutMs} ms; last lines:\n${logs.slice(-10).map((l) => JSON.stringify(l)).join('\n')}`));
+          reject(
+            new Error(
+              `no matching log line within ${timeoutMs} ms; last lines:\n${logs
+                .slice(-10)
+                .map((l) => JSON.stringify(l))
+                .join('\n')}`,
+            ),
+          );
         }, timeoutMs);
         const watch = (line: LogLine) => {
           if (!match(line)) return;
@@ -86,7 +93,13 @@ export function spawnServer(port: number, env: Record<string, string>): ServerPr
       let exitedEarly = false;
       void exited.then(() => (exitedEarly = true));
       for (;;) {
-        if (exitedEarly) throw new Error(`server exited while booting:\n${logs.slice(-10).map((l) => JSON.stringify(l)).join('\n')}`);
+        if (exitedEarly)
+          throw new Error(
+            `server exited while booting:\n${logs
+              .slice(-10)
+              .map((l) => JSON.stringify(l))
+              .join('\n')}`,
+          );
         const res = await request(url, '/api/health/ready').catch(() => undefined);
         if (res?.status === 200) return;
         if (Date.now() > deadline) throw new Error(`server not ready within ${timeoutMs} ms`);

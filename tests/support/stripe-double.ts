@@ -300,11 +300,24 @@ export async function startStripeDouble(): Promise<StripeDouble> {
         const payload = strMap(body['payload']);
         if (!payload['stripe_customer_id']) throw missingParam('payload[stripe_customer_id]');
         const value = payload['value'] ?? '1';
-        if (!/^\d{1,15}$/.test(value)) throw apiError(400, 'invalid_request_error', 'payload[value] must be a whole number', 'parameter_invalid_integer', 'payload[value]');
+        if (!/^\d{1,15}$/.test(value))
+          throw apiError(
+            400,
+            'invalid_request_error',
+            'payload[value] must be a whole number',
+            'parameter_invalid_integer',
+            'payload[value]',
+          );
         const identifier = str(body['identifier']) ?? stripeId('mev');
         const timestamp = Number(str(body['timestamp']) ?? nowSeconds());
         const event = stripeFixture('billing.meter_event');
-        Object.assign(event, { created: nowSeconds(), event_name: eventName, identifier, payload: { ...payload, value }, timestamp } satisfies JsonObject);
+        Object.assign(event, {
+          created: nowSeconds(),
+          event_name: eventName,
+          identifier,
+          payload: { ...payload, value },
+          timestamp,
+        } satisfies JsonObject);
         if (!meterEventIds.has(identifier)) {
           meterEventIds.add(identifier);
           meterEvents.push(event);
@@ -320,7 +333,11 @@ export async function startStripeDouble(): Promise<StripeDouble> {
       method: 'POST',
       pattern: /^\/v1\/customers$/,
       handler: (_p, body) => {
-        const c = putCustomerJson({ email: str(body['email']) ?? null, name: str(body['name']) ?? null, metadata: strMap(body['metadata']) });
+        const c = putCustomerJson({
+          email: str(body['email']) ?? null,
+          name: str(body['name']) ?? null,
+          metadata: strMap(body['metadata']),
+        });
         const description = str(body['description']);
         if (description !== undefined) c['description'] = description;
         const phone = str(body['phone']);
@@ -665,7 +682,10 @@ function subscriptionLifecycle(objects: Map<string, JsonObject>, get: (kind: str
       const now = nowSeconds();
       const period = { start: now, end: typeof item['current_period_end'] === 'number' ? item['current_period_end'] : now };
       // Stripe credits the unused time on the old price and charges the new one for the rest of the period.
-      for (const [p, sign] of [[oldPriceId, -1], [price, 1]] as const) {
+      for (const [p, sign] of [
+        [oldPriceId, -1],
+        [price, 1],
+      ] as const) {
         const id = stripeId('ii');
         objects.set(id, {
           id,
@@ -727,7 +747,13 @@ function subscriptionLifecycle(objects: Map<string, JsonObject>, get: (kind: str
         const now = nowSeconds();
         for (const o of objects.values()) {
           if (o['object'] === 'subscription' && o['customer'] === id && o['status'] !== 'canceled') {
-            Object.assign(o, { status: 'canceled', canceled_at: now, ended_at: now, cancel_at_period_end: false, cancel_at: null } satisfies JsonObject);
+            Object.assign(o, {
+              status: 'canceled',
+              canceled_at: now,
+              ended_at: now,
+              cancel_at_period_end: false,
+              cancel_at: null,
+            } satisfies JsonObject);
           }
         }
         const deleted: JsonObject = { id, object: 'customer', deleted: true };

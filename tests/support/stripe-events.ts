@@ -263,11 +263,7 @@ export interface BuildEventOptions {
 type EventOfType<T extends Stripe.Event.Type> = Extract<Stripe.Event, { type: T }>;
 
 /** A webhook event shaped like fixtures `resources.event`, carrying `object` as data.object. */
-export function buildEvent<T extends Stripe.Event.Type>(
-  type: T,
-  object: object,
-  opts: BuildEventOptions = {},
-): EventOfType<T> {
+export function buildEvent<T extends Stripe.Event.Type>(type: T, object: object, opts: BuildEventOptions = {}): EventOfType<T> {
   const event = stripeFixture('event');
   const data: JsonObject = { object: object as JsonObject };
   if (opts.previousAttributes !== undefined) data['previous_attributes'] = opts.previousAttributes as JsonObject;

@@ -49,7 +49,14 @@ export async function startWebhookReceiver(): Promise<WebhookReceiver> {
           verified = false;
         }
       }
-      const entry: Received = { path, id: headers['webhook-id'], timestamp: headers['webhook-timestamp'], body: JSON.parse(raw), verified, answered: 0 };
+      const entry: Received = {
+        path,
+        id: headers['webhook-id'],
+        timestamp: headers['webhook-timestamp'],
+        body: JSON.parse(raw),
+        verified,
+        answered: 0,
+      };
       const rule = respond.get(path) ?? 204;
       entry.answered = typeof rule === 'function' ? rule(entry) : rule;
       received.push(entry);

@@ -68,7 +68,10 @@ describe('a database tenant', () => {
     // Nothing of it in the main database but registry rows.
     expect((await db.pool.query(`select 1 from pg_namespace where nspname = 'tenant_bigco'`)).rowCount).toBe(0);
 
-    const tables = await inTenantDb<{ tablename: string }>(big.tenant, `select tablename from pg_tables where schemaname = 'tenant_bigco' order by 1`);
+    const tables = await inTenantDb<{ tablename: string }>(
+      big.tenant,
+      `select tablename from pg_tables where schemaname = 'tenant_bigco' order by 1`,
+    );
     expect(tables.map((r) => r.tablename)).toEqual(['channels', 'files', 'members', 'messages']);
     expect(await inTenantDb(big.tenant, 'select email from tenant_bigco.members')).toEqual([{ email: 'owner@bigco.example.com' }]);
     const migrations = await inTenantDb<{ version: string }>(big.tenant, 'select version::text from public.schema_migrations order by 1');
@@ -88,7 +91,8 @@ describe('a database tenant', () => {
   it('serves its data in its own database, as its own role, with unqualified SQL', async () => {
     const seen = await withTenantData(db, placementOf(big.tenant), big.ownerId, async (c) => {
       await c.query(`insert into channels (name) values ('general')`);
-      return (await c.query('select current_database() as db, current_user as role, (select count(*)::int from channels) as channels')).rows[0];
+      return (await c.query('select current_database() as db, current_user as role, (select count(*)::int from channels) as channels'))
+        .rows[0];
     });
     expect(seen).toEqual({ db: big.tenant.database_name, role: big.tenant.db_role, channels: 1 });
     // Counted where its triggers run: the tenant database's own counters.
@@ -138,7 +142,10 @@ describe('a database tenant', () => {
         { template_version: '2' },
       ]);
       expect(
-        await inTenantDb(big.tenant, `select column_name from information_schema.columns where table_schema = 'tenant_bigco' and table_name = 'channels' and column_name = 'topic'`),
+        await inTenantDb(
+          big.tenant,
+          `select column_name from information_schema.columns where table_schema = 'tenant_bigco' and table_name = 'channels' and column_name = 'topic'`,
+        ),
       ).toEqual([{ column_name: 'topic' }]);
     } finally {
       await rm(dir, { recursive: true, force: true });
@@ -156,11 +163,18 @@ describe('the registry copy in a tenant database', () => {
       await withTenantData({ pool: db.pool, databases }, placementOf(made.tenant), made.ownerId, (c) => c.query('select 1'));
       // ... so a plan change and an override in the main registry reach the copy its triggers read.
       await db.pool.query(`update public.tenants set plan = 'pro' where id = $1`, [made.tenant.id]);
-      await db.pool.query(`update public.tenant_settings set limit_overrides = '{"max_channels": 7}' where tenant_id = $1`, [made.tenant.id]);
+      await db.pool.query(`update public.tenant_settings set limit_overrides = '{"max_channels": 7}' where tenant_id = $1`, [
+        made.tenant.id,
+      ]);
       await vi.waitFor(
         async () =>
           expect(
-            await inTenantDb(made.tenant, 'select t.plan, s.limit_overrides from public.tenants t join public.tenant_settings s on s.tenant_id = t.id', [], databases),
+            await inTenantDb(
+              made.tenant,
+              'select t.plan, s.limit_overrides from public.tenants t join public.tenant_settings s on s.tenant_id = t.id',
+              [],
+              databases,
+            ),
           ).toEqual([{ plan: 'pro', limit_overrides: { max_channels: 7 } }]),
         { timeout: 10_000, interval: 50 },
       );
@@ -173,7 +187,15 @@ describe('the registry copy in a tenant database', () => {
     const made = await makeTenant(db, 'sleeper', { isolation: 'database' });
     await db.pool.query(`update public.tenants set plan = 'enterprise' where id = $1`, [made.tenant.id]);
     expect(await inTenantDb(made.tenant, 'select plan from public.tenants')).toEqual([{ plan: 'free' }]);
-    const fresh = new TenantDatabases({ mainUrl: db.url, mainPool: db.pool, servers: {}, poolSize: 2, maxPools: 4, idleMs: 60_000, log: createLogger('silent') });
+    const fresh = new TenantDatabases({
+      mainUrl: db.url,
+      mainPool: db.pool,
+      servers: {},
+      poolSize: 2,
+      maxPools: 4,
+      idleMs: 60_000,
+      log: createLogger('silent'),
+    });
     try {
       await withTenantData({ pool: db.pool, databases: fresh }, placementOf(made.tenant), made.ownerId, (c) => c.query('select 1'));
     } finally {
@@ -185,12 +207,28 @@ describe('the registry copy in a tenant database', () => {
 
 describe('pools', () => {
   it('are opened on demand, bounded in number, and closed when idle', async () => {
-    const [one, two] = [await makeTenant(db, 'pool-one', { isolation: 'database' }), await makeTenant(db, 'pool-two', { isolation: 'database' })];
-    const databases = new TenantDatabases({ mainUrl: db.url, mainPool: db.pool, servers: {}, poolSize: 2, maxPools: 1, idleMs: 60_000, log: createLogger('silent') });
+    const [one, two] = [
+      await makeTenant(db, 'pool-one', { isolation: 'database' }),
+      await makeTenant(db, 'pool-two', { isolation: 'database' }),
+    ];
+    const databases = new TenantDatabases({
+      mainUrl: db.url,
+      mainPool: db.pool,
+      servers: {},
+      poolSize: 2,
+      maxPools: 1,
+      idleMs: 60_000,
+      log: createLogger('silent'),
+    });
     try {
       expect(databases.openPools()).toBe(0);
       const dbOf = (t: MadeTenant) =>
-        withTenantData({ pool: db.pool, databases }, placementOf(t.tenant), t.ownerId, async (c) => (await c.query('select current_database() as d')).rows[0].d);
+        withTenantData(
+          { pool: db.pool, databases },
+          placementOf(t.tenant),
+          t.ownerId,
+          async (c) => (await c.query('select current_database() as d')).rows[0].d,
+        );
       expect(await dbOf(one)).toBe(one.tenant.database_name);
       expect(databases.openPools()).toBe(1);
       // At the bound, the idle pool of `one` makes room for `two`.
@@ -198,7 +236,12 @@ describe('pools', () => {
       expect(databases.openPools()).toBe(1);
       // While `two` is busy, there is no room for `one`: 503 with Retry-After, not an unbounded pool.
       let release!: () => void;
-      const busy = withTenantData({ pool: db.pool, databases }, placementOf(two.tenant), two.ownerId, () => new Promise<void>((r) => (release = r)));
+      const busy = withTenantData(
+        { pool: db.pool, databases },
+        placementOf(two.tenant),
+        two.ownerId,
+        () => new Promise<void>((r) => (release = r)),
+      );
       await vi.waitFor(() => expect(release).toBeDefined());
       await expect(dbOf(one)).rejects.toMatchObject({ code: 'SERVICE_UNAVAILABLE', headers: { 'Retry-After': '1' } });
       release();
@@ -249,9 +292,15 @@ describe('on another server', () => {
   it('keeps the setting’s name in the registry, never its URL, and is served through it', async () => {
     const { tenant, ownerId } = await signUp('remote', SETTING);
     expect(tenant).toMatchObject({ database_url_env: SETTING, database_name: `${db.rolePrefix}tenant_remote` });
-    const row = (await db.pool.query<{ row: string }>('select t::text as row from public.tenants t where id = $1', [tenant.id])).rows[0]!.row;
+    const row = (await db.pool.query<{ row: string }>('select t::text as row from public.tenants t where id = $1', [tenant.id])).rows[0]!
+      .row;
     expect(row).not.toMatch(/postgres(ql)?:\/\//);
-    const seen = await withTenantData({ pool: db.pool, databases: eu }, placementOf(tenant), ownerId, async (c) => (await c.query('select count(*)::int as n from members')).rows[0].n);
+    const seen = await withTenantData(
+      { pool: db.pool, databases: eu },
+      placementOf(tenant),
+      ownerId,
+      async (c) => (await c.query('select count(*)::int as n from members')).rows[0].n,
+    );
     expect(seen).toBe(1);
     // Without the setting, this process cannot reach it (and says which setting is missing).
     await expect(withTenantData(db, placementOf(tenant), ownerId, async () => 1)).rejects.toThrow(/TENANT_DATABASE_URL_EU is not set/);
@@ -275,7 +324,10 @@ describe('nothing half-done', () => {
   it('a template that breaks while the database is built: the same', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'template-'));
     try {
-      await writeFile(path.join(dir, '0001_broken.sql'), 'create table ok (id uuid primary key);\ncreate table broken (id uuid references nowhere (id));\n');
+      await writeFile(
+        path.join(dir, '0001_broken.sql'),
+        'create table ok (id uuid primary key);\ncreate table broken (id uuid references nowhere (id));\n',
+      );
       await expect(makeTenant(db, 'broken-build', { isolation: 'database', templateDir: dir })).rejects.toThrow(/nowhere/);
     } finally {
       await rm(dir, { recursive: true, force: true });
@@ -311,15 +363,17 @@ describe('configuration of other servers', () => {
   it('collects every TENANT_DATABASE_URL_<NAME> setting, and refuses one that is not a postgres URL', () => {
     const env = loadConfig({ ...base, TENANT_DATABASE_URL_EU: 'postgres://owner:pw@eu-db:5432/postgres' });
     expect(env.TENANT_DATABASE_SERVERS).toEqual({ TENANT_DATABASE_URL_EU: 'postgres://owner:pw@eu-db:5432/postgres' });
-    expect(() => loadConfig({ ...base, TENANT_DATABASE_URL_EU: 'eu-db:5432' })).toThrow(/TENANT_DATABASE_URL_EU: must be a postgres:\/\/ URL/);
+    expect(() => loadConfig({ ...base, TENANT_DATABASE_URL_EU: 'eu-db:5432' })).toThrow(
+      /TENANT_DATABASE_URL_EU: must be a postgres:\/\/ URL/,
+    );
   });
 
   it("with Hasura, needs Hasura's password-less login on each such server", () => {
     const server = { TENANT_DATABASE_URL_EU: 'postgres://owner:pw@eu-db:5432/postgres' };
     expect(() => loadConfig({ ...base, ...hasura, ...server })).toThrow(/HASURA_TENANT_DATABASE_URL_EU: required/);
-    expect(() => loadConfig({ ...base, ...hasura, ...server, HASURA_TENANT_DATABASE_URL_EU: 'postgres://hasura_tenants:pw@eu-db/app' })).toThrow(
-      /HASURA_TENANT_DATABASE_URL_EU: must not contain a password/,
-    );
+    expect(() =>
+      loadConfig({ ...base, ...hasura, ...server, HASURA_TENANT_DATABASE_URL_EU: 'postgres://hasura_tenants:pw@eu-db/app' }),
+    ).toThrow(/HASURA_TENANT_DATABASE_URL_EU: must not contain a password/);
     const env = loadConfig({ ...base, ...hasura, ...server, HASURA_TENANT_DATABASE_URL_EU: 'postgres://hasura_tenants@eu-db:5432/app' });
     expect(env.HASURA_TENANT_DATABASE_URLS).toEqual({ TENANT_DATABASE_URL_EU: 'postgres://hasura_tenants@eu-db:5432/app' });
   });

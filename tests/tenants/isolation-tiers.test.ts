@@ -60,8 +60,18 @@ describe.each(PAIRS)('attacker %s, victim %s', (attackerTier, victimTier) => {
   /** B's product tables as SQL names them where B's data lives, and the predicate that picks B's rows. */
   const victim = (table: string) =>
     B.tenant.isolation === 'pooled'
-      ? { from: `pooled.${table}`, mine: 'tenant_id = $1', params: [B.tenant.id], insert: `insert into pooled.${table} (tenant_id, name) values ($1, 'pwned')` }
-      : { from: `"${B.tenant.schema_name}".${table}`, mine: '$1::uuid is not null', params: [B.tenant.id], insert: `insert into "${B.tenant.schema_name}".${table} (name) values ('pwned')` };
+      ? {
+          from: `pooled.${table}`,
+          mine: 'tenant_id = $1',
+          params: [B.tenant.id],
+          insert: `insert into pooled.${table} (tenant_id, name) values ($1, 'pwned')`,
+        }
+      : {
+          from: `"${B.tenant.schema_name}".${table}`,
+          mine: '$1::uuid is not null',
+          params: [B.tenant.id],
+          insert: `insert into "${B.tenant.schema_name}".${table} (name) values ('pwned')`,
+        };
 
   /** Runs fn as the owner in the database that holds B's product data (the main one, or B's own). */
   const inVictimDatabase = <T>(fn: (pool: Pool) => Promise<T>): Promise<T> =>
@@ -70,7 +80,9 @@ describe.each(PAIRS)('attacker %s, victim %s', (attackerTier, victimTier) => {
   const victimCount = () =>
     inVictimDatabase(async (pool) => {
       const v = victim('channels');
-      return (await pool.query<{ n: number }>(`select count(*)::int as n from ${v.from} where ${v.mine} and name = 'secret-plans'`, v.params)).rows[0]!.n;
+      return (
+        await pool.query<{ n: number }>(`select count(*)::int as n from ${v.from} where ${v.mine} and name = 'secret-plans'`, v.params)
+      ).rows[0]!.n;
     });
 
   /** Every read and write of B's channels through `scope`: each refused by PostgreSQL or touching zero rows. */
@@ -119,7 +131,8 @@ describe.each(PAIRS)('attacker %s, victim %s', (attackerTier, victimTier) => {
     await attackProductRows(asApp);
     const registry = await withTransaction(db.pool, async (c) => {
       await asApp(c);
-      return (await c.query<{ n: number }>('select count(*)::int as n from public.memberships where tenant_id = $1', [B.tenant.id])).rows[0]!.n;
+      return (await c.query<{ n: number }>('select count(*)::int as n from public.memberships where tenant_id = $1', [B.tenant.id]))
+        .rows[0]!.n;
     });
     expect(registry).toBe(0);
     expect((await db.pool.query('select 1 from public.memberships where tenant_id = $1', [B.tenant.id])).rowCount).toBe(1);
@@ -163,7 +176,11 @@ describe.each(PAIRS)('attacker %s, victim %s', (attackerTier, victimTier) => {
       body: { email: 'mole@attacker.example.com', role: 'admin' },
     });
     expect(invite.status).toBe(403);
-    const header = await request(srv.url, `/api/tenants/${B.tenant.id}`, { host: 'saas.test', token: tokenA, headers: { 'x-tenant-slug': B.tenant.slug } });
+    const header = await request(srv.url, `/api/tenants/${B.tenant.id}`, {
+      host: 'saas.test',
+      token: tokenA,
+      headers: { 'x-tenant-slug': B.tenant.slug },
+    });
     expect(header.status).toBe(403);
     // The same routes answer B's owner, so the refusals are not broken routes.
     const own = await request(srv.url, `/api/tenants/${B.tenant.id}/usage`, { host: hostB, token: tokenB });

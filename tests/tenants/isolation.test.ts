@@ -33,8 +33,7 @@ afterAll(async () => {
   await db?.close();
 });
 
-const asAppA = <T>(fn: (c: Client) => Promise<T>) =>
-  asTenant(db.pool, { tenantId: A.tenant.id, userId: A.ownerId, dbRole: 'app' }, fn);
+const asAppA = <T>(fn: (c: Client) => Promise<T>) => asTenant(db.pool, { tenantId: A.tenant.id, userId: A.ownerId, dbRole: 'app' }, fn);
 
 /** As Hasura runs a mutation: role hasura, hasura.user set for the transaction. */
 const asHasuraA = <T>(fn: (c: Client) => Promise<T>, role = 'owner') =>
@@ -59,7 +58,9 @@ describe.each([
 
   it("updates none of B's registry rows", async () => {
     expect((await asA((c) => c.query(`update public.tenants set name = 'pwned' where id = $1`, [B.tenant.id]))).rowCount).toBe(0);
-    expect((await asA((c) => c.query(`update public.memberships set role = 'member' where tenant_id = $1`, [B.tenant.id]))).rowCount).toBe(0);
+    expect((await asA((c) => c.query(`update public.memberships set role = 'member' where tenant_id = $1`, [B.tenant.id]))).rowCount).toBe(
+      0,
+    );
     expect(
       (await asA((c) => c.query(`update public.tenant_settings set settings = '{"x":1}' where tenant_id = $1`, [B.tenant.id]))).rowCount,
     ).toBe(0);
@@ -92,14 +93,20 @@ describe.each([
   });
 
   it('cannot change its own status or plan (platform-only columns)', async () => {
-    await expect(asA((c) => c.query(`update public.tenants set status = 'active', plan = 'enterprise' where id = $1`, [A.tenant.id]))).rejects.toThrow(
-      /permission denied/,
-    );
+    await expect(
+      asA((c) => c.query(`update public.tenants set status = 'active', plan = 'enterprise' where id = $1`, [A.tenant.id])),
+    ).rejects.toThrow(/permission denied/);
   });
 });
 
 describe("tenant A's database role", () => {
-  const asRoleA = <T>(fn: (c: Client) => Promise<T>) => withTenantData(db.pool, { id: A.tenant.id, isolation: 'schema', schemaName: A.tenant.schema_name, dbRole: A.tenant.db_role }, A.ownerId, fn);
+  const asRoleA = <T>(fn: (c: Client) => Promise<T>) =>
+    withTenantData(
+      db.pool,
+      { id: A.tenant.id, isolation: 'schema', schemaName: A.tenant.schema_name, dbRole: A.tenant.db_role },
+      A.ownerId,
+      fn,
+    );
 
   it('works in its own schema', async () => {
     await asRoleA((c) => c.query(`insert into channels (name) values ('general')`));
@@ -115,7 +122,9 @@ describe("tenant A's database role", () => {
     ]) {
       await expect(
         withTransaction(db.pool, async (c) => {
-          await c.query(`set local role ${c.escapeIdentifier(A.tenant.db_role!)}; set local app.tenant_id = ${c.escapeLiteral(B.tenant.id)}`);
+          await c.query(
+            `set local role ${c.escapeIdentifier(A.tenant.db_role!)}; set local app.tenant_id = ${c.escapeLiteral(B.tenant.id)}`,
+          );
           return c.query(sql);
         }),
       ).rejects.toThrow(/permission denied/);

@@ -50,24 +50,36 @@ describe('read and update', () => {
     expect(get.body.tenant).toMatchObject({ id: acme.tenant.id, slug: 'acme', settings: {} });
 
     const denied = await request(srv.url, `/api/tenants/${acme.tenant.id}`, {
-      host: 'acme.saas.test', token: memberToken, method: 'PUT', body: { name: 'Member Rename' },
+      host: 'acme.saas.test',
+      token: memberToken,
+      method: 'PUT',
+      body: { name: 'Member Rename' },
     });
     expect(denied.status).toBe(403);
     expect(denied.body.error.code).toBe('FORBIDDEN');
 
     const put = await request(srv.url, `/api/tenants/${acme.tenant.id}`, {
-      host: 'acme.saas.test', token: ownerToken, method: 'PUT',
+      host: 'acme.saas.test',
+      token: ownerToken,
+      method: 'PUT',
       body: { name: 'Acme Corporation', branding: { appName: 'Acme Chat', primaryColor: '#FF5733' }, settings: { locale: 'fr' } },
     });
     expect(put.status, put.text).toBe(200);
     expect(put.body.tenant).toMatchObject({
-      name: 'Acme Corporation', branding: { appName: 'Acme Chat', primaryColor: '#FF5733' }, settings: { locale: 'fr' },
+      name: 'Acme Corporation',
+      branding: { appName: 'Acme Chat', primaryColor: '#FF5733' },
+      settings: { locale: 'fr' },
     });
   });
 
   it('rejects invalid updates with 400', async () => {
     for (const body of [{}, { name: '' }, { branding: { primaryColor: 'red' } }, { status: 'active' }, { customDomain: 'not a domain' }]) {
-      const res = await request(srv.url, `/api/tenants/${acme.tenant.id}`, { host: 'acme.saas.test', token: ownerToken, method: 'PUT', body });
+      const res = await request(srv.url, `/api/tenants/${acme.tenant.id}`, {
+        host: 'acme.saas.test',
+        token: ownerToken,
+        method: 'PUT',
+        body,
+      });
       expect(res.status, JSON.stringify(body)).toBe(400);
     }
   });
@@ -87,16 +99,27 @@ describe('custom domains', () => {
     // Custom domains are a plan feature (tests/entitlements cover the refusal); these tenants have it.
     await db.pool.query(`update public.plans set features = features || '{"custom_domain": true}'`);
     const set = await request(srv.url, `/api/tenants/${acme.tenant.id}`, {
-      host: 'acme.saas.test', token: ownerToken, method: 'PUT', body: { customDomain: 'chat.acme.com' },
+      host: 'acme.saas.test',
+      token: ownerToken,
+      method: 'PUT',
+      body: { customDomain: 'chat.acme.com' },
     });
     expect(set.status, set.text).toBe(200);
     expect(set.body.tenant).toMatchObject({ customDomain: 'chat.acme.com', customDomainVerified: false });
     expect((await request(srv.url, '/api/health', { host: 'chat.acme.com' })).status).toBe(404);
     expect((await request(srv.url, '/api/tenants/by-domain?domain=chat.acme.com')).status).toBe(404);
 
-    const owner = await request(srv.url, `/api/tenants/${acme.tenant.id}/verify-domain`, { host: 'saas.test', token: ownerToken, method: 'POST' });
+    const owner = await request(srv.url, `/api/tenants/${acme.tenant.id}/verify-domain`, {
+      host: 'saas.test',
+      token: ownerToken,
+      method: 'POST',
+    });
     expect(owner.status).toBe(403);
-    const verify = await request(srv.url, `/api/tenants/${acme.tenant.id}/verify-domain`, { host: 'saas.test', token: adminToken, method: 'POST' });
+    const verify = await request(srv.url, `/api/tenants/${acme.tenant.id}/verify-domain`, {
+      host: 'saas.test',
+      token: adminToken,
+      method: 'POST',
+    });
     expect(verify.status, verify.text).toBe(200);
     await eventually(async () => (await request(srv.url, '/api/health', { host: 'chat.acme.com' })).status === 200);
     const byDomain = await request(srv.url, '/api/tenants/by-domain?domain=chat.acme.com');
@@ -105,12 +128,18 @@ describe('custom domains', () => {
     const other = await makeTenant(db, 'other');
     const otherToken = await login('other.saas.test', other.ownerEmail, OWNER_PASSWORD);
     const taken = await request(srv.url, `/api/tenants/${other.tenant.id}`, {
-      host: 'other.saas.test', token: otherToken, method: 'PUT', body: { customDomain: 'chat.acme.com' },
+      host: 'other.saas.test',
+      token: otherToken,
+      method: 'PUT',
+      body: { customDomain: 'chat.acme.com' },
     });
     expect(taken.status).toBe(409);
     expect(taken.body.error.code).toBe('DOMAIN_TAKEN');
     const underBase = await request(srv.url, `/api/tenants/${other.tenant.id}`, {
-      host: 'other.saas.test', token: otherToken, method: 'PUT', body: { customDomain: 'acme.saas.test' },
+      host: 'other.saas.test',
+      token: otherToken,
+      method: 'PUT',
+      body: { customDomain: 'acme.saas.test' },
     });
     expect(underBase.status).toBe(400);
   });
@@ -129,8 +158,13 @@ describe('suspend, reactivate, cancel, archive', () => {
     expect(res.status, res.text).toBe(200);
     expect(res.body.tenant.status).toBe('suspended');
 
-    await eventually(async () => (await request(srv.url, `/api/tenants/${t.tenant.id}`, { host: 'suspendme.saas.test', token })).status === 403);
-    const refused = await request(srv.url, '/api/auth/login', { host: 'suspendme.saas.test', body: { email: t.ownerEmail, password: OWNER_PASSWORD } });
+    await eventually(
+      async () => (await request(srv.url, `/api/tenants/${t.tenant.id}`, { host: 'suspendme.saas.test', token })).status === 403,
+    );
+    const refused = await request(srv.url, '/api/auth/login', {
+      host: 'suspendme.saas.test',
+      body: { email: t.ownerEmail, password: OWNER_PASSWORD },
+    });
     expect(refused.status).toBe(403);
     expect(refused.body.error.code).toBe('TENANT_SUSPENDED');
 
@@ -139,14 +173,18 @@ describe('suspend, reactivate, cancel, archive', () => {
 
     const back = await request(srv.url, `/api/tenants/${t.tenant.id}/reactivate`, { host: 'saas.test', token: adminToken, method: 'POST' });
     expect(back.body.tenant.status).toBe('active');
-    await eventually(async () => (await request(srv.url, `/api/tenants/${t.tenant.id}`, { host: 'suspendme.saas.test', token })).status === 200);
+    await eventually(
+      async () => (await request(srv.url, `/api/tenants/${t.tenant.id}`, { host: 'suspendme.saas.test', token })).status === 200,
+    );
   });
 
   it('a change made straight in SQL reaches the cache within a second too', async () => {
     const t = await makeTenant(db, 'sqlsuspend');
     expect((await request(srv.url, '/api/health', { host: 'sqlsuspend.saas.test' })).body.tenant.status).toBe('active');
     await db.pool.query(`update public.tenants set status = 'suspended', suspended_at = now() where id = $1`, [t.tenant.id]);
-    await eventually(async () => (await request(srv.url, '/api/health', { host: 'sqlsuspend.saas.test' })).body.tenant.status === 'suspended');
+    await eventually(
+      async () => (await request(srv.url, '/api/health', { host: 'sqlsuspend.saas.test' })).body.tenant.status === 'suspended',
+    );
   });
 
   it('soft delete cancels (410 afterwards) and keeps the data; archive after 90 days', async () => {
@@ -154,12 +192,18 @@ describe('suspend, reactivate, cancel, archive', () => {
     const member = await addMember(db, t.tenant, 'm@leaving.example.com', 'member');
     const token = await login('leaving.saas.test', t.ownerEmail, OWNER_PASSWORD);
     const memberTok = await login('leaving.saas.test', member.email, member.password);
-    expect((await request(srv.url, `/api/tenants/${t.tenant.id}`, { host: 'leaving.saas.test', token: memberTok, method: 'DELETE' })).status).toBe(403);
+    expect(
+      (await request(srv.url, `/api/tenants/${t.tenant.id}`, { host: 'leaving.saas.test', token: memberTok, method: 'DELETE' })).status,
+    ).toBe(403);
 
     const del = await request(srv.url, `/api/tenants/${t.tenant.id}`, { host: 'leaving.saas.test', token, method: 'DELETE' });
     expect(del.status, del.text).toBe(200);
     expect(del.body.tenant.status).toBe('cancelled');
-    await eventually(async () => (await request(srv.url, '/api/auth/login', { host: 'leaving.saas.test', body: { email: t.ownerEmail, password: OWNER_PASSWORD } })).status === 410);
+    await eventually(
+      async () =>
+        (await request(srv.url, '/api/auth/login', { host: 'leaving.saas.test', body: { email: t.ownerEmail, password: OWNER_PASSWORD } }))
+          .status === 410,
+    );
     expect((await db.pool.query(`select 1 from pg_namespace where nspname = 'tenant_leaving'`)).rowCount).toBe(1);
 
     expect(await archiveCancelledTenants(db.pool)).toBe(0);

@@ -75,7 +75,8 @@ const move = (made: MadeTenant, body: unknown, token = adminToken) =>
   request(srv.url, `/api/tenants/${made.tenant.id}/move`, { host: 'saas.test', token, body });
 const progress = (made: MadeTenant) => request(srv.url, `/api/tenants/${made.tenant.id}/move`, { host: 'saas.test', token: adminToken });
 const sourceOf = (slug: string) => hasura.metadata().sources.find((s) => s.name === `tenant_${slug}`);
-const sourceUrl = (slug: string) => (sourceOf(slug)?.configuration['connection_info'] as { database_url: string } | undefined)?.database_url;
+const sourceUrl = (slug: string) =>
+  (sourceOf(slug)?.configuration['connection_info'] as { database_url: string } | undefined)?.database_url;
 const registered = async (made: MadeTenant) =>
   (await db.pool.query('select source_name from public.hasura_tenant_sources where tenant_id = $1', [made.tenant.id])).rows;
 
@@ -115,19 +116,36 @@ describe('REST and the Hasura action (platform administrators)', () => {
     expect(sourceOf('restmove')?.customization).toEqual({ root_fields: { namespace: 'restmove' }, type_names: { prefix: 'restmove_' } });
     expect(sourceUrl('restmove')).toContain(`options=-c%20role%3D${db.rolePrefix}tenant_restmove`);
     expect(await registered(mover)).toEqual([{ source_name: 'tenant_restmove' }]);
-    const channels = await withTenantData(db, placementOf(await registry(mover)), mover.ownerId, async (c) => (await c.query('select name from channels')).rows);
+    const channels = await withTenantData(
+      db,
+      placementOf(await registry(mover)),
+      mover.ownerId,
+      async (c) => (await c.query('select name from channels')).rows,
+    );
     expect(channels).toEqual([{ name: 'general' }]);
   });
 
   it('the moveTenant action moves it on (platform_admin only); schema -> database swaps the source, database -> pooled drops it', async () => {
-    const denied = await action('moveTenant', { tenantId: mover.tenant.id, to: 'database' }, { 'x-hasura-role': 'owner', 'x-hasura-user-id': mover.ownerId, 'x-hasura-tenant-id': mover.tenant.id });
+    const denied = await action(
+      'moveTenant',
+      { tenantId: mover.tenant.id, to: 'database' },
+      { 'x-hasura-role': 'owner', 'x-hasura-user-id': mover.ownerId, 'x-hasura-tenant-id': mover.tenant.id },
+    );
     expect(denied.status).toBe(403);
     expect(denied.body.extensions.code).toBe('FORBIDDEN');
-    const invalid = await action('moveTenant', { tenantId: mover.tenant.id, to: 'cluster' }, { 'x-hasura-role': 'platform_admin', 'x-hasura-user-id': adminId });
+    const invalid = await action(
+      'moveTenant',
+      { tenantId: mover.tenant.id, to: 'cluster' },
+      { 'x-hasura-role': 'platform_admin', 'x-hasura-user-id': adminId },
+    );
     expect(invalid.status).toBe(400);
     expect(invalid.body.extensions.code).toBe('VALIDATION_FAILED');
 
-    const ok = await action('moveTenant', { tenantId: mover.tenant.id, to: 'database', databaseUrlEnv: null }, { 'x-hasura-role': 'platform_admin', 'x-hasura-user-id': adminId });
+    const ok = await action(
+      'moveTenant',
+      { tenantId: mover.tenant.id, to: 'database', databaseUrlEnv: null },
+      { 'x-hasura-role': 'platform_admin', 'x-hasura-user-id': adminId },
+    );
     expect(ok.status, ok.text).toBe(200);
     expect(ok.body).toMatchObject({ tenantId: mover.tenant.id, from: 'schema', to: 'database', state: 'capturing', error: null });
     expect(await finished(mover)).toMatchObject({ state: 'done', to: 'database' });
@@ -142,14 +160,23 @@ describe('REST and the Hasura action (platform administrators)', () => {
     expect(sourceOf('restmove')).toBeUndefined();
     expect(await registered(mover)).toEqual([]);
     expect((await db.pool.query('select 1 from pg_database where datname = $1', [`${db.rolePrefix}tenant_restmove`])).rowCount).toBe(0);
-    const channels = await withTenantData(db, placementOf(await registry(mover)), mover.ownerId, async (c) => (await c.query('select name from channels')).rows);
+    const channels = await withTenantData(
+      db,
+      placementOf(await registry(mover)),
+      mover.ownerId,
+      async (c) => (await c.query('select name from channels')).rows,
+    );
     expect(channels).toEqual([{ name: 'general' }]);
   });
 
   it('refuses: a non-platform-admin (403), no token (401), the same tier (409), an unknown tenant (404), bad input (400), a suspended tenant (409)', async () => {
     const t = await makeTenant(db, 'refusals');
     const ownerToken = srv.ctx.tokens.sign({ userId: t.ownerId, tenantId: t.tenant.id, role: 'owner' }).token;
-    const asOwner = await request(srv.url, `/api/tenants/${t.tenant.id}/move`, { host: 'refusals.saas.test', token: ownerToken, body: { to: 'pooled' } });
+    const asOwner = await request(srv.url, `/api/tenants/${t.tenant.id}/move`, {
+      host: 'refusals.saas.test',
+      token: ownerToken,
+      body: { to: 'pooled' },
+    });
     expect(asOwner.status).toBe(403);
     expect((await move(t, { to: 'pooled' }, ownerToken)).body.error.code).toBe('FORBIDDEN');
     expect((await request(srv.url, `/api/tenants/${t.tenant.id}/move`, { host: 'saas.test', body: { to: 'pooled' } })).status).toBe(401);
@@ -157,10 +184,16 @@ describe('REST and the Hasura action (platform administrators)', () => {
     const same = await move(t, { to: 'schema' });
     expect(same.status).toBe(409);
     expect(same.body.error).toMatchObject({ code: 'CONFLICT', details: { isolation: 'schema' } });
-    const unknown = await request(srv.url, '/api/tenants/00000000-0000-4000-8000-000000000000/move', { host: 'saas.test', token: adminToken, body: { to: 'pooled' } });
+    const unknown = await request(srv.url, '/api/tenants/00000000-0000-4000-8000-000000000000/move', {
+      host: 'saas.test',
+      token: adminToken,
+      body: { to: 'pooled' },
+    });
     expect(unknown.status).toBe(404);
     expect(unknown.body.error.code).toBe('TENANT_NOT_FOUND');
-    expect((await request(srv.url, '/api/tenants/not-a-uuid/move', { host: 'saas.test', token: adminToken, body: { to: 'pooled' } })).status).toBe(404);
+    expect(
+      (await request(srv.url, '/api/tenants/not-a-uuid/move', { host: 'saas.test', token: adminToken, body: { to: 'pooled' } })).status,
+    ).toBe(404);
     expect((await move(t, { to: 'cluster' })).status).toBe(400);
     expect((await move(t, { to: 'schema', databaseUrlEnv: 'TENANT_DATABASE_URL_EU' })).body.error.code).toBe('VALIDATION_FAILED');
     const noServer = await move(t, { to: 'database', databaseUrlEnv: 'TENANT_DATABASE_URL_EU' });
@@ -207,14 +240,21 @@ describe('the freeze, as every path sees it', () => {
     const first = await requestMove(moveDeps(), t.tenant.id, { to: 'pooled' });
     await runMove(moveDeps(), first.id, {
       onStep: atFreeze(async () => {
-        const put = await request(srv.url, `/api/tenants/${t.tenant.id}`, { host, token: ownerToken, method: 'PUT', body: { name: 'Renamed' } });
+        const put = await request(srv.url, `/api/tenants/${t.tenant.id}`, {
+          host,
+          token: ownerToken,
+          method: 'PUT',
+          body: { name: 'Renamed' },
+        });
         expect(put.status).toBe(503);
         expect(put.headers['retry-after']).toBe('1');
         expect(put.body.error).toMatchObject({ code: 'SERVICE_UNAVAILABLE', details: { reason: 'tenant_moving' } });
         const get = await request(srv.url, `/api/tenants/${t.tenant.id}`, { host, token: ownerToken });
         expect(get.status).toBe(200);
         expect(get.body.tenant.status).toBe('migrating');
-        expect((await request(srv.url, '/api/auth/login', { host, body: { email: t.ownerEmail, password: OWNER_PASSWORD } })).status).toBe(200);
+        expect((await request(srv.url, '/api/auth/login', { host, body: { email: t.ownerEmail, password: OWNER_PASSWORD } })).status).toBe(
+          200,
+        );
         // The tenant's own role (what its Hasura source connects as).
         const role = t.tenant.db_role!;
         await expect(
@@ -223,10 +263,12 @@ describe('the freeze, as every path sees it', () => {
             await c.query(`insert into tenant_frozen.channels (name) values ('late')`);
           }),
         ).rejects.toMatchObject({ code: 'SA503' });
-        expect(await withTransaction(db.pool, async (c) => {
-          await c.query(`set local role ${ident(role)}`);
-          return (await c.query('select count(*)::int as n from tenant_frozen.members')).rows[0].n;
-        })).toBe(1);
+        expect(
+          await withTransaction(db.pool, async (c) => {
+            await c.query(`set local role ${ident(role)}`);
+            return (await c.query('select count(*)::int as n from tenant_frozen.members')).rows[0].n;
+          }),
+        ).toBe(1);
         checks.push('schema source');
       }),
     });
@@ -296,7 +338,11 @@ describe('abort and plan-following placement', () => {
     // Aborted moves are finished: a new one may start.
     expect((await requestMove(moveDeps(), t.tenant.id, { to: 'schema' })).state).toBe('capturing');
     await abortMove(moveDeps(), (await progress(t)).body.move.id);
-    const audit = (await db.pool.query(`select action from public.tenant_audit_logs where tenant_id = $1 and entity_type = 'tenant_move' order by seq`, [t.tenant.id])).rows.map((r) => r.action);
+    const audit = (
+      await db.pool.query(`select action from public.tenant_audit_logs where tenant_id = $1 and entity_type = 'tenant_move' order by seq`, [
+        t.tenant.id,
+      ])
+    ).rows.map((r) => r.action);
     expect(audit.filter((a) => a === 'tenant_move.requested')).toHaveLength(2);
     expect(audit).toContain('tenant_move.state_changed');
   });
@@ -308,10 +354,22 @@ describe('abort and plan-following placement', () => {
     await db.pool.query(`update public.plans set placement = 'pooled' where id = 'enterprise'`);
     try {
       expect((await rebalanceCandidates(db.pool)).map((c) => [c.slug, c.from, c.to])).toEqual([['planner', 'schema', 'pooled']]);
-      const child = spawn(process.execPath, ['--import', 'tsx', 'actions-server/src/cli/main.ts', 'tenants', 'rebalance', '--drain-ms', '0'], {
-        env: { ...process.env, ...serverEnv, DATABASE_URL: db.url, TENANT_ROLE_PREFIX: db.rolePrefix, LOG_LEVEL: 'error', DB_POOL_MAX: '4', NODE_ENV: 'test' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
+      const child = spawn(
+        process.execPath,
+        ['--import', 'tsx', 'actions-server/src/cli/main.ts', 'tenants', 'rebalance', '--drain-ms', '0'],
+        {
+          env: {
+            ...process.env,
+            ...serverEnv,
+            DATABASE_URL: db.url,
+            TENANT_ROLE_PREFIX: db.rolePrefix,
+            LOG_LEVEL: 'error',
+            DB_POOL_MAX: '4',
+            NODE_ENV: 'test',
+          },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
       let out = '';
       child.stdout.on('data', (b: Buffer) => (out += b.toString()));
       child.stderr.on('data', (b: Buffer) => (out += b.toString()));

@@ -51,8 +51,11 @@ async function data<T>(fn: (c: Client) => Promise<T>): Promise<T> {
 }
 
 const moveState = async () =>
-  (await db.pool.query<{ state: string }>('select state from public.tenant_moves where tenant_id = $1 and finished_at is null', [made.tenant.id])).rows[0]
-    ?.state;
+  (
+    await db.pool.query<{ state: string }>('select state from public.tenant_moves where tenant_id = $1 and finished_at is null', [
+      made.tenant.id,
+    ])
+  ).rows[0]?.state;
 
 /** The CLI's own backends waiting for a lock (its DATABASE_URL names the application). */
 const cliBlocked = async () =>
@@ -61,14 +64,24 @@ const cliBlocked = async () =>
 /** What PostgreSQL does once it notices the killed client's connections are gone. */
 async function reapCli(): Promise<void> {
   await db.pool.query('select pg_terminate_backend(pid) from pg_stat_activity where application_name = $1', [APP]);
-  await until('the killed CLI backends to go', async () => (await db.pool.query('select 1 from pg_stat_activity where application_name = $1', [APP])).rowCount === 0);
+  await until(
+    'the killed CLI backends to go',
+    async () => (await db.pool.query('select 1 from pg_stat_activity where application_name = $1', [APP])).rowCount === 0,
+  );
 }
 
 function runCli(args: string[]): { done: Promise<number>; kill: () => void; output: () => string } {
   const url = new URL(db.url);
   url.searchParams.set('application_name', APP);
   const child = spawn(process.execPath, ['--import', 'tsx', 'actions-server/src/cli/main.ts', ...args], {
-    env: { ...process.env, DATABASE_URL: url.toString(), TENANT_ROLE_PREFIX: db.rolePrefix, LOG_LEVEL: 'error', DB_POOL_MAX: '5', NODE_ENV: 'test' },
+    env: {
+      ...process.env,
+      DATABASE_URL: url.toString(),
+      TENANT_ROLE_PREFIX: db.rolePrefix,
+      LOG_LEVEL: 'error',
+      DB_POOL_MAX: '5',
+      NODE_ENV: 'test',
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -80,12 +93,13 @@ function runCli(args: string[]): { done: Promise<number>; kill: () => void; outp
 
 /** Rows and an order-independent checksum of the tenant's messages, wherever they are. */
 const fingerprint = () =>
-  data(async (c) =>
-    (
-      await c.query<{ n: number; sum: string }>(
-        `select count(*)::int as n, coalesce(sum(('x' || left(md5(id::text || body), 16))::bit(64)::bigint::numeric), 0)::text as sum from messages`,
-      )
-    ).rows[0]!,
+  data(
+    async (c) =>
+      (
+        await c.query<{ n: number; sum: string }>(
+          `select count(*)::int as n, coalesce(sum(('x' || left(md5(id::text || body), 16))::bit(64)::bigint::numeric), 0)::text as sum from messages`,
+        )
+      ).rows[0]!,
   );
 
 async function holdInTransaction(sql: string, params: unknown[] = []): Promise<() => Promise<void>> {
@@ -103,7 +117,11 @@ describe('npm run cli -- tenants move, killed and rerun', () => {
     const args = ['tenants', 'move', 'crashy', '--to', 'schema'];
     const expected = new Map<string, string>();
     const write = async (body: string) => {
-      const id = await data(async (c) => (await c.query<{ id: string }>(`insert into messages (channel_id, body) select id, $1 from channels returning id`, [body])).rows[0]!.id);
+      const id = await data(
+        async (c) =>
+          (await c.query<{ id: string }>(`insert into messages (channel_id, body) select id, $1 from channels returning id`, [body]))
+            .rows[0]!.id,
+      );
       expected.set(id, body);
     };
 
@@ -122,7 +140,10 @@ describe('npm run cli -- tenants move, killed and rerun', () => {
     // 2. Killed while frozen: the freeze is committed, then the step waits for a writer that holds the tenant's lock.
     const release2 = await holdInTransaction('select pg_advisory_xact_lock_shared(1297045061, hashtext($1))', [made.tenant.id]);
     const second = runCli(args);
-    await until('the freeze, blocked on a writer', async () => (await moveState()) === 'freezing' && (await registry()).status === 'migrating' && (await cliBlocked()));
+    await until(
+      'the freeze, blocked on a writer',
+      async () => (await moveState()) === 'freezing' && (await registry()).status === 'migrating' && (await cliBlocked()),
+    );
     second.kill();
     expect(await second.done).toBe(-1);
     await release2();
@@ -142,8 +163,11 @@ describe('npm run cli -- tenants move, killed and rerun', () => {
     // The registry names the schema now; the old pooled copy is still there but takes no writes.
     expect(await registry()).toMatchObject({ isolation: 'schema', status: 'active', schema_name: 'tenant_crashy' });
     expect((await db.pool.query('select 1 from pooled.messages where tenant_id = $1 limit 1', [made.tenant.id])).rowCount).toBe(1);
-    const stale = await withTenantData(db, placementOf({ ...(await registry()), isolation: 'pooled', schema_name: null, db_role: null }), made.ownerId, (c) =>
-      c.query(`insert into messages (channel_id, body) select channel_id, 'stale' from messages limit 1`),
+    const stale = await withTenantData(
+      db,
+      placementOf({ ...(await registry()), isolation: 'pooled', schema_name: null, db_role: null }),
+      made.ownerId,
+      (c) => c.query(`insert into messages (channel_id, body) select channel_id, 'stale' from messages limit 1`),
     ).catch((err: unknown) => toAppError(err));
     expect(stale).toMatchObject({ code: 'SERVICE_UNAVAILABLE', status: 503 });
     await write('after the switch');
@@ -152,20 +176,31 @@ describe('npm run cli -- tenants move, killed and rerun', () => {
     const fourth = runCli([...args, '--drain-ms', '0']);
     expect(await fourth.done, fourth.output()).toBe(0);
     expect(fourth.output()).toMatch(/crashy: resuming its move to schema at cleaning/);
-    const moves = (await db.pool.query('select state, verification is not null as verified from public.tenant_moves where tenant_id = $1', [made.tenant.id])).rows;
+    const moves = (
+      await db.pool.query('select state, verification is not null as verified from public.tenant_moves where tenant_id = $1', [
+        made.tenant.id,
+      ])
+    ).rows;
     expect(moves).toEqual([{ state: 'done', verified: true }]);
 
     // Every row once: the seeds, the file, the writes between runs.
     const after = await data(async (c) => ({
       seeds: (await c.query<{ n: number }>(`select count(distinct body)::int as n from messages where body like 'seed %'`)).rows[0]!.n,
-      live: new Map((await c.query<{ id: string; body: string }>(`select id, body from messages where body not like 'seed %'`)).rows.map((r) => [r.id, r.body])),
+      live: new Map(
+        (await c.query<{ id: string; body: string }>(`select id, body from messages where body not like 'seed %'`)).rows.map((r) => [
+          r.id,
+          r.body,
+        ]),
+      ),
       files: (await c.query('select name, size_bytes::int from files')).rows,
     }));
     expect(after.seeds).toBe(SEEDED);
     expect(after.live).toEqual(expected);
     expect(after.files).toEqual([{ name: 'report.pdf', size_bytes: 123456 }]);
     expect((await fingerprint()).n).toBe(SEEDED + expected.size);
-    expect((await db.pool.query('select count(*)::int as n from pooled.messages where tenant_id = $1', [made.tenant.id])).rows[0].n).toBe(0);
+    expect((await db.pool.query('select count(*)::int as n from pooled.messages where tenant_id = $1', [made.tenant.id])).rows[0].n).toBe(
+      0,
+    );
 
     // Counters describe the data once, as before the move.
     const usage = (
@@ -175,8 +210,18 @@ describe('npm run cli -- tenants move, killed and rerun', () => {
         [made.tenant.id],
       )
     ).rows[0];
-    expect(usage).toEqual({ users_total: 1, channels_total: 1, storage_bytes: 123456, files_count: 1, messages_total: SEEDED + expected.size });
-    const limits = (await db.pool.query(`select resource, usage::int from public.check_tenant_limits($1) where resource in ('users', 'storage_bytes')`, [made.tenant.id])).rows;
+    expect(usage).toEqual({
+      users_total: 1,
+      channels_total: 1,
+      storage_bytes: 123456,
+      files_count: 1,
+      messages_total: SEEDED + expected.size,
+    });
+    const limits = (
+      await db.pool.query(`select resource, usage::int from public.check_tenant_limits($1) where resource in ('users', 'storage_bytes')`, [
+        made.tenant.id,
+      ])
+    ).rows;
     expect(limits).toEqual([
       { resource: 'users', usage: 1 },
       { resource: 'storage_bytes', usage: 123456 },

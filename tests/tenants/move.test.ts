@@ -39,7 +39,13 @@ async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 
   }
 }
 
-const moveDeps = (): MoveDeps => ({ env: db.env(), pool: db.pool, log: createLogger('silent'), databases: srv.ctx.databases, drainMs: 500 });
+const moveDeps = (): MoveDeps => ({
+  env: db.env(),
+  pool: db.pool,
+  log: createLogger('silent'),
+  databases: srv.ctx.databases,
+  drainMs: 500,
+});
 
 /** Work on the tenant's data wherever the resolver (LISTEN/NOTIFY-invalidated cache) says it is. */
 async function asTenant<T>(made: MadeTenant, fn: (c: Client) => Promise<T>): Promise<T> {
@@ -75,8 +81,11 @@ describe('moving a tenant between tiers while it serves', () => {
       for (let i = 0; !stop; i++) {
         const body = `live ${i}`;
         try {
-          const id = await asTenant(made, async (c) =>
-            (await c.query<{ id: string }>('insert into messages (channel_id, body) values ($1, $2) returning id', [channelId, body])).rows[0]!.id,
+          const id = await asTenant(
+            made,
+            async (c) =>
+              (await c.query<{ id: string }>('insert into messages (channel_id, body) values ($1, $2) returning id', [channelId, body]))
+                .rows[0]!.id,
           );
           acked.set(id, body);
         } catch (err) {
@@ -148,14 +157,20 @@ describe('moving a tenant between tiers while it serves', () => {
     expect((verifications[0] as { messages: { source: { rows: string } } }).messages.source.rows).not.toBe('0');
 
     // Exactly the seeded rows plus every acknowledged insert, once each, in the pooled tables again.
-    const { rows } = await db.pool.query<{ id: string; body: string }>('select id, body from pooled.messages where tenant_id = $1', [made.tenant.id]);
+    const { rows } = await db.pool.query<{ id: string; body: string }>('select id, body from pooled.messages where tenant_id = $1', [
+      made.tenant.id,
+    ]);
     expect(rows.length).toBe(SEEDED + acked.size);
     const live = rows.filter((r) => r.body.startsWith('live '));
     expect(new Map(live.map((r) => [r.id, r.body]))).toEqual(acked);
     const seeds = new Set(rows.filter((r) => r.body.startsWith('seed ')).map((r) => r.body));
     expect(seeds.size).toBe(SEEDED);
 
-    const tenant = (await db.pool.query('select isolation, status, schema_name, db_role, database_name from public.tenants where id = $1', [made.tenant.id])).rows[0];
+    const tenant = (
+      await db.pool.query('select isolation, status, schema_name, db_role, database_name from public.tenants where id = $1', [
+        made.tenant.id,
+      ])
+    ).rows[0];
     expect(tenant).toEqual({ isolation: 'pooled', status: 'active', schema_name: null, db_role: null, database_name: null });
 
     // Usage metered once per message and member, whatever tier wrote it; the copies metered nothing.
@@ -190,11 +205,13 @@ describe('moving a tenant between tiers while it serves', () => {
       )
     ).rows;
     expect(audit.filter((a) => a.action === 'tenant_move.requested')).toHaveLength(3);
-    expect(audit.filter((a) => a.action === 'tenant.moved').map((a) => [a.old_values?.['isolation'], a.new_values?.['isolation']])).toEqual([
-      ['pooled', 'schema'],
-      ['schema', 'database'],
-      ['database', 'pooled'],
-    ]);
+    expect(audit.filter((a) => a.action === 'tenant.moved').map((a) => [a.old_values?.['isolation'], a.new_values?.['isolation']])).toEqual(
+      [
+        ['pooled', 'schema'],
+        ['schema', 'database'],
+        ['database', 'pooled'],
+      ],
+    );
     const { rows: chain } = await db.pool.query('select ok, reason from public.verify_audit_chain($1)', [made.tenant.id]);
     expect(chain).toEqual([{ ok: true, reason: null }]);
   });

@@ -25,10 +25,12 @@ const signupBody = (slug: string, extra: Record<string, unknown> = {}) => ({
 });
 
 async function placementOf(db: TestDb, slug: string) {
-  const { rows } = await db.pool.query<{ isolation: string; schema_name: string | null; db_role: string | null; database_name: string | null }>(
-    'select isolation, schema_name, db_role, database_name from public.tenants where slug = $1',
-    [slug],
-  );
+  const { rows } = await db.pool.query<{
+    isolation: string;
+    schema_name: string | null;
+    db_role: string | null;
+    database_name: string | null;
+  }>('select isolation, schema_name, db_role, database_name from public.tenants where slug = $1', [slug]);
   return rows[0];
 }
 
@@ -71,7 +73,10 @@ describe('choosing the tier', () => {
   });
 
   it('refuses the choice to everyone else: 403 without a token or with a tenant token, 401 with a bad one', async () => {
-    for (const [slug, token] of [['anon-choice', undefined], ['owner-choice', ownerToken]] as const) {
+    for (const [slug, token] of [
+      ['anon-choice', undefined],
+      ['owner-choice', ownerToken],
+    ] as const) {
       const res = await create(slug, { isolation: 'pooled' }, token);
       expect(res.status, res.text).toBe(403);
       expect(res.body.error.code).toBe('FORBIDDEN');
@@ -164,13 +169,16 @@ describe('a pooled tenant is registry rows only', () => {
     // Through the provisioning transaction's own code (insertTenant), with one
     // existing owner: password hashing is not what is measured here.
     const owner = (
-      await db.pool.query<{ id: string }>(`insert into public.identities (email, name) values ('owner@many.example.com', 'Owner') returning id`)
+      await db.pool.query<{ id: string }>(
+        `insert into public.identities (email, name) values ('owner@many.example.com', 'Owner') returning id`,
+      )
     ).rows[0]!.id;
     const deps = { env: db.env(), pool: db.pool, log: createLogger('silent') };
     const steps = await loadTemplate();
     const relations = async () => (await db.pool.query<{ oid: number }>('select oid from pg_class order by oid')).rows.map((r) => r.oid);
     const roles = async () =>
-      (await db.pool.query<{ n: number }>('select count(*)::int as n from pg_roles where starts_with(rolname, $1)', [db.rolePrefix])).rows[0]!.n;
+      (await db.pool.query<{ n: number }>('select count(*)::int as n from pg_roles where starts_with(rolname, $1)', [db.rolePrefix]))
+        .rows[0]!.n;
     const before = { relations: await relations(), roles: await roles() };
 
     const slugs = Array.from({ length: 1000 }, (_, i) => `many-${i}`);
@@ -221,7 +229,8 @@ describe('the Hasura source cap', () => {
     const srv = await startTestServer(db, env);
     const create = (slug: string, extra: Record<string, unknown> = {}, token?: string) =>
       request(srv.url, '/api/tenants/create', { body: signupBody(slug, extra), ...(token ? { token } : {}) });
-    const sources = async () => (await db.pool.query<{ n: number }>('select count(*)::int as n from public.hasura_tenant_sources')).rows[0]!.n;
+    const sources = async () =>
+      (await db.pool.query<{ n: number }>('select count(*)::int as n from public.hasura_tenant_sources')).rows[0]!.n;
     return {
       db,
       srv,

@@ -51,7 +51,8 @@ describe('POST /api/tenants/create', () => {
       `select tablename from pg_tables where schemaname = 'tenant_acme' order by 1`,
     );
     expect(tables.rows.map((r) => r.tablename)).toEqual(['channels', 'files', 'members', 'messages']);
-    const row = (await db.pool.query('select template_version, db_role, schema_name from public.tenants where slug = $1', ['acme'])).rows[0];
+    const row = (await db.pool.query('select template_version, db_role, schema_name from public.tenants where slug = $1', ['acme']))
+      .rows[0];
     expect(row).toEqual({ template_version: '1', db_role: `${db.rolePrefix}tenant_acme`, schema_name: 'tenant_acme' });
     const member = await db.pool.query(
       `select m.role from public.memberships m join public.identities i on i.id = m.identity_id where i.email = 'admin@acme.com'`,
@@ -91,7 +92,9 @@ describe('POST /api/tenants/create', () => {
     expect(loser.body.error.code).toBe('SLUG_TAKEN');
     const again = await request(srv.url, '/api/tenants/create', { body: valid('race', { ownerEmail: 'three@race.com' }) });
     expect(again.status).toBe(409);
-    expect((await db.pool.query(`select 1 from public.identities where email in ('two@race.com','one@race.com','three@race.com')`)).rowCount).toBe(1);
+    expect(
+      (await db.pool.query(`select 1 from public.identities where email in ('two@race.com','one@race.com','three@race.com')`)).rowCount,
+    ).toBe(1);
   });
 
   it('lets an existing person open a second tenant only signed in, whatever password the body carries', async () => {
@@ -104,7 +107,10 @@ describe('POST /api/tenants/create', () => {
     expect(wrong.status).toBe(409);
     expect(wrong.body.error.code).toBe('IDENTITY_EXISTS');
     expect(right.body).toEqual(wrong.body);
-    const signedIn = await request(srv.url, '/api/tenants/create', { token: first.body.token, body: valid('secondco', { ownerEmail: 'same@person.com' }) });
+    const signedIn = await request(srv.url, '/api/tenants/create', {
+      token: first.body.token,
+      body: valid('secondco', { ownerEmail: 'same@person.com' }),
+    });
     expect(signedIn.status, signedIn.text).toBe(201);
     expect(signedIn.body.owner.id).toBe(first.body.owner.id);
   });
@@ -140,9 +146,9 @@ describe('POST /api/tenants/create', () => {
   });
 
   it('still refuses a reserved slug at the database when the edge check is bypassed', async () => {
-    await expect(
-      db.pool.query(`insert into public.tenants (name, slug, isolation) values ('x', 'www', 'pooled')`),
-    ).rejects.toMatchObject({ constraint: 'tenants_slug_not_reserved' });
+    await expect(db.pool.query(`insert into public.tenants (name, slug, isolation) values ('x', 'www', 'pooled')`)).rejects.toMatchObject({
+      constraint: 'tenants_slug_not_reserved',
+    });
     await expect(
       db.pool.query(`insert into public.tenants (name, slug, isolation) values ('x', 'Bad;slug', 'pooled')`),
     ).rejects.toMatchObject({ constraint: 'tenants_slug_format' });

@@ -56,13 +56,19 @@ describe('message metering', () => {
       await Promise.all(
         Array.from({ length: 8 }, async (_, w) => {
           for (let i = 0; i < 250; i++) {
-            await asTenantRole(made, (c) => c.query('insert into messages (channel_id, body) values ($1, $2)', [channelId, `w${w} m${i}`]), writers);
+            await asTenantRole(
+              made,
+              (c) => c.query('insert into messages (channel_id, body) values ($1, $2)', [channelId, `w${w} m${i}`]),
+              writers,
+            );
           }
           for (let b = 0; b < 10; b++) {
             await asTenantRole(
               made,
               async (c) => {
-                await c.query(`insert into messages (channel_id, body) select $1, 'batch ' || g from generate_series(1, 100) g`, [channelId]);
+                await c.query(`insert into messages (channel_id, body) select $1, 'batch ' || g from generate_series(1, 100) g`, [
+                  channelId,
+                ]);
                 await c.query('savepoint undone');
                 await c.query(`insert into messages (channel_id, body) select $1, 'undone' from generate_series(1, 7) g`, [channelId]);
                 await c.query('rollback to savepoint undone');
@@ -99,7 +105,9 @@ describe('message metering', () => {
       await c.query('set constraints all immediate');
       await c.query('set constraints all deferred');
       await c.query(`insert into "tenant_meter-a".messages (channel_id, body) select id, 'y' from "tenant_meter-a".channels`);
-      await c.query(`insert into "tenant_meter-b".messages (channel_id, body) select c.id, 'z' from "tenant_meter-b".channels c, generate_series(1, 3)`);
+      await c.query(
+        `insert into "tenant_meter-b".messages (channel_id, body) select c.id, 'z' from "tenant_meter-b".channels c, generate_series(1, 3)`,
+      );
     });
     expect((await usageRow(a.tenant.id))?.messages_total).toBe('2');
     expect((await usageRow(b.tenant.id))?.messages_total).toBe('3');
@@ -157,7 +165,10 @@ describe('public.tenant_usage', () => {
     try {
       await client.query('begin');
       await client.query(`set local role app; set local app.tenant_id = ${client.escapeLiteral(a.tenant.id)}`);
-      const { rows } = await client.query('select tenant_id from public.tenant_usage where tenant_id in ($1, $2)', [a.tenant.id, b.tenant.id]);
+      const { rows } = await client.query('select tenant_id from public.tenant_usage where tenant_id in ($1, $2)', [
+        a.tenant.id,
+        b.tenant.id,
+      ]);
       expect(rows).toEqual([{ tenant_id: a.tenant.id }]);
     } finally {
       await client.query('rollback');
@@ -220,11 +231,17 @@ describe('GET /api/tenants/:id/usage', () => {
   });
 
   it('answers a month before the tenant existed with zeros, and refuses a malformed or future month', async () => {
-    const old = await request(srv.url, `/api/tenants/${acme.tenant.id}/usage?period=2001-01`, { host: 'acme.saas.test', token: ownerToken });
+    const old = await request(srv.url, `/api/tenants/${acme.tenant.id}/usage?period=2001-01`, {
+      host: 'acme.saas.test',
+      token: ownerToken,
+    });
     expect(old.status).toBe(200);
     expect(old.body.usage).toMatchObject({ period: '2001-01', channelsTotal: 0, apiCallsTotal: 0 });
     for (const period of ['2026-13', 'last-month', '9999-12']) {
-      const res = await request(srv.url, `/api/tenants/${acme.tenant.id}/usage?period=${period}`, { host: 'acme.saas.test', token: ownerToken });
+      const res = await request(srv.url, `/api/tenants/${acme.tenant.id}/usage?period=${period}`, {
+        host: 'acme.saas.test',
+        token: ownerToken,
+      });
       expect(res.status, period).toBe(400);
       expect(res.body.error.code).toBe('VALIDATION_FAILED');
     }
@@ -244,7 +261,9 @@ describe('GET /api/tenants/:id/usage', () => {
   it('gives owners and admins the report with overage against the plan, not members', async () => {
     const member = await addMember(db, acme.tenant, 'member@acme.example.com', 'member');
     const memberToken = tokenFor(member.id, acme.tenant.id, 'member');
-    expect((await request(srv.url, `/api/tenants/${acme.tenant.id}/usage`, { host: 'acme.saas.test', token: memberToken })).status).toBe(200);
+    expect((await request(srv.url, `/api/tenants/${acme.tenant.id}/usage`, { host: 'acme.saas.test', token: memberToken })).status).toBe(
+      200,
+    );
     const refused = await request(srv.url, `/api/tenants/${acme.tenant.id}/usage/report`, { host: 'acme.saas.test', token: memberToken });
     expect(refused.status).toBe(403);
 
@@ -294,7 +313,12 @@ describe.each(['pooled', 'database'] as const)('a %s tenant', (isolation) => {
     const report = await request(srv.url, `/api/tenants/${made.tenant.id}/usage/report`, { host, token });
     expect(report.body.report.limits[1]).toMatchObject({ resource: 'channels', usage: 2, limit: 5, remaining: 3 });
     // The documented query on the main database agrees.
-    expect(await usageRow(made.tenant.id)).toMatchObject({ users_total: '2', channels_total: '2', messages_total: '25', storage_bytes: '1024' });
+    expect(await usageRow(made.tenant.id)).toMatchObject({
+      users_total: '2',
+      channels_total: '2',
+      messages_total: '25',
+      storage_bytes: '1024',
+    });
   });
 });
 
@@ -307,7 +331,8 @@ describe('API calls', () => {
     ]);
     // Only the tenant's authenticated callers count.
     const cappedToken = tokenFor(capped.ownerId, capped.tenant.id, 'owner');
-    for (let i = 0; i < 5; i++) expect((await request(srv.url, '/api/health', { host: 'capped.saas.test', token: cappedToken })).status).toBe(200);
+    for (let i = 0; i < 5; i++)
+      expect((await request(srv.url, '/api/health', { host: 'capped.saas.test', token: cappedToken })).status).toBe(200);
     const over = await request(srv.url, '/api/health', { host: 'capped.saas.test', token: cappedToken });
     expect(over.status).toBe(429);
     expect(over.body.error).toMatchObject({
@@ -315,11 +340,15 @@ describe('API calls', () => {
       details: { limit: 'api_calls_month', max: 5, usage: 5, period: PERIOD },
     });
     expect(Number(over.headers['retry-after'])).toBeGreaterThan(0);
-    expect((await request(srv.url, '/api/health', { host: 'freeco.saas.test', token: tokenFor(free.ownerId, free.tenant.id, 'owner') })).status).toBe(200);
+    expect(
+      (await request(srv.url, '/api/health', { host: 'freeco.saas.test', token: tokenFor(free.ownerId, free.tenant.id, 'owner') })).status,
+    ).toBe(200);
 
     // Refused calls are not counted.
     await srv.ctx.usage.flush();
-    const { rows } = await db.pool.query('select sum(calls)::int as n from public.tenant_api_calls where tenant_id = $1', [capped.tenant.id]);
+    const { rows } = await db.pool.query('select sum(calls)::int as n from public.tenant_api_calls where tenant_id = $1', [
+      capped.tenant.id,
+    ]);
     expect(rows[0].n).toBe(5);
     expect((await usageRow(free.tenant.id))?.api_calls_total).toBe('1');
   });
@@ -333,7 +362,8 @@ describe('API calls', () => {
     // A second process; its timer never fires within the test.
     const other = await startTestServer(db, { RATE_LIMIT_ENABLED: 'false', USAGE_FLUSH_INTERVAL_MS: '60000' });
     try {
-      for (let i = 0; i < 3; i++) expect((await request(other.url, '/api/health', { host: 'shared.saas.test', token: sharedToken })).status).toBe(200);
+      for (let i = 0; i < 3; i++)
+        expect((await request(other.url, '/api/health', { host: 'shared.saas.test', token: sharedToken })).status).toBe(200);
       expect((await usageRow(shared.tenant.id))?.api_calls_total).toBe('0');
     } finally {
       await other.close();

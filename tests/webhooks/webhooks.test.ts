@@ -41,7 +41,12 @@ const host = (m: MadeTenant) => `${m.tenant.slug}.saas.test`;
 const tokenOf = (m: MadeTenant, userId = m.ownerId, role: 'owner' | 'admin' | 'member' = 'owner') =>
   srv.ctx.tokens.sign({ userId, tenantId: m.tenant.id, role }).token;
 const api = (m: MadeTenant, path: string, opts: { method?: string; body?: unknown; token?: string } = {}) =>
-  request(srv.url, `/api/tenants/${m.tenant.id}${path}`, { host: host(m), token: opts.token ?? tokenOf(m), method: opts.method, body: opts.body });
+  request(srv.url, `/api/tenants/${m.tenant.id}${path}`, {
+    host: host(m),
+    token: opts.token ?? tokenOf(m),
+    method: opts.method,
+    body: opts.body,
+  });
 
 async function endpoint(m: MadeTenant, path: string, eventTypes: string[]): Promise<string> {
   const res = await api(m, '/webhooks', { body: { url: `${rx.url}${path}`, eventTypes, description: `receiver ${path}` } });
@@ -52,7 +57,10 @@ async function endpoint(m: MadeTenant, path: string, eventTypes: string[]): Prom
 /** A new member, as any code path adds one (no password: nothing to hash). */
 async function join(t: MadeTenant, email: string): Promise<{ id: string }> {
   const { rows } = await db.pool.query<{ id: string }>(`insert into public.identities (email, name) values ($1, $1) returning id`, [email]);
-  await db.pool.query(`insert into public.memberships (tenant_id, identity_id, role) values ($1, $2, 'member')`, [t.tenant.id, rows[0]!.id]);
+  await db.pool.query(`insert into public.memberships (tenant_id, identity_id, role) values ($1, $2, 'member')`, [
+    t.tenant.id,
+    rows[0]!.id,
+  ]);
   return rows[0]!;
 }
 const deliveriesOf = async (endpointId: string) =>
@@ -66,7 +74,9 @@ describe('endpoints', () => {
     expect(res.status).toBe(201);
     expect(res.body.secret).toMatch(/^whsec_[A-Za-z0-9+/=]{40,}$/);
     const list = await api(acme, '/webhooks');
-    expect(list.body.endpoints).toEqual([expect.objectContaining({ id: res.body.endpoint.id, eventTypes: ['member.added'], enabled: true })]);
+    expect(list.body.endpoints).toEqual([
+      expect.objectContaining({ id: res.body.endpoint.id, eventTypes: ['member.added'], enabled: true }),
+    ]);
     expect(JSON.stringify(list.body)).not.toContain(res.body.secret);
     expect((await api(acme, `/webhooks/${res.body.endpoint.id}`, { method: 'DELETE' })).status).toBe(204);
 
@@ -79,7 +89,14 @@ describe('endpoints', () => {
     // Inside the network, with the default setting.
     srv.ctx.env.WEBHOOK_ALLOW_PRIVATE_TARGETS = false;
     try {
-      for (const url of ['http://127.0.0.1:9/x', 'http://localhost/x', 'http://10.1.2.3/', 'http://169.254.169.254/latest', 'http://[::1]/x', 'http://192.168.0.10/']) {
+      for (const url of [
+        'http://127.0.0.1:9/x',
+        'http://localhost/x',
+        'http://10.1.2.3/',
+        'http://169.254.169.254/latest',
+        'http://[::1]/x',
+        'http://192.168.0.10/',
+      ]) {
         const refused = await api(acme, '/webhooks', { body: { url, eventTypes: ['member.added'] } });
         expect(refused.status, url).toBe(400);
         expect(refused.body.error.message).toMatch(/internal address/);
@@ -103,7 +120,15 @@ describe('endpoints', () => {
 describe('events and deliveries', () => {
   it('emits every catalogued event from the database, whatever path made the change; each delivery verifies', async () => {
     const t = acme;
-    const all = ['tenant.updated', 'member.added', 'member.removed', 'member.role_changed', 'invitation.accepted', 'subscription.changed', 'usage.threshold_reached'];
+    const all = [
+      'tenant.updated',
+      'member.added',
+      'member.removed',
+      'member.role_changed',
+      'invitation.accepted',
+      'subscription.changed',
+      'usage.threshold_reached',
+    ];
     await endpoint(t, '/all', all);
     await endpoint(t, '/members-only', ['member.added']);
     // SQL directly, as any future code path would.
@@ -118,9 +143,16 @@ describe('events and deliveries', () => {
        values ($1, 'inv@events.example.com', 'member', $2, $3, now() + interval '1 day') returning id`,
       [t.tenant.id, createHash('sha256').update(randomBytes(8)).digest(), t.ownerId],
     );
-    await db.pool.query(`update public.tenant_invitations set accepted_at = now(), accepted_by = $3 where tenant_id = $1 and id = $2`, [t.tenant.id, inv.rows[0]!.id, t.ownerId]);
+    await db.pool.query(`update public.tenant_invitations set accepted_at = now(), accepted_by = $3 where tenant_id = $1 and id = $2`, [
+      t.tenant.id,
+      inv.rows[0]!.id,
+      t.ownerId,
+    ]);
     // 80% and 100% of a cap, crossed by ingestion
-    await db.pool.query(`insert into public.tenant_meter_caps (tenant_id, meter_id, cap, enforcement) values ($1, 'api-calls', 10, 'soft')`, [t.tenant.id]);
+    await db.pool.query(
+      `insert into public.tenant_meter_caps (tenant_id, meter_id, cap, enforcement) values ($1, 'api-calls', 10, 'soft')`,
+      [t.tenant.id],
+    );
     const track = (v: number) =>
       request(srv.url, '/api/v1/usage/track', { host: host(t), token: tokenOf(t), body: { meter_id: 'api-calls', event_value: v } });
     for (const v of [5, 3, 1, 2]) expect((await track(v)).status).toBe(201);
@@ -140,11 +172,17 @@ describe('events and deliveries', () => {
     ]);
     expect(got.every((r) => r.verified)).toBe(true);
     expect(got.every((r) => r.body.data['tenant_id'] === t.tenant.id)).toBe(true);
-    expect(got.filter((r) => r.body.type === 'usage.threshold_reached').map((r) => [r.body.data['threshold_percent'], r.body.data['usage']])).toEqual([
+    expect(
+      got.filter((r) => r.body.type === 'usage.threshold_reached').map((r) => [r.body.data['threshold_percent'], r.body.data['usage']]),
+    ).toEqual([
       [80, 8],
       [100, 11],
     ]);
-    expect(got.find((r) => r.body.type === 'member.role_changed')!.body.data).toMatchObject({ role: 'admin', previous_role: 'member', user_id: m.id });
+    expect(got.find((r) => r.body.type === 'member.role_changed')!.body.data).toMatchObject({
+      role: 'admin',
+      previous_role: 'member',
+      user_id: m.id,
+    });
     expect(got.find((r) => r.body.type === 'subscription.changed')!.body.data).toMatchObject({ plan: 'enterprise', previous_plan: 'pro' });
     expect(rx.received.filter((r) => r.path === '/members-only').map((r) => r.body.type)).toEqual(['member.added']);
     // A second run sends nothing again.
@@ -216,7 +254,10 @@ describe('events and deliveries', () => {
     const ep = (await api(t, `/webhooks/${id}`)).body.endpoint;
     expect(ep).toMatchObject({ enabled: false, disabledReason: 'every delivery failed for 5 days' });
     expect((await deliveriesOf(id)).map((d) => d.status)).toEqual(['cancelled', 'cancelled']);
-    const audit = await db.pool.query(`select action from public.tenant_audit_logs where tenant_id = $1 and entity_id = $2 order by seq`, [t.tenant.id, id]);
+    const audit = await db.pool.query(`select action from public.tenant_audit_logs where tenant_id = $1 and entity_id = $2 order by seq`, [
+      t.tenant.id,
+      id,
+    ]);
     expect(audit.rows.map((r) => r.action)).toEqual(['webhook_endpoint.created', 'webhook_endpoint.disabled']);
     // Nothing more is queued for a disabled endpoint; re-enabling clears the streak.
     await join(t, 'y@dying.example.com');

@@ -66,7 +66,13 @@ export class AnalyticsForwarder {
       this.identified.add(tenant.id);
       this.client.groupIdentify({ groupType: GROUP_TYPE, groupKey: tenant.id, properties: { slug: tenant.slug, plan: tenant.plan } });
     }
-    this.client.capture({ distinctId, event, properties: { ...properties, tenant_slug: tenant.slug }, groups: { [GROUP_TYPE]: tenant.id }, timestamp });
+    this.client.capture({
+      distinctId,
+      event,
+      properties: { ...properties, tenant_slug: tenant.slug },
+      groups: { [GROUP_TYPE]: tenant.id },
+      timestamp,
+    });
   }
 
   async flush(): Promise<void> {

@@ -76,28 +76,50 @@ export async function createApiKey(
   assertManager(actor);
   const prefix = newPrefix();
   const key = `${prefix}.${randomBytes(32).toString('base64url')}`;
-  const row = await asTenant(ctx.pool, scope(actor), async (client) =>
-    (
-      await client.query<KeyRow>(
-        `insert into public.tenant_api_keys (tenant_id, name, prefix, key_hash, role, created_by, expires_at)
+  const row = await asTenant(
+    ctx.pool,
+    scope(actor),
+    async (client) =>
+      (
+        await client.query<KeyRow>(
+          `insert into public.tenant_api_keys (tenant_id, name, prefix, key_hash, role, created_by, expires_at)
          values ($1, $2, $3, $4, $5, $6, $7) returning ${COLUMNS}`,
-        [actor.tenantId, input.name, prefix, hashApiKey(key), input.role === 'tenant_admin' ? 'admin' : 'member', actor.userId, input.expiresAt ?? null],
-      )
-    ).rows[0]!,
+          [
+            actor.tenantId,
+            input.name,
+            prefix,
+            hashApiKey(key),
+            input.role === 'tenant_admin' ? 'admin' : 'member',
+            actor.userId,
+            input.expiresAt ?? null,
+          ],
+        )
+      ).rows[0]!,
   );
   return { apiKey: toView(row), key };
 }
 
 export async function listApiKeys(ctx: Pick<AppContext, 'pool'>, actor: KeyManager): Promise<{ apiKeys: ApiKeyView[] }> {
   assertManager(actor);
-  const rows = await asTenant(ctx.pool, scope(actor), async (client) =>
-    (await client.query<KeyRow>(`select ${COLUMNS} from public.tenant_api_keys where tenant_id = $1 order by created_at desc, id`, [actor.tenantId])).rows,
+  const rows = await asTenant(
+    ctx.pool,
+    scope(actor),
+    async (client) =>
+      (
+        await client.query<KeyRow>(`select ${COLUMNS} from public.tenant_api_keys where tenant_id = $1 order by created_at desc, id`, [
+          actor.tenantId,
+        ])
+      ).rows,
   );
   return { apiKeys: rows.map(toView) };
 }
 
 /** Revokes a key (idempotent); the next request with it is refused. */
-export async function revokeApiKey(ctx: Pick<AppContext, 'pool'>, actor: KeyManager, input: ApiKeyIdInput): Promise<{ apiKey: ApiKeyView }> {
+export async function revokeApiKey(
+  ctx: Pick<AppContext, 'pool'>,
+  actor: KeyManager,
+  input: ApiKeyIdInput,
+): Promise<{ apiKey: ApiKeyView }> {
   assertManager(actor);
   const row = await asTenant(ctx.pool, scope(actor), async (client) => {
     const updated = await client.query<KeyRow>(

@@ -100,18 +100,21 @@ export async function listAuditLogs(pool: Pool, actor: AuditActor, query: AuditQ
   if (query.to !== undefined) add((n) => `created_at < ${n}::timestamptz`, query.to);
   params.push(query.limit + 1);
 
-  const rows = await asTenant(pool, appScope(actor), async (client) =>
-    (
-      await client.query<AuditRow>(
-        `select seq, actor_kind, actor_id, actor_role, action, entity_type, entity_id, old_values,
+  const rows = await asTenant(
+    pool,
+    appScope(actor),
+    async (client) =>
+      (
+        await client.query<AuditRow>(
+          `select seq, actor_kind, actor_id, actor_role, action, entity_type, entity_id, old_values,
                 new_values, ip, user_agent, created_at, prev_hash, hash
          from public.tenant_audit_entries
          where ${where.join(' and ')}
          order by seq desc
          limit $${params.length}`,
-        params,
-      )
-    ).rows,
+          params,
+        )
+      ).rows,
   );
   const page = rows.slice(0, query.limit);
   return {
@@ -131,13 +134,16 @@ export interface ChainReport {
 
 /** Recomputes the tenant's hash chain (public.verify_audit_chain). */
 export async function verifyAuditChain(pool: Pool, actor: AuditActor): Promise<ChainReport> {
-  const row = await asTenant(pool, appScope(actor), async (client) =>
-    (
-      await client.query<{ ok: boolean; broken_seq: string | null; checked: string; reason: string | null }>(
-        'select ok, broken_seq::text, checked::text, reason from public.verify_audit_chain($1)',
-        [actor.tenantId],
-      )
-    ).rows[0],
+  const row = await asTenant(
+    pool,
+    appScope(actor),
+    async (client) =>
+      (
+        await client.query<{ ok: boolean; broken_seq: string | null; checked: string; reason: string | null }>(
+          'select ok, broken_seq::text, checked::text, reason from public.verify_audit_chain($1)',
+          [actor.tenantId],
+        )
+      ).rows[0],
   );
   if (!row) throw new Error('verify_audit_chain returned no row');
   return {

@@ -54,10 +54,10 @@ async function consumeToken(client: Client, token: string, purpose: Purpose): Pr
   ).rows[0];
   if (!row) throw gone;
   // Every other open token of the same purpose dies with it.
-  await client.query(
-    'update public.identity_tokens set used_at = now() where identity_id = $1 and purpose = $2 and used_at is null',
-    [row.identity_id, purpose],
-  );
+  await client.query('update public.identity_tokens set used_at = now() where identity_id = $1 and purpose = $2 and used_at is null', [
+    row.identity_id,
+    purpose,
+  ]);
   return row.identity_id;
 }
 
@@ -86,7 +86,11 @@ export async function sendPasswordReset(ctx: AccountContext, input: { email: str
     template: 'password_reset',
     to: input.email,
     tenantId: input.tenantId,
-    vars: { ...(person.name ? { name: person.name } : {}), link: await linkFor(ctx, input.tenantId, RESET_PATH, person.token), expiresIn: '1 hour' },
+    vars: {
+      ...(person.name ? { name: person.name } : {}),
+      link: await linkFor(ctx, input.tenantId, RESET_PATH, person.token),
+      expiresIn: '1 hour',
+    },
   });
 }
 
@@ -124,7 +128,11 @@ export async function changePassword(
 }
 
 /** Queues a verification mail for a person (new accounts; "resend"). */
-export async function requestEmailVerification(db: AccountContext['pool'] | Client, identityId: string, tenantId: string | null): Promise<void> {
+export async function requestEmailVerification(
+  db: AccountContext['pool'] | Client,
+  identityId: string,
+  tenantId: string | null,
+): Promise<void> {
   if ('release' in db) await db.query('reset role');
   await enqueue(db, EMAIL_VERIFICATION_JOB, { identityId, tenantId }, { maxAttempts: 5 });
 }
@@ -139,7 +147,10 @@ export async function sendEmailVerification(ctx: AccountContext, input: { identi
       )
     ).rows[0];
     if (!found) return undefined;
-    return { ...found, token: await issueToken(client, input.identityId, 'email_verification', input.tenantId, VERIFICATION_TTL_HOURS * 60) };
+    return {
+      ...found,
+      token: await issueToken(client, input.identityId, 'email_verification', input.tenantId, VERIFICATION_TTL_HOURS * 60),
+    };
   });
   if (!person) return;
   await sendNow(ctx, {
@@ -160,10 +171,15 @@ export async function verifyEmail(ctx: AccountContext, token: string): Promise<{
 }
 
 /** After a sign-up: a welcome message, and a verification link when the account is new. */
-export async function afterSignUp(ctx: AccountContext, input: { tenantId: string; identityId: string; createdIdentity: boolean }): Promise<void> {
+export async function afterSignUp(
+  ctx: AccountContext,
+  input: { tenantId: string; identityId: string; createdIdentity: boolean },
+): Promise<void> {
   await asSystem(ctx.pool, async (client) => {
     const person = (
-      await client.query<{ email: string; name: string | null }>('select email, name from public.identities where id = $1', [input.identityId])
+      await client.query<{ email: string; name: string | null }>('select email, name from public.identities where id = $1', [
+        input.identityId,
+      ])
     ).rows[0];
     if (!person) return;
     await enqueueMail(client, {

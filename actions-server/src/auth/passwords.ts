@@ -24,9 +24,14 @@ export function configurePasswordHashing(next: QueueLimits): void {
 async function bounded<T>(work: () => Promise<T>): Promise<T> {
   if (running >= limits.concurrency) {
     if (waiting.length >= limits.queueMax) {
-      throw new AppError('SERVICE_UNAVAILABLE', 'Too many sign-ins at once; retry in a moment', { reason: 'password_hash_queue_full' }, {
-        'Retry-After': '1',
-      });
+      throw new AppError(
+        'SERVICE_UNAVAILABLE',
+        'Too many sign-ins at once; retry in a moment',
+        { reason: 'password_hash_queue_full' },
+        {
+          'Retry-After': '1',
+        },
+      );
     }
     await new Promise<void>((resolve) => waiting.push(resolve));
   } else {

@@ -48,7 +48,12 @@ export function authRoutes(ctx: AppContext): Router {
   router.post('/api/auth/password', auth, async (req, res) => {
     const userId = assertPerson(req);
     const body = parseBody(changePasswordInputSchema, req.body);
-    const { revokedSessions } = await changePassword(ctx, { userId, sessionId: req.auth!.sessionId }, body.currentPassword, body.newPassword);
+    const { revokedSessions } = await changePassword(
+      ctx,
+      { userId, sessionId: req.auth!.sessionId },
+      body.currentPassword,
+      body.newPassword,
+    );
     res.json({ status: 'ok', otherSessionsEnded: revokedSessions });
   });
 

@@ -110,7 +110,10 @@ export async function refreshSession(ctx: SessionContext, refreshToken: string, 
       return { kind: 'refused', error };
     };
     if (row.used_at) {
-      return revoke('refresh_reuse', new AppError('REFRESH_TOKEN_REUSED', 'This refresh token was already used: the session is ended, sign in again'));
+      return revoke(
+        'refresh_reuse',
+        new AppError('REFRESH_TOKEN_REUSED', 'This refresh token was already used: the session is ended, sign in again'),
+      );
     }
     let role: TokenRole;
     if (row.role === PLATFORM_ADMIN_ROLE) {
@@ -118,7 +121,8 @@ export async function refreshSession(ctx: SessionContext, refreshToken: string, 
       role = PLATFORM_ADMIN_ROLE;
     } else {
       if (!row.member_role) return revoke('membership_ended', new AppError('SESSION_ENDED', 'You are no longer a member of this tenant'));
-      if (row.tenant_status === 'suspended') return { kind: 'refused', error: new AppError('TENANT_SUSPENDED', 'This tenant is suspended') };
+      if (row.tenant_status === 'suspended')
+        return { kind: 'refused', error: new AppError('TENANT_SUSPENDED', 'This tenant is suspended') };
       if (row.tenant_status === 'cancelled' || row.tenant_status === 'archived') {
         return { kind: 'refused', error: new AppError('TENANT_GONE', 'This tenant has been closed') };
       }
@@ -137,7 +141,12 @@ export async function refreshSession(ctx: SessionContext, refreshToken: string, 
   // A refusal that revoked the family has committed before it is reported.
   if (outcome.kind === 'refused') throw outcome.error;
   const access = ctx.tokens.sign({ userId: outcome.userId, tenantId: outcome.tenantId, role: outcome.role, sessionId: outcome.sessionId });
-  return { ...access, refreshToken: outcome.refreshToken, refreshExpiresIn: ctx.env.REFRESH_TOKEN_TTL_DAYS * 86_400, sessionId: outcome.sessionId };
+  return {
+    ...access,
+    refreshToken: outcome.refreshToken,
+    refreshExpiresIn: ctx.env.REFRESH_TOKEN_TTL_DAYS * 86_400,
+    sessionId: outcome.sessionId,
+  };
 }
 
 /** Revokes one session (logout). Returns whether it was live. */
@@ -150,12 +159,7 @@ export async function revokeSession(pool: Pool | Client, sessionId: string, reas
 }
 
 /** Revokes every live session of a person, but `keep` (the current one, after a password change). Returns how many. */
-export async function revokeSessionsOf(
-  pool: Pool | Client,
-  identityId: string,
-  reason: RevokeReason,
-  keep?: string,
-): Promise<number> {
+export async function revokeSessionsOf(pool: Pool | Client, identityId: string, reason: RevokeReason, keep?: string): Promise<number> {
   const { rowCount } = await pool.query(
     `update public.auth_sessions set revoked_at = now(), revoke_reason = $2
       where identity_id = $1 and revoked_at is null and ($3::uuid is null or id <> $3)`,

@@ -15,15 +15,23 @@ import { closeSubscription, deleteCustomer } from './subscription.ts';
  * the row lock, so a run killed half-way is finished by the next without
  * touching a tenant twice. Audited as `cron`; the tenant trigger notifies every cache.
  */
-export async function endDueTrials(ctx: Pick<AppContext, 'pool' | 'log' | 'env'>, now: Date): Promise<{ tenantId: string; outcome: string }[]> {
+export async function endDueTrials(
+  ctx: Pick<AppContext, 'pool' | 'log' | 'env'>,
+  now: Date,
+): Promise<{ tenantId: string; outcome: string }[]> {
   const { rows } = await ctx.pool.query<{ id: string }>('select id from public.trials_due($1) as id', [now]);
   const ended: { tenantId: string; outcome: string }[] = [];
   for (const { id } of rows) {
     const outcome = await asSystem(
       ctx.pool,
       async (client) =>
-        (await client.query<{ outcome: string | null }>('select public.end_trial($1, $2, $3) as outcome', [id, now, ctx.env.TRIAL_END_ACTION]))
-          .rows[0]?.outcome ?? null,
+        (
+          await client.query<{ outcome: string | null }>('select public.end_trial($1, $2, $3) as outcome', [
+            id,
+            now,
+            ctx.env.TRIAL_END_ACTION,
+          ])
+        ).rows[0]?.outcome ?? null,
       { actor: 'cron' },
     );
     if (outcome) {
@@ -77,7 +85,9 @@ export const BILLING_JOBS = [
     payload: olderThan(30),
     schedule: '0 4 * * *',
     run: async ({ olderThanDays }, ctx) => {
-      await asSystem(ctx.pool, (c) => c.query('select public.purge_stripe_webhooks(make_interval(days => $1))', [olderThanDays]), { actor: 'cron' });
+      await asSystem(ctx.pool, (c) => c.query('select public.purge_stripe_webhooks(make_interval(days => $1))', [olderThanDays]), {
+        actor: 'cron',
+      });
     },
   }),
   defineJob({
@@ -86,7 +96,10 @@ export const BILLING_JOBS = [
     maxAttempts: 25,
     run: async ({ tenantId, subscriptionId }, ctx) => {
       if (!ctx.stripe) {
-        ctx.log.warn({ tenantId, subscriptionId }, 'billing is not configured: the closed tenant\'s subscription was not cancelled at Stripe');
+        ctx.log.warn(
+          { tenantId, subscriptionId },
+          "billing is not configured: the closed tenant's subscription was not cancelled at Stripe",
+        );
         return;
       }
       await closeSubscription(ctx, tenantId, subscriptionId);
@@ -98,7 +111,7 @@ export const BILLING_JOBS = [
     maxAttempts: 25,
     run: async ({ tenantId, customerId }, ctx) => {
       if (!ctx.stripe) {
-        ctx.log.warn({ tenantId, customerId }, 'billing is not configured: the deleted tenant\'s Stripe customer was not deleted');
+        ctx.log.warn({ tenantId, customerId }, "billing is not configured: the deleted tenant's Stripe customer was not deleted");
         return;
       }
       await deleteCustomer(ctx, tenantId, customerId);

@@ -7,7 +7,8 @@ import { AppError } from '../core/errors.ts';
 export const BILLING_INTERVALS = ['month', 'year'] as const;
 export type BillingInterval = (typeof BILLING_INTERVALS)[number];
 
-type PriceVariable = 'STRIPE_PRICE_PRO_MONTHLY' | 'STRIPE_PRICE_PRO_YEARLY' | 'STRIPE_PRICE_ENTERPRISE_MONTHLY' | 'STRIPE_PRICE_ENTERPRISE_YEARLY';
+type PriceVariable =
+  'STRIPE_PRICE_PRO_MONTHLY' | 'STRIPE_PRICE_PRO_YEARLY' | 'STRIPE_PRICE_ENTERPRISE_MONTHLY' | 'STRIPE_PRICE_ENTERPRISE_YEARLY';
 
 const PRICE_VARIABLES: Record<string, Record<BillingInterval, PriceVariable>> = {
   pro: { month: 'STRIPE_PRICE_PRO_MONTHLY', year: 'STRIPE_PRICE_PRO_YEARLY' },

@@ -83,7 +83,11 @@ export async function replayStart(deps: Pick<BillingDeps, 'pool'>, now: Date, ma
  * Re-processes stored events whose processing failed once their backoff has
  * passed (as of `now`): 1, 2, 4 … minutes after the last attempt, at most 6 hours.
  */
-export async function retryFailedEvents(deps: BillingDeps, now: Date, maxAttempts: number): Promise<{ retried: number; recovered: number }> {
+export async function retryFailedEvents(
+  deps: BillingDeps,
+  now: Date,
+  maxAttempts: number,
+): Promise<{ retried: number; recovered: number }> {
   const stripe = requireStripe(deps);
   const { rows } = await deps.pool.query<{ event_id: string; payload: unknown }>(
     `select event_id, payload from public.stripe_webhooks

@@ -49,7 +49,9 @@ function assertBillingAdmin(actor: BillingActor): void {
 /** The addresses a redirect may go back to: the tenant's own hosts, nothing else. */
 function tenantOrigins(env: Env, t: TenantForBilling): { host: string; protocols: string[] }[] {
   const dev = env.NODE_ENV === 'development';
-  const origins = [{ host: `${t.slug}.${env.BASE_DOMAIN}`, protocols: dev && env.BASE_DOMAIN === 'localhost' ? ['http:', 'https:'] : ['https:'] }];
+  const origins = [
+    { host: `${t.slug}.${env.BASE_DOMAIN}`, protocols: dev && env.BASE_DOMAIN === 'localhost' ? ['http:', 'https:'] : ['https:'] },
+  ];
   if (dev && env.BASE_DOMAIN !== 'localhost') origins.push({ host: `${t.slug}.localhost`, protocols: ['http:', 'https:'] });
   if (t.custom_domain && t.custom_domain_verified_at) origins.push({ host: t.custom_domain, protocols: ['https:'] });
   if (env.DISABLE_MULTI_TENANCY) origins.push({ host: env.BASE_DOMAIN, protocols: ['https:'] });
@@ -97,7 +99,11 @@ interface PlanRow {
 }
 
 /** Subscription parameters for a trial, if the tenant may have one (never subscribed before). */
-function trialFor(plan: PlanRow, t: TenantForBilling, now: number): Pick<Stripe.Checkout.SessionCreateParams.SubscriptionData, 'trial_period_days' | 'trial_end'> {
+function trialFor(
+  plan: PlanRow,
+  t: TenantForBilling,
+  now: number,
+): Pick<Stripe.Checkout.SessionCreateParams.SubscriptionData, 'trial_period_days' | 'trial_end'> {
   if (t.stripe_subscription_id !== null || plan.trial_days <= 0) return {};
   if (t.trial_ends_at === null) return { trial_period_days: plan.trial_days };
   // A sign-up trial carries over (what is left of it), never restarts.

@@ -10,13 +10,7 @@ import { roleRank } from '../auth/tokens.ts';
 import { parseBody } from '../http/handlers.ts';
 import { isLive } from './lifecycle.ts';
 import { priceFor, type BillingInterval } from './prices.ts';
-import {
-  cancelInputSchema,
-  changePlanInputSchema,
-  type CancelInput,
-  type ChangePlanInput,
-  type SubscriptionStatus,
-} from './schemas.ts';
+import { cancelInputSchema, changePlanInputSchema, type CancelInput, type ChangePlanInput, type SubscriptionStatus } from './schemas.ts';
 import { callStripe, requireStripe, type BillingDeps } from './stripe-client.ts';
 import { applySubscriptionRead } from './webhooks.ts';
 import type { BillingActor, BillingSummary } from './service.ts';
@@ -88,15 +82,20 @@ export async function changePlan(deps: BillingDeps, actor: BillingActor, rawInpu
   const { held, price } = await asSystem(
     deps.pool,
     async (client) => {
-      const plan = (await client.query<{ id: string; self_serve: boolean }>('select id, self_serve from public.plans where id = $1', [input.plan]))
-        .rows[0];
+      const plan = (
+        await client.query<{ id: string; self_serve: boolean }>('select id, self_serve from public.plans where id = $1', [input.plan])
+      ).rows[0];
       if (!plan) throw new AppError('PLAN_NOT_AVAILABLE', `Unknown plan '${input.plan}'`, { plan: input.plan });
-      if (plan.id === 'free') throw new AppError('PLAN_NOT_AVAILABLE', 'The free plan needs no subscription: cancel it instead', { plan: plan.id });
+      if (plan.id === 'free')
+        throw new AppError('PLAN_NOT_AVAILABLE', 'The free plan needs no subscription: cancel it instead', { plan: plan.id });
       if (!plan.self_serve) throw new AppError('PLAN_NOT_AVAILABLE', `The ${plan.id} plan is arranged with sales`, { plan: plan.id });
       const price = priceFor(deps.env, plan.id, interval);
       const held = await heldSubscription(client, actor.tenantId);
       if (held.plan === plan.id && held.interval === interval) {
-        throw new AppError('CONFLICT', `The tenant is already on the ${plan.id} plan, billed every ${interval}`, { plan: plan.id, interval });
+        throw new AppError('CONFLICT', `The tenant is already on the ${plan.id} plan, billed every ${interval}`, {
+          plan: plan.id,
+          interval,
+        });
       }
       const conflicts = (
         await client.query<{ resource: string; usage: string; max_value: string }>(
@@ -106,10 +105,14 @@ export async function changePlan(deps: BillingDeps, actor: BillingActor, rawInpu
       ).rows;
       if (conflicts.length) {
         const limits = conflicts.map((c) => ({ limit: c.resource, usage: Number(c.usage), max: Number(c.max_value) }));
-        throw new AppError('CONFLICT', `Current usage exceeds the ${plan.id} plan: ${limits.map((l) => `${l.limit} ${l.usage}/${l.max}`).join(', ')}`, {
-          plan: plan.id,
-          limits,
-        });
+        throw new AppError(
+          'CONFLICT',
+          `Current usage exceeds the ${plan.id} plan: ${limits.map((l) => `${l.limit} ${l.usage}/${l.max}`).join(', ')}`,
+          {
+            plan: plan.id,
+            limits,
+          },
+        );
       }
       return { held, price };
     },
@@ -158,7 +161,9 @@ export async function resumeSubscription(deps: BillingDeps, actor: BillingActor)
   const stripe = requireStripe(deps);
   const held = await readHeld(deps, actor);
   if (!held.cancelAtPeriodEnd) throw new AppError('CONFLICT', 'The subscription is not set to cancel; there is nothing to resume');
-  const result = await callStripe(deps.log, 'subscriptions.update', () => stripe.subscriptions.update(held.id, { cancel_at_period_end: false }));
+  const result = await callStripe(deps.log, 'subscriptions.update', () =>
+    stripe.subscriptions.update(held.id, { cancel_at_period_end: false }),
+  );
   await applySubscriptionRead({ ...deps, stripe }, result, actorInfo(actor));
   deps.log.info({ tenantId: actor.tenantId, userId: actor.userId }, 'subscription resumed');
   return getBilling(deps, actor);
@@ -170,7 +175,11 @@ const isMissing = (err: unknown): boolean => err instanceof Stripe.errors.Stripe
  * A closed tenant's subscription is cancelled at Stripe (queued by the database
  * when the tenant is cancelled). Safe to repeat: an ended or unknown subscription is left alone.
  */
-export async function closeSubscription(deps: BillingDeps, tenantId: string, subscriptionId: string): Promise<'cancelled' | 'already-ended'> {
+export async function closeSubscription(
+  deps: BillingDeps,
+  tenantId: string,
+  subscriptionId: string,
+): Promise<'cancelled' | 'already-ended'> {
   const stripe = requireStripe(deps);
   let current: Stripe.Subscription;
   try {

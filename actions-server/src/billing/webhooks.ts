@@ -59,11 +59,7 @@ export interface WebhookDeps extends BillingDeps {
 }
 
 /** POST /api/billing/webhook: verify, then store and process once. */
-export async function receiveWebhook(
-  ctx: BillingDeps,
-  rawBody: unknown,
-  signature: string | undefined,
-): Promise<WebhookResult> {
+export async function receiveWebhook(ctx: BillingDeps, rawBody: unknown, signature: string | undefined): Promise<WebhookResult> {
   const stripe = requireStripe(ctx);
   const secret = ctx.env.STRIPE_WEBHOOK_SECRET;
   if (!secret) {
@@ -159,12 +155,7 @@ async function recordFailure(deps: WebhookDeps, event: StripeEventEnvelope, mess
   );
 }
 
-async function processEvent(
-  deps: WebhookDeps,
-  client: Client,
-  type: HandledType,
-  event: StripeEventEnvelope,
-): Promise<Processing> {
+async function processEvent(deps: WebhookDeps, client: Client, type: HandledType, event: StripeEventEnvelope): Promise<Processing> {
   const at = new Date(event.created * 1000);
   const object = event.data.object;
   switch (type) {
@@ -202,13 +193,7 @@ async function onCheckoutCompleted(deps: WebhookDeps, client: Client, object: un
   return applyFresh(deps, client, row, session.subscription, at);
 }
 
-async function onSubscription(
-  deps: WebhookDeps,
-  client: Client,
-  type: HandledType,
-  object: unknown,
-  at: Date,
-): Promise<Processing> {
+async function onSubscription(deps: WebhookDeps, client: Client, type: HandledType, object: unknown, at: Date): Promise<Processing> {
   const sub = subscriptionSchema.parse(object);
   const row = await lockTenant(client, { customerId: sub.customer, subscriptionId: sub.id, tenantId: sub.metadata['tenant_id'] });
   if (!row) return { tenantId: null, applied: false, reason: 'no tenant for this subscription' };
@@ -219,13 +204,7 @@ async function onSubscription(
   return applyState(deps, client, row, await stateOf(deps, client, sub), at, 'event');
 }
 
-async function onInvoice(
-  deps: WebhookDeps,
-  client: Client,
-  kind: 'paid' | 'failed',
-  object: unknown,
-  at: Date,
-): Promise<Processing> {
+async function onInvoice(deps: WebhookDeps, client: Client, kind: 'paid' | 'failed', object: unknown, at: Date): Promise<Processing> {
   const invoice = invoiceSchema.parse(object);
   const details = invoice.parent?.subscription_details;
   const subscriptionId = details?.subscription ?? invoice.subscription ?? null;
@@ -247,13 +226,7 @@ async function onInvoice(
   return applyState(deps, client, row, implied, at, 'event');
 }
 
-async function applyFresh(
-  deps: WebhookDeps,
-  client: Client,
-  row: BillingRow,
-  subscriptionId: string,
-  at: Date,
-): Promise<Processing> {
+async function applyFresh(deps: WebhookDeps, client: Client, row: BillingRow, subscriptionId: string, at: Date): Promise<Processing> {
   const sub = subscriptionSchema.parse(await deps.stripe.subscriptions.retrieve(subscriptionId));
   return applyState(deps, client, row, await stateOf(deps, client, sub), at, 'stripe');
 }
@@ -276,7 +249,10 @@ async function applyState(
     case 'stale':
       return { tenantId: row.id, applied: false, reason: 'older than the state already applied' };
     case 'other-subscription':
-      deps.log.warn({ tenantId: row.id, held: row.stripe_subscription_id, event: state.id }, 'event for a subscription the tenant does not hold');
+      deps.log.warn(
+        { tenantId: row.id, held: row.stripe_subscription_id, event: state.id },
+        'event for a subscription the tenant does not hold',
+      );
       return { tenantId: row.id, applied: false, reason: 'not the current subscription of the tenant' };
     default: {
       const never: never = decision;

@@ -45,7 +45,9 @@ export function register(program: Command): void {
     .description('list platform administrators')
     .action(() =>
       withRuntime(async ({ db }) => {
-        const { rows } = await db.pool.query('select email, name, created_at from public.identities where is_platform_admin order by email');
+        const { rows } = await db.pool.query(
+          'select email, name, created_at from public.identities where is_platform_admin order by email',
+        );
         console.table(rows);
       }),
     );

@@ -27,7 +27,8 @@ function limitValues(pairs: string[], allowDefault: boolean): Record<string, num
   const out: Record<string, number | null> = {};
   for (const pair of pairs) {
     const [key, value, ...rest] = pair.length <= 80 ? pair.split('=') : [];
-    const parsed = value === 'default' && allowDefault ? null : value !== undefined && /^-?\d{1,18}$/.test(value) ? Number(value) : undefined;
+    const parsed =
+      value === 'default' && allowDefault ? null : value !== undefined && /^-?\d{1,18}$/.test(value) ? Number(value) : undefined;
     if (!key || rest.length || parsed === undefined) {
       throw new UsageError(`--limit expects key=number${allowDefault ? '|default' : ''}, got "${pair.slice(0, 80)}"`);
     }

@@ -20,7 +20,11 @@ export function register(program: Command): void {
         const report = await reconcile(deps, { dryRun });
         console.log(formatDriftTable(report.drift));
         const summary = `${report.drift.length} drift${report.drift.length === 1 ? '' : 's'}`;
-        console.log(dryRun ? `${summary} (dry run: nothing changed)` : `${summary}; ${report.repaired.length} source(s) repaired, ${report.failed.length} failed`);
+        console.log(
+          dryRun
+            ? `${summary} (dry run: nothing changed)`
+            : `${summary}; ${report.repaired.length} source(s) repaired, ${report.failed.length} failed`,
+        );
         for (const f of report.failed) console.error(`  ${f.source} not repaired: ${f.error}`);
         if (report.failed.length) process.exitCode = 1;
       }),

@@ -23,7 +23,12 @@ async function asUsage<T>(work: Promise<T>): Promise<T> {
   }
 }
 
-const restoreDeps = (rt: CliRuntime): RestoreDeps => ({ pool: rt.db.pool, databases: rt.ctx.databases, rolePrefix: rt.env.TENANT_ROLE_PREFIX, actor });
+const restoreDeps = (rt: CliRuntime): RestoreDeps => ({
+  pool: rt.db.pool,
+  databases: rt.ctx.databases,
+  rolePrefix: rt.env.TENANT_ROLE_PREFIX,
+  actor,
+});
 
 export function register(program: Command): void {
   const tenants = program.commands.find((c) => c.name() === 'tenants') ?? program.command('tenants');
@@ -37,7 +42,19 @@ export function register(program: Command): void {
       withRuntime(async (rt) => {
         const id = await tenantIdOf(rt, slug);
         const { manifest, bytes, sha256 } = await asUsage(exportTenant({ pool: rt.db.pool, databases: rt.ctx.databases }, id, opts.out));
-        console.log(JSON.stringify({ file: opts.out, bytes, sha256, tier: manifest.tier, tables: Object.fromEntries(manifest.tables.map((t) => [t.name, t.rows])) }, null, 2));
+        console.log(
+          JSON.stringify(
+            {
+              file: opts.out,
+              bytes,
+              sha256,
+              tier: manifest.tier,
+              tables: Object.fromEntries(manifest.tables.map((t) => [t.name, t.rows])),
+            },
+            null,
+            2,
+          ),
+        );
       }),
     );
 
@@ -46,7 +63,11 @@ export function register(program: Command): void {
     .description('create a new tenant from an export archive (checked whole before anything is created)')
     .argument('<file>')
     .requiredOption('--slug <slug>', 'slug of the new tenant')
-    .option('--to <tier>', 'pooled, schema or database (default: the tier it was exported from)', choiceArg(['pooled', 'schema', 'database'] as const))
+    .option(
+      '--to <tier>',
+      'pooled, schema or database (default: the tier it was exported from)',
+      choiceArg(['pooled', 'schema', 'database'] as const),
+    )
     .action((file: string, opts: { slug: string; to?: 'pooled' | 'schema' | 'database' }) =>
       withRuntime(async (rt) => {
         const { tenant, tables } = await asUsage(importTenant(restoreDeps(rt), file, { slug: opts.slug, to: opts.to }));
@@ -64,20 +85,36 @@ export function register(program: Command): void {
     .option('--owner-email <email>', 'the owner (default: the earliest member with an e-mail)')
     .option('--plan <plan>', 'plan of the new tenant', 'free')
     .option('--name <name>', 'display name (default: the slug)')
-    .action((slug: string, opts: { from: string; schema: string; to: 'schema' | 'pooled'; ownerEmail?: string; plan: string; name?: string }) =>
-      withRuntime(async (rt) => {
-        if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(opts.schema)) throw new UsageError(`--schema: ${opts.schema.slice(0, 80)} is not a schema name`);
-        if (!/^postgres(ql)?:\/\//.test(opts.from)) throw new UsageError('--from: expected a postgres:// URL');
-        const result = await asUsage(adoptDatabase(restoreDeps(rt), { slug, ...opts }));
-        console.log(JSON.stringify({ id: result.tenant.id, slug: result.tenant.slug, isolation: result.tenant.isolation, tables: result.tables, skipped: result.skipped }, null, 2));
-      }),
+    .action(
+      (slug: string, opts: { from: string; schema: string; to: 'schema' | 'pooled'; ownerEmail?: string; plan: string; name?: string }) =>
+        withRuntime(async (rt) => {
+          if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(opts.schema))
+            throw new UsageError(`--schema: ${opts.schema.slice(0, 80)} is not a schema name`);
+          if (!/^postgres(ql)?:\/\//.test(opts.from)) throw new UsageError('--from: expected a postgres:// URL');
+          const result = await asUsage(adoptDatabase(restoreDeps(rt), { slug, ...opts }));
+          console.log(
+            JSON.stringify(
+              {
+                id: result.tenant.id,
+                slug: result.tenant.slug,
+                isolation: result.tenant.isolation,
+                tables: result.tables,
+                skipped: result.skipped,
+              },
+              null,
+              2,
+            ),
+          );
+        }),
     );
 
   program
     .command('people')
     .description("a person's rights")
     .command('erase')
-    .description("erase a person: identity pseudonymised, memberships ended, authored rows deleted or kept per ERASE_AUTHORED_ROWS, audit personal data removed")
+    .description(
+      'erase a person: identity pseudonymised, memberships ended, authored rows deleted or kept per ERASE_AUTHORED_ROWS, audit personal data removed',
+    )
     .argument('<email>')
     .action((email: string) =>
       withRuntime(async (rt) => {

@@ -13,10 +13,7 @@ import { register as registerBilling } from './billing.ts';
 import { register as registerEntitlements } from './entitlements.ts';
 
 export function buildProgram(): Command {
-  const program = new Command('cli')
-    .description('Operator commands for the multi-tenant backend')
-    .showHelpAfterError()
-    .exitOverride();
+  const program = new Command('cli').description('Operator commands for the multi-tenant backend').showHelpAfterError().exitOverride();
   const groups = [
     registerMigrate,
     registerTenants,
@@ -41,4 +38,3 @@ export function buildProgram(): Command {
   inherit(program);
   return program;
 }
-

@@ -68,24 +68,34 @@ export function register(program: Command): void {
     .option('--trial', 'start a paid plan as a trial')
     .addOption(new Option('--isolation <tier>', 'placement tier').choices(ISOLATIONS))
     .option('--database-url-env <name>', 'TENANT_DATABASE_URL_<NAME> for a database-tier tenant on another server')
-    .action((opts: { slug: string; name: string; ownerEmail: string; ownerName: string; plan: string; trial?: boolean; isolation?: string; databaseUrlEnv?: string }) =>
-      withRuntime(async ({ ctx }) => {
-        const ownerPassword = await readSecret('OWNER_PASSWORD', "Owner's password: ");
-        const parsed = createTenantSchema.safeParse({
-          name: opts.name,
-          slug: opts.slug,
-          ownerEmail: opts.ownerEmail,
-          ownerName: opts.ownerName,
-          ownerPassword,
-          plan: opts.plan,
-          trial: opts.trial ?? false,
-          ...(opts.isolation ? { isolation: opts.isolation } : {}),
-          ...(opts.databaseUrlEnv ? { databaseUrlEnv: opts.databaseUrlEnv } : {}),
-        });
-        if (!parsed.success) throw new UsageError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
-        const { tenant } = await provisionTenant(provisionDeps(ctx), parsed.data, { platformAdmin: true, actor });
-        console.log(`created ${tenant.slug} (${tenant.id}) on ${tenant.isolation}, plan ${tenant.plan}`);
-      }),
+    .action(
+      (opts: {
+        slug: string;
+        name: string;
+        ownerEmail: string;
+        ownerName: string;
+        plan: string;
+        trial?: boolean;
+        isolation?: string;
+        databaseUrlEnv?: string;
+      }) =>
+        withRuntime(async ({ ctx }) => {
+          const ownerPassword = await readSecret('OWNER_PASSWORD', "Owner's password: ");
+          const parsed = createTenantSchema.safeParse({
+            name: opts.name,
+            slug: opts.slug,
+            ownerEmail: opts.ownerEmail,
+            ownerName: opts.ownerName,
+            ownerPassword,
+            plan: opts.plan,
+            trial: opts.trial ?? false,
+            ...(opts.isolation ? { isolation: opts.isolation } : {}),
+            ...(opts.databaseUrlEnv ? { databaseUrlEnv: opts.databaseUrlEnv } : {}),
+          });
+          if (!parsed.success) throw new UsageError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+          const { tenant } = await provisionTenant(provisionDeps(ctx), parsed.data, { platformAdmin: true, actor });
+          console.log(`created ${tenant.slug} (${tenant.id}) on ${tenant.isolation}, plan ${tenant.plan}`);
+        }),
     );
 
   for (const change of ['suspend', 'reactivate'] as const) {
@@ -147,8 +157,11 @@ export function register(program: Command): void {
         for (const f of report.failed) console.error(`  failed ${f.slug}: ${f.error}`);
         const md = report.metadata;
         if (md) {
-          console.log(`hasura sources: ${md.synced.length} updated, ${md.failed.length} failed${md.retryQueued ? ' (a retry is queued)' : ''}`);
-          for (const f of md.failed) console.error(`  hasura source of ${f.slug} not updated (its GraphQL keeps the old shape): ${f.error}`);
+          console.log(
+            `hasura sources: ${md.synced.length} updated, ${md.failed.length} failed${md.retryQueued ? ' (a retry is queued)' : ''}`,
+          );
+          for (const f of md.failed)
+            console.error(`  hasura source of ${f.slug} not updated (its GraphQL keeps the old shape): ${f.error}`);
         } else {
           console.log('hasura sources: not updated (HASURA_GRAPHQL_ENDPOINT is not set)');
         }
@@ -208,7 +221,10 @@ export function register(program: Command): void {
           }
           moveId = active.id;
         } else {
-          const parsed = moveTenantSchema.safeParse({ to: opts.to, ...(opts.databaseUrlEnv ? { databaseUrlEnv: opts.databaseUrlEnv } : {}) });
+          const parsed = moveTenantSchema.safeParse({
+            to: opts.to,
+            ...(opts.databaseUrlEnv ? { databaseUrlEnv: opts.databaseUrlEnv } : {}),
+          });
           if (!parsed.success) throw new UsageError(parsed.error.issues.map((i) => i.message).join('; '));
           if (active && active.to !== parsed.data.to) {
             throw new UsageError(`${slug} is being moved to ${active.to} (step ${active.state}): --resume or --abort that move first`);

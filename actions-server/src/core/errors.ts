@@ -138,7 +138,12 @@ export function isConnectionError(err: unknown): boolean {
 }
 
 export function databaseUnavailable(reason: string): AppError {
-  return new AppError('DATABASE_UNAVAILABLE', 'The database is unavailable for a moment; retry shortly', { reason }, { 'Retry-After': '1' });
+  return new AppError(
+    'DATABASE_UNAVAILABLE',
+    'The database is unavailable for a moment; retry shortly',
+    { reason },
+    { 'Retry-After': '1' },
+  );
 }
 
 interface PgErrorLike {

@@ -60,7 +60,8 @@ export async function openClient(url: string, onError: (err: Error) => void = ()
 export function serverPoolOptions(env: Pick<Env, 'DB_POOL_ACQUIRE_TIMEOUT_MS'>, log: Logger, label: string): PoolOptions {
   return {
     acquireTimeoutMs: env.DB_POOL_ACQUIRE_TIMEOUT_MS,
-    onClientError: (err) => log.warn({ pool: label, err: err.message }, 'database connection lost; it is discarded and the work it carried fails alone'),
+    onClientError: (err) =>
+      log.warn({ pool: label, err: err.message }, 'database connection lost; it is discarded and the work it carried fails alone'),
   };
 }
 

@@ -13,7 +13,10 @@ export class DeploymentMismatchError extends Error {
  * problems a process can run with but must report (boot log, readiness): database
  * servers named by tenants that this process has no TENANT_DATABASE_URL_<NAME> for.
  */
-export async function checkDeploymentSettings(pool: Pool, env: Pick<Env, 'TENANT_ROLE_PREFIX' | 'TENANT_DATABASE_SERVERS'>): Promise<string[]> {
+export async function checkDeploymentSettings(
+  pool: Pool,
+  env: Pick<Env, 'TENANT_ROLE_PREFIX' | 'TENANT_DATABASE_SERVERS'>,
+): Promise<string[]> {
   const { rows } = await pool.query<{ value: string }>(
     `with ins as (
        insert into public.deployment_settings (key, value) values ('tenant_role_prefix', $1)
@@ -34,5 +37,7 @@ export async function checkDeploymentSettings(pool: Pool, env: Pick<Env, 'TENANT
   );
   return servers.rows
     .filter((s) => !(s.name in env.TENANT_DATABASE_SERVERS))
-    .map((s) => `${s.name} is not set in this process, but ${s.tenants} database-tier tenant(s) live on that server (they answer 503 here)`);
+    .map(
+      (s) => `${s.name} is not set in this process, but ${s.tenants} database-tier tenant(s) live on that server (they answer 503 here)`,
+    );
 }

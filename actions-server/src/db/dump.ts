@@ -135,20 +135,20 @@ async function header(client: Client): Promise<string[]> {
 async function extensionLines(cat: Catalog): Promise<string[]> {
   const { client } = cat;
   return (
-      await rows<{ line: string }>(
-        client,
-        `select format('create extension if not exists %I with schema %I;', e.extname, n.nspname) as line
+    await rows<{ line: string }>(
+      client,
+      `select format('create extension if not exists %I with schema %I;', e.extname, n.nspname) as line
          from pg_extension e join pg_namespace n on n.oid = e.extnamespace
          where e.extname <> 'plpgsql' order by e.extname`,
-      )
-    ).map((r) => r.line);
+    )
+  ).map((r) => r.line);
 }
 
 async function schemaLines(cat: Catalog): Promise<string[]> {
   const { client } = cat;
-  return (
-      await rows<{ nspname: string }>(client, `select nspname from (${SCHEMAS_SQL}) s where nspname <> 'public'`)
-    ).map((s) => `create schema ${ident(s.nspname)};`);
+  return (await rows<{ nspname: string }>(client, `select nspname from (${SCHEMAS_SQL}) s where nspname <> 'public'`)).map(
+    (s) => `create schema ${ident(s.nspname)};`,
+  );
 }
 
 async function typeLines(cat: Catalog): Promise<string[]> {
@@ -179,19 +179,19 @@ async function typeLines(cat: Catalog): Promise<string[]> {
     [nsOids],
   );
   return types.map((t) => {
-      switch (t.typtype) {
-        case 'e':
-          return `create type ${t.name} as enum (${t.def ?? ''});`;
-        case 'd':
-          return `create domain ${t.name} as ${t.def ?? ''};`;
-        case 'c':
-          return `create type ${t.name} as (${t.def ?? ''});`;
-        case 'r':
-          return `create type ${t.name} as range (${t.def ?? ''});`;
-        default:
-          throw new Error(`dump: type ${t.name} of kind ${t.typtype} is not supported`);
-      }
-    });
+    switch (t.typtype) {
+      case 'e':
+        return `create type ${t.name} as enum (${t.def ?? ''});`;
+      case 'd':
+        return `create domain ${t.name} as ${t.def ?? ''};`;
+      case 'c':
+        return `create type ${t.name} as (${t.def ?? ''});`;
+      case 'r':
+        return `create type ${t.name} as range (${t.def ?? ''});`;
+      default:
+        throw new Error(`dump: type ${t.name} of kind ${t.typtype} is not supported`);
+    }
+  });
 }
 
 /**
@@ -243,16 +243,16 @@ async function sequenceLines(cat: Catalog): Promise<string[]> {
 }
 
 type TableRow = {
-    oid: number;
-    ident: string;
-    relkind: string;
-    rls: boolean;
-    force: boolean;
-    options: string | null;
-    partkey: string | null;
-    partof: string | null;
-    bound: string | null;
-  };
+  oid: number;
+  ident: string;
+  relkind: string;
+  rls: boolean;
+  force: boolean;
+  options: string | null;
+  partkey: string | null;
+  partof: string | null;
+  bound: string | null;
+};
 
 async function loadTables(cat: Catalog): Promise<TableRow[]> {
   const { client, nsOids } = cat;
@@ -308,46 +308,46 @@ async function tableLines(cat: Catalog, tables: TableRow[]): Promise<string[]> {
   const colsOf = groupBy(columns, (c) => c.relid);
   const consOf = groupBy(constraints, (c) => c.relid);
   return tables.flatMap((t) => {
-      const body = [...(colsOf.get(t.oid) ?? []), ...(consOf.get(t.oid) ?? [])].map((l) => `  ${l.line}`);
-      const head = t.partof
-        ? `create table ${t.ident} partition of ${t.partof} ${t.bound ?? ''}`
-        : `create table ${t.ident} (\n${body.join(',\n')}\n)`;
-      const tail = `${t.partkey ? ` partition by ${t.partkey}` : ''}${t.options ? ` with (${t.options})` : ''};`;
-      return [head + tail, ''];
-    });
+    const body = [...(colsOf.get(t.oid) ?? []), ...(consOf.get(t.oid) ?? [])].map((l) => `  ${l.line}`);
+    const head = t.partof
+      ? `create table ${t.ident} partition of ${t.partof} ${t.bound ?? ''}`
+      : `create table ${t.ident} (\n${body.join(',\n')}\n)`;
+    const tail = `${t.partkey ? ` partition by ${t.partkey}` : ''}${t.options ? ` with (${t.options})` : ''};`;
+    return [head + tail, ''];
+  });
 }
 
 /** Foreign keys, after every table exists. */
 async function foreignKeyLines(cat: Catalog): Promise<string[]> {
   const { client, nsOids } = cat;
   return (
-      await rows<{ line: string }>(
-        client,
-        `select format('alter table only %I.%I add constraint %I %s;', n.nspname, r.relname, c.conname, pg_get_constraintdef(c.oid)) as line
+    await rows<{ line: string }>(
+      client,
+      `select format('alter table only %I.%I add constraint %I %s;', n.nspname, r.relname, c.conname, pg_get_constraintdef(c.oid)) as line
          from pg_constraint c join pg_class r on r.oid = c.conrelid join pg_namespace n on n.oid = r.relnamespace
          where r.relnamespace = any ($1::oid[]) and c.contype = 'f' and c.conislocal
          order by n.nspname, r.relname, c.conname`,
-        [nsOids],
-      )
-    ).map((r) => r.line);
+      [nsOids],
+    )
+  ).map((r) => r.line);
 }
 
 /** Indexes not backing a constraint. */
 async function indexLines(cat: Catalog): Promise<string[]> {
   const { client, nsOids } = cat;
   return (
-      await rows<{ line: string }>(
-        client,
-        `select pg_get_indexdef(i.indexrelid) || ';' as line
+    await rows<{ line: string }>(
+      client,
+      `select pg_get_indexdef(i.indexrelid) || ';' as line
          from pg_index i join pg_class ic on ic.oid = i.indexrelid join pg_class t on t.oid = i.indrelid
          join pg_namespace n on n.oid = t.relnamespace
          where t.relnamespace = any ($1::oid[]) and t.relkind in ('r', 'p', 'm')
            and not exists (select 1 from pg_constraint c where c.conindid = i.indexrelid and c.contype in ('p', 'u', 'x'))
            and ${NOT_EXTENSION('pg_class', 't')}
          order by n.nspname, t.relname, ic.relname`,
-        [nsOids],
-      )
-    ).map((r) => r.line);
+      [nsOids],
+    )
+  ).map((r) => r.line);
 }
 
 /** Views, each after the views it reads. */
@@ -367,10 +367,10 @@ async function viewLines(cat: Catalog): Promise<string[]> {
     [nsOids],
   );
   return topoSort(views).flatMap((v) => [
-      `create ${v.relkind === 'm' ? 'materialized ' : ''}view ${v.name}${v.options ? ` with (${v.options})` : ''} as\n` +
-        `${v.def.trimEnd().replace(/;$/, '')}${v.relkind === 'm' ? '\nwith no data' : ''};`,
-      '',
-    ]);
+    `create ${v.relkind === 'm' ? 'materialized ' : ''}view ${v.name}${v.options ? ` with (${v.options})` : ''} as\n` +
+      `${v.def.trimEnd().replace(/;$/, '')}${v.relkind === 'm' ? '\nwith no data' : ''};`,
+    '',
+  ]);
 }
 
 /** Row-level security and policies. */
@@ -399,23 +399,23 @@ async function rlsLines(cat: Catalog, tables: TableRow[]): Promise<string[]> {
 async function triggerLines(cat: Catalog): Promise<string[]> {
   const { client, nsOids } = cat;
   return (
-      await rows<{ line: string }>(
-        client,
-        `select pg_get_triggerdef(tg.oid) || ';' as line
+    await rows<{ line: string }>(
+      client,
+      `select pg_get_triggerdef(tg.oid) || ';' as line
          from pg_trigger tg join pg_class c on c.oid = tg.tgrelid join pg_namespace n on n.oid = c.relnamespace
          where c.relnamespace = any ($1::oid[]) and not tg.tgisinternal
          order by n.nspname, c.relname, tg.tgname`,
-        [nsOids],
-      )
-    ).map((r) => r.line);
+      [nsOids],
+    )
+  ).map((r) => r.line);
 }
 
 async function commentLines(cat: Catalog): Promise<string[]> {
   const { client, nsOids } = cat;
   return (
-      await rows<{ line: string }>(
-        client,
-        `select line from (
+    await rows<{ line: string }>(
+      client,
+      `select line from (
            select 1 as k, n.nspname as a, '' as b, 0 as c,
                   format('comment on schema %I is %L;', n.nspname, d.description) as line
            from pg_description d join pg_namespace n on d.classoid = 'pg_namespace'::regclass and d.objoid = n.oid
@@ -452,9 +452,9 @@ async function commentLines(cat: Catalog): Promise<string[]> {
            join pg_class c on c.oid = pol.polrelid join pg_namespace n on n.oid = c.relnamespace
            where n.oid = any ($1::oid[])
          ) x order by k, a collate "C", b collate "C", c`,
-        [nsOids],
-      )
-    ).map((r) => r.line);
+      [nsOids],
+    )
+  ).map((r) => r.line);
 }
 
 /**

@@ -119,10 +119,7 @@ export async function collectViolations(
   }
 }
 
-export function applyExceptions(
-  violations: LintViolation[],
-  exceptions: LintException[],
-): Omit<LintReport, 'scope'> {
+export function applyExceptions(violations: LintViolation[], exceptions: LintException[]): Omit<LintReport, 'scope'> {
   const key = (v: { rule: string; object: string }) => `${v.rule}\u0000${v.object}`;
   const reasons = new Map(exceptions.map((e) => [key(e), e.reason]));
   const used = new Set<string>();

@@ -58,10 +58,7 @@ export async function migrateUp(pool: Pool, opts: { dir?: string; log?: (msg: st
       await client.query('begin');
       try {
         await client.query(sql);
-        await client.query('insert into public.schema_migrations (version, name) values ($1, $2)', [
-          m.version.toString(),
-          m.name,
-        ]);
+        await client.query('insert into public.schema_migrations (version, name) values ($1, $2)', [m.version.toString(), m.name]);
         await client.query('commit');
       } catch (err) {
         await client.query('rollback');
@@ -80,14 +77,21 @@ export async function migrateUp(pool: Pool, opts: { dir?: string; log?: (msg: st
 /** Rolls back the last `steps` applied migrations with their down.sql. */
 export async function migrateDown(pool: Pool, steps = 1, opts: { dir?: string } = {}): Promise<string[]> {
   const done = await appliedVersions(pool);
-  const targets = (await listMigrations(opts.dir)).filter((m) => done.has(m.version)).reverse().slice(0, steps);
+  const targets = (await listMigrations(opts.dir))
+    .filter((m) => done.has(m.version))
+    .reverse()
+    .slice(0, steps);
   const reverted: string[] = [];
   for (const m of targets) {
     const sql = await readFile(path.join(m.dir, 'down.sql'), 'utf8');
-    await withTransaction(pool, async (client) => {
-      await client.query(sql);
-      await client.query('delete from public.schema_migrations where version = $1', [m.version.toString()]);
-    }, { limits: false });
+    await withTransaction(
+      pool,
+      async (client) => {
+        await client.query(sql);
+        await client.query('delete from public.schema_migrations where version = $1', [m.version.toString()]);
+      },
+      { limits: false },
+    );
     reverted.push(`${m.version}_${m.name}`);
   }
   return reverted;

@@ -124,11 +124,7 @@ export class TenantResolver {
     const kind = key.slice(0, sep);
     const value = key.slice(sep + 1);
     const where =
-      kind === 'slug'
-        ? 'slug = $1'
-        : kind === 'id'
-          ? 'id = $1::uuid'
-          : 'custom_domain = $1 and custom_domain_verified_at is not null';
+      kind === 'slug' ? 'slug = $1' : kind === 'id' ? 'id = $1::uuid' : 'custom_domain = $1 and custom_domain_verified_at is not null';
     // One statement, no transaction: this is the uncached hot path.
     const { rows } = await this.opts.pool.query<Row>(`select ${COLUMNS} from public.tenants where ${where}`, [value]);
     return rows[0] ? fromRow(rows[0]) : null;

@@ -25,7 +25,8 @@ export function entitlementRoutes(ctx: AppContext): Router {
   router.get('/api/tenants/:id/features', auth, async (req, res) => {
     const id = tenantIdParam(req);
     // A platform admin's claim is re-checked: a demoted one is only a member, if that.
-    const platformAdmin = req.auth!.role === PLATFORM_ADMIN_ROLE && (await identityStanding(ctx.pool, req.auth!.userId, null))?.isPlatformAdmin === true;
+    const platformAdmin =
+      req.auth!.role === PLATFORM_ADMIN_ROLE && (await identityStanding(ctx.pool, req.auth!.userId, null))?.isPlatformAdmin === true;
     if (!platformAdmin) await assertMember(ctx, req, id, 'member');
     res.json({ entitlements: await getTenantEntitlements(ctx.pool, id, { userId: req.auth!.userId, platformAdmin }) });
   });

@@ -12,7 +12,14 @@ const featureName = z.string().regex(/^[a-z][a-z0-9_]{1,40}$/, 'a feature name i
 const maxLimit = z.number().int().min(-1).max(Number.MAX_SAFE_INTEGER);
 const rateLimit = z.number().int().min(1).max(2_147_483_647);
 
-export const LIMIT_KEYS = ['max_users', 'max_channels', 'max_storage_bytes', 'max_api_calls_month', 'rate_limit_per_minute', 'rate_limit_per_hour'] as const;
+export const LIMIT_KEYS = [
+  'max_users',
+  'max_channels',
+  'max_storage_bytes',
+  'max_api_calls_month',
+  'rate_limit_per_minute',
+  'rate_limit_per_hour',
+] as const;
 export type LimitKey = (typeof LIMIT_KEYS)[number];
 
 const limitsShape = <T extends z.ZodType>(wrap: (s: z.ZodNumber) => T) =>
@@ -80,8 +87,12 @@ const numbers = (row: Record<string, unknown>): Record<LimitKey, number> =>
 const PLAN_COLUMNS = `id, features, ${LIMIT_KEYS.join(', ')}`;
 
 async function readPlan(pool: Pool, planId: string): Promise<PlanEntitlements> {
-  const row = (await pool.query<Record<string, unknown> & { id: string; features: Record<string, boolean> }>(`select ${PLAN_COLUMNS} from public.plans where id = $1`, [planId]))
-    .rows[0];
+  const row = (
+    await pool.query<Record<string, unknown> & { id: string; features: Record<string, boolean> }>(
+      `select ${PLAN_COLUMNS} from public.plans where id = $1`,
+      [planId],
+    )
+  ).rows[0];
   if (!row) throw new AppError('NOT_FOUND', `Unknown plan '${planId}'`, { plan: planId });
   return { plan: row.id, features: row.features, limits: numbers(row) };
 }
@@ -107,7 +118,12 @@ export async function setPlanEntitlements(pool: Pool, planId: string, rawInput: 
 }
 
 /** Sets or removes a tenant's feature and limit overrides (platform admins); audited in the tenant's chain. */
-export async function setTenantEntitlements(pool: Pool, tenantId: string, rawInput: unknown, actor: ActorInfo): Promise<TenantEntitlements> {
+export async function setTenantEntitlements(
+  pool: Pool,
+  tenantId: string,
+  rawInput: unknown,
+  actor: ActorInfo,
+): Promise<TenantEntitlements> {
   const input = parse(tenantEntitlementsSchema, rawInput, 'tenant entitlements');
   const split = (o: Record<string, unknown> | undefined) => ({
     set: Object.fromEntries(Object.entries(o ?? {}).filter(([, v]) => v !== null && v !== undefined)),
@@ -170,7 +186,11 @@ async function readTenantEntitlements(pool: Pool, tenantId: string): Promise<Ten
 }
 
 /** The effective set for a member, read as `app` under RLS (platform admins read it as the owner). */
-export async function getTenantEntitlements(pool: Pool, tenantId: string, reader: { userId: string; platformAdmin: boolean }): Promise<TenantEntitlements> {
+export async function getTenantEntitlements(
+  pool: Pool,
+  tenantId: string,
+  reader: { userId: string; platformAdmin: boolean },
+): Promise<TenantEntitlements> {
   if (reader.platformAdmin) return readTenantEntitlements(pool, tenantId);
   return asTenant(pool, { tenantId, userId: reader.userId, dbRole: 'app' }, async (client) =>
     toEntitlements((await client.query<Record<string, unknown>>(ENTITLEMENTS_SQL, [tenantId])).rows[0]),

@@ -29,7 +29,15 @@ import { planIdSchema } from '../tenants/schemas.ts';
 import { startSession } from '../auth/sessions.ts';
 import { afterSignUp } from '../auth/account.ts';
 import { changeRoleInputSchema, identityInputSchema, listMembersInputSchema } from '../members/schemas.ts';
-import { changeRole, leaveTenant, listMembers, removeMember, transferOwnership, type MemberActor, type MemberView } from '../members/service.ts';
+import {
+  changeRole,
+  leaveTenant,
+  listMembers,
+  removeMember,
+  transferOwnership,
+  type MemberActor,
+  type MemberView,
+} from '../members/service.ts';
 import type {
   AcceptInvitationOutput,
   BillingInfo,
@@ -68,7 +76,14 @@ import type {
   TenantMoveInfo,
   UpdateTenantOutput,
 } from './generated/actions.ts';
-import { isPlatformOperator, parseSession, requireMember, requirePlatformOperator, sessionVariablesSchema, type HasuraSession } from './session.ts';
+import {
+  isPlatformOperator,
+  parseSession,
+  requireMember,
+  requirePlatformOperator,
+  sessionVariablesSchema,
+  type HasuraSession,
+} from './session.ts';
 
 export const ACTIONS_PATH = '/hasura/actions';
 
@@ -143,7 +158,11 @@ const cancelArgs = z.preprocess(withoutNulls, cancelInputSchema) satisfies z.Zod
 // features/limits are checked by the entitlements service (it names the bad key).
 const planEntitlementArgs = z.preprocess(
   withoutNulls,
-  z.object({ planId: planIdSchema, features: z.record(z.string(), z.unknown()).optional(), limits: z.record(z.string(), z.unknown()).optional() }),
+  z.object({
+    planId: planIdSchema,
+    features: z.record(z.string(), z.unknown()).optional(),
+    limits: z.record(z.string(), z.unknown()).optional(),
+  }),
 ) satisfies z.ZodType<MutationSetPlanEntitlementsArgs, unknown>;
 const tenantEntitlementArgs = z.object({
   tenantId: z.uuid(),
@@ -248,16 +267,27 @@ async function runAction(ctx: AppContext, name: ActionName, input: unknown, sess
       const { input: args } = parseArgs(createTenantArgs, input, name);
       // Hasura does not pass the client's address to actions: the account is what is throttled here.
       const succeeded = await ctx.authThrottle.attempt('signup', { account: args.ownerEmail });
-      const { tenant, ownerId, createdIdentity } = await provisionTenant(
-        provisionDeps(ctx),
-        args,
-        { platformAdmin: await isPlatformOperator(ctx.pool, session), actor: actorOf(session), signedInAs: session.userId },
-      );
+      const { tenant, ownerId, createdIdentity } = await provisionTenant(provisionDeps(ctx), args, {
+        platformAdmin: await isPlatformOperator(ctx.pool, session),
+        actor: actorOf(session),
+        signedInAs: session.userId,
+      });
       succeeded();
-      const { token, expiresIn, refreshToken, refreshExpiresIn } = await startSession(ctx, { userId: ownerId, tenantId: tenant.id, role: 'owner' });
+      const { token, expiresIn, refreshToken, refreshExpiresIn } = await startSession(ctx, {
+        userId: ownerId,
+        tenantId: tenant.id,
+        role: 'owner',
+      });
       await afterSignUp(ctx, { tenantId: tenant.id, identityId: ownerId, createdIdentity });
       ctx.log.info({ tenantId: tenant.id, userId: ownerId, slug: tenant.slug }, 'tenant created (action)');
-      return { tenant: tenantInfo(toTenantView(tenant)), ownerId, token, expiresIn, refreshToken, refreshExpiresIn } satisfies CreateTenantOutput;
+      return {
+        tenant: tenantInfo(toTenantView(tenant)),
+        ownerId,
+        token,
+        expiresIn,
+        refreshToken,
+        refreshExpiresIn,
+      } satisfies CreateTenantOutput;
     }
     case 'login': {
       const args = parseArgs(loginArgs, input, name);
@@ -324,7 +354,9 @@ async function runAction(ctx: AppContext, name: ActionName, input: unknown, sess
     }
     case 'revokeInvitation': {
       const args = parseArgs(revokeArgs, input, name);
-      return invitationInfo((await revokeInvitation(ctx, await requirePersonMember(ctx, session, 'admin'), args)).invitation) satisfies InvitationInfo;
+      return invitationInfo(
+        (await revokeInvitation(ctx, await requirePersonMember(ctx, session, 'admin'), args)).invitation,
+      ) satisfies InvitationInfo;
     }
     case 'moveTenant': {
       const { tenantId, ...args } = parseArgs(moveArgs, input, name);

@@ -18,9 +18,7 @@ export const AUTH_WEBHOOK_PATH = '/hasura/auth';
 
 const webhookBodySchema = z.object({
   // Header names arrive in whatever case the client used.
-  headers: z
-    .record(z.string(), z.string())
-    .transform((h) => Object.fromEntries(Object.entries(h).map(([k, v]) => [k.toLowerCase(), v]))),
+  headers: z.record(z.string(), z.string()).transform((h) => Object.fromEntries(Object.entries(h).map(([k, v]) => [k.toLowerCase(), v]))),
   request: z.unknown().optional(),
 });
 

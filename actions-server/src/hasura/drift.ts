@@ -104,7 +104,10 @@ export function desiredSourceOf(requests: MetadataRequest[]): DesiredSource {
     }
     const rel = /^pg_create_(object|array)_relationship$/.exec(r.type);
     if (rel) {
-      tableOf(args).relationships.set(String(args['name']), { list: `${rel[1] as 'object' | 'array'}_relationships`, using: asRecord(args['using']) });
+      tableOf(args).relationships.set(String(args['name']), {
+        list: `${rel[1] as 'object' | 'array'}_relationships`,
+        using: asRecord(args['using']),
+      });
       continue;
     }
     const perm = /^pg_create_(select|insert|update|delete)_permission$/.exec(r.type);
@@ -188,7 +191,10 @@ export function diffSource(actual: SourceMetadata | undefined, desired: DesiredS
   };
   const createPerm = (want: DesiredTable, key: string) => {
     const [kind, role] = key.split('/') as [PermissionKind, string];
-    permCreates.push({ type: `pg_create_${kind}_permission`, args: { source, table: want.table, role, permission: want.permissions.get(key) } });
+    permCreates.push({
+      type: `pg_create_${kind}_permission`,
+      args: { source, table: want.table, role, permission: want.permissions.get(key) },
+    });
   };
 
   for (const [key, want] of desired.tables) {
@@ -215,7 +221,8 @@ export function diffSource(actual: SourceMetadata | undefined, desired: DesiredS
       createRel(want, name);
     }
     const havePerms = new Map<string, Record<string, unknown>>();
-    for (const kind of PERMISSION_KINDS) for (const p of have[`${kind}_permissions`] ?? []) havePerms.set(permKey(kind, p.role), p.permission);
+    for (const kind of PERMISSION_KINDS)
+      for (const p of have[`${kind}_permissions`] ?? []) havePerms.set(permKey(kind, p.role), p.permission);
     for (const [pk, permission] of havePerms) {
       const wanted = want.permissions.get(pk);
       if (wanted && sameJson(wanted, permission)) continue;
@@ -238,5 +245,12 @@ export function formatDriftTable(drift: readonly Drift[]): string {
   if (drift.length === 0) return 'no drift';
   const rows = [['SOURCE', 'DRIFT', 'OBJECT', 'DETAIL'], ...drift.map((d) => [d.source, d.kind, d.object || '-', d.detail ?? ''])];
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+  return rows
+    .map((r) =>
+      r
+        .map((cell, i) => cell.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }

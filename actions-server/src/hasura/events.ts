@@ -54,7 +54,8 @@ function known<T extends string>(names: readonly T[], name: string, what: string
 export async function handleEventDelivery(ctx: AppContext, pathName: string, body: unknown): Promise<Outcome<unknown>> {
   const name = known(EVENT_TRIGGERS, pathName, 'event trigger');
   const delivery = parse(eventDeliverySchema, body, 'event delivery');
-  if (delivery.trigger.name !== name) throw new AppError('VALIDATION_FAILED', `Delivery of "${delivery.trigger.name}" sent to ${EVENTS_PATH}/${name}`);
+  if (delivery.trigger.name !== name)
+    throw new AppError('VALIDATION_FAILED', `Delivery of "${delivery.trigger.name}" sent to ${EVENTS_PATH}/${name}`);
   const receipt = { id: delivery.id, kind: 'event' as const, name };
   switch (name) {
     case 'tenant_status_changed': {
@@ -65,7 +66,11 @@ export async function handleEventDelivery(ctx: AppContext, pathName: string, bod
       const outcome = await handleOnce(ctx.pool, receipt, async () => ({ tenantId: id }));
       // The cache is process memory: dropping entries twice is harmless, but only a first delivery does it.
       if (outcome.status === 'processed') {
-        ctx.resolver.invalidate({ id, slugs: [before?.slug ?? null, after?.slug ?? null], domains: [before?.custom_domain ?? null, after?.custom_domain ?? null] });
+        ctx.resolver.invalidate({
+          id,
+          slugs: [before?.slug ?? null, after?.slug ?? null],
+          domains: [before?.custom_domain ?? null, after?.custom_domain ?? null],
+        });
       }
       return outcome;
     }

@@ -128,8 +128,12 @@ export function tenantSourceRequests(spec: TenantSourceSpec): MetadataRequest[] 
     }
   }
 
-  const permission = (kind: 'select' | 'insert' | 'update' | 'delete', table: string, role: HasuraTenantRole, body: Record<string, unknown>) =>
-    requests.push({ type: `pg_create_${kind}_permission`, args: { source, table: qualified(table), role, permission: body } });
+  const permission = (
+    kind: 'select' | 'insert' | 'update' | 'delete',
+    table: string,
+    role: HasuraTenantRole,
+    body: Record<string, unknown>,
+  ) => requests.push({ type: `pg_create_${kind}_permission`, args: { source, table: qualified(table), role, permission: body } });
 
   for (const table of spec.tables) {
     const writable = table.columns.filter((c) => !GENERATED_COLUMNS.has(c));
@@ -149,12 +153,14 @@ export function tenantSourceRequests(spec: TenantSourceSpec): MetadataRequest[] 
       if (table === members) {
         const own = { identity_id: { _eq: SESSION_USER } };
         const editable = writable.filter((c) => c !== 'identity_id' && c !== 'email');
-        if (editable.length > 0) permission('update', table.name, role, { columns: editable, filter: and(guard, own), check: and(guard, own) });
+        if (editable.length > 0)
+          permission('update', table.name, role, { columns: editable, filter: and(guard, own), check: and(guard, own) });
       } else if (ownerFk) {
         const own = { [objectRelationshipName(ownerFk)]: { identity_id: { _eq: SESSION_USER } } };
         permission('insert', table.name, role, { columns: writable, check: and(guard, own) });
         const editable = writable.filter((c) => c !== ownerFk.column);
-        if (editable.length > 0) permission('update', table.name, role, { columns: editable, filter: and(guard, own), check: and(guard, own) });
+        if (editable.length > 0)
+          permission('update', table.name, role, { columns: editable, filter: and(guard, own), check: and(guard, own) });
         permission('delete', table.name, role, { filter: and(guard, own) });
       }
     }
@@ -215,7 +221,8 @@ export function placementOf(tenant: PlacementColumns): Placement {
     case 'pooled':
       return { exposed: false, reason: 'pooled tenants share the platform metadata' };
     case 'database':
-      if (!tenant.schema_name || !tenant.db_role || !tenant.database_name) throw new Error('database tenant without schema, role or database');
+      if (!tenant.schema_name || !tenant.db_role || !tenant.database_name)
+        throw new Error('database tenant without schema, role or database');
       return {
         exposed: true,
         schema: tenant.schema_name,
@@ -263,7 +270,10 @@ export function sourceCapacity(settings: HasuraSettings): SourceCapacity {
     async reserve(client, tenant) {
       const placement = placementOf(tenant);
       if (!placement.exposed) return;
-      await client.query('insert into public.hasura_tenant_sources (tenant_id, source_name) values ($1, $2)', [tenant.id, placement.schema]);
+      await client.query('insert into public.hasura_tenant_sources (tenant_id, source_name) values ($1, $2)', [
+        tenant.id,
+        placement.schema,
+      ]);
     },
   };
 }
@@ -273,7 +283,12 @@ export function sourceCapacity(settings: HasuraSettings): SourceCapacity {
  * transaction on this database, or in a transaction of the tenant's own
  * database (committed before the caller's).
  */
-export function inTenantDatabase<T>(deps: ExposureDeps, tenant: PlacementColumns, client: Client, fn: (client: Client) => Promise<T>): Promise<T> {
+export function inTenantDatabase<T>(
+  deps: ExposureDeps,
+  tenant: PlacementColumns,
+  client: Client,
+  fn: (client: Client) => Promise<T>,
+): Promise<T> {
   if (tenant.isolation !== 'database') return fn(client);
   if (!deps.databases) throw new Error('database tenants need TenantDatabases to be exposed');
   return deps.databases.withPool(refOfRow(tenant), (pool) => asSystem(pool, fn));
@@ -307,7 +322,10 @@ export async function reserveSource(deps: ExposureDeps, tenant: TenantRow, place
           { limit: settings.maxTenantSources },
         );
       }
-      await client.query('insert into public.hasura_tenant_sources (tenant_id, source_name) values ($1, $2)', [tenant.id, placement.schema]);
+      await client.query('insert into public.hasura_tenant_sources (tenant_id, source_name) values ($1, $2)', [
+        tenant.id,
+        placement.schema,
+      ]);
     }
     const login = loginRoleOf(settings, placement);
     return inTenantDatabase(deps, tenant, client, async (c) => {
@@ -385,7 +403,12 @@ async function withAttempts(deps: ExposureDeps, sourceName: string, what: string
 }
 
 /** The source a tenant should have, given its schema's tables. */
-export function sourceSpecOf(settings: HasuraSettings, tenant: Pick<TenantRow, 'slug'>, placement: Exposed, tables: TenantTable[]): TenantSourceSpec {
+export function sourceSpecOf(
+  settings: HasuraSettings,
+  tenant: Pick<TenantRow, 'slug'>,
+  placement: Exposed,
+  tables: TenantTable[],
+): TenantSourceSpec {
   return {
     sourceName: placement.schema,
     namespace: graphqlNamespace(tenant.slug),

@@ -44,10 +44,19 @@ function sourceOfInconsistency(o: InconsistentObject): string | undefined {
 export async function reconcile(deps: ExposureDeps, opts: { dryRun: boolean }): Promise<ReconcileReport> {
   const exported = await exportMetadata(deps);
   const snapshot = exported.metadata.sources;
-  const inconsistent = await deps.metadata.request<{ inconsistent_objects?: InconsistentObject[] }>({ type: 'get_inconsistent_metadata', args: {} });
+  const inconsistent = await deps.metadata.request<{ inconsistent_objects?: InconsistentObject[] }>({
+    type: 'get_inconsistent_metadata',
+    args: {},
+  });
   const report: ReconcileReport = { resourceVersion: exported.resource_version, drift: [], repaired: [], failed: [], dryRun: opts.dryRun };
 
-  const { rows: tenants } = await deps.pool.query<{ id: string; slug: string; status: string; source_name: string | null; moving: boolean }>(
+  const { rows: tenants } = await deps.pool.query<{
+    id: string;
+    slug: string;
+    status: string;
+    source_name: string | null;
+    moving: boolean;
+  }>(
     `select t.id, t.slug, t.status, s.source_name,
             exists (select 1 from public.tenant_moves m where m.tenant_id = t.id and m.finished_at is null) as moving
        from public.tenants t left join public.hasura_tenant_sources s on s.tenant_id = t.id
@@ -75,7 +84,12 @@ export async function reconcile(deps: ExposureDeps, opts: { dryRun: boolean }): 
     }
     const rebuild = live && (bySource.get(name)?.length ?? 0) > 0;
     for (const o of rebuild ? bySource.get(name)! : []) {
-      report.drift.push({ source: name, kind: 'inconsistent object', object: String(o.name ?? o.type ?? ''), detail: String(o.reason ?? '').slice(0, 200) });
+      report.drift.push({
+        source: name,
+        kind: 'inconsistent object',
+        object: String(o.name ?? o.type ?? ''),
+        detail: String(o.reason ?? '').slice(0, 200),
+      });
     }
     try {
       const dry = await syncTenantSource(deps, t.id, { snapshot, dryRun: true, rebuild });
@@ -92,7 +106,12 @@ export async function reconcile(deps: ExposureDeps, opts: { dryRun: boolean }): 
   bySource.forEach((objects, source) => {
     if (owned.has(source) || source.startsWith(TENANT_SOURCE_PREFIX)) return;
     for (const o of objects) {
-      report.drift.push({ source: source || '-', kind: 'inconsistent object', object: String(o.name ?? o.type ?? ''), detail: 'not a tenant source: left alone' });
+      report.drift.push({
+        source: source || '-',
+        kind: 'inconsistent object',
+        object: String(o.name ?? o.type ?? ''),
+        detail: 'not a tenant source: left alone',
+      });
     }
   });
 

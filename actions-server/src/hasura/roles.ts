@@ -13,4 +13,3 @@ export const HASURA_ADMIN_ROLE = 'admin';
 
 /** The tenant roles under their Hasura names, most privileged first. */
 export const HASURA_TENANT_ROLES: readonly HasuraTenantRole[] = TENANT_ROLES.map((r) => hasuraRoleName(r) as HasuraTenantRole);
-

@@ -64,8 +64,13 @@ export function hasuraRoutes(ctx: AppContext): Router {
       res.json(await dispatchAction(ctx, req.body));
     } catch (err) {
       const { status, body } = actionError(err);
-      const line = { requestId: req.requestId, action: (req.body as { action?: { name?: unknown } } | undefined)?.action?.name, code: body.extensions.code };
-      if (toAppError(err).status >= 500) ctx.log.error({ ...line, err: err instanceof Error ? { message: err.message, stack: err.stack } : err }, 'action failed');
+      const line = {
+        requestId: req.requestId,
+        action: (req.body as { action?: { name?: unknown } } | undefined)?.action?.name,
+        code: body.extensions.code,
+      };
+      if (toAppError(err).status >= 500)
+        ctx.log.error({ ...line, err: err instanceof Error ? { message: err.message, stack: err.stack } : err }, 'action failed');
       else ctx.log.info(line, body.message);
       res.status(status).json(body);
     }

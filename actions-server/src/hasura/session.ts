@@ -85,7 +85,8 @@ export interface MemberActor {
 export async function requireMember(pool: Pool, session: HasuraSession, min: TenantRole): Promise<MemberActor> {
   const sessionRole = tenantRoleOf(session.role);
   const { tenantId, userId } = session;
-  if (!sessionRole || !tenantId || !userId) throw new AppError('FORBIDDEN', 'Only members of a tenant may do this; sign in on the tenant address');
+  if (!sessionRole || !tenantId || !userId)
+    throw new AppError('FORBIDDEN', 'Only members of a tenant may do this; sign in on the tenant address');
   let current: TenantRole;
   if (session.apiKeyId) {
     const key = await apiKeyStanding(pool, session.apiKeyId, tenantId);

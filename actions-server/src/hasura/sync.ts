@@ -12,7 +12,15 @@ import { asSystem, type Pool } from '../db/tx.ts';
 import { enqueue } from '../jobs/queue.ts';
 import type { TenantRow } from '../tenants/records.ts';
 import type { MetadataRequest } from './client.ts';
-import { desiredSourceOf, diffSource, exportedMetadataSchema, METADATA_VERSION, type Drift, type ExportedMetadata, type SourceMetadata } from './drift.ts';
+import {
+  desiredSourceOf,
+  diffSource,
+  exportedMetadataSchema,
+  METADATA_VERSION,
+  type Drift,
+  type ExportedMetadata,
+  type SourceMetadata,
+} from './drift.ts';
 import {
   dropSource,
   inTenantDatabase,
@@ -47,7 +55,8 @@ export async function exportMetadata(deps: Pick<ExposureDeps, 'metadata'>): Prom
   const version = (raw as { metadata?: { version?: unknown } } | null)?.metadata?.version;
   if (version !== METADATA_VERSION) throw new UnknownMetadataVersion(version);
   const parsed = exportedMetadataSchema.safeParse(raw);
-  if (!parsed.success) throw new UnknownMetadataVersion(`${METADATA_VERSION} (in a shape this server cannot read: ${parsed.error.issues[0]?.message})`);
+  if (!parsed.success)
+    throw new UnknownMetadataVersion(`${METADATA_VERSION} (in a shape this server cannot read: ${parsed.error.issues[0]?.message})`);
   return parsed.data;
 }
 
@@ -85,7 +94,9 @@ async function actualSource(deps: ExposureDeps, name: string, snapshot: SyncOpti
 /** Drops the source of a tenant that should have none (closed), and frees its slot. */
 async function retire(deps: ExposureDeps, tenant: TenantRow, sourceName: string, opts: SyncOptions): Promise<SourceSync> {
   const present = await actualSource(deps, sourceName, opts.snapshot);
-  const drift: Drift[] = [{ source: sourceName, kind: 'closed tenant registered', object: '', detail: `tenant ${tenant.slug} is ${tenant.status}` }];
+  const drift: Drift[] = [
+    { source: sourceName, kind: 'closed tenant registered', object: '', detail: `tenant ${tenant.slug} is ${tenant.status}` },
+  ];
   if (present) drift.push({ source: sourceName, kind: 'source extra', object: '', detail: `tenant ${tenant.slug} is ${tenant.status}` });
   const requests: MetadataRequest[] = present ? [{ type: 'pg_drop_source', args: { name: sourceName, cascade: true } }] : [];
   if (!opts.dryRun) {
@@ -96,7 +107,12 @@ async function retire(deps: ExposureDeps, tenant: TenantRow, sourceName: string,
   return { tenantId: tenant.id, source: sourceName, drift, requests, action: opts.dryRun ? 'none' : 'dropped' };
 }
 
-async function desiredRegistration(deps: ExposureDeps, tenant: TenantRow, placement: Exposed, dryRun: boolean): Promise<MetadataRequest[] | undefined> {
+async function desiredRegistration(
+  deps: ExposureDeps,
+  tenant: TenantRow,
+  placement: Exposed,
+  dryRun: boolean,
+): Promise<MetadataRequest[] | undefined> {
   // Repairs first make sure of the grant and the marker view (and the slot under the cap); a dry run only reads.
   const tables = dryRun
     ? await asSystem(deps.pool, (client) => inTenantDatabase(deps, tenant, client, (c) => introspectTenantSchema(c, placement.schema)))
@@ -197,19 +213,31 @@ export async function syncPendingSources(deps: ExposureDeps, opts: PendingSyncOp
     await Promise.all(Array.from({ length: Math.max(1, Math.min(opts.concurrency, pending.length)) }, worker));
   }
   if (report.failed.length > 0 && opts.queueRetry !== false) {
-    deps.log.warn({ failed: report.failed.length, total: pending.length }, 'Hasura metadata of upgraded tenants not updated; a retry is queued');
+    deps.log.warn(
+      { failed: report.failed.length, total: pending.length },
+      'Hasura metadata of upgraded tenants not updated; a retry is queued',
+    );
     report.retryQueued = await queueRetry(deps, SYNC_SOURCES_JOB, {}, 'hasura.sync-sources', opts.retryAfterMs ?? 60_000);
   }
   return report;
 }
 
 /** Queues a retry; false (logged) when the job queue is not there (the next run, or reconcile, catches up instead). */
-async function queueRetry(deps: Pick<ExposureDeps, 'pool' | 'log'>, job: string, payload: unknown, jobKey: string, afterMs: number): Promise<boolean> {
+async function queueRetry(
+  deps: Pick<ExposureDeps, 'pool' | 'log'>,
+  job: string,
+  payload: unknown,
+  jobKey: string,
+  afterMs: number,
+): Promise<boolean> {
   try {
     await enqueue(deps.pool, job, payload, { jobKey, runAt: new Date(Date.now() + afterMs), maxAttempts: 25 });
     return true;
   } catch (err) {
-    deps.log.error({ job, err: (err as Error).message }, 'could not queue the retry of the Hasura metadata step: run tenants migrate or hasura reconcile again');
+    deps.log.error(
+      { job, err: (err as Error).message },
+      'could not queue the retry of the Hasura metadata step: run tenants migrate or hasura reconcile again',
+    );
     return false;
   }
 }

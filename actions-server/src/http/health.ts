@@ -64,9 +64,10 @@ async function ready(lifecycle: Lifecycle, pool: Pool, res: ServerResponse): Pro
   const expected = await latestMigration;
   let timer: NodeJS.Timeout | undefined;
   try {
-    const check = pool.query<{ migrated: boolean }>('select exists (select 1 from public.schema_migrations where version = $1::bigint) as migrated', [
-      expected ?? '0',
-    ]);
+    const check = pool.query<{ migrated: boolean }>(
+      'select exists (select 1 from public.schema_migrations where version = $1::bigint) as migrated',
+      [expected ?? '0'],
+    );
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error('timeout exceeded when trying to connect')), READY_CHECK_TIMEOUT_MS);
     });
@@ -78,7 +79,10 @@ async function ready(lifecycle: Lifecycle, pool: Pool, res: ServerResponse): Pro
     }
     sendJson(res, 200, { status: 'ready', phase: lifecycle.phase, database: 'up', migrations: 'applied' });
   } catch (err) {
-    notReady(res, 'Not ready: the database is unreachable', { phase: lifecycle.phase, database: databaseUnavailableReason(err) ?? 'error' });
+    notReady(res, 'Not ready: the database is unreachable', {
+      phase: lifecycle.phase,
+      database: databaseUnavailableReason(err) ?? 'error',
+    });
   } finally {
     clearTimeout(timer);
   }
@@ -109,10 +113,15 @@ export function bootHandler(lifecycle: Lifecycle): (req: IncomingMessage, res: S
     if (path === LIVE_PATH) return live(lifecycle, res);
     if (path === READY_PATH) return notReady(res, `Not ready: the server is ${lifecycle.phase}`, { phase: lifecycle.phase });
     afterBody(req, () =>
-      sendJson(res, 503, errorBody(new AppError('SERVICE_UNAVAILABLE', 'The server is starting; retry shortly', { phase: lifecycle.phase })), {
-        'retry-after': '1',
-        connection: 'close',
-      }),
+      sendJson(
+        res,
+        503,
+        errorBody(new AppError('SERVICE_UNAVAILABLE', 'The server is starting; retry shortly', { phase: lifecycle.phase })),
+        {
+          'retry-after': '1',
+          connection: 'close',
+        },
+      ),
     );
   };
 }

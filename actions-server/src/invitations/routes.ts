@@ -9,14 +9,7 @@ import { isUuid } from '../db/tx.ts';
 import { InvalidTokenError } from '../auth/tokens.ts';
 import { requestActor } from '../audit/actor.ts';
 import { acceptInputSchema, inviteInputSchema, revokeInputSchema } from './schemas.ts';
-import {
-  acceptInvitation,
-  inviteMember,
-  listInvitations,
-  revokeInvitation,
-  type AcceptActor,
-  type MemberActor,
-} from './service.ts';
+import { acceptInvitation, inviteMember, listInvitations, revokeInvitation, type AcceptActor, type MemberActor } from './service.ts';
 
 async function memberActor(ctx: AppContext, req: Request): Promise<MemberActor> {
   const tenantId = req.params['id'];
@@ -63,11 +56,16 @@ export function invitationRoutes(ctx: AppContext): Router {
   });
 
   // Accepting may hash or verify a password: throttled per address like a sign-up (the token names no account).
-  router.post('/api/invitations/accept', ctx.authThrottle.middleware('signup', () => undefined), requireTenantHost(), async (req, res) => {
-    const input = parseBody(acceptInputSchema, req.body);
-    const actor: AcceptActor = { ...requestActor(req), tenantId: req.tenant!.id, userId: acceptingUser(ctx, req) };
-    res.json(await acceptInvitation(ctx, actor, input));
-  });
+  router.post(
+    '/api/invitations/accept',
+    ctx.authThrottle.middleware('signup', () => undefined),
+    requireTenantHost(),
+    async (req, res) => {
+      const input = parseBody(acceptInputSchema, req.body);
+      const actor: AcceptActor = { ...requestActor(req), tenantId: req.tenant!.id, userId: acceptingUser(ctx, req) };
+      res.json(await acceptInvitation(ctx, actor, input));
+    },
+  );
 
   return router;
 }

@@ -192,7 +192,9 @@ export async function inviteMember(ctx: InvitationContext, actor: MemberActor, i
       )
     ).rows[0]!;
     // `app` reads its own identity: the inviter's name for the message.
-    const inviter = (await client.query<{ email: string; name: string | null }>('select email, name from public.identities where id = $1', [actor.userId])).rows[0];
+    const inviter = (
+      await client.query<{ email: string; name: string | null }>('select email, name from public.identities where id = $1', [actor.userId])
+    ).rows[0];
     // Last in the transaction (it leaves the request role): the mail exists only if the invitation does.
     await enqueueMail(client, {
       template: 'invitation',
@@ -217,15 +219,18 @@ export async function listInvitations(
   _input: ListInput = {},
 ): Promise<{ invitations: InvitationView[] }> {
   requireAdmin(actor);
-  const rows = await asTenant(ctx.pool, appScope(actor), async (client) =>
-    (
-      await client.query<InvitationRow>(
-        `select ${COLUMNS} from public.tenant_invitations
+  const rows = await asTenant(
+    ctx.pool,
+    appScope(actor),
+    async (client) =>
+      (
+        await client.query<InvitationRow>(
+          `select ${COLUMNS} from public.tenant_invitations
          where tenant_id = $1 and accepted_at is null and revoked_at is null and expires_at > now()
          order by created_at desc, id`,
-        [actor.tenantId],
-      )
-    ).rows,
+          [actor.tenantId],
+        )
+      ).rows,
   );
   return { invitations: rows.map(toView) };
 }
@@ -239,10 +244,10 @@ export async function revokeInvitation(
   requireAdmin(actor);
   const row = await asTenant(ctx.pool, appScope(actor), async (client) => {
     const current = (
-      await client.query<InvitationRow>(
-        `select ${COLUMNS} from public.tenant_invitations where tenant_id = $1 and id = $2 for update`,
-        [actor.tenantId, input.invitationId],
-      )
+      await client.query<InvitationRow>(`select ${COLUMNS} from public.tenant_invitations where tenant_id = $1 and id = $2 for update`, [
+        actor.tenantId,
+        input.invitationId,
+      ])
     ).rows[0];
     if (!current) throw new AppError('NOT_FOUND', 'Invitation not found');
     requireRoleFor(actor, current.role);
@@ -278,13 +283,15 @@ type Acceptor = { kind: 'existing'; id: string } | { kind: 'new'; id: string; na
 async function resolveAcceptor(ctx: InvitationContext, actor: AcceptActor, email: string, input: AcceptInput): Promise<Acceptor> {
   if (actor.userId) return { kind: 'existing', id: actor.userId };
   // Password hashes are readable by the owner only.
-  const existing = await asSystem(ctx.pool, async (client) =>
-    (
-      await client.query<{ id: string; password_hash: string | null }>(
-        'select id, password_hash from public.identities where email = $1',
-        [email],
-      )
-    ).rows[0],
+  const existing = await asSystem(
+    ctx.pool,
+    async (client) =>
+      (
+        await client.query<{ id: string; password_hash: string | null }>(
+          'select id, password_hash from public.identities where email = $1',
+          [email],
+        )
+      ).rows[0],
   );
   if (existing) {
     if (input.password === undefined) {
@@ -309,25 +316,23 @@ async function resolveAcceptor(ctx: InvitationContext, actor: AcceptActor, email
  * address), INVITATION_USED / _REVOKED / _EXPIRED, INVITATION_EMAIL_MISMATCH
  * (signed in as someone else), ALREADY_MEMBER, or QUOTA_EXCEEDED (users limit).
  */
-export async function acceptInvitation(
-  ctx: InvitationContext,
-  actor: AcceptActor,
-  input: AcceptInput,
-): Promise<AcceptResult> {
+export async function acceptInvitation(ctx: InvitationContext, actor: AcceptActor, input: AcceptInput): Promise<AcceptResult> {
   const invalid = new AppError('INVITATION_INVALID', 'This invitation link is not valid');
   if (!TOKEN_RE.test(input.token)) throw invalid;
   // Looked up across tenants (as the owner: nobody else reads token hashes) to
   // tell a link opened on the wrong address from a link that is not valid.
-  const found = await asSystem(ctx.pool, async (client) =>
-    (
-      await client.query<FoundInvitation>(
-        `select ${COLUMN_LIST.map((c) => `i.${c}`).join(', ')},
+  const found = await asSystem(
+    ctx.pool,
+    async (client) =>
+      (
+        await client.query<FoundInvitation>(
+          `select ${COLUMN_LIST.map((c) => `i.${c}`).join(', ')},
                 t.isolation, t.schema_name, t.db_role, t.database_name, t.database_url_env
          from public.tenant_invitations i join public.tenants t on t.id = i.tenant_id
          where i.token_hash = $1`,
-        [hashToken(input.token)],
-      )
-    ).rows[0],
+          [hashToken(input.token)],
+        )
+      ).rows[0],
   );
   if (!found) throw invalid;
   if (found.tenant_id !== actor.tenantId) {
@@ -344,28 +349,29 @@ export async function acceptInvitation(
     // Registry work as `app` under RLS for this tenant ...
     async (client) => {
       const invitation = (
-        await client.query<InvitationRow>(
-          `select ${COLUMNS} from public.tenant_invitations where tenant_id = $1 and id = $2 for update`,
-          [found.tenant_id, found.id],
-        )
+        await client.query<InvitationRow>(`select ${COLUMNS} from public.tenant_invitations where tenant_id = $1 and id = $2 for update`, [
+          found.tenant_id,
+          found.id,
+        ])
       ).rows[0];
       if (!invitation) throw invalid;
       assertAcceptable(invitation); // again under the lock: a concurrent accept may have won
       const displayName = await identityFor(client, acceptor, invitation);
-      const membership = await client.query(
-        'select 1 from public.memberships where tenant_id = $1 and identity_id = $2',
-        [found.tenant_id, acceptor.id],
-      );
+      const membership = await client.query('select 1 from public.memberships where tenant_id = $1 and identity_id = $2', [
+        found.tenant_id,
+        acceptor.id,
+      ]);
       if (membership.rowCount) throw new AppError('ALREADY_MEMBER', 'You are already a member of this tenant');
       await client.query('insert into public.memberships (tenant_id, identity_id, role) values ($1, $2, $3)', [
         found.tenant_id,
         acceptor.id,
         invitation.role,
       ]);
-      await client.query(
-        'update public.tenant_invitations set accepted_at = now(), accepted_by = $3 where tenant_id = $1 and id = $2',
-        [found.tenant_id, found.id, acceptor.id],
-      );
+      await client.query('update public.tenant_invitations set accepted_at = now(), accepted_by = $3 where tenant_id = $1 and id = $2', [
+        found.tenant_id,
+        found.id,
+        acceptor.id,
+      ]);
       return { displayName, email: invitation.email };
     },
     // ... then the person's row in the tenant's own data (unqualified: the
@@ -408,9 +414,7 @@ async function identityFor(client: Client, acceptor: Acceptor, invitation: Invit
   }
   // app reads its own identity only (app.user_id is the acceptor).
   const identity = (
-    await client.query<{ email: string; name: string | null }>('select email, name from public.identities where id = $1', [
-      acceptor.id,
-    ])
+    await client.query<{ email: string; name: string | null }>('select email, name from public.identities where id = $1', [acceptor.id])
   ).rows[0];
   if (identity?.email !== invitation.email) {
     throw new AppError('INVITATION_EMAIL_MISMATCH', `This invitation is for ${invitation.email}; sign in with that account`);
@@ -422,8 +426,7 @@ async function identityFor(client: Client, acceptor: Acceptor, invitation: Invit
 export async function expireInvitations(ctx: Pick<InvitationContext, 'pool'>): Promise<number> {
   return asSystem(
     ctx.pool,
-    async (client) =>
-      (await client.query<{ n: number }>('select public.expire_invitations() as n')).rows[0]?.n ?? 0,
+    async (client) => (await client.query<{ n: number }>('select public.expire_invitations() as n')).rows[0]?.n ?? 0,
     { actor: 'cron' },
   );
 }

@@ -11,7 +11,16 @@
 // can take (that worker is gone); those jobs then run again. A job must
 // therefore be idempotent (see types.ts).
 import { EventEmitter } from 'node:events';
-import { parseCronItems, run, runMigrations, runOnce, Logger as WorkerLogger, type JobHelpers, type Runner, type TaskList } from 'graphile-worker';
+import {
+  parseCronItems,
+  run,
+  runMigrations,
+  runOnce,
+  Logger as WorkerLogger,
+  type JobHelpers,
+  type Runner,
+  type TaskList,
+} from 'graphile-worker';
 import type { AppContext } from '../core/context.ts';
 import type { Logger } from '../core/log.ts';
 import type { Pool } from '../db/tx.ts';
@@ -105,7 +114,12 @@ export async function startJobRunner(ctx: AppContext, jobs: readonly JobDefiniti
     pgPool: ctx.pool,
     taskList: taskList(ctx, jobs),
     parsedCronItems: parseCronItems(
-      cron.map((j) => ({ task: j.name, match: j.schedule!, identifier: j.name, ...(j.maxAttempts ? { options: { maxAttempts: j.maxAttempts } } : {}) })),
+      cron.map((j) => ({
+        task: j.name,
+        match: j.schedule!,
+        identifier: j.name,
+        ...(j.maxAttempts ? { options: { maxAttempts: j.maxAttempts } } : {}),
+      })),
     ),
     concurrency: ctx.env.WORKER_CONCURRENCY,
     pollInterval: ctx.env.WORKER_POLL_INTERVAL_MS,
@@ -115,7 +129,8 @@ export async function startJobRunner(ctx: AppContext, jobs: readonly JobDefiniti
   ctx.log.info({ jobs: jobs.length, scheduled: cron.length, concurrency: ctx.env.WORKER_CONCURRENCY }, 'job runner started');
   // One pending copy however many workers start at once (the job key).
   for (const job of jobs) {
-    if (job.runOnWorkerStart?.(ctx)) await enqueue(ctx.pool, job.name, {}, { jobKey: `${job.name}:worker-start`, maxAttempts: job.maxAttempts });
+    if (job.runOnWorkerStart?.(ctx))
+      await enqueue(ctx.pool, job.name, {}, { jobKey: `${job.name}:worker-start`, maxAttempts: job.maxAttempts });
   }
   const sweep = setInterval(() => {
     releaseDeadWorkers(ctx.pool, ctx.log).catch((err: Error) => ctx.log.error({ err: err.message }, 'dead worker sweep failed'));

@@ -60,7 +60,9 @@ export async function gracefulShutdown(t: ShutdownTargets, reason: string): Prom
     }),
     t.worker ? step(log, 'stopping the job runner', () => t.worker!.stop(remaining())) : Promise.resolve(),
   ]);
-  const listenerClosed = new Promise<void>((resolve) => (t.server ? net.Server.prototype.close.call(t.server, () => resolve()) : resolve()));
+  const listenerClosed = new Promise<void>((resolve) =>
+    t.server ? net.Server.prototype.close.call(t.server, () => resolve()) : resolve(),
+  );
   if (!drained) {
     log.warn({ inFlight: lifecycle.inFlightCount }, 'grace period over: closing connections of requests still in flight');
   }
@@ -83,7 +85,10 @@ export async function gracefulShutdown(t: ShutdownTargets, reason: string): Prom
  * SIGTERM/SIGINT start the graceful shutdown once; a second signal exits at
  * once (128 + signal number). `exit` is process.exit (injected for tests).
  */
-export function installSignalHandlers(targets: ShutdownTargets, exit: (code: number) => never = process.exit): { shutdown(reason: string, code?: number): void } {
+export function installSignalHandlers(
+  targets: ShutdownTargets,
+  exit: (code: number) => never = process.exit,
+): { shutdown(reason: string, code?: number): void } {
   let stopping = false;
   const shutdown = (reason: string, code = 0) => {
     if (stopping) return;

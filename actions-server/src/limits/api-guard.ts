@@ -46,8 +46,7 @@ export class ApiGuard {
 /** The route pattern, not the path, so ids do not multiply the endpoints. */
 function endpointOf(req: Request): string {
   const route: unknown = req.route;
-  const pattern =
-    typeof route === 'object' && route !== null && 'path' in route && typeof route.path === 'string' ? route.path : undefined;
+  const pattern = typeof route === 'object' && route !== null && 'path' in route && typeof route.path === 'string' ? route.path : undefined;
   return pattern === undefined ? `${req.method} (unmatched)` : `${req.method} ${req.baseUrl}${pattern}`;
 }
 

@@ -4,12 +4,7 @@
 // process) or in this process's memory otherwise. Used by the REST middleware
 // and the Hasura auth webhook alike.
 import type { Redis } from 'ioredis';
-import {
-  RateLimiterMemory,
-  RateLimiterRedis,
-  RateLimiterRes,
-  type RateLimiterAbstract,
-} from 'rate-limiter-flexible';
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { Logger } from '../core/log.ts';
 import { AppError } from '../core/errors.ts';
 import type { EffectiveLimits, LimitedTenant, LimitsService } from './service.ts';
@@ -97,9 +92,7 @@ export class RateLimitService {
   async check(tenant: LimitedTenant): Promise<Record<string, string>> {
     if (!this.opts.enabled) return {};
     const limits = await this.opts.limits.forTenant(tenant);
-    const outcomes = await Promise.allSettled(
-      WINDOWS.map((w) => this.limiter(w, w.points(limits)).consume(tenant.id)),
-    );
+    const outcomes = await Promise.allSettled(WINDOWS.map((w) => this.limiter(w, w.points(limits)).consume(tenant.id)));
     const states: WindowState[] = [];
     for (const [i, outcome] of outcomes.entries()) {
       const window = WINDOWS[i]!;

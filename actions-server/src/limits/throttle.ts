@@ -30,7 +30,12 @@ function limiter(store: StoreOptions, name: string, points: number, seconds: num
 
 function refused(what: string, res: RateLimiterRes): AppError {
   const seconds = Math.max(1, Math.ceil(res.msBeforeNext / 1000));
-  return new AppError('RATE_LIMITED', `Too many ${what}; retry in ${seconds} s`, { retryAfterSeconds: seconds }, { 'Retry-After': String(seconds) });
+  return new AppError(
+    'RATE_LIMITED',
+    `Too many ${what}; retry in ${seconds} s`,
+    { retryAfterSeconds: seconds },
+    { 'Retry-After': String(seconds) },
+  );
 }
 
 /** One point for `key`; throws RATE_LIMITED when exhausted, follows the fail mode when the store is down. */

@@ -12,7 +12,10 @@ import { LimitsService } from './service.ts';
 import { AddressLimiter, AuthThrottle, type StoreOptions } from './throttle.ts';
 import { configurePasswordHashing } from '../auth/passwords.ts';
 
-export type LimitsContext = Pick<AppContext, 'redis' | 'limits' | 'rateLimits' | 'usage' | 'apiGuard' | 'authThrottle' | 'anonymousLimiter'>;
+export type LimitsContext = Pick<
+  AppContext,
+  'redis' | 'limits' | 'rateLimits' | 'usage' | 'apiGuard' | 'authThrottle' | 'anonymousLimiter'
+>;
 
 export async function buildLimits(env: Env, log: Logger, pool: Pool): Promise<LimitsContext> {
   let redis;
@@ -43,7 +46,11 @@ export async function buildLimits(env: Env, log: Logger, pool: Pool): Promise<Li
     perAccount: env.AUTH_THROTTLE_PER_ACCOUNT,
   });
   const anonymousLimiter = new AddressLimiter(store, { enabled: env.RATE_LIMIT_ENABLED, perMinute: env.ANONYMOUS_RATE_LIMIT_PER_MINUTE });
-  configurePasswordHashing({ concurrency: env.PASSWORD_HASH_CONCURRENCY, queueMax: env.PASSWORD_HASH_QUEUE_MAX, memoryKib: env.PASSWORD_HASH_MEMORY_KIB });
+  configurePasswordHashing({
+    concurrency: env.PASSWORD_HASH_CONCURRENCY,
+    queueMax: env.PASSWORD_HASH_QUEUE_MAX,
+    memoryKib: env.PASSWORD_HASH_MEMORY_KIB,
+  });
   return {
     ...(redis ? { redis } : {}),
     limits,

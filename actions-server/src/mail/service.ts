@@ -46,7 +46,10 @@ async function tenantForMail(pool: Pool, tenantId: string | null): Promise<Tenan
 }
 
 /** The address people use for a tenant (its verified custom domain, else its subdomain), or the platform's. */
-export function publicBaseUrl(ctx: Pick<AppContext, 'env'>, tenant: Pick<TenantForMail, 'slug' | 'custom_domain' | 'custom_domain_verified_at'> | null): string {
+export function publicBaseUrl(
+  ctx: Pick<AppContext, 'env'>,
+  tenant: Pick<TenantForMail, 'slug' | 'custom_domain' | 'custom_domain_verified_at'> | null,
+): string {
   const host = !tenant
     ? ctx.env.BASE_DOMAIN
     : tenant.custom_domain && tenant.custom_domain_verified_at
@@ -60,7 +63,12 @@ export async function baseUrlFor(ctx: Pick<AppContext, 'env' | 'pool'>, tenantId
 }
 
 /** A link into the tenant's (or platform's) front end carrying a token. */
-export async function linkFor(ctx: Pick<AppContext, 'env' | 'pool'>, tenantId: string | null, path: string, token: string): Promise<string> {
+export async function linkFor(
+  ctx: Pick<AppContext, 'env' | 'pool'>,
+  tenantId: string | null,
+  path: string,
+  token: string,
+): Promise<string> {
   return `${await baseUrlFor(ctx, tenantId)}${path}?token=${encodeURIComponent(token)}`;
 }
 
@@ -68,5 +76,11 @@ export async function linkFor(ctx: Pick<AppContext, 'env' | 'pool'>, tenantId: s
 export async function sendNow(ctx: Pick<AppContext, 'env' | 'pool' | 'log'>, mail: MailRequest): Promise<void> {
   const tenant = await tenantForMail(ctx.pool, mail.tenantId);
   const branding = brandingOf(tenant, PLATFORM_NAME);
-  await deliver(ctx, { ...renderMail(mail.template, mail.vars, branding), template: mail.template, to: mail.to, fromName: branding.productName, tenantId: mail.tenantId });
+  await deliver(ctx, {
+    ...renderMail(mail.template, mail.vars, branding),
+    template: mail.template,
+    to: mail.to,
+    fromName: branding.productName,
+    tenantId: mail.tenantId,
+  });
 }

@@ -37,7 +37,10 @@ export async function deliver(ctx: Pick<AppContext, 'env' | 'pool' | 'log'>, mai
        values ($1, $2, $3, $4, $5, $6) returning id`,
       [mail.template, mail.to, mail.subject, mail.text, mail.html, mail.tenantId],
     );
-    ctx.log.info({ outboxId: rows[0]!.id, template: mail.template, tenantId: mail.tenantId }, 'SMTP_URL is not set: message stored in the outbox table');
+    ctx.log.info(
+      { outboxId: rows[0]!.id, template: mail.template, tenantId: mail.tenantId },
+      'SMTP_URL is not set: message stored in the outbox table',
+    );
     return;
   }
   await transportFor(url).sendMail({

@@ -59,33 +59,47 @@ function encodeCursor(r: MemberRow): string {
 function decodeCursor(cursor: string): [string, string] {
   try {
     const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (Array.isArray(value) && value.length === 2 && typeof value[0] === 'string' && typeof value[1] === 'string' && !Number.isNaN(Date.parse(value[0]))) {
+    if (
+      Array.isArray(value) &&
+      value.length === 2 &&
+      typeof value[0] === 'string' &&
+      typeof value[1] === 'string' &&
+      !Number.isNaN(Date.parse(value[0]))
+    ) {
       return [value[0], value[1]];
     }
   } catch {
     // fall through
   }
-  throw new AppError('VALIDATION_FAILED', 'Invalid cursor: pass back the nextCursor of the previous page', { issues: [{ path: 'cursor', message: 'invalid' }] });
+  throw new AppError('VALIDATION_FAILED', 'Invalid cursor: pass back the nextCursor of the previous page', {
+    issues: [{ path: 'cursor', message: 'invalid' }],
+  });
 }
 
 /** Members of the actor's tenant, oldest first, `limit` per page, optionally one role. */
-export async function listMembers(ctx: MembersContext, actor: MemberActor, input: ListMembersInput): Promise<{ members: MemberView[]; nextCursor: string | null }> {
+export async function listMembers(
+  ctx: MembersContext,
+  actor: MemberActor,
+  input: ListMembersInput,
+): Promise<{ members: MemberView[]; nextCursor: string | null }> {
   const after = input.cursor ? decodeCursor(input.cursor) : null;
   // As the owner: other people's identities are not readable by `app`; the
   // tenant filter is explicit and the actor's membership was verified.
-  const rows = await asSystem(ctx.pool, async (client) =>
-    (
-      await client.query<MemberRow>(
-        `select m.identity_id, i.email, i.name, m.role, i.email_verified_at, m.created_at, m.created_at::text as created_at_text
+  const rows = await asSystem(
+    ctx.pool,
+    async (client) =>
+      (
+        await client.query<MemberRow>(
+          `select m.identity_id, i.email, i.name, m.role, i.email_verified_at, m.created_at, m.created_at::text as created_at_text
            from public.memberships m join public.identities i on i.id = m.identity_id
           where m.tenant_id = $1
             and ($2::text is null or m.role = $2)
             and ($3::timestamptz is null or (m.created_at, m.identity_id) > ($3::timestamptz, $4::uuid))
           order by m.created_at, m.identity_id
           limit $5`,
-        [actor.tenantId, input.role ?? null, after?.[0] ?? null, after?.[1] ?? null, input.limit + 1],
-      )
-    ).rows,
+          [actor.tenantId, input.role ?? null, after?.[0] ?? null, after?.[1] ?? null, input.limit + 1],
+        )
+      ).rows,
   );
   const page = rows.slice(0, input.limit);
   return { members: page.map(toView), nextCursor: rows.length > input.limit ? encodeCursor(page[page.length - 1]!) : null };
@@ -95,7 +109,8 @@ export async function listMembers(ctx: MembersContext, actor: MemberActor, input
 function ruleError(err: unknown): unknown {
   const code = (err as { code?: unknown } | null)?.code;
   const message = (err as { message?: unknown } | null)?.message;
-  if (code === 'SA409') return new AppError('LAST_OWNER', typeof message === 'string' ? message : 'The last owner cannot be removed or demoted');
+  if (code === 'SA409')
+    return new AppError('LAST_OWNER', typeof message === 'string' ? message : 'The last owner cannot be removed or demoted');
   if (code === 'SA403') return new AppError('FORBIDDEN', typeof message === 'string' ? message : 'Not allowed');
   return err;
 }
@@ -134,7 +149,14 @@ async function memberView(client: Client, tenantId: string, identityId: string):
       [tenantId, identityId],
     )
   ).rows[0]!;
-  return { identityId: row.identity_id, email: '', name: null, role: row.role, emailVerified: false, joinedAt: row.created_at.toISOString() };
+  return {
+    identityId: row.identity_id,
+    email: '',
+    name: null,
+    role: row.role,
+    emailVerified: false,
+    joinedAt: row.created_at.toISOString(),
+  };
 }
 
 async function withPerson(ctx: MembersContext, tenantId: string, view: MemberView): Promise<MemberView> {
@@ -166,7 +188,14 @@ export async function changeRole(ctx: MembersContext, actor: MemberActor, input:
 async function placementFor(ctx: MembersContext, tenantId: string): Promise<TenantPlacement> {
   const t = await ctx.resolver.byId(tenantId);
   if (!t) throw new AppError('TENANT_NOT_FOUND', 'Tenant not found');
-  return { id: t.id, isolation: t.isolation, schemaName: t.schemaName, dbRole: t.dbRole, databaseName: t.databaseName, databaseUrlEnv: t.databaseUrlEnv };
+  return {
+    id: t.id,
+    isolation: t.isolation,
+    schemaName: t.schemaName,
+    dbRole: t.dbRole,
+    databaseName: t.databaseName,
+    databaseUrlEnv: t.databaseUrlEnv,
+  };
 }
 
 interface RemovedRow {
@@ -177,7 +206,11 @@ interface RemovedRow {
 }
 
 /** Removes the membership and the person's row in the tenant's data, as one unit (see tenants/data.ts). */
-async function removeIdentity(ctx: MembersContext, actor: MemberActor, identityId: string): Promise<{ identityId: string; role: TenantRole }> {
+async function removeIdentity(
+  ctx: MembersContext,
+  actor: MemberActor,
+  identityId: string,
+): Promise<{ identityId: string; role: TenantRole }> {
   const placement = await placementFor(ctx, actor.tenantId);
   let removedRole: TenantRole = 'member';
   try {
@@ -192,7 +225,11 @@ async function removeIdentity(ctx: MembersContext, actor: MemberActor, identityI
         removedRole = role;
       },
       async (client) =>
-        (await client.query<RemovedRow>('delete from members where identity_id = $1 returning id, identity_id, display_name, email', [identityId])).rows,
+        (
+          await client.query<RemovedRow>('delete from members where identity_id = $1 returning id, identity_id, display_name, email', [
+            identityId,
+          ])
+        ).rows,
       // A database tenant's data committed first; if the registry's commit then failed, the row comes back.
       async (client, rows) => {
         for (const r of rows) {
@@ -212,7 +249,11 @@ async function removeIdentity(ctx: MembersContext, actor: MemberActor, identityI
 }
 
 /** Removes someone else (owners: anyone; admins: members). */
-export async function removeMember(ctx: MembersContext, actor: MemberActor, input: IdentityInput): Promise<{ removed: { identityId: string; role: TenantRole } }> {
+export async function removeMember(
+  ctx: MembersContext,
+  actor: MemberActor,
+  input: IdentityInput,
+): Promise<{ removed: { identityId: string; role: TenantRole } }> {
   if (roleRank(actor.role) < roleRank('admin') && input.identityId !== actor.userId) {
     throw new AppError('FORBIDDEN', 'Owners manage owners and admins; admins manage members');
   }
@@ -225,13 +266,26 @@ export async function leaveTenant(ctx: MembersContext, actor: MemberActor): Prom
 }
 
 /** An owner makes another member owner and becomes admin, in one transaction. */
-export async function transferOwnership(ctx: MembersContext, actor: MemberActor, input: IdentityInput): Promise<{ owner: MemberView; previousOwner: MemberView }> {
+export async function transferOwnership(
+  ctx: MembersContext,
+  actor: MemberActor,
+  input: IdentityInput,
+): Promise<{ owner: MemberView; previousOwner: MemberView }> {
   if (actor.role !== 'owner') throw new AppError('FORBIDDEN', 'Only an owner transfers ownership');
-  if (input.identityId === actor.userId) throw new AppError('VALIDATION_FAILED', 'Transfer ownership to another member', { issues: [{ path: 'identityId', message: 'is yourself' }] });
+  if (input.identityId === actor.userId)
+    throw new AppError('VALIDATION_FAILED', 'Transfer ownership to another member', {
+      issues: [{ path: 'identityId', message: 'is yourself' }],
+    });
   const [owner, previous] = await asActor(ctx, actor, async (client) => {
     await roleOf(client, actor.tenantId, input.identityId);
-    await client.query(`update public.memberships set role = 'owner' where tenant_id = $1 and identity_id = $2`, [actor.tenantId, input.identityId]);
-    await client.query(`update public.memberships set role = 'admin' where tenant_id = $1 and identity_id = $2`, [actor.tenantId, actor.userId]);
+    await client.query(`update public.memberships set role = 'owner' where tenant_id = $1 and identity_id = $2`, [
+      actor.tenantId,
+      input.identityId,
+    ]);
+    await client.query(`update public.memberships set role = 'admin' where tenant_id = $1 and identity_id = $2`, [
+      actor.tenantId,
+      actor.userId,
+    ]);
     return [await memberView(client, actor.tenantId, input.identityId), await memberView(client, actor.tenantId, actor.userId)];
   });
   return { owner: await withPerson(ctx, actor.tenantId, owner), previousOwner: await withPerson(ctx, actor.tenantId, previous) };

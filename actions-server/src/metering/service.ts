@@ -191,7 +191,13 @@ export async function trackUsage(pool: Pool, actor: Actor, events: TrackEvent[],
 
     // Totals move by what was stored, computed in SQL (numeric, no float drift);
     // the meter's aggregation decides the usage, the cap its overage.
-    const moved = await client.query<{ meter_id: string; before: string; usage: string; cap: string | null; enforcement: 'hard' | 'soft' | null }>(
+    const moved = await client.query<{
+      meter_id: string;
+      before: string;
+      usage: string;
+      cap: string | null;
+      enforcement: 'hard' | 'soft' | null;
+    }>(
       `with d as (
          select e.meter_id, sum(e.value) as s, sum(case when e.correction then -1 else 1 end) as n,
                 max(e.value) filter (where not e.correction) as mx
@@ -240,7 +246,14 @@ export async function checkUsage(
   meterId: string,
   amount: number,
   now = new Date(),
-): Promise<{ allowed: boolean; remaining: number | null; resetsAt: string; usage: number; cap: number | null; enforcement: string | null }> {
+): Promise<{
+  allowed: boolean;
+  remaining: number | null;
+  resetsAt: string;
+  usage: number;
+  cap: number | null;
+  enforcement: string | null;
+}> {
   const period = usagePeriod(now);
   return asTenant(pool, { ...actor, dbRole: 'app' }, async (client) => {
     await loadMeters(client, [meterId]);
@@ -319,7 +332,12 @@ export function createMeter(pool: Pool, adminId: string, meter: Meter): Promise<
   );
 }
 
-export function updateMeter(pool: Pool, adminId: string, id: string, patch: { name?: string | undefined; unit?: string | undefined }): Promise<Meter> {
+export function updateMeter(
+  pool: Pool,
+  adminId: string,
+  id: string,
+  patch: { name?: string | undefined; unit?: string | undefined },
+): Promise<Meter> {
   return asSystem(
     pool,
     async (c) => {

@@ -38,7 +38,13 @@ export const meterEventIdentifier = (reportId: string): string => `usage-report-
 
 async function claimReports(pool: Pool, tenantId: string | undefined): Promise<void> {
   // Tenant, meter and Stripe meter of every mapped meter with unreported events.
-  const { rows: pairs } = await pool.query<{ tenant_id: string; meter_id: string; event_name: string; customer: string; aggregation: string }>(
+  const { rows: pairs } = await pool.query<{
+    tenant_id: string;
+    meter_id: string;
+    event_name: string;
+    customer: string;
+    aggregation: string;
+  }>(
     // Driven by billed tenants (not by every unreported event): a tenant without a
     // Stripe meter mapping costs nothing here however much it tracks.
     `select t.id as tenant_id, pm.meter_id, pm.stripe_event_name as event_name, t.stripe_customer_id as customer, m.aggregation
@@ -53,7 +59,10 @@ async function claimReports(pool: Pool, tenantId: string | undefined): Promise<v
   for (const p of pairs) {
     await withTransaction(pool, async (c) => {
       // One claimer per tenant and meter at a time; the rest skip.
-      const { rows: lock } = await c.query<{ ok: boolean }>('select pg_try_advisory_xact_lock(hashtext($1), hashtext($2)) as ok', [p.tenant_id, p.meter_id]);
+      const { rows: lock } = await c.query<{ ok: boolean }>('select pg_try_advisory_xact_lock(hashtext($1), hashtext($2)) as ok', [
+        p.tenant_id,
+        p.meter_id,
+      ]);
       if (!lock[0]?.ok) return;
       const reportId = randomUUID();
       // Marks and reads in one statement: an event committed meanwhile is either in both or in neither.
@@ -97,7 +106,10 @@ export async function reportUsageToStripe(deps: ReportDeps, opts: { tenantId?: s
       { idempotencyKey: r.identifier },
     );
     await deps.afterSend?.(r.id);
-    await deps.pool.query(`update public.stripe_meter_reports set status = 'sent', sent_at = now() where tenant_id = $1 and id = $2`, [r.tenant_id, r.id]);
+    await deps.pool.query(`update public.stripe_meter_reports set status = 'sent', sent_at = now() where tenant_id = $1 and id = $2`, [
+      r.tenant_id,
+      r.id,
+    ]);
     sent++;
   }
   if (sent > 0) deps.log.info({ reports: sent }, 'usage reported to Stripe meters');

@@ -64,7 +64,11 @@ export async function adoptDatabase(deps: RestoreDeps, opts: AdoptOptions): Prom
       if (extra.length) problems.push(`${t.name} has columns the template does not (${extra.join(', ')})`);
     }
     if (problems.length) {
-      throw new AppError('VALIDATION_FAILED', `The source schema ${schema} is not shaped like the tenant template: ${problems.join('; ')}`, { problems });
+      throw new AppError(
+        'VALIDATION_FAILED',
+        `The source schema ${schema} is not shaped like the tenant template: ${problems.join('; ')}`,
+        { problems },
+      );
     }
     const skipped = found.filter((t) => !template.some((x) => x.name === t.name)).map((t) => t.name);
     // The template's column order (the source may list them differently).
@@ -75,9 +79,15 @@ export async function adoptDatabase(deps: RestoreDeps, opts: AdoptOptions): Prom
       `select identity_id::text, lower(email) as email, display_name from ${ident(schema)}.${ident('members')}
         where email is not null order by created_at, id`,
     );
-    const people: PersonIn[] = members.filter((m) => m.identity_id).map((m) => ({ sourceId: m.identity_id, email: m.email, name: m.display_name }));
+    const people: PersonIn[] = members
+      .filter((m) => m.identity_id)
+      .map((m) => ({ sourceId: m.identity_id, email: m.email, name: m.display_name }));
     const ownerEmail = opts.ownerEmail?.toLowerCase() ?? people[0]?.email;
-    if (!ownerEmail) throw new AppError('VALIDATION_FAILED', 'The source has no member with an e-mail and a person id to own the tenant; pass --owner-email');
+    if (!ownerEmail)
+      throw new AppError(
+        'VALIDATION_FAILED',
+        'The source has no member with an e-mail and a person id to own the tenant; pass --owner-email',
+      );
     let owner = people.find((p) => p.email === ownerEmail);
     if (!owner) {
       owner = { sourceId: randomUUID(), email: ownerEmail, name: null };

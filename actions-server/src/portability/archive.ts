@@ -26,7 +26,12 @@ const fileName = z
 const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/);
 const identifier = z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/);
 
-export const fileEntrySchema = z.object({ file: fileName, bytes: z.number().int().min(0), sha256: sha256Hex, rows: z.number().int().min(0) });
+export const fileEntrySchema = z.object({
+  file: fileName,
+  bytes: z.number().int().min(0),
+  sha256: sha256Hex,
+  rows: z.number().int().min(0),
+});
 export const tableEntrySchema = fileEntrySchema.extend({
   name: identifier,
   columns: z.array(identifier).min(1),
@@ -120,7 +125,9 @@ export class Staging {
     const tally = new Tally();
     const written = pipeline(pack, zlib.createGzip(), tally, createWriteStream(out));
     const body = Buffer.from(JSON.stringify(manifest, null, 2));
-    await new Promise<void>((resolve, reject) => pack.entry({ name: 'manifest.json', size: body.length }, body, (e) => (e ? reject(e) : resolve())));
+    await new Promise<void>((resolve, reject) =>
+      pack.entry({ name: 'manifest.json', size: body.length }, body, (e) => (e ? reject(e) : resolve())),
+    );
     for (const f of [...manifest.registry, ...manifest.tables]) {
       const full = path.join(this.dir, f.file);
       const { size } = await stat(full);
@@ -172,7 +179,10 @@ export async function openArchive(file: string): Promise<{ manifest: Manifest; s
           try {
             if (size > 4_000_000) throw archiveError('Not a tenant export: the manifest is too large');
             const parsed = manifestSchema.safeParse(JSON.parse(Buffer.concat(chunks).toString('utf8')));
-            if (!parsed.success) throw archiveError(`Not a tenant export: invalid manifest (${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message})`);
+            if (!parsed.success)
+              throw archiveError(
+                `Not a tenant export: invalid manifest (${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message})`,
+              );
             manifest = parsed.data;
             done();
           } catch (err) {
@@ -185,13 +195,10 @@ export async function openArchive(file: string): Promise<{ manifest: Manifest; s
       if (!fileName.safeParse(name).success) return done(archiveError(`Unknown file in the archive: ${name.slice(0, 100)}`));
       if (seen.has(name)) return done(archiveError(`The archive holds ${name} twice`));
       const tally = new Tally();
-      pipeline(stream, tally, createWriteStream(staging.path(name))).then(
-        () => {
-          seen.set(name, { file: name, bytes: tally.bytes, rows: tally.rows, sha256: tally.digest() });
-          done();
-        },
-        done,
-      );
+      pipeline(stream, tally, createWriteStream(staging.path(name))).then(() => {
+        seen.set(name, { file: name, bytes: tally.bytes, rows: tally.rows, sha256: tally.digest() });
+        done();
+      }, done);
     });
     try {
       await pipeline(createReadStream(file), zlib.createGunzip(), extract);

@@ -76,7 +76,8 @@ export async function stageTables(client: Client, side: Side, staging: Staging):
 async function loadTenant(pool: Pool, tenantId: string): Promise<TenantRow> {
   const row = (await pool.query<TenantRow>('select * from public.tenants where id = $1', [tenantId])).rows[0];
   if (!row) throw new AppError('TENANT_NOT_FOUND', 'Tenant not found');
-  if (row.status === 'migrating') throw new AppError('CONFLICT', 'The tenant is being moved between tiers; export it when the move is done');
+  if (row.status === 'migrating')
+    throw new AppError('CONFLICT', 'The tenant is being moved between tiers; export it when the move is done');
   return row;
 }
 
@@ -101,10 +102,18 @@ export async function exportTenant(
         await c.query(STABLE_TEXT_SETTINGS);
         const registry: Manifest['registry'] = [];
         for (const [name, sql] of Object.entries(REGISTRY_QUERIES)) {
-          const file = await staging.write(`registry/${name}.ndjson`, copyOut(c, sql.replaceAll('$tenant', literal(tenant.id))), new CopyJsonToNdjson());
+          const file = await staging.write(
+            `registry/${name}.ndjson`,
+            copyOut(c, sql.replaceAll('$tenant', literal(tenant.id))),
+            new CopyJsonToNdjson(),
+          );
           registry.push({ ...file, name });
         }
-        const h = (await c.query<{ seq: string; hash: string }>('select seq::text, hash from public.tenant_audit_heads where tenant_id = $1', [tenant.id])).rows[0];
+        const h = (
+          await c.query<{ seq: string; hash: string }>('select seq::text, hash from public.tenant_audit_heads where tenant_id = $1', [
+            tenant.id,
+          ])
+        ).rows[0];
         return { registry, head: { seq: Number(h?.seq ?? 0), hash: h?.hash || null } };
       },
       'begin isolation level repeatable read read only',

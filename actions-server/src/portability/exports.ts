@@ -60,7 +60,10 @@ const signature = (env: Pick<Env, 'EXPORT_LINK_SECRET' | 'JWT_SECRET'>, tenantId
 export function signedLink(env: Env, tenantId: string, exportId: string, now = Date.now()): { url: string; expiresAt: string } {
   const expires = Math.floor(now / 1000) + env.EXPORT_LINK_TTL_SECONDS;
   const sig = signature(env, tenantId, exportId, expires);
-  return { url: `/api/exports/${tenantId}/${exportId}/archive?expires=${expires}&sig=${sig}`, expiresAt: new Date(expires * 1000).toISOString() };
+  return {
+    url: `/api/exports/${tenantId}/${exportId}/archive?expires=${expires}&sig=${sig}`,
+    expiresAt: new Date(expires * 1000).toISOString(),
+  };
 }
 
 /** Checks a download link's signature and expiry (403 either way, without saying which). */
@@ -90,36 +93,56 @@ export function toExportView(row: ExportRow, env?: Env): ExportView {
     finishedAt: row.finished_at?.toISOString() ?? null,
     expiresAt: row.expires_at?.toISOString() ?? null,
   };
-  if (env && row.status === 'done' && row.file_name && row.expires_at && row.expires_at.getTime() > Date.now()) view.download = signedLink(env, row.tenant_id, row.id);
+  if (env && row.status === 'done' && row.file_name && row.expires_at && row.expires_at.getTime() > Date.now())
+    view.download = signedLink(env, row.tenant_id, row.id);
   return view;
 }
 
 /** Records the request and enqueues its job in one transaction (the job exists only if the row does). */
 export async function requestExport(pool: Pool, tenantId: string, userId: string): Promise<ExportRow> {
   return asSystem(pool, async (c) => {
-    const running = await c.query(`select 1 from public.tenant_exports where tenant_id = $1 and status in ('pending', 'running')`, [tenantId]);
+    const running = await c.query(`select 1 from public.tenant_exports where tenant_id = $1 and status in ('pending', 'running')`, [
+      tenantId,
+    ]);
     if (running.rowCount) throw new AppError('CONFLICT', 'An export of this tenant is already under way');
-    const row = (await c.query<ExportRow>('insert into public.tenant_exports (tenant_id, requested_by) values ($1, $2) returning *', [tenantId, userId])).rows[0]!;
+    const row = (
+      await c.query<ExportRow>('insert into public.tenant_exports (tenant_id, requested_by) values ($1, $2) returning *', [
+        tenantId,
+        userId,
+      ])
+    ).rows[0]!;
     await enqueue(c, EXPORT_JOB, { tenantId, exportId: row.id }, { maxAttempts: 1 });
     return row;
   });
 }
 
 export async function getExport(pool: Pool, tenantId: string, exportId: string): Promise<ExportRow> {
-  const row = (await pool.query<ExportRow>('select * from public.tenant_exports where tenant_id = $1 and id = $2', [tenantId, exportId])).rows[0];
+  const row = (await pool.query<ExportRow>('select * from public.tenant_exports where tenant_id = $1 and id = $2', [tenantId, exportId]))
+    .rows[0];
   if (!row) throw new AppError('NOT_FOUND', 'No such export');
   return row;
 }
 
 /** The job: writes the archive, then records its size, SHA-256 and a summary; a failure is recorded on the row. */
-export async function runExport(ctx: Pick<AppContext, 'pool' | 'databases' | 'env' | 'log'>, tenantId: string, exportId: string): Promise<void> {
-  const claimed = await ctx.pool.query(`update public.tenant_exports set status = 'running' where tenant_id = $1 and id = $2 and status = 'pending'`, [tenantId, exportId]);
+export async function runExport(
+  ctx: Pick<AppContext, 'pool' | 'databases' | 'env' | 'log'>,
+  tenantId: string,
+  exportId: string,
+): Promise<void> {
+  const claimed = await ctx.pool.query(
+    `update public.tenant_exports set status = 'running' where tenant_id = $1 and id = $2 and status = 'pending'`,
+    [tenantId, exportId],
+  );
   if (!claimed.rowCount) return;
   const fileName = `${tenantId}-${exportId}.tar.gz`;
   try {
     await mkdir(path.resolve(ctx.env.EXPORT_DIR), { recursive: true });
     const { manifest, bytes, sha256 } = await exportTenant(ctx, tenantId, archivePath(ctx.env, fileName));
-    const summary = { tier: manifest.tier, templateVersion: manifest.templateVersion, tables: Object.fromEntries(manifest.tables.map((t) => [t.name, t.rows])) };
+    const summary = {
+      tier: manifest.tier,
+      templateVersion: manifest.templateVersion,
+      tables: Object.fromEntries(manifest.tables.map((t) => [t.name, t.rows])),
+    };
     await ctx.pool.query(
       `update public.tenant_exports set status = 'done', file_name = $3, size_bytes = $4, sha256 = $5, manifest = $6, finished_at = now(),
               expires_at = now() + make_interval(hours => $7) where tenant_id = $1 and id = $2`,
@@ -128,11 +151,10 @@ export async function runExport(ctx: Pick<AppContext, 'pool' | 'databases' | 'en
   } catch (err) {
     ctx.log.error({ tenantId, exportId, err: (err as Error).message }, 'tenant export failed');
     await rm(archivePath(ctx.env, fileName), { force: true });
-    await ctx.pool.query(`update public.tenant_exports set status = 'failed', error = $3, finished_at = now() where tenant_id = $1 and id = $2`, [
-      tenantId,
-      exportId,
-      err instanceof AppError ? err.message : 'the export failed; see the server log',
-    ]);
+    await ctx.pool.query(
+      `update public.tenant_exports set status = 'failed', error = $3, finished_at = now() where tenant_id = $1 and id = $2`,
+      [tenantId, exportId, err instanceof AppError ? err.message : 'the export failed; see the server log'],
+    );
   }
 }
 

@@ -31,7 +31,11 @@ async function ndjson<T>(path: string, schema: z.ZodType<T>, what: string): Prom
       throw new AppError('VALIDATION_FAILED', `${what}: line ${i + 1} is not JSON`);
     }
     const parsed = schema.safeParse(value);
-    if (!parsed.success) throw new AppError('VALIDATION_FAILED', `${what}: line ${i + 1}: ${parsed.error.issues[0]?.path.join('.')} ${parsed.error.issues[0]?.message}`);
+    if (!parsed.success)
+      throw new AppError(
+        'VALIDATION_FAILED',
+        `${what}: line ${i + 1}: ${parsed.error.issues[0]?.path.join('.')} ${parsed.error.issues[0]?.message}`,
+      );
     out.push(parsed.data);
   }
   return out;
@@ -48,11 +52,16 @@ export interface ImportOptions {
   to?: Isolation | undefined;
 }
 
-export async function importTenant(deps: RestoreDeps, file: string, opts: ImportOptions): Promise<{ tenant: TenantRow; manifest: Manifest; tables: Record<string, TableSum> }> {
+export async function importTenant(
+  deps: RestoreDeps,
+  file: string,
+  opts: ImportOptions,
+): Promise<{ tenant: TenantRow; manifest: Manifest; tables: Record<string, TableSum> }> {
   const { manifest, staging } = await openArchive(file);
   try {
     const reg = (name: string) => {
-      if (!manifest.registry.some((r) => r.name === name)) throw new AppError('VALIDATION_FAILED', `The archive has no registry/${name}.ndjson`);
+      if (!manifest.registry.some((r) => r.name === name))
+        throw new AppError('VALIDATION_FAILED', `The archive has no registry/${name}.ndjson`);
       return staging.path(`registry/${name}.ndjson`);
     };
     const people = await ndjson(reg('people'), person, 'registry/people.ndjson');

@@ -41,7 +41,8 @@ interface Identity {
 }
 
 async function identityOf(ctx: Ctx, id: string): Promise<Identity> {
-  const row = (await ctx.pool.query<Identity>('select id, email, name, created_at, erased_at from public.identities where id = $1', [id])).rows[0];
+  const row = (await ctx.pool.query<Identity>('select id, email, name, created_at, erased_at from public.identities where id = $1', [id]))
+    .rows[0];
   if (!row) throw new AppError('NOT_FOUND', 'No such person');
   return row;
 }
@@ -71,7 +72,10 @@ async function authoredTables(c: Client, schema: string): Promise<{ table: strin
 }
 
 async function memberIds(c: Client, identity: Identity): Promise<string[]> {
-  const { rows } = await c.query<{ id: string }>('select id::text from members where identity_id = $1 or (email is not null and email = $2)', [identity.id, identity.email]);
+  const { rows } = await c.query<{ id: string }>(
+    'select id::text from members where identity_id = $1 or (email is not null and email = $2)',
+    [identity.id, identity.email],
+  );
   return rows.map((r) => r.id);
 }
 
@@ -152,7 +156,11 @@ export async function erasePerson(ctx: Ctx, identityId: string, actor: ActorInfo
     )
   ).rows.map((r) => r.slug);
   if (soleOwner.length) {
-    throw new AppError('CONFLICT', `This person is the only owner of ${soleOwner.join(', ')}: transfer ownership (or delete the tenant) first`, { tenants: soleOwner });
+    throw new AppError(
+      'CONFLICT',
+      `This person is the only owner of ${soleOwner.join(', ')}: transfer ownership (or delete the tenant) first`,
+      { tenants: soleOwner },
+    );
   }
   const policy = erasePolicy(ctx.env.ERASE_AUTHORED_ROWS);
   const report: EraseReport = { identityId, tenants: [], auditPersonalRemoved: 0, alreadyErased: identity.erased_at !== null };
@@ -170,7 +178,10 @@ export async function erasePerson(ctx: Ctx, identityId: string, actor: ActorInfo
           const res = await c.query(`delete from ${ident(table)} where ${ident(column)} = any($1::uuid[])`, [ids]);
           deleted[table] = (deleted[table] ?? 0) + (res.rowCount ?? 0);
         }
-        const res = await c.query('update members set display_name = $2, email = null, identity_id = null where id = any($1::uuid[])', [ids, ERASED_NAME]);
+        const res = await c.query('update members set display_name = $2, email = null, identity_id = null where id = any($1::uuid[])', [
+          ids,
+          ERASED_NAME,
+        ]);
         return { slug: t.slug, deleted, pseudonymised: res.rowCount ?? 0 };
       },
       actor,
@@ -182,9 +193,15 @@ export async function erasePerson(ctx: Ctx, identityId: string, actor: ActorInfo
     ctx.pool,
     async (c) => {
       await c.query('delete from public.tenant_invitations where email = $1', [identity.email]);
-      const { rows: left } = await c.query<{ tenant_id: string }>('delete from public.memberships where identity_id = $1 returning tenant_id', [identityId]);
+      const { rows: left } = await c.query<{ tenant_id: string }>(
+        'delete from public.memberships where identity_id = $1 returning tenant_id',
+        [identityId],
+      );
       for (const tenantId of new Set(left.map((r) => r.tenant_id))) {
-        await c.query(`select public.audit_append($1::uuid, 'identity.erased', 'identity', $2::text, null, '{}'::jsonb)`, [tenantId, identityId]);
+        await c.query(`select public.audit_append($1::uuid, 'identity.erased', 'identity', $2::text, null, '{}'::jsonb)`, [
+          tenantId,
+          identityId,
+        ]);
       }
       await c.query(
         `update public.identities set email = $2, name = null, password_hash = null, is_platform_admin = false,
@@ -192,7 +209,10 @@ export async function erasePerson(ctx: Ctx, identityId: string, actor: ActorInfo
         [identityId, erasedEmail(identityId)],
       );
       // Last: the entries just written carry this request's ip and user agent too.
-      const gone = await c.query('delete from public.tenant_audit_personal where $1 = any(subject_ids) or $2 = any(emails)', [identityId, identity.email]);
+      const gone = await c.query('delete from public.tenant_audit_personal where $1 = any(subject_ids) or $2 = any(emails)', [
+        identityId,
+        identity.email,
+      ]);
       return gone.rowCount ?? 0;
     },
     actor,

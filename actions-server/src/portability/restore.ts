@@ -88,10 +88,13 @@ async function precheck(deps: RestoreDeps, spec: RestoreSpec): Promise<void> {
   const steps = await loadTemplate(deps.templateDir ?? TEMPLATE_DIR);
   const latest = latestVersion(steps);
   if (spec.templateVersion > latest) {
-    throw bad(`The data uses tenant template version ${spec.templateVersion}, newer than this server's (${latest}); upgrade the server first`, {
-      templateVersion: spec.templateVersion,
-      serverVersion: latest,
-    });
+    throw bad(
+      `The data uses tenant template version ${spec.templateVersion}, newer than this server's (${latest}); upgrade the server first`,
+      {
+        templateVersion: spec.templateVersion,
+        serverVersion: latest,
+      },
+    );
   }
   const { rows } = await deps.pool.query<{ taken: boolean; plan: boolean }>(
     `select exists (select 1 from public.tenants where slug = $1 or schema_name = $2 or db_role = $3) as taken,
@@ -105,10 +108,12 @@ async function precheck(deps: RestoreDeps, spec: RestoreSpec): Promise<void> {
     const cols = known.get(t.name);
     if (!cols) throw bad(`Unknown table ${t.name}: not part of the tenant template`, { table: t.name });
     const unknown = t.columns.filter((c) => !cols.has(c));
-    if (unknown.length) throw bad(`Unknown column ${t.name}.${unknown[0]}: not part of the tenant template`, { table: t.name, columns: unknown });
+    if (unknown.length)
+      throw bad(`Unknown column ${t.name}.${unknown[0]}: not part of the tenant template`, { table: t.name, columns: unknown });
   }
   if (!spec.memberships.some((m) => m.role === 'owner')) throw bad('The tenant has no owner');
-  for (const p of spec.people) if (!/^[^@\s]{1,200}@[^@\s]{1,200}$/.test(p.email)) throw bad(`Invalid e-mail address ${p.email.slice(0, 100)}`);
+  for (const p of spec.people)
+    if (!/^[^@\s]{1,200}@[^@\s]{1,200}$/.test(p.email)) throw bad(`Invalid e-mail address ${p.email.slice(0, 100)}`);
 }
 
 function placementFor(deps: RestoreDeps, spec: RestoreSpec): PlacementColumns {
@@ -134,7 +139,8 @@ async function writeRegistry(
     const email = p.email.toLowerCase();
     let id = (await c.query<{ id: string }>('select id from public.identities where email = $1', [email])).rows[0]?.id;
     if (!id) {
-      id = (await c.query<{ id: string }>('insert into public.identities (email, name) values ($1, $2) returning id', [email, p.name])).rows[0]!.id;
+      id = (await c.query<{ id: string }>('insert into public.identities (email, name) values ($1, $2) returning id', [email, p.name]))
+        .rows[0]!.id;
       created.push(id);
     }
     if (p.sourceId) ids.set(p.sourceId, id);
@@ -143,13 +149,27 @@ async function writeRegistry(
     await c.query<TenantRow>(
       `insert into public.tenants (name, slug, status, isolation, schema_name, db_role, database_name, database_url_env, plan, branding)
        values ($1, $2, 'active', $3, $4, $5, $6, $7, $8, $9) returning *`,
-      [spec.name, spec.slug, placement.isolation, placement.schema_name, placement.db_role, placement.database_name, null, spec.plan, spec.branding ?? {}],
+      [
+        spec.name,
+        spec.slug,
+        placement.isolation,
+        placement.schema_name,
+        placement.db_role,
+        placement.database_name,
+        null,
+        spec.plan,
+        spec.branding ?? {},
+      ],
     )
   ).rows[0]!;
   for (const m of spec.memberships) {
     const id = ids.get(m.sourceId);
     if (!id) throw bad(`A membership names a person the data does not list (${m.sourceId})`);
-    await c.query('insert into public.memberships (tenant_id, identity_id, role) values ($1, $2, $3) on conflict do nothing', [tenant.id, id, m.role]);
+    await c.query('insert into public.memberships (tenant_id, identity_id, role) values ($1, $2, $3) on conflict do nothing', [
+      tenant.id,
+      id,
+      m.role,
+    ]);
   }
   await c.query(
     `insert into public.tenant_settings (tenant_id, settings, features, limit_overrides)
@@ -190,8 +210,10 @@ async function loadData(c: Client, side: Side, spec: RestoreSpec, ids: Map<strin
   const sums = await tableSums(c, side, specs);
   for (const t of spec.tables) {
     const got = sums[t.name]!;
-    if (got.rows !== t.expected.rows) throw bad(`Row count mismatch in ${t.name}: ${got.rows} loaded, ${t.expected.rows} expected`, { table: t.name });
-    if (got.checksum !== t.expected.checksum) throw bad(`Checksum mismatch in ${t.name}: the rows loaded differ from the source`, { table: t.name });
+    if (got.rows !== t.expected.rows)
+      throw bad(`Row count mismatch in ${t.name}: ${got.rows} loaded, ${t.expected.rows} expected`, { table: t.name });
+    if (got.checksum !== t.expected.checksum)
+      throw bad(`Checksum mismatch in ${t.name}: the rows loaded differ from the source`, { table: t.name });
   }
   await remapMembers(c, side, ids);
   await c.query('set local session_replication_role = origin');
@@ -219,7 +241,12 @@ async function remapMembers(c: Client, side: Side, ids: Map<string, string>): Pr
 async function setUsage(c: Client, side: Side, spec: RestoreSpec): Promise<void> {
   const scope = side.keyed ? `where tenant_id = ${c.escapeLiteral(side.tenantId)}` : '';
   const count = async (table: string, expr: string): Promise<string> => {
-    const present = (await c.query('select 1 from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = $1 and c.relname = $2', [side.schema, table])).rowCount;
+    const present = (
+      await c.query('select 1 from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = $1 and c.relname = $2', [
+        side.schema,
+        table,
+      ])
+    ).rowCount;
     if (!present) return '0';
     return (await c.query<{ v: string }>(`select (${expr})::text as v from ${ident(side.schema)}.${ident(table)} ${scope}`)).rows[0]!.v;
   };
@@ -240,14 +267,21 @@ async function setUsage(c: Client, side: Side, spec: RestoreSpec): Promise<void>
   const load = (table: string, rows: Record<string, unknown>[]) =>
     rows.length === 0
       ? Promise.resolve()
-      : c.query(`insert into ${table} select * from jsonb_populate_recordset(null::${table}, $1::jsonb) on conflict do nothing`, [retag(rows)]);
+      : c.query(`insert into ${table} select * from jsonb_populate_recordset(null::${table}, $1::jsonb) on conflict do nothing`, [
+          retag(rows),
+        ]);
   await load('public.tenant_usage_history', usage.history);
   await load('public.tenant_usage_counters', usage.messages);
   await load('public.tenant_api_calls', usage.apiCalls);
 }
 
 async function recordOrigin(c: Client, tenantId: string, spec: RestoreSpec): Promise<void> {
-  await c.query(`select public.audit_append($1::uuid, $2, 'tenant', $3, null, $4::jsonb)`, [tenantId, spec.audit.action, tenantId, JSON.stringify(spec.audit.values)]);
+  await c.query(`select public.audit_append($1::uuid, $2, 'tenant', $3, null, $4::jsonb)`, [
+    tenantId,
+    spec.audit.action,
+    tenantId,
+    JSON.stringify(spec.audit.values),
+  ]);
 }
 
 /** Creates the tenant `spec` describes; nothing is left behind if any step fails. */
@@ -266,7 +300,9 @@ export async function restoreTenant(deps: RestoreDeps, spec: RestoreSpec): Promi
         if (spec.to === 'schema') {
           await ensureRole(c, placement.db_role!);
           const version = await createTenantSchema(c, tenant.id, placement, steps);
-          row = (await c.query<TenantRow>('update public.tenants set template_version = $2 where id = $1 returning *', [tenant.id, version])).rows[0]!;
+          row = (
+            await c.query<TenantRow>('update public.tenants set template_version = $2 where id = $1 returning *', [tenant.id, version])
+          ).rows[0]!;
         }
         const side = sideOf(tenant.id, placement);
         const tables = await loadData(c, side, spec, ids);
@@ -281,7 +317,15 @@ export async function restoreTenant(deps: RestoreDeps, spec: RestoreSpec): Promi
   const { tenant, ids, created } = await asSystem(deps.pool, (c) => writeRegistry(c, spec, placement), actor);
   const side = sideOf(tenant.id, placement);
   try {
-    await buildDatabaseTarget(deps.pool, deps.databases, tenant.id, placement, steps, (fn) => withSidePool(deps.pool, deps.databases, side, fn), actor);
+    await buildDatabaseTarget(
+      deps.pool,
+      deps.databases,
+      tenant.id,
+      placement,
+      steps,
+      (fn) => withSidePool(deps.pool, deps.databases, side, fn),
+      actor,
+    );
     const tables = await withSidePool(deps.pool, deps.databases, side, (pool) =>
       withTransaction(pool, async (c) => {
         const sums = await loadData(c, side, spec, ids);
@@ -293,7 +337,12 @@ export async function restoreTenant(deps: RestoreDeps, spec: RestoreSpec): Promi
       deps.pool,
       async (c) => {
         await recordOrigin(c, tenant.id, spec);
-        return (await c.query<TenantRow>('update public.tenants set template_version = $2 where id = $1 returning *', [tenant.id, latestVersion(steps)])).rows[0]!;
+        return (
+          await c.query<TenantRow>('update public.tenants set template_version = $2 where id = $1 returning *', [
+            tenant.id,
+            latestVersion(steps),
+          ])
+        ).rows[0]!;
       },
       actor,
     );

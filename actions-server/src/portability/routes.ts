@@ -22,7 +22,10 @@ function uuidParam(req: Request, name: string, code: 'TENANT_NOT_FOUND' | 'NOT_F
 /** The caller's identity, refused once erased (a token outlives its person). */
 async function livePerson(ctx: AppContext, req: Request): Promise<string> {
   const id = req.auth!.userId;
-  const { rows } = await ctx.pool.query<{ erased: boolean }>('select erased_at is not null as erased from public.identities where id = $1', [id]);
+  const { rows } = await ctx.pool.query<{ erased: boolean }>(
+    'select erased_at is not null as erased from public.identities where id = $1',
+    [id],
+  );
   if (!rows[0] || rows[0].erased) throw new AppError('INVALID_TOKEN', 'The token is invalid or expired');
   return id;
 }

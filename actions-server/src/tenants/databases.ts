@@ -87,7 +87,13 @@ export const ownerMark = (tenantId: string) => `tenant:${tenantId}`;
  * `keep` columns stay as they are on conflict. `table` is a constant of the caller's
  * (never input); column names come from our own catalog and are quoted.
  */
-export async function upsertJson(client: Client, table: string, key: string[], rows: Record<string, unknown>[], keep: string[] = []): Promise<void> {
+export async function upsertJson(
+  client: Client,
+  table: string,
+  key: string[],
+  rows: Record<string, unknown>[],
+  keep: string[] = [],
+): Promise<void> {
   const first = rows[0];
   if (!first) return;
   const set = Object.keys(first).filter((c) => !key.includes(c) && !keep.includes(c));
@@ -275,15 +281,21 @@ export class TenantDatabases {
   async pullUsage(tenantId: string): Promise<void> {
     const ref = await this.refOf(tenantId);
     if (!ref) return;
-    const usage = await this.withPool(ref, async (pool) =>
-      (
-        await pool.query<{ counters: Record<string, unknown>[]; history: Record<string, unknown>[]; messages: Record<string, unknown>[] }>(
-          `select coalesce((select jsonb_agg(c) from public.tenant_counters c where c.tenant_id = $1), '[]') as counters,
+    const usage = await this.withPool(
+      ref,
+      async (pool) =>
+        (
+          await pool.query<{
+            counters: Record<string, unknown>[];
+            history: Record<string, unknown>[];
+            messages: Record<string, unknown>[];
+          }>(
+            `select coalesce((select jsonb_agg(c) from public.tenant_counters c where c.tenant_id = $1), '[]') as counters,
                   coalesce((select jsonb_agg(h) from public.tenant_usage_history h where h.tenant_id = $1), '[]') as history,
                   coalesce((select jsonb_agg(u) from public.tenant_usage_counters u where u.tenant_id = $1), '[]') as messages`,
-          [tenantId],
-        )
-      ).rows[0]!,
+            [tenantId],
+          )
+        ).rows[0]!,
     );
     await asSystem(this.opts.mainPool, async (client) => {
       await upsertJson(client, 'public.tenant_counters', ['tenant_id'], usage.counters);
@@ -342,7 +354,10 @@ export class TenantDatabases {
       await pool?.end().catch(() => undefined);
       pool = undefined;
       await this.dropCreated(ref, role, tenant.id, created).catch((e: Error) =>
-        this.opts.log.error({ tenantId: tenant.id, database: ref.databaseName, err: e.message }, 'could not drop a half-built tenant database'),
+        this.opts.log.error(
+          { tenantId: tenant.id, database: ref.databaseName, err: e.message },
+          'could not drop a half-built tenant database',
+        ),
       );
       throw err;
     } finally {
@@ -365,7 +380,10 @@ export class TenantDatabases {
       if (!change.id || !this.keysByTenant.has(change.id)) return;
       const id = change.id;
       this.syncRegistry(id).catch((err: Error) =>
-        this.opts.log.warn({ tenantId: id, err: err.message }, 'tenant database registry copy not refreshed; the next pool opening retries'),
+        this.opts.log.warn(
+          { tenantId: id, err: err.message },
+          'tenant database registry copy not refreshed; the next pool opening retries',
+        ),
       );
     });
   }
@@ -377,7 +395,12 @@ export class TenantDatabases {
     await this.dropCreated(ref, tenant.db_role, tenant.id, { database: true, role: ref.databaseUrlEnv !== null });
   }
 
-  private async dropCreated(ref: DatabaseRef, role: string | null, tenantId: string, created: { database: boolean; role: boolean }): Promise<void> {
+  private async dropCreated(
+    ref: DatabaseRef,
+    role: string | null,
+    tenantId: string,
+    created: { database: boolean; role: boolean },
+  ): Promise<void> {
     const entry = this.pools.get(keyOf(ref));
     if (entry) this.forget(entry);
     await this.onServer(ref.databaseUrlEnv, async (admin) => {

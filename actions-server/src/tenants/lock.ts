@@ -11,7 +11,10 @@ const TENANT_LOCK = 1414284107;
 
 export class TenantBusy extends AppError {
   constructor(operation: string) {
-    super('CONFLICT', `Cannot ${operation} now: a move, hard delete or template upgrade of this tenant is in progress; try again when it is done`);
+    super(
+      'CONFLICT',
+      `Cannot ${operation} now: a move, hard delete or template upgrade of this tenant is in progress; try again when it is done`,
+    );
   }
 }
 
@@ -40,5 +43,6 @@ export async function withTenantLock<T>(pool: Pool, tenantId: string, operation:
 
 /** The same lock for the rest of the caller's transaction; false when another operation holds it. */
 export async function tryTenantLockInTransaction(client: Client, tenantId: string): Promise<boolean> {
-  return (await client.query<{ ok: boolean }>('select pg_try_advisory_xact_lock($1, hashtext($2)) as ok', [TENANT_LOCK, tenantId])).rows[0]!.ok;
+  return (await client.query<{ ok: boolean }>('select pg_try_advisory_xact_lock($1, hashtext($2)) as ok', [TENANT_LOCK, tenantId])).rows[0]!
+    .ok;
 }

@@ -42,7 +42,14 @@ export interface ProvisionDeps {
 export function provisionDeps(
   ctx: Pick<AppContext, 'env' | 'pool' | 'log' | 'provisioningSteps' | 'databases' | 'sourceCapacity'>,
 ): ProvisionDeps {
-  return { env: ctx.env, pool: ctx.pool, log: ctx.log, steps: ctx.provisioningSteps, databases: ctx.databases, capacity: ctx.sourceCapacity };
+  return {
+    env: ctx.env,
+    pool: ctx.pool,
+    log: ctx.log,
+    steps: ctx.provisioningSteps,
+    databases: ctx.databases,
+    capacity: ctx.sourceCapacity,
+  };
 }
 
 export interface ProvisionResult {
@@ -63,10 +70,9 @@ export interface PlanRow {
 /** The plan a sign-up asks for, if the caller may have it. */
 export async function loadPlan(client: Client, input: Pick<CreateTenantInput, 'plan' | 'trial'>, platformAdmin: boolean): Promise<PlanRow> {
   const plan = (
-    await client.query<PlanRow>(
-      'select id, price_monthly_cents::text, trial_days, self_serve, placement from public.plans where id = $1',
-      [input.plan],
-    )
+    await client.query<PlanRow>('select id, price_monthly_cents::text, trial_days, self_serve, placement from public.plans where id = $1', [
+      input.plan,
+    ])
   ).rows[0];
   if (!plan) throw new AppError('PLAN_NOT_AVAILABLE', `Unknown plan '${input.plan}'`);
   if (!plan.self_serve && !platformAdmin) {
@@ -74,10 +80,7 @@ export async function loadPlan(client: Client, input: Pick<CreateTenantInput, 'p
   }
   const paid = plan.price_monthly_cents !== null && plan.price_monthly_cents !== '0';
   if (paid && !(input.trial && plan.trial_days > 0) && !platformAdmin) {
-    throw new AppError(
-      'PLAN_NOT_AVAILABLE',
-      `The ${plan.id} plan starts with a trial ("trial": true) or through checkout after sign-up`,
-    );
+    throw new AppError('PLAN_NOT_AVAILABLE', `The ${plan.id} plan starts with a trial ("trial": true) or through checkout after sign-up`);
   }
   return plan;
 }
@@ -161,9 +164,7 @@ export async function insertTenant(client: Client, deps: ProvisionDeps, spec: Ne
       await createTenantRole(client, dbRole!);
       // Schema first, tables after (Citus schema-based sharding needs that order).
       await client.query(`create schema ${client.escapeIdentifier(schemaName!)}`);
-      await client.query(
-        `comment on schema ${client.escapeIdentifier(schemaName!)} is ${client.escapeLiteral(`tenant:${inserted.id}`)}`,
-      );
+      await client.query(`comment on schema ${client.escapeIdentifier(schemaName!)} is ${client.escapeLiteral(`tenant:${inserted.id}`)}`);
       const version = await applyTemplate(client, {
         schema: schemaName!,
         role: dbRole!,
@@ -178,10 +179,7 @@ export async function insertTenant(client: Client, deps: ProvisionDeps, spec: Ne
         [owner.identityId, owner.name, owner.email],
       );
       return (
-        await client.query<TenantRow>('update public.tenants set template_version = $2 where id = $1 returning *', [
-          inserted.id,
-          version,
-        ])
+        await client.query<TenantRow>('update public.tenants set template_version = $2 where id = $1 returning *', [inserted.id, version])
       ).rows[0]!;
     }
     default: {
@@ -230,39 +228,43 @@ export async function provisionTenant(
   const newHash = await hashPassword(input.ownerPassword);
 
   const owner: OwnerMember = { identityId: '', name: input.ownerName, email: input.ownerEmail };
-  const created = await asSystem(deps.pool, async (client) => {
-    const plan = await loadPlan(client, input, opts.platformAdmin ?? false);
-    const existing = (
-      await client.query<{ id: string; password_hash: string | null }>(
-        'select id, password_hash from public.identities where email = $1 for update',
-        [input.ownerEmail],
-      )
-    ).rows[0];
-    let createdIdentity = false;
-    if (existing) {
-      // An existing person opens another tenant signed in (a token of theirs).
-      // The password is not checked here, so this answer is the same whatever
-      // password was sent: sign-up is no oracle for guessing passwords.
-      if (opts.signedInAs !== existing.id) {
-        throw new AppError('IDENTITY_EXISTS', 'An account with that email exists; sign in and create the tenant with your token');
-      }
-      owner.identityId = existing.id;
-    } else {
-      owner.identityId = (
-        await client.query<{ id: string }>(
-          'insert into public.identities (email, name, password_hash) values ($1, $2, $3) returning id',
-          [input.ownerEmail, input.ownerName, newHash],
+  const created = await asSystem(
+    deps.pool,
+    async (client) => {
+      const plan = await loadPlan(client, input, opts.platformAdmin ?? false);
+      const existing = (
+        await client.query<{ id: string; password_hash: string | null }>(
+          'select id, password_hash from public.identities where email = $1 for update',
+          [input.ownerEmail],
         )
-      ).rows[0]!.id;
-      createdIdentity = true;
-    }
-    // Sign-up is the new owner's act: the audit trail records them as its actor.
-    if (!opts.actor?.userId) {
-      await client.query(`set local app.user_id = ${client.escapeLiteral(owner.identityId)}; set local app.actor = 'user'`);
-    }
-    const tenant = await insertTenant(client, deps, { input, plan, owner, steps });
-    return { tenant, createdIdentity };
-  }, opts.actor);
+      ).rows[0];
+      let createdIdentity = false;
+      if (existing) {
+        // An existing person opens another tenant signed in (a token of theirs).
+        // The password is not checked here, so this answer is the same whatever
+        // password was sent: sign-up is no oracle for guessing passwords.
+        if (opts.signedInAs !== existing.id) {
+          throw new AppError('IDENTITY_EXISTS', 'An account with that email exists; sign in and create the tenant with your token');
+        }
+        owner.identityId = existing.id;
+      } else {
+        owner.identityId = (
+          await client.query<{ id: string }>(
+            'insert into public.identities (email, name, password_hash) values ($1, $2, $3) returning id',
+            [input.ownerEmail, input.ownerName, newHash],
+          )
+        ).rows[0]!.id;
+        createdIdentity = true;
+      }
+      // Sign-up is the new owner's act: the audit trail records them as its actor.
+      if (!opts.actor?.userId) {
+        await client.query(`set local app.user_id = ${client.escapeLiteral(owner.identityId)}; set local app.actor = 'user'`);
+      }
+      const tenant = await insertTenant(client, deps, { input, plan, owner, steps });
+      return { tenant, createdIdentity };
+    },
+    opts.actor,
+  );
 
   let tenant = created.tenant;
   const post: ProvisioningStep[] = [

@@ -22,13 +22,7 @@ const ownerEmailOf = (req: Request): string | undefined => {
   const email: unknown = (req.body as Record<string, unknown> | undefined)?.['ownerEmail'];
   return typeof email === 'string' && email.length <= 254 ? email.trim().toLowerCase() : undefined;
 };
-import {
-  changeStatus,
-  getPublicTenant,
-  getTenant,
-  markCustomDomainVerified,
-  updateTenant,
-} from './service.ts';
+import { changeStatus, getPublicTenant, getTenant, markCustomDomainVerified, updateTenant } from './service.ts';
 
 /** The verified Bearer credential of a sign-up, if one was sent (a bad one: 401). */
 async function signUpCaller(ctx: AppContext, req: Request): Promise<VerifiedToken | undefined> {
@@ -54,13 +48,21 @@ export function tenantRoutes(ctx: AppContext): Router {
     // Only a platform admin (still one in the database) places a tenant (isolation, databaseUrlEnv); anyone else is refused 403.
     const placing = input.isolation !== undefined || input.databaseUrlEnv !== undefined;
     const platformAdmin =
-      placing && caller !== undefined && (await isPlatformOperator(ctx.pool, { role: caller.role, userId: caller.userId, tenantId: undefined }));
+      placing &&
+      caller !== undefined &&
+      (await isPlatformOperator(ctx.pool, { role: caller.role, userId: caller.userId, tenantId: undefined }));
     const { tenant, ownerId, createdIdentity } = await provisionTenant(provisionDeps(ctx), input, {
       platformAdmin,
       actor: requestActor(req),
       signedInAs: caller?.userId,
     });
-    const { sessionId: _sid, ...session } = await startSession(ctx, { userId: ownerId, tenantId: tenant.id, role: 'owner', ip: req.ip, userAgent: req.get('user-agent') });
+    const { sessionId: _sid, ...session } = await startSession(ctx, {
+      userId: ownerId,
+      tenantId: tenant.id,
+      role: 'owner',
+      ip: req.ip,
+      userAgent: req.get('user-agent'),
+    });
     await afterSignUp(ctx, { tenantId: tenant.id, identityId: ownerId, createdIdentity });
     ctx.log.info({ tenantId: tenant.id, userId: ownerId, slug: tenant.slug }, 'tenant created');
     res.status(201).json({ tenant: toTenantView(tenant), owner: { id: ownerId, email: input.ownerEmail }, ...session });

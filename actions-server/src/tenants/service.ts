@@ -25,19 +25,14 @@ const appScope = (actor: Actor) => ({ ...actor, dbRole: 'app' });
 
 async function settingsOf(client: Client, tenantId: string): Promise<Record<string, unknown>> {
   const row = (
-    await client.query<{ settings: Record<string, unknown> }>(
-      'select settings from public.tenant_settings where tenant_id = $1',
-      [tenantId],
-    )
+    await client.query<{ settings: Record<string, unknown> }>('select settings from public.tenant_settings where tenant_id = $1', [
+      tenantId,
+    ])
   ).rows[0];
   return row?.settings ?? {};
 }
 
-export async function getTenant(
-  pool: Pool,
-  actor: Actor,
-  id: string,
-): Promise<TenantView & { settings: Record<string, unknown> }> {
+export async function getTenant(pool: Pool, actor: Actor, id: string): Promise<TenantView & { settings: Record<string, unknown> }> {
   return asTenant(pool, appScope(actor), async (client) => {
     const row = (await client.query<TenantRow>('select * from public.tenants where id = $1', [id])).rows[0];
     if (!row) throw new AppError('TENANT_NOT_FOUND', 'Tenant not found');
@@ -65,10 +60,11 @@ export async function updateTenant(
     if (patch.name !== undefined || patch.branding !== undefined) {
       const merged = patch.branding ? mergeBranding(current.branding, patch.branding, opts.env) : undefined;
       cssDropped = merged?.cssDropped ?? [];
-      await client.query(
-        `update public.tenants set name = coalesce($2, name), branding = coalesce($3::jsonb, branding) where id = $1`,
-        [id, patch.name ?? null, merged ? JSON.stringify(merged.branding) : null],
-      );
+      await client.query(`update public.tenants set name = coalesce($2, name), branding = coalesce($3::jsonb, branding) where id = $1`, [
+        id,
+        patch.name ?? null,
+        merged ? JSON.stringify(merged.branding) : null,
+      ]);
     }
     if (patch.settings !== undefined) {
       await client.query('update public.tenant_settings set settings = settings || $2::jsonb where tenant_id = $1', [
@@ -98,11 +94,16 @@ export async function setCustomDomain(
     pool,
     async (client) => {
       const current = (
-        await client.query<{ custom_domain: string | null }>('select custom_domain from public.tenants where id = $1 for update', [tenantId])
+        await client.query<{ custom_domain: string | null }>('select custom_domain from public.tenants where id = $1 for update', [
+          tenantId,
+        ])
       ).rows[0];
       if (!current) throw new AppError('TENANT_NOT_FOUND', 'Tenant not found');
       if (current.custom_domain === domain) return;
-      await client.query('update public.tenants set custom_domain = $2, custom_domain_verified_at = null where id = $1', [tenantId, domain]);
+      await client.query('update public.tenants set custom_domain = $2, custom_domain_verified_at = null where id = $1', [
+        tenantId,
+        domain,
+      ]);
       await issueDomainToken(client, tenantId, domain, env);
     },
     actor,
@@ -110,19 +111,23 @@ export async function setCustomDomain(
 }
 
 export async function markCustomDomainVerified(pool: Pool, tenantId: string, actor: ActorInfo = {}): Promise<TenantView> {
-  return asSystem(pool, async (client) => {
-    const row = (
-      await client.query<TenantRow>(
-        `update public.tenants set custom_domain_verified_at = now()
+  return asSystem(
+    pool,
+    async (client) => {
+      const row = (
+        await client.query<TenantRow>(
+          `update public.tenants set custom_domain_verified_at = now()
          where id = $1 and custom_domain is not null returning *`,
-        [tenantId],
-      )
-    ).rows[0];
-    if (!row) throw new AppError('NOT_FOUND', 'Tenant not found or it has no custom domain');
-    // A platform admin's word instead of DNS: recorded and audited as manual.
-    await recordManualVerification(client, tenantId, row.custom_domain!);
-    return toTenantView(row);
-  }, actor);
+          [tenantId],
+        )
+      ).rows[0];
+      if (!row) throw new AppError('NOT_FOUND', 'Tenant not found or it has no custom domain');
+      // A platform admin's word instead of DNS: recorded and audited as manual.
+      await recordManualVerification(client, tenantId, row.custom_domain!);
+      return toTenantView(row);
+    },
+    actor,
+  );
 }
 
 type StatusChange = 'suspend' | 'reactivate' | 'cancel';
@@ -146,24 +151,22 @@ const STATUS_SQL: Record<StatusChange, { sql: string; from: string[] }> = {
 };
 
 /** Suspend, reactivate or soft-delete (cancel: data kept, archived after 90 days). */
-export async function changeStatus(
-  pool: Pool,
-  tenantId: string,
-  change: StatusChange,
-  actor: ActorInfo = {},
-): Promise<TenantView> {
-  return asSystem(pool, async (client) => {
-    const current = (
-      await client.query<{ status: string }>('select status from public.tenants where id = $1 for update', [tenantId])
-    ).rows[0];
-    if (!current) throw new AppError('TENANT_NOT_FOUND', 'Tenant not found');
-    const rule = STATUS_SQL[change];
-    if (!rule.from.includes(current.status)) {
-      throw new AppError('CONFLICT', `Cannot ${change} a tenant that is ${current.status}`);
-    }
-    const row = (await client.query<TenantRow>(rule.sql, [tenantId])).rows[0]!;
-    return toTenantView(row);
-  }, actor);
+export async function changeStatus(pool: Pool, tenantId: string, change: StatusChange, actor: ActorInfo = {}): Promise<TenantView> {
+  return asSystem(
+    pool,
+    async (client) => {
+      const current = (await client.query<{ status: string }>('select status from public.tenants where id = $1 for update', [tenantId]))
+        .rows[0];
+      if (!current) throw new AppError('TENANT_NOT_FOUND', 'Tenant not found');
+      const rule = STATUS_SQL[change];
+      if (!rule.from.includes(current.status)) {
+        throw new AppError('CONFLICT', `Cannot ${change} a tenant that is ${current.status}`);
+      }
+      const row = (await client.query<TenantRow>(rule.sql, [tenantId])).rows[0]!;
+      return toTenantView(row);
+    },
+    actor,
+  );
 }
 
 /**
@@ -179,33 +182,35 @@ export async function hardDeleteTenant(
   deprovisioningSteps: readonly ((tenantId: string) => Promise<void>)[] = [],
 ): Promise<void> {
   await withTenantLock(pool, tenantId, 'hard-delete this tenant', async () => {
-    const moving = await pool.query<{ state: string }>('select state from public.tenant_moves where tenant_id = $1 and finished_at is null', [tenantId]);
+    const moving = await pool.query<{ state: string }>(
+      'select state from public.tenant_moves where tenant_id = $1 and finished_at is null',
+      [tenantId],
+    );
     if (moving.rows[0]) {
-      throw new AppError('CONFLICT', `This tenant has an unfinished move (step ${moving.rows[0].state}): finish or abort it before a hard delete`);
+      throw new AppError(
+        'CONFLICT',
+        `This tenant has an unfinished move (step ${moving.rows[0].state}): finish or abort it before a hard delete`,
+      );
     }
     for (const step of deprovisioningSteps) await step(tenantId);
     await asSystem(pool, (client) => client.query('select public.hard_delete_tenant($1)', [tenantId]), actor);
   });
 }
 
-export async function archiveCancelledTenants(
-  pool: Pool,
-  olderThanDays = 90,
-  actor: ActorInfo = { actor: 'cron' },
-): Promise<number> {
-  return asSystem(pool, async (client) => {
-    const { rows } = await client.query<{ n: number }>(
-      'select public.archive_cancelled_tenants(make_interval(days => $1)) as n',
-      [olderThanDays],
-    );
-    return rows[0]?.n ?? 0;
-  }, actor);
+export async function archiveCancelledTenants(pool: Pool, olderThanDays = 90, actor: ActorInfo = { actor: 'cron' }): Promise<number> {
+  return asSystem(
+    pool,
+    async (client) => {
+      const { rows } = await client.query<{ n: number }>('select public.archive_cancelled_tenants(make_interval(days => $1)) as n', [
+        olderThanDays,
+      ]);
+      return rows[0]?.n ?? 0;
+    },
+    actor,
+  );
 }
 
-export async function getPublicTenant(
-  pool: Pool,
-  by: { slug: string } | { domain: string },
-): Promise<PublicTenantView> {
+export async function getPublicTenant(pool: Pool, by: { slug: string } | { domain: string }): Promise<PublicTenantView> {
   const row = await asSystem(pool, async (client) => {
     const { rows } =
       'slug' in by

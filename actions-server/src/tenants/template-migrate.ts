@@ -72,7 +72,8 @@ export async function migrateTenantSchemas(opts: TemplateMigrationOptions): Prom
         );
         const row = rows[0];
         if (!row) return false;
-        const moving = (await client.query('select 1 from public.tenant_moves where tenant_id = $1 and finished_at is null', [t.id])).rowCount;
+        const moving = (await client.query('select 1 from public.tenant_moves where tenant_id = $1 and finished_at is null', [t.id]))
+          .rowCount;
         if (moving || !(await tryTenantLockInTransaction(client, t.id))) {
           throw new Error('a move or hard delete of this tenant is in progress; run tenants migrate again when it is done');
         }
@@ -115,7 +116,9 @@ export async function migrateTenantSchemas(opts: TemplateMigrationOptions): Prom
 async function upgrade(client: Client, row: TenantRow, steps: TemplateStep[]): Promise<number> {
   // In a tenant database the registry copy holds the version its schema really has.
   const current = (
-    await client.query<{ template_version: string | null }>('select template_version from public.tenants where id = $1 for update', [row.id])
+    await client.query<{ template_version: string | null }>('select template_version from public.tenants where id = $1 for update', [
+      row.id,
+    ])
   ).rows[0];
   if (!row.schema_name || !row.db_role || !current) throw new Error(`tenant ${row.slug} has no schema to upgrade`);
   const version = await applyTemplate(client, {

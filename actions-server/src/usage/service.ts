@@ -125,22 +125,19 @@ export function getUsage(pool: Pool, actor: Actor, period: string): Promise<Tena
 export function getUsageReport(pool: Pool, actor: Actor, period: string): Promise<UsageReport> {
   return asTenant(pool, { ...actor, dbRole: 'app' }, async (client) => {
     await client.query('set transaction isolation level repeatable read');
-    const plan = (await client.query<{ plan: string }>('select plan from public.tenants where id = $1', [actor.tenantId])).rows[0]
-      ?.plan;
+    const plan = (await client.query<{ plan: string }>('select plan from public.tenants where id = $1', [actor.tenantId])).rows[0]?.plan;
     if (!plan) throw new AppError('TENANT_NOT_FOUND', 'Tenant not found');
     const usage = await readUsage(client, actor.tenantId, period);
     const { rows } = await client.query<ReportRow>('select * from public.tenant_limit_report($1, $2)', [actor.tenantId, period]);
-    const limits = rows.map(
-      (r): LimitReportLine => ({
-        resource: r.resource,
-        usage: Number(r.usage),
-        limit: Number(r.max_value) < 0 ? null : Number(r.max_value),
-        remaining: r.remaining === null ? null : Number(r.remaining),
-        overage: Number(r.overage),
-        atLimit: r.at_limit,
-        exceeded: r.exceeded,
-      }),
-    );
+    const limits = rows.map((r): LimitReportLine => ({
+      resource: r.resource,
+      usage: Number(r.usage),
+      limit: Number(r.max_value) < 0 ? null : Number(r.max_value),
+      remaining: r.remaining === null ? null : Number(r.remaining),
+      overage: Number(r.overage),
+      atLimit: r.at_limit,
+      exceeded: r.exceeded,
+    }));
     return { tenantId: actor.tenantId, period, plan, usage, limits, overLimit: limits.some((l) => l.exceeded) };
   });
 }
@@ -252,9 +249,10 @@ export class UsageService {
   flush(): Promise<void> {
     if (this.flushing) return this.flushing.then(() => this.flush());
     if (this.pending.size === 0) return Promise.resolve();
-    const batch = [...this.pending.values()].sort((a, b) =>
-      // One lock order for every process: concurrent flushes cannot deadlock.
-      a.tenantId.localeCompare(b.tenantId) || a.period.localeCompare(b.period) || a.endpoint.localeCompare(b.endpoint),
+    const batch = [...this.pending.values()].sort(
+      (a, b) =>
+        // One lock order for every process: concurrent flushes cannot deadlock.
+        a.tenantId.localeCompare(b.tenantId) || a.period.localeCompare(b.period) || a.endpoint.localeCompare(b.endpoint),
     );
     this.pending = new Map();
     this.flushing = this.write(batch).finally(() => {

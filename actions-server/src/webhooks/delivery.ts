@@ -69,7 +69,12 @@ export async function sendOnce(
         method: 'POST',
         agent: secure ? agents.https : agents.http,
         lookup: pinnedLookup(target),
-        headers: { ...headers, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)), 'user-agent': 'saas-webhooks/1' },
+        headers: {
+          ...headers,
+          'content-type': 'application/json',
+          'content-length': String(Buffer.byteLength(body)),
+          'user-agent': 'saas-webhooks/1',
+        },
         timeout: opts.timeoutMs,
       },
       (res) => {

@@ -45,14 +45,20 @@ const eventTypes = z
 
 const createSchema = z.object({ url: urlField, eventTypes, description: z.string().max(500).optional() });
 const updateSchema = z
-  .object({ url: urlField.optional(), eventTypes: eventTypes.optional(), description: z.string().max(500).nullable().optional(), enabled: z.boolean().optional() })
+  .object({
+    url: urlField.optional(),
+    eventTypes: eventTypes.optional(),
+    description: z.string().max(500).nullable().optional(),
+    enabled: z.boolean().optional(),
+  })
   .refine((v) => Object.values(v).some((x) => x !== undefined), 'nothing to change');
 const logQuery = z.object({ limit: z.coerce.number().int().min(1).max(200).default(50) });
 
 function ids(req: Request, ...names: string[]): string[] {
   return names.map((n) => {
     const parsed = z.uuid().safeParse(req.params[n]);
-    if (!parsed.success) throw new AppError(n === 'id' ? 'TENANT_NOT_FOUND' : 'NOT_FOUND', n === 'id' ? 'Tenant not found' : `No such ${n}`);
+    if (!parsed.success)
+      throw new AppError(n === 'id' ? 'TENANT_NOT_FOUND' : 'NOT_FOUND', n === 'id' ? 'Tenant not found' : `No such ${n}`);
     return parsed.data;
   });
 }

@@ -95,9 +95,10 @@ export function createEndpoint(
 
 export function listEndpoints(pool: Pool, actor: Actor): Promise<Endpoint[]> {
   return asApp(pool, actor, async (c) => {
-    const { rows } = await c.query<EndpointRow>(`select ${ENDPOINT_COLUMNS} from public.webhook_endpoints where tenant_id = $1 order by created_at, id`, [
-      actor.tenantId,
-    ]);
+    const { rows } = await c.query<EndpointRow>(
+      `select ${ENDPOINT_COLUMNS} from public.webhook_endpoints where tenant_id = $1 order by created_at, id`,
+      [actor.tenantId],
+    );
     return rows.map(toEndpoint);
   });
 }
@@ -119,7 +120,12 @@ export function updateEndpoint(
   pool: Pool,
   actor: Actor,
   id: string,
-  patch: { url?: string | undefined; eventTypes?: string[] | undefined; description?: string | null | undefined; enabled?: boolean | undefined },
+  patch: {
+    url?: string | undefined;
+    eventTypes?: string[] | undefined;
+    description?: string | null | undefined;
+    enabled?: boolean | undefined;
+  },
 ): Promise<Endpoint> {
   return asApp(pool, actor, async (c) => {
     await endpointRow(c, actor, id);
@@ -193,7 +199,13 @@ export function listDeliveries(pool: Pool, actor: Actor, endpointId: string, lim
       lastError: r.last_error,
       replayOf: r.replay_of,
       createdAt: r.created_at.toISOString(),
-      history: r.history.map((a) => ({ attempt: a.attempt, statusCode: a.status_code, latencyMs: a.latency_ms, error: a.error, at: a.created_at })),
+      history: r.history.map((a) => ({
+        attempt: a.attempt,
+        statusCode: a.status_code,
+        latencyMs: a.latency_ms,
+        error: a.error,
+        at: a.created_at,
+      })),
     }));
   });
 }

@@ -91,7 +91,10 @@ export async function resolveTarget(raw: string, allowPrivate: boolean): Promise
 export function pinnedLookup(target: ResolvedTarget): LookupFunction {
   return (_host, opts, cb) => {
     const all = typeof opts === 'object' && opts !== null && (opts as { all?: boolean }).all;
-    if (all) (cb as unknown as (e: null, a: { address: string; family: number }[]) => void)(null, [{ address: target.address, family: target.family }]);
+    if (all)
+      (cb as unknown as (e: null, a: { address: string; family: number }[]) => void)(null, [
+        { address: target.address, family: target.family },
+      ]);
     else cb(null, target.address, target.family);
   };
 }

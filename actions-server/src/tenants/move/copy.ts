@@ -155,43 +155,49 @@ export async function copySnapshot(
   batchSize: number,
 ): Promise<number> {
   if (inMainDatabase(src.side) && inMainDatabase(tgt.side)) {
-    return withTransaction(src.pool, async (c) => {
-      await c.query('set local session_replication_role = replica');
-      await clear(c, tgt.side, tables);
-      let copied = 0;
-      for (const t of tables) {
-        const cols = columnList(t);
-        const res = await c.query(
-          `insert into ${rel(tgt.side, t.name)} (${cols}${tgt.side.keyed ? ', tenant_id' : ''})
+    return withTransaction(
+      src.pool,
+      async (c) => {
+        await c.query('set local session_replication_role = replica');
+        await clear(c, tgt.side, tables);
+        let copied = 0;
+        for (const t of tables) {
+          const cols = columnList(t);
+          const res = await c.query(
+            `insert into ${rel(tgt.side, t.name)} (${cols}${tgt.side.keyed ? ', tenant_id' : ''})
            select ${cols}${tgt.side.keyed ? ', $1::uuid' : ''} from ${rel(src.side, t.name)}
             where ${src.side.keyed ? 'tenant_id = $1' : '$1::uuid is not null'}`,
-          [src.side.tenantId],
-        );
-        copied += res.rowCount ?? 0;
-      }
-      return copied;
-    }, SNAPSHOT_TX);
-  }
-  return withTransaction(src.pool, (s) =>
-    targetWrite(tgt.pool, async (t) => {
-      await clear(t, tgt.side, tables);
-      let copied = 0;
-      for (const spec of tables) {
-        let last = NIL_UUID;
-        for (;;) {
-          const { rows } = await s.query<{ rows: string; n: number; last: string | null }>(
-            `${readRowsSql(src.side, spec, 'id > $2::uuid order by id limit $3')}`,
-            [src.side.tenantId, last, batchSize],
+            [src.side.tenantId],
           );
-          const batch = rows[0];
-          if (!batch || batch.n === 0 || !batch.last) break;
-          await insertRows(t, tgt.side, spec, batch.rows);
-          copied += batch.n;
-          last = batch.last;
+          copied += res.rowCount ?? 0;
         }
-      }
-      return copied;
-    }),
+        return copied;
+      },
+      SNAPSHOT_TX,
+    );
+  }
+  return withTransaction(
+    src.pool,
+    (s) =>
+      targetWrite(tgt.pool, async (t) => {
+        await clear(t, tgt.side, tables);
+        let copied = 0;
+        for (const spec of tables) {
+          let last = NIL_UUID;
+          for (;;) {
+            const { rows } = await s.query<{ rows: string; n: number; last: string | null }>(
+              `${readRowsSql(src.side, spec, 'id > $2::uuid order by id limit $3')}`,
+              [src.side.tenantId, last, batchSize],
+            );
+            const batch = rows[0];
+            if (!batch || batch.n === 0 || !batch.last) break;
+            await insertRows(t, tgt.side, spec, batch.rows);
+            copied += batch.n;
+            last = batch.last;
+          }
+        }
+        return copied;
+      }),
     READ_SNAPSHOT_TX,
   );
 }
@@ -267,7 +273,11 @@ export async function checksums(pool: Pool, side: Side, tables: TableSpec[]): Pr
 export const STABLE_TEXT_SETTINGS = `set local timezone = 'UTC'; set local datestyle = 'ISO, YMD'; set local intervalstyle = 'postgres'; set local extra_float_digits = 3`;
 
 /** checksums inside the caller's transaction (its snapshot). */
-export async function tableSums(c: Client, side: Pick<Side, 'schema' | 'keyed' | 'tenantId'>, tables: TableSpec[]): Promise<Record<string, TableSum>> {
+export async function tableSums(
+  c: Client,
+  side: Pick<Side, 'schema' | 'keyed' | 'tenantId'>,
+  tables: TableSpec[],
+): Promise<Record<string, TableSum>> {
   await c.query(STABLE_TEXT_SETTINGS);
   const out: Record<string, TableSum> = {};
   for (const t of tables) {

@@ -94,7 +94,12 @@ async function dropOwnedSchemaIfAny(client: Client, tenantId: string, schema: st
 }
 
 /** Schema first, tables after (Citus schema-based sharding), marked as the tenant's, from the template. */
-export async function createTenantSchema(client: Client, tenantId: string, target: PlacementColumns, steps: TemplateStep[]): Promise<number> {
+export async function createTenantSchema(
+  client: Client,
+  tenantId: string,
+  target: PlacementColumns,
+  steps: TemplateStep[],
+): Promise<number> {
   const schema = target.schema_name!;
   await client.query(`create schema ${ident(schema)}`);
   await client.query(`comment on schema ${ident(schema)} is ${client.escapeLiteral(ownerMark(tenantId))}`);
@@ -109,7 +114,13 @@ export async function createTenantSchema(client: Client, tenantId: string, targe
  * the new, empty tables; the source is still served and metered on the same
  * counter row, so its values are put back (the row stays locked meanwhile).
  */
-export async function buildSchemaTarget(pool: Pool, tenantId: string, target: PlacementColumns, steps: TemplateStep[], actor: ActorInfo): Promise<void> {
+export async function buildSchemaTarget(
+  pool: Pool,
+  tenantId: string,
+  target: PlacementColumns,
+  steps: TemplateStep[],
+  actor: ActorInfo,
+): Promise<void> {
   await asSystem(
     pool,
     async (c) => {
@@ -159,7 +170,8 @@ export async function buildDatabaseTarget(
       [name],
     );
     if (rows[0]) {
-      if (rows[0].mark !== ownerMark(tenantId)) throw new AppError('CONFLICT', `Database ${name} exists and is not this tenant's; the move cannot build its target there`);
+      if (rows[0].mark !== ownerMark(tenantId))
+        throw new AppError('CONFLICT', `Database ${name} exists and is not this tenant's; the move cannot build its target there`);
       await admin.query(`drop database ${ident(name)} with (force)`);
     }
     await admin.query(`create database ${ident(name)}`);
@@ -176,7 +188,11 @@ export async function buildDatabaseTarget(
     database_name: target.database_name,
     database_url_env: target.database_url_env,
   };
-  const { rows } = await main.query<{ tenant: Record<string, unknown> | null; settings: Record<string, unknown> | null; plans: Record<string, unknown>[] }>(
+  const { rows } = await main.query<{
+    tenant: Record<string, unknown> | null;
+    settings: Record<string, unknown> | null;
+    plans: Record<string, unknown>[];
+  }>(
     `select (select to_jsonb(t) || $2::jsonb from public.tenants t where t.id = $1) as tenant,
             (select to_jsonb(s) from public.tenant_settings s where s.tenant_id = $1) as settings,
             (select jsonb_agg(p order by p.id) from public.plans p) as plans`,
@@ -210,7 +226,11 @@ export async function buildDatabaseTarget(
 export async function handOverUsage(main: Pool, databases: TenantDatabases, source: Side, targetPool: Pool, target: Side): Promise<void> {
   if (source.placement.isolation === 'database') await databases.pullUsage(source.tenantId);
   if (target.placement.isolation !== 'database') return;
-  const { rows } = await main.query<{ counters: Record<string, unknown>[]; history: Record<string, unknown>[]; messages: Record<string, unknown>[] }>(
+  const { rows } = await main.query<{
+    counters: Record<string, unknown>[];
+    history: Record<string, unknown>[];
+    messages: Record<string, unknown>[];
+  }>(
     `select coalesce((select jsonb_agg(c) from public.tenant_counters c where c.tenant_id = $1), '[]') as counters,
             coalesce((select jsonb_agg(h) from public.tenant_usage_history h where h.tenant_id = $1), '[]') as history,
             coalesce((select jsonb_agg(u) from public.tenant_usage_counters u where u.tenant_id = $1), '[]') as messages`,
@@ -276,7 +296,12 @@ export async function dropCopy(
       return;
     case 'database':
       // The database (and, on another server, the role there), if it carries the tenant's mark.
-      await databases.drop({ id: tenantId, database_name: copy.database_name, database_url_env: copy.database_url_env, db_role: copy.db_role });
+      await databases.drop({
+        id: tenantId,
+        database_name: copy.database_name,
+        database_url_env: copy.database_url_env,
+        db_role: copy.db_role,
+      });
       if (copy.database_url_env === null && !opts.keepRole && copy.db_role) {
         const role = copy.db_role;
         await asSystem(main, (c) => dropRole(c, role), opts.actor);

@@ -68,7 +68,13 @@ export interface MoveDeps {
 }
 
 export function moveDeps(ctx: Pick<AppContext, 'env' | 'pool' | 'log' | 'databases'>): MoveDeps {
-  return { env: ctx.env, pool: ctx.pool, log: ctx.log, databases: ctx.databases, exposure: hasuraExposure(ctx.env, ctx.pool, ctx.log, ctx.databases) };
+  return {
+    env: ctx.env,
+    pool: ctx.pool,
+    log: ctx.log,
+    databases: ctx.databases,
+    exposure: hasuraExposure(ctx.env, ctx.pool, ctx.log, ctx.databases),
+  };
 }
 
 export interface RunOptions {
@@ -113,7 +119,13 @@ function targetFor(t: TenantRow, to: Isolation, databaseUrlEnv: string | null, p
     case 'pooled':
       return { isolation: 'pooled', schema_name: null, db_role: null, database_name: null, database_url_env: null };
     case 'schema':
-      return { isolation: 'schema', schema_name: schemaNameFor(t.slug), db_role: roleNameFor(prefix, t.slug), database_name: null, database_url_env: null };
+      return {
+        isolation: 'schema',
+        schema_name: schemaNameFor(t.slug),
+        db_role: roleNameFor(prefix, t.slug),
+        database_name: null,
+        database_url_env: null,
+      };
     case 'database': {
       // Database to database (another server): the two copies must not share a name in case both
       // settings reach one cluster, so the target alternates between the usual name and a second one.
@@ -151,7 +163,9 @@ export async function requestMove(deps: MoveDeps, tenantId: string, input: MoveT
   const steps = await loadTemplate(deps.templateDir ?? TEMPLATE_DIR);
   const capacity = deps.exposure ? sourceCapacity(deps.exposure.settings) : undefined;
   // Copies are written with the target's triggers off (session_replication_role): a superuser may, or an owner granted it.
-  const { rows: privilege } = await deps.pool.query<{ ok: boolean }>(`select has_parameter_privilege('session_replication_role', 'SET') as ok`);
+  const { rows: privilege } = await deps.pool.query<{ ok: boolean }>(
+    `select has_parameter_privilege('session_replication_role', 'SET') as ok`,
+  );
   if (!privilege[0]?.ok) {
     throw new AppError(
       'SERVICE_UNAVAILABLE',
@@ -165,7 +179,9 @@ export async function requestMove(deps: MoveDeps, tenantId: string, input: MoveT
       const t = (await c.query<TenantRow>('select * from public.tenants where id = $1 for update', [tenantId])).rows[0];
       if (!t) throw new AppError('TENANT_NOT_FOUND', 'Tenant not found');
       // A move in progress holds the tenant's lock too: name it first, it is the more useful answer.
-      const active = (await c.query<MoveRow>(`select ${MOVE_COLUMNS} from public.tenant_moves where tenant_id = $1 and finished_at is null`, [tenantId])).rows[0];
+      const active = (
+        await c.query<MoveRow>(`select ${MOVE_COLUMNS} from public.tenant_moves where tenant_id = $1 and finished_at is null`, [tenantId])
+      ).rows[0];
       if (active) {
         throw new AppError('CONFLICT', `A move of this tenant to ${active.to_isolation} is in progress (step ${active.state})`, {
           moveId: active.id,
@@ -177,11 +193,19 @@ export async function requestMove(deps: MoveDeps, tenantId: string, input: MoveT
       // A database tenant may move to another server; otherwise the tier must change.
       const otherServer = input.to === 'database' && t.isolation === 'database' && t.database_url_env !== databaseUrlEnv;
       if (t.isolation === input.to && !otherServer) {
-        throw new AppError('CONFLICT', `The tenant is placed in the ${input.to} tier already${input.to === 'database' ? ' on that server' : ''}`, { isolation: t.isolation });
+        throw new AppError(
+          'CONFLICT',
+          `The tenant is placed in the ${input.to} tier already${input.to === 'database' ? ' on that server' : ''}`,
+          { isolation: t.isolation },
+        );
       }
-      if (t.status !== 'active' && t.status !== 'trial') throw new AppError('CONFLICT', `Only active or trial tenants are moved; this one is ${t.status}`);
+      if (t.status !== 'active' && t.status !== 'trial')
+        throw new AppError('CONFLICT', `Only active or trial tenants are moved; this one is ${t.status}`);
       if (t.isolation !== 'pooled' && Number(t.template_version) !== latestVersion(steps)) {
-        throw new AppError('CONFLICT', `The tenant's schema is at template v${t.template_version}, not v${latestVersion(steps)}: upgrade it first (npm run tenants:migrate)`);
+        throw new AppError(
+          'CONFLICT',
+          `The tenant's schema is at template v${t.template_version}, not v${latestVersion(steps)}: upgrade it first (npm run tenants:migrate)`,
+        );
       }
       const target = targetFor(t, input.to, databaseUrlEnv, deps.env.TENANT_ROLE_PREFIX);
       let reserved = false;
@@ -191,7 +215,10 @@ export async function requestMove(deps: MoveDeps, tenantId: string, input: MoveT
           await capacity.reserve(c, { ...t, ...target });
           reserved = true;
         } else if (capacity.policy === 'skip') {
-          deps.log.warn({ tenantId, cap: capacity.max }, 'Hasura tenant source cap reached: the tenant will have no GraphQL source of its own (HASURA_SOURCE_CAP_POLICY=skip)');
+          deps.log.warn(
+            { tenantId, cap: capacity.max },
+            'Hasura tenant source cap reached: the tenant will have no GraphQL source of its own (HASURA_SOURCE_CAP_POLICY=skip)',
+          );
         } else {
           throw new AppError(
             'TENANT_CAPACITY_REACHED',
@@ -218,14 +245,18 @@ export async function requestMove(deps: MoveDeps, tenantId: string, input: MoveT
 export async function latestMove(pool: Pool, tenantId: string): Promise<MoveView | undefined> {
   if (!isUuid(tenantId)) return undefined;
   const row = (
-    await pool.query<MoveRow>(`select ${MOVE_COLUMNS} from public.tenant_moves where tenant_id = $1 order by created_at desc limit 1`, [tenantId])
+    await pool.query<MoveRow>(`select ${MOVE_COLUMNS} from public.tenant_moves where tenant_id = $1 order by created_at desc limit 1`, [
+      tenantId,
+    ])
   ).rows[0];
   return row ? toMoveView(row) : undefined;
 }
 
 /** The tenant's unfinished move, if any. */
 export async function activeMove(pool: Pool, tenantId: string): Promise<MoveView | undefined> {
-  const row = (await pool.query<MoveRow>(`select ${MOVE_COLUMNS} from public.tenant_moves where tenant_id = $1 and finished_at is null`, [tenantId])).rows[0];
+  const row = (
+    await pool.query<MoveRow>(`select ${MOVE_COLUMNS} from public.tenant_moves where tenant_id = $1 and finished_at is null`, [tenantId])
+  ).rows[0];
   return row ? toMoveView(row) : undefined;
 }
 
@@ -239,7 +270,8 @@ async function withRunnerLock<T>(pool: Pool, moveId: string, fn: () => Promise<T
   let locked = false;
   let tenantLocked = false;
   try {
-    locked = (await client.query<{ ok: boolean }>('select pg_try_advisory_lock($1, hashtext($2)) as ok', [RUNNER_LOCK, moveId])).rows[0]!.ok;
+    locked = (await client.query<{ ok: boolean }>('select pg_try_advisory_lock($1, hashtext($2)) as ok', [RUNNER_LOCK, moveId])).rows[0]!
+      .ok;
     if (!locked) throw new MoveRunningElsewhere();
     if (tenantId !== undefined) {
       tenantLocked = await lockTenantOn(client, tenantId);
@@ -334,7 +366,11 @@ class MoveRun {
         return this.advance('syncing');
       case 'syncing':
         await this.withBoth(async (s, t) =>
-          syncChanges(s, t, await matchTables(s, t), { batchSize: this.batchSize, untilEmpty: false, maxRounds: SYNC_ROUNDS_BEFORE_FREEZE }),
+          syncChanges(s, t, await matchTables(s, t), {
+            batchSize: this.batchSize,
+            untilEmpty: false,
+            maxRounds: SYNC_ROUNDS_BEFORE_FREEZE,
+          }),
         );
         return this.advance('freezing');
       case 'freezing':
@@ -382,10 +418,15 @@ class MoveRun {
 
   /** Registry status 'migrating' (REST answers writes 503 before reaching the database), kept to restore. */
   private async markMigrating(c: Client): Promise<void> {
-    const t = (await c.query<{ status: string }>('select status from public.tenants where id = $1 for update', [this.move.tenant_id])).rows[0];
+    const t = (await c.query<{ status: string }>('select status from public.tenants where id = $1 for update', [this.move.tenant_id]))
+      .rows[0];
     if (t?.status !== 'active' && t?.status !== 'trial') return;
     await c.query(`update public.tenants set status = 'migrating' where id = $1`, [this.move.tenant_id]);
-    await c.query('update public.tenant_moves set prior_status = $3 where tenant_id = $1 and id = $2', [this.move.tenant_id, this.move.id, t.status]);
+    await c.query('update public.tenant_moves set prior_status = $3 where tenant_id = $1 and id = $2', [
+      this.move.tenant_id,
+      this.move.id,
+      t.status,
+    ]);
   }
 
   /**
@@ -431,7 +472,10 @@ class MoveRun {
       } catch (err) {
         if (!(err instanceof VerificationFailed)) {
           await this.thaw(s.pool).catch((e: Error) =>
-            this.deps.log.error({ tenantId: this.move.tenant_id, moveId: this.move.id, err: e.message }, 'could not thaw the tenant after a failed freeze'),
+            this.deps.log.error(
+              { tenantId: this.move.tenant_id, moveId: this.move.id, err: e.message },
+              'could not thaw the tenant after a failed freeze',
+            ),
           );
         }
         throw err;
@@ -484,7 +528,11 @@ async function restoreStatus(pool: Pool, moveId: string, actor: ActorInfo): Prom
 
 async function noteError(pool: Pool, moveId: string, err: unknown, actor: ActorInfo): Promise<void> {
   const message = err instanceof Error ? err.message : String(err);
-  await asSystem(pool, (c) => c.query('update public.tenant_moves set error = $2 where id = $1 and finished_at is null', [moveId, message.slice(0, 2000)]), actor);
+  await asSystem(
+    pool,
+    (c) => c.query('update public.tenant_moves set error = $2 where id = $1 and finished_at is null', [moveId, message.slice(0, 2000)]),
+    actor,
+  );
 }
 
 /**
@@ -495,26 +543,31 @@ async function noteError(pool: Pool, moveId: string, err: unknown, actor: ActorI
 export async function runMove(deps: MoveDeps, moveId: string, opts: RunOptions = {}): Promise<MoveView> {
   const actor = opts.actor ?? { actor: 'system' };
   const { tenant_id: tenantId } = await loadMove(deps.pool, moveId);
-  return withRunnerLock(deps.pool, moveId, async () => {
-    const steps = await loadTemplate(deps.templateDir ?? TEMPLATE_DIR);
-    for (;;) {
-      const move = await loadMove(deps.pool, moveId);
-      if (move.state === 'done' || move.state === 'aborted') return toMoveView(move);
-      await opts.onStep?.(move.state, toMoveView(move));
-      deps.log.info({ tenantId: move.tenant_id, moveId, step: move.state }, 'tenant move step');
-      try {
-        await new MoveRun(deps, move, steps, actor).step();
-      } catch (err) {
-        deps.log.error({ tenantId: move.tenant_id, moveId, step: move.state, err: (err as Error).message }, 'tenant move step failed');
-        await noteError(deps.pool, moveId, err, actor).catch(() => undefined);
-        if (err instanceof VerificationFailed) {
-          await abortLocked(deps, moveId, actor, err.message);
-          throw new AppError('CONFLICT', err.message);
+  return withRunnerLock(
+    deps.pool,
+    moveId,
+    async () => {
+      const steps = await loadTemplate(deps.templateDir ?? TEMPLATE_DIR);
+      for (;;) {
+        const move = await loadMove(deps.pool, moveId);
+        if (move.state === 'done' || move.state === 'aborted') return toMoveView(move);
+        await opts.onStep?.(move.state, toMoveView(move));
+        deps.log.info({ tenantId: move.tenant_id, moveId, step: move.state }, 'tenant move step');
+        try {
+          await new MoveRun(deps, move, steps, actor).step();
+        } catch (err) {
+          deps.log.error({ tenantId: move.tenant_id, moveId, step: move.state, err: (err as Error).message }, 'tenant move step failed');
+          await noteError(deps.pool, moveId, err, actor).catch(() => undefined);
+          if (err instanceof VerificationFailed) {
+            await abortLocked(deps, moveId, actor, err.message);
+            throw new AppError('CONFLICT', err.message);
+          }
+          throw err;
         }
-        throw err;
       }
-    }
-  }, tenantId);
+    },
+    tenantId,
+  );
 }
 
 /** Starts a move in the background (REST and the Hasura action answer at once); its state is in tenant_moves. */
@@ -528,7 +581,10 @@ async function abortLocked(deps: MoveDeps, moveId: string, actor: ActorInfo, rea
   const move = await loadMove(deps.pool, moveId);
   if (move.state === 'done' || move.state === 'aborted') return toMoveView(move);
   if (!ABORTABLE.includes(move.state)) {
-    throw new AppError('CONFLICT', `The move switched the tenant already (step ${move.state}); finish it instead (npm run cli -- tenants move <slug> --resume)`);
+    throw new AppError(
+      'CONFLICT',
+      `The move switched the tenant already (step ${move.state}); finish it instead (npm run cli -- tenants move <slug> --resume)`,
+    );
   }
   const src = sideOf(move.tenant_id, move.source);
   // The source serves normally again: no guard, no recorded changes, the status it had.
@@ -562,7 +618,12 @@ async function abortLocked(deps: MoveDeps, moveId: string, actor: ActorInfo, rea
 }
 
 /** Aborts a move before its switch: the tenant stays where it is, the target copy is dropped. */
-export function abortMove(deps: MoveDeps, moveId: string, actor: ActorInfo = { actor: 'system' }, reason = 'aborted by an operator'): Promise<MoveView> {
+export function abortMove(
+  deps: MoveDeps,
+  moveId: string,
+  actor: ActorInfo = { actor: 'system' },
+  reason = 'aborted by an operator',
+): Promise<MoveView> {
   return withRunnerLock(deps.pool, moveId, () => abortLocked(deps, moveId, actor, reason));
 }
 
