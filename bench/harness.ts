@@ -32,7 +32,7 @@ export async function runBenchmarks(opts: RunOptions): Promise<RunReport> {
   const cluster = await openCluster(opts.cluster);
   const onSignal = (): void => {
     progress("interrupted: dropping this run's databases and roles");
-    cluster.close().finally(() => process.exit(130));
+    void cluster.close().finally(() => process.exit(130));
   };
   if (opts.cleanupOnSignal) process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
   try {

@@ -6,7 +6,6 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { createLogger } from '../actions-server/src/core/log.ts';
-import { createPool } from '../actions-server/src/db/database.ts';
 import type { Pool } from '../actions-server/src/db/tx.ts';
 import { tenantDatabases } from '../actions-server/src/server.ts';
 import { placementOf, withTenantData, type TenantPlacement } from '../actions-server/src/tenants/data.ts';

@@ -1,7 +1,7 @@
 // `npm start`: configuration, database (embedded unless DATABASE_URL), migrations,
 // then the actions server on PORT. The port answers health probes from the
 // first moment (live: 200, ready: 503 until everything below is done).
-import { loadConfig, ConfigError, type Env } from './core/config.ts';
+import { type Env } from './core/config.ts';
 import { createLogger, type Logger } from './core/log.ts';
 import { openDatabase, retryOnConnectionError } from './db/database.ts';
 import { migrateUp } from './db/migrate.ts';

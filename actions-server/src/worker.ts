@@ -2,7 +2,6 @@
 // from the HTTP servers (WORKER_ENABLED=false there). Same boot retries and
 // shutdown as the server: running jobs finish within SHUTDOWN_GRACE_MS or go
 // back to the queue for another worker.
-import { loadConfig, ConfigError } from './core/config.ts';
 import { createLogger } from './core/log.ts';
 import { openDatabase, retryOnConnectionError } from './db/database.ts';
 import { migrateUp } from './db/migrate.ts';
@@ -27,7 +26,7 @@ function main(): void {
     targets.ctx = await retryOnConnectionError(() => buildContext(env, log, db.pool, db.url), { ...retry, what: 'services' });
     targets.worker = await startJobRunner(targets.ctx);
     targets.lifecycle.phase = 'serving';
-  })().catch(bootFailed(log, signals.shutdown, 'worker boot'));
+  })().catch(bootFailed(log, (reason, code) => signals.shutdown(reason, code), 'worker boot'));
 }
 
 main();

@@ -59,5 +59,5 @@ test('the server refuses a broken configuration with exit 2 and the whole list, 
   expect(code).toBe(2);
   expect(stderr).toContain('PORT');
   expect(stderr).toContain('HASURA_TENANT_DATABASE_URL');
-  expect(stderr).not.toMatch(/\n\s+at /);
+  expect(stderr).not.toMatch(/\n[ \t]+at /);
 });

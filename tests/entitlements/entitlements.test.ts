@@ -44,14 +44,14 @@ beforeAll(async () => {
     )
   ).rows[0]!.id;
   adminToken = srv.ctx.tokens.sign({ userId: adminId, tenantId: null, role: 'platform_admin' }).token;
-  const withToken = async (t: MadeTenant) => ({
+  const withToken = (t: MadeTenant) => ({
     ...t,
     token: srv.ctx.tokens.sign({ userId: t.ownerId, tenantId: t.tenant.id, role: 'owner' }).token,
   });
-  rich = await withToken(await makeTenant(db, 'rich'));
+  rich = withToken(await makeTenant(db, 'rich'));
   // The custom plan (every feature) is arranged by sales: set directly.
   await db.pool.query(`update public.tenants set plan = 'custom' where id = $1`, [rich.tenant.id]);
-  poor = await withToken(await makeTenant(db, 'poor'));
+  poor = withToken(await makeTenant(db, 'poor'));
   // The free plan includes `basic`; for "the plan lacks it" it must include none of them.
   const res = await request(srv.url, '/api/plans/free/entitlements', {
     method: 'PUT',

@@ -41,9 +41,12 @@ interface Delivery {
 const post = (path: string, body: unknown, h: Record<string, string> = headers) =>
   request<Delivery>(srv.url, path, typeof body === 'string' ? { rawBody: body, headers: h } : { body, headers: h });
 
+/** Hasura's event trigger body, as the contract fixture has it. */
+type EventBody = Record<string, unknown> & { id: string; event: Record<string, unknown> };
+
 /** An event trigger delivery for tenant_status_changed. */
 const statusEvent = (tenantId: string) => {
-  const event = JSON.parse(CONTRACT_EVENT) as Record<string, any>;
+  const event = JSON.parse(CONTRACT_EVENT) as EventBody;
   event.id = randomUUID();
   event.trigger = { name: 'tenant_status_changed' };
   event.table = { schema: 'public', name: 'tenants' };
@@ -93,7 +96,7 @@ describe('event triggers', () => {
       await db.pool.query(`update public.tenants set status = 'suspended', suspended_at = now() where id = $1`, [t.tenant.id]);
       expect((await srv.ctx.resolver.bySlug('cached'))?.status).toBe('active');
 
-      const event = JSON.parse(CONTRACT_EVENT) as Record<string, any>;
+      const event = JSON.parse(CONTRACT_EVENT) as EventBody;
       event.id = randomUUID();
       event.trigger = { name: 'tenant_status_changed' };
       event.table = { schema: 'public', name: 'tenants' };
@@ -120,7 +123,7 @@ describe('event triggers', () => {
   });
 
   it('refuses a delivery sent to the wrong trigger path', async () => {
-    const event = JSON.parse(CONTRACT_EVENT) as Record<string, any>;
+    const event = JSON.parse(CONTRACT_EVENT) as EventBody;
     event.trigger = { name: 'something_else' };
     expect((await post('/hasura/events/tenant_status_changed', event)).status).toBe(400);
   });

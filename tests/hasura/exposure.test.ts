@@ -5,7 +5,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createTestDb, passwordlessLogin, startTestServer, type TestDb } from '../support/db.ts';
-import { startHasuraDouble, type HasuraDouble, type PermissionEntry, type SourceEntry } from '../support/hasura-double.ts';
+import { startHasuraDouble, type HasuraDouble, type SourceEntry } from '../support/hasura-double.ts';
 import { request } from '../support/http.ts';
 import { makeTenant } from '../support/factories.ts';
 import { createLogger } from '../../actions-server/src/core/log.ts';
@@ -83,7 +83,7 @@ describe('tenant source registration', () => {
     expect(source?.customization).toEqual({ root_fields: { namespace: 'acme_corp' }, type_names: { prefix: 'acme_corp_' } });
     const url = (source?.configuration['connection_info'] as { database_url: string }).database_url;
     expect(url).toContain(`options=-c%20role%3D${db.rolePrefix}tenant_acme-corp`);
-    expect(url).not.toMatch(/:[^@/]*@/); // no password
+    expect(url).not.toMatch(/:[^:@/]*@/); // no password
     expect(source?.tables.map((t) => t.table.name).sort()).toEqual(['channels', 'files', MARKER_VIEW, 'members', 'messages'].sort());
 
     const guard = { _exists: { _table: { schema: 'tenant_acme-corp', name: MARKER_VIEW }, _where: { id: { _eq: 'X-Hasura-Tenant-Id' } } } };
@@ -92,7 +92,7 @@ describe('tenant source registration', () => {
     let permissions = 0;
     for (const table of source!.tables) {
       for (const kind of ['select', 'insert', 'update', 'delete'] as const) {
-        for (const p of (table[`${kind}_permissions`] ?? []) as PermissionEntry[]) {
+        for (const p of table[`${kind}_permissions`] ?? []) {
           expect(['owner', 'tenant_admin', 'member']).toContain(p.role);
           for (const key of ['filter', 'check']) {
             if (p.permission[key] !== undefined)
@@ -144,7 +144,7 @@ describe('tenant source registration', () => {
 
       const table = (name: string) => globex.tables.find((t) => t.table.name === name)!;
       const perm = (name: string, kind: 'select' | 'update', role: string) =>
-        ((table(name)[`${kind}_permissions`] ?? []) as PermissionEntry[]).find((p) => p.role === role)!.permission['filter'];
+        (table(name)[`${kind}_permissions`] ?? []).find((p) => p.role === role)!.permission['filter'];
       const relationships: Record<string, Relationship> = {
         member: { column: 'member_id', target: { schema: 'tenant_globex', name: 'members' }, targetColumn: 'id' },
       };
@@ -207,7 +207,7 @@ describe('tenant source cap', () => {
       pool: db.pool,
       log: createLogger('silent'),
       metadata: createMetadataClient({ endpoint: settings.baseUrl, adminSecret: SECRET, timeoutMs: 5_000 }),
-      sleep: async () => undefined,
+      sleep: () => Promise.resolve(),
     };
   }
 
@@ -234,7 +234,7 @@ describe('tenant source cap', () => {
       ['race-one', 'race-two', 'race-three'].map((slug) => makeTenant(db, slug, { steps: [hasuraSourceStep(d)] })),
     );
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
-    expect(results.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason.code)).toEqual([
+    expect(results.filter((r) => r.status === 'rejected').map((r) => r.reason.code)).toEqual([
       'TENANT_CAPACITY_REACHED',
       'TENANT_CAPACITY_REACHED',
     ]);

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadMetadataDir } from '../support/metadata-dir.ts';
 import { checkBoolExp, checkMetadataPermissions, validateMetadata } from '../support/hasura-schema.ts';
-import type { MetadataJson, PermissionEntry, TableEntry } from '../support/hasura-double.ts';
+import type { MetadataJson, TableEntry } from '../support/hasura-double.ts';
 import { createTestDb, type TestDb } from '../support/db.ts';
 import { makeTenant, type MadeTenant } from '../support/factories.ts';
 import { ACTION_NAMES } from '../../actions-server/src/hasura/actions.ts';
@@ -33,8 +33,7 @@ const platform = () => {
   if (!source) throw new Error('no platform source');
   return source;
 };
-const permissionsOf = (t: TableEntry) =>
-  KINDS.flatMap((kind) => ((t[`${kind}_permissions`] ?? []) as PermissionEntry[]).map((p) => ({ kind, ...p })));
+const permissionsOf = (t: TableEntry) => KINDS.flatMap((kind) => (t[`${kind}_permissions`] ?? []).map((p) => ({ kind, ...p })));
 
 describe('hasura/metadata', () => {
   it('validates against Hasura metadata schema, permission rules included', () => {
@@ -256,7 +255,7 @@ describe('hasura/metadata against the migrated database', () => {
     expect(checked).toBeGreaterThan(20);
   });
 
-  it('lets no role select a password hash, a token hash or a secret', async () => {
+  it('lets no role select a password hash, a token hash or a secret', () => {
     for (const t of platform().tables) {
       for (const p of permissionsOf(t).filter((x) => x.kind === 'select')) {
         const listed = p.permission['columns'];

@@ -51,7 +51,7 @@ beforeAll(async () => {
     HASURA_TENANT_DATABASE_URL_EU: tenantDbUrl,
   };
   srv = await startTestServer(db, serverEnv);
-  deps = { ...hasuraExposure(srv.ctx.env, db.pool, createLogger('silent'), srv.ctx.databases)!, sleep: async () => undefined };
+  deps = { ...hasuraExposure(srv.ctx.env, db.pool, createLogger('silent'), srv.ctx.databases)!, sleep: () => Promise.resolve() };
   nextTemplate = await mkdtemp(path.join(os.tmpdir(), 'template-next-'));
   await cp(TEMPLATE_DIR, nextTemplate, { recursive: true });
   await writeFile(
@@ -350,7 +350,10 @@ describe('reconcile', () => {
     expect(sourceOf('rc-job')).toBeDefined();
     expect(await registered(t)).toBeDefined();
 
-    const future = { ...deps, metadata: { request: async <T>() => ({ resource_version: 9, metadata: { version: 4, sources: [] } }) as T } };
+    const future = {
+      ...deps,
+      metadata: { request: <T>() => Promise.resolve({ resource_version: 9, metadata: { version: 4, sources: [] } } as T) },
+    };
     await expect(reconcile(future, { dryRun: false })).rejects.toBeInstanceOf(UnknownMetadataVersion);
     await expect(reconcile(future, { dryRun: false })).rejects.toThrow(/version 4.*only version 3.*without changing anything/);
   });

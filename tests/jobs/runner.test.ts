@@ -14,8 +14,9 @@ const seen: string[] = [];
 const record = defineJob({
   name: 'test.record',
   payload: z.object({ value: z.string() }),
-  run: async ({ value }) => {
+  run: ({ value }) => {
     seen.push(value);
+    return Promise.resolve();
   },
 });
 

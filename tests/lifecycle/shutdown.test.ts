@@ -5,7 +5,7 @@ import http from 'node:http';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createTestDb, TEST_JWT_SECRET, type TestDb } from '../support/db.ts';
 import { freePort } from '../support/global-setup.ts';
-import { spawnServer, type ServerProcess } from '../support/server-process.ts';
+import { spawnServer } from '../support/server-process.ts';
 
 let db: TestDb;
 beforeAll(async () => {

@@ -87,7 +87,7 @@ const ACTIONS: Record<string, Action> = {
   list: {
     name: 'list members',
     call: (token) => send('GET', `${base()}/members`, token),
-    applied: async () => true,
+    applied: () => Promise.resolve(true),
   },
   promote: {
     name: 'promote a member to admin',

@@ -116,6 +116,7 @@ describe('tenants adopt', () => {
       { pool: db.pool, databases: db.databases, rolePrefix: db.rolePrefix },
       { slug: 'adopted', from: sourceUrl },
     ).catch((e: Error) => e);
-    expect(String(taken)).toMatch(/already taken/);
+    expect(taken).toBeInstanceOf(Error);
+    expect((taken as Error).message).toMatch(/already taken/);
   });
 });

@@ -31,7 +31,10 @@ let script: string;
 
 function parse(sql: string): Map<string, Placement[]> {
   // Only statements count, not the examples in comments.
-  const code = sql.replace(/--.*$/gm, '');
+  const code = sql
+    .split('\n')
+    .map((line) => (line.includes('--') ? line.slice(0, line.indexOf('--')) : line))
+    .join('\n');
   const found = new Map<string, Placement[]>();
   const add = (table: string, p: Placement) => found.set(table, [...(found.get(table) ?? []), p]);
   for (const m of code.matchAll(/create_reference_table\('([^']+)'\)/g)) add(m[1]!, { kind: 'reference' });

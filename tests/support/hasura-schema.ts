@@ -75,7 +75,7 @@ export function jsonPointerToHasuraPath(pointer: string): string {
       .split('/')
       .slice(1)
       .map((seg) => seg.replace(/~1/g, '/').replace(/~0/g, '~'))
-      .map((seg) => (/^\d+$/.test(seg) ? `[${seg}]` : /^[A-Za-z_][A-Za-z0-9_-]*$/.test(seg) ? `.${seg}` : `['${seg}']`))
+      .map((seg) => (/^\d+$/.test(seg) ? `[${seg}]` : /^[A-Z_][\w-]*$/i.test(seg) ? `.${seg}` : `['${seg}']`))
       .join('')
   );
 }
@@ -122,7 +122,7 @@ function convertSchema(node: unknown, where: string): unknown {
     switch (key) {
       case '$ref': {
         if (typeof value !== 'string' || !value.startsWith(OPENAPI_REF_PREFIX)) {
-          throw new Error(`metadata schema: unsupported $ref ${String(value)} at ${at}`);
+          throw new Error(`metadata schema: unsupported $ref ${JSON.stringify(value)} at ${at}`);
         }
         out.$ref = `${SCHEMA_ID}#/definitions/${value.slice(OPENAPI_REF_PREFIX.length)}`;
         break;
@@ -596,9 +596,9 @@ function isOperatorObject(value: unknown): value is JsonObject {
   });
 }
 
-const SESSION_VARIABLE = /^x-hasura-[a-z0-9][a-z0-9_-]*$/i;
+const SESSION_VARIABLE = /^x-hasura-[a-z0-9][\w-]*$/i;
 // Strings that were evidently meant as session variables; a typo there silently becomes a literal.
-const LOOKS_LIKE_SESSION_VARIABLE = /^\s*(x[-_]|(x-)?hasura[-_])/i;
+const LOOKS_LIKE_SESSION_VARIABLE = /^\s*(?:x[-_]|(?:x-)?hasura[-_])/i;
 
 export function isSessionVariable(value: string): boolean {
   return SESSION_VARIABLE.test(value);
@@ -759,7 +759,7 @@ function operandIssues(op: string, operand: unknown, ctx: BoolExpContext, at: st
         return ctx.columns && !ctx.columns.includes(operand) ? [{ path: at, message: `unknown column '${operand}'` }] : [];
       }
       if (Array.isArray(operand) && operand.length > 0 && operand.every((p) => typeof p === 'string')) {
-        const [first, ...rest] = operand as string[];
+        const [first, ...rest] = operand;
         const columns = first === '$' ? ctx.rootColumns : ctx.columns;
         const column = first === '$' ? rest[0] : first;
         if (first === '$' && rest.length !== 1) return [{ path: at, message: 'must be ["$", "root_column"]' }];

@@ -18,6 +18,7 @@ export interface RequestOptions {
   rawBody?: string;
 }
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read untyped JSON answers; callers name T where they care
 export function request<T = any>(baseUrl: string, path: string, opts: RequestOptions = {}): Promise<HttpResponse<T>> {
   const url = new URL(path, baseUrl);
   const payload = opts.rawBody ?? (opts.body === undefined ? undefined : JSON.stringify(opts.body));

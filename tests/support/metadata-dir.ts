@@ -31,7 +31,14 @@ import { parse as parseYaml, type ScalarTag } from 'yaml';
 type JsonObject = Record<string, unknown>;
 const isRecord = (v: unknown): v is JsonObject => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-const INCLUDE = /^!include\s+(.+?)\s*$/;
+const INCLUDE = '!include';
+
+/** The file named by `!include <file>` (surrounding whitespace dropped, on one line), or undefined. */
+function includeTarget(value: string): string | undefined {
+  if (!value.startsWith(INCLUDE) || !/^\s/.test(value.slice(INCLUDE.length))) return undefined;
+  const file = value.slice(INCLUDE.length).trim();
+  return file !== '' && !/[\n\r\u2028\u2029]/.test(file) ? file : undefined;
+}
 
 // `!include x.yaml` written as a YAML tag rather than a quoted string: keep it as the same marker string.
 const includeTag: ScalarTag = {
@@ -79,8 +86,8 @@ async function loadYamlFile(path: string, stack: readonly string[]): Promise<unk
 
 async function resolveIncludes(value: unknown, baseDir: string, stack: readonly string[]): Promise<unknown> {
   if (typeof value === 'string') {
-    const match = INCLUDE.exec(value);
-    return match?.[1] ? loadYamlFile(join(baseDir, match[1]), stack) : value;
+    const file = includeTarget(value);
+    return file ? loadYamlFile(join(baseDir, file), stack) : value;
   }
   if (Array.isArray(value)) return Promise.all(value.map((v) => resolveIncludes(v, baseDir, stack)));
   if (isRecord(value)) {

@@ -53,8 +53,8 @@ export function spawnServer(port: number, env: Record<string, string>): ServerPr
   };
   const out = { rest: '' };
   const err = { rest: '' };
-  child.stdout!.on('data', (c: Buffer) => onText(c, out));
-  child.stderr!.on('data', (c: Buffer) => onText(c, err));
+  child.stdout.on('data', (c: Buffer) => onText(c, out));
+  child.stderr.on('data', (c: Buffer) => onText(c, err));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once('exit', (code, signal) => resolve({ code, signal })),
   );

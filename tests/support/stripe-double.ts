@@ -197,7 +197,13 @@ function bool(v: FormValue | undefined, param: string): boolean | undefined {
   if (v === undefined) return undefined;
   if (v === 'true') return true;
   if (v === 'false') return false;
-  throw apiError(400, 'invalid_request_error', `Invalid boolean: ${String(v)}`, 'parameter_invalid_boolean', param);
+  throw apiError(
+    400,
+    'invalid_request_error',
+    `Invalid boolean: ${typeof v === 'string' ? v : JSON.stringify(v)}`,
+    'parameter_invalid_boolean',
+    param,
+  );
 }
 
 /** Stripe's metadata update: keys merge, an empty value deletes a key, metadata="" clears all. */
@@ -712,7 +718,11 @@ function subscriptionLifecycle(objects: Map<string, JsonObject>, get: (kind: str
     // Newest first, like Stripe; among equal times the later-added first.
     let list = events
       .map((e, i) => ({ e, i }))
-      .filter(({ e }) => (Number.isNaN(gte) || Number(e['created']) >= gte) && (types.length === 0 || types.includes(String(e['type']))))
+      .filter(
+        ({ e }) =>
+          (Number.isNaN(gte) || Number(e['created']) >= gte) &&
+          (types.length === 0 || (typeof e['type'] === 'string' && types.includes(e['type']))),
+      )
       .sort((a, b) => Number(b.e['created']) - Number(a.e['created']) || b.i - a.i)
       .map(({ e }) => e);
     const after = str(query['starting_after']);

@@ -121,7 +121,7 @@ describe('a database tenant', () => {
   });
 
   it('needs the database pools: a bare main pool refuses it', async () => {
-    await expect(withTenantData(db.pool, placementOf(big.tenant), big.ownerId, async () => 1)).rejects.toMatchObject({
+    await expect(withTenantData(db.pool, placementOf(big.tenant), big.ownerId, () => Promise.resolve(1))).rejects.toMatchObject({
       code: 'SERVICE_UNAVAILABLE',
     });
   });
@@ -303,7 +303,9 @@ describe('on another server', () => {
     );
     expect(seen).toBe(1);
     // Without the setting, this process cannot reach it (and says which setting is missing).
-    await expect(withTenantData(db, placementOf(tenant), ownerId, async () => 1)).rejects.toThrow(/TENANT_DATABASE_URL_EU is not set/);
+    await expect(withTenantData(db, placementOf(tenant), ownerId, () => Promise.resolve(1))).rejects.toThrow(
+      /TENANT_DATABASE_URL_EU is not set/,
+    );
     await hardDeleteTenant(db.pool, tenant.id, {}, [(id) => eu.dropFor(id)]);
     expect(await footprint('remote')).toMatchObject({ tenants: 0, databases: 0, roles: 0 });
   });

@@ -162,7 +162,14 @@ describe('provisioning failures leave nothing behind', () => {
       makeTenant(db, 'failco', {
         email: 'admin@failco.com',
         steps: [
-          { name: 'ok-step', run: async () => undefined, undo: async (t) => void undone.push(t.slug) },
+          {
+            name: 'ok-step',
+            run: () => Promise.resolve(),
+            undo: (t) => {
+              undone.push(t.slug);
+              return Promise.resolve();
+            },
+          },
           {
             name: 'boom',
             run: async (t) => {

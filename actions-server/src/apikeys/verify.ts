@@ -10,7 +10,7 @@ import type { TenantRole } from '../auth/tokens.ts';
 
 export const API_KEY_PREFIX_RE = /^sk_[a-z0-9]{12}$/;
 // Checked only after the length check below, and linear anyway (no nesting).
-const API_KEY_RE = /^(sk_[a-z0-9]{12})\.([A-Za-z0-9_-]{43})$/;
+const API_KEY_RE = /^(sk_[a-z0-9]{12})\.[\w-]{43}$/;
 const API_KEY_LENGTH = 15 + 1 + 43;
 
 export type ApiKeyRole = 'admin' | 'member';

@@ -27,7 +27,7 @@ export const VERIFY_PATH = '/verify-email';
 
 type Purpose = 'password_reset' | 'email_verification';
 
-const TOKEN_RE = /^[A-Za-z0-9_-]{43}$/;
+const TOKEN_RE = /^[\w-]{43}$/;
 const sha256 = (v: string): Buffer => createHash('sha256').update(v, 'utf8').digest();
 
 async function issueToken(client: Client, identityId: string, purpose: Purpose, tenantId: string | null, minutes: number): Promise<string> {

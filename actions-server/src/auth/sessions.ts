@@ -27,7 +27,7 @@ export interface IssuedSession {
   sessionId: string;
 }
 
-const REFRESH_RE = /^[A-Za-z0-9_-]{43}$/;
+const REFRESH_RE = /^[\w-]{43}$/;
 
 function sha256(value: string): Buffer {
   return createHash('sha256').update(value, 'utf8').digest();

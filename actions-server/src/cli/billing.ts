@@ -12,7 +12,9 @@ export function parseSince(value: string, now: Date = new Date()): Date {
   if (value.length > 40) throw new UsageError('--since must be an ISO time (e.g. 2026-11-30T00:00:00Z) or a window such as 24h or 7d');
   const rel = RELATIVE.exec(value);
   if (rel) return new Date(now.getTime() - Number(rel[1]) * (rel[2] === 'h' ? 3_600_000 : 86_400_000));
-  const iso = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2}))?$/.test(value) ? new Date(value) : undefined;
+  const iso = /^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:\d{2}))?$/.test(value)
+    ? new Date(value)
+    : undefined;
   if (!iso || Number.isNaN(iso.getTime())) {
     throw new UsageError(`--since must be an ISO time (e.g. 2026-11-30T00:00:00Z) or a window such as 24h or 7d, got "${value}"`);
   }

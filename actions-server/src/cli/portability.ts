@@ -88,9 +88,8 @@ export function register(program: Command): void {
     .action(
       (slug: string, opts: { from: string; schema: string; to: 'schema' | 'pooled'; ownerEmail?: string; plan: string; name?: string }) =>
         withRuntime(async (rt) => {
-          if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(opts.schema))
-            throw new UsageError(`--schema: ${opts.schema.slice(0, 80)} is not a schema name`);
-          if (!/^postgres(ql)?:\/\//.test(opts.from)) throw new UsageError('--from: expected a postgres:// URL');
+          if (!/^[A-Z_]\w{0,62}$/i.test(opts.schema)) throw new UsageError(`--schema: ${opts.schema.slice(0, 80)} is not a schema name`);
+          if (!/^postgres(?:ql)?:\/\//.test(opts.from)) throw new UsageError('--from: expected a postgres:// URL');
           const result = await asUsage(adoptDatabase(restoreDeps(rt), { slug, ...opts }));
           console.log(
             JSON.stringify(

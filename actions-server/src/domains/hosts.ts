@@ -14,7 +14,7 @@ export function normaliseHost(raw: string | undefined): string {
   return host.replace(/\.$/, '');
 }
 
-const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
+const IPV4 = /^\d{1,3}(?:\.\d{1,3}){3}$/;
 
 export function classifyHost(
   rawHost: string | undefined,

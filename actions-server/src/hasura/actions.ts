@@ -137,7 +137,7 @@ const updateTenantArgs = z.object({
   // customDomain: null is meaningful (remove the domain); other nulls mean "unchanged".
   input: z.preprocess((v) => {
     const rest = withoutNulls(v);
-    return typeof v === 'object' && v !== null && 'customDomain' in v && (v as { customDomain: unknown }).customDomain === null
+    return typeof v === 'object' && v !== null && 'customDomain' in v && v.customDomain === null
       ? { ...(rest as object), customDomain: null }
       : rest;
   }, updateTenantSchema),

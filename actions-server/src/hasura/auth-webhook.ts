@@ -75,8 +75,8 @@ async function tenantFor(ctx: AppContext, host: string | undefined): Promise<Res
   switch (tenant.status) {
     case 'trial':
     case 'active':
-    // Being moved between placements: reads are served; the database refuses writes for the freeze (SA503).
     case 'migrating':
+      // migrating: being moved between placements; reads are served, the database refuses writes for the freeze (SA503).
       return tenant;
     case 'suspended':
       throw deny('TENANT_SUSPENDED', 'This tenant is suspended');

@@ -63,7 +63,7 @@ export async function handleEventDelivery(ctx: AppContext, pathName: string, bod
       const after = delivery.event.data.new ? parse(tenantRowSchema, delivery.event.data.new, 'new row') : undefined;
       const id = after?.id ?? before?.id;
       if (!id) throw new AppError('VALIDATION_FAILED', 'The event carries no tenant row');
-      const outcome = await handleOnce(ctx.pool, receipt, async () => ({ tenantId: id }));
+      const outcome = await handleOnce(ctx.pool, receipt, () => Promise.resolve({ tenantId: id }));
       // The cache is process memory: dropping entries twice is harmless, but only a first delivery does it.
       if (outcome.status === 'processed') {
         ctx.resolver.invalidate({

@@ -22,6 +22,12 @@ export interface ReconcileReport {
   dryRun: boolean;
 }
 
+/** A field of Hasura's inconsistency report as text: strings as they are, anything else as JSON. */
+function text(v: unknown): string {
+  if (v === undefined || v === null) return '';
+  return typeof v === 'string' ? v : JSON.stringify(v);
+}
+
 interface InconsistentObject {
   type?: unknown;
   name?: unknown;
@@ -87,8 +93,8 @@ export async function reconcile(deps: ExposureDeps, opts: { dryRun: boolean }): 
       report.drift.push({
         source: name,
         kind: 'inconsistent object',
-        object: String(o.name ?? o.type ?? ''),
-        detail: String(o.reason ?? '').slice(0, 200),
+        object: text(o.name ?? o.type),
+        detail: text(o.reason).slice(0, 200),
       });
     }
     try {
@@ -109,7 +115,7 @@ export async function reconcile(deps: ExposureDeps, opts: { dryRun: boolean }): 
       report.drift.push({
         source: source || '-',
         kind: 'inconsistent object',
-        object: String(o.name ?? o.type ?? ''),
+        object: text(o.name ?? o.type),
         detail: 'not a tenant source: left alone',
       });
     }

@@ -91,7 +91,7 @@ const COLUMN_LIST = [
 ] as const;
 const COLUMNS = COLUMN_LIST.join(', ');
 
-const TOKEN_RE = /^[A-Za-z0-9_-]{43}$/;
+const TOKEN_RE = /^[\w-]{43}$/;
 
 function statusOf(row: Pick<InvitationRow, 'accepted_at' | 'revoked_at' | 'expires_at'>): InvitationStatus {
   if (row.accepted_at) return 'accepted';

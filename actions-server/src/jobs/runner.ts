@@ -36,7 +36,8 @@ export async function installJobQueue(pool: Pool, log?: Logger): Promise<void> {
 function workerLogger(log: Logger | undefined): WorkerLogger {
   return new WorkerLogger(() => (level, message, meta) => {
     if (!log) return;
-    const fn = level === 'error' ? log.error : level === 'warning' ? log.warn : level === 'info' ? log.info : log.debug;
+    const name: string = level;
+    const fn = name === 'error' ? log.error : name === 'warning' ? log.warn : name === 'info' ? log.info : log.debug;
     fn.call(log, { job: meta }, message);
   });
 }

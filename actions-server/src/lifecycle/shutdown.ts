@@ -87,7 +87,7 @@ export async function gracefulShutdown(t: ShutdownTargets, reason: string): Prom
  */
 export function installSignalHandlers(
   targets: ShutdownTargets,
-  exit: (code: number) => never = process.exit,
+  exit: (code: number) => never = (code) => process.exit(code),
 ): { shutdown(reason: string, code?: number): void } {
   let stopping = false;
   const shutdown = (reason: string, code = 0) => {

@@ -96,7 +96,7 @@ export class RateLimitService {
     const states: WindowState[] = [];
     for (const [i, outcome] of outcomes.entries()) {
       const window = WINDOWS[i]!;
-      const res = outcome.status === 'fulfilled' ? outcome.value : outcome.reason;
+      const res: unknown = outcome.status === 'fulfilled' ? outcome.value : outcome.reason;
       // A rejection that is not a RateLimiterRes is the store failing.
       if (!(res instanceof RateLimiterRes)) return this.storeFailed(tenant, res);
       states.push({

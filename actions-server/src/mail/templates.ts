@@ -38,7 +38,7 @@ export function escapeHtml(value: string): string {
   return value.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c]!);
 }
 
-const COLOR_RE = /^#[0-9a-fA-F]{6}$/;
+const COLOR_RE = /^#[0-9a-f]{6}$/i;
 const DEFAULT_COLOR = '#2f6fed';
 
 function safeLogo(url: string | undefined): string | undefined {
@@ -56,6 +56,7 @@ export function brandingOf(tenant: { name: string; branding: Record<string, unkn
   const b = tenant?.branding ?? {};
   // Control characters (line breaks in a subject) are flattened to spaces.
   const str = (v: unknown): string | undefined =>
+    // eslint-disable-next-line no-control-regex -- matching control characters is the point: they are flattened to spaces
     typeof v === 'string' && v.trim() !== '' ? v.replace(/[\u0000-\u001f\u007f]/g, ' ').trim() : undefined;
   const color = str(b['primaryColor']);
   return {

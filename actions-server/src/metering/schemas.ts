@@ -73,7 +73,7 @@ export const planMeterSchema = capSchema.extend({
   /** The Stripe billing meter's event name this plan reports the meter's usage to (null: not billed). */
   stripeEventName: z
     .string()
-    .regex(/^[A-Za-z0-9_.:-]{1,100}$/)
+    .regex(/^[\w.:-]{1,100}$/)
     .nullable()
     .default(null),
 });

@@ -98,7 +98,7 @@ export async function exportPerson(ctx: Ctx, identityId: string): Promise<Person
       const authored: Record<string, unknown[]> = {};
       for (const { table, column } of await authoredTables(c, dataSchema(t))) {
         const { rows } = await c.query(`select * from ${ident(table)} where ${ident(column)} = any($1::uuid[]) order by 1`, [ids]);
-        authored[table] = [...(authored[table] ?? []), ...rows];
+        authored[table] = [...(authored[table] ?? []), ...(rows as unknown[])];
       }
       return { member, authored };
     });

@@ -179,7 +179,8 @@ async function writeRegistry(
   for (const inv of spec.invitations ?? []) {
     const inviter = ids.get(String(inv['invited_by']));
     if (!inviter) continue;
-    const accepted = inv['accepted_by'] ? (ids.get(String(inv['accepted_by'])) ?? null) : null;
+    const acceptedBy = inv['accepted_by'];
+    const accepted = typeof acceptedBy === 'string' && acceptedBy ? (ids.get(acceptedBy) ?? null) : null;
     // The token is not exported: the restored invitation cannot be accepted (a new one must be sent).
     const unusable = createHash('sha256').update(randomBytes(32)).digest();
     await c.query(

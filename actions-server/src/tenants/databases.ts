@@ -269,7 +269,7 @@ export class TenantDatabases {
     }
     const ref = await this.refOf(tenantId);
     // Opening the pool writes the copy.
-    if (ref) await this.withPool(ref, async () => undefined);
+    if (ref) await this.withPool(ref, () => Promise.resolve(undefined));
   }
 
   /**

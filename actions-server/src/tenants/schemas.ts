@@ -73,7 +73,7 @@ export const domainSchema = z
   .string()
   .trim()
   .toLowerCase()
-  .pipe(boundedString(253, /^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, 'must be a domain name such as chat.example.com'));
+  .pipe(boundedString(253, /^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, 'must be a domain name such as chat.example.com'));
 
 // Tenant settings are a free-form JSON object the tenant's admins write, so
 // its size, nesting and number of keys are capped (the database caps the

@@ -11,7 +11,7 @@ import { meterUsage } from '../metering/service.ts';
 const querySchema = z.object({
   period: z
     .string()
-    .regex(/^[0-9]{4}-(0[1-9]|1[0-2])$/, 'must be a month as YYYY-MM')
+    .regex(/^\d{4}-(0[1-9]|1[0-2])$/, 'must be a month as YYYY-MM')
     .refine((p) => p <= usagePeriod(), 'must not be in the future')
     .optional(),
 });
