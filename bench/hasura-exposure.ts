@@ -1,4 +1,4 @@
-// ARCHITECTURE.md §8: what exposing a tenant through Hasura costs the engine, in
+// ARCHITECTURE.md §11: what exposing a tenant through Hasura costs the engine, in
 // metadata API calls and metadata bytes: a schema tenant gets a source of its
 // own, a pooled tenant shares the platform metadata and costs nothing. Measured
 // against the metadata API double (tests/support/hasura-double.ts, which

@@ -1,4 +1,4 @@
--- Scaling out with Citus (ARCHITECTURE.md §8): turns a migrated database into a
+-- Scaling out with Citus (ARCHITECTURE.md §11): turns a migrated database into a
 -- distributed one. Run once, as the migration owner, on the coordinator of a
 -- Citus 12/13 cluster (PostgreSQL 15) whose workers are already added
 -- (citus_add_node), after `npm run migrate` and with the actions server stopped:

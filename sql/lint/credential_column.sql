@@ -1,7 +1,7 @@
 -- The database never stores a credential in the clear: no plain password column
 -- (hashes are fine, and guarded by secret_column_readable), and the registry
 -- keeps the NAME of a database tenant's connection setting, never a connection
--- string that carries its password (ARCHITECTURE.md §8).
+-- string that carries its password (ARCHITECTURE.md §11).
 select pg_catalog.format('%s.%I', t.ident, a.attname) as object,
        case when a.attname ~ '(^|_)(password|passwd|pwd)$' then 'plain password column'
             else 'connection string column (store the name of a setting instead)' end as detail

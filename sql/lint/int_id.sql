@@ -1,4 +1,4 @@
--- Ids are uuid or bigint, never int (ARCHITECTURE.md §8): an id column (id, *_id) or
+-- Ids are uuid or bigint, never int (ARCHITECTURE.md §11): an id column (id, *_id) or
 -- a serial/identity column of type smallint or integer.
 select pg_catalog.format('%s.%I', t.ident, a.attname) as object,
        pg_catalog.format('%s id column', pg_catalog.format_type(a.atttypid, a.atttypmod)) as detail

@@ -1,6 +1,6 @@
 -- A foreign key between pooled tables is composite (tenant_id, x_id) ->
 -- (tenant_id, id), tenant_id matched to tenant_id, so parent and child rows
--- live on the same shard (ARCHITECTURE.md §8).
+-- live on the same shard (ARCHITECTURE.md §11).
 select fk.ident as object,
        pg_catalog.format('foreign key to %s does not pair tenant_id with tenant_id', fk.dst_ident) as detail
 from lint_foreign_keys fk

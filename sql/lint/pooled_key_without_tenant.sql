@@ -1,6 +1,6 @@
 -- A pooled table (sharded on tenant_id under Citus) has a primary key, and its
 -- primary key and every unique constraint or unique index include tenant_id:
--- Citus enforces uniqueness only within one shard (ARCHITECTURE.md §8). A primary key
+-- Citus enforces uniqueness only within one shard (ARCHITECTURE.md §11). A primary key
 -- holding tenant_id also makes tenant_id NOT NULL, which Citus needs to place a row.
 select t.ident as object,
        case when t.tenant_attnum is null then 'pooled table without a tenant_id column'

@@ -1,6 +1,6 @@
 -- A tenant schema's objects reference only their own schema, pg_catalog and the
 -- global reference tables (public tables without tenant_id), so Citus can move
--- the schema to any node as a unit (citus_schema_distribute, ARCHITECTURE.md §8).
+-- the schema to any node as a unit (citus_schema_distribute, ARCHITECTURE.md §11).
 -- Dependencies recorded by PostgreSQL are followed from the schema's tables,
 -- views, sequences, constraints, defaults, triggers, policies and view rules.
 with owned as (

@@ -1,7 +1,7 @@
 -- Tenant template v1: the sample product data that plans meter. Applied inside
 -- the tenant's own schema (search_path is set to it for the transaction), so
 -- tables are created unqualified and may reference only their own schema or
--- global reference tables (Citus schema-based sharding, ARCHITECTURE.md §8).
+-- global reference tables (Citus schema-based sharding, ARCHITECTURE.md §11).
 
 create table members (
   id uuid primary key default gen_random_uuid(),

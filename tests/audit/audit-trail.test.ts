@@ -381,6 +381,11 @@ describe('GET /api/tenants/:id/audit', () => {
     expect(none.body.entries).toEqual([]);
     const beforeNow = await request(srv.url, `/api/tenants/${tenantId}/audit?from=${past}&to=${future}`, { host, token: ownerToken });
     expect(beforeNow.body.entries.length).toBe((await auditRows(db.pool, tenantId)).length);
+    // Plain dates are read as midnight UTC.
+    const byDate = await request(srv.url, `/api/tenants/${tenantId}/audit?from=2000-01-01&to=2999-12-31`, { host, token: ownerToken });
+    expect(byDate.status, byDate.text).toBe(200);
+    expect(byDate.body.entries.length).toBe(beforeNow.body.entries.length);
+    expect((await request(srv.url, `/api/tenants/${tenantId}/audit?from=2026-13-45`, { host, token: ownerToken })).status).toBe(400);
 
     const bad = await request(srv.url, `/api/tenants/${tenantId}/audit?cursor=abc`, { host, token: ownerToken });
     expect(bad.status).toBe(400);

@@ -1,5 +1,5 @@
 // sql/citus/distribute.sql classifies every table of public and pooled exactly
-// once, the way ARCHITECTURE.md §8 asks: tables keyed by tenant_id that request roles
+// once, the way ARCHITECTURE.md §11 asks: tables keyed by tenant_id that request roles
 // reach are distributed on tenant_id in one colocation group; global lookups
 // they reach are reference tables; only owner-only bookkeeping stays on the
 // coordinator; schema tenants become distributed schemas. Citus cannot run here,

@@ -243,7 +243,7 @@ describe('the Hasura source cap', () => {
     };
   }
 
-  it('places the third schema tenant pooled past a cap of 2 (the default policy, ARCHITECTURE.md §8)', async () => {
+  it('places the third schema tenant pooled past a cap of 2 (the default policy, ARCHITECTURE.md §11)', async () => {
     const c = await capped(undefined);
     try {
       for (const slug of ['cap-one', 'cap-two']) expect((await c.create(slug)).status).toBe(201);

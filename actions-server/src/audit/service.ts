@@ -9,6 +9,9 @@ export interface AuditActor extends ActorInfo {
   userId: string;
 }
 
+/** An ISO timestamp, or a plain date (midnight UTC), as people type them in a query string. */
+const isoTimeOrDate = z.union([z.iso.datetime({ offset: true }), z.iso.date().transform((d) => `${d}T00:00:00Z`)]);
+
 export const auditQuerySchema = z
   .object({
     limit: z.coerce.number().int().min(1).max(200).default(50),
@@ -23,8 +26,8 @@ export const auditQuerySchema = z
       .max(100)
       .regex(/^[a-z][a-z0-9_.]*\*?$/, 'an action such as tenant.updated, or a prefix such as membership.*')
       .optional(),
-    from: z.iso.datetime({ offset: true }).optional(),
-    to: z.iso.datetime({ offset: true }).optional(),
+    from: isoTimeOrDate.optional(),
+    to: isoTimeOrDate.optional(),
   })
   .strict();
 export type AuditQuery = z.infer<typeof auditQuerySchema>;

@@ -276,10 +276,10 @@ const EnvSchema = z.object({
   // The same for each other server of database-tier tenants: HASURA_<variable>
   // (e.g. HASURA_TENANT_DATABASE_URL_EU for TENANT_DATABASE_URL_EU), collected by loadConfig.
   HASURA_TENANT_DATABASE_URLS: z.record(z.string().regex(TENANT_DATABASE_ENV_RE), z.string()).default({}),
-  // Every tracked table costs Hasura memory and metadata time (ARCHITECTURE.md §8).
+  // Every tracked table costs Hasura memory and metadata time (ARCHITECTURE.md §11).
   HASURA_MAX_TENANT_SOURCES: z.coerce.number().int().min(0).default(200),
   // Past the cap (schema and database tenants with a source of their own):
-  // place the new tenant pooled (ARCHITECTURE.md §8), refuse it, or create it
+  // place the new tenant pooled (ARCHITECTURE.md §11), refuse it, or create it
   // without a GraphQL source.
   HASURA_SOURCE_CAP_POLICY: z.enum(['pooled', 'refuse', 'skip']).default('pooled'),
   HASURA_TENANT_SOURCE_MAX_CONNECTIONS: z.coerce.number().int().min(1).max(100).default(4),

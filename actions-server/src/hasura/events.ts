@@ -4,7 +4,7 @@
 // triggers and nothing runs twice for one time slot.
 //
 // Event triggers are optional here. The shipped metadata declares none:
-// Hasura on Citus has none (ARCHITECTURE.md §8), installing one makes Hasura create
+// Hasura on Citus has none (ARCHITECTURE.md §11), installing one makes Hasura create
 // hdb_catalog in the application database (which the restricted `hasura` role
 // cannot), and tenant caches are already invalidated by LISTEN/NOTIFY.
 // `tenant_status_changed` is for deployments where LISTEN cannot reach the

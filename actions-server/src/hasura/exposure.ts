@@ -1,4 +1,4 @@
-// Per-tenant exposure (ARCHITECTURE.md §6, §8): a schema-tier or database-tier
+// Per-tenant exposure (ARCHITECTURE.md §6, §11): a schema-tier or database-tier
 // tenant gets a Hasura source of its own, namespaced by its slug, whose
 // connection runs as the tenant's database role; so even a wrong permission
 // filter cannot reach another tenant's schema. Pooled tenants share the

@@ -55,7 +55,7 @@ function notReady(res: ServerResponse, message: string, details: Record<string, 
 let latestMigration: Promise<string | undefined> | undefined;
 
 /** Ready: serving (not starting or draining), the database answers, and it holds the newest migration of this build. */
-async function ready(lifecycle: Lifecycle, pool: Pool, res: ServerResponse): Promise<void> {
+async function ready(lifecycle: Lifecycle, pool: Pool, res: ServerResponse, problems: readonly string[] = []): Promise<void> {
   if (lifecycle.phase !== 'serving') {
     notReady(res, `Not ready: the server is ${lifecycle.phase}`, { phase: lifecycle.phase });
     return;
@@ -77,7 +77,14 @@ async function ready(lifecycle: Lifecycle, pool: Pool, res: ServerResponse): Pro
       notReady(res, 'Not ready: migrations have not run', { phase: lifecycle.phase, database: 'up', migrations: 'pending', expected });
       return;
     }
-    sendJson(res, 200, { status: 'ready', phase: lifecycle.phase, database: 'up', migrations: 'applied' });
+    // Ready for every tenant it can serve; what it cannot (a database server it has no URL for) is named here.
+    sendJson(res, 200, {
+      status: 'ready',
+      phase: lifecycle.phase,
+      database: 'up',
+      migrations: 'applied',
+      ...(problems.length ? { problems } : {}),
+    });
   } catch (err) {
     notReady(res, 'Not ready: the database is unreachable', {
       phase: lifecycle.phase,
@@ -98,7 +105,7 @@ export function probeRoutes(ctx: AppContext, lifecycle: Lifecycle): ExpressHandl
   return (req, res, next) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') return next();
     if (req.path === LIVE_PATH) return live(lifecycle, res);
-    if (req.path === READY_PATH) return void ready(lifecycle, ctx.pool, res);
+    if (req.path === READY_PATH) return void ready(lifecycle, ctx.pool, res, ctx.deploymentProblems);
     next();
   };
 }

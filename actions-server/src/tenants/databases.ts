@@ -1,4 +1,4 @@
-// Database-tier tenants (ARCHITECTURE.md §4, §8): each has a database of its own,
+// Database-tier tenants (ARCHITECTURE.md §4, §11): each has a database of its own,
 // on this server or on the server named by a connection setting, built from
 // the same template as a schema tenant.
 //

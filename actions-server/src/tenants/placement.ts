@@ -1,4 +1,4 @@
-// Where a new tenant is placed (ARCHITECTURE.md §4, §8): the tier a platform admin
+// Where a new tenant is placed (ARCHITECTURE.md §4, §11): the tier a platform admin
 // chose, else its plan's placement (plans.placement), else DEFAULT_ISOLATION.
 // With Hasura configured, schema and database tenants each cost Hasura a source
 // of their own, capped by HASURA_MAX_TENANT_SOURCES; past the cap the policy

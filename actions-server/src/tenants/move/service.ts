@@ -1,4 +1,4 @@
-// Online moves of a tenant between placement tiers (ARCHITECTURE.md §4, §8).
+// Online moves of a tenant between placement tiers (ARCHITECTURE.md §4, §11).
 // One service behind every transport (REST, the Hasura action, the CLI):
 //   requestMove  validates and records the move (public.tenant_moves);
 //   runMove      runs its steps (records.ts, MOVE_STEPS) to the end, resuming

@@ -36,7 +36,7 @@ alter table public.tenants
 -- Every verified event, stored once. Platform-only: no policy, no grant, so
 -- neither app nor hasura sees it. tenant_id is deliberately not a foreign key:
 -- the record outlives a hard-deleted tenant, and no global table points into
--- tenant-keyed data (ARCHITECTURE.md §8).
+-- tenant-keyed data (ARCHITECTURE.md §11).
 create table if not exists public.stripe_webhooks (
   id bigint generated always as identity primary key,
   event_id text not null,

@@ -50,7 +50,7 @@ alter table public.tenants
   end);
 
 -- The template's tables (sql/tenant/0001_init.sql) shared by every pooled
--- tenant, shaped for Citus row-based sharding (ARCHITECTURE.md §8): tenant_id leads
+-- tenant, shaped for Citus row-based sharding (ARCHITECTURE.md §11): tenant_id leads
 -- every key and index, foreign keys are composite and cascade within the
 -- tenant. tenant_id defaults to the transaction's tenant (app.tenant_id, or a
 -- Hasura mutation's session), so unqualified SQL is the same for every tier.
