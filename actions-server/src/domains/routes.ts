@@ -1,34 +1,28 @@
 // REST surface of custom domain ownership: the tenant's status and check-now
 // (owners and admins), and the proxy's certificate question (no tenant host).
-import { Router, type Request } from 'express';
+import { tenantIdParam } from '../http/handlers.ts';
+import { Router } from 'express';
 import type { AppContext } from '../core/context.ts';
 import { AppError } from '../core/errors.ts';
 import { assertMember, authenticate } from '../http/middleware.ts';
-import { isUuid } from '../db/tx.ts';
 import { requestActor } from '../audit/actor.ts';
 import { domainSchema } from '../tenants/schemas.ts';
 import { domainStatus, verifyDomainNow, type DomainDeps } from './verification.ts';
 
 const deps = (ctx: AppContext): DomainDeps => ({ pool: ctx.pool, env: ctx.env, log: ctx.log });
 
-function tenantId(req: Request): string {
-  const id = req.params['id'];
-  if (typeof id !== 'string' || !isUuid(id)) throw new AppError('TENANT_NOT_FOUND', 'Tenant not found');
-  return id;
-}
-
 export function domainRoutes(ctx: AppContext): Router {
   const router = Router();
   const auth = authenticate(ctx);
 
   router.get('/api/tenants/:id/domain', auth, async (req, res) => {
-    const id = tenantId(req);
+    const id = tenantIdParam(req);
     await assertMember(ctx, req, id, 'admin');
     res.json({ domain: await domainStatus(deps(ctx), id) });
   });
 
   router.post('/api/tenants/:id/domain/verify', auth, async (req, res) => {
-    const id = tenantId(req);
+    const id = tenantIdParam(req);
     await assertMember(ctx, req, id, 'admin');
     const actor = { ...requestActor(req), userId: req.auth!.userId };
     res.json({ domain: await verifyDomainNow(deps(ctx), id, actor) });

@@ -1,22 +1,16 @@
 // REST surface of entitlements: the effective features and limits of a tenant
 // (its members, platform admins), and what platform admins set: a plan's
 // features and limits, a tenant's overrides.
+import { tenantIdParam } from '../http/handlers.ts';
 import { identityStanding } from '../hasura/session.ts';
-import { Router, type Request } from 'express';
+import { Router } from 'express';
 import type { AppContext } from '../core/context.ts';
 import { AppError } from '../core/errors.ts';
 import { assertMember, authenticate, requirePlatformAdmin } from '../http/middleware.ts';
-import { isUuid } from '../db/tx.ts';
 import { requestActor } from '../audit/actor.ts';
 import { planIdSchema } from '../tenants/schemas.ts';
 import { PLATFORM_ADMIN_ROLE } from '../auth/tokens.ts';
 import { getTenantEntitlements, setPlanEntitlements, setTenantEntitlements } from './service.ts';
-
-function tenantIdParam(req: Request): string {
-  const id = req.params['id'];
-  if (typeof id !== 'string' || !isUuid(id)) throw new AppError('TENANT_NOT_FOUND', 'Tenant not found');
-  return id;
-}
 
 export function entitlementRoutes(ctx: AppContext): Router {
   const router = Router();

@@ -3,6 +3,7 @@ import type { NextFunction, Request, Response } from 'express';
 import type { z } from 'zod';
 import type { Logger } from '../core/log.ts';
 import { AppError, errorBody, toAppError, validationError } from '../core/errors.ts';
+import { isUuid } from '../db/tx.ts';
 
 export function parseBody<T extends z.ZodType>(schema: T, body: unknown, what = 'request body'): z.infer<T> {
   if (body === undefined || body === null || typeof body !== 'object') {
@@ -11,6 +12,13 @@ export function parseBody<T extends z.ZodType>(schema: T, body: unknown, what = 
   const parsed = schema.safeParse(body);
   if (!parsed.success) throw validationError(parsed.error, what);
   return parsed.data;
+}
+
+/** The tenant id of a `/api/tenants/:id/...` route; anything but a uuid is an unknown tenant. */
+export function tenantIdParam(req: Request): string {
+  const id = req.params['id'];
+  if (typeof id !== 'string' || !isUuid(id)) throw new AppError('TENANT_NOT_FOUND', 'Tenant not found');
+  return id;
 }
 
 export function sendError(res: Response, err: AppError): void {

@@ -2,19 +2,11 @@
 // person (an API key manages nobody), call the service.
 import { Router, type Request } from 'express';
 import type { AppContext } from '../core/context.ts';
-import { AppError } from '../core/errors.ts';
-import { parseBody } from '../http/handlers.ts';
+import { parseBody, tenantIdParam } from '../http/handlers.ts';
 import { assertMember, assertPerson, authenticate } from '../http/middleware.ts';
-import { isUuid } from '../db/tx.ts';
 import { requestActor } from '../audit/actor.ts';
 import { changeRoleInputSchema, identityInputSchema, listMembersInputSchema } from './schemas.ts';
 import { changeRole, leaveTenant, listMembers, removeMember, transferOwnership, type MemberActor } from './service.ts';
-
-function tenantIdParam(req: Request): string {
-  const id = req.params['id'];
-  if (typeof id !== 'string' || !isUuid(id)) throw new AppError('TENANT_NOT_FOUND', 'Tenant not found');
-  return id;
-}
 
 async function actorFor(ctx: AppContext, req: Request, opts: { person: boolean }): Promise<MemberActor> {
   const tenantId = tenantIdParam(req);

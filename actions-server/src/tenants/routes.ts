@@ -4,9 +4,8 @@ import { Router, type Request } from 'express';
 import { z } from 'zod';
 import type { AppContext } from '../core/context.ts';
 import { AppError } from '../core/errors.ts';
-import { parseBody } from '../http/handlers.ts';
+import { parseBody, tenantIdParam } from '../http/handlers.ts';
 import { assertMember, authenticate, authenticateRequest, requirePlatformAdmin } from '../http/middleware.ts';
-import { isUuid } from '../db/tx.ts';
 import { requestActor } from '../audit/actor.ts';
 import { createTenantSchema, domainSchema, slugSchema, updateTenantSchema } from './schemas.ts';
 import { provisionDeps, provisionTenant } from './provision.ts';
@@ -29,12 +28,6 @@ async function signUpCaller(ctx: AppContext, req: Request): Promise<VerifiedToke
   if (!req.get('authorization')) return undefined;
   await authenticateRequest(ctx, req);
   return req.auth;
-}
-
-function tenantIdParam(req: Request): string {
-  const id = req.params['id'];
-  if (typeof id !== 'string' || !isUuid(id)) throw new AppError('TENANT_NOT_FOUND', 'Tenant not found');
-  return id;
 }
 
 export function tenantRoutes(ctx: AppContext): Router {

@@ -5,19 +5,12 @@
 import { Router, type Request } from 'express';
 import type { AppContext } from '../../core/context.ts';
 import { AppError } from '../../core/errors.ts';
-import { parseBody } from '../../http/handlers.ts';
+import { parseBody, tenantIdParam } from '../../http/handlers.ts';
 import { authenticate, requirePlatformAdmin } from '../../http/middleware.ts';
-import { isUuid } from '../../db/tx.ts';
 import { requestActor } from '../../audit/actor.ts';
 import { requirePlatformOperator } from '../../hasura/session.ts';
 import { moveTenantSchema } from './schemas.ts';
 import { latestMove, moveDeps, requestMove, startMove } from './service.ts';
-
-function tenantIdParam(req: Request): string {
-  const id = req.params['id'];
-  if (typeof id !== 'string' || !isUuid(id)) throw new AppError('TENANT_NOT_FOUND', 'Tenant not found');
-  return id;
-}
 
 /** The token says platform admin; the database must still say so (a token outlives a demotion). */
 function assertPlatformOperator(ctx: AppContext, req: Request): Promise<void> {
