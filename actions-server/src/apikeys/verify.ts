@@ -54,6 +54,21 @@ export async function verifyApiKey(pool: Pool, credential: string, log?: Logger)
   return { id: row.id, tenantId: row.tenant_id, role: row.role };
 }
 
+const perRequest = new WeakMap<object, Promise<VerifiedApiKey | undefined>>();
+
+/**
+ * verifyApiKey once per request: the rate-limit guard and authentication both
+ * need the key's tenant, and one lookup serves them (the next request looks again).
+ */
+export function verifyRequestApiKey(request: object, pool: Pool, credential: string, log?: Logger): Promise<VerifiedApiKey | undefined> {
+  let verified = perRequest.get(request);
+  if (!verified) {
+    verified = verifyApiKey(pool, credential, log);
+    perRequest.set(request, verified);
+  }
+  return verified;
+}
+
 /** A key's role when it is still live in that tenant (actions re-check the key named by the session). */
 export async function apiKeyStanding(pool: Pool, keyId: string, tenantId: string): Promise<TenantRole | undefined> {
   const { rows } = await pool.query<{ role: ApiKeyRole }>(

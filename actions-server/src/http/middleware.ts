@@ -7,7 +7,7 @@ import { classifyHost, type HostTarget } from '../domains/hosts.ts';
 import type { ResolvedTenant } from '../domains/resolver.ts';
 import { InvalidTokenError, PLATFORM_ADMIN_ROLE, roleRank, rolesAtOrBelow, type TenantRole } from '../auth/tokens.ts';
 import { identityStanding, type IdentityStanding } from '../hasura/session.ts';
-import { looksLikeApiKey, verifyApiKey } from '../apikeys/verify.ts';
+import { looksLikeApiKey, verifyRequestApiKey } from '../apikeys/verify.ts';
 import { SLUG_RE } from '../tenants/schemas.ts';
 
 export function requestId(): RequestHandler {
@@ -111,7 +111,7 @@ export async function authenticateRequest(ctx: AppContext, req: Request, opts: {
   const token = bearer(req);
   if (!token) throw new AppError('UNAUTHENTICATED', 'Sign in first: send Authorization: Bearer <token>');
   if (looksLikeApiKey(token)) {
-    const key = await verifyApiKey(ctx.pool, token, ctx.log);
+    const key = await verifyRequestApiKey(req, ctx.pool, token, ctx.log);
     if (!key) throw new AppError('INVALID_TOKEN', 'The API key is invalid, revoked or expired');
     req.auth = { userId: key.id, tenantId: key.tenantId, role: key.role, allowedRoles: rolesAtOrBelow(key.role), apiKeyId: key.id };
   } else {

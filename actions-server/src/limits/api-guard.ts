@@ -8,7 +8,7 @@ import type { RateLimitService } from './rate-limits.ts';
 import type { UsageService } from '../usage/service.ts';
 import type { TenantResolver } from '../domains/resolver.ts';
 import { InvalidTokenError, PLATFORM_ADMIN_ROLE, type TokenService } from '../auth/tokens.ts';
-import { looksLikeApiKey, verifyApiKey } from '../apikeys/verify.ts';
+import { looksLikeApiKey, verifyRequestApiKey } from '../apikeys/verify.ts';
 import type { Pool } from '../db/tx.ts';
 import { clientAddress, type AddressLimiter } from './throttle.ts';
 
@@ -75,7 +75,7 @@ async function callerTenant(deps: GuardDeps, req: Request): Promise<ResolvedTena
   if (!match?.[1]) return undefined;
   // A tenant's API key counts against that tenant, like its people's tokens.
   if (looksLikeApiKey(match[1])) {
-    const key = await verifyApiKey(deps.pool, match[1]);
+    const key = await verifyRequestApiKey(req, deps.pool, match[1]);
     if (!key) return undefined;
     if (req.tenant) return req.tenant.id === key.tenantId ? req.tenant : undefined;
     return (await deps.resolver.byId(key.tenantId)) ?? undefined;
