@@ -28,17 +28,14 @@ import { apiKeyRoutes } from '../apikeys/routes.ts';
 /** Paths that must see the raw request body (signature checks), so JSON parsing skips them. */
 export const RAW_BODY_PATHS = new Set<string>([WEBHOOK_PATH]);
 
-/** Every capability's routers, mounted in order. */
+/** Every capability's routers; each route names its full path, so no router shadows another's. */
 const ROUTERS: ((ctx: AppContext) => Router)[] = [
   healthRoutes,
   authRoutes,
-  // before tenantRoutes: its POST /api/tenants/:id/:action (platform admins) would take /invitations
   auditRoutes,
   invitationRoutes,
   usageRoutes,
-  // before tenantRoutes too: POST /api/tenants/:id/move
   moveRoutes,
-  // before tenantRoutes too: POST /api/tenants/:id/exports, /transfer-ownership
   portabilityRoutes,
   domainRoutes,
   entitlementRoutes,

@@ -1,7 +1,6 @@
 // REST surface of the tenant core (documented routes). Thin: validate, authorise,
 // call the service.
 import { Router, type Request } from 'express';
-import { z } from 'zod';
 import type { AppContext } from '../core/context.ts';
 import { AppError } from '../core/errors.ts';
 import { parseBody, tenantIdParam } from '../http/handlers.ts';
@@ -97,17 +96,15 @@ export function tenantRoutes(ctx: AppContext): Router {
     res.json({ tenant: await changeStatus(ctx.pool, id, 'cancel', requestActor(req)) });
   });
 
-  const adminAction = z.enum(['suspend', 'reactivate']);
-  router.post('/api/tenants/:id/:action', auth, requirePlatformAdmin(ctx), async (req, res) => {
-    const id = tenantIdParam(req);
-    const action = req.params['action'];
-    if (action === 'verify-domain') {
-      res.json({ tenant: await markCustomDomainVerified(ctx.pool, id, requestActor(req)) });
-      return;
-    }
-    const parsed = adminAction.safeParse(action);
-    if (!parsed.success) throw new AppError('NOT_FOUND', `No route for POST ${req.path}`);
-    res.json({ tenant: await changeStatus(ctx.pool, id, parsed.data, requestActor(req)) });
+  // Platform admins only: suspend and reactivate a tenant, or mark its custom domain verified by hand.
+  const platformAdmin = requirePlatformAdmin(ctx);
+  for (const action of ['suspend', 'reactivate'] as const) {
+    router.post(`/api/tenants/:id/${action}`, auth, platformAdmin, async (req, res) => {
+      res.json({ tenant: await changeStatus(ctx.pool, tenantIdParam(req), action, requestActor(req)) });
+    });
+  }
+  router.post('/api/tenants/:id/verify-domain', auth, platformAdmin, async (req, res) => {
+    res.json({ tenant: await markCustomDomainVerified(ctx.pool, tenantIdParam(req), requestActor(req)) });
   });
 
   return router;

@@ -1,7 +1,6 @@
 // REST for online moves (platform administrators, on the platform host):
 //   POST /api/tenants/:id/move {to, databaseUrlEnv?}  202 {move}: recorded and started in the background
 //   GET  /api/tenants/:id/move                        200 {move}: the tenant's latest move and its step
-// Mounted before tenantRoutes, whose POST /api/tenants/:id/:action would take the path.
 import { Router, type Request } from 'express';
 import type { AppContext } from '../../core/context.ts';
 import { AppError } from '../../core/errors.ts';
