@@ -84,7 +84,7 @@ describe('lifecycle changes', () => {
       db.pool,
       (c) => c.query(`update public.tenants set plan = 'pro', subscription_status = 'active' where id = $1`, [tenantId]),
       {
-        actor: 'stripe',
+        kind: 'stripe',
       },
     );
     expect((await request(srv.url, `/api/tenants/${tenantId}`, { ...owner, method: 'DELETE' })).status).toBe(200);

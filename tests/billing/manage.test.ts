@@ -163,7 +163,7 @@ describe('closing a tenant', () => {
 
   it('hard delete deletes the Stripe customer (its subscriptions end with it)', async () => {
     const t = await subscribed('eraser');
-    await hardDeleteTenant(h.db.pool, t.id, { actor: 'cli' }, h.srv.ctx.deprovisioningSteps);
+    await hardDeleteTenant(h.db.pool, t.id, { kind: 'cli' }, h.srv.ctx.deprovisioningSteps);
     await runDueJobs(h.srv.ctx, JOBS);
     expect(h.double.objects.get(t.customerId)).toMatchObject({ deleted: true });
     expect(h.double.objects.get(t.subscriptionId)?.['status']).toBe('canceled');

@@ -317,7 +317,7 @@ describe('abort and plan-following placement', () => {
     const database = `${db.rolePrefix}tenant_aborter`;
     expect((await db.pool.query('select 1 from pg_database where datname = $1', [database])).rowCount).toBe(1);
 
-    const aborted = await abortMove(moveDeps(), m.id, { actor: 'cli' });
+    const aborted = await abortMove(moveDeps(), m.id, { kind: 'cli' });
     expect(aborted).toMatchObject({ state: 'aborted', error: 'aborted by an operator' });
     expect(await registry(t)).toMatchObject({ isolation: 'pooled', status: 'active' });
     const gone = (

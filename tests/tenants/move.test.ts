@@ -115,7 +115,7 @@ describe('moving a tenant between tiers while it serves', () => {
     const verifications: Record<string, unknown>[] = [];
     try {
       for (const to of ['schema', 'database', 'pooled'] as Isolation[]) {
-        const move = await requestMove(moveDeps(), made.tenant.id, { to }, { actor: 'cli' });
+        const move = await requestMove(moveDeps(), made.tenant.id, { to }, { kind: 'cli' });
         const hold = async (step: MoveStep) => {
           if (step === 'syncing') {
             // The tenant keeps taking writes while it is copied: they reach the target through the recorded changes.
@@ -128,7 +128,7 @@ describe('moving a tenant between tiers while it serves', () => {
             await until('a refused write and a read during the freeze', () => refused > r && reads > w + 1);
           }
         };
-        const done = await runMove(moveDeps(), move.id, { actor: { actor: 'cli' }, onStep: hold });
+        const done = await runMove(moveDeps(), move.id, { actor: { kind: 'cli' }, onStep: hold });
         expect(done).toMatchObject({ state: 'done', from: expect.any(String), to, error: null });
         verifications.push(done.verification as Record<string, unknown>);
         expect((await srv.ctx.resolver.byId(made.tenant.id))?.isolation).toBe(to);

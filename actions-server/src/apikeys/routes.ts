@@ -1,20 +1,13 @@
 // REST surface of API keys (owners and admins, signed in as a person).
 import { Router, type Request } from 'express';
 import type { AppContext } from '../core/context.ts';
-import { AppError } from '../core/errors.ts';
-import { parseBody } from '../http/handlers.ts';
-import { assertMember, assertPerson, authenticate } from '../http/middleware.ts';
-import { isUuid } from '../db/tx.ts';
-import { requestActor } from '../audit/actor.ts';
+import { parseBody, tenantIdParam } from '../http/handlers.ts';
+import { authenticate } from '../http/middleware.ts';
+import { memberActor } from '../http/actor.ts';
 import { apiKeyIdInputSchema, createApiKeyInputSchema } from './schemas.ts';
-import { createApiKey, listApiKeys, revokeApiKey, type KeyManager } from './service.ts';
+import { createApiKey, listApiKeys, revokeApiKey } from './service.ts';
 
-async function manager(ctx: AppContext, req: Request): Promise<KeyManager> {
-  const tenantId = req.params['id'];
-  if (typeof tenantId !== 'string' || !isUuid(tenantId)) throw new AppError('TENANT_NOT_FOUND', 'Tenant not found');
-  const role = await assertMember(ctx, req, tenantId, 'admin');
-  return { ...requestActor(req), tenantId, userId: assertPerson(req), role };
-}
+const manager = (ctx: AppContext, req: Request) => memberActor(ctx, req, tenantIdParam(req), 'admin', { person: true });
 
 export function apiKeyRoutes(ctx: AppContext): Router {
   const router = Router();

@@ -6,16 +6,11 @@
 import { randomBytes } from 'node:crypto';
 import type { AppContext } from '../core/context.ts';
 import { AppError } from '../core/errors.ts';
-import { asTenant, type ActorInfo } from '../db/tx.ts';
-import { roleRank, type TenantRole } from '../auth/tokens.ts';
+import { asApp } from '../db/tx.ts';
+import type { MemberActor } from '../core/actor.ts';
+import { roleRank } from '../auth/tokens.ts';
 import { hashApiKey, type ApiKeyRole } from './verify.ts';
 import type { ApiKeyIdInput, CreateApiKeyInput } from './schemas.ts';
-
-export interface KeyManager extends ActorInfo {
-  tenantId: string;
-  userId: string;
-  role: TenantRole;
-}
 
 export interface ApiKeyView {
   id: string;
@@ -62,23 +57,21 @@ function newPrefix(): string {
   return `sk_${Array.from(bytes, (b) => ALPHABET[b % ALPHABET.length]).join('')}`;
 }
 
-function assertManager(actor: KeyManager): void {
+function assertManager(actor: MemberActor): void {
   if (roleRank(actor.role) < roleRank('admin')) throw new AppError('FORBIDDEN', 'Only owners and admins manage API keys');
 }
 
-const scope = (actor: KeyManager) => ({ ...actor, dbRole: 'app' });
-
 export async function createApiKey(
   ctx: Pick<AppContext, 'pool'>,
-  actor: KeyManager,
+  actor: MemberActor,
   input: CreateApiKeyInput,
 ): Promise<{ apiKey: ApiKeyView; key: string }> {
   assertManager(actor);
   const prefix = newPrefix();
   const key = `${prefix}.${randomBytes(32).toString('base64url')}`;
-  const row = await asTenant(
+  const row = await asApp(
     ctx.pool,
-    scope(actor),
+    actor,
     async (client) =>
       (
         await client.query<KeyRow>(
@@ -99,11 +92,11 @@ export async function createApiKey(
   return { apiKey: toView(row), key };
 }
 
-export async function listApiKeys(ctx: Pick<AppContext, 'pool'>, actor: KeyManager): Promise<{ apiKeys: ApiKeyView[] }> {
+export async function listApiKeys(ctx: Pick<AppContext, 'pool'>, actor: MemberActor): Promise<{ apiKeys: ApiKeyView[] }> {
   assertManager(actor);
-  const rows = await asTenant(
+  const rows = await asApp(
     ctx.pool,
-    scope(actor),
+    actor,
     async (client) =>
       (
         await client.query<KeyRow>(`select ${COLUMNS} from public.tenant_api_keys where tenant_id = $1 order by created_at desc, id`, [
@@ -117,11 +110,11 @@ export async function listApiKeys(ctx: Pick<AppContext, 'pool'>, actor: KeyManag
 /** Revokes a key (idempotent); the next request with it is refused. */
 export async function revokeApiKey(
   ctx: Pick<AppContext, 'pool'>,
-  actor: KeyManager,
+  actor: MemberActor,
   input: ApiKeyIdInput,
 ): Promise<{ apiKey: ApiKeyView }> {
   assertManager(actor);
-  const row = await asTenant(ctx.pool, scope(actor), async (client) => {
+  const row = await asApp(ctx.pool, actor, async (client) => {
     const updated = await client.query<KeyRow>(
       `update public.tenant_api_keys set revoked_at = now(), revoked_by = $3
         where tenant_id = $1 and id = $2 and revoked_at is null returning ${COLUMNS}`,

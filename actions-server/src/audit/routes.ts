@@ -2,21 +2,19 @@
 // entries and can have its hash chain verified.
 import { Router, type Request } from 'express';
 import type { AppContext } from '../core/context.ts';
-import { AppError } from '../core/errors.ts';
-import { parseBody } from '../http/handlers.ts';
-import { assertMember, authenticate } from '../http/middleware.ts';
-import { isUuid } from '../db/tx.ts';
-import { requestActor } from './actor.ts';
+import { parseBody, tenantIdParam } from '../http/handlers.ts';
+import { authenticate } from '../http/middleware.ts';
+import { memberActor } from '../http/actor.ts';
+import type { TenantActor } from '../core/actor.ts';
 import { requireFeature } from '../entitlements/service.ts';
-import { auditQuerySchema, listAuditLogs, verifyAuditChain, type AuditActor } from './service.ts';
+import { auditQuerySchema, listAuditLogs, verifyAuditChain } from './service.ts';
 
-async function auditActor(ctx: AppContext, req: Request): Promise<AuditActor> {
-  const tenantId = req.params['id'];
-  if (typeof tenantId !== 'string' || !isUuid(tenantId)) throw new AppError('TENANT_NOT_FOUND', 'Tenant not found');
-  await assertMember(ctx, req, tenantId, 'admin');
+async function auditActor(ctx: AppContext, req: Request): Promise<TenantActor> {
+  const tenantId = tenantIdParam(req);
+  const actor = await memberActor(ctx, req, tenantId, 'admin');
   // The trail itself is guarded in the database (reads need the feature); this answers why.
   await requireFeature(ctx.pool, tenantId, 'audit_logs');
-  return { ...requestActor(req), tenantId, userId: req.auth!.userId };
+  return actor;
 }
 
 export function auditRoutes(ctx: AppContext): Router {

@@ -2,12 +2,8 @@
 // (hasura/migrations/default/1763900003000_audit_invitations); reads run as
 // `app` under RLS, so a tenant sees its own chain and nothing else.
 import { z } from 'zod';
-import { asTenant, type ActorInfo, type Pool } from '../db/tx.ts';
-
-export interface AuditActor extends ActorInfo {
-  tenantId: string;
-  userId: string;
-}
+import { asApp, type Pool } from '../db/tx.ts';
+import type { TenantActor } from '../core/actor.ts';
 
 /** An ISO timestamp, or a plain date (midnight UTC), as people type them in a query string. */
 const isoTimeOrDate = z.union([z.iso.datetime({ offset: true }), z.iso.date().transform((d) => `${d}T00:00:00Z`)]);
@@ -86,10 +82,8 @@ const toEntry = (r: AuditRow): AuditEntry => ({
   hash: r.hash,
 });
 
-const appScope = (actor: AuditActor) => ({ ...actor, dbRole: 'app' });
-
 /** Newest first, `limit` per page; the caller has checked that the actor may read the trail. */
-export async function listAuditLogs(pool: Pool, actor: AuditActor, query: AuditQuery): Promise<AuditPage> {
+export async function listAuditLogs(pool: Pool, actor: TenantActor, query: AuditQuery): Promise<AuditPage> {
   const params: unknown[] = [actor.tenantId];
   const where = ['tenant_id = $1'];
   const add = (sql: (n: string) => string, value: unknown) => {
@@ -103,9 +97,9 @@ export async function listAuditLogs(pool: Pool, actor: AuditActor, query: AuditQ
   if (query.to !== undefined) add((n) => `created_at < ${n}::timestamptz`, query.to);
   params.push(query.limit + 1);
 
-  const rows = await asTenant(
+  const rows = await asApp(
     pool,
-    appScope(actor),
+    actor,
     async (client) =>
       (
         await client.query<AuditRow>(
@@ -136,10 +130,10 @@ export interface ChainReport {
 }
 
 /** Recomputes the tenant's hash chain (public.verify_audit_chain). */
-export async function verifyAuditChain(pool: Pool, actor: AuditActor): Promise<ChainReport> {
-  const row = await asTenant(
+export async function verifyAuditChain(pool: Pool, actor: TenantActor): Promise<ChainReport> {
+  const row = await asApp(
     pool,
-    appScope(actor),
+    actor,
     async (client) =>
       (
         await client.query<{ ok: boolean; broken_seq: string | null; checked: string; reason: string | null }>(

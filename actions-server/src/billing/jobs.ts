@@ -32,7 +32,7 @@ export async function endDueTrials(
             ctx.env.TRIAL_END_ACTION,
           ])
         ).rows[0]?.outcome ?? null,
-      { actor: 'cron' },
+      { kind: 'cron' },
     );
     if (outcome) {
       ended.push({ tenantId: id, outcome });
@@ -86,7 +86,7 @@ export const BILLING_JOBS = [
     schedule: '0 4 * * *',
     run: async ({ olderThanDays }, ctx) => {
       await asSystem(ctx.pool, (c) => c.query('select public.purge_stripe_webhooks(make_interval(days => $1))', [olderThanDays]), {
-        actor: 'cron',
+        kind: 'cron',
       });
     },
   }),

@@ -2,13 +2,15 @@
 // webhook is on any host (Stripe calls the platform address) and reads the raw
 // body, which its signature covers.
 import express, { Router, type Request, type RequestHandler } from 'express';
+import { memberActor } from '../http/actor.ts';
 import type { AppContext } from '../core/context.ts';
 import { parseBody } from '../http/handlers.ts';
-import { assertMember, authenticate, requireTenantHost } from '../http/middleware.ts';
+import { authenticate, requireTenantHost } from '../http/middleware.ts';
 import type { TenantRole } from '../auth/tokens.ts';
 import { cancelInputSchema, changePlanInputSchema, checkoutInputSchema, portalInputSchema, resumeInputSchema } from './schemas.ts';
 import { cancelSubscription, changePlan, resumeSubscription } from './subscription.ts';
-import { createCheckoutSession, createPortalSession, getBilling, type BillingActor } from './service.ts';
+import { createCheckoutSession, createPortalSession, getBilling } from './service.ts';
+import type { MemberActor } from '../core/actor.ts';
 import { requireStripe } from './stripe-client.ts';
 import { receiveWebhook } from './webhooks.ts';
 
@@ -28,11 +30,10 @@ export function billingRoutes(ctx: AppContext): Router {
    * The caller, as a member of the tenant named by the host with at least `min`.
    * Who may ask comes before whether billing is configured: a member learns 403, not 503.
    */
-  const actor = async (req: Request, min: TenantRole, needsStripe = true): Promise<BillingActor> => {
-    const tenantId = req.tenant!.id;
-    const role = await assertMember(ctx, req, tenantId, min, { billing: true });
+  const actor = async (req: Request, min: TenantRole, needsStripe = true): Promise<MemberActor> => {
+    const caller = await memberActor(ctx, req, req.tenant!.id, min, { billing: true });
     if (needsStripe) requireStripe(ctx);
-    return { tenantId, userId: req.auth!.userId, role };
+    return caller;
   };
 
   router.post(WEBHOOK_PATH, billingEnabled, express.raw({ type: () => true, limit: '1mb' }), async (req, res) => {

@@ -7,19 +7,14 @@ import type { Env } from '../core/config.ts';
 import type { Logger } from '../core/log.ts';
 import { AppError } from '../core/errors.ts';
 import { asSystem, asTenant, type Client, type Pool } from '../db/tx.ts';
-import { roleRank, type TenantRole } from '../auth/tokens.ts';
+import { roleRank } from '../auth/tokens.ts';
 import type { TenantStatus } from '../tenants/records.ts';
 import { isLive } from './lifecycle.ts';
 import { priceFor, type BillingInterval } from './prices.ts';
 import { checkoutInputSchema, portalInputSchema, type CheckoutInput, type PortalInput, type SubscriptionStatus } from './schemas.ts';
 import { callStripe, requireStripe, type BillingDeps } from './stripe-client.ts';
 import { parseBody } from '../http/handlers.ts';
-
-export interface BillingActor {
-  tenantId: string;
-  userId: string;
-  role: TenantRole;
-}
+import type { MemberActor } from '../core/actor.ts';
 
 interface TenantForBilling {
   id: string;
@@ -40,7 +35,7 @@ const TENANT_COLUMNS = `id, slug, name, status, custom_domain, custom_domain_ver
 // Stripe refuses a trial_end closer than 48 hours.
 const MIN_TRIAL_MS = 48 * 3_600_000;
 
-function assertBillingAdmin(actor: BillingActor): void {
+function assertBillingAdmin(actor: MemberActor): void {
   if (roleRank(actor.role) < roleRank('admin')) {
     throw new AppError('FORBIDDEN', "Billing is managed by the tenant's owners and admins");
   }
@@ -117,7 +112,7 @@ function trialFor(
  */
 export async function createCheckoutSession(
   deps: BillingDeps,
-  actor: BillingActor,
+  actor: MemberActor,
   rawInput: CheckoutInput,
 ): Promise<{ sessionId: string; url: string }> {
   assertBillingAdmin(actor);
@@ -183,7 +178,7 @@ export async function createCheckoutSession(
 }
 
 /** A Stripe customer portal session (payment methods, invoices, plan changes, cancellation). */
-export async function createPortalSession(deps: BillingDeps, actor: BillingActor, rawInput: PortalInput): Promise<{ url: string }> {
+export async function createPortalSession(deps: BillingDeps, actor: MemberActor, rawInput: PortalInput): Promise<{ url: string }> {
   assertBillingAdmin(actor);
   const stripe = requireStripe(deps);
   const input = parseBody(portalInputSchema, rawInput, 'portal input');
@@ -228,7 +223,7 @@ export interface BillingNotice {
 const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
 
 /** The tenant's plan, subscription and features, read as the app role under RLS. */
-export async function getBilling(deps: Pick<BillingDeps, 'pool'>, actor: BillingActor): Promise<BillingSummary> {
+export async function getBilling(deps: Pick<BillingDeps, 'pool'>, actor: MemberActor): Promise<BillingSummary> {
   const { row, notices } = await asTenant(deps.pool, { tenantId: actor.tenantId, userId: actor.userId, dbRole: 'app' }, async (client) => ({
     notices: (
       await client.query<{ kind: string; message: string; data: Record<string, unknown>; created_at: Date }>(
@@ -287,7 +282,7 @@ export async function suspendPastDueTenants(deps: { pool: Pool; log: Logger }, n
     deps.pool,
     async (client) =>
       (await client.query<{ id: string }>('select id from public.suspend_past_due_tenants($1) as id', [now])).rows.map((r) => r.id),
-    { actor: 'cron' },
+    { kind: 'cron' },
   );
   for (const tenantId of ids) deps.log.warn({ tenantId }, 'tenant suspended: payment overdue past its grace period');
   return ids;

@@ -13,7 +13,8 @@ import { priceFor, type BillingInterval } from './prices.ts';
 import { cancelInputSchema, changePlanInputSchema, type CancelInput, type ChangePlanInput, type SubscriptionStatus } from './schemas.ts';
 import { callStripe, requireStripe, type BillingDeps } from './stripe-client.ts';
 import { applySubscriptionRead } from './webhooks.ts';
-import type { BillingActor, BillingSummary } from './service.ts';
+import type { BillingSummary } from './service.ts';
+import type { MemberActor } from '../core/actor.ts';
 import { getBilling } from './service.ts';
 
 interface HeldSubscription {
@@ -25,7 +26,7 @@ interface HeldSubscription {
   tenantStatus: string;
 }
 
-function assertBillingAdmin(actor: BillingActor): void {
+function assertBillingAdmin(actor: MemberActor): void {
   if (roleRank(actor.role) < roleRank('admin')) {
     throw new AppError('FORBIDDEN', "Billing is managed by the tenant's owners and admins");
   }
@@ -64,17 +65,17 @@ async function heldSubscription(client: Client, tenantId: string): Promise<HeldS
   };
 }
 
-const readHeld = (deps: BillingDeps, actor: BillingActor) =>
+const readHeld = (deps: BillingDeps, actor: MemberActor) =>
   asSystem(deps.pool, (client) => heldSubscription(client, actor.tenantId), { userId: actor.userId });
 
-const actorInfo = (actor: BillingActor) => ({ userId: actor.userId });
+const actorInfo = (actor: MemberActor) => ({ userId: actor.userId });
 
 /**
  * Moves the subscription to another plan or interval at Stripe, prorated. A
  * downgrade the tenant's current usage does not fit is refused (409 listing each
  * limit) rather than leaving it over its limits.
  */
-export async function changePlan(deps: BillingDeps, actor: BillingActor, rawInput: ChangePlanInput): Promise<BillingSummary> {
+export async function changePlan(deps: BillingDeps, actor: MemberActor, rawInput: ChangePlanInput): Promise<BillingSummary> {
   assertBillingAdmin(actor);
   const stripe = requireStripe(deps);
   const input = parseBody(changePlanInputSchema, rawInput, 'change-plan input');
@@ -137,7 +138,7 @@ export async function changePlan(deps: BillingDeps, actor: BillingActor, rawInpu
 }
 
 /** Cancels at the end of the paid period (default: the tenant keeps its plan until then) or at once. */
-export async function cancelSubscription(deps: BillingDeps, actor: BillingActor, rawInput: CancelInput): Promise<BillingSummary> {
+export async function cancelSubscription(deps: BillingDeps, actor: MemberActor, rawInput: CancelInput): Promise<BillingSummary> {
   assertBillingAdmin(actor);
   const stripe = requireStripe(deps);
   const input = parseBody(cancelInputSchema, rawInput, 'cancel input');
@@ -156,7 +157,7 @@ export async function cancelSubscription(deps: BillingDeps, actor: BillingActor,
 }
 
 /** Undoes a cancellation set for the end of the period. */
-export async function resumeSubscription(deps: BillingDeps, actor: BillingActor): Promise<BillingSummary> {
+export async function resumeSubscription(deps: BillingDeps, actor: MemberActor): Promise<BillingSummary> {
   assertBillingAdmin(actor);
   const stripe = requireStripe(deps);
   const held = await readHeld(deps, actor);
@@ -190,7 +191,7 @@ export async function closeSubscription(
   }
   if (current.status === 'canceled' || current.status === 'incomplete_expired') return 'already-ended';
   const cancelled = await stripe.subscriptions.cancel(subscriptionId, {}, { idempotencyKey: `tenant-${tenantId}-close-${subscriptionId}` });
-  await applySubscriptionRead({ ...deps, stripe }, cancelled, { actor: 'system' });
+  await applySubscriptionRead({ ...deps, stripe }, cancelled, { kind: 'system' });
   deps.log.info({ tenantId, subscriptionId }, 'subscription of a closed tenant cancelled');
   return 'cancelled';
 }

@@ -5,7 +5,8 @@
 // it is processed exactly once; events of one tenant queue on the tenant row.
 import Stripe from 'stripe';
 import { AppError, databaseUnavailable, databaseUnavailableReason } from '../core/errors.ts';
-import { asSystem, isUuid, type ActorInfo, type Client } from '../db/tx.ts';
+import { asSystem, isUuid, type Client } from '../db/tx.ts';
+import type { Actor } from '../core/actor.ts';
 import {
   BILLING_COLUMNS,
   decide,
@@ -121,7 +122,7 @@ export async function handleStripeEvent(deps: WebhookDeps, event: StripeEventEnv
         );
         return { status: outcome.applied ? 'processed' : 'ignored', eventId: event.id, tenantId: outcome.tenantId, reason: outcome.reason };
       },
-      { actor: 'stripe' },
+      { kind: 'stripe' },
     );
     deps.log.info({ ...line, tenantId: result.tenantId, status: result.status, reason: result.reason }, 'stripe event handled');
     return { status: result.status, eventId: result.eventId, tenantId: result.tenantId };
@@ -151,7 +152,7 @@ async function recordFailure(deps: WebhookDeps, event: StripeEventEnvelope, mess
            where not public.stripe_webhooks.processed`,
         [event.id, event.type, event.api_version ?? null, event.livemode, JSON.stringify(event), event.created, message.slice(0, 2000)],
       ),
-    { actor: 'stripe' },
+    { kind: 'stripe' },
   );
 }
 
@@ -373,7 +374,7 @@ async function recordTrialNotice(client: Client, tenantId: string, sub: StripeSu
  * (change of plan, cancel, resume) through the same decision as its events, so
  * the tenant reflects it at once and the later webhook changes nothing.
  */
-export async function applySubscriptionRead(deps: WebhookDeps, raw: unknown, actor: ActorInfo): Promise<void> {
+export async function applySubscriptionRead(deps: WebhookDeps, raw: unknown, actor: Actor): Promise<void> {
   const sub = subscriptionSchema.parse(raw);
   // Stripe's clock has second precision; a webhook of the same second then re-reads rather than losing the tie.
   const at = new Date(Math.floor(Date.now() / 1000) * 1000);

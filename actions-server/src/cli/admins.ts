@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { hashPassword } from '../auth/passwords.ts';
 import { asSystem } from '../db/tx.ts';
 import { emailSchema, passwordSchema } from '../tenants/schemas.ts';
-import { UsageError, withRuntime } from './runtime.ts';
+import { UsageError, withRuntime, cliActor } from './runtime.ts';
 import { readSecret } from './secrets.ts';
 
 export function register(program: Command): void {
@@ -35,7 +35,7 @@ export function register(program: Command): void {
                   opts.name ?? email.data,
                   hash,
                 ]),
-          { actor: 'cli' },
+          cliActor,
         );
         console.log(`${email.data} is a platform administrator${existing ? ' (existing identity promoted)' : ''}`);
       }),

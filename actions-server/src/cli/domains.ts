@@ -4,7 +4,7 @@
 import type { Command } from 'commander';
 import { AppError } from '../core/errors.ts';
 import { checkPendingDomains, domainStatus, recheckVerifiedDomains, verifyDomainNow, type DomainDeps } from '../domains/verification.ts';
-import { tenantIdOf, withRuntime, type CliRuntime } from './runtime.ts';
+import { tenantIdOf, withRuntime, type CliRuntime, cliActor } from './runtime.ts';
 
 const deps = (rt: CliRuntime): DomainDeps => ({ pool: rt.db.pool, env: rt.env, log: rt.ctx.log });
 
@@ -28,7 +28,7 @@ export function register(program: Command): void {
     .action((slug: string) =>
       withRuntime(async (rt) => {
         try {
-          const status = await verifyDomainNow(deps(rt), await tenantIdOf(rt, slug), { actor: 'cli' });
+          const status = await verifyDomainNow(deps(rt), await tenantIdOf(rt, slug), cliActor);
           console.log(`verified ${status.domain} (${status.method})`);
         } catch (err) {
           if (!(err instanceof AppError) || (err.code !== 'DOMAIN_NOT_VERIFIED' && err.code !== 'DNS_LOOKUP_FAILED')) throw err;

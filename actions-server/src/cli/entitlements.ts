@@ -2,9 +2,7 @@
 // way platform admins set them over REST (same service, audited, actor `cli`).
 import type { Command } from 'commander';
 import { getTenantEntitlements, setPlanEntitlements, setTenantEntitlements } from '../entitlements/service.ts';
-import { tenantIdOf, UsageError, withRuntime } from './runtime.ts';
-
-const actor = { actor: 'cli' };
+import { tenantIdOf, UsageError, withRuntime, cliActor } from './runtime.ts';
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
@@ -66,7 +64,7 @@ export function register(program: Command): void {
     .action((plan: string, opts: { feature: string[]; limit: string[] }) => {
       const input = body(featureFlags(opts.feature, false), limitValues(opts.limit, false));
       return withRuntime(async ({ db }) => {
-        console.log(JSON.stringify(await setPlanEntitlements(db.pool, plan, input, actor), null, 2));
+        console.log(JSON.stringify(await setPlanEntitlements(db.pool, plan, input, cliActor), null, 2));
       });
     });
 
@@ -80,7 +78,7 @@ export function register(program: Command): void {
       const input = body(featureFlags(opts.feature, true), limitValues(opts.limit, true));
       return withRuntime(async (rt) => {
         const id = await tenantIdOf(rt, slug);
-        console.log(JSON.stringify(await setTenantEntitlements(rt.db.pool, id, input, actor), null, 2));
+        console.log(JSON.stringify(await setTenantEntitlements(rt.db.pool, id, input, cliActor), null, 2));
       });
     });
 }

@@ -9,9 +9,7 @@ import { importTenant } from '../portability/import.ts';
 import { adoptDatabase } from '../portability/adopt.ts';
 import { erasePerson } from '../portability/people.ts';
 import type { RestoreDeps } from '../portability/restore.ts';
-import { choiceArg, tenantIdOf, UsageError, withRuntime, type CliRuntime } from './runtime.ts';
-
-const actor = { actor: 'cli' };
+import { choiceArg, tenantIdOf, UsageError, withRuntime, type CliRuntime, cliActor } from './runtime.ts';
 
 /** Refusals of bad input (4xx) exit 2 with their reason; anything else is a failure (exit 1). */
 async function asUsage<T>(work: Promise<T>): Promise<T> {
@@ -27,7 +25,7 @@ const restoreDeps = (rt: CliRuntime): RestoreDeps => ({
   pool: rt.db.pool,
   databases: rt.ctx.databases,
   rolePrefix: rt.env.TENANT_ROLE_PREFIX,
-  actor,
+  actor: cliActor,
 });
 
 export function register(program: Command): void {
@@ -119,7 +117,7 @@ export function register(program: Command): void {
       withRuntime(async (rt) => {
         const { rows } = await rt.db.pool.query<{ id: string }>('select id from public.identities where email = $1', [email.toLowerCase()]);
         if (!rows[0]) throw new UsageError(`no person with e-mail ${email.slice(0, 100)}`);
-        const report = await asUsage(erasePerson(rt.ctx, rows[0].id, actor));
+        const report = await asUsage(erasePerson(rt.ctx, rows[0].id, cliActor));
         console.log(JSON.stringify(report, null, 2));
       }),
     );

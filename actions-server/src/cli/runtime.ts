@@ -4,6 +4,7 @@
 import { InvalidArgumentError } from 'commander';
 import cliProgress from 'cli-progress';
 import { ConfigError, loadConfig, type Env } from '../core/config.ts';
+import type { Actor } from '../core/actor.ts';
 import type { AppContext } from '../core/context.ts';
 import { createLogger, type Logger } from '../core/log.ts';
 import { openDatabase, type Database } from '../db/database.ts';
@@ -12,6 +13,9 @@ import type { TenantDatabases } from '../tenants/databases.ts';
 import { DeploymentMismatchError } from '../db/deployment.ts';
 
 /** Bad input on the command line: printed with its reason, exit 2, nothing changed. */
+/** Every command acts as the operator: the audit trail records 'cli'. */
+export const cliActor: Actor = { kind: 'cli' };
+
 export class UsageError extends Error {
   override name = 'UsageError';
 }

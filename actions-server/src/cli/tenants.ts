@@ -10,11 +10,10 @@ import { provisionDeps, provisionTenant } from '../tenants/provision.ts';
 import { createTenantSchema, isolationSchema, planIdSchema } from '../tenants/schemas.ts';
 import { moveTenantSchema } from '../tenants/move/schemas.ts';
 import { abortMove, activeMove, moveDeps, rebalanceCandidates, requestMove, resumeMoves, runMove } from '../tenants/move/service.ts';
-import { intArg, progressReporter, tenantIdOf, UsageError, withRuntime } from './runtime.ts';
+import { intArg, progressReporter, tenantIdOf, UsageError, withRuntime, cliActor } from './runtime.ts';
 import { readSecret } from './secrets.ts';
 import { hasuraExposure } from '../hasura/wiring.ts';
 
-const actor = { actor: 'cli' };
 const ISOLATIONS = isolationSchema.options;
 
 export function register(program: Command): void {
@@ -93,7 +92,7 @@ export function register(program: Command): void {
             ...(opts.databaseUrlEnv ? { databaseUrlEnv: opts.databaseUrlEnv } : {}),
           });
           if (!parsed.success) throw new UsageError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
-          const { tenant } = await provisionTenant(provisionDeps(ctx), parsed.data, { platformAdmin: true, actor });
+          const { tenant } = await provisionTenant(provisionDeps(ctx), parsed.data, { platformAdmin: true, actor: cliActor });
           console.log(`created ${tenant.slug} (${tenant.id}) on ${tenant.isolation}, plan ${tenant.plan}`);
         }),
     );
@@ -105,7 +104,7 @@ export function register(program: Command): void {
       .argument('<slug>')
       .action((slug: string) =>
         withRuntime(async (rt) => {
-          const t = await changeStatus(rt.db.pool, await tenantIdOf(rt, slug), change, actor);
+          const t = await changeStatus(rt.db.pool, await tenantIdOf(rt, slug), change, cliActor);
           console.log(`${t.slug}: ${t.status}`);
         }),
       );
@@ -126,7 +125,7 @@ export function register(program: Command): void {
             if (!known.rowCount) throw new UsageError(`no plan ${plan}`);
             await client.query('update public.tenants set plan = $2 where id = $1', [id, plan]);
           },
-          actor,
+          cliActor,
         );
         console.log(`${slug}: plan ${plan}`);
       }),
@@ -175,7 +174,7 @@ export function register(program: Command): void {
     .argument('<slug>')
     .action((slug: string) =>
       withRuntime(async (rt) => {
-        const t = await markCustomDomainVerified(rt.db.pool, await tenantIdOf(rt, slug), actor);
+        const t = await markCustomDomainVerified(rt.db.pool, await tenantIdOf(rt, slug), cliActor);
         console.log(`verified ${t.customDomain} for ${t.slug}`);
       }),
     );
@@ -186,7 +185,7 @@ export function register(program: Command): void {
     .argument('<slug>')
     .action((slug: string) =>
       withRuntime(async (rt) => {
-        await hardDeleteTenant(rt.db.pool, await tenantIdOf(rt, slug), actor, rt.ctx.deprovisioningSteps);
+        await hardDeleteTenant(rt.db.pool, await tenantIdOf(rt, slug), cliActor, rt.ctx.deprovisioningSteps);
         console.log(`deleted ${slug}`);
       }),
     );
@@ -209,7 +208,7 @@ export function register(program: Command): void {
         const active = await activeMove(rt.db.pool, tenantId);
         if (opts.abort) {
           if (!active) throw new UsageError(`${slug} has no unfinished move`);
-          const aborted = await abortMove(deps, active.id, actor);
+          const aborted = await abortMove(deps, active.id, cliActor);
           console.log(`${slug}: move to ${aborted.to} ${aborted.state}`);
           return;
         }
@@ -229,10 +228,10 @@ export function register(program: Command): void {
           if (active && active.to !== parsed.data.to) {
             throw new UsageError(`${slug} is being moved to ${active.to} (step ${active.state}): --resume or --abort that move first`);
           }
-          moveId = active?.id ?? (await requestMove(deps, tenantId, parsed.data, actor)).id;
+          moveId = active?.id ?? (await requestMove(deps, tenantId, parsed.data, cliActor)).id;
           if (active) console.log(`${slug}: resuming its move to ${active.to} at ${active.state}`);
         }
-        const done = await runMove(deps, moveId, { actor, onStep: (step) => console.log(`${slug}: ${step}`) });
+        const done = await runMove(deps, moveId, { actor: cliActor, onStep: (step) => console.log(`${slug}: ${step}`) });
         console.log(`${slug}: ${done.from} -> ${done.to} ${done.state}`);
         if (done.state !== 'done') process.exitCode = 1;
       }),
@@ -248,7 +247,7 @@ export function register(program: Command): void {
         const deps = { ...moveDeps(rt.ctx), drainMs: opts.drainMs };
         let failed = 0;
         if (!opts.dryRun) {
-          const resumed = await resumeMoves(deps, actor);
+          const resumed = await resumeMoves(deps, cliActor);
           for (const m of resumed.finished) console.log(`finished move ${m.id}: ${m.from} -> ${m.to} (${m.state})`);
           for (const f of resumed.failed) console.error(`  move ${f.moveId} failed: ${f.error}`);
           failed += resumed.failed.length;
@@ -259,8 +258,8 @@ export function register(program: Command): void {
             continue;
           }
           try {
-            const move = await requestMove(deps, c.tenantId, { to: c.to }, actor);
-            const done = await runMove(deps, move.id, { actor, onStep: (step) => console.log(`${c.slug}: ${step}`) });
+            const move = await requestMove(deps, c.tenantId, { to: c.to }, cliActor);
+            const done = await runMove(deps, move.id, { actor: cliActor, onStep: (step) => console.log(`${c.slug}: ${step}`) });
             console.log(`${c.slug}: ${done.from} -> ${done.to} ${done.state}`);
           } catch (err) {
             // One tenant's failed move does not stop the others.

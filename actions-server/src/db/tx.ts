@@ -2,21 +2,13 @@
 // a role subject to row-level security and sets the tenant for that transaction
 // only (SET LOCAL), so nothing leaks to the next user of a pooled connection.
 import pg from 'pg';
+import type { Actor, TenantActor } from '../core/actor.ts';
 import { isConnectionError } from '../core/errors.ts';
 
 export type Pool = pg.Pool;
 export type Client = pg.PoolClient;
 
-/** Who is acting, for the audit trail (read by triggers as app.actor / app.ip / app.user_agent). */
-export interface ActorInfo {
-  /** 'user' (with userId), or a system actor: 'stripe', 'cron', 'system', 'cli'. */
-  actor?: string | undefined;
-  userId?: string | undefined;
-  ip?: string | undefined;
-  userAgent?: string | undefined;
-}
-
-export interface TenantScope extends ActorInfo {
+export interface TenantScope extends Actor {
   tenantId: string;
   /** Database role to act as: `app` for registry work, or the tenant's own role. */
   dbRole: string;
@@ -102,11 +94,11 @@ export async function withTransaction<T>(
   }
 }
 
-function actorStatements(client: Client, info: ActorInfo): string[] {
+function actorStatements(client: Client, info: Actor): string[] {
   if (info.userId !== undefined && !isUuid(info.userId)) throw new Error('user id must be a uuid');
   return [
     `set local app.user_id = ${client.escapeLiteral(info.userId ?? '')}`,
-    `set local app.actor = ${client.escapeLiteral(info.actor ?? (info.userId ? 'user' : 'system'))}`,
+    `set local app.actor = ${client.escapeLiteral(info.kind ?? (info.userId ? 'user' : 'system'))}`,
     `set local app.ip = ${client.escapeLiteral((info.ip ?? '').slice(0, 64))}`,
     `set local app.user_agent = ${client.escapeLiteral((info.userAgent ?? '').slice(0, 512))}`,
   ];
@@ -131,11 +123,16 @@ export function asTenant<T>(pool: Pool, scope: TenantScope, fn: (client: Client)
   });
 }
 
+/** Runs fn in one transaction as `app` under RLS, on behalf of an identity in its tenant. */
+export function asApp<T>(pool: Pool, actor: TenantActor, fn: (client: Client) => Promise<T>): Promise<T> {
+  return asTenant(pool, { ...actor, dbRole: 'app' }, fn);
+}
+
 /**
  * Platform work that spans tenants (resolution, provisioning, webhooks, cron)
  * runs as the migration owner; `actor` says on whose behalf, for the audit trail.
  */
-export function asSystem<T>(pool: Pool, fn: (client: Client) => Promise<T>, actor: ActorInfo = {}): Promise<T> {
+export function asSystem<T>(pool: Pool, fn: (client: Client) => Promise<T>, actor: Actor = {}): Promise<T> {
   return withTransaction(pool, async (client) => {
     await client.query(actorStatements(client, actor).join('; '));
     return fn(client);

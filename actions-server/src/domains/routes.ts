@@ -5,7 +5,7 @@ import { Router } from 'express';
 import type { AppContext } from '../core/context.ts';
 import { AppError } from '../core/errors.ts';
 import { assertMember, authenticate } from '../http/middleware.ts';
-import { requestActor } from '../audit/actor.ts';
+import { requestActor } from '../http/actor.ts';
 import { domainSchema } from '../tenants/schemas.ts';
 import { domainStatus, verifyDomainNow, type DomainDeps } from './verification.ts';
 

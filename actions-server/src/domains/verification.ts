@@ -9,7 +9,8 @@ import { randomBytes } from 'node:crypto';
 import type { Env } from '../core/config.ts';
 import type { Logger } from '../core/log.ts';
 import { AppError } from '../core/errors.ts';
-import { asSystem, type ActorInfo, type Client, type Pool } from '../db/tx.ts';
+import { asSystem, type Client, type Pool } from '../db/tx.ts';
+import type { Actor } from '../core/actor.ts';
 import { DomainDns, type DnsEnv } from './dns.ts';
 
 export type VerificationEnv = DnsEnv &
@@ -161,7 +162,7 @@ async function settle(
   deps: DomainDeps,
   checked: Pick<Row, 'tenant_id' | 'domain' | 'token'>,
   result: CheckResult,
-  actor: ActorInfo,
+  actor: Actor,
 ): Promise<Row | undefined> {
   const { env } = deps;
   return asSystem(
@@ -267,7 +268,7 @@ export async function domainStatus(deps: DomainDeps, tenantId: string): Promise<
 }
 
 /** POST /api/tenants/:id/domain/verify: checks now; the status when verified, else an error saying what DNS showed. */
-export async function verifyDomainNow(deps: DomainDeps, tenantId: string, actor: ActorInfo): Promise<DomainStatus> {
+export async function verifyDomainNow(deps: DomainDeps, tenantId: string, actor: Actor): Promise<DomainStatus> {
   const row = await currentRow(deps, tenantId);
   if (row.state === 'verified') return toStatus(row, deps.env);
   const result = await checkOwnership(new DomainDns(deps.env), deps.env, row.domain, row.token);
@@ -302,7 +303,7 @@ async function checkClaimed(deps: DomainDeps, rows: Row[], what: string): Promis
   await eachLimited(rows, 8, async (row) => {
     try {
       const result = await checkOwnership(dns, deps.env, row.domain, row.token);
-      const after = await settle(deps, row, result, { actor: 'cron' });
+      const after = await settle(deps, row, result, { kind: 'cron' });
       deps.log.info(
         { tenantId: row.tenant_id, domain: row.domain, result: result.ok ? 'verified' : result.reason, state: after?.state },
         what,

@@ -7,7 +7,7 @@ import { Router } from 'express';
 import type { AppContext } from '../core/context.ts';
 import { AppError } from '../core/errors.ts';
 import { assertMember, authenticate, requirePlatformAdmin } from '../http/middleware.ts';
-import { requestActor } from '../audit/actor.ts';
+import { requestActor } from '../http/actor.ts';
 import { planIdSchema } from '../tenants/schemas.ts';
 import { PLATFORM_ADMIN_ROLE } from '../auth/tokens.ts';
 import { getTenantEntitlements, setPlanEntitlements, setTenantEntitlements } from './service.ts';

@@ -6,7 +6,8 @@
 // requireFeature is the server-side guard for the rest.
 import { z } from 'zod';
 import { AppError } from '../core/errors.ts';
-import { asSystem, asTenant, type ActorInfo, type Pool } from '../db/tx.ts';
+import { asSystem, asTenant, type Pool } from '../db/tx.ts';
+import type { Actor } from '../core/actor.ts';
 
 const featureName = z.string().regex(/^[a-z][a-z0-9_]{1,40}$/, 'a feature name is lower-case letters, digits and _');
 const maxLimit = z.number().int().min(-1).max(Number.MAX_SAFE_INTEGER);
@@ -98,7 +99,7 @@ async function readPlan(pool: Pool, planId: string): Promise<PlanEntitlements> {
 }
 
 /** Sets a plan's features and limits (platform admins); audited in platform_audit_logs. */
-export async function setPlanEntitlements(pool: Pool, planId: string, rawInput: unknown, actor: ActorInfo): Promise<PlanEntitlements> {
+export async function setPlanEntitlements(pool: Pool, planId: string, rawInput: unknown, actor: Actor): Promise<PlanEntitlements> {
   const input = parse(planEntitlementsSchema, rawInput, 'plan entitlements');
   await asSystem(
     pool,
@@ -118,12 +119,7 @@ export async function setPlanEntitlements(pool: Pool, planId: string, rawInput: 
 }
 
 /** Sets or removes a tenant's feature and limit overrides (platform admins); audited in the tenant's chain. */
-export async function setTenantEntitlements(
-  pool: Pool,
-  tenantId: string,
-  rawInput: unknown,
-  actor: ActorInfo,
-): Promise<TenantEntitlements> {
+export async function setTenantEntitlements(pool: Pool, tenantId: string, rawInput: unknown, actor: Actor): Promise<TenantEntitlements> {
   const input = parse(tenantEntitlementsSchema, rawInput, 'tenant entitlements');
   const split = (o: Record<string, unknown> | undefined) => ({
     set: Object.fromEntries(Object.entries(o ?? {}).filter(([, v]) => v !== null && v !== undefined)),

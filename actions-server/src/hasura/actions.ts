@@ -8,7 +8,7 @@ import { z } from 'zod';
 import type { AppContext } from '../core/context.ts';
 import { AppError, toAppError, validationError } from '../core/errors.ts';
 import { assertServable } from '../http/middleware.ts';
-import type { ActorInfo } from '../db/tx.ts';
+import type { Actor, MemberActor } from '../core/actor.ts';
 import { login } from '../auth/login.ts';
 import { provisionDeps, provisionTenant } from '../tenants/provision.ts';
 import { toTenantView, type TenantView } from '../tenants/records.ts';
@@ -29,15 +29,7 @@ import { planIdSchema } from '../tenants/schemas.ts';
 import { startSession } from '../auth/sessions.ts';
 import { afterSignUp } from '../auth/account.ts';
 import { changeRoleInputSchema, identityInputSchema, listMembersInputSchema } from '../members/schemas.ts';
-import {
-  changeRole,
-  leaveTenant,
-  listMembers,
-  removeMember,
-  transferOwnership,
-  type MemberActor,
-  type MemberView,
-} from '../members/service.ts';
+import { changeRole, leaveTenant, listMembers, removeMember, transferOwnership, type MemberView } from '../members/service.ts';
 import type {
   AcceptInvitationOutput,
   BillingInfo,
@@ -240,9 +232,9 @@ function billingInfo(b: BillingSummary): BillingInfo {
   };
 }
 
-const actorOf = (session: HasuraSession): ActorInfo => ({
+const actorOf = (session: HasuraSession): Actor => ({
   userId: session.userId,
-  actor: session.apiKeyId ? 'api_key' : session.userId ? 'user' : 'system',
+  kind: session.apiKeyId ? 'api_key' : session.userId ? 'user' : 'system',
 });
 
 /** Acting as a person (member management, invitations): an API key's session is refused. */

@@ -53,7 +53,7 @@ export const HASURA_JOBS = [
     schedule: '10 4 * * *',
     run: async ({ olderThanDays }, ctx) => {
       await asSystem(ctx.pool, (c) => c.query('select public.prune_hasura_event_receipts(make_interval(days => $1))', [olderThanDays]), {
-        actor: 'cron',
+        kind: 'cron',
       });
     },
   }),

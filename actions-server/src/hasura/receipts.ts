@@ -25,6 +25,6 @@ export function handleOnce<T>(
       if (inserted.rowCount === 0) return { status: 'duplicate' } as const;
       return { status: 'processed', result: await effect(client) } as const;
     },
-    { actor: delivery.kind === 'cron' ? 'cron' : 'system' },
+    { kind: delivery.kind === 'cron' ? 'cron' : 'system' },
   );
 }

@@ -3,6 +3,7 @@
 // or a session are capped by the database, because a token outlives a demotion.
 import { z } from 'zod';
 import { AppError } from '../core/errors.ts';
+import type { MemberActor } from '../core/actor.ts';
 import { isUuid, type Pool } from '../db/tx.ts';
 import { PLATFORM_ADMIN_ROLE, roleRank, type TenantRole } from '../auth/tokens.ts';
 import { HASURA_ADMIN_ROLE, tenantRoleOf } from './roles.ts';
@@ -73,12 +74,6 @@ export async function identityStanding(
 /** The lower of two tenant roles. */
 export function lowerRole(a: TenantRole, b: TenantRole): TenantRole {
   return roleRank(a) <= roleRank(b) ? a : b;
-}
-
-export interface MemberActor {
-  tenantId: string;
-  userId: string;
-  role: TenantRole;
 }
 
 /** An action on behalf of a tenant member with at least `min` (session role capped by the database). */

@@ -3,21 +3,15 @@
 import { Router, type Request } from 'express';
 import type { AppContext } from '../core/context.ts';
 import { AppError } from '../core/errors.ts';
-import { parseBody } from '../http/handlers.ts';
-import { assertMember, assertPerson, authenticate, requireTenantHost } from '../http/middleware.ts';
-import { isUuid } from '../db/tx.ts';
+import { parseBody, tenantIdParam } from '../http/handlers.ts';
+import { authenticate, requireTenantHost } from '../http/middleware.ts';
 import { InvalidTokenError } from '../auth/tokens.ts';
-import { requestActor } from '../audit/actor.ts';
+import { memberActor, requestActor } from '../http/actor.ts';
 import { acceptInputSchema, inviteInputSchema, revokeInputSchema } from './schemas.ts';
-import { acceptInvitation, inviteMember, listInvitations, revokeInvitation, type AcceptActor, type MemberActor } from './service.ts';
+import { acceptInvitation, inviteMember, listInvitations, revokeInvitation, type AcceptActor } from './service.ts';
 
-async function memberActor(ctx: AppContext, req: Request): Promise<MemberActor> {
-  const tenantId = req.params['id'];
-  if (typeof tenantId !== 'string' || !isUuid(tenantId)) throw new AppError('TENANT_NOT_FOUND', 'Tenant not found');
-  const role = await assertMember(ctx, req, tenantId, 'admin');
-  // Invitations name who sent them: an API key invites nobody.
-  return { ...requestActor(req), tenantId, userId: assertPerson(req), role };
-}
+// Invitations name who sent them: an API key invites nobody.
+const inviter = (ctx: AppContext, req: Request) => memberActor(ctx, req, tenantIdParam(req), 'admin', { person: true });
 
 /**
  * The invitee is usually not a member of this tenant yet, so a token of any
@@ -43,16 +37,16 @@ export function invitationRoutes(ctx: AppContext): Router {
 
   router.post('/api/tenants/:id/invitations', auth, async (req, res) => {
     const input = parseBody(inviteInputSchema, req.body);
-    res.status(201).json(await inviteMember(ctx, await memberActor(ctx, req), input));
+    res.status(201).json(await inviteMember(ctx, await inviter(ctx, req), input));
   });
 
   router.get('/api/tenants/:id/invitations', auth, async (req, res) => {
-    res.json(await listInvitations(ctx, await memberActor(ctx, req)));
+    res.json(await listInvitations(ctx, await inviter(ctx, req)));
   });
 
   router.delete('/api/tenants/:id/invitations/:invitationId', auth, async (req, res) => {
     const input = parseBody(revokeInputSchema, { invitationId: req.params['invitationId'] }, 'invitation id');
-    res.json(await revokeInvitation(ctx, await memberActor(ctx, req), input));
+    res.json(await revokeInvitation(ctx, await inviter(ctx, req), input));
   });
 
   // Accepting may hash or verify a password: throttled per address like a sign-up (the token names no account).

@@ -12,12 +12,13 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { AppContext } from '../core/context.ts';
 import { AppError, validationError } from '../core/errors.ts';
-import { asSystem, asTenant, type ActorInfo, type Client } from '../db/tx.ts';
+import { asApp, asSystem, type Client } from '../db/tx.ts';
+import type { Actor, MemberActor } from '../core/actor.ts';
 import { placementOf, withRegistryAndData } from '../tenants/data.ts';
 import type { TenantRow } from '../tenants/records.ts';
 import { passwordSchema } from '../tenants/schemas.ts';
 import { hashPassword, verifyPassword } from '../auth/passwords.ts';
-import { roleRank, type TenantRole } from '../auth/tokens.ts';
+import { roleRank } from '../auth/tokens.ts';
 import { startSession } from '../auth/sessions.ts';
 import { requestEmailVerification } from '../auth/account.ts';
 import { enqueueMail, linkFor } from '../mail/service.ts';
@@ -27,20 +28,8 @@ export type InvitationContext = Pick<AppContext, 'pool' | 'env' | 'tokens' | 'da
 
 export const ACCEPT_PATH = '/accept-invitation';
 
-/** A member acting on their tenant's invitations. */
-export interface MemberActor extends ActorInfo {
-  tenantId: string;
-  userId: string;
-  /**
-   * The caller's verified role in the tenant: checked against memberships by the
-   * transport (REST: assertMember; Hasura actions: the session's x-hasura-role,
-   * which the auth webhook answers only after reading the membership).
-   */
-  role: TenantRole;
-}
-
 /** Someone accepting an invitation on a tenant's address. */
-export interface AcceptActor extends ActorInfo {
+export interface AcceptActor extends Actor {
   /** The tenant whose address the request came to. */
   tenantId: string;
   /** The verified identity when signed in (a token of any tenant proves who they are). */
@@ -119,8 +108,6 @@ function hashToken(token: string): Buffer {
   return createHash('sha256').update(token, 'utf8').digest();
 }
 
-const appScope = (actor: ActorInfo & { tenantId: string }) => ({ ...actor, dbRole: 'app' });
-
 function requireAdmin(actor: MemberActor): void {
   if (roleRank(actor.role) < roleRank('admin')) {
     throw new AppError('FORBIDDEN', 'Only owners and admins manage invitations');
@@ -164,7 +151,7 @@ export async function inviteMember(ctx: InvitationContext, actor: MemberActor, i
   requireAdmin(actor);
   requireRoleFor(actor, input.role);
   const token = randomBytes(32).toString('base64url');
-  const invitation = await asTenant(ctx.pool, appScope(actor), async (client) => {
+  const invitation = await asApp(ctx.pool, actor, async (client) => {
     const member = await client.query('select 1 from public.login_lookup($1, $2)', [actor.tenantId, input.email]);
     if (member.rowCount) throw new AppError('ALREADY_MEMBER', `${input.email} is already a member of this tenant`);
     const open = (
@@ -219,9 +206,9 @@ export async function listInvitations(
   _input: ListInput = {},
 ): Promise<{ invitations: InvitationView[] }> {
   requireAdmin(actor);
-  const rows = await asTenant(
+  const rows = await asApp(
     ctx.pool,
-    appScope(actor),
+    actor,
     async (client) =>
       (
         await client.query<InvitationRow>(
@@ -242,7 +229,7 @@ export async function revokeInvitation(
   input: RevokeInput,
 ): Promise<{ invitation: InvitationView }> {
   requireAdmin(actor);
-  const row = await asTenant(ctx.pool, appScope(actor), async (client) => {
+  const row = await asApp(ctx.pool, actor, async (client) => {
     const current = (
       await client.query<InvitationRow>(`select ${COLUMNS} from public.tenant_invitations where tenant_id = $1 and id = $2 for update`, [
         actor.tenantId,
@@ -427,6 +414,6 @@ export async function expireInvitations(ctx: Pick<InvitationContext, 'pool'>): P
   return asSystem(
     ctx.pool,
     async (client) => (await client.query<{ n: number }>('select public.expire_invitations() as n')).rows[0]?.n ?? 0,
-    { actor: 'cron' },
+    { kind: 'cron' },
   );
 }

@@ -3,17 +3,12 @@
 import { Router, type Request } from 'express';
 import type { AppContext } from '../core/context.ts';
 import { parseBody, tenantIdParam } from '../http/handlers.ts';
-import { assertMember, assertPerson, authenticate } from '../http/middleware.ts';
-import { requestActor } from '../audit/actor.ts';
+import { authenticate } from '../http/middleware.ts';
+import { memberActor } from '../http/actor.ts';
 import { changeRoleInputSchema, identityInputSchema, listMembersInputSchema } from './schemas.ts';
-import { changeRole, leaveTenant, listMembers, removeMember, transferOwnership, type MemberActor } from './service.ts';
+import { changeRole, leaveTenant, listMembers, removeMember, transferOwnership } from './service.ts';
 
-async function actorFor(ctx: AppContext, req: Request, opts: { person: boolean }): Promise<MemberActor> {
-  const tenantId = tenantIdParam(req);
-  const role = await assertMember(ctx, req, tenantId, 'member');
-  const userId = opts.person ? assertPerson(req) : req.auth!.userId;
-  return { ...requestActor(req), tenantId, userId, role };
-}
+const actorFor = (ctx: AppContext, req: Request, opts: { person: boolean }) => memberActor(ctx, req, tenantIdParam(req), 'member', opts);
 
 export function memberRoutes(ctx: AppContext): Router {
   const router = Router();

@@ -9,19 +9,13 @@
 // is audited by the audit trigger.
 import type { AppContext } from '../core/context.ts';
 import { AppError } from '../core/errors.ts';
-import { asSystem, asTenant, type ActorInfo, type Client } from '../db/tx.ts';
+import { asApp, asSystem, type Client } from '../db/tx.ts';
+import type { MemberActor } from '../core/actor.ts';
 import { withRegistryAndData, type TenantPlacement } from '../tenants/data.ts';
 import { roleRank, type TenantRole } from '../auth/tokens.ts';
 import type { ChangeRoleInput, IdentityInput, ListMembersInput } from './schemas.ts';
 
 export type MembersContext = Pick<AppContext, 'pool' | 'databases' | 'resolver'>;
-
-/** A person acting in their tenant, with the role the transport verified against the database. */
-export interface MemberActor extends ActorInfo {
-  tenantId: string;
-  userId: string;
-  role: TenantRole;
-}
 
 export interface MemberView {
   identityId: string;
@@ -117,7 +111,7 @@ function ruleError(err: unknown): unknown {
 
 async function asActor<T>(ctx: MembersContext, actor: MemberActor, fn: (client: Client) => Promise<T>): Promise<T> {
   try {
-    return await asTenant(ctx.pool, { ...actor, tenantId: actor.tenantId, dbRole: 'app' }, fn);
+    return await asApp(ctx.pool, actor, fn);
   } catch (err) {
     throw ruleError(err);
   }

@@ -3,9 +3,11 @@
 // platform admins. Thin: validate, authorise, call the service.
 import { Router, type Request } from 'express';
 import { z } from 'zod';
+import { memberActor } from '../http/actor.ts';
+import type { TenantActor } from '../core/actor.ts';
 import type { AppContext } from '../core/context.ts';
 import { AppError, validationError } from '../core/errors.ts';
-import { assertMember, authenticate, requirePlatformAdmin, requireTenantHost } from '../http/middleware.ts';
+import { authenticate, requirePlatformAdmin, requireTenantHost } from '../http/middleware.ts';
 import {
   checkBodySchema,
   capSchema,
@@ -30,10 +32,8 @@ function param(req: Request, name: string, schema: z.ZodType<string> = z.string(
 }
 
 /** The acting member of the host's tenant (role read from the database). */
-export async function tenantActor(ctx: AppContext, req: Request): Promise<{ tenantId: string; userId: string }> {
-  const tenantId = req.tenant!.id;
-  await assertMember(ctx, req, tenantId, 'member');
-  return { tenantId, userId: req.auth!.userId };
+export function tenantActor(ctx: AppContext, req: Request): Promise<TenantActor> {
+  return memberActor(ctx, req, req.tenant!.id, 'member');
 }
 
 export function meteringRoutes(ctx: AppContext): Router {

@@ -4,7 +4,8 @@
 // caller's, from the verified credentials.
 import { createHash, randomUUID } from 'node:crypto';
 import { AppError } from '../core/errors.ts';
-import { asSystem, asTenant, type Client, type Pool } from '../db/tx.ts';
+import { asApp, asSystem, type Client, type Pool } from '../db/tx.ts';
+import type { TenantActor } from '../core/actor.ts';
 import { usagePeriod } from '../usage/service.ts';
 import type { TrackEvent } from './schemas.ts';
 
@@ -15,11 +16,6 @@ export interface Meter {
   name: string;
   aggregation: Aggregation;
   unit: string;
-}
-
-export interface Actor {
-  tenantId: string;
-  userId: string;
 }
 
 export interface TrackResult {
@@ -133,11 +129,11 @@ async function capOf(client: Client, tenantId: string, meterId: string): Promise
  * what was stored, and a hard cap refuses the whole batch (429) when it would be
  * passed. Nothing is half-done.
  */
-export async function trackUsage(pool: Pool, actor: Actor, events: TrackEvent[], now = new Date()): Promise<TrackResult> {
+export async function trackUsage(pool: Pool, actor: TenantActor, events: TrackEvent[], now = new Date()): Promise<TrackResult> {
   const period = usagePeriod(now);
   const prepared = prepare(events, now, period);
   const meterIds = [...new Set(prepared.map((p) => p.event.meter_id))].sort();
-  return asTenant(pool, { ...actor, dbRole: 'app' }, async (client) => {
+  return asApp(pool, actor, async (client) => {
     const meters = await loadMeters(client, meterIds);
     // One lock order per tenant (sorted meter ids): concurrent batches cannot deadlock.
     await client.query(
@@ -242,7 +238,7 @@ export async function trackUsage(pool: Pool, actor: Actor, events: TrackEvent[],
 /** Would `amount` more fit under the meter's cap this period? Soft caps always allow (overage is billed). */
 export async function checkUsage(
   pool: Pool,
-  actor: Actor,
+  actor: TenantActor,
   meterId: string,
   amount: number,
   now = new Date(),
@@ -255,7 +251,7 @@ export async function checkUsage(
   enforcement: string | null;
 }> {
   const period = usagePeriod(now);
-  return asTenant(pool, { ...actor, dbRole: 'app' }, async (client) => {
+  return asApp(pool, actor, async (client) => {
     await loadMeters(client, [meterId]);
     const { rows } = await client.query<{ usage: string }>(
       'select usage::text from public.usage_meter_totals where tenant_id = $1 and meter_id = $2 and period = $3',
@@ -270,8 +266,8 @@ export async function checkUsage(
 }
 
 /** Every meter with the tenant's usage in `period`, its cap and overage. */
-export function meterUsage(pool: Pool, actor: Actor, period: string): Promise<MeterUsage[]> {
-  return asTenant(pool, { ...actor, dbRole: 'app' }, async (client) => {
+export function meterUsage(pool: Pool, actor: TenantActor, period: string): Promise<MeterUsage[]> {
+  return asApp(pool, actor, async (client) => {
     const { rows } = await client.query<{
       id: string;
       name: string;

@@ -18,7 +18,8 @@
 import pg from 'pg';
 import type { AppContext } from '../core/context.ts';
 import { AppError } from '../core/errors.ts';
-import { asSystem, type ActorInfo, type Client } from '../db/tx.ts';
+import { asSystem, type Client } from '../db/tx.ts';
+import type { Actor } from '../core/actor.ts';
 import { placementOf, POOLED_SCHEMA, withTenantData } from '../tenants/data.ts';
 import type { TenantRow } from '../tenants/records.ts';
 
@@ -143,7 +144,7 @@ export interface EraseReport {
   alreadyErased: boolean;
 }
 
-export async function erasePerson(ctx: Ctx, identityId: string, actor: ActorInfo): Promise<EraseReport> {
+export async function erasePerson(ctx: Ctx, identityId: string, actor: Actor): Promise<EraseReport> {
   const identity = await identityOf(ctx, identityId);
   const memberships = await tenantsOf(ctx, identityId);
   const soleOwner = (

@@ -15,7 +15,8 @@ import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { AppError } from '../core/errors.ts';
-import { asSystem, withTransaction, type ActorInfo, type Client, type Pool } from '../db/tx.ts';
+import { asSystem, withTransaction, type Client, type Pool } from '../db/tx.ts';
+import type { Actor } from '../core/actor.ts';
 import type { TenantDatabases } from '../tenants/databases.ts';
 import { POOLED_SCHEMA } from '../tenants/data.ts';
 import { databaseNameFor, roleNameFor, schemaNameFor, type Isolation, type TenantRow } from '../tenants/records.ts';
@@ -66,7 +67,7 @@ export interface RestoreDeps {
   databases: TenantDatabases;
   rolePrefix: string;
   templateDir?: string;
-  actor?: ActorInfo;
+  actor?: Actor;
 }
 
 export interface RestoreResult {
@@ -290,7 +291,7 @@ export async function restoreTenant(deps: RestoreDeps, spec: RestoreSpec): Promi
   await precheck(deps, spec);
   const steps = (await loadTemplate(deps.templateDir ?? TEMPLATE_DIR)).filter((s) => s.version <= spec.templateVersion);
   const placement = placementFor(deps, spec);
-  const actor = deps.actor ?? { actor: 'cli' };
+  const actor = deps.actor ?? { kind: 'cli' };
 
   if (spec.to !== 'database') {
     return asSystem(

@@ -8,7 +8,7 @@ import type { AppContext } from '../core/context.ts';
 import { AppError } from '../core/errors.ts';
 import { assertMember, authenticate } from '../http/middleware.ts';
 import { isUuid } from '../db/tx.ts';
-import { requestActor } from '../audit/actor.ts';
+import { requestActor } from '../http/actor.ts';
 import { isPlatformOperator } from '../hasura/session.ts';
 import { archivePath, checkLink, getExport, requestExport, toExportView } from './exports.ts';
 import { erasePerson, exportPerson } from './people.ts';

@@ -9,7 +9,8 @@
 //             schema tier there.
 import pg from 'pg';
 import { AppError } from '../core/errors.ts';
-import { scopeStatements, withTransaction, type ActorInfo, type Client, type Pool } from '../db/tx.ts';
+import { scopeStatements, withTransaction, type Client, type Pool } from '../db/tx.ts';
+import type { Actor } from '../core/actor.ts';
 import type { Isolation, TenantRow } from './records.ts';
 import type { TenantDatabases } from './databases.ts';
 
@@ -47,7 +48,7 @@ export function placementOf(
 const poolsOf = (pools: Pool | TenantDataPools): TenantDataPools => (pools instanceof pg.Pool ? { pool: pools } : pools);
 
 /** The role and search_path a transaction on this tenant's data takes (after scopeStatements' tenant settings). */
-function dataScope(client: Client, tenant: TenantPlacement, actor: ActorInfo): string {
+function dataScope(client: Client, tenant: TenantPlacement, actor: Actor): string {
   const isolation: Isolation = tenant.isolation;
   switch (isolation) {
     case 'pooled':
@@ -74,7 +75,7 @@ export async function withTenantData<T>(
   tenant: TenantPlacement,
   userId: string | undefined,
   fn: (client: Client) => Promise<T>,
-  actor: ActorInfo = {},
+  actor: Actor = {},
 ): Promise<T> {
   const { pool, databases } = poolsOf(pools);
   const run = (p: Pool) =>
@@ -98,7 +99,7 @@ export async function withTenantData<T>(
 export async function withRegistryAndData<R, D>(
   pools: TenantDataPools,
   tenant: TenantPlacement,
-  actor: ActorInfo & { userId: string },
+  actor: Actor & { userId: string },
   registry: (client: Client) => Promise<R>,
   data: (client: Client, registryResult: R) => Promise<D>,
   undoData: (client: Client, dataResult: D) => Promise<void>,

@@ -248,7 +248,7 @@ export class TenantDatabases {
         await upsertJson(client, 'public.tenants', ['id'], [main.tenant!], ['template_version']);
         if (main.settings) await upsertJson(client, 'public.tenant_settings', ['tenant_id'], [main.settings]);
       },
-      { actor: 'system' },
+      { kind: 'system' },
     );
   }
 

@@ -11,7 +11,8 @@ import type { Env } from '../core/config.ts';
 import type { AppContext } from '../core/context.ts';
 import type { Logger } from '../core/log.ts';
 import { AppError } from '../core/errors.ts';
-import { asSystem, type ActorInfo, type Client, type Pool } from '../db/tx.ts';
+import { asSystem, type Client, type Pool } from '../db/tx.ts';
+import type { Actor } from '../core/actor.ts';
 import { hashPassword } from '../auth/passwords.ts';
 import type { CreateTenantInput } from './schemas.ts';
 import { applyTemplate, latestVersion, loadTemplate, TEMPLATE_DIR, type TemplateStep } from './template.ts';
@@ -218,7 +219,7 @@ function databaseStep(deps: ProvisionDeps, owner: OwnerMember, steps: TemplateSt
 export async function provisionTenant(
   deps: ProvisionDeps,
   input: CreateTenantInput,
-  opts: { platformAdmin?: boolean; actor?: ActorInfo; signedInAs?: string | undefined } = {},
+  opts: { platformAdmin?: boolean; actor?: Actor; signedInAs?: string | undefined } = {},
 ): Promise<ProvisionResult> {
   if ((input.isolation !== undefined || input.databaseUrlEnv !== undefined) && !opts.platformAdmin) {
     throw new AppError('FORBIDDEN', 'Only platform administrators choose where a tenant is placed');

@@ -5,7 +5,7 @@ import type { AppContext } from '../core/context.ts';
 import { AppError } from '../core/errors.ts';
 import { parseBody, tenantIdParam } from '../http/handlers.ts';
 import { assertMember, authenticate, authenticateRequest, requirePlatformAdmin } from '../http/middleware.ts';
-import { requestActor } from '../audit/actor.ts';
+import { memberActor, requestActor } from '../http/actor.ts';
 import { createTenantSchema, domainSchema, slugSchema, updateTenantSchema } from './schemas.ts';
 import { provisionDeps, provisionTenant } from './provision.ts';
 import { isPlatformOperator } from '../hasura/session.ts';
@@ -74,15 +74,13 @@ export function tenantRoutes(ctx: AppContext): Router {
 
   router.get('/api/tenants/:id', auth, async (req, res) => {
     const id = tenantIdParam(req);
-    await assertMember(ctx, req, id, 'member');
-    res.json({ tenant: await getTenant(ctx.pool, { tenantId: id, userId: req.auth!.userId }, id) });
+    res.json({ tenant: await getTenant(ctx.pool, await memberActor(ctx, req, id, 'member'), id) });
   });
 
   router.put('/api/tenants/:id', auth, async (req, res) => {
     const id = tenantIdParam(req);
     const patch = parseBody(updateTenantSchema, req.body);
-    await assertMember(ctx, req, id, 'admin');
-    const actor = { ...requestActor(req), tenantId: id, userId: req.auth!.userId };
+    const actor = await memberActor(ctx, req, id, 'admin');
     const { brandingWarnings, ...tenant } = await updateTenant(ctx.pool, actor, id, patch, { env: ctx.env });
     // A new domain comes back with the DNS record that proves it.
     const domainVerification = patch.customDomain ? await domainStatus({ pool: ctx.pool, env: ctx.env, log: ctx.log }, id) : undefined;

@@ -2,7 +2,8 @@
 // `app` under RLS (the tenant comes from the verified token); status changes are
 // platform operations and run as the owner after the caller was authorised.
 import { AppError } from '../core/errors.ts';
-import { asSystem, asTenant, type ActorInfo, type Client, type Pool } from '../db/tx.ts';
+import { asApp, asSystem, type Client, type Pool } from '../db/tx.ts';
+import type { Actor, TenantActor } from '../core/actor.ts';
 import { toTenantView, type TenantRow, type TenantView, type PublicTenantView, toPublicView } from './records.ts';
 import type { UpdateTenantInput } from './schemas.ts';
 import type { Env } from '../core/config.ts';
@@ -15,14 +16,6 @@ import { withTenantLock } from './lock.ts';
 export type TenantUpdateEnv = VerificationEnv & Pick<Env, 'BASE_DOMAIN' | 'ALLOWED_CUSTOM_DOMAIN_SUFFIXES' | 'BRANDING_IMAGE_HOSTS'>;
 import { requireFeature } from '../entitlements/service.ts';
 
-/** A member acting on their tenant; ip and user agent go to the audit trail. */
-export interface Actor extends ActorInfo {
-  tenantId: string;
-  userId: string;
-}
-
-const appScope = (actor: Actor) => ({ ...actor, dbRole: 'app' });
-
 async function settingsOf(client: Client, tenantId: string): Promise<Record<string, unknown>> {
   const row = (
     await client.query<{ settings: Record<string, unknown> }>('select settings from public.tenant_settings where tenant_id = $1', [
@@ -32,8 +25,8 @@ async function settingsOf(client: Client, tenantId: string): Promise<Record<stri
   return row?.settings ?? {};
 }
 
-export async function getTenant(pool: Pool, actor: Actor, id: string): Promise<TenantView & { settings: Record<string, unknown> }> {
-  return asTenant(pool, appScope(actor), async (client) => {
+export async function getTenant(pool: Pool, actor: TenantActor, id: string): Promise<TenantView & { settings: Record<string, unknown> }> {
+  return asApp(pool, actor, async (client) => {
     const row = (await client.query<TenantRow>('select * from public.tenants where id = $1', [id])).rows[0];
     if (!row) throw new AppError('TENANT_NOT_FOUND', 'Tenant not found');
     return { ...toTenantView(row), settings: await settingsOf(client, id) };
@@ -42,7 +35,7 @@ export async function getTenant(pool: Pool, actor: Actor, id: string): Promise<T
 
 export async function updateTenant(
   pool: Pool,
-  actor: Actor,
+  actor: TenantActor,
   id: string,
   patch: UpdateTenantInput,
   opts: { env: TenantUpdateEnv },
@@ -54,7 +47,7 @@ export async function updateTenant(
     await requireFeature(pool, id, 'custom_domain');
   }
   let cssDropped: string[] = [];
-  await asTenant(pool, appScope(actor), async (client) => {
+  await asApp(pool, actor, async (client) => {
     const current = (await client.query<TenantRow>('select * from public.tenants where id = $1 for update', [id])).rows[0];
     if (!current) throw new AppError('TENANT_NOT_FOUND', 'Tenant not found');
     if (patch.name !== undefined || patch.branding !== undefined) {
@@ -87,7 +80,7 @@ export async function setCustomDomain(
   tenantId: string,
   domain: string | null,
   env: TenantUpdateEnv,
-  actor: ActorInfo = {},
+  actor: Actor = {},
 ): Promise<void> {
   if (domain !== null) assertCustomDomainAllowed(domain, env);
   await asSystem(
@@ -110,7 +103,7 @@ export async function setCustomDomain(
   );
 }
 
-export async function markCustomDomainVerified(pool: Pool, tenantId: string, actor: ActorInfo = {}): Promise<TenantView> {
+export async function markCustomDomainVerified(pool: Pool, tenantId: string, actor: Actor = {}): Promise<TenantView> {
   return asSystem(
     pool,
     async (client) => {
@@ -151,7 +144,7 @@ const STATUS_SQL: Record<StatusChange, { sql: string; from: string[] }> = {
 };
 
 /** Suspend, reactivate or soft-delete (cancel: data kept, archived after 90 days). */
-export async function changeStatus(pool: Pool, tenantId: string, change: StatusChange, actor: ActorInfo = {}): Promise<TenantView> {
+export async function changeStatus(pool: Pool, tenantId: string, change: StatusChange, actor: Actor = {}): Promise<TenantView> {
   return asSystem(
     pool,
     async (client) => {
@@ -178,7 +171,7 @@ export async function changeStatus(pool: Pool, tenantId: string, change: StatusC
 export async function hardDeleteTenant(
   pool: Pool,
   tenantId: string,
-  actor: ActorInfo = {},
+  actor: Actor = {},
   deprovisioningSteps: readonly ((tenantId: string) => Promise<void>)[] = [],
 ): Promise<void> {
   await withTenantLock(pool, tenantId, 'hard-delete this tenant', async () => {
@@ -197,7 +190,7 @@ export async function hardDeleteTenant(
   });
 }
 
-export async function archiveCancelledTenants(pool: Pool, olderThanDays = 90, actor: ActorInfo = { actor: 'cron' }): Promise<number> {
+export async function archiveCancelledTenants(pool: Pool, olderThanDays = 90, actor: Actor = { kind: 'cron' }): Promise<number> {
   return asSystem(
     pool,
     async (client) => {

@@ -2,9 +2,10 @@
 // overage against the plan (owner/admin). Thin: validate, authorise, call the service.
 import { Router, type Request } from 'express';
 import { z } from 'zod';
+import { memberActor } from '../http/actor.ts';
 import type { AppContext } from '../core/context.ts';
 import { AppError, validationError } from '../core/errors.ts';
-import { assertMember, authenticate } from '../http/middleware.ts';
+import { authenticate } from '../http/middleware.ts';
 import { getUsage, getUsageReport, usagePeriod } from './service.ts';
 import { meterUsage } from '../metering/service.ts';
 
@@ -30,11 +31,10 @@ export function usageRoutes(ctx: AppContext): Router {
 
   router.get('/api/tenants/:id/usage', auth, async (req, res) => {
     const { tenantId, period } = parseRequest(req);
-    await assertMember(ctx, req, tenantId, 'member');
+    const actor = await memberActor(ctx, req, tenantId, 'member');
     // This process's API calls are in memory until flushed: include them; and
     // a database tenant's counters live in its database: mirror them first.
     await Promise.all([ctx.usage.flush(), ctx.databases.pullUsage(tenantId)]);
-    const actor = { tenantId, userId: req.auth!.userId };
     // Built-in resources, then every product meter (with its cap and overage).
     const [usage, meters] = await Promise.all([getUsage(ctx.pool, actor, period), meterUsage(ctx.pool, actor, period)]);
     res.json({ usage: { ...usage, meters } });
@@ -42,9 +42,9 @@ export function usageRoutes(ctx: AppContext): Router {
 
   router.get('/api/tenants/:id/usage/report', auth, async (req, res) => {
     const { tenantId, period } = parseRequest(req);
-    await assertMember(ctx, req, tenantId, 'admin');
+    const actor = await memberActor(ctx, req, tenantId, 'admin');
     await Promise.all([ctx.usage.flush(), ctx.databases.pullUsage(tenantId)]);
-    res.json({ report: await getUsageReport(ctx.pool, { tenantId, userId: req.auth!.userId }, period) });
+    res.json({ report: await getUsageReport(ctx.pool, actor, period) });
   });
 
   return router;

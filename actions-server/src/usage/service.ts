@@ -10,7 +10,8 @@
 // about one flush interval of traffic.
 import { LRUCache } from 'lru-cache';
 import type { Logger } from '../core/log.ts';
-import { asTenant, type Client, type Pool } from '../db/tx.ts';
+import { asApp, type Client, type Pool } from '../db/tx.ts';
+import type { TenantActor } from '../core/actor.ts';
 import { AppError } from '../core/errors.ts';
 import type { LimitedTenant, LimitsService } from '../limits/service.ts';
 
@@ -90,11 +91,6 @@ const emptyUsage = (tenantId: string, period: string): TenantUsage => ({
   apiCallsByEndpoint: {},
 });
 
-interface Actor {
-  tenantId: string;
-  userId: string;
-}
-
 async function readUsage(client: Client, tenantId: string, period: string): Promise<TenantUsage> {
   const { rows } = await client.query<UsageRow>('select * from public.tenant_usage where tenant_id = $1 and period = $2', [
     tenantId,
@@ -117,13 +113,13 @@ async function readUsage(client: Client, tenantId: string, period: string): Prom
 }
 
 // Both read as `app` under RLS: the tenant comes from the verified token.
-export function getUsage(pool: Pool, actor: Actor, period: string): Promise<TenantUsage> {
-  return asTenant(pool, { ...actor, dbRole: 'app' }, (client) => readUsage(client, actor.tenantId, period));
+export function getUsage(pool: Pool, actor: TenantActor, period: string): Promise<TenantUsage> {
+  return asApp(pool, actor, (client) => readUsage(client, actor.tenantId, period));
 }
 
 /** The month's usage against the tenant's current plan (public.tenant_limit_report), read in one snapshot. */
-export function getUsageReport(pool: Pool, actor: Actor, period: string): Promise<UsageReport> {
-  return asTenant(pool, { ...actor, dbRole: 'app' }, async (client) => {
+export function getUsageReport(pool: Pool, actor: TenantActor, period: string): Promise<UsageReport> {
+  return asApp(pool, actor, async (client) => {
     await client.query('set transaction isolation level repeatable read');
     const plan = (await client.query<{ plan: string }>('select plan from public.tenants where id = $1', [actor.tenantId])).rows[0]?.plan;
     if (!plan) throw new AppError('TENANT_NOT_FOUND', 'Tenant not found');

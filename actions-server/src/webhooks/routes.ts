@@ -2,9 +2,10 @@
 // delivery log and replay a delivery. The signing secret is in create's answer only.
 import { Router, type Request } from 'express';
 import { z } from 'zod';
+import { memberActor } from '../http/actor.ts';
 import type { AppContext } from '../core/context.ts';
 import { AppError } from '../core/errors.ts';
-import { assertMember, authenticate } from '../http/middleware.ts';
+import { authenticate } from '../http/middleware.ts';
 import { enqueue } from '../jobs/queue.ts';
 import { parseBody } from '../metering/routes.ts';
 import { EVENT_CATALOGUE, EVENT_TYPES, MAX_ATTEMPTS, RETRY_SCHEDULE_MS } from './catalogue.ts';
@@ -66,11 +67,7 @@ function ids(req: Request, ...names: string[]): string[] {
 export function webhookRoutes(ctx: AppContext): Router {
   const router = Router();
   const auth = authenticate(ctx);
-  const admin = async (req: Request) => {
-    const [tenantId] = ids(req, 'id');
-    await assertMember(ctx, req, tenantId!, 'admin');
-    return { tenantId: tenantId!, userId: req.auth!.userId };
-  };
+  const admin = (req: Request) => memberActor(ctx, req, ids(req, 'id')[0]!, 'admin');
   const allowPrivate = () => ctx.env.WEBHOOK_ALLOW_PRIVATE_TARGETS;
 
   router.get('/api/webhooks/event-types', (_req, res) => {

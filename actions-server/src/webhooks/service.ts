@@ -3,12 +3,8 @@
 // by create (app cannot select it: only the delivery job, as the owner, reads it).
 import { randomBytes } from 'node:crypto';
 import { AppError } from '../core/errors.ts';
-import { asTenant, type Client, type Pool } from '../db/tx.ts';
-
-export interface Actor {
-  tenantId: string;
-  userId: string;
-}
+import { asApp, type Client, type Pool } from '../db/tx.ts';
+import type { TenantActor } from '../core/actor.ts';
 
 export interface Endpoint {
   id: string;
@@ -75,11 +71,9 @@ export function newSigningSecret(): string {
   return `whsec_${randomBytes(32).toString('base64')}`;
 }
 
-const asApp = <T>(pool: Pool, actor: Actor, fn: (c: Client) => Promise<T>) => asTenant(pool, { ...actor, dbRole: 'app' }, fn);
-
 export function createEndpoint(
   pool: Pool,
-  actor: Actor,
+  actor: TenantActor,
   input: { url: string; eventTypes: string[]; description?: string | undefined },
 ): Promise<{ endpoint: Endpoint; secret: string }> {
   const secret = newSigningSecret();
@@ -93,7 +87,7 @@ export function createEndpoint(
   });
 }
 
-export function listEndpoints(pool: Pool, actor: Actor): Promise<Endpoint[]> {
+export function listEndpoints(pool: Pool, actor: TenantActor): Promise<Endpoint[]> {
   return asApp(pool, actor, async (c) => {
     const { rows } = await c.query<EndpointRow>(
       `select ${ENDPOINT_COLUMNS} from public.webhook_endpoints where tenant_id = $1 order by created_at, id`,
@@ -103,7 +97,7 @@ export function listEndpoints(pool: Pool, actor: Actor): Promise<Endpoint[]> {
   });
 }
 
-async function endpointRow(c: Client, actor: Actor, id: string): Promise<EndpointRow> {
+async function endpointRow(c: Client, actor: TenantActor, id: string): Promise<EndpointRow> {
   const { rows } = await c.query<EndpointRow>(`select ${ENDPOINT_COLUMNS} from public.webhook_endpoints where tenant_id = $1 and id = $2`, [
     actor.tenantId,
     id,
@@ -112,13 +106,13 @@ async function endpointRow(c: Client, actor: Actor, id: string): Promise<Endpoin
   return rows[0];
 }
 
-export function getEndpoint(pool: Pool, actor: Actor, id: string): Promise<Endpoint> {
+export function getEndpoint(pool: Pool, actor: TenantActor, id: string): Promise<Endpoint> {
   return asApp(pool, actor, async (c) => toEndpoint(await endpointRow(c, actor, id)));
 }
 
 export function updateEndpoint(
   pool: Pool,
-  actor: Actor,
+  actor: TenantActor,
   id: string,
   patch: {
     url?: string | undefined;
@@ -154,14 +148,14 @@ export function updateEndpoint(
   });
 }
 
-export function deleteEndpoint(pool: Pool, actor: Actor, id: string): Promise<void> {
+export function deleteEndpoint(pool: Pool, actor: TenantActor, id: string): Promise<void> {
   return asApp(pool, actor, async (c) => {
     const { rowCount } = await c.query('delete from public.webhook_endpoints where tenant_id = $1 and id = $2', [actor.tenantId, id]);
     if (!rowCount) throw new AppError('NOT_FOUND', 'No such webhook endpoint');
   });
 }
 
-export function listDeliveries(pool: Pool, actor: Actor, endpointId: string, limit: number): Promise<DeliveryLogEntry[]> {
+export function listDeliveries(pool: Pool, actor: TenantActor, endpointId: string, limit: number): Promise<DeliveryLogEntry[]> {
   return asApp(pool, actor, async (c) => {
     await endpointRow(c, actor, endpointId);
     const { rows } = await c.query<{
@@ -214,7 +208,7 @@ export function listDeliveries(pool: Pool, actor: Actor, endpointId: string, lim
  * Sends a delivery's event again, as a new delivery with its own attempts (same
  * webhook-id: receivers may dedupe). The caller wakes the delivery job after commit.
  */
-export function replayDelivery(pool: Pool, actor: Actor, endpointId: string, deliveryId: string): Promise<{ id: string }> {
+export function replayDelivery(pool: Pool, actor: TenantActor, endpointId: string, deliveryId: string): Promise<{ id: string }> {
   return asApp(pool, actor, async (c) => {
     const endpoint = await endpointRow(c, actor, endpointId);
     if (!endpoint.enabled) throw new AppError('CONFLICT', 'The endpoint is disabled: enable it first');

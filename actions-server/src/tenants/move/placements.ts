@@ -4,7 +4,8 @@
 import pg from 'pg';
 import { AppError } from '../../core/errors.ts';
 import { openClient } from '../../db/database.ts';
-import { asSystem, withTransaction, type ActorInfo, type Client, type Pool } from '../../db/tx.ts';
+import { asSystem, withTransaction, type Client, type Pool } from '../../db/tx.ts';
+import type { Actor } from '../../core/actor.ts';
 import { migrateUp } from '../../db/migrate.ts';
 import { ownerMark, upsertJson, type TenantDatabases } from '../databases.ts';
 import { applyTemplate, latestVersion, type TemplateStep } from '../template.ts';
@@ -119,7 +120,7 @@ export async function buildSchemaTarget(
   tenantId: string,
   target: PlacementColumns,
   steps: TemplateStep[],
-  actor: ActorInfo,
+  actor: Actor,
 ): Promise<void> {
   await asSystem(
     pool,
@@ -158,7 +159,7 @@ export async function buildDatabaseTarget(
   target: PlacementColumns,
   steps: TemplateStep[],
   withTargetPool: (fn: (pool: Pool) => Promise<void>) => Promise<void>,
-  actor: ActorInfo,
+  actor: Actor,
 ): Promise<void> {
   const name = target.database_name!;
   const role = target.db_role!;
@@ -255,7 +256,7 @@ export async function dropCopy(
   databases: TenantDatabases,
   tenantId: string,
   copy: PlacementColumns,
-  opts: { keepRole: boolean; actor: ActorInfo },
+  opts: { keepRole: boolean; actor: Actor },
 ): Promise<void> {
   const current = (
     await main.query<PlacementColumns>(

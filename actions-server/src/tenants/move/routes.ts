@@ -6,7 +6,7 @@ import type { AppContext } from '../../core/context.ts';
 import { AppError } from '../../core/errors.ts';
 import { parseBody, tenantIdParam } from '../../http/handlers.ts';
 import { authenticate, requirePlatformAdmin } from '../../http/middleware.ts';
-import { requestActor } from '../../audit/actor.ts';
+import { requestActor } from '../../http/actor.ts';
 import { requirePlatformOperator } from '../../hasura/session.ts';
 import { moveTenantSchema } from './schemas.ts';
 import { latestMove, moveDeps, requestMove, startMove } from './service.ts';

@@ -13,7 +13,8 @@ import type { Env } from '../../core/config.ts';
 import type { Logger } from '../../core/log.ts';
 import type { AppContext } from '../../core/context.ts';
 import { AppError } from '../../core/errors.ts';
-import { asSystem, isUuid, type ActorInfo, type Client, type Pool } from '../../db/tx.ts';
+import { asSystem, isUuid, type Client, type Pool } from '../../db/tx.ts';
+import type { Actor } from '../../core/actor.ts';
 import { migrateUp } from '../../db/migrate.ts';
 import type { TenantDatabases } from '../databases.ts';
 import { loadTemplate, latestVersion, TEMPLATE_DIR, type TemplateStep } from '../template.ts';
@@ -79,7 +80,7 @@ export function moveDeps(ctx: Pick<AppContext, 'env' | 'pool' | 'log' | 'databas
 
 export interface RunOptions {
   /** Who runs it, for the audit trail (the requester, 'cli', 'system'). */
-  actor?: ActorInfo;
+  actor?: Actor;
   /** Called before each step (progress lines; tests hold a step to act meanwhile). */
   onStep?: (step: MoveStep, move: MoveView) => Promise<void> | void;
 }
@@ -154,7 +155,7 @@ function targetFor(t: TenantRow, to: Isolation, databaseUrlEnv: string | null, p
  * that is not configured (400); no Hasura source left for a pooled tenant
  * moving out (503 TENANT_CAPACITY_REACHED, unless HASURA_SOURCE_CAP_POLICY=skip).
  */
-export async function requestMove(deps: MoveDeps, tenantId: string, input: MoveTenantInput, actor: ActorInfo = {}): Promise<MoveView> {
+export async function requestMove(deps: MoveDeps, tenantId: string, input: MoveTenantInput, actor: Actor = {}): Promise<MoveView> {
   if (!isUuid(tenantId)) throw new AppError('TENANT_NOT_FOUND', 'Tenant not found');
   const databaseUrlEnv = input.to === 'database' ? (input.databaseUrlEnv ?? null) : null;
   if (input.to === 'database' && !deps.databases.hasServer(databaseUrlEnv)) {
@@ -322,7 +323,7 @@ class MoveRun {
     private readonly deps: MoveDeps,
     private readonly move: MoveRow,
     private readonly steps: TemplateStep[],
-    private readonly actor: ActorInfo,
+    private readonly actor: Actor,
   ) {
     this.src = sideOf(move.tenant_id, move.source);
     this.tgt = sideOf(move.tenant_id, move.target);
@@ -513,7 +514,7 @@ class MoveRun {
 }
 
 /** The tenant leaves 'migrating' for the status it had (unless something else changed it meanwhile). */
-async function restoreStatus(pool: Pool, moveId: string, actor: ActorInfo): Promise<void> {
+async function restoreStatus(pool: Pool, moveId: string, actor: Actor): Promise<void> {
   await asSystem(
     pool,
     async (c) => {
@@ -526,7 +527,7 @@ async function restoreStatus(pool: Pool, moveId: string, actor: ActorInfo): Prom
   );
 }
 
-async function noteError(pool: Pool, moveId: string, err: unknown, actor: ActorInfo): Promise<void> {
+async function noteError(pool: Pool, moveId: string, err: unknown, actor: Actor): Promise<void> {
   const message = err instanceof Error ? err.message : String(err);
   await asSystem(
     pool,
@@ -541,7 +542,7 @@ async function noteError(pool: Pool, moveId: string, err: unknown, actor: ActorI
  * where it was, with its error recorded: run it again.
  */
 export async function runMove(deps: MoveDeps, moveId: string, opts: RunOptions = {}): Promise<MoveView> {
-  const actor = opts.actor ?? { actor: 'system' };
+  const actor = opts.actor ?? { kind: 'system' };
   const { tenant_id: tenantId } = await loadMove(deps.pool, moveId);
   return withRunnerLock(
     deps.pool,
@@ -571,13 +572,13 @@ export async function runMove(deps: MoveDeps, moveId: string, opts: RunOptions =
 }
 
 /** Starts a move in the background (REST and the Hasura action answer at once); its state is in tenant_moves. */
-export function startMove(deps: MoveDeps, moveId: string, actor: ActorInfo): void {
+export function startMove(deps: MoveDeps, moveId: string, actor: Actor): void {
   runMove(deps, moveId, { actor }).catch((err: Error) =>
     deps.log.error({ moveId, err: err.message }, 'tenant move stopped; finish it with npm run cli -- tenants move <slug> --resume'),
   );
 }
 
-async function abortLocked(deps: MoveDeps, moveId: string, actor: ActorInfo, reason?: string): Promise<MoveView> {
+async function abortLocked(deps: MoveDeps, moveId: string, actor: Actor, reason?: string): Promise<MoveView> {
   const move = await loadMove(deps.pool, moveId);
   if (move.state === 'done' || move.state === 'aborted') return toMoveView(move);
   if (!ABORTABLE.includes(move.state)) {
@@ -621,7 +622,7 @@ async function abortLocked(deps: MoveDeps, moveId: string, actor: ActorInfo, rea
 export function abortMove(
   deps: MoveDeps,
   moveId: string,
-  actor: ActorInfo = { actor: 'system' },
+  actor: Actor = { kind: 'system' },
   reason = 'aborted by an operator',
 ): Promise<MoveView> {
   return withRunnerLock(deps.pool, moveId, () => abortLocked(deps, moveId, actor, reason));
@@ -635,7 +636,7 @@ export interface ResumeReport {
 }
 
 /** Finishes every unfinished move no other process is running (boot, `tenants rebalance`). */
-export async function resumeMoves(deps: MoveDeps, actor: ActorInfo = { actor: 'system' }): Promise<ResumeReport> {
+export async function resumeMoves(deps: MoveDeps, actor: Actor = { kind: 'system' }): Promise<ResumeReport> {
   const { rows } = await deps.pool.query<{ id: string; tenant_id: string }>(
     'select id, tenant_id from public.tenant_moves where finished_at is null order by created_at',
   );
