@@ -4,11 +4,12 @@
 // the baseline tenant has both dropped from its channels table.
 import type { DatabaseError } from 'pg';
 import type { Client } from '../actions-server/src/db/tx.ts';
-import { withTenantData, type TenantPlacement } from '../actions-server/src/tenants/data.ts';
+import { withTenantData } from '../actions-server/src/tenants/data.ts';
 import { ident, type BenchDb } from './support/cluster.ts';
 import { overrideLimits, signUp } from './support/tenants.ts';
 import { sized, type Benchmark, type Measurement, type Scale } from './support/types.ts';
-import { placementOf, warmPool, writeRows } from './support/writers.ts';
+import { warmPool, writeRows } from './support/writers.ts';
+import { tenantPlacementOf, type TenantPlacement } from '../actions-server/src/tenants/placement.ts';
 
 const RACERS = 20;
 const WRITERS = 8;
@@ -56,7 +57,7 @@ export const limits: Benchmark = {
       const outcomes: string[] = [];
       for (let r = 0; r < races; r++) {
         ctx.progress(`race ${r + 1}/${races}`);
-        const tenant = placementOf((await signUp(db, `race-${r}`)).tenant);
+        const tenant = tenantPlacementOf((await signUp(db, `race-${r}`)).tenant);
         for (let i = 0; i < 4; i++) await withTenantData(db.pool, tenant, undefined, (c) => insertChannel(c, `existing-${i}`));
         const settled = await Promise.allSettled(
           Array.from({ length: RACERS }, (_, i) => withTenantData(racers, tenant, undefined, (c) => insertChannel(c, `racer-${i}`))),
@@ -90,17 +91,17 @@ export const limits: Benchmark = {
           const run = (t: TenantPlacement, label: string) =>
             writeRows({ pool: writers, tenant: t, writers: n, count: inserts, insert: (c, i) => insertChannel(c, `${label}-${n}-${i}`) });
           ctx.progress(`${inserts} inserts per side with ${n} writer(s)`);
-          await run(placementOf(bare), 'warm'); // warm-up, and the same number of rows on both sides afterwards
-          await run(placementOf(limited), 'warm');
-          const baseline = await run(placementOf(bare), 'bench');
-          const project = await run(placementOf(limited), 'bench');
+          await run(tenantPlacementOf(bare), 'warm'); // warm-up, and the same number of rows on both sides afterwards
+          await run(tenantPlacementOf(limited), 'warm');
+          const baseline = await run(tenantPlacementOf(bare), 'bench');
+          const project = await run(tenantPlacementOf(limited), 'bench');
           out[`time-${n}`] = { baseline, project };
         }
         const expected = 2 * 2 * inserts;
         ctx.check(
           'every throughput insert landed on both sides',
           [expected, expected],
-          [await channelCount(db, placementOf(bare)), await channelCount(db, placementOf(limited))],
+          [await channelCount(db, tenantPlacementOf(bare)), await channelCount(db, tenantPlacementOf(limited))],
         );
         const counter = await db.pool.query<{ n: string }>(
           'select channels_total::text as n from public.tenant_counters where tenant_id = $1',

@@ -7,8 +7,8 @@ import { withTenantData } from '../actions-server/src/tenants/data.ts';
 import { ident, type BenchDb } from './support/cluster.ts';
 import { signUp } from './support/tenants.ts';
 import { sized, type Benchmark, type Scale } from './support/types.ts';
-import { placementOf, warmPool, writeRows } from './support/writers.ts';
-import type { TenantPlacement } from '../actions-server/src/tenants/data.ts';
+import { warmPool, writeRows } from './support/writers.ts';
+import { tenantPlacementOf, type TenantPlacement } from '../actions-server/src/tenants/placement.ts';
 
 const WRITERS = 8;
 const messagesFor = (scale: Scale): number => sized(scale, { tiny: 400, default: 10_000 });
@@ -22,7 +22,7 @@ interface Writable {
 /** A tenant with one channel, written by its owner's member row. */
 async function prepare(db: BenchDb, slug: string): Promise<Writable> {
   const { tenant, ownerId } = await signUp(db, slug);
-  const placement = placementOf(tenant);
+  const placement = tenantPlacementOf(tenant);
   return withTenantData(db.pool, placement, ownerId, async (client) => {
     const member = (await client.query<{ id: string }>('select id from members where identity_id = $1', [ownerId])).rows[0]!.id;
     const channel = (
@@ -56,7 +56,7 @@ export const usage: Benchmark = {
     try {
       const bare = await prepare(db, 'usage-bare');
       const metered = await prepare(db, 'usage-metered');
-      await db.pool.query(`drop trigger _800_usage on ${ident(bare.placement.schemaName!)}.messages`);
+      await db.pool.query(`drop trigger _800_usage on ${ident(bare.placement.schema_name!)}.messages`);
       const write = (t: Writable, n: number) =>
         writeRows({ pool, tenant: t.placement, writers: WRITERS, count: n, insert: insertMessage(t) });
 

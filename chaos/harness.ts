@@ -8,7 +8,7 @@ import pg from 'pg';
 import { createLogger } from '../actions-server/src/core/log.ts';
 import type { Pool } from '../actions-server/src/db/tx.ts';
 import { tenantDatabases } from '../actions-server/src/server.ts';
-import { placementOf, withTenantData, type TenantPlacement } from '../actions-server/src/tenants/data.ts';
+import { withTenantData } from '../actions-server/src/tenants/data.ts';
 import type { TenantDatabases } from '../actions-server/src/tenants/databases.ts';
 import type { Isolation, TenantRow } from '../actions-server/src/tenants/records.ts';
 import { hashPassword } from '../actions-server/src/auth/passwords.ts';
@@ -18,6 +18,7 @@ import { request } from '../tests/support/http.ts';
 import { spawnServer, type LogLine, type ServerProcess } from '../tests/support/server-process.ts';
 import { startStripeDouble, type StripeDouble } from '../tests/support/stripe-double.ts';
 import { buildEvent, checkoutSessionObject, nowSeconds, signEvent, subscriptionJson } from '../tests/support/stripe-events.ts';
+import { databaseRefOf, tenantPlacementOf, type TenantPlacement } from '../actions-server/src/tenants/placement.ts';
 
 export interface ChaosOptions {
   seconds: number;
@@ -182,7 +183,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     const tiers: TierTenant[] = [];
     for (const isolation of TIERS) {
       const row = (await db.pool.query<TenantRow>('select * from public.tenants where slug = $1', [`tier-${isolation}`])).rows[0]!;
-      const placement = placementOf(row);
+      const placement = tenantPlacementOf(row);
       const memberId = await withTenantData(
         pools,
         placement,
@@ -466,7 +467,7 @@ async function checkInvariants(
   const usageBad: string[] = [];
   const limitBad: string[] = [];
   for (const t of tiers) {
-    const placement = placementOf((await q<TenantRow>('select * from public.tenants where id = $1', [t.row.id]))[0]!);
+    const placement = tenantPlacementOf((await q<TenantRow>('select * from public.tenants where id = $1', [t.row.id]))[0]!);
     const counts = await withTenantData(pools, placement, undefined, async (c) => {
       const r = await c.query<{ members: string; channels: string; messages: string }>(
         `select (select count(*) from members) as members, (select count(*) from channels) as channels, (select count(*) from messages) as messages`,
@@ -479,7 +480,7 @@ async function checkInvariants(
     const counters =
       placement.isolation === 'database'
         ? await pools.databases.withPool(
-            { tenantId: t.row.id, databaseName: placement.databaseName!, databaseUrlEnv: placement.databaseUrlEnv ?? null },
+            databaseRefOf(placement),
             async (p) => (await p.query<{ users: string; channels: string; messages: string }>(counterSql, [t.row.id])).rows[0]!,
           )
         : (await q<{ users: string; channels: string; messages: string }>(counterSql, [t.row.id]))[0]!;

@@ -3,14 +3,10 @@
 import { performance } from 'node:perf_hooks';
 import { createPool } from '../../actions-server/src/db/database.ts';
 import type { Client, Pool } from '../../actions-server/src/db/tx.ts';
-import { withTenantData, type TenantPlacement } from '../../actions-server/src/tenants/data.ts';
-import type { TenantRow } from '../../actions-server/src/tenants/records.ts';
+import { withTenantData } from '../../actions-server/src/tenants/data.ts';
+import type { TenantPlacement } from '../../actions-server/src/tenants/placement.ts';
 import type { BenchDb } from './cluster.ts';
 import { forEachLimit } from './stats.ts';
-
-export function placementOf(tenant: TenantRow): TenantPlacement {
-  return { id: tenant.id, isolation: tenant.isolation, schemaName: tenant.schema_name, dbRole: tenant.db_role };
-}
 
 /** A pool with `size` connections already open, so the first writes do not race connection setup. */
 export async function warmPool(db: BenchDb, size: number): Promise<Pool> {

@@ -8,8 +8,9 @@ import { buildEvent, nowSeconds, subscriptionObject } from '../support/stripe-ev
 import { JOBS } from '../../actions-server/src/jobs/registry.ts';
 import { runDueJobs } from '../../actions-server/src/jobs/runner.ts';
 import { hardDeleteTenant } from '../../actions-server/src/tenants/service.ts';
-import { placementOf, withTenantData } from '../../actions-server/src/tenants/data.ts';
+import { withTenantData } from '../../actions-server/src/tenants/data.ts';
 import { addMember, billingState, deliverOk, hostOf, PRICE, startBillingHarness, tenantWithOwner, type BillingHarness } from './harness.ts';
+import { tenantPlacementOf } from '../../actions-server/src/tenants/placement.ts';
 
 const ACTIONS_SECRET = 'actions-secret-0123456789abcdef';
 let h: BillingHarness;
@@ -85,7 +86,7 @@ describe('change of plan', () => {
   it('refuses a downgrade the current usage does not fit, listing each limit', async () => {
     const t = await subscribed('grown', 'enterprise');
     const made = await h.db.pool.query('select * from public.tenants where id = $1', [t.id]);
-    await withTenantData(h.db, placementOf(made.rows[0]), t.made.ownerId, (c) =>
+    await withTenantData(h.db, tenantPlacementOf(made.rows[0]), t.made.ownerId, (c) =>
       c.query(`insert into channels (name) select 'c' || g from generate_series(1, 51) g`),
     );
     const res = await post('change-plan', 'grown', t.token, { plan: 'pro', interval: 'month' });

@@ -4,7 +4,7 @@
 // nothing behind and the retry succeeds.
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Client } from '../../actions-server/src/db/tx.ts';
-import { placementOf, withTenantData } from '../../actions-server/src/tenants/data.ts';
+import { withTenantData } from '../../actions-server/src/tenants/data.ts';
 import type { Isolation } from '../../actions-server/src/tenants/records.ts';
 import { buildEvent, checkoutSessionObject, invoiceObject, nowSeconds, stripeId, subscriptionObject } from '../support/stripe-events.ts';
 import type { SubscriptionObjectOptions } from '../support/stripe-events.ts';
@@ -20,6 +20,7 @@ import {
   tenantWithOwner,
   type BillingHarness,
 } from './harness.ts';
+import { tenantPlacementOf } from '../../actions-server/src/tenants/placement.ts';
 
 let h: BillingHarness;
 beforeAll(async () => {
@@ -56,7 +57,7 @@ async function billedTenant(slug: string, isolation?: Isolation) {
 describe.each(['pooled', 'database'] as const)('a %s tenant', (isolation) => {
   it("moves to the subscribed plan, and the new plan's limits hold in its data", async () => {
     const t = await billedTenant(`billed-${isolation}`, isolation);
-    const as = (fn: (c: Client) => Promise<unknown>) => withTenantData(h.srv.ctx, placementOf(t.made.tenant), t.made.ownerId, fn);
+    const as = (fn: (c: Client) => Promise<unknown>) => withTenantData(h.srv.ctx, tenantPlacementOf(t.made.tenant), t.made.ownerId, fn);
     await as((c) => c.query(`insert into channels (name) select 'c' || g from generate_series(1, 5) g`));
     await expect(as((c) => c.query(`insert into channels (name) values ('sixth')`))).rejects.toMatchObject({ code: 'SA429' });
 

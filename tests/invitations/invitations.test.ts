@@ -5,10 +5,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDb, startTestServer, type TestDb } from '../support/db.ts';
 import { request } from '../support/http.ts';
 import { makeTenant, OWNER_PASSWORD, type MadeTenant } from '../support/factories.ts';
-import { placementOf, withTenantData } from '../../actions-server/src/tenants/data.ts';
+import { withTenantData } from '../../actions-server/src/tenants/data.ts';
 import { asTenant } from '../../actions-server/src/db/tx.ts';
 import type { RunningServer } from '../../actions-server/src/server.ts';
 import { asRole, auditRows, sqlState } from '../audit/helpers.ts';
+import { tenantPlacementOf } from '../../actions-server/src/tenants/placement.ts';
 
 let db: TestDb;
 let srv: RunningServer;
@@ -47,7 +48,7 @@ async function invitationRow(id: string) {
 async function membersOf(t: MadeTenant, identityId: string): Promise<number> {
   return withTenantData(
     db.pool,
-    { id: t.tenant.id, isolation: 'schema', schemaName: t.tenant.schema_name, dbRole: t.tenant.db_role },
+    tenantPlacementOf(t.tenant),
     undefined,
     async (c) => (await c.query('select count(*)::int as n from members where identity_id = $1', [identityId])).rows[0].n,
   );
@@ -241,12 +242,7 @@ describe('refusals', () => {
   it('refuses an acceptance past the plan users limit and leaves nothing behind', async () => {
     const small = await makeTenant(db, 'small'); // free: 10 users, the owner is the first
     const ownerToken = srv.ctx.tokens.sign({ userId: small.ownerId, tenantId: small.tenant.id, role: 'owner' }).token;
-    const placement = {
-      id: small.tenant.id,
-      isolation: 'schema' as const,
-      schemaName: small.tenant.schema_name,
-      dbRole: small.tenant.db_role,
-    };
+    const placement = tenantPlacementOf(small.tenant);
     await withTenantData(db.pool, placement, small.ownerId, async (c) => {
       for (let i = 1; i <= 9; i++) await c.query('insert into members (display_name) values ($1)', [`Seat ${i}`]);
     });
@@ -278,7 +274,7 @@ describe.each(['pooled', 'database'] as const)('for a %s tenant', (isolation) =>
     return sent.body as { token: string; invitation: { id: string } };
   };
   const members = async (identityId?: string) =>
-    withTenantData(db, placementOf(t.tenant), t.ownerId, async (c) =>
+    withTenantData(db, tenantPlacementOf(t.tenant), t.ownerId, async (c) =>
       identityId === undefined
         ? (await c.query('select count(*)::int as n from members')).rows[0].n
         : (await c.query('select count(*)::int as n from members where identity_id = $1', [identityId])).rows[0].n,
@@ -303,7 +299,7 @@ describe.each(['pooled', 'database'] as const)('for a %s tenant', (isolation) =>
 
   it('refuses an acceptance past the users limit and leaves nothing behind, in either database', async () => {
     // The owner and Dana are two of the free plan's ten.
-    await withTenantData(db, placementOf(t.tenant), t.ownerId, async (c) => {
+    await withTenantData(db, tenantPlacementOf(t.tenant), t.ownerId, async (c) => {
       for (let i = 3; i <= 10; i++) await c.query('insert into members (display_name) values ($1)', [`Seat ${i}`]);
     });
     const sent = await sendInvite(`eleventh-${isolation}@example.com`);

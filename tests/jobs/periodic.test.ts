@@ -9,8 +9,9 @@ import { JOBS } from '../../actions-server/src/jobs/registry.ts';
 import { enqueue } from '../../actions-server/src/jobs/queue.ts';
 import { runDueJobs } from '../../actions-server/src/jobs/runner.ts';
 import { endDueTrials } from '../../actions-server/src/billing/jobs.ts';
-import { placementOf, withTenantData } from '../../actions-server/src/tenants/data.ts';
+import { withTenantData } from '../../actions-server/src/tenants/data.ts';
 import { toAppError } from '../../actions-server/src/core/errors.ts';
+import { tenantPlacementOf } from '../../actions-server/src/tenants/placement.ts';
 
 let db: TestDb;
 let srv: RunningServer;
@@ -97,7 +98,7 @@ describe('trials end', () => {
 
   it('keeps every row of a tenant over the free limits after the downgrade, and refuses growth', async () => {
     const t = await makeTenant(db, 'trial-big', { plan: 'pro', trial: true });
-    const data = <T>(fn: Parameters<typeof withTenantData<T>>[3]) => withTenantData(db, placementOf(t.tenant), t.ownerId, fn);
+    const data = <T>(fn: Parameters<typeof withTenantData<T>>[3]) => withTenantData(db, tenantPlacementOf(t.tenant), t.ownerId, fn);
     await data((c) => c.query(`insert into channels (name) select 'c' || g from generate_series(1, 7) g`));
     await db.pool.query(`update public.tenants set trial_ends_at = now() - interval '1 minute' where id = $1`, [t.tenant.id]);
     await tick('billing.end-trials');

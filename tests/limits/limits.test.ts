@@ -13,10 +13,11 @@ import { makeTenant, type MadeTenant } from '../support/factories.ts';
 import { createPool } from '../../actions-server/src/db/database.ts';
 import { withTransaction, type Client } from '../../actions-server/src/db/tx.ts';
 import { toAppError } from '../../actions-server/src/core/errors.ts';
-import { placementOf, withTenantData, type TenantDataPools } from '../../actions-server/src/tenants/data.ts';
-import { refOfRow, TenantDatabases } from '../../actions-server/src/tenants/databases.ts';
+import { withTenantData, type TenantDataPools } from '../../actions-server/src/tenants/data.ts';
+import { TenantDatabases } from '../../actions-server/src/tenants/databases.ts';
 import type { Isolation } from '../../actions-server/src/tenants/records.ts';
 import { createLogger } from '../../actions-server/src/core/log.ts';
+import { databaseRefOf, tenantPlacementOf } from '../../actions-server/src/tenants/placement.ts';
 
 let db: TestDb;
 
@@ -35,11 +36,11 @@ const memberSession = (made: MadeTenant) =>
   JSON.stringify({ 'x-hasura-role': 'member', 'x-hasura-user-id': made.ownerId, 'x-hasura-tenant-id': made.tenant.id });
 
 /** As the actions server works on tenant data, whatever the tier (tenants/data.ts). */
-const asActionsServer: Path = (made, fn, pools = db) => withTenantData(pools, placementOf(made.tenant), made.ownerId, fn);
+const asActionsServer: Path = (made, fn, pools = db) => withTenantData(pools, tenantPlacementOf(made.tenant), made.ownerId, fn);
 
 /** As a GraphQL mutation through a schema or database tenant's own Hasura source: its role, with a member's session set. */
 const asHasuraSource: Path = (made, fn, pools = db) =>
-  withTenantData(pools, placementOf(made.tenant), undefined, async (c) => {
+  withTenantData(pools, tenantPlacementOf(made.tenant), undefined, async (c) => {
     await c.query(`set local "hasura.user" = ${c.escapeLiteral(memberSession(made))}`);
     return fn(c);
   });
@@ -94,7 +95,7 @@ async function expectQuota(p: Promise<unknown>, limit: string, message: RegExp):
 /** Runs a query as the owner where the tenant's product data and its counters are (main database, or its own). */
 const asOwnerWhereDataIs = async <T extends pg.QueryResultRow>(made: MadeTenant, sql: string, params: unknown[]) =>
   made.tenant.isolation === 'database'
-    ? db.databases.withPool(refOfRow(made.tenant), async (pool) => (await pool.query<T>(sql, params)).rows)
+    ? db.databases.withPool(databaseRefOf(made.tenant), async (pool) => (await pool.query<T>(sql, params)).rows)
     : (await db.pool.query<T>(sql, params)).rows;
 
 /** Rows of a product table of this tenant, as the owner. */

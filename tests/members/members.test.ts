@@ -8,10 +8,11 @@ import { request } from '../support/http.ts';
 import { makeTenant, type MadeTenant } from '../support/factories.ts';
 import { makePerson, roleIn, sessionToken, type Person } from '../support/people.ts';
 import { asRole, auditRows, sqlState } from '../audit/helpers.ts';
-import { placementOf, withTenantData } from '../../actions-server/src/tenants/data.ts';
+import { withTenantData } from '../../actions-server/src/tenants/data.ts';
 import { dispatchAction } from '../../actions-server/src/hasura/actions.ts';
 import type { RunningServer } from '../../actions-server/src/server.ts';
 import type { TenantRole } from '../../actions-server/src/auth/tokens.ts';
+import { tenantPlacementOf } from '../../actions-server/src/tenants/placement.ts';
 
 let db: TestDb;
 let srv: RunningServer;
@@ -39,13 +40,13 @@ afterAll(async () => {
 const base = (t: MadeTenant = acme) => `/api/tenants/${t.tenant.id}`;
 
 async function memberRows(t: MadeTenant, identityId: string): Promise<number> {
-  return withTenantData(db, placementOf(t.tenant), undefined, async (c) =>
+  return withTenantData(db, tenantPlacementOf(t.tenant), undefined, async (c) =>
     Number((await c.query('select count(*) as n from members where identity_id = $1', [identityId])).rows[0].n),
   );
 }
 
 async function addMemberRow(t: MadeTenant, p: Person): Promise<void> {
-  await withTenantData(db, placementOf(t.tenant), undefined, (c) =>
+  await withTenantData(db, tenantPlacementOf(t.tenant), undefined, (c) =>
     c.query('insert into members (identity_id, display_name, email) values ($1, $2, $2)', [p.id, p.email]),
   );
 }

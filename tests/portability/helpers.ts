@@ -3,17 +3,18 @@
 import type { TestDb } from '../support/db.ts';
 import { makeTenant, type MadeTenant } from '../support/factories.ts';
 import type { Isolation, TenantRow } from '../../actions-server/src/tenants/records.ts';
-import { withTenantData, placementOf } from '../../actions-server/src/tenants/data.ts';
+import { withTenantData } from '../../actions-server/src/tenants/data.ts';
 import { checksums, sideOf, tablesOf, withSidePool } from '../../actions-server/src/tenants/move/copy.ts';
 import type { TableSum } from '../../actions-server/src/tenants/move/records.ts';
 import type { Client } from '../../actions-server/src/db/tx.ts';
+import { tenantPlacementOf } from '../../actions-server/src/tenants/placement.ts';
 
 export async function tenantRow(db: TestDb, slug: string): Promise<TenantRow | undefined> {
   return (await db.pool.query<TenantRow>('select * from public.tenants where slug = $1', [slug])).rows[0];
 }
 
 export function onData<T>(db: TestDb, tenant: TenantRow, userId: string | undefined, fn: (c: Client) => Promise<T>): Promise<T> {
-  return withTenantData({ pool: db.pool, databases: db.databases }, placementOf(tenant), userId, fn);
+  return withTenantData({ pool: db.pool, databases: db.databases }, tenantPlacementOf(tenant), userId, fn);
 }
 
 /** A tenant in `tier` with a second member and a few rows in every table (awkward text included). */

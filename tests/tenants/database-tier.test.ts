@@ -11,8 +11,8 @@ import { createTestDb, startTestServer, type TestDb } from '../support/db.ts';
 import { makeTenant, type MadeTenant } from '../support/factories.ts';
 import { createLogger } from '../../actions-server/src/core/log.ts';
 import { loadConfig } from '../../actions-server/src/core/config.ts';
-import { TenantDatabases, refOfRow } from '../../actions-server/src/tenants/databases.ts';
-import { placementOf, withRegistryAndData, withTenantData } from '../../actions-server/src/tenants/data.ts';
+import { TenantDatabases } from '../../actions-server/src/tenants/databases.ts';
+import { withRegistryAndData, withTenantData } from '../../actions-server/src/tenants/data.ts';
 import { provisionTenant } from '../../actions-server/src/tenants/provision.ts';
 import { createTenantSchema } from '../../actions-server/src/tenants/schemas.ts';
 import { hardDeleteTenant } from '../../actions-server/src/tenants/service.ts';
@@ -20,6 +20,7 @@ import { migrateTenantSchemas } from '../../actions-server/src/tenants/template-
 import { TEMPLATE_DIR } from '../../actions-server/src/tenants/template.ts';
 import { listMigrations } from '../../actions-server/src/db/migrate.ts';
 import type { TenantRow } from '../../actions-server/src/tenants/records.ts';
+import { databaseRefOf, tenantPlacementOf } from '../../actions-server/src/tenants/placement.ts';
 
 let db: TestDb;
 beforeAll(async () => {
@@ -31,7 +32,7 @@ afterAll(async () => {
 
 /** One query as the owner in a tenant's own database. */
 async function inTenantDb<T extends pg.QueryResultRow>(t: TenantRow, sql: string, params: unknown[] = [], databases = db.databases) {
-  const client = new pg.Client({ connectionString: databases.databaseUrl(refOfRow(t)) });
+  const client = new pg.Client({ connectionString: databases.databaseUrl(databaseRefOf(t)) });
   await client.connect();
   try {
     return (await client.query<T>(sql, params)).rows;
@@ -89,7 +90,7 @@ describe('a database tenant', () => {
   });
 
   it('serves its data in its own database, as its own role, with unqualified SQL', async () => {
-    const seen = await withTenantData(db, placementOf(big.tenant), big.ownerId, async (c) => {
+    const seen = await withTenantData(db, tenantPlacementOf(big.tenant), big.ownerId, async (c) => {
       await c.query(`insert into channels (name) values ('general')`);
       return (await c.query('select current_database() as db, current_user as role, (select count(*)::int from channels) as channels'))
         .rows[0];
@@ -104,7 +105,7 @@ describe('a database tenant', () => {
   it('undoes its committed data work when the registry transaction then fails to commit', async () => {
     const attempt = withRegistryAndData(
       db,
-      placementOf(big.tenant),
+      tenantPlacementOf(big.tenant),
       { userId: big.ownerId },
       // A deferred unique violation: the registry transaction fails only at its commit.
       async (c) => {
@@ -121,7 +122,7 @@ describe('a database tenant', () => {
   });
 
   it('needs the database pools: a bare main pool refuses it', async () => {
-    await expect(withTenantData(db.pool, placementOf(big.tenant), big.ownerId, () => Promise.resolve(1))).rejects.toMatchObject({
+    await expect(withTenantData(db.pool, tenantPlacementOf(big.tenant), big.ownerId, () => Promise.resolve(1))).rejects.toMatchObject({
       code: 'SERVICE_UNAVAILABLE',
     });
   });
@@ -160,7 +161,7 @@ describe('the registry copy in a tenant database', () => {
       const made = await makeTenant(db, 'follower', { isolation: 'database' });
       const databases = srv.ctx.databases;
       // The server has the tenant's pool open (it serves it) ...
-      await withTenantData({ pool: db.pool, databases }, placementOf(made.tenant), made.ownerId, (c) => c.query('select 1'));
+      await withTenantData({ pool: db.pool, databases }, tenantPlacementOf(made.tenant), made.ownerId, (c) => c.query('select 1'));
       // ... so a plan change and an override in the main registry reach the copy its triggers read.
       await db.pool.query(`update public.tenants set plan = 'pro' where id = $1`, [made.tenant.id]);
       await db.pool.query(`update public.tenant_settings set limit_overrides = '{"max_channels": 7}' where tenant_id = $1`, [
@@ -197,7 +198,7 @@ describe('the registry copy in a tenant database', () => {
       log: createLogger('silent'),
     });
     try {
-      await withTenantData({ pool: db.pool, databases: fresh }, placementOf(made.tenant), made.ownerId, (c) => c.query('select 1'));
+      await withTenantData({ pool: db.pool, databases: fresh }, tenantPlacementOf(made.tenant), made.ownerId, (c) => c.query('select 1'));
     } finally {
       await fresh.close();
     }
@@ -225,7 +226,7 @@ describe('pools', () => {
       const dbOf = (t: MadeTenant) =>
         withTenantData(
           { pool: db.pool, databases },
-          placementOf(t.tenant),
+          tenantPlacementOf(t.tenant),
           t.ownerId,
           async (c) => (await c.query('select current_database() as d')).rows[0].d,
         );
@@ -238,7 +239,7 @@ describe('pools', () => {
       let release!: () => void;
       const busy = withTenantData(
         { pool: db.pool, databases },
-        placementOf(two.tenant),
+        tenantPlacementOf(two.tenant),
         two.ownerId,
         () => new Promise<void>((r) => (release = r)),
       );
@@ -297,13 +298,13 @@ describe('on another server', () => {
     expect(row).not.toMatch(/postgres(ql)?:\/\//);
     const seen = await withTenantData(
       { pool: db.pool, databases: eu },
-      placementOf(tenant),
+      tenantPlacementOf(tenant),
       ownerId,
       async (c) => (await c.query('select count(*)::int as n from members')).rows[0].n,
     );
     expect(seen).toBe(1);
     // Without the setting, this process cannot reach it (and says which setting is missing).
-    await expect(withTenantData(db, placementOf(tenant), ownerId, () => Promise.resolve(1))).rejects.toThrow(
+    await expect(withTenantData(db, tenantPlacementOf(tenant), ownerId, () => Promise.resolve(1))).rejects.toThrow(
       /TENANT_DATABASE_URL_EU is not set/,
     );
     await hardDeleteTenant(db.pool, tenant.id, {}, [(id) => eu.dropFor(id)]);

@@ -11,10 +11,11 @@ import { createTestDb, startTestServer, type TestDb } from '../support/db.ts';
 import { request } from '../support/http.ts';
 import { makeTenant, type MadeTenant } from '../support/factories.ts';
 import { withTransaction, type Client, type Pool } from '../../actions-server/src/db/tx.ts';
-import { placementOf, withTenantData } from '../../actions-server/src/tenants/data.ts';
-import { refOfRow } from '../../actions-server/src/tenants/databases.ts';
+import { withTenantData } from '../../actions-server/src/tenants/data.ts';
+
 import type { Isolation } from '../../actions-server/src/tenants/records.ts';
 import type { RunningServer } from '../../actions-server/src/server.ts';
+import { databaseRefOf, tenantPlacementOf } from '../../actions-server/src/tenants/placement.ts';
 
 let db: TestDb;
 let srv: RunningServer;
@@ -48,11 +49,11 @@ describe.each(PAIRS)('attacker %s, victim %s', (attackerTier, victimTier) => {
     A = await makeTenant(db, slug('attacker'), { isolation: attackerTier });
     B = await makeTenant(db, slug('victim'), { isolation: victimTier });
     // B owns product data A will go after; A has some of its own.
-    await withTenantData(db, placementOf(B.tenant), B.ownerId, async (c) => {
+    await withTenantData(db, tenantPlacementOf(B.tenant), B.ownerId, async (c) => {
       const ch = (await c.query<{ id: string }>(`insert into channels (name) values ('secret-plans') returning id`)).rows[0]!;
       await c.query(`insert into messages (channel_id, body) values ($1, 'the plan')`, [ch.id]);
     });
-    await withTenantData(db, placementOf(A.tenant), A.ownerId, (c) => c.query(`insert into channels (name) values ('own')`));
+    await withTenantData(db, tenantPlacementOf(A.tenant), A.ownerId, (c) => c.query(`insert into channels (name) values ('own')`));
     tokenA = srv.ctx.tokens.sign({ userId: A.ownerId, tenantId: A.tenant.id, role: 'owner' }).token;
     tokenB = srv.ctx.tokens.sign({ userId: B.ownerId, tenantId: B.tenant.id, role: 'owner' }).token;
   });
@@ -75,7 +76,7 @@ describe.each(PAIRS)('attacker %s, victim %s', (attackerTier, victimTier) => {
 
   /** Runs fn as the owner in the database that holds B's product data (the main one, or B's own). */
   const inVictimDatabase = <T>(fn: (pool: Pool) => Promise<T>): Promise<T> =>
-    B.tenant.isolation === 'database' ? db.databases.withPool(refOfRow(B.tenant), fn) : fn(db.pool);
+    B.tenant.isolation === 'database' ? db.databases.withPool(databaseRefOf(B.tenant), fn) : fn(db.pool);
 
   const victimCount = () =>
     inVictimDatabase(async (pool) => {
@@ -117,7 +118,7 @@ describe.each(PAIRS)('attacker %s, victim %s', (attackerTier, victimTier) => {
   }
 
   it("A's own data path never shows B's rows", async () => {
-    const names = await withTenantData(db, placementOf(A.tenant), A.ownerId, async (c) =>
+    const names = await withTenantData(db, tenantPlacementOf(A.tenant), A.ownerId, async (c) =>
       (await c.query<{ name: string }>('select name from channels order by name')).rows.map((r) => r.name),
     );
     expect(names).toEqual(['own']);
@@ -194,11 +195,11 @@ describe('pooled rows of another tenant', () => {
   it("a write naming a full tenant is refused by RLS, never with that tenant's plan or usage", async () => {
     const attacker = await makeTenant(db, 'quota-attacker', { isolation: 'pooled' });
     const full = await makeTenant(db, 'quota-victim', { isolation: 'pooled' });
-    await withTenantData(db, placementOf(full.tenant), full.ownerId, (c) =>
+    await withTenantData(db, tenantPlacementOf(full.tenant), full.ownerId, (c) =>
       c.query(`insert into channels (name) select 'c' || g from generate_series(1, 5) g`),
     );
     // The limit trigger runs before RLS checks the row: it must not answer for another tenant.
-    const err = await withTenantData(db, placementOf(attacker.tenant), attacker.ownerId, (c) =>
+    const err = await withTenantData(db, tenantPlacementOf(attacker.tenant), attacker.ownerId, (c) =>
       c.query(`insert into channels (tenant_id, name) values ($1, 'sixth')`, [full.tenant.id]),
     ).catch((e: { code?: string; message: string }) => e);
     expect(err).toMatchObject({ code: '42501' });
@@ -206,7 +207,7 @@ describe('pooled rows of another tenant', () => {
     expect((err as Error).message).not.toMatch(/limit|free plan/);
     // The victim itself is held to its limit (the trigger is there).
     await expect(
-      withTenantData(db, placementOf(full.tenant), full.ownerId, (c) => c.query(`insert into channels (name) values ('sixth')`)),
+      withTenantData(db, tenantPlacementOf(full.tenant), full.ownerId, (c) => c.query(`insert into channels (name) values ('sixth')`)),
     ).rejects.toMatchObject({ code: 'SA429' });
   });
 });

@@ -7,6 +7,7 @@ import { request } from '../support/http.ts';
 import { makeTenant, OWNER_PASSWORD, type MadeTenant } from '../support/factories.ts';
 import { asTenant, withTransaction, type Client } from '../../actions-server/src/db/tx.ts';
 import { withTenantData } from '../../actions-server/src/tenants/data.ts';
+import { tenantPlacementOf } from '../../actions-server/src/tenants/placement.ts';
 import type { RunningServer } from '../../actions-server/src/server.ts';
 
 let db: TestDb;
@@ -100,13 +101,7 @@ describe.each([
 });
 
 describe("tenant A's database role", () => {
-  const asRoleA = <T>(fn: (c: Client) => Promise<T>) =>
-    withTenantData(
-      db.pool,
-      { id: A.tenant.id, isolation: 'schema', schemaName: A.tenant.schema_name, dbRole: A.tenant.db_role },
-      A.ownerId,
-      fn,
-    );
+  const asRoleA = <T>(fn: (c: Client) => Promise<T>) => withTenantData(db.pool, tenantPlacementOf(A.tenant), A.ownerId, fn);
 
   it('works in its own schema', async () => {
     await asRoleA((c) => c.query(`insert into channels (name) values ('general')`));

@@ -10,12 +10,13 @@ import { request } from '../support/http.ts';
 import { makePlatformAdmin, makeTenant, OWNER_PASSWORD, type MadeTenant } from '../support/factories.ts';
 import { createLogger } from '../../actions-server/src/core/log.ts';
 import type { RunningServer } from '../../actions-server/src/server.ts';
-import { placementOf, withTenantData } from '../../actions-server/src/tenants/data.ts';
+import { withTenantData } from '../../actions-server/src/tenants/data.ts';
 import { withTransaction, type Client } from '../../actions-server/src/db/tx.ts';
 import { hasuraExposure } from '../../actions-server/src/hasura/wiring.ts';
 import { abortMove, rebalanceCandidates, requestMove, runMove, type MoveDeps } from '../../actions-server/src/tenants/move/service.ts';
 import type { MoveStep } from '../../actions-server/src/tenants/move/records.ts';
 import type { TenantRow } from '../../actions-server/src/tenants/records.ts';
+import { tenantPlacementOf } from '../../actions-server/src/tenants/placement.ts';
 
 const HASURA_SECRET = 'move-admin-secret';
 const ACTIONS_SECRET = 'move-actions-secret-0123456789';
@@ -100,7 +101,9 @@ describe('REST and the Hasura action (platform administrators)', () => {
   let mover: MadeTenant;
   beforeAll(async () => {
     mover = await makeTenant(db, 'restmove', { isolation: 'pooled' });
-    await withTenantData(db, placementOf(mover.tenant), mover.ownerId, (c) => c.query(`insert into channels (name) values ('general')`));
+    await withTenantData(db, tenantPlacementOf(mover.tenant), mover.ownerId, (c) =>
+      c.query(`insert into channels (name) values ('general')`),
+    );
   });
 
   it('POST /api/tenants/:id/move answers 202 and moves in the background; a second move meanwhile is 409; its Hasura source appears', async () => {
@@ -118,7 +121,7 @@ describe('REST and the Hasura action (platform administrators)', () => {
     expect(await registered(mover)).toEqual([{ source_name: 'tenant_restmove' }]);
     const channels = await withTenantData(
       db,
-      placementOf(await registry(mover)),
+      tenantPlacementOf(await registry(mover)),
       mover.ownerId,
       async (c) => (await c.query('select name from channels')).rows,
     );
@@ -162,7 +165,7 @@ describe('REST and the Hasura action (platform administrators)', () => {
     expect((await db.pool.query('select 1 from pg_database where datname = $1', [`${db.rolePrefix}tenant_restmove`])).rowCount).toBe(0);
     const channels = await withTenantData(
       db,
-      placementOf(await registry(mover)),
+      tenantPlacementOf(await registry(mover)),
       mover.ownerId,
       async (c) => (await c.query('select name from channels')).rows,
     );
@@ -287,7 +290,7 @@ describe('the freeze, as every path sees it', () => {
           }),
         ).rejects.toMatchObject({ code: 'SA503' });
         await expect(
-          withTenantData(db, placementOf(await registry(t)), t.ownerId, (c) => c.query(`delete from members`)),
+          withTenantData(db, tenantPlacementOf(await registry(t)), t.ownerId, (c) => c.query(`delete from members`)),
         ).rejects.toMatchObject({ code: 'SA503' });
         checks.push('pooled source');
       }),
@@ -297,14 +300,16 @@ describe('the freeze, as every path sees it', () => {
     // Writable again, in the new placement.
     const put = await request(srv.url, `/api/tenants/${t.tenant.id}`, { host, token: ownerToken, method: 'PUT', body: { name: 'Thawed' } });
     expect(put.status, put.text).toBe(200);
-    await withTenantData(db, placementOf(await registry(t)), t.ownerId, (c) => c.query(`insert into channels (name) values ('after')`));
+    await withTenantData(db, tenantPlacementOf(await registry(t)), t.ownerId, (c) =>
+      c.query(`insert into channels (name) values ('after')`),
+    );
   });
 });
 
 describe('abort and plan-following placement', () => {
   it('an aborted move leaves the tenant where it was and drops the half-built target', async () => {
     const t = await makeTenant(db, 'aborter', { isolation: 'pooled' });
-    await withTenantData(db, placementOf(t.tenant), t.ownerId, (c) => c.query(`insert into channels (name) values ('kept')`));
+    await withTenantData(db, tenantPlacementOf(t.tenant), t.ownerId, (c) => c.query(`insert into channels (name) values ('kept')`));
     const m = await requestMove(moveDeps(), t.tenant.id, { to: 'database' });
     expect(await registered(t)).toEqual([{ source_name: 'tenant_aborter' }]); // its future source's slot
     await expect(
@@ -330,7 +335,7 @@ describe('abort and plan-following placement', () => {
       )
     ).rows[0];
     expect(gone).toEqual({ databases: 0, roles: 0, guards: 0, sources: 0 });
-    const names = await withTenantData(db, placementOf(t.tenant), t.ownerId, async (c) => {
+    const names = await withTenantData(db, tenantPlacementOf(t.tenant), t.ownerId, async (c) => {
       await c.query(`insert into channels (name) values ('still writable')`);
       return (await c.query('select name from channels order by name')).rows.map((r) => r.name);
     });

@@ -8,10 +8,11 @@ import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDb, type TestDb } from '../support/db.ts';
 import { makeTenant, type MadeTenant } from '../support/factories.ts';
-import { placementOf, withTenantData } from '../../actions-server/src/tenants/data.ts';
+import { withTenantData } from '../../actions-server/src/tenants/data.ts';
 import { toAppError } from '../../actions-server/src/core/errors.ts';
 import type { Client } from '../../actions-server/src/db/tx.ts';
 import type { TenantRow } from '../../actions-server/src/tenants/records.ts';
+import { tenantPlacementOf } from '../../actions-server/src/tenants/placement.ts';
 
 const APP = 'move_cli_crash';
 const SEEDED = 10_000;
@@ -47,7 +48,7 @@ async function registry(): Promise<TenantRow> {
 
 /** The tenant's data where its registry row says it is (as a request resolving it afresh would). */
 async function data<T>(fn: (c: Client) => Promise<T>): Promise<T> {
-  return withTenantData(db, placementOf(await registry()), made.ownerId, fn);
+  return withTenantData(db, tenantPlacementOf(await registry()), made.ownerId, fn);
 }
 
 const moveState = async () =>
@@ -165,7 +166,7 @@ describe('npm run cli -- tenants move, killed and rerun', () => {
     expect((await db.pool.query('select 1 from pooled.messages where tenant_id = $1 limit 1', [made.tenant.id])).rowCount).toBe(1);
     const stale = await withTenantData(
       db,
-      placementOf({ ...(await registry()), isolation: 'pooled', schema_name: null, db_role: null }),
+      tenantPlacementOf({ ...(await registry()), isolation: 'pooled', schema_name: null, db_role: null }),
       made.ownerId,
       (c) => c.query(`insert into messages (channel_id, body) select channel_id, 'stale' from messages limit 1`),
     ).catch((err: unknown) => toAppError(err));

@@ -8,9 +8,10 @@ import { request } from '../support/http.ts';
 import { addMember, makeTenant, type MadeTenant } from '../support/factories.ts';
 import { createPool } from '../../actions-server/src/db/database.ts';
 import { withTransaction, type Client } from '../../actions-server/src/db/tx.ts';
-import { placementOf, withTenantData } from '../../actions-server/src/tenants/data.ts';
+import { withTenantData } from '../../actions-server/src/tenants/data.ts';
 import type { RunningServer } from '../../actions-server/src/server.ts';
 import { usagePeriod } from '../../actions-server/src/usage/service.ts';
+import { tenantPlacementOf } from '../../actions-server/src/tenants/placement.ts';
 
 let db: TestDb;
 let srv: RunningServer;
@@ -27,12 +28,7 @@ afterAll(async () => {
 const PERIOD = usagePeriod();
 
 const asTenantRole = (made: MadeTenant, fn: (c: Client) => Promise<unknown>, pool = db.pool) =>
-  withTenantData(
-    pool,
-    { id: made.tenant.id, isolation: made.tenant.isolation, schemaName: made.tenant.schema_name, dbRole: made.tenant.db_role },
-    made.ownerId,
-    fn,
-  );
+  withTenantData(pool, tenantPlacementOf(made.tenant), made.ownerId, fn);
 
 /** The documented query, as the owner. */
 const usageRow = async (tenantId: string, period = PERIOD) =>
@@ -299,7 +295,7 @@ describe('GET /api/tenants/:id/usage', () => {
 describe.each(['pooled', 'database'] as const)('a %s tenant', (isolation) => {
   it('is metered like any other and reported by GET /api/tenants/:id/usage and /usage/report', async () => {
     const made = await makeTenant(db, `metered-${isolation}`, { isolation });
-    await withTenantData(db, placementOf(made.tenant), made.ownerId, async (c) => {
+    await withTenantData(db, tenantPlacementOf(made.tenant), made.ownerId, async (c) => {
       await c.query(`insert into members (display_name) values ('two')`);
       const ch = (await c.query<{ id: string }>(`insert into channels (name) values ('a'), ('b') returning id`)).rows[0]!;
       await c.query(`insert into messages (channel_id, body) select $1, 'm' || g from generate_series(1, 25) g`, [ch.id]);

@@ -6,18 +6,14 @@ import { LRUCache } from 'lru-cache';
 import type { Logger } from '../core/log.ts';
 import { isUuid, type Pool } from '../db/tx.ts';
 import type { Isolation, TenantStatus } from '../tenants/records.ts';
+import { placementOf, type TenantPlacement } from '../tenants/placement.ts';
 import type { HostTarget } from './hosts.ts';
 
-export interface ResolvedTenant {
-  id: string;
+/** A tenant as requests see it: its placement (tenants/placement.ts) and what answers need. */
+export interface ResolvedTenant extends TenantPlacement {
   slug: string;
   name: string;
   status: TenantStatus;
-  isolation: Isolation;
-  schemaName: string | null;
-  dbRole: string | null;
-  databaseName: string | null;
-  databaseUrlEnv: string | null;
   plan: string;
   customDomain: string | null;
   branding: Record<string, unknown>;
@@ -52,11 +48,7 @@ const fromRow = (r: Row): ResolvedTenant => ({
   slug: r.slug,
   name: r.name,
   status: r.status,
-  isolation: r.isolation,
-  schemaName: r.schema_name,
-  dbRole: r.db_role,
-  databaseName: r.database_name,
-  databaseUrlEnv: r.database_url_env,
+  ...placementOf(r),
   plan: r.plan,
   customDomain: r.custom_domain,
   branding: r.branding,

@@ -27,7 +27,8 @@ import { asSystem, isUuid, type Client, type Pool } from '../db/tx.ts';
 import type { ProvisioningStep } from '../tenants/provision.ts';
 import type { Isolation, TenantRow } from '../tenants/records.ts';
 import type { SourceCapacity } from '../tenants/placement.ts';
-import { refOfRow, type TenantDatabases } from '../tenants/databases.ts';
+import type { TenantDatabases } from '../tenants/databases.ts';
+import { databaseRefOf, readPlacement, type Placement, type TenantPlacement } from '../tenants/placement.ts';
 import { HasuraMetadataError, type MetadataClient, type MetadataRequest } from './client.ts';
 import type { HasuraSettings } from './settings.ts';
 import { HASURA_TENANT_ROLES, type HasuraTenantRole } from './roles.ts';
@@ -201,6 +202,7 @@ export interface ExposureDeps {
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+/** How Hasura sees a tenant's placement: a source of its own (schema and database tiers), or none. */
 export type Exposed = {
   exposed: true;
   schema: string;
@@ -208,11 +210,9 @@ export type Exposed = {
   /** Database tier: the tenant's own database. */
   database?: { name: string; urlEnv: string | null };
 };
-export type Placement = Exposed | { exposed: false; reason: string };
+export type Exposure = Exposed | { exposed: false; reason: string };
 
-export type PlacementColumns = Pick<TenantRow, 'id' | 'isolation' | 'schema_name' | 'db_role' | 'database_name' | 'database_url_env'>;
-
-export function placementOf(tenant: PlacementColumns): Placement {
+export function exposureOf(tenant: Placement): Exposure {
   const isolation: Isolation = tenant.isolation;
   switch (isolation) {
     case 'schema':
@@ -268,7 +268,7 @@ export function sourceCapacity(settings: HasuraSettings): SourceCapacity {
       return (rows[0]?.n ?? 0) < settings.maxTenantSources;
     },
     async reserve(client, tenant) {
-      const placement = placementOf(tenant);
+      const placement = exposureOf(tenant);
       if (!placement.exposed) return;
       await client.query('insert into public.hasura_tenant_sources (tenant_id, source_name) values ($1, $2)', [
         tenant.id,
@@ -285,13 +285,13 @@ export function sourceCapacity(settings: HasuraSettings): SourceCapacity {
  */
 export function inTenantDatabase<T>(
   deps: ExposureDeps,
-  tenant: PlacementColumns,
+  tenant: TenantPlacement,
   client: Client,
   fn: (client: Client) => Promise<T>,
 ): Promise<T> {
   if (tenant.isolation !== 'database') return fn(client);
   if (!deps.databases) throw new Error('database tenants need TenantDatabases to be exposed');
-  return deps.databases.withPool(refOfRow(tenant), (pool) => asSystem(pool, fn));
+  return deps.databases.withPool(databaseRefOf(tenant), (pool) => asSystem(pool, fn));
 }
 
 /**
@@ -345,13 +345,9 @@ export async function reserveSource(deps: ExposureDeps, tenant: TenantRow, place
 /** Undoes reserveSource (registry row, grants, marker view); each part only if still there. */
 export async function releaseSource(deps: ExposureDeps, tenantId: string): Promise<void> {
   await asSystem(deps.pool, async (client) => {
-    const { rows } = await client.query<PlacementColumns>(
-      'select id, isolation, schema_name, db_role, database_name, database_url_env from public.tenants where id = $1',
-      [tenantId],
-    );
+    const t = await readPlacement(client, tenantId);
     await client.query('delete from public.hasura_tenant_sources where tenant_id = $1', [tenantId]);
-    const t = rows[0];
-    const placement = t ? placementOf(t) : undefined;
+    const placement = t ? exposureOf(t) : undefined;
     if (!t || !placement?.exposed) return;
     const login = loginRoleOf(deps.settings, placement);
     await inTenantDatabase(deps, t, client, async (c) => {
@@ -431,7 +427,7 @@ export async function markSourceSynced(pool: Pool, tenantId: string): Promise<vo
 }
 
 export async function exposeTenant(deps: ExposureDeps, tenant: TenantRow): Promise<void> {
-  const placement = placementOf(tenant);
+  const placement = exposureOf(tenant);
   if (!placement.exposed) {
     deps.log.debug({ tenantId: tenant.id, isolation: tenant.isolation }, placement.reason);
     return;

@@ -26,7 +26,7 @@ import {
   inTenantDatabase,
   introspectTenantSchema,
   markSourceSynced,
-  placementOf,
+  exposureOf,
   releaseSource,
   reserveSource,
   sourceSpecOf,
@@ -130,7 +130,7 @@ export async function syncTenantSource(deps: ExposureDeps, tenantId: string, opt
   const tenant = await loadTenant(deps.pool, tenantId);
   const none = (source = ''): SourceSync => ({ tenantId, source, drift: [], requests: [], action: 'skipped' });
   if (!tenant) return none();
-  const placement = placementOf(tenant);
+  const placement = exposureOf(tenant);
   // Pooled tenants share the platform source; a pooled tenant's reserved slot belongs to its move.
   if (!placement.exposed) return none(tenant.source_name ?? '');
   if (CLOSED_STATUSES.includes(tenant.status)) {

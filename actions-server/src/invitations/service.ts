@@ -14,7 +14,8 @@ import type { AppContext } from '../core/context.ts';
 import { AppError, validationError } from '../core/errors.ts';
 import { asApp, asSystem, type Client } from '../db/tx.ts';
 import type { Actor, MemberActor } from '../core/actor.ts';
-import { placementOf, withRegistryAndData } from '../tenants/data.ts';
+import { withRegistryAndData } from '../tenants/data.ts';
+import { tenantPlacementOf } from '../tenants/placement.ts';
 import type { TenantRow } from '../tenants/records.ts';
 import { passwordSchema } from '../tenants/schemas.ts';
 import { hashPassword, verifyPassword } from '../auth/passwords.ts';
@@ -328,7 +329,7 @@ export async function acceptInvitation(ctx: InvitationContext, actor: AcceptActo
   assertAcceptable(found);
   const acceptor = await resolveAcceptor(ctx, actor, found.email, input);
 
-  const placement = placementOf({ ...found, id: found.tenant_id });
+  const placement = tenantPlacementOf({ ...found, id: found.tenant_id });
   await withRegistryAndData(
     ctx,
     placement,

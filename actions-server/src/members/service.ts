@@ -11,7 +11,8 @@ import type { AppContext } from '../core/context.ts';
 import { AppError } from '../core/errors.ts';
 import { asApp, asSystem, type Client } from '../db/tx.ts';
 import type { MemberActor } from '../core/actor.ts';
-import { withRegistryAndData, type TenantPlacement } from '../tenants/data.ts';
+import { withRegistryAndData } from '../tenants/data.ts';
+import type { TenantPlacement } from '../tenants/placement.ts';
 import { roleRank, type TenantRole } from '../auth/tokens.ts';
 import type { ChangeRoleInput, IdentityInput, ListMembersInput } from './schemas.ts';
 
@@ -182,14 +183,7 @@ export async function changeRole(ctx: MembersContext, actor: MemberActor, input:
 async function placementFor(ctx: MembersContext, tenantId: string): Promise<TenantPlacement> {
   const t = await ctx.resolver.byId(tenantId);
   if (!t) throw new AppError('TENANT_NOT_FOUND', 'Tenant not found');
-  return {
-    id: t.id,
-    isolation: t.isolation,
-    schemaName: t.schemaName,
-    dbRole: t.dbRole,
-    databaseName: t.databaseName,
-    databaseUrlEnv: t.databaseUrlEnv,
-  };
+  return t;
 }
 
 interface RemovedRow {

@@ -20,7 +20,7 @@ import type { AppContext } from '../core/context.ts';
 import { AppError } from '../core/errors.ts';
 import { asSystem, type Client } from '../db/tx.ts';
 import type { Actor } from '../core/actor.ts';
-import { placementOf, POOLED_SCHEMA, withTenantData } from '../tenants/data.ts';
+import { POOLED_SCHEMA, withTenantData } from '../tenants/data.ts';
 import type { TenantRow } from '../tenants/records.ts';
 
 const ident = (name: string) => pg.Client.prototype.escapeIdentifier(name);
@@ -93,7 +93,7 @@ export async function exportPerson(ctx: Ctx, identityId: string): Promise<Person
   if (identity.erased_at) throw new AppError('TENANT_GONE', 'This person has been erased');
   const tenants: PersonExport['tenants'] = [];
   for (const t of await tenantsOf(ctx, identityId)) {
-    const data = await withTenantData(ctx, placementOf(t), identityId, async (c) => {
+    const data = await withTenantData(ctx, t, identityId, async (c) => {
       const ids = await memberIds(c, identity);
       const member = (await c.query('select * from members where id = any($1::uuid[])', [ids])).rows;
       const authored: Record<string, unknown[]> = {};
@@ -169,7 +169,7 @@ export async function erasePerson(ctx: Ctx, identityId: string, actor: Actor): P
   for (const t of memberships) {
     const done = await withTenantData(
       ctx,
-      placementOf(t),
+      t,
       undefined,
       async (c) => {
         const ids = await memberIds(c, identity);

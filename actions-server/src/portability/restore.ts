@@ -19,12 +19,13 @@ import { asSystem, withTransaction, type Client, type Pool } from '../db/tx.ts';
 import type { Actor } from '../core/actor.ts';
 import type { TenantDatabases } from '../tenants/databases.ts';
 import { POOLED_SCHEMA } from '../tenants/data.ts';
-import { databaseNameFor, roleNameFor, schemaNameFor, type Isolation, type TenantRow } from '../tenants/records.ts';
+import { roleNameFor, schemaNameFor, type Isolation, type TenantRow } from '../tenants/records.ts';
 import { slugSchema } from '../tenants/schemas.ts';
 import { latestVersion, loadTemplate, TEMPLATE_DIR } from '../tenants/template.ts';
 import { sideOf, tablesOf, tableSums, withSidePool, type Side, type TableSpec } from '../tenants/move/copy.ts';
 import { buildDatabaseTarget, createTenantSchema, ensureRole } from '../tenants/move/placements.ts';
-import type { PlacementColumns, TableSum } from '../tenants/move/records.ts';
+import type { TableSum } from '../tenants/move/records.ts';
+import { tierPlacement, type Placement } from '../tenants/placement.ts';
 
 const ident = (name: string) => pg.Client.prototype.escapeIdentifier(name);
 
@@ -117,22 +118,11 @@ async function precheck(deps: RestoreDeps, spec: RestoreSpec): Promise<void> {
     if (!/^[^@\s]{1,200}@[^@\s]{1,200}$/.test(p.email)) throw bad(`Invalid e-mail address ${p.email.slice(0, 100)}`);
 }
 
-function placementFor(deps: RestoreDeps, spec: RestoreSpec): PlacementColumns {
-  const pooled = spec.to === 'pooled';
-  return {
-    isolation: spec.to,
-    schema_name: pooled ? null : schemaNameFor(spec.slug),
-    db_role: pooled ? null : roleNameFor(deps.rolePrefix, spec.slug),
-    database_name: spec.to === 'database' ? databaseNameFor(deps.rolePrefix, spec.slug) : null,
-    database_url_env: null,
-  };
-}
-
 /** Registry rows: people (matched by e-mail), the tenant, memberships, settings, invitations. Returns the id map and new identities. */
 async function writeRegistry(
   c: Client,
   spec: RestoreSpec,
-  placement: PlacementColumns,
+  placement: Placement,
 ): Promise<{ tenant: TenantRow; ids: Map<string, string>; created: string[] }> {
   const ids = new Map<string, string>();
   const created: string[] = [];
@@ -290,7 +280,7 @@ async function recordOrigin(c: Client, tenantId: string, spec: RestoreSpec): Pro
 export async function restoreTenant(deps: RestoreDeps, spec: RestoreSpec): Promise<RestoreResult> {
   await precheck(deps, spec);
   const steps = (await loadTemplate(deps.templateDir ?? TEMPLATE_DIR)).filter((s) => s.version <= spec.templateVersion);
-  const placement = placementFor(deps, spec);
+  const placement = tierPlacement(spec.slug, spec.to, deps.rolePrefix);
   const actor = deps.actor ?? { kind: 'cli' };
 
   if (spec.to !== 'database') {

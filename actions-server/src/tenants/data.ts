@@ -11,18 +11,9 @@ import pg from 'pg';
 import { AppError } from '../core/errors.ts';
 import { scopeStatements, withTransaction, type Client, type Pool } from '../db/tx.ts';
 import type { Actor } from '../core/actor.ts';
-import type { Isolation, TenantRow } from './records.ts';
+import type { Isolation } from './records.ts';
+import { databaseRefOf, type TenantPlacement } from './placement.ts';
 import type { TenantDatabases } from './databases.ts';
-
-export interface TenantPlacement {
-  id: string;
-  isolation: Isolation;
-  schemaName: string | null;
-  dbRole: string | null;
-  /** Database tier: the tenant's database and the setting naming its server (null: the main server). */
-  databaseName?: string | null;
-  databaseUrlEnv?: string | null;
-}
 
 /** The main pool, and the pools of database-tier tenants (needed only for those). */
 export interface TenantDataPools {
@@ -31,19 +22,6 @@ export interface TenantDataPools {
 }
 
 export const POOLED_SCHEMA = 'pooled';
-
-export function placementOf(
-  t: Pick<TenantRow, 'id' | 'isolation' | 'schema_name' | 'db_role' | 'database_name' | 'database_url_env'>,
-): TenantPlacement {
-  return {
-    id: t.id,
-    isolation: t.isolation,
-    schemaName: t.schema_name,
-    dbRole: t.db_role,
-    databaseName: t.database_name,
-    databaseUrlEnv: t.database_url_env,
-  };
-}
 
 const poolsOf = (pools: Pool | TenantDataPools): TenantDataPools => (pools instanceof pg.Pool ? { pool: pools } : pools);
 
@@ -55,19 +33,14 @@ function dataScope(client: Client, tenant: TenantPlacement, actor: Actor): strin
       return `${scopeStatements(client, { ...actor, tenantId: tenant.id, dbRole: 'app' })}; set local search_path = ${client.escapeIdentifier(POOLED_SCHEMA)}, public, pg_temp`;
     case 'schema':
     case 'database': {
-      if (!tenant.schemaName || !tenant.dbRole) throw new Error(`${isolation} tenant ${tenant.id} without schema or role`);
-      return `${scopeStatements(client, { ...actor, tenantId: tenant.id, dbRole: tenant.dbRole })}; set local search_path = ${client.escapeIdentifier(tenant.schemaName)}, public, pg_temp`;
+      if (!tenant.schema_name || !tenant.db_role) throw new Error(`${isolation} tenant ${tenant.id} without schema or role`);
+      return `${scopeStatements(client, { ...actor, tenantId: tenant.id, dbRole: tenant.db_role })}; set local search_path = ${client.escapeIdentifier(tenant.schema_name)}, public, pg_temp`;
     }
     default: {
       const never: never = isolation;
       throw new Error(`unknown isolation ${String(never)}`);
     }
   }
-}
-
-function databaseRef(tenant: TenantPlacement) {
-  if (!tenant.databaseName) throw new Error(`database tenant ${tenant.id} without a database`);
-  return { tenantId: tenant.id, databaseName: tenant.databaseName, databaseUrlEnv: tenant.databaseUrlEnv ?? null };
 }
 
 export async function withTenantData<T>(
@@ -85,7 +58,7 @@ export async function withTenantData<T>(
     });
   if (tenant.isolation !== 'database') return run(pool);
   if (!databases) throw new AppError('SERVICE_UNAVAILABLE', 'Database-tier tenants are not available in this process');
-  return databases.withPool(databaseRef(tenant), run);
+  return databases.withPool(databaseRefOf(tenant), run);
 }
 
 /**

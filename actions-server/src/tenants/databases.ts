@@ -34,6 +34,7 @@ import { migrateUp } from '../db/migrate.ts';
 import { asSystem, isUuid, setTransactionLimits, type Client, type Pool, type TransactionLimits } from '../db/tx.ts';
 import { applyTemplate, latestVersion, type TemplateStep } from './template.ts';
 import type { TenantRow } from './records.ts';
+import { databaseRefOf, readPlacement, type TenantPlacement } from './placement.ts';
 
 const ident = (name: string) => pg.Client.prototype.escapeIdentifier(name);
 
@@ -214,13 +215,8 @@ export class TenantDatabases {
   }
 
   private async refOf(tenantId: string): Promise<DatabaseRef | undefined> {
-    const { rows } = await this.opts.mainPool.query<{ isolation: string; database_name: string | null; database_url_env: string | null }>(
-      'select isolation, database_name, database_url_env from public.tenants where id = $1',
-      [tenantId],
-    );
-    const t = rows[0];
-    if (t?.isolation !== 'database' || !t.database_name) return undefined;
-    return { tenantId, databaseName: t.database_name, databaseUrlEnv: t.database_url_env };
+    const t = await readPlacement(this.opts.mainPool, tenantId);
+    return t?.isolation === 'database' && t.database_name ? databaseRefOf(t) : undefined;
   }
 
   /**
@@ -311,7 +307,7 @@ export class TenantDatabases {
    * with the owner as its first member. Returns the template version.
    */
   async build(tenant: TenantRow, owner: OwnerMember, steps: TemplateStep[]): Promise<number> {
-    const ref = refOfRow(tenant);
+    const ref = databaseRefOf(tenant);
     const { schema_name: schema, db_role: role } = tenant;
     if (!schema || !role || !isUuid(tenant.id)) throw new Error('database tenant without schema, role or id');
     const created = { database: false, role: false };
@@ -367,11 +363,8 @@ export class TenantDatabases {
 
   /** Deprovisioning step before a hard delete: drops a database tenant's database (no-op for other tiers). */
   async dropFor(tenantId: string): Promise<void> {
-    const { rows } = await this.opts.mainPool.query<Pick<TenantRow, 'id' | 'database_name' | 'database_url_env' | 'db_role'>>(
-      'select id, database_name, database_url_env, db_role from public.tenants where id = $1',
-      [tenantId],
-    );
-    if (rows[0]) await this.drop(rows[0]);
+    const t = await readPlacement(this.opts.mainPool, tenantId);
+    if (t) await this.drop(t);
   }
 
   /** Keeps registry copies current: every tenant_changed notification for a tenant with an open pool refreshes its copy. */
@@ -389,9 +382,9 @@ export class TenantDatabases {
   }
 
   /** Drops the tenant's database (if it is there and carries its mark) and, on another server, its role. */
-  async drop(tenant: Pick<TenantRow, 'id' | 'database_name' | 'database_url_env' | 'db_role'>): Promise<void> {
+  async drop(tenant: Pick<TenantPlacement, 'id' | 'database_name' | 'database_url_env' | 'db_role'>): Promise<void> {
     if (!tenant.database_name) return;
-    const ref: DatabaseRef = { tenantId: tenant.id, databaseName: tenant.database_name, databaseUrlEnv: tenant.database_url_env };
+    const ref = databaseRefOf(tenant);
     await this.dropCreated(ref, tenant.db_role, tenant.id, { database: true, role: ref.databaseUrlEnv !== null });
   }
 
@@ -461,9 +454,4 @@ export class TenantDatabases {
     }
     return report;
   }
-}
-
-export function refOfRow(t: Pick<TenantRow, 'id' | 'database_name' | 'database_url_env'>): DatabaseRef {
-  if (!t.database_name) throw new Error('not a database-tier tenant');
-  return { tenantId: t.id, databaseName: t.database_name, databaseUrlEnv: t.database_url_env };
 }

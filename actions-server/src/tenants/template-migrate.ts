@@ -15,7 +15,8 @@
 // the next run upgrades it).
 import { asSystem, type Client, type Pool } from '../db/tx.ts';
 import { applyTemplate, latestVersion, loadTemplate, TEMPLATE_DIR, type TemplateStep } from './template.ts';
-import { refOfRow, type TenantDatabases } from './databases.ts';
+import type { TenantDatabases } from './databases.ts';
+import { databaseRefOf } from './placement.ts';
 import type { TenantRow } from './records.ts';
 import { tryTenantLockInTransaction } from './lock.ts';
 import type { ExposureDeps } from '../hasura/exposure.ts';
@@ -83,7 +84,7 @@ export async function migrateTenantSchemas(opts: TemplateMigrationOptions): Prom
         }
         const { databases } = opts;
         if (!databases) throw new Error('database-tier tenants need their databases configured');
-        const version = await databases.withPool(refOfRow(row), (pool) => asSystem(pool, (c) => upgrade(c, row, steps)));
+        const version = await databases.withPool(databaseRefOf(row), (pool) => asSystem(pool, (c) => upgrade(c, row, steps)));
         await client.query('update public.tenants set template_version = $2 where id = $1', [t.id, version]);
         return true;
       });

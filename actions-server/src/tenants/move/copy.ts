@@ -10,14 +10,15 @@ import { createPool } from '../../db/database.ts';
 import { withTransaction, type Client, type Pool } from '../../db/tx.ts';
 import type { TenantDatabases } from '../databases.ts';
 import { POOLED_SCHEMA } from '../data.ts';
-import type { PlacementColumns, TableSum } from './records.ts';
+import type { TableSum } from './records.ts';
+import type { Placement } from '../placement.ts';
 
 const ident = (name: string) => pg.Client.prototype.escapeIdentifier(name);
 const NIL_UUID = '00000000-0000-0000-0000-000000000000';
 
 /** One copy of a tenant's data. */
 export interface Side {
-  placement: PlacementColumns;
+  placement: Placement;
   tenantId: string;
   /** 'pooled' or the tenant schema. */
   schema: string;
@@ -31,7 +32,7 @@ export interface TableSpec {
   columns: string[];
 }
 
-export function sideOf(tenantId: string, placement: PlacementColumns): Side {
+export function sideOf(tenantId: string, placement: Placement): Side {
   if (placement.isolation === 'pooled') return { placement, tenantId, schema: POOLED_SCHEMA, keyed: true };
   if (!placement.schema_name) throw new Error(`${placement.isolation} placement without a schema`);
   return { placement, tenantId, schema: placement.schema_name, keyed: false };

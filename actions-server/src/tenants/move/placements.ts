@@ -10,7 +10,7 @@ import { migrateUp } from '../../db/migrate.ts';
 import { ownerMark, upsertJson, type TenantDatabases } from '../databases.ts';
 import { applyTemplate, latestVersion, type TemplateStep } from '../template.ts';
 import { POOLED_SCHEMA } from '../data.ts';
-import { samePlacement, type PlacementColumns } from './records.ts';
+import { readPlacement, samePlacement, type Placement } from '../placement.ts';
 import type { Side } from './copy.ts';
 
 const ident = (name: string) => pg.Client.prototype.escapeIdentifier(name);
@@ -95,12 +95,7 @@ async function dropOwnedSchemaIfAny(client: Client, tenantId: string, schema: st
 }
 
 /** Schema first, tables after (Citus schema-based sharding), marked as the tenant's, from the template. */
-export async function createTenantSchema(
-  client: Client,
-  tenantId: string,
-  target: PlacementColumns,
-  steps: TemplateStep[],
-): Promise<number> {
+export async function createTenantSchema(client: Client, tenantId: string, target: Placement, steps: TemplateStep[]): Promise<number> {
   const schema = target.schema_name!;
   await client.query(`create schema ${ident(schema)}`);
   await client.query(`comment on schema ${ident(schema)} is ${client.escapeLiteral(ownerMark(tenantId))}`);
@@ -118,7 +113,7 @@ export async function createTenantSchema(
 export async function buildSchemaTarget(
   pool: Pool,
   tenantId: string,
-  target: PlacementColumns,
+  target: Placement,
   steps: TemplateStep[],
   actor: Actor,
 ): Promise<void> {
@@ -156,7 +151,7 @@ export async function buildDatabaseTarget(
   main: Pool,
   databases: TenantDatabases,
   tenantId: string,
-  target: PlacementColumns,
+  target: Placement,
   steps: TemplateStep[],
   withTargetPool: (fn: (pool: Pool) => Promise<void>) => Promise<void>,
   actor: Actor,
@@ -255,15 +250,10 @@ export async function dropCopy(
   main: Pool,
   databases: TenantDatabases,
   tenantId: string,
-  copy: PlacementColumns,
+  copy: Placement,
   opts: { keepRole: boolean; actor: Actor },
 ): Promise<void> {
-  const current = (
-    await main.query<PlacementColumns>(
-      'select isolation, schema_name, db_role, database_name, database_url_env from public.tenants where id = $1',
-      [tenantId],
-    )
-  ).rows[0];
+  const current = await readPlacement(main, tenantId);
   if (current && samePlacement(current, copy)) throw new Error('refusing to drop the placement the tenant is served from');
 
   switch (copy.isolation) {

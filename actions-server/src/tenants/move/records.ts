@@ -1,6 +1,7 @@
 // A move of a tenant between placements as public.tenant_moves stores it, and
 // the view callers get.
 import type { Isolation } from '../records.ts';
+import type { Placement } from '../placement.ts';
 
 /**
  * The steps of a move, in order; `state` names the next one to run, and a
@@ -21,15 +22,6 @@ export type MoveState = MoveStep | 'done' | 'aborted';
 /** Steps before the switch: the tenant is still served from the source, so the move may be aborted. */
 export const ABORTABLE: readonly MoveState[] = ['capturing', 'building', 'copying', 'syncing', 'freezing', 'switching'];
 
-/** The registry's placement columns (public.tenants). */
-export interface PlacementColumns {
-  isolation: Isolation;
-  schema_name: string | null;
-  db_role: string | null;
-  database_name: string | null;
-  database_url_env: string | null;
-}
-
 /** Row count and order-independent checksum of one table of one copy. */
 export interface TableSum {
   rows: string;
@@ -43,8 +35,8 @@ export interface MoveRow {
   id: string;
   from_isolation: Isolation;
   to_isolation: Isolation;
-  source: PlacementColumns;
-  target: PlacementColumns;
+  source: Placement;
+  target: Placement;
   state: MoveState;
   prior_status: 'trial' | 'active' | null;
   verification: Verification | null;
@@ -82,32 +74,4 @@ export function toMoveView(row: MoveRow): MoveView {
     updatedAt: row.updated_at.toISOString(),
     finishedAt: row.finished_at ? row.finished_at.toISOString() : null,
   };
-}
-
-export function placementColumnsOf(t: PlacementColumns): PlacementColumns {
-  return {
-    isolation: t.isolation,
-    schema_name: t.schema_name,
-    db_role: t.db_role,
-    database_name: t.database_name,
-    database_url_env: t.database_url_env,
-  };
-}
-
-export function samePlacement(a: PlacementColumns, b: PlacementColumns): boolean {
-  return (
-    a.isolation === b.isolation &&
-    a.schema_name === b.schema_name &&
-    a.db_role === b.db_role &&
-    a.database_name === b.database_name &&
-    a.database_url_env === b.database_url_env
-  );
-}
-
-/** The PostgreSQL server a placement lives on ('' = the main one): roles are per server. */
-const serverOf = (p: PlacementColumns): string => (p.isolation === 'database' ? (p.database_url_env ?? '') : '');
-
-/** Whether the other placement uses this placement's role (same name, same server), so dropping one copy keeps it. */
-export function sharesRole(p: PlacementColumns, other: PlacementColumns): boolean {
-  return p.db_role !== null && p.db_role === other.db_role && serverOf(p) === serverOf(other);
 }

@@ -18,22 +18,12 @@ import type { Actor } from '../../core/actor.ts';
 import { migrateUp } from '../../db/migrate.ts';
 import type { TenantDatabases } from '../databases.ts';
 import { loadTemplate, latestVersion, TEMPLATE_DIR, type TemplateStep } from '../template.ts';
-import { databaseNameFor, roleNameFor, schemaNameFor, type Isolation, type TenantRow } from '../records.ts';
+import { databaseNameFor, type Isolation, type TenantRow } from '../records.ts';
+import { placementOf, sharesRole, tierPlacement, type Placement } from '../placement.ts';
 import { hasuraExposure } from '../../hasura/wiring.ts';
 import { sourceCapacity, type ExposureDeps } from '../../hasura/exposure.ts';
 import type { MoveTenantInput } from './schemas.ts';
-import {
-  ABORTABLE,
-  placementColumnsOf,
-  sharesRole,
-  toMoveView,
-  type MoveRow,
-  type MoveState,
-  type MoveStep,
-  type MoveView,
-  type PlacementColumns,
-  type Verification,
-} from './records.ts';
+import { ABORTABLE, toMoveView, type MoveRow, type MoveState, type MoveStep, type MoveView, type Verification } from './records.ts';
 import { checksums, copySnapshot, inMainDatabase, matchTables, sideOf, syncChanges, withSidePool, type Side } from './copy.ts';
 import {
   buildDatabaseTarget,
@@ -115,36 +105,12 @@ async function loadMove(db: Pool | Client, moveId: string): Promise<MoveRow> {
 }
 
 /** The placement a tenant gets in a tier, named as provisioning names it. */
-function targetFor(t: TenantRow, to: Isolation, databaseUrlEnv: string | null, prefix: string): PlacementColumns {
-  switch (to) {
-    case 'pooled':
-      return { isolation: 'pooled', schema_name: null, db_role: null, database_name: null, database_url_env: null };
-    case 'schema':
-      return {
-        isolation: 'schema',
-        schema_name: schemaNameFor(t.slug),
-        db_role: roleNameFor(prefix, t.slug),
-        database_name: null,
-        database_url_env: null,
-      };
-    case 'database': {
-      // Database to database (another server): the two copies must not share a name in case both
-      // settings reach one cluster, so the target alternates between the usual name and a second one.
-      const base = databaseNameFor(prefix, t.slug);
-      const name = t.isolation === 'database' && t.database_name === base ? `${base.slice(0, 61)}_2` : base;
-      return {
-        isolation: 'database',
-        schema_name: schemaNameFor(t.slug),
-        db_role: roleNameFor(prefix, t.slug),
-        database_name: name,
-        database_url_env: databaseUrlEnv,
-      };
-    }
-    default: {
-      const never: never = to;
-      throw new Error(`unknown isolation ${String(never)}`);
-    }
-  }
+function targetFor(t: TenantRow, to: Isolation, databaseUrlEnv: string | null, prefix: string): Placement {
+  // Database to database (another server): the two copies must not share a name in case both
+  // settings reach one cluster, so the target alternates between the usual name and a second one.
+  const base = databaseNameFor(prefix, t.slug);
+  const name = t.isolation === 'database' && t.database_name === base ? `${base.slice(0, 61)}_2` : base;
+  return tierPlacement(t.slug, to, prefix, { name, urlEnv: databaseUrlEnv });
 }
 
 /**
@@ -232,7 +198,7 @@ export async function requestMove(deps: MoveDeps, tenantId: string, input: MoveT
         await c.query<MoveRow>(
           `insert into public.tenant_moves (tenant_id, from_isolation, to_isolation, source, target, reserved_source, requested_by)
            values ($1, $2, $3, $4, $5, $6, $7) returning ${MOVE_COLUMNS}`,
-          [tenantId, t.isolation, input.to, JSON.stringify(placementColumnsOf(t)), JSON.stringify(target), reserved, actor.userId ?? null],
+          [tenantId, t.isolation, input.to, JSON.stringify(placementOf(t)), JSON.stringify(target), reserved, actor.userId ?? null],
         )
       ).rows[0]!;
     },
@@ -287,13 +253,13 @@ async function withRunnerLock<T>(pool: Pool, moveId: string, fn: () => Promise<T
 }
 
 /** Host and port of the PostgreSQL server a placement is on. */
-function serverKey(deps: MoveDeps, p: PlacementColumns): string {
+function serverKey(deps: MoveDeps, p: Placement): string {
   const url = new URL(deps.databases.serverUrl(p.isolation === 'database' ? p.database_url_env : null));
   return `${url.hostname}:${url.port || '5432'}`;
 }
 
 /** Whether dropping one copy must keep its role: the other copy uses it (same name on the same server, whatever setting names it). */
-function keepsRole(deps: MoveDeps, p: PlacementColumns, other: PlacementColumns): boolean {
+function keepsRole(deps: MoveDeps, p: Placement, other: Placement): boolean {
   if (sharesRole(p, other)) return true;
   if (p.db_role === null || p.db_role !== other.db_role) return false;
   try {
