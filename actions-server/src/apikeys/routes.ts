@@ -6,7 +6,9 @@ import { parseBody } from '../http/handlers.ts';
 import { assertMember, assertPerson, authenticate } from '../http/middleware.ts';
 import { isUuid } from '../db/tx.ts';
 import { requestActor } from '../audit/actor.ts';
-import { apiKeyIdInputSchema, createApiKeyInputSchema } from './schemas.ts';
+import { z } from 'zod';
+import { apiKeyIdInputSchema, apiKeyViewSchema, createApiKeyInputSchema } from './schemas.ts';
+import { tenantPathParams, type ApiDocs } from '../http/openapi.ts';
 import { createApiKey, listApiKeys, revokeApiKey, type KeyManager } from './service.ts';
 
 async function manager(ctx: AppContext, req: Request): Promise<KeyManager> {
@@ -36,4 +38,36 @@ export function apiKeyRoutes(ctx: AppContext): Router {
   });
 
   return router;
+}
+
+export function describeApiKeys(api: ApiDocs): void {
+  api.area('API keys', "A tenant's API keys (owners and admins, signed in as a person).", (a) => {
+    a.route({
+      method: 'post',
+      path: '/api/tenants/:id/api-keys',
+      summary: 'Create a key: the key itself is shown only in this answer',
+      auth: 'person',
+      params: tenantPathParams,
+      body: createApiKeyInputSchema,
+      status: 201,
+      response: z.object({ apiKey: apiKeyViewSchema, key: z.string() }).strict(),
+    });
+    a.route({
+      method: 'get',
+      path: '/api/tenants/:id/api-keys',
+      summary: 'The keys: prefix, role, expiry, last use',
+      auth: 'person',
+      params: tenantPathParams,
+      response: z.object({ apiKeys: z.array(apiKeyViewSchema) }).strict(),
+    });
+    a.route({
+      method: 'delete',
+      path: '/api/tenants/:id/api-keys/:apiKeyId',
+      summary: 'Revoke a key',
+      auth: 'person',
+      params: tenantPathParams.extend(apiKeyIdInputSchema.shape),
+      response: z.object({ apiKey: apiKeyViewSchema }).strict(),
+      errors: [400],
+    });
+  });
 }

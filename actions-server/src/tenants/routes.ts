@@ -7,7 +7,18 @@ import { AppError } from '../core/errors.ts';
 import { parseBody, tenantIdParam } from '../http/handlers.ts';
 import { assertMember, authenticate, authenticateRequest, requirePlatformAdmin } from '../http/middleware.ts';
 import { requestActor } from '../audit/actor.ts';
-import { createTenantSchema, domainSchema, slugSchema, updateTenantSchema } from './schemas.ts';
+import {
+  createTenantSchema,
+  domainSchema,
+  publicTenantSchema,
+  slugSchema,
+  tenantViewSchema,
+  tenantWithSettingsSchema,
+  updateTenantSchema,
+} from './schemas.ts';
+import { tenantPathParams, type ApiDocs } from '../http/openapi.ts';
+import { sessionTokensSchema } from '../auth/schemas.ts';
+import { domainStatusSchema } from '../domains/schemas.ts';
 import { provisionDeps, provisionTenant } from './provision.ts';
 import { isPlatformOperator } from '../hasura/session.ts';
 import { toTenantView, type PublicTenantView } from './records.ts';
@@ -97,18 +108,104 @@ export function tenantRoutes(ctx: AppContext): Router {
     res.json({ tenant: await changeStatus(ctx.pool, id, 'cancel', requestActor(req)) });
   });
 
-  const adminAction = z.enum(['suspend', 'reactivate']);
-  router.post('/api/tenants/:id/:action', auth, requirePlatformAdmin(ctx), async (req, res) => {
-    const id = tenantIdParam(req);
-    const action = req.params['action'];
-    if (action === 'verify-domain') {
-      res.json({ tenant: await markCustomDomainVerified(ctx.pool, id, requestActor(req)) });
-      return;
-    }
-    const parsed = adminAction.safeParse(action);
-    if (!parsed.success) throw new AppError('NOT_FOUND', `No route for POST ${req.path}`);
-    res.json({ tenant: await changeStatus(ctx.pool, id, parsed.data, requestActor(req)) });
+  // Platform admins only: suspend and reactivate a tenant, or mark its custom domain verified by hand.
+  const platformAdmin = requirePlatformAdmin(ctx);
+  for (const action of ['suspend', 'reactivate'] as const) {
+    router.post(`/api/tenants/:id/${action}`, auth, platformAdmin, async (req, res) => {
+      res.json({ tenant: await changeStatus(ctx.pool, tenantIdParam(req), action, requestActor(req)) });
+    });
+  }
+  router.post('/api/tenants/:id/verify-domain', auth, platformAdmin, async (req, res) => {
+    res.json({ tenant: await markCustomDomainVerified(ctx.pool, tenantIdParam(req), requestActor(req)) });
   });
 
   return router;
+}
+
+const tenantAnswer = z.object({ tenant: tenantViewSchema }).strict();
+
+export function describeTenants(api: ApiDocs): void {
+  api.area('Tenants', 'Sign-up, the public face of a tenant, its settings and its lifecycle.', (a) => {
+    a.route({
+      method: 'post',
+      path: '/api/tenants/create',
+      summary: 'Sign up: a new tenant and its owner, signed in',
+      description:
+        "An email that already has an account opens another tenant only with that person's Bearer token (else 409 IDENTITY_EXISTS). " +
+        'isolation and databaseUrlEnv are for platform admins (403 for anyone else).',
+      auth: 'optionalPerson',
+      body: createTenantSchema,
+      status: 201,
+      response: sessionTokensSchema.extend({ tenant: tenantViewSchema, owner: z.object({ id: z.uuid(), email: z.string() }).strict() }),
+      errors: [403, 409],
+    });
+    a.route({
+      method: 'get',
+      path: '/api/tenants/by-slug',
+      summary: 'Public fields of a tenant by its slug',
+      auth: 'anonymous',
+      query: z.object({ slug: slugSchema }),
+      response: z.object({ tenant: publicTenantSchema }).strict(),
+      errors: [400, 410],
+    });
+    a.route({
+      method: 'get',
+      path: '/api/tenants/by-domain',
+      summary: 'Public fields of a tenant by its custom domain',
+      auth: 'anonymous',
+      query: z.object({ domain: domainSchema }),
+      response: z.object({ tenant: publicTenantSchema }).strict(),
+      errors: [400, 410],
+    });
+    a.route({
+      method: 'get',
+      path: '/api/tenants/:id',
+      summary: 'The tenant with its settings (members)',
+      auth: 'caller',
+      params: tenantPathParams,
+      response: z.object({ tenant: tenantWithSettingsSchema }).strict(),
+    });
+    a.route({
+      method: 'put',
+      path: '/api/tenants/:id',
+      summary: 'Change name, branding, settings or custom domain (owners, admins)',
+      description:
+        'A new domain comes back with domainVerification (the TXT record to publish); removed CSS is listed in brandingWarnings.',
+      auth: 'caller',
+      params: tenantPathParams,
+      body: updateTenantSchema,
+      response: z
+        .object({
+          tenant: tenantWithSettingsSchema,
+          domainVerification: domainStatusSchema.optional(),
+          brandingWarnings: z.array(z.string()).optional(),
+        })
+        .strict(),
+      errors: [409],
+    });
+    a.route({
+      method: 'delete',
+      path: '/api/tenants/:id',
+      summary: 'Close the tenant (owners): cancelled, data kept, archived after 90 days',
+      auth: 'caller',
+      params: tenantPathParams,
+      response: tenantAnswer,
+      errors: [409],
+    });
+    for (const [action, summary] of [
+      ['suspend', 'Suspend a tenant'],
+      ['reactivate', 'Reactivate a suspended tenant'],
+      ['verify-domain', "Mark the tenant's custom domain verified without DNS (audited as manual)"],
+    ] as const) {
+      a.route({
+        method: 'post',
+        path: `/api/tenants/:id/${action}`,
+        summary: `${summary} (platform admins)`,
+        auth: 'platformAdmin',
+        params: tenantPathParams,
+        response: tenantAnswer,
+        errors: [409],
+      });
+    }
+  });
 }
