@@ -1,5 +1,9 @@
 // A tiny HTTP client that can set Host (fetch cannot), for tenant-host tests.
+// Every answer to a documented route is checked against the OpenAPI document
+// (tests/support/openapi.ts): an undocumented status or a body off its schema
+// fails the test that made the request.
 import http from 'node:http';
+import { checkAnswer } from './openapi.ts';
 
 export interface HttpResponse<T = unknown> {
   status: number;
@@ -29,8 +33,9 @@ export function request<T = any>(baseUrl: string, path: string, opts: RequestOpt
     headers['content-type'] ??= 'application/json';
     headers['content-length'] = String(Buffer.byteLength(payload));
   }
+  const method = opts.method ?? (payload === undefined ? 'GET' : 'POST');
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method: opts.method ?? (payload === undefined ? 'GET' : 'POST'), headers }, (res) => {
+    const req = http.request(url, { method, headers }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
@@ -41,7 +46,14 @@ export function request<T = any>(baseUrl: string, path: string, opts: RequestOpt
         } catch {
           // not JSON: leave the text
         }
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: body as T, text });
+        const status = res.statusCode ?? 0;
+        try {
+          checkAnswer(method, url.pathname, { status, contentType: res.headers['content-type'], body, text });
+        } catch (err) {
+          reject(err instanceof Error ? err : new Error(String(err)));
+          return;
+        }
+        resolve({ status, headers: res.headers, body: body as T, text });
       });
     });
     req.on('error', reject);

@@ -4,7 +4,9 @@ import { Router } from 'express';
 import type { AppContext } from '../core/context.ts';
 import { authenticate, requireTenantHost } from '../http/middleware.ts';
 import { parseBody, tenantActor } from '../metering/routes.ts';
-import { eventBodySchema, recordAnalyticsEvent, recordConnectorEvent } from './service.ts';
+import { analyticsEventSchema, connectorEventSchema, eventBodySchema, recordAnalyticsEvent, recordConnectorEvent } from './service.ts';
+import { z } from 'zod';
+import type { ApiDocs } from '../http/openapi.ts';
 
 export function analyticsRoutes(ctx: AppContext): Router {
   const router = Router();
@@ -20,4 +22,19 @@ export function analyticsRoutes(ctx: AppContext): Router {
     res.status(201).json({ id: stored.id, kind: body.kind });
   });
   return router;
+}
+
+export function describeAnalytics(api: ApiDocs): void {
+  api.area('Analytics', "Analytics and connector events for the caller's tenant.", (a) => {
+    a.route({
+      method: 'post',
+      path: '/api/v1/events',
+      summary: 'One analytics event (kind may be left out) or connector event',
+      auth: 'caller',
+      tenantHost: true,
+      body: z.union([analyticsEventSchema.extend({ kind: analyticsEventSchema.shape.kind.optional() }), connectorEventSchema]),
+      status: 201,
+      response: z.object({ id: z.string(), kind: z.enum(['analytics', 'connector']) }).strict(),
+    });
+  });
 }

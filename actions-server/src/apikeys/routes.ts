@@ -4,7 +4,9 @@ import type { AppContext } from '../core/context.ts';
 import { parseBody, tenantIdParam } from '../http/handlers.ts';
 import { authenticate } from '../http/middleware.ts';
 import { memberActor } from '../http/actor.ts';
-import { apiKeyIdInputSchema, createApiKeyInputSchema } from './schemas.ts';
+import { z } from 'zod';
+import { apiKeyIdInputSchema, apiKeyViewSchema, createApiKeyInputSchema } from './schemas.ts';
+import { tenantPathParams, type ApiDocs } from '../http/openapi.ts';
 import { createApiKey, listApiKeys, revokeApiKey } from './service.ts';
 
 const manager = (ctx: AppContext, req: Request) => memberActor(ctx, req, tenantIdParam(req), 'admin', { person: true });
@@ -29,4 +31,36 @@ export function apiKeyRoutes(ctx: AppContext): Router {
   });
 
   return router;
+}
+
+export function describeApiKeys(api: ApiDocs): void {
+  api.area('API keys', "A tenant's API keys (owners and admins, signed in as a person).", (a) => {
+    a.route({
+      method: 'post',
+      path: '/api/tenants/:id/api-keys',
+      summary: 'Create a key: the key itself is shown only in this answer',
+      auth: 'person',
+      params: tenantPathParams,
+      body: createApiKeyInputSchema,
+      status: 201,
+      response: z.object({ apiKey: apiKeyViewSchema, key: z.string() }).strict(),
+    });
+    a.route({
+      method: 'get',
+      path: '/api/tenants/:id/api-keys',
+      summary: 'The keys: prefix, role, expiry, last use',
+      auth: 'person',
+      params: tenantPathParams,
+      response: z.object({ apiKeys: z.array(apiKeyViewSchema) }).strict(),
+    });
+    a.route({
+      method: 'delete',
+      path: '/api/tenants/:id/api-keys/:apiKeyId',
+      summary: 'Revoke a key',
+      auth: 'person',
+      params: tenantPathParams.extend(apiKeyIdInputSchema.shape),
+      response: z.object({ apiKey: apiKeyViewSchema }).strict(),
+      errors: [400],
+    });
+  });
 }

@@ -17,3 +17,22 @@ export type CreateApiKeyInput = z.infer<typeof createApiKeyInputSchema>;
 
 export const apiKeyIdInputSchema = z.object({ apiKeyId: z.uuid() }).strict();
 export type ApiKeyIdInput = z.infer<typeof apiKeyIdInputSchema>;
+
+// --- answers ----------------------------------------------------------------------------------
+
+const isoTime = z.iso.datetime({ offset: true });
+
+export const apiKeyViewSchema = z
+  .object({
+    id: z.uuid(),
+    name: z.string(),
+    prefix: z.string(),
+    role: z.enum(['member', 'tenant_admin']),
+    createdBy: z.uuid().nullable(),
+    createdAt: isoTime,
+    expiresAt: isoTime.nullable(),
+    lastUsedAt: isoTime.nullable(),
+    revokedAt: isoTime.nullable(),
+  })
+  .strict()
+  .meta({ id: 'ApiKey' });

@@ -8,6 +8,8 @@ import { memberActor } from '../http/actor.ts';
 import type { TenantActor } from '../core/actor.ts';
 import { requireFeature } from '../entitlements/service.ts';
 import { auditQuerySchema, listAuditLogs, verifyAuditChain } from './service.ts';
+import { z } from 'zod';
+import { tenantPathParams, type ApiDocs } from '../http/openapi.ts';
 
 async function auditActor(ctx: AppContext, req: Request): Promise<TenantActor> {
   const tenantId = tenantIdParam(req);
@@ -31,4 +33,53 @@ export function auditRoutes(ctx: AppContext): Router {
   });
 
   return router;
+}
+
+export function describeAudit(api: ApiDocs): void {
+  api.area('Audit trail', "A tenant's audit trail and its hash chain (owners, admins; the audit_logs feature).", (a) => {
+    const values = z.record(z.string(), z.unknown()).nullable();
+    a.route({
+      method: 'get',
+      path: '/api/tenants/:id/audit',
+      summary: 'Entries, newest first, a page at a time; filters action, from, to',
+      auth: 'caller',
+      params: tenantPathParams,
+      query: auditQuerySchema,
+      response: z
+        .object({
+          entries: z.array(
+            z
+              .object({
+                seq: z.number().int(),
+                action: z.string(),
+                entityType: z.string(),
+                entityId: z.string().nullable(),
+                actor: z.object({ kind: z.string(), id: z.string().nullable(), role: z.string().nullable() }).strict(),
+                oldValues: values,
+                newValues: values,
+                ip: z.string().nullable(),
+                userAgent: z.string().nullable(),
+                createdAt: z.iso.datetime({ offset: true }),
+                prevHash: z.string().nullable(),
+                hash: z.string(),
+              })
+              .strict()
+              .meta({ id: 'AuditEntry' }),
+          ),
+          nextCursor: z.string().nullable(),
+        })
+        .strict(),
+      errors: [400],
+    });
+    a.route({
+      method: 'get',
+      path: '/api/tenants/:id/audit/verify',
+      summary: 'Check the hash chain',
+      auth: 'caller',
+      params: tenantPathParams,
+      response: z
+        .object({ ok: z.boolean(), brokenSeq: z.number().int().nullable(), checked: z.number().int(), reason: z.string().nullable() })
+        .strict(),
+    });
+  });
 }

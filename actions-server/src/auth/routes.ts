@@ -6,7 +6,18 @@ import { loginSchema } from '../tenants/schemas.ts';
 import { login } from './login.ts';
 import { refreshSession, revokeSession, revokeSessionsOf } from './sessions.ts';
 import { changePassword, requestEmailVerification, requestPasswordReset, resetPassword, verifyEmail } from './account.ts';
-import { changePasswordInputSchema, forgotInputSchema, refreshInputSchema, resetInputSchema, verifyEmailInputSchema } from './schemas.ts';
+import { z } from 'zod';
+import {
+  changePasswordInputSchema,
+  forgotInputSchema,
+  loginResultSchema,
+  refreshInputSchema,
+  resetInputSchema,
+  sessionsEndedSchema,
+  sessionTokensSchema,
+  verifyEmailInputSchema,
+} from './schemas.ts';
+import { statusSchema, type ApiDocs } from '../http/openapi.ts';
 
 // Answers carrying tokens are never cached by anyone in between.
 const noStore = (res: import('express').Response) => res.setHeader('Cache-Control', 'no-store');
@@ -84,4 +95,81 @@ export function authRoutes(ctx: AppContext): Router {
   });
 
   return router;
+}
+
+const accepted = statusSchema('accepted');
+
+export function describeAuth(api: ApiDocs): void {
+  api.area('Auth', 'Sessions and accounts: sign in, refresh, sign out, passwords, email verification.', (a) => {
+    a.route({
+      method: 'post',
+      path: '/api/auth/login',
+      summary: "Sign in on a tenant's host (platform admins on the platform host)",
+      auth: 'anonymous',
+      body: loginSchema,
+      response: loginResultSchema,
+      errors: [401, 403, 410],
+    });
+    a.route({
+      method: 'post',
+      path: '/api/auth/refresh',
+      summary: 'A new access token and the next refresh token (single use; a reused one ends the session)',
+      auth: 'anonymous',
+      body: refreshInputSchema,
+      response: sessionTokensSchema,
+      errors: [401, 403, 410],
+    });
+    a.route({ method: 'post', path: '/api/auth/logout', summary: 'End this session', auth: 'person', response: sessionsEndedSchema });
+    a.route({
+      method: 'post',
+      path: '/api/auth/logout-all',
+      summary: 'End every session of the person',
+      auth: 'person',
+      response: sessionsEndedSchema,
+    });
+    a.route({
+      method: 'post',
+      path: '/api/auth/password',
+      summary: "Change the password; ends the person's other sessions",
+      auth: 'person',
+      body: changePasswordInputSchema,
+      response: z.object({ status: z.literal('ok'), otherSessionsEnded: z.number().int() }).strict(),
+    });
+    a.route({
+      method: 'post',
+      path: '/api/auth/forgot',
+      summary: 'Mail a reset link; the same answer whether or not the address has an account',
+      auth: 'anonymous',
+      body: forgotInputSchema,
+      status: 202,
+      response: accepted.extend({ message: z.string() }).strict(),
+      errors: [403, 410],
+    });
+    a.route({
+      method: 'post',
+      path: '/api/auth/reset',
+      summary: 'Set a new password with a reset link (single use, 1 hour); ends every session',
+      auth: 'anonymous',
+      body: resetInputSchema,
+      response: statusSchema('ok').extend({ message: z.string() }).strict(),
+      errors: [410],
+    });
+    a.route({
+      method: 'post',
+      path: '/api/auth/verify-email',
+      summary: 'Confirm the address with a verification link (single use, 72 hours)',
+      auth: 'anonymous',
+      body: verifyEmailInputSchema,
+      response: statusSchema('ok').strict(),
+      errors: [410],
+    });
+    a.route({
+      method: 'post',
+      path: '/api/auth/verify-email/resend',
+      summary: 'Mail a new verification link',
+      auth: 'person',
+      status: 202,
+      response: accepted.strict(),
+    });
+  });
 }

@@ -7,7 +7,18 @@ import type { AppContext } from '../core/context.ts';
 import { parseBody } from '../http/handlers.ts';
 import { authenticate, requireTenantHost } from '../http/middleware.ts';
 import type { TenantRole } from '../auth/tokens.ts';
-import { cancelInputSchema, changePlanInputSchema, checkoutInputSchema, portalInputSchema, resumeInputSchema } from './schemas.ts';
+import {
+  cancelInputSchema,
+  changePlanInputSchema,
+  checkoutInputSchema,
+  portalInputSchema,
+  resumeInputSchema,
+  stripeEventSchema,
+  SUBSCRIPTION_STATUSES,
+} from './schemas.ts';
+import { z } from 'zod';
+import type { ApiDocs } from '../http/openapi.ts';
+import { BILLING_INTERVALS } from './prices.ts';
 import { cancelSubscription, changePlan, resumeSubscription } from './subscription.ts';
 import { createCheckoutSession, createPortalSession, getBilling } from './service.ts';
 import type { MemberActor } from '../core/actor.ts';
@@ -74,4 +85,107 @@ export function billingRoutes(ctx: AppContext): Router {
   });
 
   return router;
+}
+
+const isoTime = z.iso.datetime({ offset: true });
+
+const billingSchema = z
+  .object({
+    plan: z.string(),
+    interval: z.enum(BILLING_INTERVALS).nullable(),
+    subscriptionStatus: z.enum(SUBSCRIPTION_STATUSES).nullable(),
+    currentPeriodStart: isoTime.nullable(),
+    currentPeriodEnd: isoTime.nullable(),
+    cancelAtPeriodEnd: z.boolean(),
+    trialEndsAt: isoTime.nullable(),
+    pastDue: z.boolean(),
+    graceEndsAt: isoTime.nullable(),
+    lastPaymentAt: isoTime.nullable(),
+    hasBillingAccount: z.boolean(),
+    features: z.record(z.string(), z.boolean()),
+    notices: z.array(
+      z.object({ kind: z.string(), message: z.string(), data: z.record(z.string(), z.unknown()), createdAt: isoTime }).strict(),
+    ),
+  })
+  .strict()
+  .meta({ id: 'Billing' });
+
+export function describeBilling(api: ApiDocs): void {
+  api.area(
+    'Billing',
+    "The host's tenant's plan and Stripe subscription. Reachable while the tenant is suspended (owners only), so it can pay its way back; 503 without STRIPE_SECRET_KEY.",
+    (a) => {
+      const billingAnswer = z.object({ billing: billingSchema }).strict();
+      const manage = { auth: 'caller', tenantHost: true } as const;
+      a.route({
+        method: 'post',
+        path: WEBHOOK_PATH,
+        summary: "Stripe's signed events, applied once",
+        description: 'The body is checked against the Stripe-Signature header, byte for byte.',
+        auth: 'anonymous',
+        body: stripeEventSchema,
+        response: z
+          .object({
+            received: z.literal(true),
+            status: z.enum(['processed', 'ignored', 'duplicate']),
+            eventId: z.string(),
+            tenantId: z.uuid().nullable(),
+          })
+          .strict(),
+      });
+      a.route({
+        method: 'get',
+        path: '/api/billing',
+        summary: 'Plan, subscription, past-due state, features, notices; and whether billing is enabled (members)',
+        ...manage,
+        response: z.object({ billing: billingSchema.extend({ enabled: z.boolean() }) }).strict(),
+      });
+      a.route({
+        method: 'post',
+        path: '/api/billing/checkout',
+        summary: "A Stripe Checkout session (owners, admins); redirect URLs must be the tenant's own hosts",
+        ...manage,
+        body: checkoutInputSchema,
+        response: z.object({ sessionId: z.string(), url: z.string() }).strict(),
+        errors: [400, 409, 502],
+      });
+      a.route({
+        method: 'post',
+        path: '/api/billing/portal',
+        summary: 'A Stripe customer portal session (owners, admins)',
+        ...manage,
+        body: portalInputSchema,
+        response: z.object({ url: z.string() }).strict(),
+        errors: [409, 502],
+      });
+      a.route({
+        method: 'post',
+        path: '/api/billing/change-plan',
+        summary: 'Move the subscription to another plan, prorated (owners, admins)',
+        description: '409: the current plan, no subscription, or a downgrade the usage does not fit (details.limits).',
+        ...manage,
+        body: changePlanInputSchema,
+        response: billingAnswer,
+        errors: [409, 502],
+      });
+      a.route({
+        method: 'post',
+        path: '/api/billing/cancel',
+        summary: 'Cancel at the period end (default) or at once (owners, admins)',
+        ...manage,
+        body: cancelInputSchema,
+        response: billingAnswer,
+        errors: [409, 502],
+      });
+      a.route({
+        method: 'post',
+        path: '/api/billing/resume',
+        summary: 'Keep a subscription that was set to end with its period (owners, admins)',
+        ...manage,
+        body: resumeInputSchema,
+        response: billingAnswer,
+        errors: [409, 502],
+      });
+    },
+  );
 }

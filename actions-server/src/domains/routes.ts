@@ -8,6 +8,9 @@ import { assertMember, authenticate } from '../http/middleware.ts';
 import { requestActor } from '../http/actor.ts';
 import { domainSchema } from '../tenants/schemas.ts';
 import { domainStatus, verifyDomainNow, type DomainDeps } from './verification.ts';
+import { z } from 'zod';
+import { tenantPathParams, type ApiDocs } from '../http/openapi.ts';
+import { domainStatusSchema } from './schemas.ts';
 
 const deps = (ctx: AppContext): DomainDeps => ({ pool: ctx.pool, env: ctx.env, log: ctx.log });
 
@@ -49,4 +52,39 @@ export function internalDomainRoutes(ctx: AppContext): Router {
     res.json({ domain: domain.data, allowed: true });
   });
   return router;
+}
+
+export function describeDomains(api: ApiDocs): void {
+  api.area('Custom domains', "Proof of ownership of a tenant's custom domain, and the TLS proxy's question.", (a) => {
+    const answer = z.object({ domain: domainStatusSchema }).strict();
+    a.route({
+      method: 'get',
+      path: '/api/tenants/:id/domain',
+      summary: "The custom domain's proof: record to publish, state, method, last and next check (owners, admins)",
+      auth: 'caller',
+      params: tenantPathParams,
+      response: answer,
+    });
+    a.route({
+      method: 'post',
+      path: '/api/tenants/:id/domain/verify',
+      summary: 'Check DNS now (owners, admins)',
+      description:
+        '409 DOMAIN_NOT_VERIFIED (details.reason: record_missing, token_mismatch, cname_mismatch); 502 DNS_LOOKUP_FAILED when DNS does not answer.',
+      auth: 'caller',
+      params: tenantPathParams,
+      response: answer,
+      errors: [409, 502],
+    });
+    a.route({
+      method: 'get',
+      path: '/api/internal/domains/allowed',
+      summary: "A TLS proxy's on-demand question: 200 only for a verified custom domain of a tenant that is not archived",
+      description: 'Answers on any Host, before tenant resolution and rate limits.',
+      auth: 'anonymous',
+      query: z.object({ domain: z.string() }),
+      response: z.object({ domain: z.string(), allowed: z.literal(true) }).strict(),
+      errors: [400],
+    });
+  });
 }

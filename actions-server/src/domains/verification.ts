@@ -6,12 +6,14 @@
 // public.tenants.custom_domain_verified_at stays the one flag resolution reads:
 // changing it NOTIFYs every process's resolution cache (tg_tenants__notify).
 import { randomBytes } from 'node:crypto';
+import type { z } from 'zod';
 import type { Env } from '../core/config.ts';
 import type { Logger } from '../core/log.ts';
 import { AppError } from '../core/errors.ts';
 import { asSystem, type Client, type Pool } from '../db/tx.ts';
 import type { Actor } from '../core/actor.ts';
 import { DomainDns, type DnsEnv } from './dns.ts';
+import type { domainStatusSchema } from './schemas.ts';
 
 export type VerificationEnv = DnsEnv &
   Pick<Env, 'DOMAIN_VERIFICATION_PREFIX' | 'CUSTOM_DOMAIN_TARGET' | 'DOMAIN_VERIFICATION_WINDOW_DAYS' | 'DOMAIN_RECHECK_GRACE_HOURS'>;
@@ -25,7 +27,7 @@ export interface DomainDeps {
 export type FailureReason = 'record_missing' | 'token_mismatch' | 'cname_mismatch' | 'dns_unavailable';
 export type CheckResult = { ok: true } | { ok: false; reason: FailureReason; code?: string };
 
-type State = 'pending' | 'verified' | 'expired';
+type State = DomainStatus['state'];
 
 interface Row {
   tenant_id: string;
@@ -42,22 +44,7 @@ interface Row {
   verified_at: Date | null;
 }
 
-export interface DomainStatus {
-  domain: string;
-  state: State;
-  verified: boolean;
-  method: 'dns' | 'manual' | null;
-  /** What the tenant publishes. */
-  record: { type: 'TXT'; name: string; value: string };
-  /** Present when the platform requires the domain to point at it. */
-  cname: { name: string; target: string } | null;
-  lastCheckedAt: string | null;
-  lastResult: string | null;
-  nextCheckAt: string | null;
-  expiresAt: string | null;
-  missingSince: string | null;
-  verifiedAt: string | null;
-}
+export type DomainStatus = z.infer<typeof domainStatusSchema>;
 
 /** First automatic check a minute after the token is issued, then doubling up to six hours. */
 const FIRST_CHECK_SECONDS = 60;

@@ -10,7 +10,16 @@ import { assertMember, authenticate, requirePlatformAdmin } from '../http/middle
 import { requestActor } from '../http/actor.ts';
 import { planIdSchema } from '../tenants/schemas.ts';
 import { PLATFORM_ADMIN_ROLE } from '../auth/tokens.ts';
-import { getTenantEntitlements, setPlanEntitlements, setTenantEntitlements } from './service.ts';
+import {
+  getTenantEntitlements,
+  LIMIT_KEYS,
+  planEntitlementsSchema,
+  setPlanEntitlements,
+  setTenantEntitlements,
+  tenantEntitlementsSchema,
+} from './service.ts';
+import { z } from 'zod';
+import { tenantPathParams, type ApiDocs } from '../http/openapi.ts';
 
 export function entitlementRoutes(ctx: AppContext): Router {
   const router = Router();
@@ -37,4 +46,54 @@ export function entitlementRoutes(ctx: AppContext): Router {
   });
 
   return router;
+}
+
+const features = z.record(z.string(), z.boolean());
+const limits = z.object(Object.fromEntries(LIMIT_KEYS.map((k) => [k, z.number().int()])));
+
+const tenantEntitlementsAnswer = z
+  .object({
+    entitlements: z
+      .object({
+        tenantId: z.uuid(),
+        plan: z.string(),
+        features,
+        limits,
+        overrides: z.object({ features, limits: limits.partial() }).strict(),
+        availableIn: z.record(z.string(), z.array(z.string())),
+      })
+      .strict()
+      .meta({ id: 'TenantEntitlements', description: 'Limits: -1 = unlimited.' }),
+  })
+  .strict();
+
+export function describeEntitlements(api: ApiDocs): void {
+  api.area('Entitlements', "Plans' features and limits, and a tenant's overrides.", (a) => {
+    a.route({
+      method: 'get',
+      path: '/api/tenants/:id/features',
+      summary: "Effective features and limits, the tenant's overrides, and the plans that include each missing feature",
+      auth: 'caller',
+      params: tenantPathParams,
+      response: tenantEntitlementsAnswer,
+    });
+    a.route({
+      method: 'put',
+      path: '/api/tenants/:id/entitlements',
+      summary: "Set (a value) or remove (null) a tenant's overrides (platform admins); audited in the tenant's trail",
+      auth: 'platformAdmin',
+      params: tenantPathParams,
+      body: tenantEntitlementsSchema,
+      response: tenantEntitlementsAnswer,
+    });
+    a.route({
+      method: 'put',
+      path: '/api/plans/:id/entitlements',
+      summary: "Set a plan's features and limits (platform admins); audited in platform_audit_logs",
+      auth: 'platformAdmin',
+      params: z.object({ id: planIdSchema }),
+      body: planEntitlementsSchema,
+      response: z.object({ plan: z.object({ plan: z.string(), features, limits }).strict() }).strict(),
+    });
+  });
 }

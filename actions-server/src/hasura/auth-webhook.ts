@@ -16,7 +16,7 @@ import { identityStanding, lowerRole } from './session.ts';
 
 export const AUTH_WEBHOOK_PATH = '/hasura/auth';
 
-const webhookBodySchema = z.object({
+export const webhookBodySchema = z.object({
   // Header names arrive in whatever case the client used.
   headers: z.record(z.string(), z.string()).transform((h) => Object.fromEntries(Object.entries(h).map(([k, v]) => [k.toLowerCase(), v]))),
   request: z.unknown().optional(),

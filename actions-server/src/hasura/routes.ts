@@ -7,9 +7,11 @@ import { timingSafeEqual } from 'node:crypto';
 import { Router, type Request, type RequestHandler } from 'express';
 import type { AppContext } from '../core/context.ts';
 import { AppError, errorBody, toAppError } from '../core/errors.ts';
-import { ACTIONS_PATH, actionError, dispatchAction } from './actions.ts';
-import { AUTH_WEBHOOK_PATH, authenticateHasuraRequest } from './auth-webhook.ts';
-import { EVENTS_PATH, handleEventDelivery } from './events.ts';
+import { ACTIONS_PATH, actionError, actionPayloadSchema, dispatchAction } from './actions.ts';
+import { AUTH_WEBHOOK_PATH, authenticateHasuraRequest, webhookBodySchema } from './auth-webhook.ts';
+import { EVENTS_PATH, EVENT_TRIGGERS, eventDeliverySchema, handleEventDelivery } from './events.ts';
+import { z } from 'zod';
+import { errorSchema, type ApiDocs } from '../http/openapi.ts';
 
 export const ACTIONS_SECRET_HEADER = 'x-actions-secret';
 export const EVENT_SECRET_HEADER = 'x-hasura-event-secret';
@@ -85,4 +87,61 @@ export function hasuraRoutes(ctx: AppContext): Router {
   });
 
   return router;
+}
+
+/** Hasura's own error format for an action (hasura/actions.ts actionError). */
+const actionErrorSchema = z
+  .object({
+    message: z.string(),
+    extensions: z.object({ code: z.string(), details: z.record(z.string(), z.unknown()).optional() }).strict(),
+  })
+  .strict()
+  .meta({ id: 'HasuraActionError' });
+
+export function describeHasura(api: ApiDocs): void {
+  api.area('Hasura', 'The endpoints Hasura calls: the auth webhook, the action dispatcher, event deliveries.', (a) => {
+    a.route({
+      method: 'post',
+      path: AUTH_WEBHOOK_PATH,
+      summary: "Auth webhook (POST mode): the caller's token or API key as Hasura session variables",
+      description: 'Only 200 and 401 mean something to Hasura: every refusal is 401.',
+      auth: 'anonymous',
+      body: webhookBodySchema,
+      response: z.record(z.string(), z.string()),
+      errors: [401],
+    });
+    a.route({
+      method: 'post',
+      path: ACTIONS_PATH,
+      summary: 'Action dispatcher: runs the named action with the session variables Hasura passes',
+      description: "Refusals are in Hasura's action error format; 503 (one error shape) when ACTIONS_SECRET is not configured.",
+      auth: 'actionsSecret',
+      body: actionPayloadSchema,
+      response: z.unknown(),
+      errors: [400, 401, 403, 404, 409, 410, 429],
+      errorBodies: {
+        // A body that is not JSON at all is refused before the dispatcher, in the one error shape.
+        400: z.union([actionErrorSchema, errorSchema]),
+        401: actionErrorSchema,
+        403: actionErrorSchema,
+        404: actionErrorSchema,
+        409: actionErrorSchema,
+        410: actionErrorSchema,
+        429: actionErrorSchema,
+      },
+    });
+    a.route({
+      method: 'post',
+      path: `${EVENTS_PATH}/:name`,
+      summary: 'An event trigger delivery, applied once per event id',
+      auth: 'eventSecret',
+      params: z.object({ name: z.enum(EVENT_TRIGGERS) }),
+      body: eventDeliverySchema,
+      response: z.union([
+        z.object({ status: z.literal('processed'), result: z.unknown() }).strict(),
+        z.object({ status: z.literal('duplicate') }).strict(),
+      ]),
+      errors: [404],
+    });
+  });
 }

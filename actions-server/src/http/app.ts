@@ -4,26 +4,27 @@ import type { AppContext } from '../core/context.ts';
 import { errorHandler, notFoundHandler } from './handlers.ts';
 import { requestId, tenantContext } from './middleware.ts';
 import { requestLog } from './request-log.ts';
-import { admission, healthRoutes, probeRoutes } from './health.ts';
+import { admission, describeHealth, healthRoutes, probeRoutes } from './health.ts';
+import { ApiDocs, describeOpenApi, openApiRoutes, type OpenApiDocument } from './openapi.ts';
 import { Lifecycle } from '../lifecycle/state.ts';
-import { tenantRoutes } from '../tenants/routes.ts';
-import { authRoutes } from '../auth/routes.ts';
-import { auditRoutes } from '../audit/routes.ts';
-import { invitationRoutes } from '../invitations/routes.ts';
-import { billingRoutes, WEBHOOK_PATH } from '../billing/routes.ts';
-import { hasuraRoutes } from '../hasura/routes.ts';
-import { usageRoutes } from '../usage/routes.ts';
-import { moveRoutes } from '../tenants/move/routes.ts';
-import { portabilityRoutes } from '../portability/routes.ts';
-import { entitlementRoutes } from '../entitlements/routes.ts';
+import { describeTenants, tenantRoutes } from '../tenants/routes.ts';
+import { authRoutes, describeAuth } from '../auth/routes.ts';
+import { auditRoutes, describeAudit } from '../audit/routes.ts';
+import { describeInvitations, invitationRoutes } from '../invitations/routes.ts';
+import { billingRoutes, describeBilling, WEBHOOK_PATH } from '../billing/routes.ts';
+import { describeHasura, hasuraRoutes } from '../hasura/routes.ts';
+import { describeUsage, usageRoutes } from '../usage/routes.ts';
+import { describeMoves, moveRoutes } from '../tenants/move/routes.ts';
+import { describePortability, portabilityRoutes } from '../portability/routes.ts';
+import { describeEntitlements, entitlementRoutes } from '../entitlements/routes.ts';
 import { apiGuardMiddleware } from '../limits/api-guard.ts';
-import { domainRoutes, internalDomainRoutes } from '../domains/routes.ts';
+import { describeDomains, domainRoutes, internalDomainRoutes } from '../domains/routes.ts';
 import { apiHeaders, baseHeaders, corsMiddleware } from './security.ts';
-import { meteringRoutes } from '../metering/routes.ts';
-import { webhookRoutes } from '../webhooks/routes.ts';
-import { analyticsRoutes } from '../analytics/routes.ts';
-import { memberRoutes } from '../members/routes.ts';
-import { apiKeyRoutes } from '../apikeys/routes.ts';
+import { describeMetering, meteringRoutes } from '../metering/routes.ts';
+import { describeWebhooks, webhookRoutes } from '../webhooks/routes.ts';
+import { analyticsRoutes, describeAnalytics } from '../analytics/routes.ts';
+import { describeMembers, memberRoutes } from '../members/routes.ts';
+import { apiKeyRoutes, describeApiKeys } from '../apikeys/routes.ts';
 
 /** Paths that must see the raw request body (signature checks), so JSON parsing skips them. */
 export const RAW_BODY_PATHS = new Set<string>([WEBHOOK_PATH]);
@@ -31,6 +32,7 @@ export const RAW_BODY_PATHS = new Set<string>([WEBHOOK_PATH]);
 /** Every capability's routers; each route names its full path, so no router shadows another's. */
 const ROUTERS: ((ctx: AppContext) => Router)[] = [
   healthRoutes,
+  () => openApiRoutes(apiDocument),
   authRoutes,
   auditRoutes,
   invitationRoutes,
@@ -48,6 +50,44 @@ const ROUTERS: ((ctx: AppContext) => Router)[] = [
   billingRoutes,
   hasuraRoutes,
 ];
+
+/**
+ * Every area's description of its routes (OpenAPI, served at /api/openapi.json).
+ * An area that adds a route describes it in its describe function, beside its
+ * router; a router added here needs its describe function added below.
+ */
+const DESCRIPTIONS: ((api: ApiDocs) => void)[] = [
+  describeOpenApi,
+  describeHealth,
+  describeAuth,
+  describeTenants,
+  describeDomains,
+  describeEntitlements,
+  describeMembers,
+  describeInvitations,
+  describeApiKeys,
+  describeMoves,
+  describePortability,
+  describeUsage,
+  describeAudit,
+  describeBilling,
+  describeMetering,
+  describeAnalytics,
+  describeWebhooks,
+  describeHasura,
+];
+
+let document: OpenApiDocument | undefined;
+
+/** The OpenAPI document of this server, generated once. */
+export function apiDocument(): OpenApiDocument {
+  if (!document) {
+    const api = new ApiDocs();
+    for (const describe of DESCRIPTIONS) describe(api);
+    document = api.document();
+  }
+  return document;
+}
 
 export function createApp(ctx: AppContext): express.Express {
   const app = express();

@@ -1,10 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Router, type RequestHandler as ExpressHandler } from 'express';
+import { z } from 'zod';
 import type { AppContext } from '../core/context.ts';
 import { AppError, databaseUnavailableReason, errorBody } from '../core/errors.ts';
 import { listMigrations } from '../db/migrate.ts';
 import type { Pool } from '../db/tx.ts';
 import type { Lifecycle } from '../lifecycle/state.ts';
+import type { ApiDocs } from './openapi.ts';
 
 export const LIVE_PATH = '/api/health/live';
 export const READY_PATH = '/api/health/ready';
@@ -101,13 +103,50 @@ async function ready(lifecycle: Lifecycle, pool: Pool, res: ServerResponse, prob
  * as the process runs; ready answers 503 while starting, draining, or when the
  * database is unreachable or lacks this build's migrations.
  */
-export function probeRoutes(ctx: AppContext, lifecycle: Lifecycle): ExpressHandler {
-  return (req, res, next) => {
-    if (req.method !== 'GET' && req.method !== 'HEAD') return next();
-    if (req.path === LIVE_PATH) return live(lifecycle, res);
-    if (req.path === READY_PATH) return void ready(lifecycle, ctx.pool, res, ctx.deploymentProblems);
-    next();
-  };
+export function probeRoutes(ctx: AppContext, lifecycle: Lifecycle): Router {
+  const router = Router();
+  router.get(LIVE_PATH, (_req, res) => live(lifecycle, res));
+  router.get(READY_PATH, (_req, res) => void ready(lifecycle, ctx.pool, res, ctx.deploymentProblems));
+  return router;
+}
+
+const phaseSchema = z.enum(['starting', 'serving', 'draining', 'stopped']);
+
+export function describeHealth(api: ApiDocs): void {
+  api.area('Health', 'Probes for orchestrators and a reachability check.', (a) => {
+    a.route({
+      method: 'get',
+      path: '/api/health',
+      summary: "Platform host: the database answers; tenant host: the tenant's status",
+      auth: 'anonymous',
+      response: z.union([
+        z.object({ status: z.literal('ok'), database: z.literal('up') }).strict(),
+        z.object({ status: z.literal('ok'), tenant: z.object({ slug: z.string(), status: z.string() }).strict() }).strict(),
+      ]),
+    });
+    a.route({
+      method: 'get',
+      path: LIVE_PATH,
+      summary: 'Liveness: 200 while the process runs, from its first moment',
+      auth: 'anonymous',
+      response: z.object({ status: z.literal('alive'), phase: phaseSchema, uptimeSeconds: z.number().int() }).strict(),
+    });
+    a.route({
+      method: 'get',
+      path: READY_PATH,
+      summary: "Readiness: serving, the database answers and holds this build's newest migration (else 503)",
+      auth: 'anonymous',
+      response: z
+        .object({
+          status: z.literal('ready'),
+          phase: phaseSchema,
+          database: z.literal('up'),
+          migrations: z.literal('applied'),
+          problems: z.array(z.string()).optional(),
+        })
+        .strict(),
+    });
+  });
 }
 
 /**

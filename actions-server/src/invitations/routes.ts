@@ -7,7 +7,10 @@ import { parseBody, tenantIdParam } from '../http/handlers.ts';
 import { authenticate, requireTenantHost } from '../http/middleware.ts';
 import { InvalidTokenError } from '../auth/tokens.ts';
 import { memberActor, requestActor } from '../http/actor.ts';
-import { acceptInputSchema, inviteInputSchema, revokeInputSchema } from './schemas.ts';
+import { z } from 'zod';
+import { acceptInputSchema, invitationViewSchema, inviteInputSchema, revokeInputSchema } from './schemas.ts';
+import { tenantPathParams, type ApiDocs } from '../http/openapi.ts';
+import { sessionTokensSchema } from '../auth/schemas.ts';
 import { acceptInvitation, inviteMember, listInvitations, revokeInvitation, type AcceptActor } from './service.ts';
 
 // Invitations name who sent them: an API key invites nobody.
@@ -62,4 +65,48 @@ export function invitationRoutes(ctx: AppContext): Router {
   );
 
   return router;
+}
+
+export function describeInvitations(api: ApiDocs): void {
+  api.area('Invitations', 'Invite people to a tenant; the invitee accepts on the tenant host.', (a) => {
+    a.route({
+      method: 'post',
+      path: '/api/tenants/:id/invitations',
+      summary: 'Invite an address (owners, admins; only owners invite admins): the token is shown once and mailed',
+      auth: 'person',
+      params: tenantPathParams,
+      body: inviteInputSchema,
+      status: 201,
+      response: z.object({ invitation: invitationViewSchema, token: z.string() }).strict(),
+      errors: [409],
+    });
+    a.route({
+      method: 'get',
+      path: '/api/tenants/:id/invitations',
+      summary: 'Pending invitations (owners, admins)',
+      auth: 'person',
+      params: tenantPathParams,
+      response: z.object({ invitations: z.array(invitationViewSchema) }).strict(),
+    });
+    a.route({
+      method: 'delete',
+      path: '/api/tenants/:id/invitations/:invitationId',
+      summary: 'Revoke an invitation (owners, admins)',
+      auth: 'person',
+      params: tenantPathParams.extend({ invitationId: z.uuid() }),
+      response: z.object({ invitation: invitationViewSchema }).strict(),
+      errors: [400, 409, 410],
+    });
+    a.route({
+      method: 'post',
+      path: '/api/invitations/accept',
+      summary:
+        'Accept an invitation on its tenant host: with a token of the invitee, their password, or {name, password} for a new account',
+      auth: 'optionalPerson',
+      tenantHost: true,
+      body: acceptInputSchema,
+      response: sessionTokensSchema.extend({ tenantId: z.uuid(), userId: z.uuid(), role: z.enum(['admin', 'member']) }),
+      errors: [403, 409, 410],
+    });
+  });
 }

@@ -32,3 +32,24 @@ export const acceptInputSchema = z
   })
   .strict();
 export type AcceptInput = z.infer<typeof acceptInputSchema>;
+
+// --- answers ----------------------------------------------------------------------------------
+
+const isoTime = z.iso.datetime({ offset: true });
+
+export const invitationViewSchema = z
+  .object({
+    id: z.uuid(),
+    tenantId: z.uuid(),
+    email: z.string(),
+    role: z.enum(INVITABLE_ROLES),
+    status: z.enum(['pending', 'accepted', 'revoked', 'expired']),
+    invitedBy: z.uuid(),
+    expiresAt: isoTime,
+    acceptedAt: isoTime.nullable(),
+    acceptedBy: z.uuid().nullable(),
+    revokedAt: isoTime.nullable(),
+    createdAt: isoTime,
+  })
+  .strict()
+  .meta({ id: 'Invitation' });

@@ -5,7 +5,9 @@ import type { AppContext } from '../core/context.ts';
 import { parseBody, tenantIdParam } from '../http/handlers.ts';
 import { authenticate } from '../http/middleware.ts';
 import { memberActor } from '../http/actor.ts';
-import { changeRoleInputSchema, identityInputSchema, listMembersInputSchema } from './schemas.ts';
+import { z } from 'zod';
+import { changeRoleInputSchema, identityInputSchema, listMembersInputSchema, memberViewSchema, removedMemberSchema } from './schemas.ts';
+import { tenantPathParams, type ApiDocs } from '../http/openapi.ts';
 import { changeRole, leaveTenant, listMembers, removeMember, transferOwnership } from './service.ts';
 
 const actorFor = (ctx: AppContext, req: Request, opts: { person: boolean }) => memberActor(ctx, req, tenantIdParam(req), 'member', opts);
@@ -39,4 +41,58 @@ export function memberRoutes(ctx: AppContext): Router {
   });
 
   return router;
+}
+
+export function describeMembers(api: ApiDocs): void {
+  api.area('Members', "A tenant's members: list, change a role, remove, leave, transfer ownership.", (a) => {
+    const memberPath = tenantPathParams.extend({ identityId: z.uuid() });
+    a.route({
+      method: 'get',
+      path: '/api/tenants/:id/members',
+      summary: 'The members, oldest first, a page at a time (members)',
+      auth: 'caller',
+      params: tenantPathParams,
+      query: listMembersInputSchema,
+      response: z.object({ members: z.array(memberViewSchema), nextCursor: z.string().nullable() }).strict(),
+      errors: [400],
+    });
+    a.route({
+      method: 'post',
+      path: '/api/tenants/:id/members/leave',
+      summary: 'Leave the tenant (the last owner transfers ownership first: 409)',
+      auth: 'person',
+      params: tenantPathParams,
+      response: removedMemberSchema,
+      errors: [409],
+    });
+    a.route({
+      method: 'patch',
+      path: '/api/tenants/:id/members/:identityId',
+      summary: "Change a member's role (owners)",
+      auth: 'person',
+      params: memberPath,
+      body: changeRoleInputSchema.omit({ identityId: true }),
+      response: z.object({ member: memberViewSchema }).strict(),
+      errors: [409],
+    });
+    a.route({
+      method: 'delete',
+      path: '/api/tenants/:id/members/:identityId',
+      summary: "Remove a member and the person's tenant data row (owners: anyone; admins: members)",
+      auth: 'person',
+      params: memberPath,
+      response: removedMemberSchema,
+      errors: [400, 409],
+    });
+    a.route({
+      method: 'post',
+      path: '/api/tenants/:id/transfer-ownership',
+      summary: 'That member becomes owner, the caller admin (owners)',
+      auth: 'person',
+      params: tenantPathParams,
+      body: identityInputSchema,
+      response: z.object({ owner: memberViewSchema, previousOwner: memberViewSchema }).strict(),
+      errors: [409],
+    });
+  });
 }

@@ -19,3 +19,19 @@ export type ChangeRoleInput = z.infer<typeof changeRoleInputSchema>;
 
 export const identityInputSchema = z.object({ identityId: z.uuid() }).strict();
 export type IdentityInput = z.infer<typeof identityInputSchema>;
+
+// --- answers ----------------------------------------------------------------------------------
+
+export const memberViewSchema = z
+  .object({
+    identityId: z.uuid(),
+    email: z.string(),
+    name: z.string().nullable(),
+    role: memberRoleSchema,
+    emailVerified: z.boolean(),
+    joinedAt: z.iso.datetime({ offset: true }),
+  })
+  .strict()
+  .meta({ id: 'Member' });
+
+export const removedMemberSchema = z.object({ removed: z.object({ identityId: z.uuid(), role: memberRoleSchema }).strict() }).strict();

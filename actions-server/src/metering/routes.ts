@@ -18,6 +18,8 @@ import {
   updateMeterSchema,
 } from './schemas.ts';
 import { checkUsage, createMeter, listMeters, setPlanMeter, setTenantMeterCap, trackUsage, updateMeter } from './service.ts';
+import { tenantPathParams, type ApiDocs } from '../http/openapi.ts';
+import { trackBatchSchema, trackEventSchema } from './schemas.ts';
 
 export function parseBody<T>(schema: z.ZodType<T>, body: unknown, what = 'body'): T {
   const parsed = schema.safeParse(body ?? {});
@@ -88,4 +90,103 @@ export function meteringRoutes(ctx: AppContext): Router {
   });
 
   return router;
+}
+
+const meterSchema = z
+  .object({ id: z.string(), name: z.string(), aggregation: z.enum(['sum', 'count', 'max']), unit: z.string() })
+  .strict()
+  .meta({ id: 'Meter' });
+const meterAnswer = z.object({ meter: meterSchema }).strict();
+
+export function describeMetering(api: ApiDocs): void {
+  api.area('Metering', "Usage events for product meters on a tenant's host, and meters and caps for platform admins.", (a) => {
+    const meterPath = z.object({ meterId: meterIdSchema });
+    a.route({
+      method: 'post',
+      path: '/api/v1/usage/track',
+      summary: 'One usage event, or {events: [...]} (at most 1,000): 201 when any was new, 200 when all were duplicates',
+      auth: 'caller',
+      tenantHost: true,
+      body: z.union([trackBatchSchema, trackEventSchema]),
+      status: [201, 200],
+      response: z
+        .object({
+          accepted: z.number().int(),
+          duplicates: z.number().int(),
+          events: z.array(z.object({ id: z.string(), idempotency_key: z.string(), duplicate: z.boolean() }).strict()),
+        })
+        .strict(),
+    });
+    a.route({
+      method: 'post',
+      path: '/api/v1/usage/check',
+      summary: 'Whether an amount of a meter is still allowed this period',
+      auth: 'caller',
+      tenantHost: true,
+      body: checkBodySchema,
+      response: z
+        .object({
+          allowed: z.boolean(),
+          remaining: z.number().nullable(),
+          resetsAt: z.iso.datetime({ offset: true }),
+          usage: z.number(),
+          cap: z.number().nullable(),
+          enforcement: z.string().nullable(),
+        })
+        .strict(),
+    });
+    a.route({
+      method: 'get',
+      path: '/api/v1/meters',
+      summary: 'The meters',
+      auth: 'caller',
+      response: z.object({ meters: z.array(meterSchema) }).strict(),
+    });
+    a.route({
+      method: 'post',
+      path: '/api/v1/meters',
+      summary: 'Create a meter (platform admins)',
+      auth: 'platformAdmin',
+      body: createMeterSchema,
+      status: 201,
+      response: meterAnswer,
+      errors: [409],
+    });
+    a.route({
+      method: 'patch',
+      path: '/api/v1/meters/:meterId',
+      summary: 'Rename a meter or change its unit (platform admins)',
+      auth: 'platformAdmin',
+      params: meterPath,
+      body: updateMeterSchema,
+      response: meterAnswer,
+    });
+    a.route({
+      method: 'put',
+      path: '/api/v1/plans/:planId/meters/:meterId',
+      summary: "A plan's cap of a meter (null = unlimited) and its Stripe meter (platform admins)",
+      auth: 'platformAdmin',
+      params: meterPath.extend({ planId: z.string() }),
+      body: planMeterSchema,
+      response: planMeterSchema.extend({ planId: z.string(), meterId: z.string() }).strict(),
+    });
+    a.route({
+      method: 'put',
+      path: '/api/tenants/:id/meters/:meterId',
+      summary: "A tenant's own cap of a meter (platform admins)",
+      auth: 'platformAdmin',
+      params: tenantPathParams.extend(meterPath.shape),
+      body: capSchema,
+      response: capSchema.extend({ tenantId: z.uuid(), meterId: z.string() }).strict(),
+    });
+    a.route({
+      method: 'delete',
+      path: '/api/tenants/:id/meters/:meterId',
+      summary: "Back to the plan's cap (platform admins)",
+      auth: 'platformAdmin',
+      params: tenantPathParams.extend(meterPath.shape),
+      status: 204,
+      response: null,
+    });
+  });
 }

@@ -12,6 +12,8 @@ import { requestActor } from '../http/actor.ts';
 import { isPlatformOperator } from '../hasura/session.ts';
 import { archivePath, checkLink, getExport, requestExport, toExportView } from './exports.ts';
 import { erasePerson, exportPerson } from './people.ts';
+import { z } from 'zod';
+import { tenantPathParams, type ApiDocs } from '../http/openapi.ts';
 
 function uuidParam(req: Request, name: string, code: 'TENANT_NOT_FOUND' | 'NOT_FOUND' = 'NOT_FOUND'): string {
   const v = req.params[name];
@@ -87,4 +89,118 @@ export function portabilityRoutes(ctx: AppContext): Router {
   });
 
   return router;
+}
+
+const isoTime = z.iso.datetime({ offset: true });
+
+const exportAnswer = z
+  .object({
+    export: z
+      .object({
+        id: z.uuid(),
+        tenantId: z.uuid(),
+        status: z.enum(['pending', 'running', 'done', 'failed']),
+        sizeBytes: z.number().int().nullable(),
+        sha256: z.string().nullable(),
+        summary: z.object({ tier: z.string(), templateVersion: z.number(), tables: z.record(z.string(), z.number()) }).nullable(),
+        error: z.string().nullable(),
+        createdAt: isoTime,
+        finishedAt: isoTime.nullable(),
+        expiresAt: isoTime.nullable(),
+        download: z.object({ url: z.string(), expiresAt: isoTime }).strict().optional(),
+      })
+      .strict()
+      .meta({ id: 'TenantExport' }),
+  })
+  .strict();
+
+const eraseAnswer = z
+  .object({
+    erased: z
+      .object({
+        identityId: z.uuid(),
+        tenants: z.array(z.object({ slug: z.string(), deleted: z.record(z.string(), z.number()), pseudonymised: z.number() }).strict()),
+        auditPersonalRemoved: z.number(),
+        alreadyErased: z.boolean(),
+      })
+      .strict()
+      .meta({ id: 'EraseReport' }),
+  })
+  .strict();
+
+export function describePortability(api: ApiDocs): void {
+  api.area('Data portability', "Tenant exports, and a person's own export and erasure.", (a) => {
+    const exportPath = tenantPathParams.extend({ exportId: z.uuid() });
+    a.route({
+      method: 'post',
+      path: '/api/tenants/:id/exports',
+      summary: 'Export the tenant (owners): a job',
+      auth: 'caller',
+      params: tenantPathParams,
+      status: 202,
+      response: exportAnswer,
+      errors: [409],
+    });
+    a.route({
+      method: 'get',
+      path: '/api/tenants/:id/exports/:exportId',
+      summary: "An export's state and, when done, a signed download link that expires (owners)",
+      auth: 'caller',
+      params: exportPath,
+      response: exportAnswer,
+    });
+    a.route({
+      method: 'get',
+      path: '/api/exports/:tenantId/:exportId/archive',
+      summary: 'The archive, for the holder of the signed link (Digest: sha-256=…)',
+      auth: 'anonymous',
+      params: z.object({ tenantId: z.uuid(), exportId: z.uuid() }),
+      query: z.object({ expires: z.string(), sig: z.string() }),
+      response: { contentType: 'application/gzip', description: 'The tenant archive' },
+      errors: [403, 410],
+    });
+    a.route({
+      method: 'get',
+      path: '/api/me/export',
+      summary:
+        'Everything held about the signed-in person: identity, memberships, member and authored rows in every tenant, invitations, audit entries about them',
+      auth: 'caller',
+      response: z
+        .object({
+          identity: z.object({ id: z.uuid(), email: z.string(), name: z.string().nullable(), createdAt: isoTime }).strict(),
+          tenants: z.array(
+            z
+              .object({
+                id: z.uuid(),
+                slug: z.string(),
+                name: z.string(),
+                role: z.string(),
+                member: z.array(z.unknown()),
+                authored: z.record(z.string(), z.array(z.unknown())),
+              })
+              .strict(),
+          ),
+          invitations: z.array(z.unknown()),
+          auditEntries: z.array(z.unknown()),
+        })
+        .strict(),
+    });
+    a.route({
+      method: 'delete',
+      path: '/api/me',
+      summary: 'Erase the signed-in person',
+      auth: 'caller',
+      response: eraseAnswer,
+      errors: [409],
+    });
+    a.route({
+      method: 'delete',
+      path: '/api/identities/:identityId',
+      summary: 'Erase a person (platform admins)',
+      auth: 'platformAdmin',
+      params: z.object({ identityId: z.uuid() }),
+      response: eraseAnswer,
+      errors: [409],
+    });
+  });
 }

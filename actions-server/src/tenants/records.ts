@@ -1,7 +1,10 @@
-// The tenant as the registry stores it, and the two views callers get.
-// 'migrating': the final step of a move between placements (tenants/move/): reads are served, writes answered 503.
-export type TenantStatus = 'trial' | 'active' | 'suspended' | 'cancelled' | 'archived' | 'migrating';
-export type Isolation = 'schema' | 'pooled' | 'database';
+// The tenant as the registry stores it, and the two views callers get (their
+// shapes are the response schemas in tenants/schemas.ts).
+import type { z } from 'zod';
+import type { isolationSchema, publicTenantSchema, tenantStatusSchema, tenantViewSchema } from './schemas.ts';
+
+export type TenantStatus = z.infer<typeof tenantStatusSchema>;
+export type Isolation = z.infer<typeof isolationSchema>;
 
 export interface TenantRow {
   id: string;
@@ -27,29 +30,8 @@ export interface TenantRow {
   updated_at: Date;
 }
 
-export interface TenantView {
-  id: string;
-  name: string;
-  slug: string;
-  status: TenantStatus;
-  isolation: Isolation;
-  plan: string;
-  customDomain: string | null;
-  customDomainVerified: boolean;
-  trialEndsAt: string | null;
-  suspendedAt: string | null;
-  cancelledAt: string | null;
-  branding: Record<string, unknown>;
-  createdAt: string;
-  updatedAt: string;
-}
-
-export interface PublicTenantView {
-  name: string;
-  slug: string;
-  status: TenantStatus;
-  branding: Record<string, unknown>;
-}
+export type TenantView = z.infer<typeof tenantViewSchema>;
+export type PublicTenantView = z.infer<typeof publicTenantSchema>;
 
 const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
 

@@ -6,7 +6,19 @@ import { AppError } from '../core/errors.ts';
 import { parseBody, tenantIdParam } from '../http/handlers.ts';
 import { assertMember, authenticate, authenticateRequest, requirePlatformAdmin } from '../http/middleware.ts';
 import { memberActor, requestActor } from '../http/actor.ts';
-import { createTenantSchema, domainSchema, slugSchema, updateTenantSchema } from './schemas.ts';
+import {
+  createTenantSchema,
+  domainSchema,
+  publicTenantSchema,
+  slugSchema,
+  tenantViewSchema,
+  tenantWithSettingsSchema,
+  updateTenantSchema,
+} from './schemas.ts';
+import { z } from 'zod';
+import { tenantPathParams, type ApiDocs } from '../http/openapi.ts';
+import { sessionTokensSchema } from '../auth/schemas.ts';
+import { domainStatusSchema } from '../domains/schemas.ts';
 import { provisionDeps, provisionTenant } from './provision.ts';
 import { isPlatformOperator } from '../hasura/session.ts';
 import { toTenantView, type PublicTenantView } from './records.ts';
@@ -106,4 +118,92 @@ export function tenantRoutes(ctx: AppContext): Router {
   });
 
   return router;
+}
+
+const tenantAnswer = z.object({ tenant: tenantViewSchema }).strict();
+
+export function describeTenants(api: ApiDocs): void {
+  api.area('Tenants', 'Sign-up, the public face of a tenant, its settings and its lifecycle.', (a) => {
+    a.route({
+      method: 'post',
+      path: '/api/tenants/create',
+      summary: 'Sign up: a new tenant and its owner, signed in',
+      description:
+        "An email that already has an account opens another tenant only with that person's Bearer token (else 409 IDENTITY_EXISTS). " +
+        'isolation and databaseUrlEnv are for platform admins (403 for anyone else).',
+      auth: 'optionalPerson',
+      body: createTenantSchema,
+      status: 201,
+      response: sessionTokensSchema.extend({ tenant: tenantViewSchema, owner: z.object({ id: z.uuid(), email: z.string() }).strict() }),
+      errors: [403, 409],
+    });
+    a.route({
+      method: 'get',
+      path: '/api/tenants/by-slug',
+      summary: 'Public fields of a tenant by its slug',
+      auth: 'anonymous',
+      query: z.object({ slug: slugSchema }),
+      response: z.object({ tenant: publicTenantSchema }).strict(),
+      errors: [400, 410],
+    });
+    a.route({
+      method: 'get',
+      path: '/api/tenants/by-domain',
+      summary: 'Public fields of a tenant by its custom domain',
+      auth: 'anonymous',
+      query: z.object({ domain: domainSchema }),
+      response: z.object({ tenant: publicTenantSchema }).strict(),
+      errors: [400, 410],
+    });
+    a.route({
+      method: 'get',
+      path: '/api/tenants/:id',
+      summary: 'The tenant with its settings (members)',
+      auth: 'caller',
+      params: tenantPathParams,
+      response: z.object({ tenant: tenantWithSettingsSchema }).strict(),
+    });
+    a.route({
+      method: 'put',
+      path: '/api/tenants/:id',
+      summary: 'Change name, branding, settings or custom domain (owners, admins)',
+      description:
+        'A new domain comes back with domainVerification (the TXT record to publish); removed CSS is listed in brandingWarnings.',
+      auth: 'caller',
+      params: tenantPathParams,
+      body: updateTenantSchema,
+      response: z
+        .object({
+          tenant: tenantWithSettingsSchema,
+          domainVerification: domainStatusSchema.optional(),
+          brandingWarnings: z.array(z.string()).optional(),
+        })
+        .strict(),
+      errors: [409],
+    });
+    a.route({
+      method: 'delete',
+      path: '/api/tenants/:id',
+      summary: 'Close the tenant (owners): cancelled, data kept, archived after 90 days',
+      auth: 'caller',
+      params: tenantPathParams,
+      response: tenantAnswer,
+      errors: [409],
+    });
+    for (const [action, summary] of [
+      ['suspend', 'Suspend a tenant'],
+      ['reactivate', 'Reactivate a suspended tenant'],
+      ['verify-domain', "Mark the tenant's custom domain verified without DNS (audited as manual)"],
+    ] as const) {
+      a.route({
+        method: 'post',
+        path: `/api/tenants/:id/${action}`,
+        summary: `${summary} (platform admins)`,
+        auth: 'platformAdmin',
+        params: tenantPathParams,
+        response: tenantAnswer,
+        errors: [409],
+      });
+    }
+  });
 }

@@ -45,6 +45,9 @@ export const planIdSchema = boundedString(31, /^[a-z][a-z0-9_]{1,30}$/, 'unknown
 
 export const isolationSchema = z.enum(['schema', 'pooled', 'database']);
 
+// 'migrating': the final step of a move between placements (tenants/move/): reads are served, writes answered 503.
+export const tenantStatusSchema = z.enum(['trial', 'active', 'suspended', 'cancelled', 'archived', 'migrating']);
+
 // Branding fields live with the branding area (colour and font tokens, custom CSS, email sender).
 export { brandingSchema } from '../branding/schemas.ts';
 
@@ -120,3 +123,39 @@ export const updateTenantSchema = z
 export type UpdateTenantInput = z.infer<typeof updateTenantSchema>;
 
 export const loginSchema = z.object({ email: emailSchema, password: z.string().min(1).max(200) }).strict();
+
+// --- answers ----------------------------------------------------------------------------------
+
+const isoTime = z.iso.datetime({ offset: true });
+
+/** A tenant as its members and platform admins see it. */
+export const tenantViewSchema = z
+  .object({
+    id: z.uuid(),
+    name: z.string(),
+    slug: z.string(),
+    status: tenantStatusSchema,
+    isolation: isolationSchema,
+    plan: z.string(),
+    customDomain: z.string().nullable(),
+    customDomainVerified: z.boolean(),
+    trialEndsAt: isoTime.nullable(),
+    suspendedAt: isoTime.nullable(),
+    cancelledAt: isoTime.nullable(),
+    branding: z.record(z.string(), z.unknown()),
+    createdAt: isoTime,
+    updatedAt: isoTime,
+  })
+  .strict()
+  .meta({ id: 'Tenant' });
+
+/** With its settings, for its members. */
+export const tenantWithSettingsSchema = tenantViewSchema
+  .extend({ settings: z.record(z.string(), z.unknown()) })
+  .meta({ id: 'TenantWithSettings' });
+
+/** What anyone may read about a tenant (by slug or domain). */
+export const publicTenantSchema = z
+  .object({ name: z.string(), slug: z.string(), status: tenantStatusSchema, branding: z.record(z.string(), z.unknown()) })
+  .strict()
+  .meta({ id: 'PublicTenant' });

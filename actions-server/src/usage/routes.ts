@@ -8,6 +8,7 @@ import { AppError, validationError } from '../core/errors.ts';
 import { authenticate } from '../http/middleware.ts';
 import { getUsage, getUsageReport, usagePeriod } from './service.ts';
 import { meterUsage } from '../metering/service.ts';
+import { tenantPathParams, type ApiDocs } from '../http/openapi.ts';
 
 const querySchema = z.object({
   period: z
@@ -48,4 +49,85 @@ export function usageRoutes(ctx: AppContext): Router {
   });
 
   return router;
+}
+
+const usageSchema = z
+  .object({
+    tenantId: z.uuid(),
+    period: z.string(),
+    usersTotal: z.number(),
+    channelsTotal: z.number(),
+    messagesTotal: z.number(),
+    storageBytes: z.number(),
+    filesCount: z.number(),
+    apiCallsTotal: z.number(),
+    apiCallsByEndpoint: z.record(z.string(), z.number()),
+  })
+  .strict()
+  .meta({ id: 'TenantUsage' });
+
+const meterUsageSchema = z
+  .object({
+    meterId: z.string(),
+    name: z.string(),
+    unit: z.string(),
+    aggregation: z.enum(['sum', 'count', 'max']),
+    period: z.string(),
+    usage: z.number(),
+    events: z.number(),
+    cap: z.number().nullable(),
+    enforcement: z.enum(['hard', 'soft']).nullable(),
+    remaining: z.number().nullable(),
+    overage: z.number(),
+  })
+  .strict();
+
+export function describeUsage(api: ApiDocs): void {
+  api.area('Usage', "A tenant's usage by month, against its plan's limits.", (a) => {
+    a.route({
+      method: 'get',
+      path: '/api/tenants/:id/usage',
+      summary: "The month's usage and every product meter with its cap and overage (members)",
+      auth: 'caller',
+      params: tenantPathParams,
+      query: querySchema,
+      response: z.object({ usage: usageSchema.extend({ meters: z.array(meterUsageSchema) }) }).strict(),
+      errors: [400],
+    });
+    a.route({
+      method: 'get',
+      path: '/api/tenants/:id/usage/report',
+      summary: "Usage against the plan's limits with overage (owners, admins)",
+      auth: 'caller',
+      params: tenantPathParams,
+      query: querySchema,
+      response: z
+        .object({
+          report: z
+            .object({
+              tenantId: z.uuid(),
+              period: z.string(),
+              plan: z.string(),
+              usage: usageSchema,
+              limits: z.array(
+                z
+                  .object({
+                    resource: z.enum(['users', 'channels', 'storage_bytes', 'api_calls_month']),
+                    usage: z.number(),
+                    limit: z.number().nullable(),
+                    remaining: z.number().nullable(),
+                    overage: z.number(),
+                    atLimit: z.boolean(),
+                    exceeded: z.boolean(),
+                  })
+                  .strict(),
+              ),
+              overLimit: z.boolean(),
+            })
+            .strict(),
+        })
+        .strict(),
+      errors: [400],
+    });
+  });
 }

@@ -20,6 +20,7 @@ import {
   updateEndpoint,
 } from './service.ts';
 import { assertTargetAllowed, parseTargetUrl, TargetRefused } from './targets.ts';
+import { tenantPathParams, type ApiDocs } from '../http/openapi.ts';
 
 const urlField = z
   .string()
@@ -123,4 +124,132 @@ export function webhookRoutes(ctx: AppContext): Router {
   });
 
   return router;
+}
+
+const isoTime = z.iso.datetime({ offset: true });
+
+const endpointSchema = z
+  .object({
+    id: z.uuid(),
+    url: z.string(),
+    description: z.string().nullable(),
+    eventTypes: z.array(z.string()),
+    enabled: z.boolean(),
+    disabledAt: isoTime.nullable(),
+    disabledReason: z.string().nullable(),
+    failingSince: isoTime.nullable(),
+    createdAt: isoTime,
+  })
+  .strict()
+  .meta({ id: 'WebhookEndpoint' });
+const endpointAnswer = z.object({ endpoint: endpointSchema }).strict();
+
+const deliverySchema = z
+  .object({
+    id: z.uuid(),
+    eventId: z.string(),
+    eventType: z.string(),
+    status: z.string(),
+    attempts: z.number().int(),
+    nextAttemptAt: isoTime.nullable(),
+    lastStatusCode: z.number().int().nullable(),
+    lastLatencyMs: z.number().nullable(),
+    lastError: z.string().nullable(),
+    replayOf: z.uuid().nullable(),
+    createdAt: isoTime,
+    history: z.array(
+      z
+        .object({
+          attempt: z.number().int(),
+          statusCode: z.number().int().nullable(),
+          latencyMs: z.number(),
+          error: z.string().nullable(),
+          at: isoTime,
+        })
+        .strict(),
+    ),
+  })
+  .strict()
+  .meta({ id: 'WebhookDelivery' });
+
+export function describeWebhooks(api: ApiDocs): void {
+  api.area('Webhooks', "A tenant's webhook endpoints and their delivery log (owners, admins).", (a) => {
+    const endpointPath = tenantPathParams.extend({ endpointId: z.uuid() });
+    a.route({
+      method: 'get',
+      path: '/api/webhooks/event-types',
+      summary: 'The events catalogue and the retry schedule',
+      auth: 'anonymous',
+      response: z
+        .object({
+          eventTypes: z.array(z.object({ type: z.string(), description: z.string() }).strict()),
+          retrySchedule: z.object({ attempts: z.number().int(), delaysMs: z.array(z.number()) }).strict(),
+        })
+        .strict(),
+    });
+    a.route({
+      method: 'get',
+      path: '/api/tenants/:id/webhooks',
+      summary: 'The endpoints',
+      auth: 'caller',
+      params: tenantPathParams,
+      response: z.object({ endpoints: z.array(endpointSchema) }).strict(),
+    });
+    a.route({
+      method: 'post',
+      path: '/api/tenants/:id/webhooks',
+      summary: 'Add an endpoint: the signing secret is shown only in this answer',
+      auth: 'caller',
+      params: tenantPathParams,
+      body: createSchema,
+      status: 201,
+      response: endpointAnswer.extend({ secret: z.string() }),
+    });
+    a.route({
+      method: 'get',
+      path: '/api/tenants/:id/webhooks/:endpointId',
+      summary: 'One endpoint',
+      auth: 'caller',
+      params: endpointPath,
+      response: endpointAnswer,
+    });
+    a.route({
+      method: 'patch',
+      path: '/api/tenants/:id/webhooks/:endpointId',
+      summary: 'Change an endpoint',
+      auth: 'caller',
+      params: endpointPath,
+      body: updateSchema,
+      response: endpointAnswer,
+    });
+    a.route({
+      method: 'delete',
+      path: '/api/tenants/:id/webhooks/:endpointId',
+      summary: 'Delete an endpoint',
+      auth: 'caller',
+      params: endpointPath,
+      status: 204,
+      response: null,
+    });
+    a.route({
+      method: 'get',
+      path: '/api/tenants/:id/webhooks/:endpointId/deliveries',
+      summary: "The delivery log: status, attempts, each attempt's status code, latency and error",
+      auth: 'caller',
+      params: endpointPath,
+      query: logQuery,
+      response: z.object({ deliveries: z.array(deliverySchema) }).strict(),
+      errors: [400],
+    });
+    a.route({
+      method: 'post',
+      path: '/api/tenants/:id/webhooks/:endpointId/deliveries/:deliveryId/replay',
+      summary: 'Send that event again as a new delivery',
+      auth: 'caller',
+      params: endpointPath.extend({ deliveryId: z.uuid() }),
+      status: 202,
+      response: z.object({ delivery: z.object({ id: z.uuid() }).strict() }).strict(),
+      errors: [409],
+    });
+  });
 }

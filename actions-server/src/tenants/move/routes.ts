@@ -10,6 +10,10 @@ import { requestActor } from '../../http/actor.ts';
 import { requirePlatformOperator } from '../../hasura/session.ts';
 import { moveTenantSchema } from './schemas.ts';
 import { latestMove, moveDeps, requestMove, startMove } from './service.ts';
+import { z } from 'zod';
+import { tenantPathParams, type ApiDocs } from '../../http/openapi.ts';
+import { isolationSchema } from '../schemas.ts';
+import { MOVE_STEPS } from './records.ts';
 
 /** The token says platform admin; the database must still say so (a token outlives a demotion). */
 function assertPlatformOperator(ctx: AppContext, req: Request): Promise<void> {
@@ -40,4 +44,51 @@ export function moveRoutes(ctx: AppContext): Router {
   });
 
   return router;
+}
+
+const isoTime = z.iso.datetime({ offset: true });
+const tableSum = z.object({ rows: z.string(), checksum: z.string() }).strict();
+
+const moveAnswer = z
+  .object({
+    move: z
+      .object({
+        id: z.uuid(),
+        tenantId: z.uuid(),
+        from: isolationSchema,
+        to: isolationSchema,
+        state: z.enum([...MOVE_STEPS, 'done', 'aborted']),
+        error: z.string().nullable(),
+        verification: z.record(z.string(), z.object({ source: tableSum, target: tableSum }).strict()).nullable(),
+        createdAt: isoTime,
+        updatedAt: isoTime,
+        finishedAt: isoTime.nullable(),
+      })
+      .strict()
+      .meta({ id: 'TenantMove', description: 'state names the next step to run, or done / aborted.' }),
+  })
+  .strict();
+
+export function describeMoves(api: ApiDocs): void {
+  api.area('Tenant moves', 'Moving a tenant between placement tiers online (platform admins, on the platform host).', (a) => {
+    a.route({
+      method: 'post',
+      path: '/api/tenants/:id/move',
+      summary: 'Start a move to another tier: recorded, then run in the background',
+      auth: 'platformAdmin',
+      params: tenantPathParams,
+      body: moveTenantSchema,
+      status: 202,
+      response: moveAnswer,
+      errors: [409],
+    });
+    a.route({
+      method: 'get',
+      path: '/api/tenants/:id/move',
+      summary: "The tenant's latest move and its step",
+      auth: 'platformAdmin',
+      params: tenantPathParams,
+      response: moveAnswer,
+    });
+  });
 }
