@@ -24,6 +24,7 @@ import { webhookRoutes } from '../webhooks/routes.ts';
 import { analyticsRoutes } from '../analytics/routes.ts';
 import { memberRoutes } from '../members/routes.ts';
 import { apiKeyRoutes } from '../apikeys/routes.ts';
+import { adminRoutes } from '../admin/routes.ts';
 
 /** Paths that must see the raw request body (signature checks), so JSON parsing skips them. */
 export const RAW_BODY_PATHS = new Set<string>([WEBHOOK_PATH]);
@@ -50,6 +51,7 @@ const ROUTERS: ((ctx: AppContext) => Router)[] = [
   tenantRoutes,
   billingRoutes,
   hasuraRoutes,
+  adminRoutes,
 ];
 
 export function createApp(ctx: AppContext): express.Express {
