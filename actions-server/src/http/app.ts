@@ -25,6 +25,7 @@ import { analyticsRoutes } from '../analytics/routes.ts';
 import { memberRoutes } from '../members/routes.ts';
 import { apiKeyRoutes } from '../apikeys/routes.ts';
 import { adminRoutes } from '../admin/routes.ts';
+import { brandingRoutes } from '../branding/routes.ts';
 
 /** Paths that must see the raw request body (signature checks), so JSON parsing skips them. */
 export const RAW_BODY_PATHS = new Set<string>([WEBHOOK_PATH]);
@@ -48,6 +49,7 @@ const ROUTERS: ((ctx: AppContext) => Router)[] = [
   analyticsRoutes,
   memberRoutes,
   apiKeyRoutes,
+  brandingRoutes,
   tenantRoutes,
   billingRoutes,
   hasuraRoutes,

@@ -132,3 +132,17 @@ export function Form({ id, fields, submitLabel, onSubmit, onInput, reset }: Form
     <button type="submit" disabled=${busy}>${submitLabel}</button>
   </form>`;
 }
+
+/** Dotted field names (`branding.primaryColor`) as the nested body the API takes; empty text as `empty`. */
+export function nest(values: Values, empty: null | undefined = undefined): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [name, raw] of Object.entries(values)) {
+    const value = raw === '' ? empty : raw;
+    if (value === undefined) continue;
+    const parts = name.split('.');
+    let at = out;
+    for (const p of parts.slice(0, -1)) at = (at[p] ??= {}) as Record<string, unknown>;
+    at[parts.at(-1)!] = value;
+  }
+  return out;
+}
