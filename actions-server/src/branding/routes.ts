@@ -7,7 +7,7 @@ import type { AppContext } from '../core/context.ts';
 import { parseBody, tenantIdParam } from '../http/handlers.ts';
 import { assertMember, authenticate } from '../http/middleware.ts';
 import { brandingSchema } from './schemas.ts';
-import { mergeBranding, publicBranding } from './service.ts';
+import { brandingWarnings, mergeBranding, publicBranding } from './service.ts';
 
 const previewSchema = z.object({ branding: brandingSchema }).strict();
 
@@ -20,7 +20,7 @@ export function brandingRoutes(ctx: AppContext): Router {
     const { branding } = parseBody(previewSchema, req.body);
     await assertMember(ctx, req, id, 'admin');
     const merged = mergeBranding({}, branding, ctx.env);
-    res.json({ branding: publicBranding(merged.branding, ctx.env), cssDropped: merged.cssDropped });
+    res.json({ branding: publicBranding(merged.branding, ctx.env), brandingWarnings: brandingWarnings(merged.cssDropped) });
   });
 
   return router;
