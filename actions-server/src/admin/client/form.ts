@@ -146,3 +146,8 @@ export function nest(values: Values, empty: null | undefined = undefined): Recor
   }
   return out;
 }
+
+/** A select whose options are the API's own values, shown as they are unless a label is given. */
+export function choice(name: string, label: string, values: string[], value?: string, labels: Record<string, string> = {}): Field {
+  return { name, label, type: 'select', value: value ?? values[0], options: values.map((v) => ({ value: v, label: labels[v] ?? v })) };
+}

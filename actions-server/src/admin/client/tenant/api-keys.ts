@@ -3,10 +3,10 @@ import { html } from 'htm/preact';
 import type { VNode } from 'preact';
 import { useState } from 'preact/hooks';
 import { api } from '../api.ts';
-import { Form, nest, type Values } from '../form.ts';
+import { choice, Form, nest, type Values } from '../form.ts';
 import { tenantApi } from '../host.ts';
-import { ErrorNote, useAction, useResource } from '../resource.ts';
-import { Table } from '../table.ts';
+import { ErrorNote, ShownOnce, useAction, useResource } from '../resource.ts';
+import { LoadedTable } from '../table.ts';
 
 interface ApiKey {
   id: string;
@@ -36,60 +36,39 @@ export function ApiKeys(): VNode {
     if (await action.run(() => api('DELETE', tenantApi(`/api-keys/${k.id}`)))) keys.reload();
   };
   return html`<h1>API keys</h1>
-    <${ErrorNote} error=${action.error ?? keys.error} />
-    ${
-      keys.data
-        ? html`<${Table}
-            caption="API keys"
-            rows=${keys.data.apiKeys}
-            rowKey=${(k: ApiKey) => k.id}
-            empty="No API keys."
-            columns=${[
-              { label: 'Name', cell: (k: ApiKey) => k.name },
-              { label: 'Prefix', cell: (k: ApiKey) => k.prefix },
-              { label: 'Role', cell: (k: ApiKey) => k.role },
-              { label: 'Expires', cell: (k: ApiKey) => when(k.expiresAt, 'never') },
-              { label: 'Last used', cell: (k: ApiKey) => when(k.lastUsedAt, 'never') },
-              {
-                label: 'State',
-                cell: (k: ApiKey) =>
-                  k.revokedAt
-                    ? `revoked ${when(k.revokedAt, '')}`
-                    : html`<button type="button" class="danger" aria-label=${`Revoke ${k.name}`} onClick=${() => void revoke(k)}>
-                        Revoke
-                      </button>`,
-              },
-            ]}
-          />`
-        : null
-    }
+    <${ErrorNote} error=${action.error} />
+    <${LoadedTable}
+      caption="API keys"
+      resource=${keys}
+      rows=${(d: { apiKeys: ApiKey[] }) => d.apiKeys}
+      rowKey=${(k: ApiKey) => k.id}
+      empty="No API keys."
+      columns=${[
+        { label: 'Name', cell: (k: ApiKey) => k.name },
+        { label: 'Prefix', cell: (k: ApiKey) => k.prefix },
+        { label: 'Role', cell: (k: ApiKey) => k.role },
+        { label: 'Expires', cell: (k: ApiKey) => when(k.expiresAt, 'never') },
+        { label: 'Last used', cell: (k: ApiKey) => when(k.lastUsedAt, 'never') },
+        {
+          label: 'State',
+          cell: (k: ApiKey) =>
+            k.revokedAt
+              ? `revoked ${when(k.revokedAt, '')}`
+              : html`<button type="button" class="danger" aria-label=${`Revoke ${k.name}`} onClick=${() => void revoke(k)}>Revoke</button>`,
+        },
+      ]}
+    />
     <h2>Create a key</h2>
     <${Form}
       id="api-key"
       reset
       fields=${[
         { name: 'name', label: 'Name', required: true },
-        {
-          name: 'role',
-          label: 'Role',
-          type: 'select',
-          value: 'member',
-          options: [
-            { value: 'member', label: 'member' },
-            { value: 'tenant_admin', label: 'tenant admin' },
-          ],
-        },
+        choice('role', 'Role', ['member', 'tenant_admin'], 'member', { tenant_admin: 'tenant admin' }),
         { name: 'expiresAt', label: 'Expires', type: 'datetime-local', hint: 'Leave empty for a key that does not expire' },
       ]}
       submitLabel="Create key"
       onSubmit=${create}
     />
-    ${
-      created
-        ? html`<div role="status">
-            <p>The key ${created.name}, shown only now: copy it somewhere safe.</p>
-            <p class="secret" data-testid="new-api-key">${created.key}</p>
-          </div>`
-        : null
-    }`;
+    ${created ? html`<${ShownOnce} intro=${`The key ${created.name}, shown only now: copy it somewhere safe.`} secret=${created.key} testId="new-api-key" />` : null}`;
 }

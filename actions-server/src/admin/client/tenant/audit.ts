@@ -7,7 +7,7 @@ import { api, download } from '../api.ts';
 import { Form, nest, type Values } from '../form.ts';
 import { hostTenant, tenantApi } from '../host.ts';
 import { ErrorNote, useAction, useResource } from '../resource.ts';
-import { Table } from '../table.ts';
+import { LoadedTable } from '../table.ts';
 
 interface Entry {
   seq: number;
@@ -20,19 +20,21 @@ interface Entry {
 
 type Filters = Record<string, string>;
 
+interface AuditPage {
+  entries: Entry[];
+  nextCursor: string | null;
+}
+
 const query = (params: Filters) => new URLSearchParams(params).toString();
 
 export function Audit(): VNode {
   const [filters, setFilters] = useState<Filters>({});
   const [cursor, setCursor] = useState<string | null>(null);
   const page = useResource(
-    () =>
-      api<{ entries: Entry[]; nextCursor: string | null }>(
-        'GET',
-        tenantApi(`/audit?${query({ ...filters, ...(cursor ? { cursor } : {}) })}`),
-      ),
+    () => api<AuditPage>('GET', tenantApi(`/audit?${query({ ...filters, ...(cursor ? { cursor } : {}) })}`)),
     [filters, cursor],
   );
+  const next = page.data?.nextCursor ?? null;
   const exporting = useAction();
   // The filters are checked by the API: a bad one comes back named, next to its field.
   const apply = async (values: Values) => {
@@ -59,25 +61,22 @@ export function Audit(): VNode {
       <button type="button" onClick=${() => exportAs('csv')}>Export CSV</button>
       <button type="button" onClick=${() => exportAs('json')}>Export JSON</button>
     </p>
-    <${ErrorNote} error=${exporting.error ?? page.error} />
-    ${
-      page.data
-        ? html`<${Table}
-              caption="Entries, newest first"
-              rows=${page.data.entries}
-              rowKey=${(e: Entry) => String(e.seq)}
-              empty="No entries."
-              columns=${[
-                { label: 'When', cell: (e: Entry) => new Date(e.createdAt).toLocaleString() },
-                { label: 'Action', cell: (e: Entry) => e.action },
-                { label: 'Entity', cell: (e: Entry) => `${e.entityType}${e.entityId ? ` ${e.entityId}` : ''}` },
-                { label: 'Actor', cell: (e: Entry) => [e.actor.kind, e.actor.role, e.actor.id].filter(Boolean).join(' ') },
-              ]}
-            />
-            <p class="row">
-              ${cursor ? html`<button type="button" onClick=${() => setCursor(null)}>Newest</button>` : null}
-              ${page.data.nextCursor ? html`<button type="button" onClick=${() => setCursor(page.data!.nextCursor)}>Older</button>` : null}
-            </p>`
-        : null
-    }`;
+    <${ErrorNote} error=${exporting.error} />
+    <${LoadedTable}
+      caption="Entries, newest first"
+      resource=${page}
+      rows=${(d: AuditPage) => d.entries}
+      rowKey=${(e: Entry) => String(e.seq)}
+      empty="No entries."
+      columns=${[
+        { label: 'When', cell: (e: Entry) => new Date(e.createdAt).toLocaleString() },
+        { label: 'Action', cell: (e: Entry) => e.action },
+        { label: 'Entity', cell: (e: Entry) => `${e.entityType}${e.entityId ? ` ${e.entityId}` : ''}` },
+        { label: 'Actor', cell: (e: Entry) => [e.actor.kind, e.actor.role, e.actor.id].filter(Boolean).join(' ') },
+      ]}
+    />
+    <p class="row">
+      ${cursor ? html`<button type="button" onClick=${() => setCursor(null)}>Newest</button>` : null}
+      ${next ? html`<button type="button" onClick=${() => setCursor(next)}>Older</button>` : null}
+    </p>`;
 }

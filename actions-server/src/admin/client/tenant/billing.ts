@@ -3,7 +3,7 @@
 import { html } from 'htm/preact';
 import type { VNode } from 'preact';
 import { api } from '../api.ts';
-import { Form, type Values } from '../form.ts';
+import { choice, Form, type Values } from '../form.ts';
 import { ErrorNote, useAction, useResource } from '../resource.ts';
 
 interface Billing {
@@ -18,12 +18,6 @@ interface Billing {
   enabled: boolean;
   notices: { message?: string; kind?: string }[];
 }
-
-const PLANS = ['free', 'pro', 'enterprise'].map((p) => ({ value: p, label: p }));
-const INTERVALS = [
-  { value: 'month', label: 'monthly' },
-  { value: 'year', label: 'yearly' },
-];
 
 export function BillingView(): VNode {
   const billing = useResource(() => api<{ billing: Billing }>('GET', '/api/billing'), []);
@@ -71,8 +65,8 @@ export function BillingView(): VNode {
             <${Form}
               id="change-plan"
               fields=${[
-                { name: 'plan', label: 'Plan', type: 'select', options: PLANS, value: b.plan },
-                { name: 'interval', label: 'Billed', type: 'select', options: INTERVALS, value: b.interval ?? 'month' },
+                choice('plan', 'Plan', ['free', 'pro', 'enterprise'], b.plan),
+                choice('interval', 'Billed', ['month', 'year'], b.interval ?? 'month', { month: 'monthly', year: 'yearly' }),
               ]}
               submitLabel=${b.subscriptionStatus ? 'Change plan' : 'Subscribe'}
               onSubmit=${changePlan}

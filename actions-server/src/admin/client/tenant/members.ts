@@ -4,10 +4,10 @@ import { html } from 'htm/preact';
 import type { VNode } from 'preact';
 import { useState } from 'preact/hooks';
 import { api } from '../api.ts';
-import { Form, type Values } from '../form.ts';
+import { choice, Form, type Values } from '../form.ts';
 import { tenantApi } from '../host.ts';
-import { ErrorNote, useAction, useResource } from '../resource.ts';
-import { Table } from '../table.ts';
+import { ErrorNote, ShownOnce, useAction, useResource } from '../resource.ts';
+import { LoadedTable } from '../table.ts';
 import type { ViewProps } from '../views.ts';
 
 interface Member {
@@ -25,7 +25,7 @@ interface Invitation {
   expiresAt: string;
 }
 
-const ROLES = ['owner', 'admin', 'member'].map((r) => ({ value: r, label: r }));
+const ROLES = ['owner', 'admin', 'member'];
 
 export function Members({ session }: ViewProps): VNode {
   const members = useResource(() => api<{ members: Member[] }>('GET', tenantApi('/members?limit=100')), []);
@@ -50,119 +50,93 @@ export function Members({ session }: ViewProps): VNode {
   const me = (m: Member) => m.email === session.email;
 
   return html`<h1>Members</h1>
-    <${ErrorNote} error=${action.error ?? members.error} />
-    ${
-      members.data
-        ? html`<${Table}
-            caption="Members"
-            rows=${members.data.members}
-            rowKey=${(m: Member) => m.identityId}
-            columns=${[
-              { label: 'Email', cell: (m: Member) => m.email },
-              { label: 'Name', cell: (m: Member) => m.name ?? '' },
-              {
-                label: 'Role',
-                cell: (m: Member) =>
-                  html`<select
-                    aria-label=${`Role of ${m.email}`}
-                    value=${m.role}
-                    disabled=${me(m)}
-                    onChange=${(e: Event) =>
-                      void act(
-                        () => api('PATCH', tenantApi(`/members/${m.identityId}`), { role: (e.target as HTMLSelectElement).value }),
-                        members.reload,
-                      )}
+    <${ErrorNote} error=${action.error} />
+    <${LoadedTable}
+      caption="Members"
+      resource=${members}
+      rows=${(d: { members: Member[] }) => d.members}
+      rowKey=${(m: Member) => m.identityId}
+      columns=${[
+        { label: 'Email', cell: (m: Member) => m.email },
+        { label: 'Name', cell: (m: Member) => m.name ?? '' },
+        {
+          label: 'Role',
+          cell: (m: Member) =>
+            html`<select
+              aria-label=${`Role of ${m.email}`}
+              value=${m.role}
+              disabled=${me(m)}
+              onChange=${(e: Event) =>
+                void act(
+                  () => api('PATCH', tenantApi(`/members/${m.identityId}`), { role: (e.target as HTMLSelectElement).value }),
+                  members.reload,
+                )}
+            >
+              ${ROLES.map((r) => html`<option value=${r}>${r}</option>`)}
+            </select>`,
+        },
+        {
+          label: 'Actions',
+          cell: (m: Member) =>
+            me(m)
+              ? null
+              : html`<button
+                    type="button"
+                    class="danger"
+                    aria-label=${`Remove ${m.email}`}
+                    onClick=${() => void act(() => api('DELETE', tenantApi(`/members/${m.identityId}`)), members.reload)}
                   >
-                    ${ROLES.map((r) => html`<option value=${r.value}>${r.label}</option>`)}
-                  </select>`,
-              },
-              {
-                label: 'Actions',
-                cell: (m: Member) =>
-                  me(m)
-                    ? null
-                    : html`<button
-                          type="button"
-                          class="danger"
-                          aria-label=${`Remove ${m.email}`}
-                          onClick=${() => void act(() => api('DELETE', tenantApi(`/members/${m.identityId}`)), members.reload)}
-                        >
-                          Remove
-                        </button>
-                        <button
-                          type="button"
-                          aria-label=${`Make ${m.email} the owner`}
-                          onClick=${() => void act(() => api('POST', tenantApi('/transfer-ownership'), { identityId: m.identityId }), members.reload)}
-                        >
-                          Transfer ownership
-                        </button>`,
-              },
-            ]}
-          />`
-        : null
-    }
+                    Remove
+                  </button>
+                  <button
+                    type="button"
+                    aria-label=${`Make ${m.email} the owner`}
+                    onClick=${() => void act(() => api('POST', tenantApi('/transfer-ownership'), { identityId: m.identityId }), members.reload)}
+                  >
+                    Transfer ownership
+                  </button>`,
+        },
+      ]}
+    />
     <h2>Invitations</h2>
-    <${ErrorNote} error=${invitations.error} />
-    ${
-      invitations.data
-        ? html`<${Table}
-            caption="Open invitations"
-            rows=${invitations.data.invitations}
-            rowKey=${(i: Invitation) => i.id}
-            empty="No open invitations."
-            columns=${[
-              { label: 'Email', cell: (i: Invitation) => i.email },
-              { label: 'Role', cell: (i: Invitation) => i.role },
-              { label: 'Expires', cell: (i: Invitation) => new Date(i.expiresAt).toLocaleString() },
-              {
-                label: 'Actions',
-                cell: (i: Invitation) =>
-                  html`<button
-                      type="button"
-                      aria-label=${`Resend the invitation of ${i.email}`}
-                      onClick=${() => void act(() => api('POST', tenantApi(`/invitations/${i.id}/resend`)), invitations.reload)}
-                    >
-                      Resend
-                    </button>
-                    <button
-                      type="button"
-                      class="danger"
-                      aria-label=${`Revoke the invitation of ${i.email}`}
-                      onClick=${() => void act(() => api('DELETE', tenantApi(`/invitations/${i.id}`)), invitations.reload)}
-                    >
-                      Revoke
-                    </button>`,
-              },
-            ]}
-          />`
-        : null
-    }
+    <${LoadedTable}
+      caption="Open invitations"
+      resource=${invitations}
+      rows=${(d: { invitations: Invitation[] }) => d.invitations}
+      rowKey=${(i: Invitation) => i.id}
+      empty="No open invitations."
+      columns=${[
+        { label: 'Email', cell: (i: Invitation) => i.email },
+        { label: 'Role', cell: (i: Invitation) => i.role },
+        { label: 'Expires', cell: (i: Invitation) => new Date(i.expiresAt).toLocaleString() },
+        {
+          label: 'Actions',
+          cell: (i: Invitation) =>
+            html`<button
+                type="button"
+                aria-label=${`Resend the invitation of ${i.email}`}
+                onClick=${() => void act(() => api('POST', tenantApi(`/invitations/${i.id}/resend`)), invitations.reload)}
+              >
+                Resend
+              </button>
+              <button
+                type="button"
+                class="danger"
+                aria-label=${`Revoke the invitation of ${i.email}`}
+                onClick=${() => void act(() => api('DELETE', tenantApi(`/invitations/${i.id}`)), invitations.reload)}
+              >
+                Revoke
+              </button>`,
+        },
+      ]}
+    />
     <h2>Invite someone</h2>
     <${Form}
       id="invite"
       reset
-      fields=${[
-        { name: 'email', label: 'Email address', type: 'email', required: true },
-        {
-          name: 'role',
-          label: 'Role',
-          type: 'select',
-          value: 'member',
-          options: [
-            { value: 'member', label: 'member' },
-            { value: 'admin', label: 'admin' },
-          ],
-        },
-      ]}
+      fields=${[{ name: 'email', label: 'Email address', type: 'email', required: true }, choice('role', 'Role', ['member', 'admin'])]}
       submitLabel="Send invitation"
       onSubmit=${invite}
     />
-    ${
-      sent
-        ? html`<div role="status">
-            <p>Invitation sent to ${sent.email}. Its link, shown only now:</p>
-            <p class="secret" data-testid="invitation-link">${sent.link}</p>
-          </div>`
-        : null
-    }`;
+    ${sent ? html`<${ShownOnce} intro=${`Invitation sent to ${sent.email}. Its link, shown only now:`} secret=${sent.link} testId="invitation-link" />` : null}`;
 }
