@@ -131,6 +131,8 @@ describe('tenant face', () => {
 
     const newcomer = await browser.page();
     await newcomer.goto(link);
+    await newcomer.getByRole('heading', { level: 1, name: 'Join acme' }).waitFor();
+    await expectAccessible(newcomer);
     await newcomer.getByLabel('Your name').fill('New Comer');
     await newcomer.getByLabel('Password').fill('a-fresh-password-77');
     await newcomer.getByRole('button', { name: 'Accept the invitation' }).click();
