@@ -1,5 +1,5 @@
 // REST surface of the audit trail: owners and admins of a tenant read its
-// entries and can have its hash chain verified.
+// entries, export them (CSV or JSON) and can have its hash chain verified.
 import { Router, type Request } from 'express';
 import type { AppContext } from '../core/context.ts';
 import { parseBody, tenantIdParam } from '../http/handlers.ts';
@@ -7,7 +7,7 @@ import { authenticate } from '../http/middleware.ts';
 import { memberActor } from '../http/actor.ts';
 import type { TenantActor } from '../core/actor.ts';
 import { requireFeature } from '../entitlements/service.ts';
-import { auditQuerySchema, listAuditLogs, verifyAuditChain } from './service.ts';
+import { auditExportSchema, auditQuerySchema, exportAuditLogs, listAuditLogs, verifyAuditChain } from './service.ts';
 import { z } from 'zod';
 import { tenantPathParams, type ApiDocs } from '../http/openapi.ts';
 
@@ -26,6 +26,20 @@ export function auditRoutes(ctx: AppContext): Router {
   router.get('/api/tenants/:id/audit', auth, async (req, res) => {
     const query = parseBody(auditQuerySchema, req.query, 'query');
     res.json(await listAuditLogs(ctx.pool, await auditActor(ctx, req), query));
+  });
+
+  // A download of the filtered trail (CSV or JSON), streamed page by page.
+  router.get('/api/tenants/:id/audit/export', auth, async (req, res) => {
+    const query = parseBody(auditExportSchema, req.query, 'query');
+    const actor = await auditActor(ctx, req);
+    const chunks = exportAuditLogs(ctx.pool, actor, query);
+    // Its first chunk waits for the first page: a failure before it is still a clean error answer.
+    const first = await chunks.next();
+    res.type(query.format === 'csv' ? 'text/csv; charset=utf-8' : 'application/json; charset=utf-8');
+    res.attachment(`audit-${req.tenant?.slug ?? actor.tenantId}.${query.format}`);
+    if (!first.done) res.write(first.value);
+    for await (const chunk of chunks) res.write(chunk);
+    res.end();
   });
 
   router.get('/api/tenants/:id/audit/verify', auth, async (req, res) => {

@@ -25,6 +25,8 @@ import { describeWebhooks, webhookRoutes } from '../webhooks/routes.ts';
 import { analyticsRoutes, describeAnalytics } from '../analytics/routes.ts';
 import { describeMembers, memberRoutes } from '../members/routes.ts';
 import { apiKeyRoutes, describeApiKeys } from '../apikeys/routes.ts';
+import { adminRoutes } from '../admin/routes.ts';
+import { brandingRoutes } from '../branding/routes.ts';
 
 /** Paths that must see the raw request body (signature checks), so JSON parsing skips them. */
 export const RAW_BODY_PATHS = new Set<string>([WEBHOOK_PATH]);
@@ -46,9 +48,11 @@ const ROUTERS: ((ctx: AppContext) => Router)[] = [
   analyticsRoutes,
   memberRoutes,
   apiKeyRoutes,
+  brandingRoutes,
   tenantRoutes,
   billingRoutes,
   hasuraRoutes,
+  adminRoutes,
 ];
 
 /**

@@ -11,7 +11,7 @@ import { z } from 'zod';
 import { acceptInputSchema, invitationViewSchema, inviteInputSchema, revokeInputSchema } from './schemas.ts';
 import { tenantPathParams, type ApiDocs } from '../http/openapi.ts';
 import { sessionTokensSchema } from '../auth/schemas.ts';
-import { acceptInvitation, inviteMember, listInvitations, revokeInvitation, type AcceptActor } from './service.ts';
+import { acceptInvitation, inviteMember, listInvitations, resendInvitation, revokeInvitation, type AcceptActor } from './service.ts';
 
 // Invitations name who sent them: an API key invites nobody.
 const inviter = (ctx: AppContext, req: Request) => memberActor(ctx, req, tenantIdParam(req), 'admin', { person: true });
@@ -50,6 +50,11 @@ export function invitationRoutes(ctx: AppContext): Router {
   router.delete('/api/tenants/:id/invitations/:invitationId', auth, async (req, res) => {
     const input = parseBody(revokeInputSchema, { invitationId: req.params['invitationId'] }, 'invitation id');
     res.json(await revokeInvitation(ctx, await inviter(ctx, req), input));
+  });
+
+  router.post('/api/tenants/:id/invitations/:invitationId/resend', auth, async (req, res) => {
+    const input = parseBody(revokeInputSchema, { invitationId: req.params['invitationId'] }, 'invitation id');
+    res.json(await resendInvitation(ctx, await inviter(ctx, req), input));
   });
 
   // Accepting may hash or verify a password: throttled per address like a sign-up (the token names no account).
