@@ -54,7 +54,7 @@ const documented = (): string[] =>
   Object.entries(apiDocument().paths).flatMap(([path, item]) => Object.keys(item).map((method) => `${method.toUpperCase()} ${path}`));
 
 // The admin pages are HTML for browsers, not part of the REST API.
-const isApi = (route: string): boolean => !/^\w+ \/admin(?:\/|$)/.test(route);
+const isApi = (route: string): boolean => !/^\w+ \/admin(?:[/{]|$)/.test(route);
 
 describe('the OpenAPI document', () => {
   it('describes every route the app serves, and no other', () => {

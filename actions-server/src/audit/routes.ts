@@ -87,6 +87,16 @@ export function describeAudit(api: ApiDocs): void {
     });
     a.route({
       method: 'get',
+      path: '/api/tenants/:id/audit/export',
+      summary: 'The filtered trail as a download, newest first: CSV (format=csv, the default) or a JSON array (format=json)',
+      auth: 'caller',
+      params: tenantPathParams,
+      query: auditExportSchema,
+      response: { contentType: 'text/csv', description: 'CSV with a header row, or with format=json a JSON array of AuditEntry' },
+      errors: [400],
+    });
+    a.route({
+      method: 'get',
       path: '/api/tenants/:id/audit/verify',
       summary: 'Check the hash chain',
       auth: 'caller',

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import type { AppContext } from '../core/context.ts';
 import { parseBody, tenantIdParam } from '../http/handlers.ts';
 import { assertMember, authenticate } from '../http/middleware.ts';
+import { tenantPathParams, type ApiDocs } from '../http/openapi.ts';
 import { brandingSchema } from './schemas.ts';
 import { brandingWarnings, mergeBranding, publicBranding } from './service.ts';
 
@@ -24,4 +25,19 @@ export function brandingRoutes(ctx: AppContext): Router {
   });
 
   return router;
+}
+
+export function describeBranding(api: ApiDocs): void {
+  api.area('Branding', "Preview a tenant's branding before saving it.", (a) => {
+    a.route({
+      method: 'post',
+      path: '/api/tenants/:id/branding/preview',
+      summary: 'What a branding patch would store and serve, its CSS sanitised, without storing anything (owners, admins)',
+      auth: 'caller',
+      params: tenantPathParams,
+      body: previewSchema,
+      response: z.object({ branding: z.record(z.string(), z.unknown()), brandingWarnings: z.array(z.string()) }).strict(),
+      errors: [400],
+    });
+  });
 }

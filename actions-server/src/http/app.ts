@@ -26,7 +26,7 @@ import { analyticsRoutes, describeAnalytics } from '../analytics/routes.ts';
 import { describeMembers, memberRoutes } from '../members/routes.ts';
 import { apiKeyRoutes, describeApiKeys } from '../apikeys/routes.ts';
 import { adminRoutes } from '../admin/routes.ts';
-import { brandingRoutes } from '../branding/routes.ts';
+import { brandingRoutes, describeBranding } from '../branding/routes.ts';
 
 /** Paths that must see the raw request body (signature checks), so JSON parsing skips them. */
 export const RAW_BODY_PATHS = new Set<string>([WEBHOOK_PATH]);
@@ -65,6 +65,7 @@ const DESCRIPTIONS: ((api: ApiDocs) => void)[] = [
   describeHealth,
   describeAuth,
   describeTenants,
+  describeBranding,
   describeDomains,
   describeEntitlements,
   describeMembers,

@@ -104,6 +104,15 @@ export function describeInvitations(api: ApiDocs): void {
     });
     a.route({
       method: 'post',
+      path: '/api/tenants/:id/invitations/:invitationId/resend',
+      summary: 'Send an open or expired invitation again with a new token and expiry (owners, admins)',
+      auth: 'person',
+      params: tenantPathParams.extend({ invitationId: z.uuid() }),
+      response: z.object({ invitation: invitationViewSchema, token: z.string() }).strict(),
+      errors: [400, 409, 410],
+    });
+    a.route({
+      method: 'post',
       path: '/api/invitations/accept',
       summary:
         'Accept an invitation on its tenant host: with a token of the invitee, their password, or {name, password} for a new account',

@@ -94,6 +94,18 @@ const meterUsageSchema = z
   })
   .strict();
 
+const limitLineSchema = z
+  .object({
+    resource: z.enum(['users', 'channels', 'storage_bytes', 'api_calls_month']),
+    usage: z.number(),
+    limit: z.number().nullable(),
+    remaining: z.number().nullable(),
+    overage: z.number(),
+    atLimit: z.boolean(),
+    exceeded: z.boolean(),
+  })
+  .strict();
+
 export function describeUsage(api: ApiDocs): void {
   api.area('Usage', "A tenant's usage by month, against its plan's limits.", (a) => {
     a.route({
@@ -121,20 +133,28 @@ export function describeUsage(api: ApiDocs): void {
               period: z.string(),
               plan: z.string(),
               usage: usageSchema,
-              limits: z.array(
-                z
-                  .object({
-                    resource: z.enum(['users', 'channels', 'storage_bytes', 'api_calls_month']),
-                    usage: z.number(),
-                    limit: z.number().nullable(),
-                    remaining: z.number().nullable(),
-                    overage: z.number(),
-                    atLimit: z.boolean(),
-                    exceeded: z.boolean(),
-                  })
-                  .strict(),
-              ),
+              limits: z.array(limitLineSchema),
               overLimit: z.boolean(),
+            })
+            .strict(),
+        })
+        .strict(),
+      errors: [400],
+    });
+    a.route({
+      method: 'get',
+      path: '/api/tenants/:id/usage/history',
+      summary: "Month by month (`months`, default 12, ending with `period`), each against the current plan's limits (owners, admins)",
+      auth: 'caller',
+      params: tenantPathParams,
+      query: historySchema,
+      response: z
+        .object({
+          history: z
+            .object({
+              tenantId: z.uuid(),
+              plan: z.string(),
+              months: z.array(z.object({ period: z.string(), limits: z.array(limitLineSchema) }).strict()),
             })
             .strict(),
         })
