@@ -1,8 +1,8 @@
 // bench/README.md: a template migration over 5,000 schemas costs ≤ 2× a raw loop
 // of the same DDL. The project side is migrateTenantSchemas (what `npm run
-// tenants:migrate` runs: one transaction per tenant with its recorded version,
-// re-securing the schema); the baseline runs the same DDL over the same
-// schemas, one transaction each, at the same concurrency.
+// tenants:migrate` runs: batches of tenants, a savepoint each, the versions and
+// one audit entry per batch, re-securing every schema); the baseline runs the
+// same DDL over the same schemas, one transaction each, at the same concurrency.
 import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';

@@ -17,6 +17,8 @@
 -- migration 1763900016000_events
 -- migration 1763900017000_hasura_source_sync
 -- migration 1763900018000_deployment
+-- migration 1763900050000_rls_policy_inline
+-- migration 1763900052000_template_batches
 
 set check_function_bodies = false;
 
@@ -386,15 +388,17 @@ CREATE OR REPLACE FUNCTION public.enable_tenant_rls(p_table regclass, p_tenant_c
  LANGUAGE plpgsql
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
+declare
+  -- Exactly public.current_tenant_id()'s body.
+  v_tenant constant text := $q$nullif(pg_catalog.current_setting('app.tenant_id', true), '')::uuid$q$;
 begin
-  execute format('alter table %s enable row level security', p_table);
-  execute format('alter table %s force row level security', p_table);
+  execute format('alter table %s enable row level security, force row level security', p_table);
 
   execute format('drop policy if exists app_tenant on %s', p_table);
   execute format(
     'create policy app_tenant on %s as permissive for all to app
-       using (%2$I = public.current_tenant_id()) with check (%2$I = public.current_tenant_id())',
-    p_table, p_tenant_column);
+       using (%2$I = %3$s) with check (%2$I = %3$s)',
+    p_table, p_tenant_column, v_tenant);
 
   execute format('drop policy if exists hasura_select on %s', p_table);
   execute format(
@@ -675,6 +679,25 @@ begin
 end
 $function$;
 
+CREATE OR REPLACE FUNCTION public.record_template_upgrade(p_version bigint, p_tenants uuid[])
+ RETURNS void
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  v_from jsonb;
+begin
+  select jsonb_object_agg(t.id, t.template_version) into v_from
+  from public.tenants t where t.id = any (p_tenants);
+  update public.tenants set template_version = p_version where id = any (p_tenants);
+  insert into public.platform_audit_logs (actor_kind, actor_id, action, entity_type, entity_id, old_values, new_values)
+  select a.actor_kind, a.actor_id, 'template.upgraded', 'template', p_version::text,
+         jsonb_build_object('template_version', v_from),
+         jsonb_build_object('template_version', p_version, 'tenants', to_jsonb(p_tenants))
+  from public.audit_actor() a;
+end
+$function$;
+
 CREATE OR REPLACE FUNCTION public.recount_tenant_counters(p_schema name, p_tenant_id uuid)
  RETURNS void
  LANGUAGE plpgsql
@@ -736,6 +759,8 @@ CREATE OR REPLACE FUNCTION public.secure_tenant_schema(p_schema name, p_role nam
 AS $function$
 declare
   v_rel record;
+  v_tables text[] := '{}';
+  v_sequences text[] := '{}';
 begin
   execute format('revoke all on schema %I from public', p_schema);
   execute format('grant usage on schema %I to %I', p_schema, p_role);
@@ -745,7 +770,8 @@ begin
   -- tenants are added. Incremental: tables already secured (RLS forced, the
   -- role's policy in place) are skipped, so an upgrade pays only for new ones.
   for v_rel in
-    select c.oid::regclass as rel, c.relkind
+    select c.oid::regclass::text as rel, c.relkind,
+           exists (select 1 from pg_policy p where p.polrelid = c.oid and p.polname = 'tenant_role_all') as has_policy
     from pg_depend d
     join pg_class c on c.oid = d.objid
     where d.classid = 'pg_class'::regclass
@@ -756,16 +782,22 @@ begin
                and exists (select 1 from pg_policy p where p.polrelid = c.oid and p.polname = 'tenant_role_all'))
   loop
     if v_rel.relkind = 'S' then
-      execute format('grant usage, select on sequence %s to %I', v_rel.rel, p_role);
+      v_sequences := v_sequences || v_rel.rel;
       continue;
     end if;
-    execute format('alter table %s enable row level security', v_rel.rel);
-    execute format('alter table %s force row level security', v_rel.rel);
-    execute format('drop policy if exists tenant_role_all on %s', v_rel.rel);
-    execute format('create policy tenant_role_all on %s for all to %I using (true) with check (true)',
-                   v_rel.rel, p_role);
-    execute format('grant select, insert, update, delete on %s to %I', v_rel.rel, p_role);
+    execute format('alter table %s enable row level security, force row level security', v_rel.rel);
+    if v_rel.has_policy then
+      execute format('drop policy tenant_role_all on %s', v_rel.rel);
+    end if;
+    execute format('create policy tenant_role_all on %s for all to %I using (true) with check (true)', v_rel.rel, p_role);
+    v_tables := v_tables || v_rel.rel;
   end loop;
+  if cardinality(v_tables) > 0 then
+    execute format('grant select, insert, update, delete on %s to %I', array_to_string(v_tables, ', '), p_role);
+  end if;
+  if cardinality(v_sequences) > 0 then
+    execute format('grant usage, select on sequence %s to %I', array_to_string(v_sequences, ', '), p_role);
+  end if;
 end
 $function$;
 
@@ -2847,8 +2879,8 @@ alter table public.webhook_endpoints force row level security;
 alter table public.webhook_events enable row level security;
 alter table public.webhook_events force row level security;
 create policy app_tenant on pooled.channels as permissive for all to app
-  using ((tenant_id = public.current_tenant_id()))
-  with check ((tenant_id = public.current_tenant_id()));
+  using ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid))
+  with check ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid));
 create policy hasura_delete on pooled.channels as permissive for delete to hasura
   using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
 create policy hasura_insert on pooled.channels as permissive for insert to hasura
@@ -2859,8 +2891,8 @@ create policy hasura_update on pooled.channels as permissive for update to hasur
   using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
   with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
 create policy app_tenant on pooled.files as permissive for all to app
-  using ((tenant_id = public.current_tenant_id()))
-  with check ((tenant_id = public.current_tenant_id()));
+  using ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid))
+  with check ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid));
 create policy hasura_delete on pooled.files as permissive for delete to hasura
   using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
 create policy hasura_insert on pooled.files as permissive for insert to hasura
@@ -2871,8 +2903,8 @@ create policy hasura_update on pooled.files as permissive for update to hasura
   using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
   with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
 create policy app_tenant on pooled.members as permissive for all to app
-  using ((tenant_id = public.current_tenant_id()))
-  with check ((tenant_id = public.current_tenant_id()));
+  using ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid))
+  with check ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid));
 create policy hasura_delete on pooled.members as permissive for delete to hasura
   using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
 create policy hasura_insert on pooled.members as permissive for insert to hasura
@@ -2883,8 +2915,8 @@ create policy hasura_update on pooled.members as permissive for update to hasura
   using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
   with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
 create policy app_tenant on pooled.messages as permissive for all to app
-  using ((tenant_id = public.current_tenant_id()))
-  with check ((tenant_id = public.current_tenant_id()));
+  using ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid))
+  with check ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid));
 create policy hasura_delete on pooled.messages as permissive for delete to hasura
   using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
 create policy hasura_insert on pooled.messages as permissive for insert to hasura
@@ -2895,8 +2927,8 @@ create policy hasura_update on pooled.messages as permissive for update to hasur
   using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
   with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
 create policy app_tenant on public.analytics_events as permissive for all to app
-  using ((tenant_id = public.current_tenant_id()))
-  with check ((tenant_id = public.current_tenant_id()));
+  using ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid))
+  with check ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid));
 create policy hasura_delete on public.analytics_events as permissive for delete to hasura
   using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
 create policy hasura_insert on public.analytics_events as permissive for insert to hasura
@@ -2907,8 +2939,8 @@ create policy hasura_update on public.analytics_events as permissive for update 
   using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
   with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
 create policy app_tenant on public.connector_events as permissive for all to app
-  using ((tenant_id = public.current_tenant_id()))
-  with check ((tenant_id = public.current_tenant_id()));
+  using ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid))
+  with check ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid));
 create policy hasura_delete on public.connector_events as permissive for delete to hasura
   using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
 create policy hasura_insert on public.connector_events as permissive for insert to hasura
@@ -2919,8 +2951,8 @@ create policy hasura_update on public.connector_events as permissive for update 
   using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
   with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
 create policy app_tenant on public.custom_domain_verifications as permissive for all to app
-  using ((tenant_id = public.current_tenant_id()))
-  with check ((tenant_id = public.current_tenant_id()));
+  using ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid))
+  with check ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid));
 create policy hasura_delete on public.custom_domain_verifications as permissive for delete to hasura
   using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
 create policy hasura_insert on public.custom_domain_verifications as permissive for insert to hasura
@@ -2931,8 +2963,8 @@ create policy hasura_update on public.custom_domain_verifications as permissive 
   using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
   with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
 create policy app_tenant on public.hasura_tenant_sources as permissive for all to app
-  using ((tenant_id = public.current_tenant_id()))
-  with check ((tenant_id = public.current_tenant_id()));
+  using ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid))
+  with check ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid));
 create policy hasura_delete on public.hasura_tenant_sources as permissive for delete to hasura
   using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
 create policy hasura_insert on public.hasura_tenant_sources as permissive for insert to hasura
@@ -2953,8 +2985,8 @@ create policy identities_hasura_update_self on public.identities as permissive f
   using ((id = (NULLIF((public.hasura_session() ->> 'x-hasura-user-id'::text), ''::text))::uuid))
   with check ((id = (NULLIF((public.hasura_session() ->> 'x-hasura-user-id'::text), ''::text))::uuid));
 create policy app_tenant on public.memberships as permissive for all to app
-  using ((tenant_id = public.current_tenant_id()))
-  with check ((tenant_id = public.current_tenant_id()));
+  using ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid))
+  with check ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid));
 create policy hasura_delete on public.memberships as permissive for delete to hasura
   using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
 create policy hasura_insert on public.memberships as permissive for insert to hasura
@@ -2971,8 +3003,8 @@ create policy plan_meters_read on public.plan_meters as permissive for select to
 create policy plans_read on public.plans as permissive for select to app, hasura
   using (true);
 create policy app_tenant on public.stripe_meter_reports as permissive for all to app
-  using ((tenant_id = public.current_tenant_id()))
-  with check ((tenant_id = public.current_tenant_id()));
+  using ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid))
+  with check ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid));
 create policy hasura_delete on public.stripe_meter_reports as permissive for delete to hasura
   using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
 create policy hasura_insert on public.stripe_meter_reports as permissive for insert to hasura
@@ -2983,8 +3015,8 @@ create policy hasura_update on public.stripe_meter_reports as permissive for upd
   using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
   with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
 create policy app_tenant on public.tenant_api_calls as permissive for all to app
-  using ((tenant_id = public.current_tenant_id()))
-  with check ((tenant_id = public.current_tenant_id()));
+  using ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid))
+  with check ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid));
 create policy hasura_delete on public.tenant_api_calls as permissive for delete to hasura
   using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
 create policy hasura_insert on public.tenant_api_calls as permissive for insert to hasura
@@ -2995,8 +3027,8 @@ create policy hasura_update on public.tenant_api_calls as permissive for update 
   using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
   with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
 create policy app_tenant on public.tenant_api_keys as permissive for all to app
-  using ((tenant_id = public.current_tenant_id()))
-  with check ((tenant_id = public.current_tenant_id()));
+  using ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid))
+  with check ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid));
 create policy hasura_delete on public.tenant_api_keys as permissive for delete to hasura
   using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
 create policy hasura_insert on public.tenant_api_keys as permissive for insert to hasura
@@ -3007,8 +3039,8 @@ create policy hasura_update on public.tenant_api_keys as permissive for update t
   using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
   with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
 create policy app_tenant on public.tenant_audit_heads as permissive for all to app
-  using ((tenant_id = public.current_tenant_id()))
-  with check ((tenant_id = public.current_tenant_id()));
+  using ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid))
+  with check ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid));
 create policy audit_logs_feature on public.tenant_audit_heads as restrictive for select to app, hasura
   using (public.tenant_has_feature(tenant_id, 'audit_logs'::text));
 create policy hasura_delete on public.tenant_audit_heads as permissive for delete to hasura
@@ -3021,8 +3053,8 @@ create policy hasura_update on public.tenant_audit_heads as permissive for updat
   using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
   with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
 create policy app_tenant on public.tenant_audit_logs as permissive for all to app
-  using ((tenant_id = public.current_tenant_id()))
-  with check ((tenant_id = public.current_tenant_id()));
+  using ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid))
+  with check ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid));
 create policy audit_logs_feature on public.tenant_audit_logs as restrictive for select to app, hasura
   using (public.tenant_has_feature(tenant_id, 'audit_logs'::text));
 create policy hasura_delete on public.tenant_audit_logs as permissive for delete to hasura
@@ -3035,8 +3067,8 @@ create policy hasura_update on public.tenant_audit_logs as permissive for update
   using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
   with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
 create policy app_tenant on public.tenant_audit_personal as permissive for all to app
-  using ((tenant_id = public.current_tenant_id()))
-  with check ((tenant_id = public.current_tenant_id()));
+  using ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid))
+  with check ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid));
 create policy hasura_delete on public.tenant_audit_personal as permissive for delete to hasura
   using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
 create policy hasura_insert on public.tenant_audit_personal as permissive for insert to hasura
@@ -3047,8 +3079,8 @@ create policy hasura_update on public.tenant_audit_personal as permissive for up
   using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
   with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
 create policy app_tenant on public.tenant_audit_retention as permissive for all to app
-  using ((tenant_id = public.current_tenant_id()))
-  with check ((tenant_id = public.current_tenant_id()));
+  using ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid))
+  with check ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid));
 create policy hasura_delete on public.tenant_audit_retention as permissive for delete to hasura
   using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
 create policy hasura_insert on public.tenant_audit_retention as permissive for insert to hasura
@@ -3059,8 +3091,8 @@ create policy hasura_update on public.tenant_audit_retention as permissive for u
   using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
   with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
 create policy app_tenant on public.tenant_counters as permissive for all to app
-  using ((tenant_id = public.current_tenant_id()))
-  with check ((tenant_id = public.current_tenant_id()));
+  using ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid))
+  with check ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid));
 create policy hasura_delete on public.tenant_counters as permissive for delete to hasura
   using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
 create policy hasura_insert on public.tenant_counters as permissive for insert to hasura
@@ -3071,8 +3103,8 @@ create policy hasura_update on public.tenant_counters as permissive for update t
   using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
   with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
 create policy app_tenant on public.tenant_exports as permissive for all to app
-  using ((tenant_id = public.current_tenant_id()))
-  with check ((tenant_id = public.current_tenant_id()));
+  using ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid))
+  with check ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid));
 create policy hasura_delete on public.tenant_exports as permissive for delete to hasura
   using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
 create policy hasura_insert on public.tenant_exports as permissive for insert to hasura
@@ -3083,8 +3115,8 @@ create policy hasura_update on public.tenant_exports as permissive for update to
   using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
   with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
 create policy app_tenant on public.tenant_invitations as permissive for all to app
-  using ((tenant_id = public.current_tenant_id()))
-  with check ((tenant_id = public.current_tenant_id()));
+  using ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid))
+  with check ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid));
 create policy hasura_delete on public.tenant_invitations as permissive for delete to hasura
   using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
 create policy hasura_insert on public.tenant_invitations as permissive for insert to hasura
@@ -3095,8 +3127,8 @@ create policy hasura_update on public.tenant_invitations as permissive for updat
   using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
   with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
 create policy app_tenant on public.tenant_meter_caps as permissive for all to app
-  using ((tenant_id = public.current_tenant_id()))
-  with check ((tenant_id = public.current_tenant_id()));
+  using ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid))
+  with check ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid));
 create policy hasura_delete on public.tenant_meter_caps as permissive for delete to hasura
   using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
 create policy hasura_insert on public.tenant_meter_caps as permissive for insert to hasura
@@ -3107,8 +3139,8 @@ create policy hasura_update on public.tenant_meter_caps as permissive for update
   using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
   with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
 create policy app_tenant on public.tenant_move_changes as permissive for all to app
-  using ((tenant_id = public.current_tenant_id()))
-  with check ((tenant_id = public.current_tenant_id()));
+  using ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid))
+  with check ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid));
 create policy hasura_delete on public.tenant_move_changes as permissive for delete to hasura
   using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
 create policy hasura_insert on public.tenant_move_changes as permissive for insert to hasura
@@ -3119,8 +3151,8 @@ create policy hasura_update on public.tenant_move_changes as permissive for upda
   using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
   with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
 create policy app_tenant on public.tenant_moves as permissive for all to app
-  using ((tenant_id = public.current_tenant_id()))
-  with check ((tenant_id = public.current_tenant_id()));
+  using ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid))
+  with check ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid));
 create policy hasura_delete on public.tenant_moves as permissive for delete to hasura
   using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
 create policy hasura_insert on public.tenant_moves as permissive for insert to hasura
@@ -3131,8 +3163,8 @@ create policy hasura_update on public.tenant_moves as permissive for update to h
   using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
   with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
 create policy app_tenant on public.tenant_notices as permissive for all to app
-  using ((tenant_id = public.current_tenant_id()))
-  with check ((tenant_id = public.current_tenant_id()));
+  using ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid))
+  with check ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid));
 create policy hasura_delete on public.tenant_notices as permissive for delete to hasura
   using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
 create policy hasura_insert on public.tenant_notices as permissive for insert to hasura
@@ -3143,8 +3175,8 @@ create policy hasura_update on public.tenant_notices as permissive for update to
   using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
   with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
 create policy app_tenant on public.tenant_settings as permissive for all to app
-  using ((tenant_id = public.current_tenant_id()))
-  with check ((tenant_id = public.current_tenant_id()));
+  using ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid))
+  with check ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid));
 create policy hasura_delete on public.tenant_settings as permissive for delete to hasura
   using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
 create policy hasura_insert on public.tenant_settings as permissive for insert to hasura
@@ -3155,8 +3187,8 @@ create policy hasura_update on public.tenant_settings as permissive for update t
   using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
   with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
 create policy app_tenant on public.tenant_usage_counters as permissive for all to app
-  using ((tenant_id = public.current_tenant_id()))
-  with check ((tenant_id = public.current_tenant_id()));
+  using ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid))
+  with check ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid));
 create policy hasura_delete on public.tenant_usage_counters as permissive for delete to hasura
   using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
 create policy hasura_insert on public.tenant_usage_counters as permissive for insert to hasura
@@ -3167,8 +3199,8 @@ create policy hasura_update on public.tenant_usage_counters as permissive for up
   using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
   with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
 create policy app_tenant on public.tenant_usage_history as permissive for all to app
-  using ((tenant_id = public.current_tenant_id()))
-  with check ((tenant_id = public.current_tenant_id()));
+  using ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid))
+  with check ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid));
 create policy hasura_delete on public.tenant_usage_history as permissive for delete to hasura
   using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
 create policy hasura_insert on public.tenant_usage_history as permissive for insert to hasura
@@ -3179,8 +3211,8 @@ create policy hasura_update on public.tenant_usage_history as permissive for upd
   using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
   with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
 create policy app_tenant on public.tenant_write_guards as permissive for all to app
-  using ((tenant_id = public.current_tenant_id()))
-  with check ((tenant_id = public.current_tenant_id()));
+  using ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid))
+  with check ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid));
 create policy hasura_delete on public.tenant_write_guards as permissive for delete to hasura
   using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
 create policy hasura_insert on public.tenant_write_guards as permissive for insert to hasura
@@ -3191,8 +3223,8 @@ create policy hasura_update on public.tenant_write_guards as permissive for upda
   using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
   with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
 create policy app_tenant on public.tenants as permissive for all to app
-  using ((id = public.current_tenant_id()))
-  with check ((id = public.current_tenant_id()));
+  using ((id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid))
+  with check ((id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid));
 create policy hasura_delete on public.tenants as permissive for delete to hasura
   using (((public.hasura_role() = 'admin'::text) OR (id = public.hasura_tenant_id())));
 create policy hasura_insert on public.tenants as permissive for insert to hasura
@@ -3203,8 +3235,8 @@ create policy hasura_update on public.tenants as permissive for update to hasura
   using (((public.hasura_role() = 'admin'::text) OR (id = public.hasura_tenant_id())))
   with check (((public.hasura_role() = 'admin'::text) OR (id = public.hasura_tenant_id())));
 create policy app_tenant on public.usage_events as permissive for all to app
-  using ((tenant_id = public.current_tenant_id()))
-  with check ((tenant_id = public.current_tenant_id()));
+  using ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid))
+  with check ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid));
 create policy hasura_delete on public.usage_events as permissive for delete to hasura
   using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
 create policy hasura_insert on public.usage_events as permissive for insert to hasura
@@ -3215,8 +3247,8 @@ create policy hasura_update on public.usage_events as permissive for update to h
   using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
   with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
 create policy app_tenant on public.usage_meter_totals as permissive for all to app
-  using ((tenant_id = public.current_tenant_id()))
-  with check ((tenant_id = public.current_tenant_id()));
+  using ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid))
+  with check ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid));
 create policy hasura_delete on public.usage_meter_totals as permissive for delete to hasura
   using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
 create policy hasura_insert on public.usage_meter_totals as permissive for insert to hasura
@@ -3227,8 +3259,8 @@ create policy hasura_update on public.usage_meter_totals as permissive for updat
   using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
   with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
 create policy app_tenant on public.webhook_deliveries as permissive for all to app
-  using ((tenant_id = public.current_tenant_id()))
-  with check ((tenant_id = public.current_tenant_id()));
+  using ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid))
+  with check ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid));
 create policy hasura_delete on public.webhook_deliveries as permissive for delete to hasura
   using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
 create policy hasura_insert on public.webhook_deliveries as permissive for insert to hasura
@@ -3239,8 +3271,8 @@ create policy hasura_update on public.webhook_deliveries as permissive for updat
   using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
   with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
 create policy app_tenant on public.webhook_delivery_attempts as permissive for all to app
-  using ((tenant_id = public.current_tenant_id()))
-  with check ((tenant_id = public.current_tenant_id()));
+  using ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid))
+  with check ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid));
 create policy hasura_delete on public.webhook_delivery_attempts as permissive for delete to hasura
   using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
 create policy hasura_insert on public.webhook_delivery_attempts as permissive for insert to hasura
@@ -3251,8 +3283,8 @@ create policy hasura_update on public.webhook_delivery_attempts as permissive fo
   using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
   with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
 create policy app_tenant on public.webhook_endpoints as permissive for all to app
-  using ((tenant_id = public.current_tenant_id()))
-  with check ((tenant_id = public.current_tenant_id()));
+  using ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid))
+  with check ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid));
 create policy hasura_delete on public.webhook_endpoints as permissive for delete to hasura
   using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
 create policy hasura_insert on public.webhook_endpoints as permissive for insert to hasura
@@ -3263,8 +3295,8 @@ create policy hasura_update on public.webhook_endpoints as permissive for update
   using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
   with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
 create policy app_tenant on public.webhook_events as permissive for all to app
-  using ((tenant_id = public.current_tenant_id()))
-  with check ((tenant_id = public.current_tenant_id()));
+  using ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid))
+  with check ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid));
 create policy hasura_delete on public.webhook_events as permissive for delete to hasura
   using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
 create policy hasura_insert on public.webhook_events as permissive for insert to hasura
@@ -3320,7 +3352,7 @@ CREATE TRIGGER _950_webhooks AFTER UPDATE OF settings ON public.tenant_settings 
 CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.tenants FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
 CREATE TRIGGER _150_feature_guard BEFORE INSERT OR UPDATE OF custom_domain ON public.tenants FOR EACH ROW EXECUTE FUNCTION public.tg_tenants__feature_guard();
 CREATE TRIGGER _200_billing_suspension BEFORE UPDATE ON public.tenants FOR EACH ROW EXECUTE FUNCTION public.tg_tenants__billing_suspension();
-CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON public.tenants FOR EACH ROW EXECUTE FUNCTION public.tg__audit('entity=tenant', 'tenant=id', 'key=id', 'ignore=created_at,updated_at', 'group.status=status,+suspended_at,+cancelled_at,+archived_at,+billing_suspended', 'group.plan_changed=plan', 'group.custom_domain.changed=custom_domain,+custom_domain_verified_at', 'group.custom_domain.verified=custom_domain_verified_at', 'group.subscription.updated=stripe_*,subscription_*,billing_*,current_period_*,cancel_at*,past_due*,grace_*,last_payment_at,trial_ends_at', 'group.moved=isolation,+schema_name,+db_role,+database_name,+database_url_env,+template_version', 'group.template_upgraded=template_version');
+CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON public.tenants FOR EACH ROW EXECUTE FUNCTION public.tg__audit('entity=tenant', 'tenant=id', 'key=id', 'ignore=created_at,updated_at,template_version', 'group.status=status,+suspended_at,+cancelled_at,+archived_at,+billing_suspended', 'group.plan_changed=plan', 'group.custom_domain.changed=custom_domain,+custom_domain_verified_at', 'group.custom_domain.verified=custom_domain_verified_at', 'group.subscription.updated=stripe_*,subscription_*,billing_*,current_period_*,cancel_at*,past_due*,grace_*,last_payment_at,trial_ends_at', 'group.moved=isolation,+schema_name,+db_role,+database_name,+database_url_env');
 CREATE TRIGGER _900_notify AFTER INSERT OR DELETE OR UPDATE ON public.tenants FOR EACH ROW EXECUTE FUNCTION public.tg_tenants__notify();
 CREATE TRIGGER _910_audit_retention AFTER DELETE ON public.tenants FOR EACH ROW EXECUTE FUNCTION public.tg_tenants__audit_retention();
 CREATE TRIGGER _910_stripe_cleanup AFTER DELETE OR UPDATE OF status ON public.tenants FOR EACH ROW EXECUTE FUNCTION public.tg_tenants__stripe_cleanup();
@@ -3361,6 +3393,7 @@ revoke all on function public.plan_tenant_has_feature(p_tenant_id uuid, p_plan t
 revoke all on function public.prune_hasura_event_receipts(p_older_than interval) from public;
 revoke all on function public.purge_stripe_webhooks(p_older_than interval) from public;
 revoke all on function public.queue_platform_job(p_task text, p_payload jsonb, p_job_key text) from public;
+revoke all on function public.record_template_upgrade(p_version bigint, p_tenants uuid[]) from public;
 revoke all on function public.recount_tenant_counters(p_schema name, p_tenant_id uuid) from public;
 revoke all on function public.require_feature(p_tenant_id uuid, p_plan text, p_feature text) from public;
 revoke all on function public.secure_tenant_schema(p_schema name, p_role name) from public;

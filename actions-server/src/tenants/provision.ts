@@ -118,13 +118,16 @@ export async function insertTenant(client: Client, deps: ProvisionDeps, spec: Ne
   const dbRole = isolation === 'pooled' ? null : roleNameFor(prefix, input.slug);
   const databaseName = isolation === 'database' ? databaseNameFor(prefix, input.slug) : null;
   const trialing = input.trial && plan.trial_days > 0;
+  // A schema is built in this transaction, so its version is known now: recorded
+  // with the row, the creation is one change (one audit entry), not two.
+  const templateVersion = isolation === 'schema' ? latestVersion(spec.steps) : null;
 
   const inserted = (
     await client.query<TenantRow>(
       `insert into public.tenants
-         (name, slug, status, isolation, schema_name, db_role, database_name, database_url_env, plan, trial_ends_at)
+         (name, slug, status, isolation, schema_name, db_role, database_name, database_url_env, plan, trial_ends_at, template_version)
        values ($1, $2, $3, $4, $5, $6, $7, $8, $9,
-               case when $3 = 'trial' then now() + make_interval(days => $10) end)
+               case when $3 = 'trial' then now() + make_interval(days => $10) end, $11)
        returning *`,
       [
         input.name,
@@ -137,6 +140,7 @@ export async function insertTenant(client: Client, deps: ProvisionDeps, spec: Ne
         isolation === 'database' ? (input.databaseUrlEnv ?? null) : null,
         plan.id,
         plan.trial_days,
+        templateVersion,
       ],
     )
   ).rows[0]!;
@@ -173,15 +177,13 @@ export async function insertTenant(client: Client, deps: ProvisionDeps, spec: Ne
         fromVersion: 0,
         steps: spec.steps,
       });
-      if (version !== latestVersion(spec.steps)) throw new Error('template did not reach its latest version');
+      if (version !== templateVersion) throw new Error('template did not reach its latest version');
       // The owner is the tenant's first member in its own data (and counts as a user).
       await client.query(
         `insert into ${client.escapeIdentifier(schemaName!)}.members (identity_id, display_name, email) values ($1, $2, $3)`,
         [owner.identityId, owner.name, owner.email],
       );
-      return (
-        await client.query<TenantRow>('update public.tenants set template_version = $2 where id = $1 returning *', [inserted.id, version])
-      ).rows[0]!;
+      return inserted;
     }
     default: {
       const never: never = isolation;

@@ -1,10 +1,14 @@
 // Upgrades every schema-tier and database-tier tenant to the latest template
-// version. One transaction per tenant holds its DDL and its recorded version
-// together, so a run killed at any point is finished by the next one; a
-// failing tenant is reported and the others go on. A database tenant's DDL
-// commits in its own database with the version recorded there (its registry
-// copy), and the main registry's version follows; a run killed in between
-// reads the tenant database's version next time and only records it.
+// version. Tenants go in batches, one transaction per batch: each tenant's DDL
+// runs in a savepoint of its own, and the batch records the new version of
+// every tenant that succeeded in one statement with one audit entry (a platform
+// entry naming the batch's tenants), then commits. DDL and recorded versions
+// commit together, so a run killed at any point is finished by the next one; a
+// failing tenant is rolled back to its savepoint and reported, and the others
+// go on. A database tenant's DDL commits in its own database with the version
+// recorded there (its registry copy), and the main registry's version follows;
+// a run killed in between reads the tenant database's version next time and
+// only records it.
 //
 // Then Hasura: every upgraded tenant's source learns the new shape (one bulk
 // per tenant, hasura/sync.ts), in the same run and as concurrently. A source
@@ -48,6 +52,11 @@ interface Pending {
   slug: string;
 }
 
+// Tenants per transaction: enough to share one commit and one audit entry
+// among many, few enough that a batch's locks stay small and a killed run
+// loses little.
+const BATCH_SIZE = 25;
+
 export async function migrateTenantSchemas(opts: TemplateMigrationOptions): Promise<TemplateMigrationReport> {
   const steps = await loadTemplate(opts.templateDir ?? TEMPLATE_DIR);
   const target = latestVersion(steps);
@@ -58,40 +67,70 @@ export async function migrateTenantSchemas(opts: TemplateMigrationOptions): Prom
     [target],
   );
   const report: TemplateMigrationReport = { target, total: pending.length, upgraded: [], skipped: [], failed: [] };
+  // Every worker gets batches, however few tenants there are.
+  const size = Math.max(1, Math.min(BATCH_SIZE, Math.ceil(pending.length / Math.max(1, opts.concurrency))));
   let next = 0;
   let done = 0;
 
-  const upgradeOne = async (t: Pending): Promise<void> => {
+  /** One tenant, inside the batch's transaction. */
+  const upgradeOne = async (client: Client, row: TenantRow, moving: Set<string>): Promise<void> => {
+    if (moving.has(row.id) || !(await tryTenantLockInTransaction(client, row.id))) {
+      throw new Error('a move or hard delete of this tenant is in progress; run tenants migrate again when it is done');
+    }
+    if (row.isolation === 'schema') {
+      await upgrade(client, row, steps, Number(row.template_version ?? 0));
+      return;
+    }
+    const { databases } = opts;
+    if (!databases) throw new Error('database-tier tenants need their databases configured');
+    await databases.withPool(databaseRefOf(row), (pool) => asSystem(pool, (c) => upgradeRecorded(c, row, steps)));
+  };
+
+  const upgradeBatch = async (batch: Pending[]): Promise<void> => {
+    const outcome = new Map<string, 'upgraded' | 'skipped' | { error: string }>();
     try {
-      const upgraded = await asSystem(opts.pool, async (client) => {
-        // SKIP LOCKED: a concurrent runner already holds this tenant.
+      await asSystem(opts.pool, async (client) => {
+        // SKIP LOCKED: a concurrent runner already holds these tenants.
         const { rows } = await client.query<TenantRow>(
           `select * from public.tenants
-           where id = $1 and coalesce(template_version, 0) < $2 and isolation in ('schema', 'database')
+           where id = any($1::uuid[]) and coalesce(template_version, 0) < $2 and isolation in ('schema', 'database')
+           order by slug
            for update skip locked`,
-          [t.id, target],
+          [batch.map((t) => t.id), target],
         );
-        const row = rows[0];
-        if (!row) return false;
-        const moving = (await client.query('select 1 from public.tenant_moves where tenant_id = $1 and finished_at is null', [t.id]))
-          .rowCount;
-        if (moving || !(await tryTenantLockInTransaction(client, t.id))) {
-          throw new Error('a move or hard delete of this tenant is in progress; run tenants migrate again when it is done');
+        const moving = new Set(
+          (
+            await client.query<{ tenant_id: string }>(
+              'select tenant_id from public.tenant_moves where tenant_id = any($1::uuid[]) and finished_at is null',
+              [rows.map((r) => r.id)],
+            )
+          ).rows.map((r) => r.tenant_id),
+        );
+        const upgraded: string[] = [];
+        for (const row of rows) {
+          await client.query('savepoint tenant_upgrade');
+          try {
+            await upgradeOne(client, row, moving);
+            await client.query('release savepoint tenant_upgrade');
+            upgraded.push(row.id);
+            outcome.set(row.id, 'upgraded');
+          } catch (err) {
+            await client.query('rollback to savepoint tenant_upgrade');
+            outcome.set(row.id, { error: (err as Error).message });
+          }
         }
-        if (row.isolation === 'schema') {
-          await upgrade(client, row, steps);
-          return true;
-        }
-        const { databases } = opts;
-        if (!databases) throw new Error('database-tier tenants need their databases configured');
-        const version = await databases.withPool(databaseRefOf(row), (pool) => asSystem(pool, (c) => upgrade(c, row, steps)));
-        await client.query('update public.tenants set template_version = $2 where id = $1', [t.id, version]);
-        return true;
+        // One version record and one audit entry for the whole batch.
+        if (upgraded.length > 0) await client.query('select public.record_template_upgrade($1, $2::uuid[])', [target, upgraded]);
       });
-      (upgraded ? report.upgraded : report.skipped).push(t.slug);
     } catch (err) {
-      report.failed.push({ slug: t.slug, error: (err as Error).message });
-    } finally {
+      // The batch's commit failed: none of it stands.
+      for (const t of batch) outcome.set(t.id, { error: (err as Error).message });
+    }
+    for (const t of batch) {
+      const result = outcome.get(t.id) ?? 'skipped';
+      if (result === 'upgraded') report.upgraded.push(t.slug);
+      else if (result === 'skipped') report.skipped.push(t.slug);
+      else report.failed.push({ slug: t.slug, error: result.error });
       done++;
       opts.onProgress?.(done, pending.length, t.slug, 'schema');
     }
@@ -99,8 +138,9 @@ export async function migrateTenantSchemas(opts: TemplateMigrationOptions): Prom
 
   const worker = async (): Promise<void> => {
     while (next < pending.length) {
-      const t = pending[next++]!;
-      await upgradeOne(t);
+      const batch = pending.slice(next, next + size);
+      next += batch.length;
+      await upgradeBatch(batch);
     }
   };
   await Promise.all(Array.from({ length: Math.min(opts.concurrency, pending.length) }, worker));
@@ -113,22 +153,20 @@ export async function migrateTenantSchemas(opts: TemplateMigrationOptions): Prom
   return report;
 }
 
-/** Applies the pending template steps where the tenant's schema is, recording the version there. */
-async function upgrade(client: Client, row: TenantRow, steps: TemplateStep[]): Promise<number> {
-  // In a tenant database the registry copy holds the version its schema really has.
+/** Applies the template steps newer than `fromVersion` to the tenant's schema. */
+async function upgrade(client: Client, row: TenantRow, steps: TemplateStep[], fromVersion: number): Promise<number> {
+  if (!row.schema_name || !row.db_role) throw new Error(`tenant ${row.slug} has no schema to upgrade`);
+  return applyTemplate(client, { schema: row.schema_name, role: row.db_role, tenantId: row.id, fromVersion, steps });
+}
+
+/** In a tenant database, whose registry copy holds the version its schema really has: upgrades and records it there. */
+async function upgradeRecorded(client: Client, row: TenantRow, steps: TemplateStep[]): Promise<void> {
   const current = (
     await client.query<{ template_version: string | null }>('select template_version from public.tenants where id = $1 for update', [
       row.id,
     ])
   ).rows[0];
-  if (!row.schema_name || !row.db_role || !current) throw new Error(`tenant ${row.slug} has no schema to upgrade`);
-  const version = await applyTemplate(client, {
-    schema: row.schema_name,
-    role: row.db_role,
-    tenantId: row.id,
-    fromVersion: Number(current.template_version ?? 0),
-    steps,
-  });
+  if (!current) throw new Error(`tenant ${row.slug} has no registry copy in its database`);
+  const version = await upgrade(client, row, steps, Number(current.template_version ?? 0));
   await client.query('update public.tenants set template_version = $2 where id = $1', [row.id, version]);
-  return version;
 }

@@ -39,7 +39,8 @@ export function latestVersion(steps: TemplateStep[]): number {
 /**
  * Applies the template steps newer than `fromVersion` inside `schema`, then
  * re-secures the schema for `role` and (re)attaches the tenant's plan-limit and
- * usage triggers. Runs in the caller's transaction.
+ * usage triggers. Runs in the caller's transaction, in one round trip: a
+ * provisioning or an upgrade costs the DDL, not a dialogue about it.
  */
 export async function applyTemplate(
   client: Client,
@@ -47,11 +48,18 @@ export async function applyTemplate(
 ): Promise<number> {
   const pending = opts.steps.filter((s) => s.version > opts.fromVersion);
   if (pending.length === 0) return opts.fromVersion;
-  // pg_temp last so a tenant's tables can never be shadowed by temporary ones.
-  await client.query(`set local search_path = ${client.escapeIdentifier(opts.schema)}, public, pg_temp`);
-  for (const step of pending) await client.query(step.sql);
-  await client.query('set local search_path = public, pg_temp');
-  await client.query('select public.secure_tenant_schema($1, $2)', [opts.schema, opts.role]);
-  await client.query('select public.attach_tenant_triggers($1, $2)', [opts.schema, opts.tenantId]);
+  const literal = (v: string) => client.escapeLiteral(v);
+  // Statements are separated by a line of their own, so a step ending in a
+  // comment cannot swallow the separator. pg_temp last so a tenant's tables can
+  // never be shadowed by temporary ones.
+  await client.query(
+    [
+      `set local search_path = ${client.escapeIdentifier(opts.schema)}, public, pg_temp`,
+      ...pending.map((step) => step.sql),
+      'set local search_path = public, pg_temp',
+      `select public.secure_tenant_schema(${literal(opts.schema)}, ${literal(opts.role)})`,
+      `select public.attach_tenant_triggers(${literal(opts.schema)}, ${literal(opts.tenantId)})`,
+    ].join('\n;\n'),
+  );
   return pending.at(-1)?.version ?? opts.fromVersion;
 }
