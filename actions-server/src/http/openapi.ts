@@ -31,11 +31,6 @@ export const tenantPathParams = z.object({ id: z.uuid() });
 /** `{"status": "ok"}`-style acknowledgements. */
 export const statusSchema = (status: string) => z.object({ status: z.literal(status) });
 
-const isoDateTime = z.iso.datetime({ offset: true });
-/** A timestamp as the API writes it (ISO 8601, UTC). */
-export const timestamp = isoDateTime;
-export const nullableTimestamp = isoDateTime.nullable();
-
 /**
  * Who may call a route, as security requirements:
  * - anonymous: nothing is checked;

@@ -116,6 +116,8 @@ export function describeMetering(api: ApiDocs): void {
           events: z.array(z.object({ id: z.string(), idempotency_key: z.string(), duplicate: z.boolean() }).strict()),
         })
         .strict(),
+      // An idempotency key used again with another event.
+      errors: [409],
     });
     a.route({
       method: 'post',

@@ -137,24 +137,20 @@ export function describeTenants(api: ApiDocs): void {
       response: sessionTokensSchema.extend({ tenant: tenantViewSchema, owner: z.object({ id: z.uuid(), email: z.string() }).strict() }),
       errors: [403, 409],
     });
-    a.route({
-      method: 'get',
-      path: '/api/tenants/by-slug',
-      summary: 'Public fields of a tenant by its slug',
-      auth: 'anonymous',
-      query: z.object({ slug: slugSchema }),
-      response: z.object({ tenant: publicTenantSchema }).strict(),
-      errors: [400, 410],
-    });
-    a.route({
-      method: 'get',
-      path: '/api/tenants/by-domain',
-      summary: 'Public fields of a tenant by its custom domain',
-      auth: 'anonymous',
-      query: z.object({ domain: domainSchema }),
-      response: z.object({ tenant: publicTenantSchema }).strict(),
-      errors: [400, 410],
-    });
+    for (const [by, query] of [
+      ['slug', z.object({ slug: slugSchema })],
+      ['domain', z.object({ domain: domainSchema })],
+    ] as const) {
+      a.route({
+        method: 'get',
+        path: `/api/tenants/by-${by}`,
+        summary: `Public fields of a tenant by its ${by === 'slug' ? 'slug' : 'custom domain'}`,
+        auth: 'anonymous',
+        query,
+        response: z.object({ tenant: publicTenantSchema }).strict(),
+        errors: [400, 410],
+      });
+    }
     a.route({
       method: 'get',
       path: '/api/tenants/:id',
