@@ -9,6 +9,7 @@ import { AppError } from '../core/errors.ts';
 import { asTenant, type ActorInfo } from '../db/tx.ts';
 import { roleRank, type TenantRole } from '../auth/tokens.ts';
 import { hashApiKey, type ApiKeyRole } from './verify.ts';
+import { accessChanged } from '../auth/access.ts';
 import type { ApiKeyIdInput, CreateApiKeyInput } from './schemas.ts';
 
 export interface KeyManager extends ActorInfo {
@@ -135,5 +136,6 @@ export async function revokeApiKey(
     if (!existing.rows[0]) throw new AppError('NOT_FOUND', 'API key not found');
     return existing.rows[0];
   });
+  accessChanged({ keys: [row.prefix] });
   return { apiKey: toView(row) };
 }

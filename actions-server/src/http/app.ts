@@ -30,6 +30,8 @@ export const RAW_BODY_PATHS = new Set<string>([WEBHOOK_PATH]);
 
 /** Every capability's routers, mounted in order. */
 const ROUTERS: ((ctx: AppContext) => Router)[] = [
+  // First: the auth webhook answers every GraphQL request, and its paths (/hasura/*) are nobody else's.
+  hasuraRoutes,
   healthRoutes,
   authRoutes,
   // before tenantRoutes: its POST /api/tenants/:id/:action (platform admins) would take /invitations
@@ -49,7 +51,6 @@ const ROUTERS: ((ctx: AppContext) => Router)[] = [
   apiKeyRoutes,
   tenantRoutes,
   billingRoutes,
-  hasuraRoutes,
 ];
 
 export function createApp(ctx: AppContext): express.Express {

@@ -12,6 +12,7 @@ import { AppError } from '../core/errors.ts';
 import { asSystem, asTenant, type ActorInfo, type Client } from '../db/tx.ts';
 import { withRegistryAndData, type TenantPlacement } from '../tenants/data.ts';
 import { roleRank, type TenantRole } from '../auth/tokens.ts';
+import { accessChanged } from '../auth/access.ts';
 import type { ChangeRoleInput, IdentityInput, ListMembersInput } from './schemas.ts';
 
 export type MembersContext = Pick<AppContext, 'pool' | 'databases' | 'resolver'>;
@@ -182,6 +183,7 @@ export async function changeRole(ctx: MembersContext, actor: MemberActor, input:
     }
     return memberView(client, actor.tenantId, input.identityId);
   });
+  accessChanged({ identities: [input.identityId] });
   return { member: await withPerson(ctx, actor.tenantId, view) };
 }
 
@@ -245,6 +247,7 @@ async function removeIdentity(
   } catch (err) {
     throw ruleError(err);
   }
+  accessChanged({ identities: [identityId] });
   return { identityId, role: removedRole };
 }
 
@@ -288,5 +291,6 @@ export async function transferOwnership(
     ]);
     return [await memberView(client, actor.tenantId, input.identityId), await memberView(client, actor.tenantId, actor.userId)];
   });
+  accessChanged({ identities: [input.identityId, actor.userId] });
   return { owner: await withPerson(ctx, actor.tenantId, owner), previousOwner: await withPerson(ctx, actor.tenantId, previous) };
 }

@@ -19,6 +19,7 @@ import pg from 'pg';
 import type { AppContext } from '../core/context.ts';
 import { AppError } from '../core/errors.ts';
 import { asSystem, type ActorInfo, type Client } from '../db/tx.ts';
+import { accessChanged } from '../auth/access.ts';
 import { placementOf, POOLED_SCHEMA, withTenantData } from '../tenants/data.ts';
 import type { TenantRow } from '../tenants/records.ts';
 
@@ -217,5 +218,6 @@ export async function erasePerson(ctx: Ctx, identityId: string, actor: ActorInfo
     },
     actor,
   );
+  accessChanged({ identities: [identityId] });
   return report;
 }
