@@ -96,7 +96,8 @@ export const authWebhook: Benchmark = {
     const warmup = sized(ctx.scale, { tiny: 100, default: 3_000 });
     const db = await ctx.cluster.createDb('auth_webhook');
     const keyPrefix = `bench:${db.rolePrefix}`;
-    const project = await startProjectServer(db, { RATE_LIMIT_KEY_PREFIX: keyPrefix });
+    // Tokens that outlive a slow run on a loaded machine: an expired one would turn the load into 401s.
+    const project = await startProjectServer(db, { RATE_LIMIT_KEY_PREFIX: keyPrefix, JWT_EXPIRES_IN_SECONDS: '7200' });
     let bare: { url: string; close(): Promise<void> } | undefined;
     let closed = false;
     try {

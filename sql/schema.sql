@@ -17,6 +17,7 @@
 -- migration 1763900016000_events
 -- migration 1763900017000_hasura_source_sync
 -- migration 1763900018000_deployment
+-- migration 1763900040000_access_notify
 
 set check_function_bodies = false;
 
@@ -1375,6 +1376,25 @@ begin
     insert into public.tenant_usage_counters as c (tenant_id, period, shard, messages_total)
     values (v_tenant, v_period, v_shard, v_count)
     on conflict (tenant_id, period, shard) do update set messages_total = c.messages_total + excluded.messages_total;
+  end if;
+  return null;
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION public.tg_access__notify()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+begin
+  if tg_op = 'TRUNCATE' then
+    perform pg_notify('access_changed', '{"all":true}');
+  elsif tg_table_name = 'tenant_api_keys' then
+    perform pg_notify('access_changed', json_build_object('keys', json_build_array(old.prefix, new.prefix))::text);
+  elsif tg_table_name = 'identities' then
+    perform pg_notify('access_changed', json_build_object('identities', json_build_array(old.id, new.id))::text);
+  else
+    perform pg_notify('access_changed', json_build_object('identities', json_build_array(old.identity_id, new.identity_id))::text);
   end if;
   return null;
 end
@@ -3289,11 +3309,17 @@ CREATE TRIGGER _500_limits BEFORE INSERT ON pooled.members FOR EACH ROW WHEN ((n
 CREATE TRIGGER _800_usage AFTER INSERT OR DELETE ON pooled.members FOR EACH ROW EXECUTE FUNCTION public.tg__usage();
 CREATE TRIGGER _050_move_guard BEFORE INSERT OR DELETE OR UPDATE ON pooled.messages FOR EACH ROW EXECUTE FUNCTION public.tg__move_guard();
 CREATE CONSTRAINT TRIGGER _800_usage AFTER INSERT ON pooled.messages DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (public.usage_tally('messages'::text, new.tenant_id)) EXECUTE FUNCTION public.tg__usage_flush();
+CREATE TRIGGER _950_access_notify AFTER DELETE OR UPDATE OF identity_id, revoked_at, expires_at ON public.auth_sessions FOR EACH ROW EXECUTE FUNCTION public.tg_access__notify();
+CREATE TRIGGER _950_access_notify_truncate AFTER TRUNCATE ON public.auth_sessions FOR EACH STATEMENT EXECUTE FUNCTION public.tg_access__notify();
 CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.custom_domain_verifications FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
 CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.identities FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
+CREATE TRIGGER _950_access_notify AFTER DELETE OR UPDATE OF is_platform_admin ON public.identities FOR EACH ROW EXECUTE FUNCTION public.tg_access__notify();
+CREATE TRIGGER _950_access_notify_truncate AFTER TRUNCATE ON public.identities FOR EACH STATEMENT EXECUTE FUNCTION public.tg_access__notify();
 CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.memberships FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
 CREATE TRIGGER _200_rules BEFORE INSERT OR DELETE OR UPDATE ON public.memberships FOR EACH ROW EXECUTE FUNCTION public.tg_memberships__rules();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON public.memberships FOR EACH ROW EXECUTE FUNCTION public.tg__audit('entity=membership', 'tenant=tenant_id', 'key=identity_id', 'ignore=created_at,updated_at', 'insert=added', 'delete=removed', 'group.role_changed=role');
+CREATE TRIGGER _950_access_notify AFTER INSERT OR DELETE OR UPDATE OF role, tenant_id, identity_id ON public.memberships FOR EACH ROW EXECUTE FUNCTION public.tg_access__notify();
+CREATE TRIGGER _950_access_notify_truncate AFTER TRUNCATE ON public.memberships FOR EACH STATEMENT EXECUTE FUNCTION public.tg_access__notify();
 CREATE TRIGGER _950_webhooks AFTER INSERT OR DELETE OR UPDATE ON public.memberships FOR EACH ROW EXECUTE FUNCTION public.tg_memberships__webhooks();
 CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.meters FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
 CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.plan_meters FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
@@ -3302,6 +3328,8 @@ CREATE TRIGGER _900_audit AFTER UPDATE ON public.plans FOR EACH ROW EXECUTE FUNC
 CREATE TRIGGER _010_append_only BEFORE DELETE OR UPDATE ON public.platform_audit_logs FOR EACH ROW EXECUTE FUNCTION public.tg__append_only();
 CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.stripe_webhooks FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON public.tenant_api_keys FOR EACH ROW EXECUTE FUNCTION public.tg__audit('entity=api_key', 'tenant=tenant_id', 'key=id', 'ignore=last_used_at', 'redact=key_hash', 'group.revoked=revoked_at,+revoked_by');
+CREATE TRIGGER _950_access_notify AFTER INSERT OR DELETE OR UPDATE OF tenant_id, prefix, key_hash, role, revoked_at, expires_at ON public.tenant_api_keys FOR EACH ROW EXECUTE FUNCTION public.tg_access__notify();
+CREATE TRIGGER _950_access_notify_truncate AFTER TRUNCATE ON public.tenant_api_keys FOR EACH STATEMENT EXECUTE FUNCTION public.tg_access__notify();
 CREATE TRIGGER _010_append_only BEFORE DELETE OR UPDATE ON public.tenant_audit_logs FOR EACH ROW EXECUTE FUNCTION public.tg__append_only();
 CREATE TRIGGER _010_append_only_truncate BEFORE TRUNCATE ON public.tenant_audit_logs FOR EACH STATEMENT EXECUTE FUNCTION public.tg__append_only();
 CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.tenant_audit_retention FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
