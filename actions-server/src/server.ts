@@ -6,6 +6,7 @@ import type { Logger } from './core/log.ts';
 import type { Pool } from './db/tx.ts';
 import { TenantResolver } from './domains/resolver.ts';
 import { createTokenService } from './auth/tokens.ts';
+import { AccessCache } from './auth/access.ts';
 import type { AppContext } from './core/context.ts';
 import { createApp } from './http/app.ts';
 import { createStripeClient } from './billing/stripe-client.ts';
@@ -42,7 +43,8 @@ export async function buildContext(env: Env, log: Logger, pool: Pool, databaseUr
     ttlMs: env.TENANT_CACHE_TTL_MS,
     max: env.TENANT_CACHE_MAX,
   });
-  await resolver.start();
+  const access = new AccessCache({ pool, databaseUrl, log, ttlMs: env.TENANT_CACHE_TTL_MS, max: env.TENANT_CACHE_MAX });
+  await Promise.all([resolver.start(), access.start()]);
   const tokens = createTokenService(env, () =>
     log.warn('JWT_SECRET is not set: using a random secret for this process (tokens end with it)'),
   );
@@ -58,6 +60,7 @@ export async function buildContext(env: Env, log: Logger, pool: Pool, databaseUr
     pool,
     resolver,
     tokens,
+    access,
     provisioningSteps: [],
     deprovisioningSteps: [],
     databases,
@@ -87,9 +90,9 @@ export function tenantDatabases(env: Env, log: Logger, pool: Pool, databaseUrl: 
   });
 }
 
-/** Releases what buildContext opened (LISTEN client, limits, tenant databases' pools); the main pool stays the caller's. */
+/** Releases what buildContext opened (LISTEN clients, limits, tenant databases' pools); the main pool stays the caller's. */
 export async function closeContext(ctx: AppContext): Promise<void> {
-  await ctx.resolver.stop();
+  await Promise.all([ctx.resolver.stop(), ctx.access.stop()]);
   await stopLimits(ctx);
   await ctx.databases.close();
   await ctx.analytics.close();

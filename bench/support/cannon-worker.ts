@@ -12,6 +12,7 @@ const result = await autocannon({
   method: opts.method,
   headers: opts.headers,
   ...(opts.body !== undefined ? { body: opts.body } : {}),
+  ...(opts.bodies !== undefined ? { requests: opts.bodies.map((body) => ({ method: opts.method, body })) } : {}),
 });
 process.stdout.write(
   `${JSON.stringify({

@@ -15,6 +15,8 @@ export const cannonOptionsSchema = z
     method: z.enum(['GET', 'POST']),
     headers: z.record(z.string(), z.string()),
     body: z.string().optional(),
+    /** Bodies sent in turn by every connection (instead of one body). */
+    bodies: z.array(z.string()).min(1).optional(),
   })
   .refine((o) => (o.durationSeconds === undefined) !== (o.amount === undefined), 'give durationSeconds or amount');
 export type CannonOptions = z.infer<typeof cannonOptionsSchema>;

@@ -10,6 +10,7 @@ import { asApp } from '../db/tx.ts';
 import type { MemberActor } from '../core/actor.ts';
 import { roleRank } from '../auth/tokens.ts';
 import { hashApiKey, type ApiKeyRole } from './verify.ts';
+import { accessChanged } from '../auth/access.ts';
 import type { ApiKeyIdInput, CreateApiKeyInput } from './schemas.ts';
 
 export interface ApiKeyView {
@@ -128,5 +129,6 @@ export async function revokeApiKey(
     if (!existing.rows[0]) throw new AppError('NOT_FOUND', 'API key not found');
     return existing.rows[0];
   });
+  accessChanged({ keys: [row.prefix] });
   return { apiKey: toView(row) };
 }

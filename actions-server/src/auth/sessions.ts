@@ -11,7 +11,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { AppContext } from '../core/context.ts';
 import { AppError } from '../core/errors.ts';
 import { asSystem, type Client, type Pool } from '../db/tx.ts';
-import { lowerRole } from '../hasura/session.ts';
+import { accessChanged } from './access.ts';
+import { lowerRole } from './membership.ts';
 import { PLATFORM_ADMIN_ROLE, type TenantRole, type TokenRole } from './tokens.ts';
 
 export type SessionContext = Pick<AppContext, 'pool' | 'tokens' | 'env'>;
@@ -75,7 +76,7 @@ interface RefreshRow {
 
 type RefreshOutcome =
   | { kind: 'ok'; userId: string; tenantId: string | null; role: TokenRole; sessionId: string; refreshToken: string }
-  | { kind: 'refused'; error: AppError };
+  | { kind: 'refused'; error: AppError; identityId?: string };
 
 /**
  * Exchanges a refresh token for a new access token and the next refresh token.
@@ -107,7 +108,7 @@ export async function refreshSession(ctx: SessionContext, refreshToken: string, 
     }
     const revoke = async (reason: RevokeReason, error: AppError): Promise<RefreshOutcome> => {
       await client.query(`update public.auth_sessions set revoked_at = now(), revoke_reason = $2 where id = $1`, [row.session_id, reason]);
-      return { kind: 'refused', error };
+      return { kind: 'refused', error, identityId: row.identity_id };
     };
     if (row.used_at) {
       return revoke(
@@ -139,7 +140,10 @@ export async function refreshSession(ctx: SessionContext, refreshToken: string, 
     return { kind: 'ok', userId: row.identity_id, tenantId: row.scope_tenant_id, role, sessionId: row.session_id, refreshToken: next };
   });
   // A refusal that revoked the family has committed before it is reported.
-  if (outcome.kind === 'refused') throw outcome.error;
+  if (outcome.kind === 'refused') {
+    if (outcome.identityId) accessChanged({ identities: [outcome.identityId] });
+    throw outcome.error;
+  }
   const access = ctx.tokens.sign({ userId: outcome.userId, tenantId: outcome.tenantId, role: outcome.role, sessionId: outcome.sessionId });
   return {
     ...access,
@@ -149,13 +153,17 @@ export async function refreshSession(ctx: SessionContext, refreshToken: string, 
   };
 }
 
+// Revocations drop the person from this process's access cache at once
+// (inside a transaction that is just before its commit, whose NOTIFY follows).
+
 /** Revokes one session (logout). Returns whether it was live. */
 export async function revokeSession(pool: Pool | Client, sessionId: string, reason: RevokeReason): Promise<boolean> {
-  const { rowCount } = await pool.query(
-    'update public.auth_sessions set revoked_at = now(), revoke_reason = $2 where id = $1 and revoked_at is null',
+  const { rows } = await pool.query<{ identity_id: string }>(
+    'update public.auth_sessions set revoked_at = now(), revoke_reason = $2 where id = $1 and revoked_at is null returning identity_id',
     [sessionId, reason],
   );
-  return (rowCount ?? 0) > 0;
+  accessChanged({ identities: rows.map((r) => r.identity_id) });
+  return rows.length > 0;
 }
 
 /** Revokes every live session of a person, but `keep` (the current one, after a password change). Returns how many. */
@@ -165,5 +173,6 @@ export async function revokeSessionsOf(pool: Pool | Client, identityId: string, 
       where identity_id = $1 and revoked_at is null and ($3::uuid is null or id <> $3)`,
     [identityId, reason, keep ?? null],
   );
+  accessChanged({ identities: [identityId] });
   return rowCount ?? 0;
 }

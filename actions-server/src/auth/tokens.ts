@@ -47,6 +47,7 @@ const hasuraClaimsSchema = z.object({
 const payloadSchema = z.object({
   sub: z.uuid(),
   sid: z.uuid().optional(),
+  exp: z.number().optional(),
   [CLAIMS_NAMESPACE]: hasuraClaimsSchema,
 });
 
@@ -60,6 +61,8 @@ export interface VerifiedToken {
   sessionId?: string | undefined;
   /** Set when the caller is a tenant API key (userId is then the key's id, not a person). */
   apiKeyId?: string | undefined;
+  /** When the token expires (seconds since the epoch). */
+  expiresAt?: number | undefined;
 }
 
 export interface TokenService {
@@ -130,7 +133,29 @@ export function createTokenService(env: Env, onGeneratedSecret?: () => void): To
         const known = r === PLATFORM_ADMIN_ROLE ? PLATFORM_ADMIN_ROLE : tenantRoleOf(r);
         return known ? [known] : [];
       });
-      return { userId: parsed.data.sub, tenantId, role, allowedRoles, sessionId: parsed.data.sid };
+      return { userId: parsed.data.sub, tenantId, role, allowedRoles, sessionId: parsed.data.sid, expiresAt: parsed.data.exp };
     },
   };
+}
+
+const verifiedPerRequest = new WeakMap<object, VerifiedToken | InvalidTokenError>();
+
+/**
+ * TokenService.verify once per request: the rate-limit guard and
+ * authentication both need the token, and one verification serves them
+ * (throws InvalidTokenError as verify does).
+ */
+export function verifyRequestToken(request: object, tokens: TokenService, token: string): VerifiedToken {
+  let verified = verifiedPerRequest.get(request);
+  if (verified === undefined) {
+    try {
+      verified = tokens.verify(token);
+    } catch (err) {
+      if (!(err instanceof InvalidTokenError)) throw err;
+      verified = err;
+    }
+    verifiedPerRequest.set(request, verified);
+  }
+  if (verified instanceof InvalidTokenError) throw verified;
+  return verified;
 }

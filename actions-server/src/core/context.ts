@@ -5,6 +5,7 @@ import type { Logger } from './log.ts';
 import type { Pool } from '../db/tx.ts';
 import type { TenantResolver, ResolvedTenant } from '../domains/resolver.ts';
 import type { TokenService, VerifiedToken, TenantRole } from '../auth/tokens.ts';
+import type { AccessCache } from '../auth/access.ts';
 import type { ProvisioningStep } from '../tenants/provision.ts';
 import type { TenantDatabases } from '../tenants/databases.ts';
 import type { SourceCapacity } from '../tenants/placement.ts';
@@ -23,6 +24,8 @@ export interface AppContext {
   pool: Pool;
   resolver: TenantResolver;
   tokens: TokenService;
+  /** Memberships, platform-admin flags, sessions and API keys, cached in process and dropped by NOTIFY. */
+  access: AccessCache;
   /** Steps run after a tenant's database transaction commits (Hasura exposure, ...). */
   provisioningSteps: ProvisioningStep[];
   /** Steps run before a tenant is hard-deleted. */

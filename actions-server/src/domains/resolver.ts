@@ -1,8 +1,9 @@
 // Tenant resolution with an in-process LRU (TTL, negative entries too). Every
 // process LISTENs on `tenant_changed` (a trigger on public.tenants), so a
 // suspension or domain change is seen everywhere at once, not after the TTL.
-import pg from 'pg';
+// While that connection is lost nothing is cached (changes could go unseen).
 import { LRUCache } from 'lru-cache';
+import { NotificationListener } from '../db/listener.ts';
 import type { Logger } from '../core/log.ts';
 import { isUuid, type Pool } from '../db/tx.ts';
 import type { Isolation, TenantStatus } from '../tenants/records.ts';
@@ -56,6 +57,22 @@ const fromRow = (r: Row): ResolvedTenant => ({
 
 type Key = `slug:${string}` | `domain:${string}` | `id:${string}`;
 
+/** The cache key of a host target; null when the target names no tenant (the platform host, an invalid label). */
+function keyOf(target: HostTarget): Key | null {
+  switch (target.kind) {
+    case 'platform':
+      return null;
+    case 'slug':
+      return target.slug ? `slug:${target.slug}` : null;
+    case 'domain':
+      return `domain:${target.domain}`;
+    default: {
+      const never: never = target;
+      throw new Error(`unknown host target ${JSON.stringify(never)}`);
+    }
+  }
+}
+
 export interface TenantResolverOptions {
   pool: Pool;
   databaseUrl: string;
@@ -66,30 +83,40 @@ export interface TenantResolverOptions {
 
 export class TenantResolver {
   private readonly cache: LRUCache<Key, { tenant: ResolvedTenant | null }>;
-  private listener: pg.Client | undefined;
-  private stopped = false;
-  private reconnectTimer: NodeJS.Timeout | undefined;
+  private readonly listener: NotificationListener;
   // Bumped on every invalidation: a load that raced with a change is not cached.
   private generation = 0;
   private readonly changeListeners: ((change: TenantChange) => void)[] = [];
 
   constructor(private readonly opts: TenantResolverOptions) {
     this.cache = new LRUCache({ max: opts.max, ttl: Math.max(opts.ttlMs, 1), ttlAutopurge: false });
+    this.listener = new NotificationListener({
+      databaseUrl: opts.databaseUrl,
+      log: opts.log,
+      channel: 'tenant_changed',
+      onNotify: (payload) => this.notified(payload),
+      onLost: () => this.clear(),
+    });
   }
 
-  async resolve(target: HostTarget): Promise<ResolvedTenant | null> {
-    switch (target.kind) {
-      case 'platform':
-        return null;
-      case 'slug':
-        return target.slug ? this.lookup(`slug:${target.slug}`) : null;
-      case 'domain':
-        return this.lookup(`domain:${target.domain}`);
-      default: {
-        const never: never = target;
-        throw new Error(`unknown host target ${JSON.stringify(never)}`);
-      }
-    }
+  /** LISTEN is in place (false while a lost connection is being re-established, or when stopped). */
+  get listening(): boolean {
+    return this.listener.state === 'listening';
+  }
+
+  resolve(target: HostTarget): Promise<ResolvedTenant | null> {
+    const key = keyOf(target);
+    return key === null ? Promise.resolve(null) : this.lookup(key);
+  }
+
+  /**
+   * The answer for `target` when it needs no database (the platform host, an
+   * invalid label, a cached tenant), synchronously; undefined when it must be
+   * looked up (resolve). The request path answers cache hits without a promise.
+   */
+  cached(target: HostTarget): ResolvedTenant | null | undefined {
+    const key = keyOf(target);
+    return key === null ? null : this.cache.get(key)?.tenant;
   }
 
   byId(id: string): Promise<ResolvedTenant | null> {
@@ -105,7 +132,7 @@ export class TenantResolver {
     if (hit) return hit.tenant;
     const generation = this.generation;
     const tenant = await this.load(key);
-    if (generation !== this.generation) return tenant;
+    if (generation !== this.generation || this.listener.state === 'lost') return tenant;
     // Unknown hosts are cached too (briefly) so a flood of them cannot reach the database.
     this.cache.set(key, { tenant }, tenant ? undefined : { ttl: Math.min(this.opts.ttlMs, 5_000) || 1 });
     return tenant;
@@ -120,6 +147,18 @@ export class TenantResolver {
     // One statement, no transaction: this is the uncached hot path.
     const { rows } = await this.opts.pool.query<Row>(`select ${COLUMNS} from public.tenants where ${where}`, [value]);
     return rows[0] ? fromRow(rows[0]) : null;
+  }
+
+  private notified(payload: string): void {
+    let change: TenantChange;
+    try {
+      change = JSON.parse(payload || '{}') as TenantChange;
+    } catch {
+      this.clear();
+      return;
+    }
+    this.invalidate(change);
+    for (const listener of this.changeListeners) listener(change);
   }
 
   /** Called for every tenant_changed notification this process receives (after the cache is invalidated). */
@@ -141,53 +180,10 @@ export class TenantResolver {
 
   /** Starts listening for registry changes; resolves once LISTEN is in place. */
   async start(): Promise<void> {
-    this.stopped = false;
-    await this.connectListener();
-  }
-
-  private async connectListener(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.opts.databaseUrl });
-    client.on('notification', (msg) => {
-      let change: TenantChange;
-      try {
-        change = JSON.parse(msg.payload ?? '{}') as TenantChange;
-      } catch {
-        this.clear();
-        return;
-      }
-      this.invalidate(change);
-      for (const listener of this.changeListeners) listener(change);
-    });
-    client.on('error', (err) => {
-      this.opts.log.warn({ err: err.message }, 'tenant change listener lost; clearing cache and reconnecting');
-      this.scheduleReconnect();
-    });
-    client.on('end', () => this.scheduleReconnect());
-    await client.connect();
-    await client.query('listen tenant_changed');
-    this.listener = client;
-  }
-
-  private scheduleReconnect(): void {
-    // Notifications may have been missed while disconnected.
-    this.clear();
-    if (this.stopped || this.reconnectTimer) return;
-    this.listener = undefined;
-    this.reconnectTimer = setTimeout(() => {
-      this.reconnectTimer = undefined;
-      this.connectListener().catch((err: Error) => {
-        this.opts.log.warn({ err: err.message }, 'tenant change listener reconnect failed');
-        this.scheduleReconnect();
-      });
-    }, 1_000);
-    this.reconnectTimer.unref();
+    await this.listener.start();
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
-    const l = this.listener;
-    this.listener = undefined;
-    await l?.end().catch(() => undefined);
+    await this.listener.stop();
   }
 }

@@ -2,7 +2,6 @@
 // (its members, platform admins), and what platform admins set: a plan's
 // features and limits, a tenant's overrides.
 import { tenantIdParam } from '../http/handlers.ts';
-import { identityStanding } from '../hasura/session.ts';
 import { Router } from 'express';
 import type { AppContext } from '../core/context.ts';
 import { AppError } from '../core/errors.ts';
@@ -29,7 +28,7 @@ export function entitlementRoutes(ctx: AppContext): Router {
     const id = tenantIdParam(req);
     // A platform admin's claim is re-checked: a demoted one is only a member, if that.
     const platformAdmin =
-      req.auth!.role === PLATFORM_ADMIN_ROLE && (await identityStanding(ctx.pool, req.auth!.userId, null))?.isPlatformAdmin === true;
+      req.auth!.role === PLATFORM_ADMIN_ROLE && (await ctx.access.standing(req.auth!.userId, null))?.isPlatformAdmin === true;
     if (!platformAdmin) await assertMember(ctx, req, id, 'member');
     res.json({ entitlements: await getTenantEntitlements(ctx.pool, id, { userId: req.auth!.userId, platformAdmin }) });
   });

@@ -239,14 +239,14 @@ const actorOf = (session: HasuraSession): Actor => ({
 
 /** Acting as a person (member management, invitations): an API key's session is refused. */
 async function requirePersonMember(ctx: AppContext, session: HasuraSession, min: 'owner' | 'admin' | 'member'): Promise<MemberActor> {
-  const member = await requireMember(ctx.pool, session, min);
+  const member = await requireMember(ctx.access, session, min);
   if (session.apiKeyId) throw new AppError('FORBIDDEN', 'This needs a signed-in person, not an API key');
   return { ...actorOf(session), ...member };
 }
 
 /** Reading as a member or as an API key of the tenant. */
 async function requireReader(ctx: AppContext, session: HasuraSession): Promise<MemberActor> {
-  return { ...actorOf(session), ...(await requireMember(ctx.pool, session, 'member')) };
+  return { ...actorOf(session), ...(await requireMember(ctx.access, session, 'member')) };
 }
 
 function memberInfo(view: MemberView): MemberInfo {
@@ -260,7 +260,7 @@ async function runAction(ctx: AppContext, name: ActionName, input: unknown, sess
       // Hasura does not pass the client's address to actions: the account is what is throttled here.
       const succeeded = await ctx.authThrottle.attempt('signup', { account: args.ownerEmail });
       const { tenant, ownerId, createdIdentity } = await provisionTenant(provisionDeps(ctx), args, {
-        platformAdmin: await isPlatformOperator(ctx.pool, session),
+        platformAdmin: await isPlatformOperator(ctx.access, session),
         actor: actorOf(session),
         signedInAs: session.userId,
       });
@@ -303,7 +303,7 @@ async function runAction(ctx: AppContext, name: ActionName, input: unknown, sess
     }
     case 'updateTenant': {
       const { input: patch } = parseArgs(updateTenantArgs, input, name);
-      const member = await requireMember(ctx.pool, session, 'admin');
+      const member = await requireMember(ctx.access, session, 'admin');
       const { settings, ...view } = await updateTenant(
         ctx.pool,
         { ...actorOf(session), tenantId: member.tenantId, userId: member.userId },
@@ -316,18 +316,18 @@ async function runAction(ctx: AppContext, name: ActionName, input: unknown, sess
     case 'suspendTenant':
     case 'reactivateTenant': {
       const { tenantId } = parseArgs(tenantIdArgs, input, name);
-      await requirePlatformOperator(ctx.pool, session);
+      await requirePlatformOperator(ctx.access, session);
       const view = await changeStatus(ctx.pool, tenantId, name === 'suspendTenant' ? 'suspend' : 'reactivate', actorOf(session));
       return tenantInfo(view) satisfies TenantInfo;
     }
     case 'createCheckoutSession': {
       const args = parseArgs(checkoutArgs, input, name);
-      const member = await requireMember(ctx.pool, session, 'admin');
+      const member = await requireMember(ctx.access, session, 'admin');
       return (await createCheckoutSession(ctx, member, args)) satisfies CheckoutSessionOutput;
     }
     case 'createPortalSession': {
       const args = parseArgs(portalArgs, input, name);
-      const member = await requireMember(ctx.pool, session, 'admin');
+      const member = await requireMember(ctx.access, session, 'admin');
       return (await createPortalSession(ctx, member, args)) satisfies PortalSessionOutput;
     }
     case 'inviteMember': {
@@ -352,7 +352,7 @@ async function runAction(ctx: AppContext, name: ActionName, input: unknown, sess
     }
     case 'moveTenant': {
       const { tenantId, ...args } = parseArgs(moveArgs, input, name);
-      await requirePlatformOperator(ctx.pool, session);
+      await requirePlatformOperator(ctx.access, session);
       const deps = moveDeps(ctx);
       const move = await requestMove(deps, tenantId, args, actorOf(session));
       startMove(deps, move.id, actorOf(session));
@@ -360,26 +360,26 @@ async function runAction(ctx: AppContext, name: ActionName, input: unknown, sess
     }
     case 'changePlan': {
       const args = parseArgs(changePlanArgs, input, name);
-      const member = await requireMember(ctx.pool, session, 'admin');
+      const member = await requireMember(ctx.access, session, 'admin');
       return billingInfo(await changePlan(ctx, member, args)) satisfies BillingInfo;
     }
     case 'cancelSubscription': {
       const args = parseArgs(cancelArgs, input, name);
-      const member = await requireMember(ctx.pool, session, 'admin');
+      const member = await requireMember(ctx.access, session, 'admin');
       return billingInfo(await cancelSubscription(ctx, member, args)) satisfies BillingInfo;
     }
     case 'resumeSubscription': {
-      const member = await requireMember(ctx.pool, session, 'admin');
+      const member = await requireMember(ctx.access, session, 'admin');
       return billingInfo(await resumeSubscription(ctx, member)) satisfies BillingInfo;
     }
     case 'setPlanEntitlements': {
       const { planId, ...entitlements } = parseArgs(planEntitlementArgs, input, name);
-      await requirePlatformOperator(ctx.pool, session);
+      await requirePlatformOperator(ctx.access, session);
       return (await setPlanEntitlements(ctx.pool, planId, entitlements, actorOf(session))) satisfies PlanEntitlementsInfo;
     }
     case 'setTenantEntitlements': {
       const { tenantId, features, limits } = parseArgs(tenantEntitlementArgs, input, name);
-      await requirePlatformOperator(ctx.pool, session);
+      await requirePlatformOperator(ctx.access, session);
       const body = { ...(features ? { features } : {}), ...(limits ? { limits } : {}) };
       return (await setTenantEntitlements(ctx.pool, tenantId, body, actorOf(session))) satisfies TenantEntitlementsInfo;
     }

@@ -3,16 +3,15 @@
 // the session or 401. Any other status makes Hasura answer 500, so every refusal
 // (bad token, foreign tenant, suspended tenant, rate limit) is a 401 whose body
 // names the reason for our logs (Hasura does not pass it on); see routes.ts.
-import jwt from 'jsonwebtoken';
 import { z } from 'zod';
 import type { AppContext } from '../core/context.ts';
 import { AppError, type ErrorCode } from '../core/errors.ts';
 import { classifyHost } from '../domains/hosts.ts';
 import type { ResolvedTenant } from '../domains/resolver.ts';
 import { InvalidTokenError, PLATFORM_ADMIN_ROLE, rolesAtOrBelow, type TenantRole, type VerifiedToken } from '../auth/tokens.ts';
+import { currentMemberRole } from '../auth/membership.ts';
 import { looksLikeApiKey, verifyApiKey } from '../apikeys/verify.ts';
 import { ANONYMOUS_ROLE, tenantRoleOf, toHasuraRole } from './roles.ts';
-import { identityStanding, lowerRole } from './session.ts';
 
 export const AUTH_WEBHOOK_PATH = '/hasura/auth';
 
@@ -48,11 +47,9 @@ function forwardedAddress(headers: Record<string, string>): string {
   return 'graphql-without-address';
 }
 
-/** Seconds left on a (verified) token, for the session lifetime. */
-function secondsLeft(token: string): number | undefined {
-  const decoded = jwt.decode(token);
-  const exp = typeof decoded === 'object' && decoded !== null ? decoded.exp : undefined;
-  return typeof exp === 'number' ? Math.max(0, Math.floor(exp - Date.now() / 1000)) : undefined;
+/** Seconds left on a verified token, for the session lifetime. */
+function secondsLeft(token: VerifiedToken): number | undefined {
+  return token.expiresAt === undefined ? undefined : Math.max(0, Math.floor(token.expiresAt - Date.now() / 1000));
 }
 
 /**
@@ -129,12 +126,12 @@ export async function authenticateHasuraRequest(ctx: AppContext, body: unknown):
   if (looksLikeApiKey(token)) return apiKeySession(ctx, token, tenant, requestedRole);
 
   const auth = verify(ctx, token);
-  const lifetime = cacheControl(maxAge, secondsLeft(token));
+  const lifetime = cacheControl(maxAge, secondsLeft(auth));
   const sessionVar: HasuraSessionResponse = auth.sessionId ? { 'X-Hasura-Session-Id': auth.sessionId } : {};
 
   if (auth.role === PLATFORM_ADMIN_ROLE) {
     if (requestedRole !== undefined && requestedRole !== PLATFORM_ADMIN_ROLE) throw deny('FORBIDDEN', 'Role not allowed by the token');
-    const standing = await identityStanding(ctx.pool, auth.userId, null, auth.sessionId);
+    const standing = await ctx.access.standing(auth.userId, null, auth.sessionId);
     if (standing && !standing.sessionLive) throw deny('SESSION_ENDED', 'This session has ended');
     if (!standing?.isPlatformAdmin) throw deny('FORBIDDEN', 'No longer a platform administrator');
     return {
@@ -148,10 +145,7 @@ export async function authenticateHasuraRequest(ctx: AppContext, body: unknown):
 
   if (!tenant) throw deny('TENANT_NOT_FOUND', 'A tenant token is only valid on its tenant address');
   if (auth.tenantId !== tenant.id) throw deny('TENANT_MISMATCH', 'This token belongs to another tenant');
-  const standing = await identityStanding(ctx.pool, auth.userId, tenant.id, auth.sessionId);
-  if (standing && !standing.sessionLive) throw deny('SESSION_ENDED', 'This session has ended');
-  if (!standing?.tenantRole) throw deny('FORBIDDEN', 'No longer a member of this tenant');
-  const effective = lowerRole(auth.role, standing.tenantRole);
+  const effective = await currentMemberRole(ctx.access, { ...auth, tenantId: tenant.id, role: auth.role });
 
   let role = effective;
   if (requestedRole !== undefined) {
@@ -185,7 +179,7 @@ async function apiKeySession(
   tenant: ResolvedTenant | null,
   requestedRole: string | undefined,
 ): Promise<HasuraSessionResponse> {
-  const key = await verifyApiKey(ctx.pool, credential, ctx.log);
+  const key = await verifyApiKey(ctx.access, credential, ctx.log);
   if (!key) throw deny('INVALID_TOKEN', 'The API key is invalid, revoked or expired');
   if (!tenant) throw deny('TENANT_NOT_FOUND', 'An API key is only valid on its tenant address');
   if (key.tenantId !== tenant.id) throw deny('TENANT_MISMATCH', 'This API key belongs to another tenant');

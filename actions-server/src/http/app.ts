@@ -33,6 +33,8 @@ export const RAW_BODY_PATHS = new Set<string>([WEBHOOK_PATH]);
 
 /** Every capability's routers; each route names its full path, so no router shadows another's. */
 const ROUTERS: ((ctx: AppContext) => Router)[] = [
+  // First: the auth webhook answers every GraphQL request, and its paths (/hasura/*) are nobody else's.
+  hasuraRoutes,
   healthRoutes,
   () => openApiRoutes(apiDocument),
   authRoutes,
@@ -51,7 +53,6 @@ const ROUTERS: ((ctx: AppContext) => Router)[] = [
   brandingRoutes,
   tenantRoutes,
   billingRoutes,
-  hasuraRoutes,
   adminRoutes,
 ];
 

@@ -5,8 +5,8 @@ import { AppError } from '../core/errors.ts';
 import type { AppContext } from '../core/context.ts';
 import { classifyHost, type HostTarget } from '../domains/hosts.ts';
 import type { ResolvedTenant } from '../domains/resolver.ts';
-import { InvalidTokenError, PLATFORM_ADMIN_ROLE, roleRank, rolesAtOrBelow, type TenantRole } from '../auth/tokens.ts';
-import { identityStanding, type IdentityStanding } from '../hasura/session.ts';
+import { InvalidTokenError, PLATFORM_ADMIN_ROLE, rolesAtOrBelow, verifyRequestToken, type TenantRole } from '../auth/tokens.ts';
+import { currentMemberRole } from '../auth/membership.ts';
 import { looksLikeApiKey, verifyRequestApiKey } from '../apikeys/verify.ts';
 import { SLUG_RE } from '../tenants/schemas.ts';
 
@@ -40,14 +40,18 @@ export function targetFor(ctx: AppContext, req: Request): HostTarget {
   return fromHost;
 }
 
-/** Sets req.tenant; a host that names a tenant which does not exist is a 404. */
+/** Sets req.tenant; a host that names a tenant which does not exist is a 404. A cached tenant is answered synchronously. */
 export function tenantContext(ctx: AppContext): RequestHandler {
-  return async (req, _res, next) => {
-    const target = targetFor(ctx, req);
-    const tenant = await ctx.resolver.resolve(target);
+  const settle = (req: Request, target: HostTarget, tenant: ResolvedTenant | null, next: NextFunction): void => {
     if (target.kind !== 'platform' && !tenant) throw new AppError('TENANT_NOT_FOUND', 'No tenant at this address');
     req.tenant = tenant;
     next();
+  };
+  return (req, _res, next) => {
+    const target = targetFor(ctx, req);
+    const hit = ctx.resolver.cached(target);
+    if (hit !== undefined) return settle(req, target, hit, next);
+    return ctx.resolver.resolve(target).then((tenant) => settle(req, target, tenant, next));
   };
 }
 
@@ -95,14 +99,11 @@ function bearer(req: Request): string | undefined {
   return match[1];
 }
 
-/** Standing read while authenticating, reused by assertMember within the same request. */
-const standings = new WeakMap<Request, { tenantId: string | null; standing: IdentityStanding }>();
-
 /**
  * Verifies the Bearer credential (a session's access token or a tenant API
  * key) and that it is still live: the session not logged out or revoked, the
- * key not revoked or expired. Nothing is cached, so the next request after a
- * logout or revocation is refused. On a tenant host the credential must belong
+ * key not revoked or expired. Both are read through the access cache, which a
+ * logout or revocation empties at once (auth/access.ts). On a tenant host the credential must belong
  * to that tenant, and the tenant must be servable — except for routes that must
  * stay reachable while suspended (billing, so an owner can pay and reactivate).
  */
@@ -111,12 +112,12 @@ export async function authenticateRequest(ctx: AppContext, req: Request, opts: {
   const token = bearer(req);
   if (!token) throw new AppError('UNAUTHENTICATED', 'Sign in first: send Authorization: Bearer <token>');
   if (looksLikeApiKey(token)) {
-    const key = await verifyRequestApiKey(req, ctx.pool, token, ctx.log);
+    const key = await verifyRequestApiKey(req, ctx.access, token, ctx.log);
     if (!key) throw new AppError('INVALID_TOKEN', 'The API key is invalid, revoked or expired');
     req.auth = { userId: key.id, tenantId: key.tenantId, role: key.role, allowedRoles: rolesAtOrBelow(key.role), apiKeyId: key.id };
   } else {
     try {
-      req.auth = ctx.tokens.verify(token);
+      req.auth = verifyRequestToken(req, ctx.tokens, token);
     } catch (err) {
       if (err instanceof InvalidTokenError) throw new AppError('INVALID_TOKEN', 'The token is invalid or expired');
       throw err;
@@ -127,9 +128,8 @@ export async function authenticateRequest(ctx: AppContext, req: Request, opts: {
     throw new AppError('TENANT_MISMATCH', 'This token belongs to another tenant');
   }
   if (!auth.apiKeyId) {
-    const standing = await identityStanding(ctx.pool, auth.userId, auth.tenantId, auth.sessionId);
+    const standing = await ctx.access.standing(auth.userId, auth.tenantId, auth.sessionId);
     if (!standing?.sessionLive) throw new AppError('SESSION_ENDED', 'This session has ended; sign in again');
-    standings.set(req, { tenantId: auth.tenantId, standing });
   }
 }
 
@@ -147,10 +147,10 @@ export function assertPerson(req: Request): string {
 }
 
 /** A platform administrator's token, and the database still says so (a token outlives a demotion). */
-export function requirePlatformAdmin(ctx: Pick<AppContext, 'pool'>): RequestHandler {
+export function requirePlatformAdmin(ctx: Pick<AppContext, 'access'>): RequestHandler {
   return async (req, _res, next) => {
     if (req.auth?.role !== PLATFORM_ADMIN_ROLE) throw new AppError('FORBIDDEN', 'Platform administrators only');
-    const standing = await identityStanding(ctx.pool, req.auth.userId, null);
+    const standing = await ctx.access.standing(req.auth.userId, null);
     if (!standing?.isPlatformAdmin) throw new AppError('FORBIDDEN', 'No longer a platform administrator');
     next();
   };
@@ -179,15 +179,8 @@ export async function assertMember(
   if (opts.billing && tenant.status === 'suspended') min = 'owner';
   else assertServable(tenant, { write: isWrite(req) });
   // An API key's role was read live while authenticating this request.
-  const known = standings.get(req);
-  const dbRole = auth.apiKeyId
-    ? auth.role
-    : known?.tenantId === tenantId
-      ? (known.standing.tenantRole ?? undefined)
-      : (await identityStanding(ctx.pool, auth.userId, tenantId, auth.sessionId))?.tenantRole;
-  if (!dbRole) throw new AppError('FORBIDDEN', 'You are no longer a member of this tenant');
-  const role = roleRank(auth.role) < roleRank(dbRole) ? auth.role : dbRole;
-  if (roleRank(role) < roleRank(min)) throw new AppError('FORBIDDEN', `This needs the ${min} role or higher`);
+  const keyRole = auth.apiKeyId ? auth.role : undefined;
+  const role = await currentMemberRole(ctx.access, { ...auth, tenantId, role: auth.role, keyRole }, min);
   req.memberRole = role;
   return role;
 }

@@ -9,6 +9,13 @@ import type { Logger } from '../core/log.ts';
 const pathOnly = (url: string | undefined): string => (url ?? '').split('?', 1)[0] ?? '';
 
 export function requestLog(log: Logger): RequestHandler {
+  // A logger that writes nothing (LOG_LEVEL=silent) gets no per-request child logger and listeners either.
+  if (!log.isLevelEnabled('fatal')) {
+    return (req, _res, next) => {
+      req.log = log;
+      next();
+    };
+  }
   return pinoHttp({
     logger: log,
     genReqId: (req) => (req as Request).requestId ?? '',

@@ -70,7 +70,11 @@ export async function gracefulShutdown(t: ShutdownTargets, reason: string): Prom
   lifecycle.phase = 'stopped';
   const ctx = t.ctx;
   if (ctx) {
-    await step(log, 'closing the tenant change listener', () => ctx.resolver.stop());
+    await step(
+      log,
+      'closing the tenant and access change listeners',
+      async () => void (await Promise.all([ctx.resolver.stop(), ctx.access.stop()])),
+    );
     // Flushes the API-call counts still in memory, then closes Redis.
     await step(log, 'flushing API-call counts', () => stopLimits(ctx));
     await step(log, 'closing tenant database pools', () => ctx.databases.close());

@@ -7,9 +7,9 @@ import type { ResolvedTenant } from '../domains/resolver.ts';
 import type { RateLimitService } from './rate-limits.ts';
 import type { UsageService } from '../usage/service.ts';
 import type { TenantResolver } from '../domains/resolver.ts';
-import { InvalidTokenError, PLATFORM_ADMIN_ROLE, type TokenService } from '../auth/tokens.ts';
+import { InvalidTokenError, PLATFORM_ADMIN_ROLE, verifyRequestToken, type TokenService } from '../auth/tokens.ts';
+import type { AccessCache } from '../auth/access.ts';
 import { looksLikeApiKey, verifyRequestApiKey } from '../apikeys/verify.ts';
-import type { Pool } from '../db/tx.ts';
 import { clientAddress, type AddressLimiter } from './throttle.ts';
 
 export interface AdmittedCall {
@@ -58,7 +58,7 @@ export interface GuardDeps {
   anonymousLimiter: AddressLimiter;
   tokens: TokenService;
   resolver: Pick<TenantResolver, 'byId'>;
-  pool: Pool;
+  access: AccessCache;
 }
 
 /**
@@ -75,14 +75,14 @@ async function callerTenant(deps: GuardDeps, req: Request): Promise<ResolvedTena
   if (!match?.[1]) return undefined;
   // A tenant's API key counts against that tenant, like its people's tokens.
   if (looksLikeApiKey(match[1])) {
-    const key = await verifyRequestApiKey(req, deps.pool, match[1]);
+    const key = await verifyRequestApiKey(req, deps.access, match[1]);
     if (!key) return undefined;
     if (req.tenant) return req.tenant.id === key.tenantId ? req.tenant : undefined;
     return (await deps.resolver.byId(key.tenantId)) ?? undefined;
   }
   let auth;
   try {
-    auth = deps.tokens.verify(match[1]);
+    auth = verifyRequestToken(req, deps.tokens, match[1]);
   } catch (err) {
     if (err instanceof InvalidTokenError) return undefined;
     throw err;

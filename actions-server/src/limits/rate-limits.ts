@@ -1,10 +1,14 @@
 // Per-plan, per-tenant request rate limits: a minute and an hour window
 // (plans.rate_limit_per_minute / _per_hour, or the tenant's overrides), counted
-// by rate-limiter-flexible in Redis when REDIS_URL is set (shared by every
-// process) or in this process's memory otherwise. Used by the REST middleware
-// and the Hasura auth webhook alike.
+// in Redis when REDIS_URL is set (shared by every process) or in this process's
+// memory otherwise. Used by the REST middleware and the Hasura auth webhook alike.
+// On Redis both windows are counted by one script in one round trip, with the
+// keys, values and expiries rate-limiter-flexible uses (one INCR per window and
+// check), so counts carry over from it; Redis Cluster would need the two keys in
+// one hash slot.
+import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import { RateLimiterMemory } from 'rate-limiter-flexible';
 import type { Logger } from '../core/log.ts';
 import { AppError } from '../core/errors.ts';
 import type { EffectiveLimits, LimitedTenant, LimitsService } from './service.ts';
@@ -17,6 +21,28 @@ const WINDOWS = [
 ] as const;
 
 type WindowName = (typeof WINDOWS)[number]['name'];
+
+// KEYS: the minute and hour counters; ARGV: their durations in seconds. Returns
+// {count, pttl} per window, as rate-limiter-flexible's own script does for one.
+const COUNT_BOTH_SCRIPT = `
+local out = {}
+for i = 1, 2 do
+  redis.call('set', KEYS[i], 0, 'EX', ARGV[i], 'NX')
+  local count = redis.call('incr', KEYS[i])
+  local ttl = redis.call('pttl', KEYS[i])
+  if ttl == -1 then
+    redis.call('expire', KEYS[i], ARGV[i])
+    ttl = 1000 * ARGV[i]
+  end
+  out[2 * i - 1] = count
+  out[2 * i] = ttl
+end
+return out`;
+const COUNT_BOTH_SHA = createHash('sha1').update(COUNT_BOTH_SCRIPT).digest('hex');
+const DURATIONS = WINDOWS.map((w) => String(w.seconds));
+
+/** A window's count after this check and the milliseconds until it resets. */
+type Counts = [minute: number, minuteMs: number, hour: number, hourMs: number];
 
 interface WindowState {
   window: WindowName;
@@ -51,9 +77,10 @@ function headersFor(states: WindowState[]): Record<string, string> {
 }
 
 export class RateLimitService {
-  // One limiter per window and limit value. Limiters of one window share a key
-  // prefix, so a tenant that changes plan keeps its count for the window.
-  private readonly limiters = new Map<string, RateLimiterAbstract>();
+  // Without Redis: one counter per window (the limit is applied below, so a plan change keeps the count).
+  private readonly memory = WINDOWS.map(
+    (w) => new RateLimiterMemory({ keyPrefix: `rl:${w.name}`, points: Number.MAX_SAFE_INTEGER, duration: w.seconds }),
+  );
   private failuresSinceLog = 0;
   private lastFailureLog = 0;
 
@@ -63,24 +90,26 @@ export class RateLimitService {
     return this.opts.redis ? 'redis' : 'memory';
   }
 
-  private limiter(window: (typeof WINDOWS)[number], points: number): RateLimiterAbstract {
-    const id = `${window.name}:${points}`;
-    let limiter = this.limiters.get(id);
-    if (!limiter) {
-      const common = { keyPrefix: `${this.opts.keyPrefix}rl:${window.name}`, points, duration: window.seconds };
-      limiter = this.opts.redis
-        ? new RateLimiterRedis({
-            ...common,
-            storeClient: this.opts.redis,
-            rejectIfRedisNotReady: true,
-            // Once a tenant is over, further requests in the window are refused
-            // from memory without a Redis round trip.
-            inMemoryBlockOnConsumed: points + 1,
-          })
-        : new RateLimiterMemory(common);
-      this.limiters.set(id, limiter);
+  /** Counts one check in both windows: one script call on Redis. */
+  private async count(tenantId: string): Promise<Counts> {
+    const redis = this.opts.redis;
+    if (!redis) {
+      const [minute, hour] = await Promise.all(this.memory.map((l) => l.consume(tenantId)));
+      return [minute!.consumedPoints, minute!.msBeforeNext, hour!.consumedPoints, hour!.msBeforeNext];
     }
-    return limiter;
+    const keys = [`${this.opts.keyPrefix}rl:minute:${tenantId}`, `${this.opts.keyPrefix}rl:hour:${tenantId}`] as const;
+    let reply: unknown;
+    try {
+      reply = await redis.evalsha(COUNT_BOTH_SHA, 2, ...keys, ...DURATIONS);
+    } catch (err) {
+      // The first call after a Redis restart: the script is loaded by running it.
+      if (!(err instanceof Error && err.message.startsWith('NOSCRIPT'))) throw err;
+      reply = await redis.eval(COUNT_BOTH_SCRIPT, 2, ...keys, ...DURATIONS);
+    }
+    if (!Array.isArray(reply) || reply.length !== 4 || !reply.every((n) => typeof n === 'number')) {
+      throw new Error('unexpected reply from the rate-limit script');
+    }
+    return reply as Counts;
   }
 
   /**
@@ -91,23 +120,25 @@ export class RateLimitService {
    */
   async check(tenant: LimitedTenant): Promise<Record<string, string>> {
     if (!this.opts.enabled) return {};
-    const limits = await this.opts.limits.forTenant(tenant);
-    const outcomes = await Promise.allSettled(WINDOWS.map((w) => this.limiter(w, w.points(limits)).consume(tenant.id)));
-    const states: WindowState[] = [];
-    for (const [i, outcome] of outcomes.entries()) {
-      const window = WINDOWS[i]!;
-      const res: unknown = outcome.status === 'fulfilled' ? outcome.value : outcome.reason;
-      // A rejection that is not a RateLimiterRes is the store failing.
-      if (!(res instanceof RateLimiterRes)) return this.storeFailed(tenant, res);
-      states.push({
+    const limits = this.opts.limits.cached(tenant) ?? (await this.opts.limits.forTenant(tenant));
+    let counts: Counts;
+    try {
+      counts = await this.count(tenant.id);
+    } catch (err) {
+      return this.storeFailed(tenant, err);
+    }
+    const states = WINDOWS.map((window, i): WindowState => {
+      const limit = window.points(limits);
+      const used = counts[2 * i]!;
+      return {
         window: window.name,
         seconds: window.seconds,
-        limit: window.points(limits),
-        remaining: res.remainingPoints,
-        resetSeconds: Math.max(1, Math.ceil(res.msBeforeNext / 1000)),
-        exceeded: outcome.status === 'rejected',
-      });
-    }
+        limit,
+        remaining: Math.max(0, limit - used),
+        resetSeconds: Math.max(1, Math.ceil(counts[2 * i + 1]! / 1000)),
+        exceeded: used > limit,
+      };
+    });
     const headers = headersFor(states);
     const blocking = states.filter((s) => s.exceeded).sort((a, b) => b.resetSeconds - a.resetSeconds)[0];
     if (blocking) {

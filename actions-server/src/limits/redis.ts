@@ -7,6 +7,8 @@ import type { Logger } from '../core/log.ts';
 export function createRedisClient(url: string, log: Logger, opts: { commandTimeoutMs: number }): Redis {
   const client = new Redis(url, {
     enableOfflineQueue: false,
+    // Commands issued in the same tick (concurrent requests' rate-limit checks) go out in one write.
+    enableAutoPipelining: true,
     maxRetriesPerRequest: 1,
     commandTimeout: opts.commandTimeoutMs,
     connectTimeout: 2_000,

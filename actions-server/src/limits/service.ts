@@ -73,6 +73,18 @@ export class LimitsService {
     });
   }
 
+  /**
+   * The limits when known and of the caller's plan, without waiting: the
+   * request path takes no promise for them. An expired entry is answered and
+   * refreshed in the background, as forTenant does.
+   */
+  cached(tenant: LimitedTenant): EffectiveLimits | undefined {
+    const hit = this.cache.get(tenant.id);
+    if (hit?.plan !== tenant.plan) return undefined;
+    if (this.cache.getRemainingTTL(tenant.id) <= 0) this.cache.fetch(tenant.id).catch(() => undefined);
+    return hit;
+  }
+
   async forTenant(tenant: LimitedTenant): Promise<EffectiveLimits> {
     const hit = await this.cache.fetch(tenant.id);
     // A plan change (seen by the resolver first) must not wait for a refresh.

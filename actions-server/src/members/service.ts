@@ -14,6 +14,7 @@ import type { MemberActor } from '../core/actor.ts';
 import { withRegistryAndData } from '../tenants/data.ts';
 import type { TenantPlacement } from '../tenants/placement.ts';
 import { roleRank, type TenantRole } from '../auth/tokens.ts';
+import { accessChanged } from '../auth/access.ts';
 import type { ChangeRoleInput, IdentityInput, ListMembersInput } from './schemas.ts';
 
 export type MembersContext = Pick<AppContext, 'pool' | 'databases' | 'resolver'>;
@@ -177,6 +178,7 @@ export async function changeRole(ctx: MembersContext, actor: MemberActor, input:
     }
     return memberView(client, actor.tenantId, input.identityId);
   });
+  accessChanged({ identities: [input.identityId] });
   return { member: await withPerson(ctx, actor.tenantId, view) };
 }
 
@@ -233,6 +235,7 @@ async function removeIdentity(
   } catch (err) {
     throw ruleError(err);
   }
+  accessChanged({ identities: [identityId] });
   return { identityId, role: removedRole };
 }
 
@@ -276,5 +279,6 @@ export async function transferOwnership(
     ]);
     return [await memberView(client, actor.tenantId, input.identityId), await memberView(client, actor.tenantId, actor.userId)];
   });
+  accessChanged({ identities: [input.identityId, actor.userId] });
   return { owner: await withPerson(ctx, actor.tenantId, owner), previousOwner: await withPerson(ctx, actor.tenantId, previous) };
 }

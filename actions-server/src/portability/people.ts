@@ -20,6 +20,7 @@ import type { AppContext } from '../core/context.ts';
 import { AppError } from '../core/errors.ts';
 import { asSystem, type Client } from '../db/tx.ts';
 import type { Actor } from '../core/actor.ts';
+import { accessChanged } from '../auth/access.ts';
 import { POOLED_SCHEMA, withTenantData } from '../tenants/data.ts';
 import type { TenantRow } from '../tenants/records.ts';
 
@@ -218,5 +219,6 @@ export async function erasePerson(ctx: Ctx, identityId: string, actor: Actor): P
     },
     actor,
   );
+  accessChanged({ identities: [identityId] });
   return report;
 }

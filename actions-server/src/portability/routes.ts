@@ -82,7 +82,7 @@ export function portabilityRoutes(ctx: AppContext): Router {
   router.delete('/api/identities/:identityId', auth, async (req, res) => {
     const target = uuidParam(req, 'identityId');
     const auth = req.auth!;
-    if (!(await isPlatformOperator(ctx.pool, { role: auth.role, userId: auth.userId, tenantId: undefined }))) {
+    if (!(await isPlatformOperator(ctx.access, { role: auth.role, userId: auth.userId, tenantId: undefined }))) {
       throw new AppError('FORBIDDEN', 'Platform administrators only');
     }
     res.json({ erased: await erasePerson(ctx, target, requestActor(req)) });

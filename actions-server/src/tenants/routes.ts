@@ -54,7 +54,7 @@ export function tenantRoutes(ctx: AppContext): Router {
     const platformAdmin =
       placing &&
       caller !== undefined &&
-      (await isPlatformOperator(ctx.pool, { role: caller.role, userId: caller.userId, tenantId: undefined }));
+      (await isPlatformOperator(ctx.access, { role: caller.role, userId: caller.userId, tenantId: undefined }));
     const { tenant, ownerId, createdIdentity } = await provisionTenant(provisionDeps(ctx), input, {
       platformAdmin,
       actor: requestActor(req),

@@ -222,7 +222,7 @@ export class UsageService {
   async admitApiCall(tenant: LimitedTenant): Promise<(endpoint: string) => void> {
     const period = usagePeriod();
     const key = `${tenant.id}|${period}`;
-    const { maxApiCallsMonth: max, plan } = await this.opts.limits.forTenant(tenant);
+    const { maxApiCallsMonth: max, plan } = this.opts.limits.cached(tenant) ?? (await this.opts.limits.forTenant(tenant));
     if (max >= 0) {
       const used = (await this.confirmedCalls(tenant.id, period)) + (this.unconfirmed.get(key) ?? 0);
       if (used >= max) {

@@ -18,7 +18,7 @@ import { MOVE_STEPS } from './records.ts';
 /** The token says platform admin; the database must still say so (a token outlives a demotion). */
 function assertPlatformOperator(ctx: AppContext, req: Request): Promise<void> {
   const auth = req.auth!;
-  return requirePlatformOperator(ctx.pool, { role: auth.role, userId: auth.userId, tenantId: undefined });
+  return requirePlatformOperator(ctx.access, { role: auth.role, userId: auth.userId, tenantId: undefined });
 }
 
 export function moveRoutes(ctx: AppContext): Router {
