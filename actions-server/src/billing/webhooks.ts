@@ -221,7 +221,9 @@ export async function applyPendingEvents(
       try {
         tally[(await applyStoredEvent(deps, row.event_id)).status] += 1;
       } catch (err) {
-        if (databaseUnavailableReason(err)) throw err;
+        // Without a database the rest would fail too; a timeout is this event's own failure.
+        const reason = databaseUnavailableReason(err);
+        if (reason === 'connection_lost' || reason === 'pool_timeout') throw err;
         tally.failed += 1;
       }
     }
