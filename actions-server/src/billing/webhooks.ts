@@ -180,12 +180,23 @@ export async function applyStoredEvent(deps: WebhookDeps, eventId: string): Prom
     return { status: result.status, eventId: result.eventId, tenantId: result.tenantId };
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
+    if (lostDatabase(err)) {
+      // Not the event's failure: it stays in the backlog for the applier's next run.
+      deps.log.warn({ eventId, err: message }, 'stripe event not applied: the database is unavailable');
+      throw err;
+    }
     deps.log.error({ eventId, err: message }, 'stripe event failed; retried after a backoff');
     await recordFailure(deps.pool, eventId, message).catch((e: unknown) =>
       deps.log.error({ eventId, err: (e as Error).message }, 'could not record the failed stripe event'),
     );
     throw err;
   }
+}
+
+/** A lost connection or an exhausted pool; a statement timeout is the event's own failure. */
+function lostDatabase(err: unknown): boolean {
+  const reason = databaseUnavailableReason(err);
+  return reason === 'connection_lost' || reason === 'pool_timeout';
 }
 
 /** In its own transaction: the failed attempt's changes are gone, its trace stays. */
@@ -221,9 +232,8 @@ export async function applyPendingEvents(
       try {
         tally[(await applyStoredEvent(deps, row.event_id)).status] += 1;
       } catch (err) {
-        // Without a database the rest would fail too; a timeout is this event's own failure.
-        const reason = databaseUnavailableReason(err);
-        if (reason === 'connection_lost' || reason === 'pool_timeout') throw err;
+        // Without a database the rest would fail too: the job's retry resumes the pass.
+        if (lostDatabase(err)) throw err;
         tally.failed += 1;
       }
     }
