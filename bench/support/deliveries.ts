@@ -1,11 +1,11 @@
 // Many distinct POST bodies (signed webhook events) delivered by a child
 // process with bounded concurrency, against 127.0.0.1 only.
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { runChild } from './child.ts';
 
 export const deliveryPlanSchema = z.object({
   url: z.url().refine((u) => new URL(u).hostname === '127.0.0.1', 'deliveries go to 127.0.0.1 only'),
@@ -31,18 +31,7 @@ export async function deliver(plan: DeliveryPlan): Promise<DeliveryResult> {
   const file = path.join(dir, 'plan.json');
   try {
     await writeFile(file, JSON.stringify(deliveryPlanSchema.parse(plan)));
-    const out = await new Promise<string>((resolve, reject) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', WORKER, file], { stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-      child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-      child.on('error', reject);
-      child.on('exit', (code) =>
-        code === 0 ? resolve(stdout) : reject(new Error(`delivery worker exited with ${code}: ${stderr.trim().slice(-500)}`)),
-      );
-    });
-    return deliveryResultSchema.parse(JSON.parse(out.trim().split('\n').at(-1) ?? ''));
+    return deliveryResultSchema.parse(JSON.parse(await runChild(WORKER, [file])));
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -48,8 +48,9 @@ export function billingRoutes(ctx: AppContext): Router {
   };
 
   router.post(WEBHOOK_PATH, billingEnabled, express.raw({ type: () => true, limit: '1mb' }), async (req, res) => {
-    const result = await receiveWebhook(ctx, req.body, req.get('stripe-signature'));
-    res.json({ received: true, ...result });
+    const receipt = await receiveWebhook(ctx, req.body, req.get('stripe-signature'));
+    // 202: stored, the job runner applies it; 200: stored before.
+    res.status(receipt.status === 'stored' ? 202 : 200).json({ received: true, ...receipt });
   });
 
   // Answers without Stripe too (plan, limits, trial), and says whether billing is enabled.

@@ -128,22 +128,23 @@ async function capOf(client: Client, tenantId: string, meterId: string): Promise
  * with the same event is a duplicate, with another event a 409), totals move by
  * what was stored, and a hard cap refuses the whole batch (429) when it would be
  * passed. Nothing is half-done.
+ *
+ * The events go in before the totals are locked, so batches of one tenant
+ * insert side by side and queue only for the totals update. The unique
+ * idempotency key keeps a key stored once across concurrent batches (the second
+ * waits for the first to commit or roll back); keys go in sorted, so two batches
+ * sharing keys wait on each other in one order, never in a cycle.
  */
 export async function trackUsage(pool: Pool, actor: TenantActor, events: TrackEvent[], now = new Date()): Promise<TrackResult> {
   const period = usagePeriod(now);
   const prepared = prepare(events, now, period);
   const meterIds = [...new Set(prepared.map((p) => p.event.meter_id))].sort();
+  const byKey = [...prepared].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   return asApp(pool, actor, async (client) => {
     const meters = await loadMeters(client, meterIds);
-    // One lock order per tenant (sorted meter ids): concurrent batches cannot deadlock.
     await client.query(
       `insert into public.usage_meter_totals (tenant_id, meter_id, period)
        select $1, m, $2 from unnest($3::text[]) m on conflict do nothing`,
-      [actor.tenantId, period, meterIds],
-    );
-    await client.query(
-      `select 1 from public.usage_meter_totals
-       where tenant_id = $1 and period = $2 and meter_id = any($3::text[]) order by meter_id for update`,
       [actor.tenantId, period, meterIds],
     );
     const inserted = await client.query<{ id: string; idempotency_key: string }>(
@@ -158,15 +159,15 @@ export async function trackUsage(pool: Pool, actor: TenantActor, events: TrackEv
         actor.tenantId,
         period,
         actor.userId,
-        prepared.map((p) => p.event.meter_id),
-        prepared.map((p) => p.event.user_id ?? null),
-        prepared.map((p) => String(p.event.event_value)),
-        prepared.map((p) => JSON.stringify(p.event.properties)),
-        prepared.map((p) => p.occurredAt.toISOString()),
-        prepared.map((p) => p.key),
-        prepared.map((p) => p.hash),
-        prepared.map((p) => p.event.correction),
-        prepared.map((p) => p.event.reason ?? null),
+        byKey.map((p) => p.event.meter_id),
+        byKey.map((p) => p.event.user_id ?? null),
+        byKey.map((p) => String(p.event.event_value)),
+        byKey.map((p) => JSON.stringify(p.event.properties)),
+        byKey.map((p) => p.occurredAt.toISOString()),
+        byKey.map((p) => p.key),
+        byKey.map((p) => p.hash),
+        byKey.map((p) => p.event.correction),
+        byKey.map((p) => p.event.reason ?? null),
       ],
     );
     const newIds = new Map(inserted.rows.map((r) => [r.idempotency_key, r.id]));
@@ -185,8 +186,16 @@ export async function trackUsage(pool: Pool, actor: TenantActor, events: TrackEv
       if (!prior || prior.hash !== p.hash) throw idempotencyConflict(p.key);
     }
 
-    // Totals move by what was stored, computed in SQL (numeric, no float drift);
-    // the meter's aggregation decides the usage, the cap its overage.
+    // One lock order per tenant (sorted meter ids): concurrent batches cannot deadlock.
+    await client.query(
+      `select 1 from public.usage_meter_totals
+       where tenant_id = $1 and period = $2 and meter_id = any($3::text[]) order by meter_id for update`,
+      [actor.tenantId, period, meterIds],
+    );
+    // Totals move by what was stored (the values exactly as inserted), computed
+    // in SQL (numeric, no float drift); the meter's aggregation decides the
+    // usage, the cap its overage.
+    const stored = prepared.filter((p) => newIds.has(p.key));
     const moved = await client.query<{
       meter_id: string;
       before: string;
@@ -197,7 +206,7 @@ export async function trackUsage(pool: Pool, actor: TenantActor, events: TrackEv
       `with d as (
          select e.meter_id, sum(e.value) as s, sum(case when e.correction then -1 else 1 end) as n,
                 max(e.value) filter (where not e.correction) as mx
-         from public.usage_events e where e.tenant_id = $1 and e.id = any($2::uuid[]) group by e.meter_id
+         from unnest($2::text[], $4::numeric[], $5::boolean[]) as e (meter_id, value, correction) group by e.meter_id
        ), u as (
          select t.meter_id, t.usage as before, t.value_sum + d.s as s, t.event_count + d.n as n,
                 greatest(t.value_max, d.mx) as mx, m.aggregation
@@ -212,7 +221,13 @@ export async function trackUsage(pool: Pool, actor: TenantActor, events: TrackEv
        from v left join lateral public.tenant_meter_cap($1, v.meter_id) c on true
        where t.tenant_id = $1 and t.period = $3 and t.meter_id = v.meter_id
        returning t.meter_id, v.before::text as before, t.usage::text as usage, c.cap::text as cap, c.enforcement`,
-      [actor.tenantId, [...newIds.values()], period],
+      [
+        actor.tenantId,
+        stored.map((p) => p.event.meter_id),
+        period,
+        stored.map((p) => String(p.event.event_value)),
+        stored.map((p) => p.event.correction),
+      ],
     );
     for (const row of moved.rows) {
       const [before, usage, cap] = [Number(row.before), Number(row.usage), row.cap === null ? null : Number(row.cap)];
