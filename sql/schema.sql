@@ -17,6 +17,7 @@
 -- migration 1763900016000_events
 -- migration 1763900017000_hasura_source_sync
 -- migration 1763900018000_deployment
+-- migration 1763900030000_platform_audit_order
 
 set check_function_bodies = false;
 
@@ -2624,6 +2625,7 @@ CREATE INDEX identity_tokens_identity_id_idx ON public.identity_tokens USING btr
 CREATE INDEX memberships_identity_id_idx ON public.memberships USING btree (identity_id);
 CREATE INDEX outbox_context_tenant_id_idx ON public.outbox USING btree (context_tenant_id);
 CREATE INDEX outbox_created_at_idx ON public.outbox USING btree (created_at);
+CREATE INDEX platform_audit_logs_created_at_idx ON public.platform_audit_logs USING btree (created_at);
 CREATE INDEX platform_audit_logs_entity_idx ON public.platform_audit_logs USING btree (entity_type, entity_id, id);
 CREATE INDEX stripe_meter_reports_pending_idx ON public.stripe_meter_reports USING btree (tenant_id, status) WHERE (status = 'pending'::text);
 CREATE INDEX stripe_webhooks_tenant_id_idx ON public.stripe_webhooks USING btree (tenant_id, created_at);
@@ -2631,6 +2633,7 @@ CREATE INDEX stripe_webhooks_unprocessed_idx ON public.stripe_webhooks USING btr
 CREATE INDEX tenant_api_keys_prefix_idx ON public.tenant_api_keys USING btree (prefix);
 CREATE INDEX tenant_audit_logs_action_idx ON public.tenant_audit_logs USING btree (tenant_id, action, seq);
 CREATE INDEX tenant_audit_logs_created_at_idx ON public.tenant_audit_logs USING btree (tenant_id, created_at);
+CREATE INDEX tenant_audit_logs_platform_order_idx ON public.tenant_audit_logs USING btree (created_at);
 CREATE INDEX tenant_audit_personal_emails_idx ON public.tenant_audit_personal USING gin (emails);
 CREATE INDEX tenant_audit_personal_subject_ids_idx ON public.tenant_audit_personal USING gin (subject_ids);
 CREATE INDEX tenant_exports_expires_at_idx ON public.tenant_exports USING btree (expires_at) WHERE (file_name IS NOT NULL);

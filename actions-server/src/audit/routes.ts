@@ -1,10 +1,12 @@
 // REST surface of the audit trail: owners and admins of a tenant read its
-// entries and can have its hash chain verified.
+// entries and can have its hash chain verified; platform administrators read
+// the platform's trail (audit/platform.ts).
 import { Router, type Request } from 'express';
 import type { AppContext } from '../core/context.ts';
 import { AppError } from '../core/errors.ts';
 import { parseBody } from '../http/handlers.ts';
-import { assertMember, authenticate } from '../http/middleware.ts';
+import { assertMember, authenticate, requirePlatformAdmin } from '../http/middleware.ts';
+import { listPlatformAudit, platformAuditQuerySchema } from './platform.ts';
 import { isUuid } from '../db/tx.ts';
 import { requestActor } from './actor.ts';
 import { requireFeature } from '../entitlements/service.ts';
@@ -26,6 +28,10 @@ export function auditRoutes(ctx: AppContext): Router {
   router.get('/api/tenants/:id/audit', auth, async (req, res) => {
     const query = parseBody(auditQuerySchema, req.query, 'query');
     res.json(await listAuditLogs(ctx.pool, await auditActor(ctx, req), query));
+  });
+
+  router.get('/api/audit', auth, requirePlatformAdmin(ctx), async (req, res) => {
+    res.json(await listPlatformAudit(ctx.pool, parseBody(platformAuditQuerySchema, req.query, 'query')));
   });
 
   router.get('/api/tenants/:id/audit/verify', auth, async (req, res) => {

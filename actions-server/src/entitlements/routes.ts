@@ -2,14 +2,12 @@
 // (its members, platform admins), and what platform admins set: a plan's
 // features and limits, a tenant's overrides.
 import { tenantIdParam } from '../http/handlers.ts';
-import { identityStanding } from '../hasura/session.ts';
 import { Router } from 'express';
 import type { AppContext } from '../core/context.ts';
 import { AppError } from '../core/errors.ts';
-import { assertMember, authenticate, requirePlatformAdmin } from '../http/middleware.ts';
+import { assertMemberOrPlatformAdmin, authenticate, requirePlatformAdmin } from '../http/middleware.ts';
 import { requestActor } from '../audit/actor.ts';
 import { planIdSchema } from '../tenants/schemas.ts';
-import { PLATFORM_ADMIN_ROLE } from '../auth/tokens.ts';
 import { getTenantEntitlements, setPlanEntitlements, setTenantEntitlements } from './service.ts';
 
 export function entitlementRoutes(ctx: AppContext): Router {
@@ -19,9 +17,7 @@ export function entitlementRoutes(ctx: AppContext): Router {
   router.get('/api/tenants/:id/features', auth, async (req, res) => {
     const id = tenantIdParam(req);
     // A platform admin's claim is re-checked: a demoted one is only a member, if that.
-    const platformAdmin =
-      req.auth!.role === PLATFORM_ADMIN_ROLE && (await identityStanding(ctx.pool, req.auth!.userId, null))?.isPlatformAdmin === true;
-    if (!platformAdmin) await assertMember(ctx, req, id, 'member');
+    const platformAdmin = await assertMemberOrPlatformAdmin(ctx, req, id, 'member');
     res.json({ entitlements: await getTenantEntitlements(ctx.pool, id, { userId: req.auth!.userId, platformAdmin }) });
   });
 

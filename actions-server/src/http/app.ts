@@ -24,6 +24,7 @@ import { webhookRoutes } from '../webhooks/routes.ts';
 import { analyticsRoutes } from '../analytics/routes.ts';
 import { memberRoutes } from '../members/routes.ts';
 import { apiKeyRoutes } from '../apikeys/routes.ts';
+import { jobRoutes } from '../jobs/routes.ts';
 
 /** Paths that must see the raw request body (signature checks), so JSON parsing skips them. */
 export const RAW_BODY_PATHS = new Set<string>([WEBHOOK_PATH]);
@@ -47,6 +48,7 @@ const ROUTERS: ((ctx: AppContext) => Router)[] = [
   analyticsRoutes,
   memberRoutes,
   apiKeyRoutes,
+  jobRoutes,
   tenantRoutes,
   billingRoutes,
   hasuraRoutes,

@@ -156,6 +156,25 @@ export function requirePlatformAdmin(ctx: Pick<AppContext, 'pool'>): RequestHand
   };
 }
 
+/** Whether the caller is a platform administrator and the database still says so. */
+export async function isPlatformAdmin(ctx: Pick<AppContext, 'pool'>, req: Request): Promise<boolean> {
+  if (req.auth?.role !== PLATFORM_ADMIN_ROLE) return false;
+  return (await identityStanding(ctx.pool, req.auth.userId, null))?.isPlatformAdmin === true;
+}
+
+/**
+ * A platform administrator (the tenant must exist), else a member of the tenant
+ * with at least `min` (assertMember). True for a platform administrator.
+ */
+export async function assertMemberOrPlatformAdmin(ctx: AppContext, req: Request, tenantId: string, min: TenantRole): Promise<boolean> {
+  if (!(await isPlatformAdmin(ctx, req))) {
+    await assertMember(ctx, req, tenantId, min);
+    return false;
+  }
+  if (!(await ctx.resolver.byId(tenantId))) throw new AppError('TENANT_NOT_FOUND', 'Tenant not found');
+  return true;
+}
+
 /**
  * The caller must be a member of `tenantId` with at least `min`. The role is read
  * from the database (a token outlives a demotion) and capped by the token's role.

@@ -5,7 +5,14 @@ import { z } from 'zod';
 import type { AppContext } from '../core/context.ts';
 import { AppError } from '../core/errors.ts';
 import { parseBody, tenantIdParam } from '../http/handlers.ts';
-import { assertMember, authenticate, authenticateRequest, requirePlatformAdmin } from '../http/middleware.ts';
+import {
+  assertMember,
+  assertMemberOrPlatformAdmin,
+  authenticate,
+  authenticateRequest,
+  requirePlatformAdmin,
+} from '../http/middleware.ts';
+import { listTenants, setPlanSchema, setTenantPlan, tenantListQuerySchema } from './directory.ts';
 import { requestActor } from '../audit/actor.ts';
 import { createTenantSchema, domainSchema, slugSchema, updateTenantSchema } from './schemas.ts';
 import { provisionDeps, provisionTenant } from './provision.ts';
@@ -73,9 +80,14 @@ export function tenantRoutes(ctx: AppContext): Router {
     res.json({ tenant: publicFace(await getPublicTenant(ctx.pool, { domain: domain.data })) });
   });
 
+  // Every tenant, for platform administrators: search, filters, sort, keyset pages.
+  router.get('/api/tenants', auth, requirePlatformAdmin(ctx), async (req, res) => {
+    res.json(await listTenants(ctx.pool, parseBody(tenantListQuerySchema, req.query, 'query')));
+  });
+
   router.get('/api/tenants/:id', auth, async (req, res) => {
     const id = tenantIdParam(req);
-    await assertMember(ctx, req, id, 'member');
+    await assertMemberOrPlatformAdmin(ctx, req, id, 'member');
     res.json({ tenant: await getTenant(ctx.pool, { tenantId: id, userId: req.auth!.userId }, id) });
   });
 
@@ -88,6 +100,13 @@ export function tenantRoutes(ctx: AppContext): Router {
     // A new domain comes back with the DNS record that proves it.
     const domainVerification = patch.customDomain ? await domainStatus({ pool: ctx.pool, env: ctx.env, log: ctx.log }, id) : undefined;
     res.json({ tenant, ...(domainVerification ? { domainVerification } : {}), ...(brandingWarnings ? { brandingWarnings } : {}) });
+  });
+
+  // A plan set by hand (custom and manual contracts): no Stripe, audited in the tenant's trail.
+  router.put('/api/tenants/:id/plan', auth, requirePlatformAdmin(ctx), async (req, res) => {
+    const id = tenantIdParam(req);
+    const { plan } = parseBody(setPlanSchema, req.body);
+    res.json({ tenant: await setTenantPlan(ctx.pool, id, plan, requestActor(req)) });
   });
 
   // Soft delete: the tenant is cancelled, its data kept (archived after 90 days). Owners only.

@@ -1,10 +1,10 @@
 // REST surface of usage: the month's usage (members) and the usage report with
-// overage against the plan (owner/admin). Thin: validate, authorise, call the service.
+// overage against the plan (owner/admin); platform administrators read both. Thin: validate, authorise, call the service.
 import { Router, type Request } from 'express';
 import { z } from 'zod';
 import type { AppContext } from '../core/context.ts';
 import { AppError, validationError } from '../core/errors.ts';
-import { assertMember, authenticate } from '../http/middleware.ts';
+import { assertMemberOrPlatformAdmin, authenticate } from '../http/middleware.ts';
 import { getUsage, getUsageReport, usagePeriod } from './service.ts';
 import { meterUsage } from '../metering/service.ts';
 
@@ -30,7 +30,7 @@ export function usageRoutes(ctx: AppContext): Router {
 
   router.get('/api/tenants/:id/usage', auth, async (req, res) => {
     const { tenantId, period } = parseRequest(req);
-    await assertMember(ctx, req, tenantId, 'member');
+    await assertMemberOrPlatformAdmin(ctx, req, tenantId, 'member');
     // This process's API calls are in memory until flushed: include them; and
     // a database tenant's counters live in its database: mirror them first.
     await Promise.all([ctx.usage.flush(), ctx.databases.pullUsage(tenantId)]);
@@ -42,7 +42,7 @@ export function usageRoutes(ctx: AppContext): Router {
 
   router.get('/api/tenants/:id/usage/report', auth, async (req, res) => {
     const { tenantId, period } = parseRequest(req);
-    await assertMember(ctx, req, tenantId, 'admin');
+    await assertMemberOrPlatformAdmin(ctx, req, tenantId, 'admin');
     await Promise.all([ctx.usage.flush(), ctx.databases.pullUsage(tenantId)]);
     res.json({ report: await getUsageReport(ctx.pool, { tenantId, userId: req.auth!.userId }, period) });
   });
