@@ -29,7 +29,9 @@ beforeAll(async () => {
   made['bravo'] = await makeTenant(db, 'bravo', { isolation: 'pooled', plan: 'pro', trial: true });
   made['charlie'] = await makeTenant(db, 'charlie', { isolation: 'schema' });
   made['delta'] = await makeTenant(db, 'delta', { isolation: 'pooled' });
-  await db.pool.query(`update public.tenants set status = 'suspended', suspended_at = now(), name = 'Delta 100% Corp' where slug = 'delta'`);
+  await db.pool.query(
+    `update public.tenants set status = 'suspended', suspended_at = now(), name = 'Delta 100% Corp' where slug = 'delta'`,
+  );
   const ops = await makePlatformAdmin(db);
   adminToken = await login('saas.test', ops.email, ops.password);
   ownerToken = await login('alpha.saas.test', made['alpha'].ownerEmail, OWNER_PASSWORD);

@@ -2,7 +2,6 @@
 // failed job keeps its last error and is retried with exponential backoff until
 // its attempts run out), a retry that runs one again at once, and a discard
 // that drops one for good.
-import { makeWorkerUtils, type WorkerUtils } from 'graphile-worker';
 import type { Pool } from '../db/tx.ts';
 
 /** graphile-worker's job ids are bigints. */
@@ -50,21 +49,20 @@ export async function listJobs(pool: Pool, opts: { failed?: boolean; limit?: num
   }));
 }
 
-async function withWorkerUtils<T>(pool: Pool, fn: (utils: WorkerUtils) => Promise<T>): Promise<T> {
-  const utils = await makeWorkerUtils({ pgPool: pool });
-  try {
-    return await fn(utils);
-  } finally {
-    await utils.release();
-  }
-}
-
-/** Runs a job again now with a fresh set of attempts; false if there is no such job or it is running. */
-export function retryJob(pool: Pool, id: string): Promise<boolean> {
-  return withWorkerUtils(pool, async (utils) => (await utils.rescheduleJobs([id], { runAt: new Date(), attempts: 0 })).length > 0);
+/**
+ * Runs a job again now with a fresh set of attempts; false if there is no such job or it is running.
+ * graphile-worker's SQL function directly: its WorkerUtils.rescheduleJobs sends `attempts: 0` as null (unchanged).
+ */
+export async function retryJob(pool: Pool, id: string): Promise<boolean> {
+  const { rowCount } = await pool.query(
+    'select 1 from graphile_worker.reschedule_jobs(array[$1::bigint], run_at := now(), attempts := 0)',
+    [id],
+  );
+  return (rowCount ?? 0) > 0;
 }
 
 /** Drops a job without running it (graphile-worker deletes a completed job); false if there is no such job or it is running. */
-export function discardJob(pool: Pool, id: string): Promise<boolean> {
-  return withWorkerUtils(pool, async (utils) => (await utils.completeJobs([id])).length > 0);
+export async function discardJob(pool: Pool, id: string): Promise<boolean> {
+  const { rowCount } = await pool.query('select 1 from graphile_worker.complete_jobs(array[$1::bigint])', [id]);
+  return (rowCount ?? 0) > 0;
 }
