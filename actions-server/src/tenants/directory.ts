@@ -111,8 +111,10 @@ export async function setTenantPlan(pool: Pool, tenantId: string, plan: string, 
     pool,
     async (client) => {
       const known = await client.query('select 1 from public.plans where id = $1', [plan]);
-      if (!known.rowCount) throw new AppError('VALIDATION_FAILED', `Unknown plan ${plan}`, { issues: [{ path: 'plan', message: 'unknown plan' }] });
-      const row = (await client.query<TenantRow>('update public.tenants set plan = $2 where id = $1 returning *', [tenantId, plan])).rows[0];
+      if (!known.rowCount)
+        throw new AppError('VALIDATION_FAILED', `Unknown plan ${plan}`, { issues: [{ path: 'plan', message: 'unknown plan' }] });
+      const row = (await client.query<TenantRow>('update public.tenants set plan = $2 where id = $1 returning *', [tenantId, plan]))
+        .rows[0];
       if (!row) throw new AppError('TENANT_NOT_FOUND', 'Tenant not found');
       return toTenantView(row);
     },

@@ -5,13 +5,7 @@ import { z } from 'zod';
 import type { AppContext } from '../core/context.ts';
 import { AppError } from '../core/errors.ts';
 import { parseBody, tenantIdParam } from '../http/handlers.ts';
-import {
-  assertMember,
-  assertMemberOrPlatformAdmin,
-  authenticate,
-  authenticateRequest,
-  requirePlatformAdmin,
-} from '../http/middleware.ts';
+import { assertMember, assertMemberOrPlatformAdmin, authenticate, authenticateRequest, requirePlatformAdmin } from '../http/middleware.ts';
 import { listTenants, setPlanSchema, setTenantPlan, tenantListQuerySchema } from './directory.ts';
 import { requestActor } from '../audit/actor.ts';
 import { createTenantSchema, domainSchema, slugSchema, updateTenantSchema } from './schemas.ts';
