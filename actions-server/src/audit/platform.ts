@@ -116,7 +116,7 @@ export async function listPlatformAudit(pool: Pool, query: PlatformAuditQuery): 
   if (query.source !== 'platform') {
     const tenantConds = shared.map((f) => f('l'));
     if (query.tenantId !== undefined) tenantConds.push(`l.tenant_id = ${param(query.tenantId)}::uuid`);
-    branches.push(`select 'tenant', l.tenant_id, l.tenant_id::text, t.slug, l.seq,
+    branches.push(`select 'tenant' as source, l.tenant_id, l.tenant_id::text as tenant_key, t.slug, l.seq,
                           l.actor_kind, l.actor_id, l.actor_role, l.action, l.entity_type, l.entity_id,
                           l.old_values, l.new_values, l.created_at
                      from public.tenant_audit_logs l
