@@ -25,6 +25,7 @@ import { analyticsRoutes } from '../analytics/routes.ts';
 import { memberRoutes } from '../members/routes.ts';
 import { apiKeyRoutes } from '../apikeys/routes.ts';
 import { jobRoutes } from '../jobs/routes.ts';
+import { adminRoutes } from '../admin/routes.ts';
 
 /** Paths that must see the raw request body (signature checks), so JSON parsing skips them. */
 export const RAW_BODY_PATHS = new Set<string>([WEBHOOK_PATH]);
@@ -52,6 +53,7 @@ const ROUTERS: ((ctx: AppContext) => Router)[] = [
   tenantRoutes,
   billingRoutes,
   hasuraRoutes,
+  adminRoutes,
 ];
 
 export function createApp(ctx: AppContext): express.Express {

@@ -1,6 +1,6 @@
 // Browser-facing protections of the API: response headers (helmet) and CORS.
-// The default-deny Content-Security-Policy applies to /api and /hasura only,
-// so pages served by this server later can carry a policy of their own.
+// The default-deny Content-Security-Policy applies to /api and /hasura; the
+// admin portal's pages carry a policy of their own (adminHeaders).
 import cors from 'cors';
 import helmet from 'helmet';
 import type { Request, RequestHandler } from 'express';
@@ -28,6 +28,28 @@ export function apiHeaders(): RequestHandler {
     res.setHeader('Cache-Control', 'no-store');
     csp(req, res, next);
   };
+}
+
+/**
+ * The admin portal: scripts, styles and calls from this origin only. No inline
+ * script or style, no eval; tenant data is only ever text in the page, and the
+ * branding preview applies the server-sanitised CSS as a constructable
+ * stylesheet (CSSOM, which style-src does not govern).
+ */
+export function adminHeaders(): RequestHandler {
+  return helmet.contentSecurityPolicy({
+    useDefaults: false,
+    directives: {
+      defaultSrc: ["'none'"],
+      scriptSrc: ["'self'"],
+      styleSrc: ["'self'"],
+      imgSrc: ["'self'", 'data:'],
+      connectSrc: ["'self'"],
+      baseUri: ["'none'"],
+      formAction: ["'self'"],
+      frameAncestors: ["'none'"],
+    },
+  });
 }
 
 function hostnameOf(origin: string): string | undefined {

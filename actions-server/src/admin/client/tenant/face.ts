@@ -1,0 +1,10 @@
+// A tenant host's face, for its owners and admins.
+import type { FaceDef } from '../views.ts';
+import { hostTenant } from '../host.ts';
+import { Overview } from './overview.ts';
+
+export const tenantFace: FaceDef = {
+  heading: `Administration of ${hostTenant().slug}`,
+  accepts: (session) => session.tenantId === hostTenant().id,
+  views: [{ path: '/', nav: 'Overview', component: Overview }],
+};
