@@ -66,7 +66,8 @@ export function useBrowser(): BrowserHarness {
   });
   const context = async () => {
     if (!browser) throw new Error('the browser starts in beforeAll');
-    const c = await browser.newContext();
+    // A locale of its own: under LANG=C Chromium reports `en-US@posix`, which Intl (uPlot's number format) refuses.
+    const c = await browser.newContext({ locale: 'en-US' });
     // Short: a page that does not answer in this time is a failure worth a screenshot, not a wait.
     c.setDefaultTimeout(10_000);
     c.on('weberror', (e) => problems.push(`${e.page()?.url() ?? ''}: ${e.error().message}`));
