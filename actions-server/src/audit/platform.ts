@@ -6,9 +6,9 @@
 // Both tables are closed to `app`, so this reads as the owner after the caller
 // was authorised as a platform operator.
 import { z } from 'zod';
-import { AppError } from '../core/errors.ts';
 import { asSystem, type Pool } from '../db/tx.ts';
-import { auditQuerySchema } from './service.ts';
+import { decodeCursor, encodeCursor } from '../core/cursor.ts';
+import { auditQuerySchema, entryCore, type AuditEntry, type AuditRow } from './service.ts';
 
 export const platformAuditQuerySchema = auditQuerySchema
   .extend({
@@ -20,21 +20,15 @@ export const platformAuditQuerySchema = auditQuerySchema
   .strict();
 export type PlatformAuditQuery = z.infer<typeof platformAuditQuerySchema>;
 
-export interface PlatformAuditEntry {
+/** A tenant trail's entry without its personal values and chain links, or a platform entry, told apart by `source`. */
+export type PlatformAuditEntry = Omit<AuditEntry, 'seq' | 'ip' | 'userAgent' | 'prevHash' | 'hash'> & {
   source: 'platform' | 'tenant';
   /** The tenant of a tenant entry, and its slug while it exists. */
   tenantId: string | null;
   tenantSlug: string | null;
-  /** Within its source (a tenant's seq, or the platform log's id). */
+  /** Within its source (a tenant's seq, or the platform log's id), exact. */
   seq: string;
-  action: string;
-  entityType: string;
-  entityId: string | null;
-  actor: { kind: string; id: string | null; role: string | null };
-  oldValues: Record<string, unknown> | null;
-  newValues: Record<string, unknown> | null;
-  createdAt: string;
-}
+};
 
 export interface PlatformAuditPage {
   entries: PlatformAuditEntry[];
@@ -44,35 +38,13 @@ export interface PlatformAuditPage {
 
 /** A keyset position: the last entry's time at full precision, source, tenant and seq. */
 const cursorSchema = z.tuple([z.string().max(64), z.enum(['platform', 'tenant']), z.string().max(36), z.string().regex(/^\d{1,18}$/)]);
-type Cursor = z.infer<typeof cursorSchema>;
-
-function decodeCursor(cursor: string): Cursor {
-  try {
-    return cursorSchema.parse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')));
-  } catch {
-    throw new AppError('VALIDATION_FAILED', 'Invalid query: cursor: must be the nextCursor of a previous page', {
-      issues: [{ path: 'cursor', message: 'must be the nextCursor of a previous page' }],
-    });
-  }
-}
-
-interface Row {
+type Row = Omit<AuditRow, 'ip' | 'user_agent' | 'prev_hash' | 'hash'> & {
   source: 'platform' | 'tenant';
   tenant_id: string | null;
   tenant_key: string;
   slug: string | null;
-  seq: string;
-  actor_kind: string;
-  actor_id: string | null;
-  actor_role: string | null;
-  action: string;
-  entity_type: string;
-  entity_id: string | null;
-  old_values: Record<string, unknown> | null;
-  new_values: Record<string, unknown> | null;
-  created_at: Date;
   created_key: string;
-}
+};
 
 export async function listPlatformAudit(pool: Pool, query: PlatformAuditQuery): Promise<PlatformAuditPage> {
   const params: unknown[] = [];
@@ -97,7 +69,7 @@ export async function listPlatformAudit(pool: Pool, query: PlatformAuditQuery): 
     const to = param(query.to);
     shared.push((t) => `${t}.created_at < ${to}::timestamptz`);
   }
-  const cursor = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+  const cursor = query.cursor === undefined ? undefined : decodeCursor(cursorSchema, query.cursor);
   let after = '';
   if (cursor) {
     const [at, source, tenantKey, seq] = [param(cursor[0]), param(cursor[1]), param(cursor[2]), param(cursor[3])];
@@ -145,18 +117,9 @@ export async function listPlatformAudit(pool: Pool, query: PlatformAuditQuery): 
       source: r.source,
       tenantId: r.tenant_id,
       tenantSlug: r.slug,
-      seq: String(r.seq),
-      action: r.action,
-      entityType: r.entity_type,
-      entityId: r.entity_id,
-      actor: { kind: r.actor_kind, id: r.actor_id, role: r.actor_role },
-      oldValues: r.old_values,
-      newValues: r.new_values,
-      createdAt: r.created_at.toISOString(),
+      seq: r.seq,
+      ...entryCore(r),
     })),
-    nextCursor:
-      rows.length > query.limit && last
-        ? Buffer.from(JSON.stringify([last.created_key, last.source, last.tenant_key, String(last.seq)])).toString('base64url')
-        : null,
+    nextCursor: rows.length > query.limit && last ? encodeCursor([last.created_key, last.source, last.tenant_key, last.seq]) : null,
   };
 }

@@ -25,25 +25,33 @@ export function register(program: Command): void {
     return id;
   };
 
-  jobs
-    .command('retry')
-    .description('run a job again now, with a fresh set of attempts')
-    .argument('<id>', 'job id (from jobs list)', jobId)
-    .action((id: string) =>
-      withRuntime(async ({ db }) => {
-        if (!(await retryJob(db.pool, id))) throw new UsageError(`no job ${id} waiting to be retried (unknown, finished or running)`);
-        console.log(`job ${id} queued to run now`);
-      }),
-    );
-
-  jobs
-    .command('discard')
-    .description('drop a job without running it (a failed job nobody needs any more)')
-    .argument('<id>', 'job id (from jobs list)', jobId)
-    .action((id: string) =>
-      withRuntime(async ({ db }) => {
-        if (!(await discardJob(db.pool, id))) throw new UsageError(`no job ${id} to discard (unknown, finished or running)`);
-        console.log(`job ${id} discarded`);
-      }),
-    );
+  // One job by id: act on it, or say why nothing was done.
+  const byId = [
+    {
+      name: 'retry',
+      description: 'run a job again now, with a fresh set of attempts',
+      act: retryJob,
+      done: 'queued to run now',
+      verb: 'retry',
+    },
+    {
+      name: 'discard',
+      description: 'drop a job without running it (a failed job nobody needs any more)',
+      act: discardJob,
+      done: 'discarded',
+      verb: 'discard',
+    },
+  ];
+  for (const c of byId) {
+    jobs
+      .command(c.name)
+      .description(c.description)
+      .argument('<id>', 'job id (from jobs list)', jobId)
+      .action((id: string) =>
+        withRuntime(async ({ db }) => {
+          if (!(await c.act(db.pool, id))) throw new UsageError(`no job ${id} to ${c.verb} (unknown, finished or running)`);
+          console.log(`job ${id} ${c.done}`);
+        }),
+      );
+  }
 }

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { AppError } from '../core/errors.ts';
 import { asSystem, type ActorInfo, type Pool } from '../db/tx.ts';
+import { decodeCursor, encodeCursor } from '../core/cursor.ts';
 import { toTenantView, type TenantRow, type TenantView } from './records.ts';
 import { isolationSchema, planIdSchema } from './schemas.ts';
 
@@ -23,18 +24,6 @@ const SORT_KEYS = Object.keys(SORT_COLUMNS) as [SortKey, ...SortKey[]];
 
 /** A keyset position: the sort column's value and the id of the last tenant of the previous page. */
 const cursorSchema = z.tuple([z.string().max(300), z.uuid()]);
-
-const encodeCursor = (value: string, id: string): string => Buffer.from(JSON.stringify([value, id])).toString('base64url');
-
-function decodeCursor(cursor: string): [string, string] {
-  try {
-    return cursorSchema.parse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')));
-  } catch {
-    throw new AppError('VALIDATION_FAILED', 'Invalid query: cursor: must be the nextCursor of a previous page', {
-      issues: [{ path: 'cursor', message: 'must be the nextCursor of a previous page' }],
-    });
-  }
-}
 
 export const tenantListQuerySchema = z
   .object({
@@ -76,7 +65,7 @@ export async function listTenants(pool: Pool, query: TenantListQuery): Promise<T
   const cast = column === 'created_at' ? '::timestamptz' : '::text collate "C"';
   const dir = query.order === 'asc' ? 'asc' : 'desc';
   if (query.cursor !== undefined) {
-    const [value, id] = decodeCursor(query.cursor);
+    const [value, id] = decodeCursor(cursorSchema, query.cursor);
     params.push(value, id);
     where.push(`(${key}, "id") ${dir === 'asc' ? '>' : '<'} ($${params.length - 1}${cast}, $${params.length}::uuid)`);
   }
@@ -99,7 +88,7 @@ export async function listTenants(pool: Pool, query: TenantListQuery): Promise<T
   const last = page.at(-1);
   return {
     tenants: page.map((row) => toTenantView(row)),
-    nextCursor: rows.length > query.limit && last ? encodeCursor(last.sort_value, last.id) : null,
+    nextCursor: rows.length > query.limit && last ? encodeCursor([last.sort_value, last.id]) : null,
   };
 }
 

@@ -2,18 +2,11 @@
 // off or the plan's; each limit a number (-1: unlimited) or empty for the plan's.
 import { html } from 'htm/preact';
 import type { VNode } from 'preact';
+import type { LimitKey, TenantEntitlements as EntitlementsView } from '../../../entitlements/service.ts';
 import { api } from '../api.ts';
 import { Form, type Field, type Values } from '../form.ts';
 
-export interface EntitlementsView {
-  plan: string;
-  features: Record<string, boolean>;
-  limits: Record<string, number>;
-  overrides: { features: Record<string, boolean>; limits: Record<string, number> };
-  availableIn: Record<string, string[]>;
-}
-
-const LIMIT_LABELS: Record<string, string> = {
+const LIMIT_LABELS: Record<LimitKey, string> = {
   max_users: 'Users',
   max_channels: 'Channels',
   max_storage_bytes: 'Storage (bytes)',
@@ -40,7 +33,7 @@ function fieldsOf(e: EntitlementsView): Field[] {
         { value: 'off', label: 'Off' },
       ],
     })),
-    ...Object.keys(LIMIT_LABELS).map((k): Field => ({
+    ...(Object.keys(LIMIT_LABELS) as LimitKey[]).map((k): Field => ({
       name: `limits.${k}`,
       label: `${LIMIT_LABELS[k]} limit`,
       type: 'number',

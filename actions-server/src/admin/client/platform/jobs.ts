@@ -1,20 +1,11 @@
 // Failed background jobs: the last error of each, run one again or drop it.
 import { html } from 'htm/preact';
 import type { VNode } from 'preact';
+import type { JobRow as Job } from '../../../jobs/admin.ts';
 import { api } from '../api.ts';
 import { ErrorNote, useAction, useResource } from '../resource.ts';
 import { Table } from '../table.ts';
 import { when } from './vocabulary.ts';
-
-interface Job {
-  id: string;
-  task: string;
-  state: string;
-  attempts: number;
-  maxAttempts: number;
-  runAt: string;
-  lastError: string | null;
-}
 
 export function Jobs(): VNode {
   const { data, error, reload } = useResource(() => api<{ jobs: Job[] }>('GET', '/api/jobs?failed=true'), []);

@@ -6,15 +6,9 @@ import type { VNode } from 'preact';
 import { api, ApiError } from '../api.ts';
 import { Form, type Values } from '../form.ts';
 import { ErrorNote } from '../resource.ts';
-import { choices, TIERS, type TenantView } from './vocabulary.ts';
-
-interface MoveView {
-  id: string;
-  from: string;
-  to: string;
-  state: string;
-  error: string | null;
-}
+import type { MoveView } from '../../../tenants/move/records.ts';
+import type { TenantView } from '../../../tenants/records.ts';
+import { choices, TIERS } from './vocabulary.ts';
 
 /** The steps in order (tenants/move/records.ts); `state` names the next one to run. */
 const STEPS = ['capturing', 'building', 'copying', 'syncing', 'freezing', 'switching', 'exposing', 'cleaning'];

@@ -4,7 +4,10 @@
 import { html } from 'htm/preact';
 import { useCallback, useEffect, useState } from 'preact/hooks';
 import type { VNode } from 'preact';
+import { api } from '../api.ts';
 import type { Values } from '../form.ts';
+import { ErrorNote } from '../resource.ts';
+import { Table, type Column } from '../table.ts';
 
 export interface CursorPage {
   nextCursor: string | null;
@@ -30,7 +33,12 @@ export interface CursorPages<P> {
   number: number;
 }
 
-export function useCursorPages<P extends CursorPage>(fetchPage: (filters: Values, cursor: string | null) => Promise<P>): CursorPages<P> {
+/** Pages of `GET path`, `limit` rows each, with the filters last applied. */
+export function useCursorPages<P extends CursorPage>(path: string, limit: number): CursorPages<P> {
+  const fetchPage = useCallback(
+    (filters: Values, cursor: string | null) => api<P>('GET', `${path}${queryOf(filters, cursor, { limit: String(limit) })}`),
+    [path, limit],
+  );
   const [filters, setFilters] = useState<Values>({});
   // The cursor of every page seen so far, the first page's being null.
   const [cursors, setCursors] = useState<(string | null)[]>([null]);
@@ -59,10 +67,25 @@ export function useCursorPages<P extends CursorPage>(fetchPage: (filters: Values
   };
 }
 
-export function Pager<P extends CursorPage>({ pages, label }: { pages: CursorPages<P>; label: string }): VNode {
-  return html`<nav class="row pager" aria-label=${label}>
-    <button type="button" onClick=${pages.previous} disabled=${pages.number <= 1}>Previous page</button>
-    <span>Page ${pages.number}</span>
-    <button type="button" onClick=${pages.next} disabled=${!pages.page?.nextCursor}>Next page</button>
-  </nav>`;
+interface PagedTableProps<P extends CursorPage, R> {
+  pages: CursorPages<P>;
+  rowsOf: (page: P) => R[];
+  caption: string;
+  columns: Column<R>[];
+  rowKey: (row: R) => string;
+  empty: string;
+}
+
+/** The current page as a table, the refusal if any, and Previous / Next. */
+export function PagedTable<P extends CursorPage, R>({ pages, rowsOf, caption, columns, rowKey, empty }: PagedTableProps<P, R>): VNode {
+  return html`<${ErrorNote} error=${pages.error} /> ${
+      pages.page
+        ? html`<${Table} caption=${caption} rows=${rowsOf(pages.page)} rowKey=${rowKey} empty=${empty} columns=${columns} />
+            <nav class="row pager" aria-label=${`${caption}: pages`}>
+              <button type="button" onClick=${pages.previous} disabled=${pages.number <= 1}>Previous page</button>
+              <span>Page ${pages.number}</span>
+              <button type="button" onClick=${pages.next} disabled=${!pages.page.nextCursor}>Next page</button>
+            </nav>`
+        : null
+    }`;
 }

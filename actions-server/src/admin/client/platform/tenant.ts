@@ -8,10 +8,12 @@ import { Form } from '../form.ts';
 import { ErrorNote, useAction, useResource } from '../resource.ts';
 import { BASE } from '../router.ts';
 import type { ViewProps } from '../views.ts';
-import { Entitlements, type EntitlementsView } from './entitlements.ts';
+import type { TenantEntitlements } from '../../../entitlements/service.ts';
+import { Entitlements } from './entitlements.ts';
 import { Move } from './move.ts';
 import { UsageChart } from './usage.ts';
-import { choices, PLANS, when, type TenantView } from './vocabulary.ts';
+import type { TenantView } from '../../../tenants/records.ts';
+import { choices, PLANS, when } from './vocabulary.ts';
 
 /** Which status actions the API accepts from each status (tenants/service.ts). */
 const CAN_SUSPEND = new Set(['trial', 'active']);
@@ -53,7 +55,7 @@ function Plan({ tenant, changed }: { tenant: TenantView; changed: () => void }):
 export function TenantPage({ params }: ViewProps): VNode {
   const id = params['id'] ?? '';
   const tenant = useResource(() => api<{ tenant: TenantView }>('GET', `/api/tenants/${id}`), [id]);
-  const entitlements = useResource(() => api<{ entitlements: EntitlementsView }>('GET', `/api/tenants/${id}/features`), [id]);
+  const entitlements = useResource(() => api<{ entitlements: TenantEntitlements }>('GET', `/api/tenants/${id}/features`), [id]);
   const changed = () => {
     tenant.reload();
     entitlements.reload();

@@ -1,18 +1,12 @@
 // Every tenant: search, filters (status, plan, tier), sort, pages; each links to its page.
 import { html } from 'htm/preact';
-import { useCallback } from 'preact/hooks';
 import type { VNode } from 'preact';
-import { api } from '../api.ts';
-import { Form, type Values } from '../form.ts';
-import { ErrorNote } from '../resource.ts';
+import type { TenantPage } from '../../../tenants/directory.ts';
+import type { TenantView } from '../../../tenants/records.ts';
+import { Form } from '../form.ts';
 import { BASE } from '../router.ts';
-import { Table } from '../table.ts';
-import { Pager, queryOf, useCursorPages, type CursorPage } from './paging.ts';
-import { choices, PLANS, STATUSES, TIERS, when, type TenantView } from './vocabulary.ts';
-
-interface TenantPage extends CursorPage {
-  tenants: TenantView[];
-}
+import { PagedTable, useCursorPages } from './paging.ts';
+import { choices, PLANS, STATUSES, TIERS, when } from './vocabulary.ts';
 
 const SORTS = [
   { value: 'created', label: 'Created' },
@@ -23,11 +17,7 @@ const SORTS = [
 ];
 
 export function Tenants(): VNode {
-  const fetchPage = useCallback(
-    (filters: Values, cursor: string | null) => api<TenantPage>('GET', `/api/tenants${queryOf(filters, cursor, { limit: '25' })}`),
-    [],
-  );
-  const pages = useCursorPages(fetchPage);
+  const pages = useCursorPages<TenantPage>('/api/tenants', 25);
   return html`<h1>Tenants</h1>
     <${Form}
       id="tenant-filters"
@@ -51,24 +41,19 @@ export function Tenants(): VNode {
       submitLabel="Show tenants"
       onSubmit=${pages.apply}
     />
-    <${ErrorNote} error=${pages.error} />
-    ${
-      pages.page
-        ? html`<${Table}
-              caption="Tenants"
-              rows=${pages.page.tenants}
-              rowKey=${(t: TenantView) => t.slug}
-              empty="No tenant matches."
-              columns=${[
-                { label: 'Name', cell: (t: TenantView) => html`<a href=${`${BASE}/tenants/${t.id}`}>${t.name}</a>` },
-                { label: 'Address', cell: (t: TenantView) => t.slug },
-                { label: 'Status', cell: (t: TenantView) => t.status },
-                { label: 'Plan', cell: (t: TenantView) => t.plan },
-                { label: 'Tier', cell: (t: TenantView) => t.isolation },
-                { label: 'Created', cell: (t: TenantView) => when(t.createdAt) },
-              ]}
-            />
-            <${Pager} pages=${pages} label="Tenant pages" />`
-        : null
-    }`;
+    <${PagedTable}
+      pages=${pages}
+      rowsOf=${(p: TenantPage) => p.tenants}
+      caption="Tenants"
+      rowKey=${(t: TenantView) => t.slug}
+      empty="No tenant matches."
+      columns=${[
+        { label: 'Name', cell: (t: TenantView) => html`<a href=${`${BASE}/tenants/${t.id}`}>${t.name}</a>` },
+        { label: 'Address', cell: (t: TenantView) => t.slug },
+        { label: 'Status', cell: (t: TenantView) => t.status },
+        { label: 'Plan', cell: (t: TenantView) => t.plan },
+        { label: 'Tier', cell: (t: TenantView) => t.isolation },
+        { label: 'Created', cell: (t: TenantView) => when(t.createdAt) },
+      ]}
+    />`;
 }

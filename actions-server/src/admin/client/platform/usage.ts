@@ -2,16 +2,10 @@
 // plan's user limit as a dashed line when it has one.
 import { html } from 'htm/preact';
 import type { VNode } from 'preact';
+import type { TenantUsage as Usage } from '../../../usage/service.ts';
 import { api } from '../api.ts';
 import { Chart } from '../chart.ts';
 import { ErrorNote, useResource } from '../resource.ts';
-
-interface Usage {
-  period: string;
-  usersTotal: number;
-  messagesTotal: number;
-  apiCallsTotal: number;
-}
 
 const MONTHS = 6;
 

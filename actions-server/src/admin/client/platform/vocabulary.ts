@@ -11,16 +11,3 @@ export const choices = (values: string[], any?: string) => [
 
 /** A timestamp as people read it, in UTC so every admin sees the same. */
 export const when = (iso: string | null): string => (iso ? `${iso.slice(0, 16).replace('T', ' ')} UTC` : '—');
-
-export interface TenantView {
-  id: string;
-  name: string;
-  slug: string;
-  status: string;
-  isolation: string;
-  plan: string;
-  customDomain: string | null;
-  trialEndsAt: string | null;
-  suspendedAt: string | null;
-  createdAt: string;
-}
