@@ -419,6 +419,42 @@ describe('GET /api/tenants/:id/audit', () => {
     expect(visible).toBe(0);
   });
 
+  it('exports the filtered trail as CSV or JSON, for owners and admins only', async () => {
+    const all = await auditRows(db.pool, tenantId);
+    const json = await request(srv.url, `/api/tenants/${tenantId}/audit/export?format=json`, { host, token: adminRoleToken });
+    expect(json.status, json.text).toBe(200);
+    expect(json.headers['content-type']).toBe('application/json; charset=utf-8');
+    expect(json.headers['content-disposition']).toBe('attachment; filename=audit-paged.json');
+    expect(json.body.map((e: { seq: number }) => e.seq)).toEqual(all.map((r) => r.seq).reverse());
+
+    const csv = await request(srv.url, `/api/tenants/${tenantId}/audit/export?action=tenant.updated`, { host, token: ownerToken });
+    expect(csv.status, csv.text).toBe(200);
+    expect(csv.headers['content-type']).toBe('text/csv; charset=utf-8');
+    const lines = csv.text.trimEnd().split('\r\n');
+    expect(lines[0]).toBe('seq,createdAt,action,entityType,entityId,actorKind,actorId,actorRole,ip,userAgent,oldValues,newValues,hash');
+    expect(lines).toHaveLength(8);
+    expect(lines[1]).toContain('"tenant.updated"');
+    expect(lines[1]).toContain('"{""name"":""Paged 6""}"');
+
+    // A value a spreadsheet would run as a formula (here a user agent) is defused.
+    await asTenant(db.pool, { tenantId, userId: adminId, dbRole: 'app', userAgent: '=HYPERLINK("http://evil.example")' }, (c) =>
+      c.query('update public.tenants set name = $2 where id = $1', [tenantId, 'Paged 7']),
+    );
+    const formula = await request(srv.url, `/api/tenants/${tenantId}/audit/export?action=tenant.updated&format=csv`, {
+      host,
+      token: ownerToken,
+    });
+    expect(formula.text.split('\r\n')[1]).toContain(`"'=HYPERLINK(""http://evil.example"")"`);
+    const empty = await request(srv.url, `/api/tenants/${tenantId}/audit/export?format=json&from=2999-01-01`, { host, token: ownerToken });
+    expect(empty.body).toEqual([]);
+
+    expect((await request(srv.url, `/api/tenants/${tenantId}/audit/export`, { host, token: memberToken })).status).toBe(403);
+    expect((await request(srv.url, `/api/tenants/${tenantId}/audit/export`, { host })).status).toBe(401);
+    const bad = await request(srv.url, `/api/tenants/${tenantId}/audit/export?format=xml`, { host, token: ownerToken });
+    expect([bad.status, bad.body.error.code, bad.body.error.details.issues[0].path]).toEqual([400, 'VALIDATION_FAILED', 'format']);
+    expect((await request(srv.url, `/api/tenants/${tenantId}/audit/export?limit=5`, { host, token: ownerToken })).status).toBe(400);
+  });
+
   it('answers 404 for a malformed tenant id', async () => {
     const res = await request(srv.url, `/api/tenants/${randomUUID().slice(0, 8)}/audit`, { host, token: ownerToken });
     expect(res.status).toBe(404);

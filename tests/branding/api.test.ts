@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDb, startTestServer, type TestDb } from '../support/db.ts';
 import { request } from '../support/http.ts';
 import { makeTenant, OWNER_PASSWORD, type MadeTenant } from '../support/factories.ts';
+import { makePerson, sessionToken } from '../support/people.ts';
 import type { RunningServer } from '../../actions-server/src/server.ts';
 
 let db: TestDb;
@@ -110,6 +111,30 @@ describe('branding', () => {
     expect(res.body.error.details.issues[0].path).toBe(`branding.${field}`);
     const after = (await db.pool.query('select branding from public.tenants where id = $1', [acme.tenant.id])).rows[0].branding;
     expect(after).toEqual(before);
+  });
+
+  it('previews a patch as it would be stored and served, storing nothing, for owners and admins only', async () => {
+    const before = (await db.pool.query('select branding from public.tenants where id = $1', [acme.tenant.id])).rows[0].branding;
+    const preview = (body: unknown, as = token) =>
+      request(srv.url, `/api/tenants/${acme.tenant.id}/branding/preview`, { host: 'acme.saas.test', token: as, body });
+    const res = await preview({ branding: { primaryColor: '#010203', customCss: FULL.customCss } });
+    expect(res.status, res.text).toBe(200);
+    expect(res.body).toEqual({
+      branding: { primaryColor: '#010203', customCss: '.btn{background:var(--brand)}.logo{background:url(https://cdn.acme.com/l.png)}' },
+      brandingWarnings: ['customCss: removed property behavior', 'customCss: removed @import'],
+    });
+    expect((await db.pool.query('select branding from public.tenants where id = $1', [acme.tenant.id])).rows[0].branding).toEqual(before);
+
+    const bad = await preview({ branding: { primaryColor: 'blue' } });
+    expect([bad.status, bad.body.error.details.issues[0].path]).toEqual([400, 'branding.primaryColor']);
+    expect((await preview({ css: 'a{}' })).status).toBe(400);
+    const member = await makePerson(db, { tenantId: acme.tenant.id, role: 'member' });
+    const memberToken = await sessionToken(srv, member.id, acme.tenant.id, 'member');
+    expect((await preview({ branding: {} }, memberToken)).status).toBe(403);
+    expect(
+      (await request(srv.url, `/api/tenants/${acme.tenant.id}/branding/preview`, { host: 'acme.saas.test', body: { branding: {} } }))
+        .status,
+    ).toBe(401);
   });
 
   it('refuses unknown fields and removes a field set to null', async () => {

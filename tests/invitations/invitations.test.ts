@@ -320,6 +320,53 @@ describe.each(['pooled', 'database'] as const)('for a %s tenant', (isolation) =>
   });
 });
 
+describe('resend', () => {
+  const resend = (id: string, token = acmeOwnerToken) =>
+    request(srv.url, `/api/tenants/${acme.tenant.id}/invitations/${id}/resend`, { host: ACME, token, method: 'POST' });
+
+  it('replaces the token and the expiry of an open or expired invitation; the old token stops working', async () => {
+    const first = await inviteToAcme('mallory@example.com');
+    await db.pool.query(`update public.tenant_invitations set expires_at = now() - interval '1 minute' where id = $1`, [first.id]);
+    const again = await resend(first.id);
+    expect(again.status, again.text).toBe(200);
+    expect(again.body.invitation).toMatchObject({ email: 'mallory@example.com', role: 'member', status: 'pending' });
+    expect(again.body.token).not.toBe(first.token);
+    expect(again.body.invitation.id).not.toBe(first.id);
+    const old = await accept(ACME, { token: first.token, name: 'Mallory', password: 'mallorys password' });
+    expect(old.status).toBe(410);
+    expect((await accept(ACME, { token: again.body.token, name: 'Mallory', password: 'mallorys password' })).status).toBe(200);
+    // The invitation's life is in the trail, written by the database: the replacement too.
+    const trail = (await auditRows(db.pool, acme.tenant.id)).filter((r) => r.entity_id === again.body.invitation.id);
+    expect(trail.map((r) => r.action)).toContain('invitation.created');
+  });
+
+  it('refuses an accepted or revoked invitation, an unknown one, another tenant and anonymous callers', async () => {
+    const used = (await request(srv.url, `/api/tenants/${acme.tenant.id}/invitations`, { host: ACME, token: acmeOwnerToken })).body;
+    expect(used.invitations.map((i: { email: string }) => i.email)).not.toContain('mallory@example.com');
+    const accepted = (
+      await db.pool.query(`select id from public.tenant_invitations where email = 'mallory@example.com' and accepted_at is not null`)
+    ).rows[0].id;
+    const again = await resend(accepted);
+    expect([again.status, again.body.error.code]).toEqual([409, 'INVITATION_USED']);
+    const revoked = await inviteToAcme('olivia@example.com');
+    await request(srv.url, `/api/tenants/${acme.tenant.id}/invitations/${revoked.id}`, {
+      host: ACME,
+      token: acmeOwnerToken,
+      method: 'DELETE',
+    });
+    expect((await resend(revoked.id)).body.error.code).toBe('INVITATION_REVOKED');
+    expect((await resend(beta.tenant.id)).status).toBe(404);
+    expect((await resend('not-a-uuid')).status).toBe(400);
+    const open = await inviteToAcme('quentin@example.com');
+    expect((await resend(open.id, betaOwnerToken)).status).toBe(403);
+    const anonymous = await request(srv.url, `/api/tenants/${acme.tenant.id}/invitations/${open.id}/resend`, {
+      host: ACME,
+      method: 'POST',
+    });
+    expect(anonymous.status).toBe(401);
+  });
+});
+
 describe('who may manage invitations', () => {
   let adminToken: string;
   let memberToken: string;

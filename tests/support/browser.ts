@@ -66,8 +66,8 @@ export function useBrowser(): BrowserHarness {
   });
   const context = async () => {
     if (!browser) throw new Error('the browser starts in beforeAll');
-    // A locale of its own: under LANG=C Chromium reports `en-US@posix`, which Intl (uPlot's number format) refuses.
-    const c = await browser.newContext({ locale: 'en-US' });
+    // A fixed locale: the process's own (e.g. en-US@posix from LANG) is not a valid language tag for Intl.
+    const c = await browser.newContext({ locale: 'en-US', timezoneId: 'UTC' });
     // Short: a page that does not answer in this time is a failure worth a screenshot, not a wait.
     c.setDefaultTimeout(10_000);
     c.on('weberror', (e) => problems.push(`${e.page()?.url() ?? ''}: ${e.error().message}`));

@@ -10,7 +10,7 @@ import { createPool } from '../../actions-server/src/db/database.ts';
 import { withTransaction, type Client } from '../../actions-server/src/db/tx.ts';
 import { placementOf, withTenantData } from '../../actions-server/src/tenants/data.ts';
 import type { RunningServer } from '../../actions-server/src/server.ts';
-import { usagePeriod } from '../../actions-server/src/usage/service.ts';
+import { periodsUntil, usagePeriod } from '../../actions-server/src/usage/service.ts';
 
 let db: TestDb;
 let srv: RunningServer;
@@ -290,6 +290,50 @@ describe('GET /api/tenants/:id/usage', () => {
       },
     ]);
     expect(res.body.report.usage.apiCallsTotal).toBeGreaterThan(0);
+  });
+
+  it('gives owners and admins the history month by month, each month against the plan limits', async () => {
+    const made = await makeTenant(db, 'history');
+    const token = tokenFor(made.ownerId, made.tenant.id, 'owner');
+    const host = 'history.saas.test';
+    await db.pool.query(`update public.tenants set created_at = now() - interval '2 months' where id = $1`, [made.tenant.id]);
+    const [twoAgo, lastMonth, thisMonth] = periodsUntil(PERIOD, 3) as [string, string, string];
+    await db.pool.query(
+      `insert into public.tenant_usage_history (tenant_id, period, users_total, channels_total, storage_bytes, files_count)
+       values ($1, $2, 4, 2, 100, 1)`,
+      [made.tenant.id, twoAgo],
+    );
+    await db.pool.query(`insert into public.tenant_api_calls (tenant_id, period, endpoint, calls) values ($1, $2, 'GET /x', 1500)`, [
+      made.tenant.id,
+      lastMonth,
+    ]);
+    const res = await request(srv.url, `/api/tenants/${made.tenant.id}/usage/history?months=4`, { host, token });
+    expect(res.status, res.text).toBe(200);
+    expect(res.body.history.plan).toBe('free');
+    expect(res.body.history.months.map((m: { period: string }) => m.period)).toEqual([...periodsUntil(PERIOD, 4)]);
+    const line = (period: string, resource: string) =>
+      res.body.history.months
+        .find((m: { period: string }) => m.period === period)
+        .limits.find((l: { resource: string }) => l.resource === resource);
+    // Before the tenant existed: nothing; a level (users) carries over to the next month; a month's calls are its own.
+    expect(line(periodsUntil(PERIOD, 4)[0]!, 'users')).toMatchObject({ usage: 0, limit: 10 });
+    expect(line(twoAgo, 'users')).toMatchObject({ usage: 4, limit: 10 });
+    expect(line(lastMonth, 'api_calls_month')).toMatchObject({ usage: 1500, limit: 1000, overage: 500, exceeded: true });
+    expect(line(thisMonth, 'users')).toMatchObject({ usage: 1 });
+
+    const member = await addMember(db, made.tenant, 'member@history.example.com', 'member');
+    const refused = await request(srv.url, `/api/tenants/${made.tenant.id}/usage/history`, {
+      host,
+      token: tokenFor(member.id, made.tenant.id, 'member'),
+    });
+    expect(refused.status).toBe(403);
+    for (const query of ['months=0', 'months=25', 'months=x', 'period=2999-01', 'other=1']) {
+      const bad = await request(srv.url, `/api/tenants/${made.tenant.id}/usage/history?${query}`, { host, token });
+      expect([bad.status, bad.body.error.code], query).toEqual([400, 'VALIDATION_FAILED']);
+    }
+    const defaults = await request(srv.url, `/api/tenants/${made.tenant.id}/usage/history`, { host, token });
+    expect(defaults.body.history.months).toHaveLength(12);
+    expect(defaults.body.history.months.at(-1).period).toBe(PERIOD);
   });
 });
 

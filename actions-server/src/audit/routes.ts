@@ -1,6 +1,6 @@
 // REST surface of the audit trail: owners and admins of a tenant read its
-// entries and can have its hash chain verified; platform administrators read
-// the platform's trail (audit/platform.ts).
+// entries, export them (CSV or JSON) and can have its hash chain verified;
+// platform administrators read the platform's trail (audit/platform.ts).
 import { Router, type Request } from 'express';
 import type { AppContext } from '../core/context.ts';
 import { AppError } from '../core/errors.ts';
@@ -10,7 +10,7 @@ import { listPlatformAudit, platformAuditQuerySchema } from './platform.ts';
 import { isUuid } from '../db/tx.ts';
 import { requestActor } from './actor.ts';
 import { requireFeature } from '../entitlements/service.ts';
-import { auditQuerySchema, listAuditLogs, verifyAuditChain, type AuditActor } from './service.ts';
+import { auditExportSchema, auditQuerySchema, exportAuditLogs, listAuditLogs, verifyAuditChain, type AuditActor } from './service.ts';
 
 async function auditActor(ctx: AppContext, req: Request): Promise<AuditActor> {
   const tenantId = req.params['id'];
@@ -32,6 +32,20 @@ export function auditRoutes(ctx: AppContext): Router {
 
   router.get('/api/audit', auth, requirePlatformAdmin(ctx), async (req, res) => {
     res.json(await listPlatformAudit(ctx.pool, parseBody(platformAuditQuerySchema, req.query, 'query')));
+  });
+
+  // A download of the filtered trail (CSV or JSON), streamed page by page.
+  router.get('/api/tenants/:id/audit/export', auth, async (req, res) => {
+    const query = parseBody(auditExportSchema, req.query, 'query');
+    const actor = await auditActor(ctx, req);
+    const chunks = exportAuditLogs(ctx.pool, actor, query);
+    // Its first chunk waits for the first page: a failure before it is still a clean error answer.
+    const first = await chunks.next();
+    res.type(query.format === 'csv' ? 'text/csv; charset=utf-8' : 'application/json; charset=utf-8');
+    res.attachment(`audit-${req.tenant?.slug ?? actor.tenantId}.${query.format}`);
+    if (!first.done) res.write(first.value);
+    for await (const chunk of chunks) res.write(chunk);
+    res.end();
   });
 
   router.get('/api/tenants/:id/audit/verify', auth, async (req, res) => {

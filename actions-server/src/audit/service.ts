@@ -136,6 +136,80 @@ export async function listAuditLogs(pool: Pool, actor: AuditActor, query: AuditQ
   };
 }
 
+export const auditExportSchema = auditQuerySchema
+  .omit({ limit: true, cursor: true })
+  .extend({ format: z.enum(['csv', 'json']).default('csv') })
+  .strict();
+export type AuditExportQuery = z.infer<typeof auditExportSchema>;
+
+/** Most entries one export carries; narrow the dates for more. */
+export const AUDIT_EXPORT_MAX = 100_000;
+const EXPORT_PAGE = 200;
+
+const CSV_COLUMNS = [
+  'seq',
+  'createdAt',
+  'action',
+  'entityType',
+  'entityId',
+  'actorKind',
+  'actorId',
+  'actorRole',
+  'ip',
+  'userAgent',
+  'oldValues',
+  'newValues',
+  'hash',
+];
+
+/** A quoted CSV cell; a leading = + - @ is defused so a spreadsheet does not run it as a formula. */
+function csvCell(value: string | number | Record<string, unknown> | null): string {
+  let text = value === null ? '' : typeof value === 'object' ? JSON.stringify(value) : String(value);
+  if (/^[=+\-@\t\r]/.test(text)) text = `'${text}`;
+  return `"${text.replace(/"/g, '""')}"`;
+}
+
+function csvRow(e: AuditEntry): string {
+  const cells = [
+    e.seq,
+    e.createdAt,
+    e.action,
+    e.entityType,
+    e.entityId,
+    e.actor.kind,
+    e.actor.id,
+    e.actor.role,
+    e.ip,
+    e.userAgent,
+    e.oldValues,
+    e.newValues,
+    e.hash,
+  ];
+  return `${cells.map(csvCell).join(',')}\r\n`;
+}
+
+/**
+ * The filtered trail, newest first, as chunks of CSV or of one JSON array,
+ * read a page at a time (the caller has checked that the actor may read it).
+ */
+export async function* exportAuditLogs(pool: Pool, actor: AuditActor, query: AuditExportQuery): AsyncGenerator<string> {
+  const { format, ...filters } = query;
+  const read = (cursor: string | null) => listAuditLogs(pool, actor, { ...filters, limit: EXPORT_PAGE, ...(cursor ? { cursor } : {}) });
+  // The first page is read before anything is yielded: a failure is still a clean error answer.
+  let page = await read(null);
+  yield format === 'csv' ? `${CSV_COLUMNS.join(',')}\r\n` : '[';
+  let sent = 0;
+  for (;;) {
+    const entries = page.entries.slice(0, AUDIT_EXPORT_MAX - sent);
+    if (format === 'csv') yield entries.map(csvRow).join('');
+    else yield entries.map((e, i) => `${sent + i === 0 ? '' : ','}\n${JSON.stringify(e)}`).join('');
+    sent += entries.length;
+    if (!page.nextCursor || sent >= AUDIT_EXPORT_MAX) break;
+    page = await read(page.nextCursor);
+  }
+  if (format === 'json') yield '\n]\n';
+}
+
 export interface ChainReport {
   ok: boolean;
   /** The first entry that does not check out (missing, relinked or altered). */

@@ -34,6 +34,11 @@ export function mergeBranding(
   return { branding: next, cssDropped };
 }
 
+/** What the sanitiser removed, as the answers of a branding change word it. */
+export function brandingWarnings(cssDropped: string[]): string[] {
+  return cssDropped.map((d) => `customCss: removed ${d}`);
+}
+
 function cleanCss(css: string, env: BrandingEnv): { css: string; dropped: string[] } {
   try {
     return sanitiseCss(css, cssOptions(env));

@@ -26,6 +26,7 @@ import { memberRoutes } from '../members/routes.ts';
 import { apiKeyRoutes } from '../apikeys/routes.ts';
 import { jobRoutes } from '../jobs/routes.ts';
 import { adminRoutes } from '../admin/routes.ts';
+import { brandingRoutes } from '../branding/routes.ts';
 
 /** Paths that must see the raw request body (signature checks), so JSON parsing skips them. */
 export const RAW_BODY_PATHS = new Set<string>([WEBHOOK_PATH]);
@@ -50,6 +51,7 @@ const ROUTERS: ((ctx: AppContext) => Router)[] = [
   memberRoutes,
   apiKeyRoutes,
   jobRoutes,
+  brandingRoutes,
   tenantRoutes,
   billingRoutes,
   hasuraRoutes,

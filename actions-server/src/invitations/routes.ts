@@ -9,7 +9,15 @@ import { isUuid } from '../db/tx.ts';
 import { InvalidTokenError } from '../auth/tokens.ts';
 import { requestActor } from '../audit/actor.ts';
 import { acceptInputSchema, inviteInputSchema, revokeInputSchema } from './schemas.ts';
-import { acceptInvitation, inviteMember, listInvitations, revokeInvitation, type AcceptActor, type MemberActor } from './service.ts';
+import {
+  acceptInvitation,
+  inviteMember,
+  listInvitations,
+  resendInvitation,
+  revokeInvitation,
+  type AcceptActor,
+  type MemberActor,
+} from './service.ts';
 
 async function memberActor(ctx: AppContext, req: Request): Promise<MemberActor> {
   const tenantId = req.params['id'];
@@ -53,6 +61,11 @@ export function invitationRoutes(ctx: AppContext): Router {
   router.delete('/api/tenants/:id/invitations/:invitationId', auth, async (req, res) => {
     const input = parseBody(revokeInputSchema, { invitationId: req.params['invitationId'] }, 'invitation id');
     res.json(await revokeInvitation(ctx, await memberActor(ctx, req), input));
+  });
+
+  router.post('/api/tenants/:id/invitations/:invitationId/resend', auth, async (req, res) => {
+    const input = parseBody(revokeInputSchema, { invitationId: req.params['invitationId'] }, 'invitation id');
+    res.json(await resendInvitation(ctx, await memberActor(ctx, req), input));
   });
 
   // Accepting may hash or verify a password: throttled per address like a sign-up (the token names no account).

@@ -235,6 +235,29 @@ export async function listInvitations(
   return { invitations: rows.map(toView) };
 }
 
+/**
+ * Sends an open or expired invitation again: a new token and expiry replace the
+ * old ones (inviteMember revokes the open one), and the mail goes out again.
+ */
+export async function resendInvitation(ctx: InvitationContext, actor: MemberActor, input: RevokeInput): Promise<InviteResult> {
+  requireAdmin(actor);
+  const current = await asTenant(
+    ctx.pool,
+    appScope(actor),
+    async (client) =>
+      (
+        await client.query<InvitationRow>(`select ${COLUMNS} from public.tenant_invitations where tenant_id = $1 and id = $2`, [
+          actor.tenantId,
+          input.invitationId,
+        ])
+      ).rows[0],
+  );
+  if (!current) throw new AppError('NOT_FOUND', 'Invitation not found');
+  if (current.accepted_at) throw new AppError('INVITATION_USED', 'This invitation has already been accepted');
+  if (current.revoked_at) throw new AppError('INVITATION_REVOKED', 'This invitation was revoked; invite the address again');
+  return inviteMember(ctx, actor, { email: current.email, role: current.role });
+}
+
 /** Revokes an open invitation; revoking a revoked one returns it unchanged. */
 export async function revokeInvitation(
   ctx: InvitationContext,

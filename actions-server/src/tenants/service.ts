@@ -8,7 +8,7 @@ import type { UpdateTenantInput } from './schemas.ts';
 import type { Env } from '../core/config.ts';
 import { assertCustomDomainAllowed } from '../domains/policy.ts';
 import { issueDomainToken, recordManualVerification, type VerificationEnv } from '../domains/verification.ts';
-import { mergeBranding } from '../branding/service.ts';
+import { brandingWarnings, mergeBranding } from '../branding/service.ts';
 import { withTenantLock } from './lock.ts';
 
 /** What tenant updates read from the configuration: domain rules, the proof's settings, allowed image hosts. */
@@ -75,7 +75,7 @@ export async function updateTenant(
   });
   if (patch.customDomain !== undefined) await setCustomDomain(pool, id, patch.customDomain, opts.env, actor);
   const tenant = await getTenant(pool, actor, id);
-  return cssDropped.length > 0 ? { ...tenant, brandingWarnings: cssDropped.map((d) => `customCss: removed ${d}`) } : tenant;
+  return cssDropped.length > 0 ? { ...tenant, brandingWarnings: brandingWarnings(cssDropped) } : tenant;
 }
 
 /**

@@ -1,11 +1,13 @@
 // REST surface of usage: the month's usage (members) and the usage report with
-// overage against the plan (owner/admin); platform administrators read both. Thin: validate, authorise, call the service.
+// overage against the plan, for a month or month by month (owner/admin);
+// platform administrators read them all.
+// Thin: validate, authorise, call the service.
 import { Router, type Request } from 'express';
 import { z } from 'zod';
 import type { AppContext } from '../core/context.ts';
 import { AppError, validationError } from '../core/errors.ts';
 import { assertMemberOrPlatformAdmin, authenticate } from '../http/middleware.ts';
-import { getUsage, getUsageReport, usagePeriod } from './service.ts';
+import { getUsage, getUsageHistory, getUsageReport, usagePeriod } from './service.ts';
 import { meterUsage } from '../metering/service.ts';
 
 const querySchema = z.object({
@@ -16,12 +18,14 @@ const querySchema = z.object({
     .optional(),
 });
 
-function parseRequest(req: Request): { tenantId: string; period: string } {
+const historySchema = querySchema.extend({ months: z.coerce.number().int().min(1).max(24).default(12) }).strict();
+
+function parseRequest<T>(req: Request, schema: z.ZodType<T>): { tenantId: string; query: T } {
   const id = z.uuid().safeParse(req.params['id']);
   if (!id.success) throw new AppError('TENANT_NOT_FOUND', 'Tenant not found');
-  const query = querySchema.safeParse(req.query);
+  const query = schema.safeParse(req.query);
   if (!query.success) throw validationError(query.error, 'query');
-  return { tenantId: id.data, period: query.data.period ?? usagePeriod() };
+  return { tenantId: id.data, query: query.data };
 }
 
 export function usageRoutes(ctx: AppContext): Router {
@@ -29,7 +33,8 @@ export function usageRoutes(ctx: AppContext): Router {
   const auth = authenticate(ctx);
 
   router.get('/api/tenants/:id/usage', auth, async (req, res) => {
-    const { tenantId, period } = parseRequest(req);
+    const { tenantId, query } = parseRequest(req, querySchema);
+    const period = query.period ?? usagePeriod();
     await assertMemberOrPlatformAdmin(ctx, req, tenantId, 'member');
     // This process's API calls are in memory until flushed: include them; and
     // a database tenant's counters live in its database: mirror them first.
@@ -41,10 +46,19 @@ export function usageRoutes(ctx: AppContext): Router {
   });
 
   router.get('/api/tenants/:id/usage/report', auth, async (req, res) => {
-    const { tenantId, period } = parseRequest(req);
+    const { tenantId, query } = parseRequest(req, querySchema);
     await assertMemberOrPlatformAdmin(ctx, req, tenantId, 'admin');
     await Promise.all([ctx.usage.flush(), ctx.databases.pullUsage(tenantId)]);
-    res.json({ report: await getUsageReport(ctx.pool, { tenantId, userId: req.auth!.userId }, period) });
+    res.json({ report: await getUsageReport(ctx.pool, { tenantId, userId: req.auth!.userId }, query.period ?? usagePeriod()) });
+  });
+
+  // `months` months ending with `period` (default: this month), each against the plan's limits.
+  router.get('/api/tenants/:id/usage/history', auth, async (req, res) => {
+    const { tenantId, query } = parseRequest(req, historySchema);
+    await assertMemberOrPlatformAdmin(ctx, req, tenantId, 'admin');
+    await Promise.all([ctx.usage.flush(), ctx.databases.pullUsage(tenantId)]);
+    const actor = { tenantId, userId: req.auth!.userId };
+    res.json({ history: await getUsageHistory(ctx.pool, actor, query.period ?? usagePeriod(), query.months) });
   });
 
   return router;

@@ -121,24 +121,57 @@ export function getUsage(pool: Pool, actor: Actor, period: string): Promise<Tena
   return asTenant(pool, { ...actor, dbRole: 'app' }, (client) => readUsage(client, actor.tenantId, period));
 }
 
-/** The month's usage against the tenant's current plan (public.tenant_limit_report), read in one snapshot. */
-export function getUsageReport(pool: Pool, actor: Actor, period: string): Promise<UsageReport> {
+async function readLimitLines(client: Client, tenantId: string, period: string): Promise<LimitReportLine[]> {
+  const { rows } = await client.query<ReportRow>('select * from public.tenant_limit_report($1, $2)', [tenantId, period]);
+  return rows.map((r): LimitReportLine => ({
+    resource: r.resource,
+    usage: Number(r.usage),
+    limit: Number(r.max_value) < 0 ? null : Number(r.max_value),
+    remaining: r.remaining === null ? null : Number(r.remaining),
+    overage: Number(r.overage),
+    atLimit: r.at_limit,
+    exceeded: r.exceeded,
+  }));
+}
+
+/** Reads in one snapshot: the plan and every month agree with each other. */
+function inSnapshot<T>(pool: Pool, actor: Actor, read: (client: Client, plan: string) => Promise<T>): Promise<T> {
   return asTenant(pool, { ...actor, dbRole: 'app' }, async (client) => {
     await client.query('set transaction isolation level repeatable read');
     const plan = (await client.query<{ plan: string }>('select plan from public.tenants where id = $1', [actor.tenantId])).rows[0]?.plan;
     if (!plan) throw new AppError('TENANT_NOT_FOUND', 'Tenant not found');
+    return read(client, plan);
+  });
+}
+
+/** The month's usage against the tenant's current plan (public.tenant_limit_report), read in one snapshot. */
+export function getUsageReport(pool: Pool, actor: Actor, period: string): Promise<UsageReport> {
+  return inSnapshot(pool, actor, async (client, plan) => {
     const usage = await readUsage(client, actor.tenantId, period);
-    const { rows } = await client.query<ReportRow>('select * from public.tenant_limit_report($1, $2)', [actor.tenantId, period]);
-    const limits = rows.map((r): LimitReportLine => ({
-      resource: r.resource,
-      usage: Number(r.usage),
-      limit: Number(r.max_value) < 0 ? null : Number(r.max_value),
-      remaining: r.remaining === null ? null : Number(r.remaining),
-      overage: Number(r.overage),
-      atLimit: r.at_limit,
-      exceeded: r.exceeded,
-    }));
+    const limits = await readLimitLines(client, actor.tenantId, period);
     return { tenantId: actor.tenantId, period, plan, usage, limits, overLimit: limits.some((l) => l.exceeded) };
+  });
+}
+
+export interface UsageHistory {
+  tenantId: string;
+  plan: string;
+  /** Oldest first, ending with `until`. */
+  months: { period: string; limits: LimitReportLine[] }[];
+}
+
+/** The `count` months ending with `until` ('YYYY-MM'), oldest first. */
+export function periodsUntil(until: string, count: number): string[] {
+  const [year, month] = until.split('-').map(Number) as [number, number];
+  return Array.from({ length: count }, (_, i) => usagePeriod(new Date(Date.UTC(year, month - count + i, 1))));
+}
+
+/** Month by month, each against the current plan's limits (the chart of the admin portal). */
+export function getUsageHistory(pool: Pool, actor: Actor, until: string, count: number): Promise<UsageHistory> {
+  return inSnapshot(pool, actor, async (client, plan) => {
+    const months = [];
+    for (const period of periodsUntil(until, count)) months.push({ period, limits: await readLimitLines(client, actor.tenantId, period) });
+    return { tenantId: actor.tenantId, plan, months };
   });
 }
 

@@ -132,3 +132,22 @@ export function Form({ id, fields, submitLabel, onSubmit, onInput, reset }: Form
     <button type="submit" disabled=${busy}>${submitLabel}</button>
   </form>`;
 }
+
+/** Dotted field names (`branding.primaryColor`) as the nested body the API takes; empty text as `empty`. */
+export function nest(values: Values, empty: null | undefined = undefined): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [name, raw] of Object.entries(values)) {
+    const value = raw === '' ? empty : raw;
+    if (value === undefined) continue;
+    const parts = name.split('.');
+    let at = out;
+    for (const p of parts.slice(0, -1)) at = (at[p] ??= {}) as Record<string, unknown>;
+    at[parts.at(-1)!] = value;
+  }
+  return out;
+}
+
+/** A select whose options are the API's own values, shown as they are unless a label is given. */
+export function choice(name: string, label: string, values: string[], value?: string, labels: Record<string, string> = {}): Field {
+  return { name, label, type: 'select', value: value ?? values[0], options: values.map((v) => ({ value: v, label: labels[v] ?? v })) };
+}

@@ -13,3 +13,8 @@ export function hostTenant(): { id: string; slug: string } {
   if (!el) throw new Error('this page is not on a tenant host');
   return { id: el.content, slug: el.dataset['slug'] ?? '' };
 }
+
+/** `/api/tenants/<this tenant><rest>`: the REST routes of this host's tenant. */
+export function tenantApi(rest = ''): string {
+  return `/api/tenants/${hostTenant().id}${rest}`;
+}

@@ -19,6 +19,11 @@ interface LayoutProps {
   children: ComponentChildren;
 }
 
+/** A view's own path, or a path under it (the overview, at /admin itself, owns only itself). */
+function isCurrent(href: string, current: string): boolean {
+  return href === current || (href !== BASE && current.startsWith(`${href}/`));
+}
+
 async function signOut(): Promise<void> {
   // Ending the session server-side is best effort: the tokens are forgotten here either way.
   await api('POST', '/api/auth/logout').catch(() => undefined);
@@ -32,11 +37,11 @@ export function Layout({ heading, nav, current, session, children }: LayoutProps
       <p class="brand">${heading}</p>
       <nav aria-label="Sections">
         <ul>
-          ${nav.map((n) => html`<li><a href=${n.href} aria-current=${current.startsWith(n.href) ? 'page' : undefined}>${n.label}</a></li>`)}
+          ${nav.map((n) => html`<li><a href=${n.href} aria-current=${isCurrent(n.href, current) ? 'page' : undefined}>${n.label}</a></li>`)}
         </ul>
       </nav>
       <p class="who">
-        <span>${session.email} (${session.role})</span>
+        <span>${session.email ? `${session.email} (${session.role})` : session.role}</span>
         <button type="button" class="link" onClick=${() => void signOut()}>Sign out</button>
       </p>
     </header>

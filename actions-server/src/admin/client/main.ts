@@ -9,6 +9,7 @@ import { Layout } from './layout.ts';
 import { BASE, interceptLinks, matchPath, useLocation } from './router.ts';
 import { loadSession } from './session.ts';
 import { SignIn } from './sign-in.ts';
+import { AcceptInvitation } from './accept.ts';
 import type { FaceDef } from './views.ts';
 import { platformFace } from './platform/face.ts';
 import { tenantFace } from './tenant/face.ts';
@@ -27,6 +28,7 @@ function App(): VNode | null {
     document.getElementById('content')?.focus();
   }, [path]);
   if (path === `${BASE}/sign-in`) return html`<${SignIn} />`;
+  if (face === 'tenant' && path === `${BASE}/accept-invitation`) return html`<${AcceptInvitation} />`;
   const session = loadSession();
   if (!session || !def.accepts(session)) return html`<${ToSignIn} />`;
   const sub = path.slice(BASE.length) || '/';
@@ -39,7 +41,7 @@ function App(): VNode | null {
       break;
     }
   }
-  const nav = def.views.filter((v) => v.nav).map((v) => ({ href: BASE + v.path, label: v.nav! }));
+  const nav = def.views.filter((v) => v.nav).map((v) => ({ href: v.path === '/' ? BASE : BASE + v.path, label: v.nav! }));
   return html`<${Layout} heading=${def.heading} nav=${nav} current=${path} session=${session}>${body}<//>`;
 }
 

@@ -46,3 +46,11 @@ export function useAction(): { error: Error | undefined; run: (action: () => Pro
   }, []);
   return { error, run };
 }
+
+/** A secret the API shows only once (a new key, an invitation link), announced politely. */
+export function ShownOnce({ intro, secret, testId }: { intro: string; secret: string; testId: string }): VNode {
+  return html`<div role="status">
+    <p>${intro}</p>
+    <p class="secret" data-testid=${testId}>${secret}</p>
+  </div>`;
+}

@@ -2,6 +2,7 @@
 // (or a node the page builds) — never as HTML from the data.
 import { html } from 'htm/preact';
 import type { VNode } from 'preact';
+import { ErrorNote, type Resource } from './resource.ts';
 
 export interface Column<R> {
   label: string;
@@ -41,4 +42,15 @@ export function Table<R>({ caption, columns, rows, rowKey, empty }: TableProps<R
       }
     </tbody>
   </table>`;
+}
+
+interface LoadedTableProps<T, R> extends Omit<TableProps<R>, 'rows'> {
+  resource: Resource<T>;
+  rows: (data: T) => R[];
+}
+
+/** A table of what a resource loaded: its refusal while there is one, nothing while loading. */
+export function LoadedTable<T, R>({ resource, rows, ...table }: LoadedTableProps<T, R>): VNode {
+  return html`<${ErrorNote} error=${resource.error} />
+    ${resource.data ? html`<${Table} ...${table} rows=${rows(resource.data)} />` : null}`;
 }
