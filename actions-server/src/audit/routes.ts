@@ -1,9 +1,11 @@
 // REST surface of the audit trail: owners and admins of a tenant read its
-// entries, export them (CSV or JSON) and can have its hash chain verified.
+// entries, export them (CSV or JSON) and can have its hash chain verified;
+// platform administrators read the platform's trail (audit/platform.ts).
 import { Router, type Request } from 'express';
 import type { AppContext } from '../core/context.ts';
 import { parseBody, tenantIdParam } from '../http/handlers.ts';
-import { authenticate } from '../http/middleware.ts';
+import { authenticate, requirePlatformAdmin } from '../http/middleware.ts';
+import { listPlatformAudit, platformAuditQuerySchema } from './platform.ts';
 import { memberActor } from '../http/actor.ts';
 import type { TenantActor } from '../core/actor.ts';
 import { requireFeature } from '../entitlements/service.ts';
@@ -28,6 +30,10 @@ export function auditRoutes(ctx: AppContext): Router {
     res.json(await listAuditLogs(ctx.pool, await auditActor(ctx, req), query));
   });
 
+  router.get('/api/audit', auth, requirePlatformAdmin(ctx), async (req, res) => {
+    res.json(await listPlatformAudit(ctx.pool, parseBody(platformAuditQuerySchema, req.query, 'query')));
+  });
+
   // A download of the filtered trail (CSV or JSON), streamed page by page.
   router.get('/api/tenants/:id/audit/export', auth, async (req, res) => {
     const query = parseBody(auditExportSchema, req.query, 'query');
@@ -49,9 +55,26 @@ export function auditRoutes(ctx: AppContext): Router {
   return router;
 }
 
+const auditValues = z.record(z.string(), z.unknown()).nullable();
+const auditEntrySchema = z
+  .object({
+    seq: z.number().int(),
+    action: z.string(),
+    entityType: z.string(),
+    entityId: z.string().nullable(),
+    actor: z.object({ kind: z.string(), id: z.string().nullable(), role: z.string().nullable() }).strict(),
+    oldValues: auditValues,
+    newValues: auditValues,
+    ip: z.string().nullable(),
+    userAgent: z.string().nullable(),
+    createdAt: z.iso.datetime({ offset: true }),
+    prevHash: z.string().nullable(),
+    hash: z.string(),
+  })
+  .strict();
+
 export function describeAudit(api: ApiDocs): void {
   api.area('Audit trail', "A tenant's audit trail and its hash chain (owners, admins; the audit_logs feature).", (a) => {
-    const values = z.record(z.string(), z.unknown()).nullable();
     a.route({
       method: 'get',
       path: '/api/tenants/:id/audit',
@@ -61,25 +84,7 @@ export function describeAudit(api: ApiDocs): void {
       query: auditQuerySchema,
       response: z
         .object({
-          entries: z.array(
-            z
-              .object({
-                seq: z.number().int(),
-                action: z.string(),
-                entityType: z.string(),
-                entityId: z.string().nullable(),
-                actor: z.object({ kind: z.string(), id: z.string().nullable(), role: z.string().nullable() }).strict(),
-                oldValues: values,
-                newValues: values,
-                ip: z.string().nullable(),
-                userAgent: z.string().nullable(),
-                createdAt: z.iso.datetime({ offset: true }),
-                prevHash: z.string().nullable(),
-                hash: z.string(),
-              })
-              .strict()
-              .meta({ id: 'AuditEntry' }),
-          ),
+          entries: z.array(auditEntrySchema.meta({ id: 'AuditEntry' })),
           nextCursor: z.string().nullable(),
         })
         .strict(),
@@ -104,6 +109,27 @@ export function describeAudit(api: ApiDocs): void {
       response: z
         .object({ ok: z.boolean(), brokenSeq: z.number().int().nullable(), checked: z.number().int(), reason: z.string().nullable() })
         .strict(),
+    });
+    a.route({
+      method: 'get',
+      path: '/api/audit',
+      summary: "The platform's trail and every tenant's together, newest first, without personal values (platform admins)",
+      auth: 'platformAdmin',
+      query: platformAuditQuerySchema,
+      response: z
+        .object({
+          entries: z.array(
+            auditEntrySchema.omit({ seq: true, ip: true, userAgent: true, prevHash: true, hash: true }).extend({
+              source: z.enum(['platform', 'tenant']),
+              tenantId: z.uuid().nullable(),
+              tenantSlug: z.string().nullable(),
+              seq: z.string(),
+            }),
+          ),
+          nextCursor: z.string().nullable(),
+        })
+        .strict(),
+      errors: [400],
     });
   });
 }

@@ -28,7 +28,7 @@ export const auditQuerySchema = z
   .strict();
 export type AuditQuery = z.infer<typeof auditQuerySchema>;
 
-interface AuditRow {
+export interface AuditRow {
   /** bigint: node-pg keeps int8 exact as a string. */
   seq: string;
   actor_kind: string;
@@ -67,17 +67,27 @@ export interface AuditPage {
   nextCursor: string | null;
 }
 
-const toEntry = (r: AuditRow): AuditEntry => ({
-  seq: Number(r.seq),
+/** What every view of an entry shows: the action, its subject, who, the changed values and when. */
+export const entryCore = (
+  r: Pick<
+    AuditRow,
+    'action' | 'entity_type' | 'entity_id' | 'actor_kind' | 'actor_id' | 'actor_role' | 'old_values' | 'new_values' | 'created_at'
+  >,
+) => ({
   action: r.action,
   entityType: r.entity_type,
   entityId: r.entity_id,
   actor: { kind: r.actor_kind, id: r.actor_id, role: r.actor_role },
   oldValues: r.old_values,
   newValues: r.new_values,
+  createdAt: r.created_at.toISOString(),
+});
+
+const toEntry = (r: AuditRow): AuditEntry => ({
+  seq: Number(r.seq),
+  ...entryCore(r),
   ip: r.ip,
   userAgent: r.user_agent,
-  createdAt: r.created_at.toISOString(),
   prevHash: r.prev_hash,
   hash: r.hash,
 });

@@ -1,10 +1,10 @@
-// `jobs ...`: the job queue as operators see it, and retrying a failed job.
+// `jobs ...`: the job queue as operators see it, and retrying or discarding a failed job.
 import type { Command } from 'commander';
-import { listJobs, retryJob } from '../jobs/admin.ts';
+import { discardJob, JOB_ID_RE, listJobs, retryJob } from '../jobs/admin.ts';
 import { UsageError, withRuntime } from './runtime.ts';
 
 export function register(program: Command): void {
-  const jobs = program.command('jobs').description('background jobs: list the queue, retry a failed job');
+  const jobs = program.command('jobs').description('background jobs: list the queue, retry or discard a failed job');
 
   jobs
     .command('list')
@@ -20,15 +20,38 @@ export function register(program: Command): void {
       }),
     );
 
-  jobs
-    .command('retry')
-    .description('run a job again now, with a fresh set of attempts')
-    .argument('<id>', 'job id (from jobs list)')
-    .action((id: string) => {
-      if (!/^\d{1,18}$/.test(id)) throw new UsageError(`job id must be a number, got "${id.slice(0, 40)}"`);
-      return withRuntime(async ({ db }) => {
-        if (!(await retryJob(db.pool, id))) throw new UsageError(`no job ${id} waiting to be retried (unknown, finished or running)`);
-        console.log(`job ${id} queued to run now`);
-      });
-    });
+  const jobId = (id: string): string => {
+    if (!JOB_ID_RE.test(id)) throw new UsageError(`job id must be a number, got "${id.slice(0, 40)}"`);
+    return id;
+  };
+
+  // One job by id: act on it, or say why nothing was done.
+  const byId = [
+    {
+      name: 'retry',
+      description: 'run a job again now, with a fresh set of attempts',
+      act: retryJob,
+      done: 'queued to run now',
+      verb: 'retry',
+    },
+    {
+      name: 'discard',
+      description: 'drop a job without running it (a failed job nobody needs any more)',
+      act: discardJob,
+      done: 'discarded',
+      verb: 'discard',
+    },
+  ];
+  for (const c of byId) {
+    jobs
+      .command(c.name)
+      .description(c.description)
+      .argument('<id>', 'job id (from jobs list)', jobId)
+      .action((id: string) =>
+        withRuntime(async ({ db }) => {
+          if (!(await c.act(db.pool, id))) throw new UsageError(`no job ${id} to ${c.verb} (unknown, finished or running)`);
+          console.log(`job ${id} ${c.done}`);
+        }),
+      );
+  }
 }

@@ -3,10 +3,11 @@
 // command runs the same services as the server, with the actor `cli`.
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { asSystem } from '../db/tx.ts';
+import { AppError } from '../core/errors.ts';
 import { migrateTenantSchemas } from '../tenants/template-migrate.ts';
 import { changeStatus, hardDeleteTenant, markCustomDomainVerified } from '../tenants/service.ts';
 import { provisionDeps, provisionTenant } from '../tenants/provision.ts';
+import { setTenantPlan } from '../tenants/directory.ts';
 import { createTenantSchema, isolationSchema, planIdSchema } from '../tenants/schemas.ts';
 import { moveTenantSchema } from '../tenants/move/schemas.ts';
 import { abortMove, activeMove, moveDeps, rebalanceCandidates, requestMove, resumeMoves, runMove } from '../tenants/move/service.ts';
@@ -118,15 +119,9 @@ export function register(program: Command): void {
     .action((slug: string, plan: string) =>
       withRuntime(async (rt) => {
         const id = await tenantIdOf(rt, slug);
-        await asSystem(
-          rt.db.pool,
-          async (client) => {
-            const known = await client.query('select 1 from public.plans where id = $1', [plan]);
-            if (!known.rowCount) throw new UsageError(`no plan ${plan}`);
-            await client.query('update public.tenants set plan = $2 where id = $1', [id, plan]);
-          },
-          cliActor,
-        );
+        await setTenantPlan(rt.db.pool, id, plan, cliActor).catch((err: unknown) => {
+          throw err instanceof AppError && err.code === 'VALIDATION_FAILED' ? new UsageError(`no plan ${plan}`) : err;
+        });
         console.log(`${slug}: plan ${plan}`);
       }),
     );

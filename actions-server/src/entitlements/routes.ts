@@ -5,10 +5,9 @@ import { tenantIdParam } from '../http/handlers.ts';
 import { Router } from 'express';
 import type { AppContext } from '../core/context.ts';
 import { AppError } from '../core/errors.ts';
-import { assertMember, authenticate, requirePlatformAdmin } from '../http/middleware.ts';
+import { assertMemberOrPlatformAdmin, authenticate, requirePlatformAdmin } from '../http/middleware.ts';
 import { requestActor } from '../http/actor.ts';
 import { planIdSchema } from '../tenants/schemas.ts';
-import { PLATFORM_ADMIN_ROLE } from '../auth/tokens.ts';
 import {
   getTenantEntitlements,
   LIMIT_KEYS,
@@ -27,9 +26,7 @@ export function entitlementRoutes(ctx: AppContext): Router {
   router.get('/api/tenants/:id/features', auth, async (req, res) => {
     const id = tenantIdParam(req);
     // A platform admin's claim is re-checked: a demoted one is only a member, if that.
-    const platformAdmin =
-      req.auth!.role === PLATFORM_ADMIN_ROLE && (await ctx.access.standing(req.auth!.userId, null))?.isPlatformAdmin === true;
-    if (!platformAdmin) await assertMember(ctx, req, id, 'member');
+    const platformAdmin = (await assertMemberOrPlatformAdmin(ctx, req, id, 'member')) === null;
     res.json({ entitlements: await getTenantEntitlements(ctx.pool, id, { userId: req.auth!.userId, platformAdmin }) });
   });
 

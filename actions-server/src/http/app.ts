@@ -25,6 +25,7 @@ import { describeWebhooks, webhookRoutes } from '../webhooks/routes.ts';
 import { analyticsRoutes, describeAnalytics } from '../analytics/routes.ts';
 import { describeMembers, memberRoutes } from '../members/routes.ts';
 import { apiKeyRoutes, describeApiKeys } from '../apikeys/routes.ts';
+import { describeJobs, jobRoutes } from '../jobs/routes.ts';
 import { adminRoutes } from '../admin/routes.ts';
 import { brandingRoutes, describeBranding } from '../branding/routes.ts';
 
@@ -50,6 +51,7 @@ const ROUTERS: ((ctx: AppContext) => Router)[] = [
   analyticsRoutes,
   memberRoutes,
   apiKeyRoutes,
+  jobRoutes,
   brandingRoutes,
   tenantRoutes,
   billingRoutes,
@@ -81,6 +83,7 @@ const DESCRIPTIONS: ((api: ApiDocs) => void)[] = [
   describeAnalytics,
   describeWebhooks,
   describeHasura,
+  describeJobs,
 ];
 
 let document: OpenApiDocument | undefined;

@@ -150,10 +150,30 @@ export function assertPerson(req: Request): string {
 export function requirePlatformAdmin(ctx: Pick<AppContext, 'access'>): RequestHandler {
   return async (req, _res, next) => {
     if (req.auth?.role !== PLATFORM_ADMIN_ROLE) throw new AppError('FORBIDDEN', 'Platform administrators only');
-    const standing = await ctx.access.standing(req.auth.userId, null);
-    if (!standing?.isPlatformAdmin) throw new AppError('FORBIDDEN', 'No longer a platform administrator');
+    if (!(await isPlatformAdmin(ctx, req))) throw new AppError('FORBIDDEN', 'No longer a platform administrator');
     next();
   };
+}
+
+/** Whether the caller is a platform administrator and the database (through the access cache) still says so. */
+export async function isPlatformAdmin(ctx: Pick<AppContext, 'access'>, req: Request): Promise<boolean> {
+  if (req.auth?.role !== PLATFORM_ADMIN_ROLE) return false;
+  return (await ctx.access.standing(req.auth.userId, null))?.isPlatformAdmin === true;
+}
+
+/**
+ * A platform administrator (the tenant must exist), else a member of the tenant
+ * with at least `min` (assertMember): the member's role, or null for a platform administrator.
+ */
+export async function assertMemberOrPlatformAdmin(
+  ctx: AppContext,
+  req: Request,
+  tenantId: string,
+  min: TenantRole,
+): Promise<TenantRole | null> {
+  if (!(await isPlatformAdmin(ctx, req))) return assertMember(ctx, req, tenantId, min);
+  if (!(await ctx.resolver.byId(tenantId))) throw new AppError('TENANT_NOT_FOUND', 'Tenant not found');
+  return null;
 }
 
 /**

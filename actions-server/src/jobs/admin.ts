@@ -1,8 +1,11 @@
 // What operators see of the job queue: jobs waiting, running and failed (a
 // failed job keeps its last error and is retried with exponential backoff until
-// its attempts run out), and a retry that runs one again at once.
-import { makeWorkerUtils } from 'graphile-worker';
+// its attempts run out), a retry that runs one again at once, and a discard
+// that drops one for good.
 import type { Pool } from '../db/tx.ts';
+
+/** graphile-worker's job ids are bigints. */
+export const JOB_ID_RE = /^\d{1,18}$/;
 
 export interface JobRow {
   id: string;
@@ -15,8 +18,8 @@ export interface JobRow {
   lastError: string | null;
 }
 
-/** Every job in the queue (oldest first), or only those whose last attempt failed. */
-export async function listJobs(pool: Pool, opts: { failed?: boolean; limit?: number } = {}): Promise<JobRow[]> {
+/** Every job in the queue (oldest first), only those whose last attempt failed, or one job. */
+export async function listJobs(pool: Pool, opts: { failed?: boolean; limit?: number; id?: string } = {}): Promise<JobRow[]> {
   const { rows } = await pool.query<{
     id: string;
     task_identifier: string;
@@ -29,9 +32,9 @@ export async function listJobs(pool: Pool, opts: { failed?: boolean; limit?: num
   }>(
     `select id::text, task_identifier, attempts, max_attempts, run_at, key, last_error, locked_at
        from graphile_worker.jobs
-      where not $1 or last_error is not null
+      where (not $1 or last_error is not null) and ($3::bigint is null or id = $3::bigint)
       order by id limit $2`,
-    [opts.failed ?? false, opts.limit ?? 1000],
+    [opts.failed ?? false, opts.limit ?? 1000, opts.id ?? null],
   );
   return rows.map((r) => ({
     id: r.id,
@@ -46,13 +49,20 @@ export async function listJobs(pool: Pool, opts: { failed?: boolean; limit?: num
   }));
 }
 
-/** Runs a job again now with a fresh set of attempts; false if there is no such job or it is running. */
+/**
+ * Runs a job again now with a fresh set of attempts; false if there is no such job or it is running.
+ * graphile-worker's SQL function directly: its WorkerUtils.rescheduleJobs sends `attempts: 0` as null (unchanged).
+ */
 export async function retryJob(pool: Pool, id: string): Promise<boolean> {
-  const utils = await makeWorkerUtils({ pgPool: pool });
-  try {
-    const updated = await utils.rescheduleJobs([id], { runAt: new Date(), attempts: 0 });
-    return updated.length > 0;
-  } finally {
-    await utils.release();
-  }
+  const { rowCount } = await pool.query(
+    'select 1 from graphile_worker.reschedule_jobs(array[$1::bigint], run_at := now(), attempts := 0)',
+    [id],
+  );
+  return (rowCount ?? 0) > 0;
+}
+
+/** Drops a job without running it (graphile-worker deletes a completed job); false if there is no such job or it is running. */
+export async function discardJob(pool: Pool, id: string): Promise<boolean> {
+  const { rowCount } = await pool.query('select 1 from graphile_worker.complete_jobs(array[$1::bigint])', [id]);
+  return (rowCount ?? 0) > 0;
 }

@@ -5,7 +5,8 @@ import type { AppContext } from '../core/context.ts';
 import { AppError } from '../core/errors.ts';
 import { parseBody, tenantIdParam } from '../http/handlers.ts';
 import { assertMember, authenticate, authenticateRequest, requirePlatformAdmin } from '../http/middleware.ts';
-import { memberActor, requestActor } from '../http/actor.ts';
+import { listTenants, setPlanSchema, setTenantPlan, tenantListQuerySchema } from './directory.ts';
+import { memberActor, readerActor, requestActor } from '../http/actor.ts';
 import {
   createTenantSchema,
   domainSchema,
@@ -84,9 +85,14 @@ export function tenantRoutes(ctx: AppContext): Router {
     res.json({ tenant: publicFace(await getPublicTenant(ctx.pool, { domain: domain.data })) });
   });
 
+  // Every tenant, for platform administrators: search, filters, sort, keyset pages.
+  router.get('/api/tenants', auth, requirePlatformAdmin(ctx), async (req, res) => {
+    res.json(await listTenants(ctx.pool, parseBody(tenantListQuerySchema, req.query, 'query')));
+  });
+
   router.get('/api/tenants/:id', auth, async (req, res) => {
     const id = tenantIdParam(req);
-    res.json({ tenant: await getTenant(ctx.pool, await memberActor(ctx, req, id, 'member'), id) });
+    res.json({ tenant: await getTenant(ctx.pool, await readerActor(ctx, req, id, 'member'), id) });
   });
 
   router.put('/api/tenants/:id', auth, async (req, res) => {
@@ -97,6 +103,13 @@ export function tenantRoutes(ctx: AppContext): Router {
     // A new domain comes back with the DNS record that proves it.
     const domainVerification = patch.customDomain ? await domainStatus({ pool: ctx.pool, env: ctx.env, log: ctx.log }, id) : undefined;
     res.json({ tenant, ...(domainVerification ? { domainVerification } : {}), ...(brandingWarnings ? { brandingWarnings } : {}) });
+  });
+
+  // A plan set by hand (custom and manual contracts): no Stripe, audited in the tenant's trail.
+  router.put('/api/tenants/:id/plan', auth, requirePlatformAdmin(ctx), async (req, res) => {
+    const id = tenantIdParam(req);
+    const { plan } = parseBody(setPlanSchema, req.body);
+    res.json({ tenant: await setTenantPlan(ctx.pool, id, plan, requestActor(req)) });
   });
 
   // Soft delete: the tenant is cancelled, its data kept (archived after 90 days). Owners only.
@@ -151,6 +164,24 @@ export function describeTenants(api: ApiDocs): void {
         errors: [400, 410],
       });
     }
+    a.route({
+      method: 'get',
+      path: '/api/tenants',
+      summary: 'Every tenant: search (q), filters status, plan and isolation, sort and order, keyset pages (platform admins)',
+      auth: 'platformAdmin',
+      query: tenantListQuerySchema,
+      response: z.object({ tenants: z.array(tenantViewSchema), nextCursor: z.string().nullable() }).strict(),
+      errors: [400],
+    });
+    a.route({
+      method: 'put',
+      path: '/api/tenants/:id/plan',
+      summary: "Set a tenant's plan by hand, without Stripe (platform admins; audited)",
+      auth: 'platformAdmin',
+      params: tenantPathParams,
+      body: setPlanSchema,
+      response: z.object({ tenant: tenantViewSchema }).strict(),
+    });
     a.route({
       method: 'get',
       path: '/api/tenants/:id',

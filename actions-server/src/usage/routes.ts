@@ -1,9 +1,10 @@
 // REST surface of usage: the month's usage (members) and the usage report with
-// overage against the plan, for a month or month by month (owner/admin).
+// overage against the plan, for a month or month by month (owner/admin);
+// platform administrators read them all.
 // Thin: validate, authorise, call the service.
 import { Router, type Request } from 'express';
 import { z } from 'zod';
-import { memberActor } from '../http/actor.ts';
+import { readerActor } from '../http/actor.ts';
 import type { AppContext } from '../core/context.ts';
 import { AppError, validationError } from '../core/errors.ts';
 import { authenticate } from '../http/middleware.ts';
@@ -36,7 +37,7 @@ export function usageRoutes(ctx: AppContext): Router {
   router.get('/api/tenants/:id/usage', auth, async (req, res) => {
     const { tenantId, query } = parseRequest(req, querySchema);
     const period = query.period ?? usagePeriod();
-    const actor = await memberActor(ctx, req, tenantId, 'member');
+    const actor = await readerActor(ctx, req, tenantId, 'member');
     // This process's API calls are in memory until flushed: include them; and
     // a database tenant's counters live in its database: mirror them first.
     await Promise.all([ctx.usage.flush(), ctx.databases.pullUsage(tenantId)]);
@@ -47,7 +48,7 @@ export function usageRoutes(ctx: AppContext): Router {
 
   router.get('/api/tenants/:id/usage/report', auth, async (req, res) => {
     const { tenantId, query } = parseRequest(req, querySchema);
-    const actor = await memberActor(ctx, req, tenantId, 'admin');
+    const actor = await readerActor(ctx, req, tenantId, 'admin');
     await Promise.all([ctx.usage.flush(), ctx.databases.pullUsage(tenantId)]);
     res.json({ report: await getUsageReport(ctx.pool, actor, query.period ?? usagePeriod()) });
   });
@@ -55,7 +56,7 @@ export function usageRoutes(ctx: AppContext): Router {
   // `months` months ending with `period` (default: this month), each against the plan's limits.
   router.get('/api/tenants/:id/usage/history', auth, async (req, res) => {
     const { tenantId, query } = parseRequest(req, historySchema);
-    const actor = await memberActor(ctx, req, tenantId, 'admin');
+    const actor = await readerActor(ctx, req, tenantId, 'admin');
     await Promise.all([ctx.usage.flush(), ctx.databases.pullUsage(tenantId)]);
     res.json({ history: await getUsageHistory(ctx.pool, actor, query.period ?? usagePeriod(), query.months) });
   });

@@ -10,7 +10,10 @@ import { Audit } from './audit.ts';
 import { BillingView } from './billing.ts';
 
 export const tenantFace: FaceDef = {
-  heading: `Administration of ${hostTenant().slug}`,
+  // Read when shown: the bundle holds both faces and this module is evaluated on the platform host too.
+  get heading() {
+    return `Administration of ${hostTenant().slug}`;
+  },
   accepts: (session) => session.tenantId === hostTenant().id,
   views: [
     { path: '/', nav: 'Overview', component: Overview },
