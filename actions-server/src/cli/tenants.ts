@@ -9,7 +9,10 @@ import { changeStatus, hardDeleteTenant, markCustomDomainVerified } from '../ten
 import { provisionDeps, provisionTenant } from '../tenants/provision.ts';
 import { createTenantSchema, isolationSchema, planIdSchema } from '../tenants/schemas.ts';
 import { moveTenantSchema } from '../tenants/move/schemas.ts';
-import { abortMove, activeMove, moveDeps, rebalanceCandidates, requestMove, resumeMoves, runMove } from '../tenants/move/service.ts';
+import { abortMove } from '../tenants/move/abort.ts';
+import { activeMove, rebalanceCandidates, requestMove } from '../tenants/move/request.ts';
+import { moveDeps } from '../tenants/move/deps.ts';
+import { resumeMoves, runMove } from '../tenants/move/run.ts';
 import { intArg, progressReporter, tenantIdOf, UsageError, withRuntime, cliActor } from './runtime.ts';
 import { readSecret } from './secrets.ts';
 import { hasuraExposure } from '../hasura/wiring.ts';

@@ -4,7 +4,9 @@ import { actorOf, defineAction, withoutNulls, type HasuraAction } from '../../ha
 import { requirePlatformOperator } from '../../hasura/session.ts';
 import type { MutationMoveTenantArgs, TenantMoveInfo } from '../../hasura/generated/actions.ts';
 import { moveTenantArgsSchema } from './schemas.ts';
-import { moveDeps, requestMove, startMove } from './service.ts';
+import { moveDeps } from './deps.ts';
+import { requestMove } from './request.ts';
+import { startMove } from './run.ts';
 import type { MoveView } from './records.ts';
 
 const moveArgs = z.preprocess(withoutNulls, moveTenantArgsSchema) satisfies z.ZodType<MutationMoveTenantArgs, unknown>;

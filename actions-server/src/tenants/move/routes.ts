@@ -9,7 +9,9 @@ import { authenticate, requirePlatformAdmin } from '../../http/middleware.ts';
 import { requestActor } from '../../http/actor.ts';
 import { requirePlatformOperator } from '../../hasura/session.ts';
 import { moveTenantSchema } from './schemas.ts';
-import { latestMove, moveDeps, requestMove, startMove } from './service.ts';
+import { latestMove, requestMove } from './request.ts';
+import { moveDeps } from './deps.ts';
+import { startMove } from './run.ts';
 
 /** The token says platform admin; the database must still say so (a token outlives a demotion). */
 function assertPlatformOperator(ctx: AppContext, req: Request): Promise<void> {
