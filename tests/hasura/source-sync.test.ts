@@ -24,7 +24,8 @@ import { UnknownMetadataVersion } from '../../actions-server/src/hasura/sync.ts'
 import { createMetadataClient } from '../../actions-server/src/hasura/client.ts';
 import { changeStatus, hardDeleteTenant } from '../../actions-server/src/tenants/service.ts';
 import { withTenantLock } from '../../actions-server/src/tenants/lock.ts';
-import { requestMove, runMove } from '../../actions-server/src/tenants/move/service.ts';
+import { requestMove } from '../../actions-server/src/tenants/move/request.ts';
+import { runMove } from '../../actions-server/src/tenants/move/run.ts';
 
 const SECRET = 'source-sync-admin-secret';
 const NEXT = 9001;

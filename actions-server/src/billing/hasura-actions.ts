@@ -1,0 +1,57 @@
+// Billing's Hasura actions (registered in hasura/actions.ts): owners and admins of the session's tenant.
+import { z } from 'zod';
+import { defineAction, withoutNulls, type HasuraAction } from '../hasura/action.ts';
+import { requireMember } from '../hasura/session.ts';
+import type {
+  BillingInfo,
+  CheckoutSessionOutput,
+  MutationCancelSubscriptionArgs,
+  MutationChangePlanArgs,
+  MutationCreateCheckoutSessionArgs,
+  MutationCreatePortalSessionArgs,
+  PortalSessionOutput,
+} from '../hasura/generated/actions.ts';
+import { cancelInputSchema, changePlanInputSchema, checkoutInputSchema, portalInputSchema } from './schemas.ts';
+import { createCheckoutSession, createPortalSession, type BillingSummary } from './service.ts';
+import { cancelSubscription, changePlan, resumeSubscription } from './subscription.ts';
+
+const checkoutArgs = z.preprocess(withoutNulls, checkoutInputSchema) satisfies z.ZodType<MutationCreateCheckoutSessionArgs, unknown>;
+const portalArgs = portalInputSchema satisfies z.ZodType<MutationCreatePortalSessionArgs, unknown>;
+const changePlanArgs = z.preprocess(withoutNulls, changePlanInputSchema) satisfies z.ZodType<MutationChangePlanArgs, unknown>;
+const cancelArgs = z.preprocess(withoutNulls, cancelInputSchema) satisfies z.ZodType<MutationCancelSubscriptionArgs, unknown>;
+
+function billingInfo(b: BillingSummary): BillingInfo {
+  return {
+    plan: b.plan,
+    interval: b.interval,
+    subscriptionStatus: b.subscriptionStatus,
+    currentPeriodEnd: b.currentPeriodEnd,
+    cancelAtPeriodEnd: b.cancelAtPeriodEnd,
+    trialEndsAt: b.trialEndsAt,
+    features: b.features,
+  };
+}
+
+export const BILLING_ACTIONS: readonly HasuraAction[] = [
+  defineAction('createCheckoutSession', checkoutArgs, async (ctx, args, session) => {
+    const member = await requireMember(ctx.access, session, 'admin');
+    return (await createCheckoutSession(ctx, member, args)) satisfies CheckoutSessionOutput;
+  }),
+  defineAction('createPortalSession', portalArgs, async (ctx, args, session) => {
+    const member = await requireMember(ctx.access, session, 'admin');
+    return (await createPortalSession(ctx, member, args)) satisfies PortalSessionOutput;
+  }),
+  defineAction('changePlan', changePlanArgs, async (ctx, args, session) => {
+    const member = await requireMember(ctx.access, session, 'admin');
+    return billingInfo(await changePlan(ctx, member, args)) satisfies BillingInfo;
+  }),
+  defineAction('cancelSubscription', cancelArgs, async (ctx, args, session) => {
+    const member = await requireMember(ctx.access, session, 'admin');
+    return billingInfo(await cancelSubscription(ctx, member, args)) satisfies BillingInfo;
+  }),
+  // No arguments: whatever Hasura sends is ignored.
+  defineAction('resumeSubscription', z.unknown(), async (ctx, _args, session) => {
+    const member = await requireMember(ctx.access, session, 'admin');
+    return billingInfo(await resumeSubscription(ctx, member)) satisfies BillingInfo;
+  }),
+];

@@ -1,0 +1,62 @@
+// What an area contributes to the Hasura actions (hasura/metadata/actions.graphql):
+// a handler per action name with its zod input. hasura/actions.ts registers them
+// and dispatches; the areas own the handlers, next to their REST routes.
+// Identity comes only from `session_variables` (hasura/session.ts).
+import type { z } from 'zod';
+import type { AppContext } from '../core/context.ts';
+import { AppError, validationError } from '../core/errors.ts';
+import type { Actor, MemberActor } from '../core/actor.ts';
+import { requireMember, type HasuraSession } from './session.ts';
+
+export interface HasuraAction {
+  name: string;
+  /** The action's arguments, checked against the generated argument types where it is defined. */
+  input: z.ZodType;
+  handle(ctx: AppContext, input: unknown, session: HasuraSession): Promise<unknown>;
+}
+
+/** An action handler: its arguments are parsed with `input` before `run` sees them. */
+export function defineAction<S extends z.ZodType>(
+  name: string,
+  input: S,
+  run: (ctx: AppContext, args: z.infer<S>, session: HasuraSession) => Promise<unknown>,
+): HasuraAction {
+  return {
+    name,
+    input,
+    async handle(ctx, raw, session) {
+      const parsed = input.safeParse(raw);
+      if (!parsed.success) throw validationError(parsed.error, `${name} arguments`);
+      return run(ctx, parsed.data, session);
+    },
+  };
+}
+
+// GraphQL sends explicit nulls for omitted optional arguments in some clients;
+// the services' schemas treat "absent" and "unchanged" alike, so drop them.
+export const withoutNulls = (value: unknown): unknown =>
+  typeof value === 'object' && value !== null && !Array.isArray(value)
+    ? Object.fromEntries(Object.entries(value).filter(([, v]) => v !== null))
+    : value;
+
+/** The session's caller for the audit trail. */
+export const actorOf = (session: HasuraSession): Actor => ({
+  userId: session.userId,
+  kind: session.apiKeyId ? 'api_key' : session.userId ? 'user' : 'system',
+});
+
+/** Acting as a person (member management, invitations): an API key's session is refused. */
+export async function requirePersonMember(
+  ctx: AppContext,
+  session: HasuraSession,
+  min: 'owner' | 'admin' | 'member',
+): Promise<MemberActor> {
+  const member = await requireMember(ctx.access, session, min);
+  if (session.apiKeyId) throw new AppError('FORBIDDEN', 'This needs a signed-in person, not an API key');
+  return { ...actorOf(session), ...member };
+}
+
+/** Reading as a member or as an API key of the tenant. */
+export async function requireReader(ctx: AppContext, session: HasuraSession): Promise<MemberActor> {
+  return { ...actorOf(session), ...(await requireMember(ctx.access, session, 'member')) };
+}
