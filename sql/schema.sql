@@ -17,8 +17,11 @@
 -- migration 1763900016000_events
 -- migration 1763900017000_hasura_source_sync
 -- migration 1763900018000_deployment
+-- migration 1763900030000_platform_audit_order
+-- migration 1763900040000_access_notify
 -- migration 1763900050000_rls_policy_inline
 -- migration 1763900052000_template_batches
+-- migration 1763900060000_stripe_events_applied_by_jobs
 
 set check_function_bodies = false;
 
@@ -1412,6 +1415,25 @@ begin
 end
 $function$;
 
+CREATE OR REPLACE FUNCTION public.tg_access__notify()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+begin
+  if tg_op = 'TRUNCATE' then
+    perform pg_notify('access_changed', '{"all":true}');
+  elsif tg_table_name = 'tenant_api_keys' then
+    perform pg_notify('access_changed', json_build_object('keys', json_build_array(old.prefix, new.prefix))::text);
+  elsif tg_table_name = 'identities' then
+    perform pg_notify('access_changed', json_build_object('identities', json_build_array(old.id, new.id))::text);
+  else
+    perform pg_notify('access_changed', json_build_object('identities', json_build_array(old.identity_id, new.identity_id))::text);
+  end if;
+  return null;
+end
+$function$;
+
 CREATE OR REPLACE FUNCTION public.tg_memberships__rules()
  RETURNS trigger
  LANGUAGE plpgsql
@@ -2171,8 +2193,11 @@ create table public.stripe_webhooks (
   attempts integer default 0 not null,
   created_at timestamp with time zone default now() not null,
   updated_at timestamp with time zone default now() not null,
+  outcome text,
+  outcome_reason text,
   constraint stripe_webhooks_pkey PRIMARY KEY (id),
   constraint stripe_webhooks_event_id_key UNIQUE (event_id),
+  constraint stripe_webhooks_outcome CHECK (((outcome IS NULL) OR (processed AND (outcome = ANY (ARRAY['processed'::text, 'ignored'::text]))))),
   constraint stripe_webhooks_processed_at CHECK ((processed = (processed_at IS NOT NULL)))
 );
 
@@ -2656,13 +2681,16 @@ CREATE INDEX identity_tokens_identity_id_idx ON public.identity_tokens USING btr
 CREATE INDEX memberships_identity_id_idx ON public.memberships USING btree (identity_id);
 CREATE INDEX outbox_context_tenant_id_idx ON public.outbox USING btree (context_tenant_id);
 CREATE INDEX outbox_created_at_idx ON public.outbox USING btree (created_at);
+CREATE INDEX platform_audit_logs_created_at_idx ON public.platform_audit_logs USING btree (created_at);
 CREATE INDEX platform_audit_logs_entity_idx ON public.platform_audit_logs USING btree (entity_type, entity_id, id);
 CREATE INDEX stripe_meter_reports_pending_idx ON public.stripe_meter_reports USING btree (tenant_id, status) WHERE (status = 'pending'::text);
+CREATE INDEX stripe_webhooks_backlog_idx ON public.stripe_webhooks USING btree (event_created_at, id) WHERE ((NOT processed) AND (attempts = 0));
 CREATE INDEX stripe_webhooks_tenant_id_idx ON public.stripe_webhooks USING btree (tenant_id, created_at);
 CREATE INDEX stripe_webhooks_unprocessed_idx ON public.stripe_webhooks USING btree (created_at) WHERE (NOT processed);
 CREATE INDEX tenant_api_keys_prefix_idx ON public.tenant_api_keys USING btree (prefix);
 CREATE INDEX tenant_audit_logs_action_idx ON public.tenant_audit_logs USING btree (tenant_id, action, seq);
 CREATE INDEX tenant_audit_logs_created_at_idx ON public.tenant_audit_logs USING btree (tenant_id, created_at);
+CREATE INDEX tenant_audit_logs_platform_order_idx ON public.tenant_audit_logs USING btree (created_at);
 CREATE INDEX tenant_audit_personal_emails_idx ON public.tenant_audit_personal USING gin (emails);
 CREATE INDEX tenant_audit_personal_subject_ids_idx ON public.tenant_audit_personal USING gin (subject_ids);
 CREATE INDEX tenant_exports_expires_at_idx ON public.tenant_exports USING btree (expires_at) WHERE (file_name IS NOT NULL);
@@ -3321,11 +3349,17 @@ CREATE TRIGGER _500_limits BEFORE INSERT ON pooled.members FOR EACH ROW WHEN ((n
 CREATE TRIGGER _800_usage AFTER INSERT OR DELETE ON pooled.members FOR EACH ROW EXECUTE FUNCTION public.tg__usage();
 CREATE TRIGGER _050_move_guard BEFORE INSERT OR DELETE OR UPDATE ON pooled.messages FOR EACH ROW EXECUTE FUNCTION public.tg__move_guard();
 CREATE CONSTRAINT TRIGGER _800_usage AFTER INSERT ON pooled.messages DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (public.usage_tally('messages'::text, new.tenant_id)) EXECUTE FUNCTION public.tg__usage_flush();
+CREATE TRIGGER _950_access_notify AFTER DELETE OR UPDATE OF identity_id, revoked_at, expires_at ON public.auth_sessions FOR EACH ROW EXECUTE FUNCTION public.tg_access__notify();
+CREATE TRIGGER _950_access_notify_truncate AFTER TRUNCATE ON public.auth_sessions FOR EACH STATEMENT EXECUTE FUNCTION public.tg_access__notify();
 CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.custom_domain_verifications FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
 CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.identities FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
+CREATE TRIGGER _950_access_notify AFTER DELETE OR UPDATE OF is_platform_admin ON public.identities FOR EACH ROW EXECUTE FUNCTION public.tg_access__notify();
+CREATE TRIGGER _950_access_notify_truncate AFTER TRUNCATE ON public.identities FOR EACH STATEMENT EXECUTE FUNCTION public.tg_access__notify();
 CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.memberships FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
 CREATE TRIGGER _200_rules BEFORE INSERT OR DELETE OR UPDATE ON public.memberships FOR EACH ROW EXECUTE FUNCTION public.tg_memberships__rules();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON public.memberships FOR EACH ROW EXECUTE FUNCTION public.tg__audit('entity=membership', 'tenant=tenant_id', 'key=identity_id', 'ignore=created_at,updated_at', 'insert=added', 'delete=removed', 'group.role_changed=role');
+CREATE TRIGGER _950_access_notify AFTER INSERT OR DELETE OR UPDATE OF role, tenant_id, identity_id ON public.memberships FOR EACH ROW EXECUTE FUNCTION public.tg_access__notify();
+CREATE TRIGGER _950_access_notify_truncate AFTER TRUNCATE ON public.memberships FOR EACH STATEMENT EXECUTE FUNCTION public.tg_access__notify();
 CREATE TRIGGER _950_webhooks AFTER INSERT OR DELETE OR UPDATE ON public.memberships FOR EACH ROW EXECUTE FUNCTION public.tg_memberships__webhooks();
 CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.meters FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
 CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.plan_meters FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
@@ -3334,6 +3368,8 @@ CREATE TRIGGER _900_audit AFTER UPDATE ON public.plans FOR EACH ROW EXECUTE FUNC
 CREATE TRIGGER _010_append_only BEFORE DELETE OR UPDATE ON public.platform_audit_logs FOR EACH ROW EXECUTE FUNCTION public.tg__append_only();
 CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.stripe_webhooks FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON public.tenant_api_keys FOR EACH ROW EXECUTE FUNCTION public.tg__audit('entity=api_key', 'tenant=tenant_id', 'key=id', 'ignore=last_used_at', 'redact=key_hash', 'group.revoked=revoked_at,+revoked_by');
+CREATE TRIGGER _950_access_notify AFTER INSERT OR DELETE OR UPDATE OF tenant_id, prefix, key_hash, role, revoked_at, expires_at ON public.tenant_api_keys FOR EACH ROW EXECUTE FUNCTION public.tg_access__notify();
+CREATE TRIGGER _950_access_notify_truncate AFTER TRUNCATE ON public.tenant_api_keys FOR EACH STATEMENT EXECUTE FUNCTION public.tg_access__notify();
 CREATE TRIGGER _010_append_only BEFORE DELETE OR UPDATE ON public.tenant_audit_logs FOR EACH ROW EXECUTE FUNCTION public.tg__append_only();
 CREATE TRIGGER _010_append_only_truncate BEFORE TRUNCATE ON public.tenant_audit_logs FOR EACH STATEMENT EXECUTE FUNCTION public.tg__append_only();
 CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.tenant_audit_retention FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
