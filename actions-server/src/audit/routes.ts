@@ -97,7 +97,11 @@ export function describeAudit(api: ApiDocs): void {
       auth: 'caller',
       params: tenantPathParams,
       query: auditExportSchema,
-      response: { contentType: 'text/csv', description: 'CSV with a header row, or with format=json a JSON array of AuditEntry' },
+      response: {
+        contentType: 'text/csv',
+        description: 'CSV with a header row, or with format=json a JSON array of entries',
+        json: z.array(auditEntrySchema),
+      },
       errors: [400],
     });
     a.route({

@@ -71,7 +71,8 @@ export interface ApiRoute {
   body?: z.ZodType;
   /** The success status (200 unless said; several when the answer says which) and its JSON body; `null`: no body (204). */
   status?: number | readonly number[];
-  response: z.ZodType | null | { contentType: string; description: string };
+  /** A JSON body; `null`: none (204); or another content type, optionally with a JSON alternative (`json`). */
+  response: z.ZodType | null | { contentType: string; description: string; json?: z.ZodType };
   /** Statuses this route answers besides those every route of its kind does (see responsesFor). */
   errors?: readonly number[];
   /** Answers at an error status that are not the one error shape (Hasura's own formats). */
@@ -178,7 +179,13 @@ function successResponse(route: ApiRoute, status: number): ResponseConfig {
   const { response } = route;
   if (response === null) return { description };
   if (response instanceof z.ZodType) return { description, content: { 'application/json': { schema: response } } };
-  return { description: response.description, content: { [response.contentType]: { schema: z.string() } } };
+  return {
+    description: response.description,
+    content: {
+      [response.contentType]: { schema: z.string() },
+      ...(response.json ? { 'application/json': { schema: response.json } } : {}),
+    },
+  };
 }
 
 function pathParams(route: ApiRoute): ZodObjectLike | undefined {
