@@ -21,7 +21,6 @@
 -- migration 1763900040000_access_notify
 -- migration 1763900050000_rls_policy_inline
 -- migration 1763900052000_template_batches
--- migration 1763900060000_stripe_events_applied_by_jobs
 
 set check_function_bodies = false;
 
@@ -2193,11 +2192,8 @@ create table public.stripe_webhooks (
   attempts integer default 0 not null,
   created_at timestamp with time zone default now() not null,
   updated_at timestamp with time zone default now() not null,
-  outcome text,
-  outcome_reason text,
   constraint stripe_webhooks_pkey PRIMARY KEY (id),
   constraint stripe_webhooks_event_id_key UNIQUE (event_id),
-  constraint stripe_webhooks_outcome CHECK (((outcome IS NULL) OR (processed AND (outcome = ANY (ARRAY['processed'::text, 'ignored'::text]))))),
   constraint stripe_webhooks_processed_at CHECK ((processed = (processed_at IS NOT NULL)))
 );
 
@@ -2684,7 +2680,6 @@ CREATE INDEX outbox_created_at_idx ON public.outbox USING btree (created_at);
 CREATE INDEX platform_audit_logs_created_at_idx ON public.platform_audit_logs USING btree (created_at);
 CREATE INDEX platform_audit_logs_entity_idx ON public.platform_audit_logs USING btree (entity_type, entity_id, id);
 CREATE INDEX stripe_meter_reports_pending_idx ON public.stripe_meter_reports USING btree (tenant_id, status) WHERE (status = 'pending'::text);
-CREATE INDEX stripe_webhooks_backlog_idx ON public.stripe_webhooks USING btree (event_created_at, id) WHERE ((NOT processed) AND (attempts = 0));
 CREATE INDEX stripe_webhooks_tenant_id_idx ON public.stripe_webhooks USING btree (tenant_id, created_at);
 CREATE INDEX stripe_webhooks_unprocessed_idx ON public.stripe_webhooks USING btree (created_at) WHERE (NOT processed);
 CREATE INDEX tenant_api_keys_prefix_idx ON public.tenant_api_keys USING btree (prefix);

@@ -1,5 +1,5 @@
-// Billing's jobs: applying the Stripe events the webhook stored, the
-// time-driven rules (trials that end, grace periods that run out), recovery from Stripe, and the Stripe clean-up the database queues
+// Billing's jobs: the time-driven rules (trials that end, grace periods that
+// run out), recovery from Stripe, and the Stripe clean-up the database queues
 // when a tenant is closed or deleted. Each is safe to run twice.
 import { z } from 'zod';
 import type { AppContext } from '../core/context.ts';
@@ -8,7 +8,6 @@ import { defineJob, jobClock, periodicPayload } from '../jobs/types.ts';
 import { replayStart, replayStripeEvents, retryFailedEvents } from './replay.ts';
 import { suspendPastDueTenants } from './service.ts';
 import { closeSubscription, deleteCustomer } from './subscription.ts';
-import { APPLY_EVENTS_JOB, applyPendingEvents } from './webhooks.ts';
 
 /**
  * Trials that ended without a paying subscription: the free plan (or suspended,
@@ -46,15 +45,6 @@ export async function endDueTrials(
 const olderThan = (days: number) => periodicPayload.extend({ olderThanDays: z.number().int().min(1).max(3650).default(days) });
 
 export const BILLING_JOBS = [
-  defineJob({
-    name: APPLY_EVENTS_JOB,
-    payload: periodicPayload,
-    // Queued by the webhook after each store; the schedule catches a store whose queueing was lost.
-    schedule: '* * * * *',
-    run: async (_payload, ctx) => {
-      if (ctx.stripe) await applyPendingEvents({ ...ctx, stripe: ctx.stripe });
-    },
-  }),
   defineJob({
     name: 'billing.end-trials',
     payload: periodicPayload,

@@ -48,9 +48,8 @@ export function billingRoutes(ctx: AppContext): Router {
   };
 
   router.post(WEBHOOK_PATH, billingEnabled, express.raw({ type: () => true, limit: '1mb' }), async (req, res) => {
-    const receipt = await receiveWebhook(ctx, req.body, req.get('stripe-signature'));
-    // 202: stored, the job runner applies it; 200: stored before.
-    res.status(receipt.status === 'stored' ? 202 : 200).json({ received: true, ...receipt });
+    const result = await receiveWebhook(ctx, req.body, req.get('stripe-signature'));
+    res.json({ received: true, ...result });
   });
 
   // Answers without Stripe too (plan, limits, trial), and says whether billing is enabled.
@@ -121,14 +120,18 @@ export function describeBilling(api: ApiDocs): void {
       a.route({
         method: 'post',
         path: WEBHOOK_PATH,
-        summary: "Stripe's signed events: acknowledged once stored, applied once by the job runner",
-        description:
-          'The body is checked against the Stripe-Signature header, byte for byte. 202: stored now (the job runner applies it); ' +
-          '200: stored before (a redelivery, nothing more happens).',
+        summary: "Stripe's signed events, applied once",
+        description: 'The body is checked against the Stripe-Signature header, byte for byte.',
         auth: 'anonymous',
         body: stripeEventSchema,
-        status: [202, 200],
-        response: z.object({ received: z.literal(true), status: z.enum(['stored', 'duplicate']), eventId: z.string() }).strict(),
+        response: z
+          .object({
+            received: z.literal(true),
+            status: z.enum(['processed', 'ignored', 'duplicate']),
+            eventId: z.string(),
+            tenantId: z.uuid().nullable(),
+          })
+          .strict(),
       });
       a.route({
         method: 'get',
