@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import LongestFirst from './tests/support/sequencer.ts';
 
 export default defineConfig({
   test: {
@@ -8,6 +9,7 @@ export default defineConfig({
     hookTimeout: 120_000,
     pool: 'forks',
     maxWorkers: 4,
+    sequence: { sequencer: LongestFirst },
     // argon2id at its 1 MiB floor in tests (servers spawned by tests inherit it): hashing is a cost
     // the suite pays hundreds of times, not a behaviour under test; production keeps 64 MiB.
     env: { PASSWORD_HASH_MEMORY_KIB: '1024' },
