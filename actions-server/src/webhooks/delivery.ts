@@ -221,49 +221,35 @@ export interface DeliverOptions {
   budgetMs?: number;
 }
 
-/** Claim-send-record loops run side by side, so one loop's database round trips overlap the others' sends. */
-const LANES = 4;
-
 /**
  * Sends every due delivery, batch after batch, until none is due or the time
  * budget is spent; then makes sure a job runs when the next retry is due.
  * Returns the number of attempts made.
  */
 export async function deliverDue(ctx: AppContext, opts: DeliverOptions = {}): Promise<number> {
-  const concurrency = ctx.env.WEBHOOK_DELIVERY_CONCURRENCY;
-  const lanes = Math.min(LANES, concurrency);
-  const perLane = Math.max(1, Math.floor(concurrency / lanes));
-  const batch = Math.max(1, Math.ceil((opts.batch ?? Math.max(concurrency * 4, 100)) / lanes));
+  const batch = opts.batch ?? Math.max(ctx.env.WEBHOOK_DELIVERY_CONCURRENCY * 4, 100);
   const deadline = Date.now() + (opts.budgetMs ?? 60_000);
   const sendOpts = { allowPrivate: ctx.env.WEBHOOK_ALLOW_PRIVATE_TARGETS, timeoutMs: ctx.env.WEBHOOK_TIMEOUT_MS };
   let attempts = 0;
   let more = false;
-  const lane = async () => {
-    for (;;) {
-      const claimed = await claim(ctx, batch);
-      if (claimed.length === 0) return;
-      const outcomes = await mapLimit(claimed, perLane, async (c) => {
-        if (!c.enabled) return null;
-        const body = JSON.stringify(c.payload);
-        const at = new Date();
-        const signature = new Webhook(c.secret).sign(c.event_id, at, body);
-        const timestamp = String(Math.floor(at.getTime() / 1000));
-        return sendOnce(
-          c.url,
-          { 'webhook-id': c.event_id, 'webhook-timestamp': timestamp, 'webhook-signature': signature },
-          body,
-          sendOpts,
-        );
-      });
-      await record(ctx, claimed, outcomes);
-      attempts += outcomes.filter((o) => o !== null).length;
-      if (Date.now() > deadline) {
-        more = true;
-        return;
-      }
+  for (;;) {
+    const claimed = await claim(ctx, batch);
+    if (claimed.length === 0) break;
+    const outcomes = await mapLimit(claimed, ctx.env.WEBHOOK_DELIVERY_CONCURRENCY, async (c) => {
+      if (!c.enabled) return null;
+      const body = JSON.stringify(c.payload);
+      const at = new Date();
+      const signature = new Webhook(c.secret).sign(c.event_id, at, body);
+      const timestamp = String(Math.floor(at.getTime() / 1000));
+      return sendOnce(c.url, { 'webhook-id': c.event_id, 'webhook-timestamp': timestamp, 'webhook-signature': signature }, body, sendOpts);
+    });
+    await record(ctx, claimed, outcomes);
+    attempts += outcomes.filter((o) => o !== null).length;
+    if (Date.now() > deadline) {
+      more = true;
+      break;
     }
-  };
-  await Promise.all(Array.from({ length: lanes }, lane));
+  }
   await scheduleNext(ctx, more);
   return attempts;
 }
