@@ -1,10 +1,11 @@
 // Runs one autocannon load in its own process, so the load generator does not
-// share an event loop with the server it measures. Input: the options as JSON in
-// argv[2]; output: one JSON summary line on stdout (parsed by http-load.ts).
+// share an event loop with the server it measures. Input: the options as JSON on
+// stdin; output: one JSON summary line on stdout (parsed by http-load.ts).
+import { text } from 'node:stream/consumers';
 import autocannon from 'autocannon';
 import { cannonOptionsSchema } from './http-load.ts';
 
-const opts = cannonOptionsSchema.parse(JSON.parse(process.argv[2] ?? '{}'));
+const opts = cannonOptionsSchema.parse(JSON.parse(await text(process.stdin)));
 const result = await autocannon({
   url: opts.url,
   connections: opts.connections,

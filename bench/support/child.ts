@@ -3,9 +3,11 @@
 // run apart from the benchmark process.
 import { spawn } from 'node:child_process';
 
-export async function runChild(script: string, args: string[]): Promise<string> {
+/** `input`, when given, goes to the child's stdin (for what is too large for argv). */
+export async function runChild(script: string, args: string[], input?: string): Promise<string> {
   const out = await new Promise<string>((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    child.stdin.end(input ?? '');
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));

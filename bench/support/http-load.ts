@@ -2,9 +2,9 @@
 // request when the last one answered), run in a child process against
 // 127.0.0.1 only. A run lasts `durationSeconds`, or until exactly `amount`
 // requests were answered (when the server's own count must be checked).
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { runChild } from './child.ts';
 
 export const cannonOptionsSchema = z
   .object({
@@ -37,26 +37,14 @@ export type CannonResult = z.infer<typeof cannonResultSchema>;
 
 const WORKER = fileURLToPath(new URL('./cannon-worker.ts', import.meta.url));
 
-export function runCannon(options: CannonOptions): Promise<CannonResult> {
-  const opts = cannonOptionsSchema.parse(options);
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', WORKER, JSON.stringify(opts)], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
-    child.stderr.on('data', (b: Buffer) => (err += b.toString()));
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      if (code !== 0) return reject(new Error(`autocannon exited with ${code}: ${err.trim().slice(-500)}`));
-      try {
-        resolve(cannonResultSchema.parse(JSON.parse(out.trim().split('\n').at(-1) ?? '')));
-      } catch (e) {
-        reject(new Error(`autocannon output unreadable: ${(e as Error).message}: ${out.slice(-300)}`));
-      }
-    });
-  });
+export async function runCannon(options: CannonOptions): Promise<CannonResult> {
+  // The options go through stdin: a thousand bodies are more than argv may hold.
+  const line = await runChild(WORKER, [], JSON.stringify(cannonOptionsSchema.parse(options)));
+  try {
+    return cannonResultSchema.parse(JSON.parse(line));
+  } catch (e) {
+    throw new Error(`autocannon output unreadable: ${(e as Error).message}: ${line.slice(-300)}`);
+  }
 }
 
 export interface HttpComparison {

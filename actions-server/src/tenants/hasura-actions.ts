@@ -15,7 +15,7 @@ import { startSession } from '../auth/sessions.ts';
 import { afterSignUp } from '../auth/account.ts';
 import { provisionDeps, provisionTenant } from './provision.ts';
 import { toTenantView, type TenantView } from './records.ts';
-import { changeStatus, updateTenant } from './service.ts';
+import { changeTenantStatus, updateTenant } from './service.ts';
 import { createTenantSchema, updateTenantSchema } from './schemas.ts';
 
 // Argument schemas, checked against the generated argument types so the two cannot drift apart silently.
@@ -58,7 +58,7 @@ function tenantInfo(view: TenantView): TenantInfo {
 const statusAction = (name: string, change: 'suspend' | 'reactivate') =>
   defineAction(name, tenantIdArgs, async (ctx, { tenantId }, session) => {
     await requirePlatformOperator(ctx.access, session);
-    return tenantInfo(await changeStatus(ctx.pool, tenantId, change, actorOf(session))) satisfies TenantInfo;
+    return tenantInfo(await changeTenantStatus(ctx, tenantId, change, actorOf(session))) satisfies TenantInfo;
   });
 
 export const TENANT_ACTIONS: readonly HasuraAction[] = [

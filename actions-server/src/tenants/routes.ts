@@ -33,7 +33,7 @@ const ownerEmailOf = (req: Request): string | undefined => {
   const email: unknown = (req.body as Record<string, unknown> | undefined)?.['ownerEmail'];
   return typeof email === 'string' && email.length <= 254 ? email.trim().toLowerCase() : undefined;
 };
-import { changeStatus, getPublicTenant, getTenant, markCustomDomainVerified, updateTenant } from './service.ts';
+import { changeTenantStatus, getPublicTenant, getTenant, markCustomDomainVerified, updateTenant } from './service.ts';
 
 /** The verified Bearer credential of a sign-up, if one was sent (a bad one: 401). */
 async function signUpCaller(ctx: AppContext, req: Request): Promise<VerifiedToken | undefined> {
@@ -116,14 +116,14 @@ export function tenantRoutes(ctx: AppContext): Router {
   router.delete('/api/tenants/:id', auth, async (req, res) => {
     const id = tenantIdParam(req);
     await assertMember(ctx, req, id, 'owner');
-    res.json({ tenant: await changeStatus(ctx.pool, id, 'cancel', requestActor(req)) });
+    res.json({ tenant: await changeTenantStatus(ctx, id, 'cancel', requestActor(req)) });
   });
 
   // Platform admins only: suspend and reactivate a tenant, or mark its custom domain verified by hand.
   const platformAdmin = requirePlatformAdmin(ctx);
   for (const action of ['suspend', 'reactivate'] as const) {
     router.post(`/api/tenants/:id/${action}`, auth, platformAdmin, async (req, res) => {
-      res.json({ tenant: await changeStatus(ctx.pool, tenantIdParam(req), action, requestActor(req)) });
+      res.json({ tenant: await changeTenantStatus(ctx, tenantIdParam(req), action, requestActor(req)) });
     });
   }
   router.post('/api/tenants/:id/verify-domain', auth, platformAdmin, async (req, res) => {

@@ -7,6 +7,7 @@ import type { Actor, TenantActor } from '../core/actor.ts';
 import { toTenantView, type TenantRow, type TenantView, type PublicTenantView, toPublicView } from './records.ts';
 import type { UpdateTenantInput } from './schemas.ts';
 import type { Env } from '../core/config.ts';
+import type { AppContext } from '../core/context.ts';
 import { assertCustomDomainAllowed } from '../domains/policy.ts';
 import { issueDomainToken, recordManualVerification, type VerificationEnv } from '../domains/verification.ts';
 import { brandingWarnings, mergeBranding } from '../branding/service.ts';
@@ -160,6 +161,22 @@ export async function changeStatus(pool: Pool, tenantId: string, change: StatusC
     },
     actor,
   );
+}
+
+/**
+ * A status change made by this server: its own resolver forgets the tenant at
+ * once, so the next request it answers already sees the new status (other
+ * processes learn it from the tenant_changed notification).
+ */
+export async function changeTenantStatus(
+  ctx: Pick<AppContext, 'pool' | 'resolver'>,
+  tenantId: string,
+  change: StatusChange,
+  actor: Actor,
+): Promise<TenantView> {
+  const tenant = await changeStatus(ctx.pool, tenantId, change, actor);
+  ctx.resolver.invalidate({ id: tenant.id, slugs: [tenant.slug], domains: [tenant.customDomain] });
+  return tenant;
 }
 
 /**
