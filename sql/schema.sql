@@ -21,6 +21,7 @@
 -- migration 1763900040000_access_notify
 -- migration 1763900050000_rls_policy_inline
 -- migration 1763900052000_template_batches
+-- migration 1763900090000_plans_notify
 
 set check_function_bodies = false;
 
@@ -1566,6 +1567,17 @@ begin
   values (coalesce(nullif(current_setting('app.actor', true), ''), 'system'), v_user::uuid,
           'plan.updated', 'plan', new.id, v_changed_old, v_changed_new);
   return new;
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION public.tg_plans__notify()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+begin
+  perform pg_notify('tenant_changed', '{"plans":true}');
+  return null;
 end
 $function$;
 
@@ -3360,6 +3372,7 @@ CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.meters FOR EACH
 CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.plan_meters FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
 CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.plans FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
 CREATE TRIGGER _900_audit AFTER UPDATE ON public.plans FOR EACH ROW EXECUTE FUNCTION public.tg_plans__audit();
+CREATE TRIGGER _950_notify AFTER INSERT OR DELETE OR UPDATE OR TRUNCATE ON public.plans FOR EACH STATEMENT EXECUTE FUNCTION public.tg_plans__notify();
 CREATE TRIGGER _010_append_only BEFORE DELETE OR UPDATE ON public.platform_audit_logs FOR EACH ROW EXECUTE FUNCTION public.tg__append_only();
 CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.stripe_webhooks FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON public.tenant_api_keys FOR EACH ROW EXECUTE FUNCTION public.tg__audit('entity=api_key', 'tenant=tenant_id', 'key=id', 'ignore=last_used_at', 'redact=key_hash', 'group.revoked=revoked_at,+revoked_by');

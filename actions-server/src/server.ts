@@ -54,6 +54,7 @@ export async function buildContext(env: Env, log: Logger, pool: Pool, databaseUr
   const limits = await buildLimits(env, log, pool);
   const databases = tenantDatabases(env, log, pool, databaseUrl, { serving: true });
   databases.watch(resolver);
+  resolver.onChange((change) => limits.limits.forget(change));
   const ctx: AppContext = {
     env,
     log,

@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createTestDb, startTestServer, type TestDb } from '../support/db.ts';
 import { request } from '../support/http.ts';
 import { makeTenant, type MadeTenant } from '../support/factories.ts';
@@ -208,4 +208,30 @@ it('can be switched off (RATE_LIMIT_ENABLED=false)', async () => {
   } finally {
     await srv.close();
   }
+});
+
+describe('edits to limits', () => {
+  it('an override or a plan edited in the database applies within a second, without waiting for the cache to expire', async () => {
+    const srv = await startTestServer(db);
+    const edited = await makeTenant(db, 'edited');
+    const limitOf = async () => {
+      const token = srv.ctx.tokens.sign({ userId: edited.ownerId, tenantId: edited.tenant.id, role: 'owner' }).token;
+      return (await request(srv.url, '/api/health', { host: 'edited.saas.test', token })).headers['ratelimit-limit'];
+    };
+    const within1s = { timeout: 1000, interval: 20 };
+    try {
+      expect(await limitOf()).toBe('60');
+      await db.pool.query(`update public.tenant_settings set limit_overrides = '{"rate_limit_per_minute": 7}' where tenant_id = $1`, [
+        edited.tenant.id,
+      ]);
+      await vi.waitFor(async () => expect(await limitOf()).toBe('7'), within1s);
+      await db.pool.query(`update public.tenant_settings set limit_overrides = '{}' where tenant_id = $1`, [edited.tenant.id]);
+      await vi.waitFor(async () => expect(await limitOf()).toBe('60'), within1s);
+      await db.pool.query(`update public.plans set rate_limit_per_minute = 45 where id = 'free'`);
+      await vi.waitFor(async () => expect(await limitOf()).toBe('45'), within1s);
+    } finally {
+      await db.pool.query(`update public.plans set rate_limit_per_minute = 60 where id = 'free'`);
+      await srv.close();
+    }
+  });
 });

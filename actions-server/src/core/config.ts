@@ -189,8 +189,9 @@ const EnvSchema = z.object({
         .map((o) => o.trim())
         .filter((o) => o !== ''),
     ),
-  // Plan limits (with per-tenant overrides) are cached this long per process.
-  LIMITS_CACHE_TTL_MS: z.coerce.number().int().min(0).default(5_000),
+  // Plan limits (with per-tenant overrides) are cached this long per process; edits to a plan or an
+  // override empty the cache at once by notification, so this only bounds a missed one.
+  LIMITS_CACHE_TTL_MS: z.coerce.number().int().min(0).default(300_000),
   // API calls are counted in memory and written this often (and on shutdown).
   USAGE_FLUSH_INTERVAL_MS: z.coerce.number().int().min(50).max(60_000).default(1_000),
 

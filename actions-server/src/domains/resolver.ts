@@ -20,11 +20,15 @@ export interface ResolvedTenant extends TenantPlacement {
   branding: Record<string, unknown>;
 }
 
-/** What a tenant_changed notification names (tg_tenants__notify, tg_tenant_settings__notify). */
+/** What a tenant_changed notification names (tg_tenants__notify, tg_tenant_settings__notify, tg_plans__notify). */
 export interface TenantChange {
   id?: string;
   slugs?: (string | null)[];
   domains?: (string | null)[];
+  /** A plan's definition changed: every tenant's limits may have. */
+  plans?: boolean;
+  /** Anything may have changed: a notification was unreadable, or some may have been missed. */
+  all?: boolean;
 }
 
 interface Row {
@@ -161,7 +165,7 @@ export class TenantResolver {
     for (const listener of this.changeListeners) listener(change);
   }
 
-  /** Called for every tenant_changed notification this process receives (after the cache is invalidated). */
+  /** Called for every tenant_changed notification this process receives (after the cache is invalidated), and on clear(). */
   onChange(listener: (change: TenantChange) => void): void {
     this.changeListeners.push(listener);
   }
@@ -173,9 +177,11 @@ export class TenantResolver {
     for (const d of change.domains ?? []) if (d) this.cache.delete(`domain:${d}`);
   }
 
+  /** Forgets every tenant, and tells the change listeners so (`all`). */
   clear(): void {
     this.generation++;
     this.cache.clear();
+    for (const listener of this.changeListeners) listener({ all: true });
   }
 
   /** Starts listening for registry changes; resolves once LISTEN is in place. */

@@ -49,9 +49,10 @@ async function loadEffectiveLimits(pool: Pool, tenantId: string): Promise<Effect
 }
 
 /**
- * Cached per tenant. A plan change is seen at once (the resolver's LISTEN/NOTIFY
- * hands callers the new plan, which misses this cache); an override edited by a
- * platform operator is seen within `ttlMs`.
+ * Cached per tenant. A tenant's move to another plan is seen at once (the
+ * resolver hands callers the new plan, which misses this cache); an edited
+ * override or plan empties the entry or the cache on its notification
+ * (forget), so `ttlMs` is only the safety net of a process without them.
  */
 export class LimitsService {
   // fetch() coalesces concurrent loads of one tenant, and an expired entry is
@@ -83,6 +84,12 @@ export class LimitsService {
     if (hit?.plan !== tenant.plan) return undefined;
     if (this.cache.getRemainingTTL(tenant.id) <= 0) this.cache.fetch(tenant.id).catch(() => undefined);
     return hit;
+  }
+
+  /** Drops what a tenant_changed notification says may be stale. */
+  forget(change: { id?: string; plans?: boolean; all?: boolean }): void {
+    if (change.all || change.plans) this.cache.clear();
+    else if (change.id) this.cache.delete(change.id);
   }
 
   async forTenant(tenant: LimitedTenant): Promise<EffectiveLimits> {
