@@ -28,19 +28,19 @@ export const hasuraExposure: Benchmark = {
       id: 'calls',
       metric: 'metadata API calls per tenant: pooled vs schema tenant',
       unit: 'calls',
-      target: { kind: 'info', text: 'reported (§10)' },
+      target: { kind: 'info', text: 'reported (ARCHITECTURE.md §6)' },
     },
     {
       id: 'request-bytes',
       metric: 'metadata request bytes sent per tenant: pooled vs schema tenant',
       unit: 'bytes',
-      target: { kind: 'info', text: 'reported (§10)' },
+      target: { kind: 'info', text: 'reported (ARCHITECTURE.md §6)' },
     },
     {
       id: 'metadata-bytes',
       metric: 'exported metadata growth per tenant: pooled vs schema tenant',
       unit: 'bytes',
-      target: { kind: 'info', text: 'reported (§10)' },
+      target: { kind: 'info', text: 'reported (ARCHITECTURE.md §6)' },
     },
     {
       id: 'pooled-calls',

@@ -51,14 +51,14 @@ export const provisioning: Benchmark = {
       id: 'flat',
       metric: `flatness: the service's transaction at ${n(sizes.at(-1)!)} vs at 1 existing tenant`,
       unit: 'ms/tenant',
-      // §11 says "flat" without a number; 1.5× is our reading of it (README).
+      // "Flat" has no number in the target; 1.5× is our reading of it (bench/README.md).
       target: { kind: 'ratio', op: '<=', limit: 1.5 },
     });
     rows.push({
       id: 'e2e',
       metric: 'sign-up end to end at 1 existing tenant (adds the argon2id hash of the owner password)',
       unit: 'ms/tenant',
-      target: { kind: 'info', text: 'info (no §11 target)' },
+      target: { kind: 'info', text: 'info (no target)' },
     });
     return rows;
   },
