@@ -3,7 +3,7 @@
 // metadata step (after a status change, after `tenants migrate`) and the
 // scheduled reconcile (HASURA_RECONCILE: off | dry-run | repair).
 import { z } from 'zod';
-import { defineJob, periodicPayload } from '../jobs/types.ts';
+import { defineJob, olderThanPayload } from '../jobs/types.ts';
 import { asSystem } from '../db/tx.ts';
 import type { AppContext } from '../core/context.ts';
 import { hasuraExposure } from './wiring.ts';
@@ -49,7 +49,7 @@ export const HASURA_JOBS = [
   }),
   defineJob({
     name: 'hasura.prune-receipts',
-    payload: periodicPayload.extend({ olderThanDays: z.number().int().min(1).max(3650).default(30) }),
+    payload: olderThanPayload(30),
     schedule: '10 4 * * *',
     run: async ({ olderThanDays }, ctx) => {
       await asSystem(ctx.pool, (c) => c.query('select public.prune_hasura_event_receipts(make_interval(days => $1))', [olderThanDays]), {

@@ -38,9 +38,25 @@ export const periodicPayload = z
   .loose();
 export type PeriodicPayload = z.infer<typeof periodicPayload>;
 
+/** Payload of a periodic clean-up: how old (in days) what it removes must be, `days` unless the run says otherwise. */
+export const olderThanPayload = (days: number) =>
+  periodicPayload.extend({ olderThanDays: z.number().int().min(1).max(3650).default(days) });
+
 /** The clock of a periodic run: `now`, else the cron slot, else the wall clock. */
 export function jobClock(payload: PeriodicPayload): Date {
   const raw = payload.now ?? payload._cron?.ts;
   const at = raw ? new Date(raw) : new Date();
   return Number.isNaN(at.getTime()) ? new Date() : at;
+}
+
+/** A periodic job whose work takes the run's clock (jobClock). */
+export function periodicJob(name: string, schedule: string, work: (ctx: AppContext, now: Date) => Promise<unknown>): JobDefinition {
+  return defineJob({
+    name,
+    payload: periodicPayload,
+    schedule,
+    run: async (payload, ctx) => {
+      await work(ctx, jobClock(payload));
+    },
+  });
 }
