@@ -4,7 +4,7 @@
 import { z } from 'zod';
 import type { AppContext } from '../core/context.ts';
 import { asSystem } from '../db/tx.ts';
-import { defineJob, olderThanPayload, periodicJob } from '../jobs/types.ts';
+import { defineJob, periodicJob, pruneJob } from '../jobs/types.ts';
 import { replayStart, replayStripeEvents, retryFailedEvents } from './replay.ts';
 import { suspendPastDueTenants } from './service.ts';
 import { closeSubscription, deleteCustomer } from './subscription.ts';
@@ -59,16 +59,7 @@ export const BILLING_JOBS = [
       await replayStripeEvents(ctx, since);
     },
   }),
-  defineJob({
-    name: 'billing.prune-events',
-    payload: olderThanPayload(30),
-    schedule: '0 4 * * *',
-    run: async ({ olderThanDays }, ctx) => {
-      await asSystem(ctx.pool, (c) => c.query('select public.purge_stripe_webhooks(make_interval(days => $1))', [olderThanDays]), {
-        kind: 'cron',
-      });
-    },
-  }),
+  pruneJob('billing.prune-events', '0 4 * * *', 30, 'public.purge_stripe_webhooks'),
   defineJob({
     name: 'billing.close-subscription',
     payload: z.object({ tenantId: z.uuid(), subscriptionId: z.string().min(1).max(255) }),

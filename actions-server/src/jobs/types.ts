@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import type { JobHelpers } from 'graphile-worker';
 import type { AppContext } from '../core/context.ts';
+import { asSystem } from '../db/tx.ts';
 
 export interface JobDefinition<P = unknown> {
   /** Task identifier, `<area>.<verb>` (e.g. `billing.end-trials`). */
@@ -57,6 +58,21 @@ export function periodicJob(name: string, schedule: string, work: (ctx: AppConte
     schedule,
     run: async (payload, ctx) => {
       await work(ctx, jobClock(payload));
+    },
+  });
+}
+
+/**
+ * A periodic clean-up done by one SQL function taking an age (`select fn(interval)`),
+ * as cron. `sqlFunction` is the caller's constant, never input.
+ */
+export function pruneJob(name: string, schedule: string, days: number, sqlFunction: string): JobDefinition {
+  return defineJob({
+    name,
+    payload: olderThanPayload(days),
+    schedule,
+    run: async ({ olderThanDays }, ctx) => {
+      await asSystem(ctx.pool, (c) => c.query(`select ${sqlFunction}(make_interval(days => $1))`, [olderThanDays]), { kind: 'cron' });
     },
   });
 }
