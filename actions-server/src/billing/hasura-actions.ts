@@ -1,6 +1,6 @@
 // Billing's Hasura actions (registered in hasura/actions.ts): owners and admins of the session's tenant.
 import { z } from 'zod';
-import { defineAction, withoutNulls, type HasuraAction } from '../hasura/action.ts';
+import { defineAction, outputOf, withoutNulls, type HasuraAction } from '../hasura/action.ts';
 import { requireMember } from '../hasura/session.ts';
 import type {
   BillingInfo,
@@ -12,7 +12,7 @@ import type {
   PortalSessionOutput,
 } from '../hasura/generated/actions.ts';
 import { cancelInputSchema, changePlanInputSchema, checkoutInputSchema, portalInputSchema } from './schemas.ts';
-import { createCheckoutSession, createPortalSession, type BillingSummary } from './service.ts';
+import { createCheckoutSession, createPortalSession } from './service.ts';
 import { cancelSubscription, changePlan, resumeSubscription } from './subscription.ts';
 
 const checkoutArgs = z.preprocess(withoutNulls, checkoutInputSchema) satisfies z.ZodType<MutationCreateCheckoutSessionArgs, unknown>;
@@ -20,17 +20,15 @@ const portalArgs = portalInputSchema satisfies z.ZodType<MutationCreatePortalSes
 const changePlanArgs = z.preprocess(withoutNulls, changePlanInputSchema) satisfies z.ZodType<MutationChangePlanArgs, unknown>;
 const cancelArgs = z.preprocess(withoutNulls, cancelInputSchema) satisfies z.ZodType<MutationCancelSubscriptionArgs, unknown>;
 
-function billingInfo(b: BillingSummary): BillingInfo {
-  return {
-    plan: b.plan,
-    interval: b.interval,
-    subscriptionStatus: b.subscriptionStatus,
-    currentPeriodEnd: b.currentPeriodEnd,
-    cancelAtPeriodEnd: b.cancelAtPeriodEnd,
-    trialEndsAt: b.trialEndsAt,
-    features: b.features,
-  };
-}
+const billingInfo = outputOf<BillingInfo>({
+  plan: true,
+  interval: true,
+  subscriptionStatus: true,
+  currentPeriodEnd: true,
+  cancelAtPeriodEnd: true,
+  trialEndsAt: true,
+  features: true,
+});
 
 export const BILLING_ACTIONS: readonly HasuraAction[] = [
   defineAction('createCheckoutSession', checkoutArgs, async (ctx, args, session) => {

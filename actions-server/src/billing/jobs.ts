@@ -4,7 +4,7 @@
 import { z } from 'zod';
 import type { AppContext } from '../core/context.ts';
 import { asSystem } from '../db/tx.ts';
-import { defineJob, jobClock, periodicPayload } from '../jobs/types.ts';
+import { defineJob, periodicJob, pruneJob } from '../jobs/types.ts';
 import { replayStart, replayStripeEvents, retryFailedEvents } from './replay.ts';
 import { suspendPastDueTenants } from './service.ts';
 import { closeSubscription, deleteCustomer } from './subscription.ts';
@@ -42,32 +42,11 @@ export async function endDueTrials(
   return ended;
 }
 
-const olderThan = (days: number) => periodicPayload.extend({ olderThanDays: z.number().int().min(1).max(3650).default(days) });
-
 export const BILLING_JOBS = [
-  defineJob({
-    name: 'billing.end-trials',
-    payload: periodicPayload,
-    schedule: '* * * * *',
-    run: async (payload, ctx) => {
-      await endDueTrials(ctx, jobClock(payload));
-    },
-  }),
-  defineJob({
-    name: 'billing.suspend-past-due',
-    payload: periodicPayload,
-    schedule: '*/5 * * * *',
-    run: async (payload, ctx) => {
-      await suspendPastDueTenants(ctx, jobClock(payload));
-    },
-  }),
-  defineJob({
-    name: 'billing.retry-failed-events',
-    payload: periodicPayload,
-    schedule: '*/5 * * * *',
-    run: async (payload, ctx) => {
-      if (ctx.stripe) await retryFailedEvents(ctx, jobClock(payload), ctx.env.STRIPE_EVENT_MAX_ATTEMPTS);
-    },
+  periodicJob('billing.end-trials', '* * * * *', endDueTrials),
+  periodicJob('billing.suspend-past-due', '*/5 * * * *', suspendPastDueTenants),
+  periodicJob('billing.retry-failed-events', '*/5 * * * *', async (ctx, now) => {
+    if (ctx.stripe) await retryFailedEvents(ctx, now, ctx.env.STRIPE_EVENT_MAX_ATTEMPTS);
   }),
   defineJob({
     name: 'billing.replay',
@@ -80,16 +59,7 @@ export const BILLING_JOBS = [
       await replayStripeEvents(ctx, since);
     },
   }),
-  defineJob({
-    name: 'billing.prune-events',
-    payload: olderThan(30),
-    schedule: '0 4 * * *',
-    run: async ({ olderThanDays }, ctx) => {
-      await asSystem(ctx.pool, (c) => c.query('select public.purge_stripe_webhooks(make_interval(days => $1))', [olderThanDays]), {
-        kind: 'cron',
-      });
-    },
-  }),
+  pruneJob('billing.prune-events', '0 4 * * *', 30, 'public.purge_stripe_webhooks'),
   defineJob({
     name: 'billing.close-subscription',
     payload: z.object({ tenantId: z.uuid(), subscriptionId: z.string().min(1).max(255) }),

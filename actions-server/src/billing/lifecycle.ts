@@ -9,24 +9,33 @@ import type { TenantStatus } from '../tenants/records.ts';
 import type { BillingInterval } from './prices.ts';
 import type { SubscriptionStatus } from './schemas.ts';
 
-/** The tenant columns billing reads and writes. */
-export interface BillingRow {
-  id: string;
+/** The tenant columns a subscription state sets (nextTenantState). */
+export interface TenantUpdate {
   status: TenantStatus;
+  suspended_at: Date | null;
   plan: string;
   trial_ends_at: Date | null;
-  suspended_at: Date | null;
   stripe_customer_id: string | null;
-  stripe_subscription_id: string | null;
-  subscription_status: SubscriptionStatus | null;
+  stripe_subscription_id: string;
+  subscription_status: SubscriptionStatus;
   billing_interval: BillingInterval | null;
   current_period_start: Date | null;
   current_period_end: Date | null;
   cancel_at_period_end: boolean;
   past_due_since: Date | null;
   grace_ends_at: Date | null;
-  billing_suspended: boolean;
+  subscription_state_at: Date;
+}
+
+type NoSubscriptionYet = 'stripe_subscription_id' | 'subscription_status' | 'subscription_state_at';
+
+/** The tenant columns billing reads and writes: those columns before any subscription is known. */
+export interface BillingRow extends Omit<TenantUpdate, NoSubscriptionYet> {
+  id: string;
+  stripe_subscription_id: string | null;
+  subscription_status: SubscriptionStatus | null;
   subscription_state_at: Date | null;
+  billing_suspended: boolean;
 }
 
 export const BILLING_COLUMNS = `id, status, plan, trial_ends_at, suspended_at, stripe_customer_id,
@@ -137,23 +146,6 @@ export function impliedByInvoice(row: BillingRow, kind: 'paid' | 'failed'): Subs
     cancelAtPeriodEnd: row.cancel_at_period_end,
     trialEnd: row.trial_ends_at,
   };
-}
-
-export interface TenantUpdate {
-  status: TenantStatus;
-  suspended_at: Date | null;
-  plan: string;
-  trial_ends_at: Date | null;
-  stripe_customer_id: string | null;
-  stripe_subscription_id: string;
-  subscription_status: SubscriptionStatus;
-  billing_interval: BillingInterval | null;
-  current_period_start: Date | null;
-  current_period_end: Date | null;
-  cancel_at_period_end: boolean;
-  past_due_since: Date | null;
-  grace_ends_at: Date | null;
-  subscription_state_at: Date;
 }
 
 const DAY_MS = 86_400_000;

@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 import { replayStripeEvents, retryFailedEvents } from '../billing/replay.ts';
 import { requireStripe } from '../billing/stripe-client.ts';
-import { UsageError, withRuntime } from './runtime.ts';
+import { printJson, UsageError, withRuntime } from './runtime.ts';
 
 const RELATIVE = /^(\d{1,4})([hd])$/;
 
@@ -34,7 +34,7 @@ export function register(program: Command): void {
       return withRuntime(async ({ ctx }) => {
         requireStripe(ctx);
         const report = await replayStripeEvents(ctx, since);
-        console.log(JSON.stringify(report, null, 2));
+        printJson(report);
         if (report.failed.length) process.exitCode = 1;
       });
     });

@@ -4,7 +4,7 @@
 import type { Command } from 'commander';
 import { AppError } from '../core/errors.ts';
 import { checkPendingDomains, domainStatus, recheckVerifiedDomains, verifyDomainNow, type DomainDeps } from '../domains/verification.ts';
-import { tenantIdOf, withRuntime, type CliRuntime, cliActor } from './runtime.ts';
+import { printJson, withRuntime, withTenant, type CliRuntime, cliActor } from './runtime.ts';
 
 const deps = (rt: CliRuntime): DomainDeps => ({ pool: rt.db.pool, env: rt.env, log: rt.ctx.log });
 
@@ -16,8 +16,8 @@ export function register(program: Command): void {
     .description("a tenant's custom domain: the TXT record to publish, state, last and next check")
     .argument('<slug>')
     .action((slug: string) =>
-      withRuntime(async (rt) => {
-        console.log(JSON.stringify(await domainStatus(deps(rt), await tenantIdOf(rt, slug)), null, 2));
+      withTenant(slug, async (rt, id) => {
+        printJson(await domainStatus(deps(rt), id));
       }),
     );
 
@@ -26,9 +26,9 @@ export function register(program: Command): void {
     .description("check a tenant's custom domain in DNS now (exit 1 when it is not verified)")
     .argument('<slug>')
     .action((slug: string) =>
-      withRuntime(async (rt) => {
+      withTenant(slug, async (rt, id) => {
         try {
-          const status = await verifyDomainNow(deps(rt), await tenantIdOf(rt, slug), cliActor);
+          const status = await verifyDomainNow(deps(rt), id, cliActor);
           console.log(`verified ${status.domain} (${status.method})`);
         } catch (err) {
           if (!(err instanceof AppError) || (err.code !== 'DOMAIN_NOT_VERIFIED' && err.code !== 'DNS_LOOKUP_FAILED')) throw err;

@@ -2,7 +2,7 @@
 // way platform admins set them over REST (same service, audited, actor `cli`).
 import type { Command } from 'commander';
 import { getTenantEntitlements, setPlanEntitlements, setTenantEntitlements } from '../entitlements/service.ts';
-import { tenantIdOf, UsageError, withRuntime, cliActor } from './runtime.ts';
+import { printJson, UsageError, withRuntime, withTenant, cliActor } from './runtime.ts';
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
@@ -49,9 +49,8 @@ export function register(program: Command): void {
     .description("a tenant's effective features and limits, with its overrides")
     .argument('<slug>')
     .action((slug: string) =>
-      withRuntime(async (rt) => {
-        const id = await tenantIdOf(rt, slug);
-        console.log(JSON.stringify(await getTenantEntitlements(rt.db.pool, id, { userId: '', platformAdmin: true }), null, 2));
+      withTenant(slug, async (rt, id) => {
+        printJson(await getTenantEntitlements(rt.db.pool, id, { userId: '', platformAdmin: true }));
       }),
     );
 
@@ -64,7 +63,7 @@ export function register(program: Command): void {
     .action((plan: string, opts: { feature: string[]; limit: string[] }) => {
       const input = body(featureFlags(opts.feature, false), limitValues(opts.limit, false));
       return withRuntime(async ({ db }) => {
-        console.log(JSON.stringify(await setPlanEntitlements(db.pool, plan, input, cliActor), null, 2));
+        printJson(await setPlanEntitlements(db.pool, plan, input, cliActor));
       });
     });
 
@@ -76,9 +75,8 @@ export function register(program: Command): void {
     .option('--limit <key=number|default>', 'repeatable; -1 = unlimited', collect, [])
     .action((slug: string, opts: { feature: string[]; limit: string[] }) => {
       const input = body(featureFlags(opts.feature, true), limitValues(opts.limit, true));
-      return withRuntime(async (rt) => {
-        const id = await tenantIdOf(rt, slug);
-        console.log(JSON.stringify(await setTenantEntitlements(rt.db.pool, id, input, cliActor), null, 2));
+      return withTenant(slug, async (rt, id) => {
+        printJson(await setTenantEntitlements(rt.db.pool, id, input, cliActor));
       });
     });
 }

@@ -1,7 +1,7 @@
 // `jobs ...`: the job queue as operators see it, and retrying or discarding a failed job.
 import type { Command } from 'commander';
 import { discardJob, JOB_ID_RE, listJobs, retryJob } from '../jobs/admin.ts';
-import { UsageError, withRuntime } from './runtime.ts';
+import { printJson, UsageError, withRuntime } from './runtime.ts';
 
 export function register(program: Command): void {
   const jobs = program.command('jobs').description('background jobs: list the queue, retry or discard a failed job');
@@ -14,7 +14,7 @@ export function register(program: Command): void {
     .action((opts: { failed?: boolean; json?: boolean }) =>
       withRuntime(async ({ db }) => {
         const rows = await listJobs(db.pool, { failed: opts.failed ?? false });
-        if (opts.json) console.log(JSON.stringify(rows, null, 2));
+        if (opts.json) printJson(rows);
         else if (rows.length === 0) console.log(opts.failed ? 'no failed jobs' : 'no jobs');
         else console.table(rows);
       }),

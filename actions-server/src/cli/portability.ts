@@ -9,7 +9,7 @@ import { importTenant } from '../portability/import.ts';
 import { adoptDatabase } from '../portability/adopt.ts';
 import { erasePerson } from '../portability/people.ts';
 import type { RestoreDeps } from '../portability/restore.ts';
-import { choiceArg, tenantIdOf, UsageError, withRuntime, type CliRuntime, cliActor } from './runtime.ts';
+import { choiceArg, printJson, UsageError, withRuntime, withTenant, type CliRuntime, cliActor } from './runtime.ts';
 
 /** Refusals of bad input (4xx) exit 2 with their reason; anything else is a failure (exit 1). */
 async function asUsage<T>(work: Promise<T>): Promise<T> {
@@ -37,22 +37,15 @@ export function register(program: Command): void {
     .argument('<slug>')
     .requiredOption('--out <file>', 'archive to write (.tar.gz)')
     .action((slug: string, opts: { out: string }) =>
-      withRuntime(async (rt) => {
-        const id = await tenantIdOf(rt, slug);
+      withTenant(slug, async (rt, id) => {
         const { manifest, bytes, sha256 } = await asUsage(exportTenant({ pool: rt.db.pool, databases: rt.ctx.databases }, id, opts.out));
-        console.log(
-          JSON.stringify(
-            {
-              file: opts.out,
-              bytes,
-              sha256,
-              tier: manifest.tier,
-              tables: Object.fromEntries(manifest.tables.map((t) => [t.name, t.rows])),
-            },
-            null,
-            2,
-          ),
-        );
+        printJson({
+          file: opts.out,
+          bytes,
+          sha256,
+          tier: manifest.tier,
+          tables: Object.fromEntries(manifest.tables.map((t) => [t.name, t.rows])),
+        });
       }),
     );
 
@@ -69,7 +62,7 @@ export function register(program: Command): void {
     .action((file: string, opts: { slug: string; to?: 'pooled' | 'schema' | 'database' }) =>
       withRuntime(async (rt) => {
         const { tenant, tables } = await asUsage(importTenant(restoreDeps(rt), file, { slug: opts.slug, to: opts.to }));
-        console.log(JSON.stringify({ id: tenant.id, slug: tenant.slug, isolation: tenant.isolation, tables }, null, 2));
+        printJson({ id: tenant.id, slug: tenant.slug, isolation: tenant.isolation, tables });
       }),
     );
 
@@ -89,19 +82,13 @@ export function register(program: Command): void {
           if (!/^[A-Z_]\w{0,62}$/i.test(opts.schema)) throw new UsageError(`--schema: ${opts.schema.slice(0, 80)} is not a schema name`);
           if (!/^postgres(?:ql)?:\/\//.test(opts.from)) throw new UsageError('--from: expected a postgres:// URL');
           const result = await asUsage(adoptDatabase(restoreDeps(rt), { slug, ...opts }));
-          console.log(
-            JSON.stringify(
-              {
-                id: result.tenant.id,
-                slug: result.tenant.slug,
-                isolation: result.tenant.isolation,
-                tables: result.tables,
-                skipped: result.skipped,
-              },
-              null,
-              2,
-            ),
-          );
+          printJson({
+            id: result.tenant.id,
+            slug: result.tenant.slug,
+            isolation: result.tenant.isolation,
+            tables: result.tables,
+            skipped: result.skipped,
+          });
         }),
     );
 
@@ -118,7 +105,7 @@ export function register(program: Command): void {
         const { rows } = await rt.db.pool.query<{ id: string }>('select id from public.identities where email = $1', [email.toLowerCase()]);
         if (!rows[0]) throw new UsageError(`no person with e-mail ${email.slice(0, 100)}`);
         const report = await asUsage(erasePerson(rt.ctx, rows[0].id, cliActor));
-        console.log(JSON.stringify(report, null, 2));
+        printJson(report);
       }),
     );
 }

@@ -12,10 +12,10 @@ import { buildContext, closeContext, tenantDatabases } from '../server.ts';
 import type { TenantDatabases } from '../tenants/databases.ts';
 import { DeploymentMismatchError } from '../db/deployment.ts';
 
-/** Bad input on the command line: printed with its reason, exit 2, nothing changed. */
 /** Every command acts as the operator: the audit trail records 'cli'. */
 export const cliActor: Actor = { kind: 'cli' };
 
+/** Bad input on the command line: printed with its reason, exit 2, nothing changed. */
 export class UsageError extends Error {
   override name = 'UsageError';
 }
@@ -122,4 +122,14 @@ export async function tenantIdOf(rt: CliRuntime, slug: string): Promise<string> 
   const { rows } = await rt.db.pool.query<{ id: string }>('select id from public.tenants where slug = $1', [slug]);
   if (!rows[0]) throw new UsageError(`no tenant with slug ${slug}`);
   return rows[0].id;
+}
+
+/** withRuntime for a command on one tenant: `fn` gets the id of the tenant `slug` names. */
+export function withTenant<T>(slug: string, fn: (rt: CliRuntime, tenantId: string) => Promise<T>): Promise<T> {
+  return withRuntime(async (rt) => fn(rt, await tenantIdOf(rt, slug)));
+}
+
+/** A command's answer as indented JSON on stdout. */
+export function printJson(value: unknown): void {
+  console.log(JSON.stringify(value, null, 2));
 }

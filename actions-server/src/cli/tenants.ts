@@ -14,7 +14,7 @@ import { abortMove } from '../tenants/move/abort.ts';
 import { activeMove, rebalanceCandidates, requestMove } from '../tenants/move/request.ts';
 import { moveDeps } from '../tenants/move/deps.ts';
 import { resumeMoves, runMove } from '../tenants/move/run.ts';
-import { intArg, progressReporter, tenantIdOf, UsageError, withRuntime, cliActor } from './runtime.ts';
+import { intArg, printJson, progressReporter, tenantIdOf, UsageError, withRuntime, withTenant, cliActor } from './runtime.ts';
 import { readSecret } from './secrets.ts';
 import { hasuraExposure } from '../hasura/wiring.ts';
 
@@ -40,8 +40,7 @@ export function register(program: Command): void {
     .description("one tenant's registry row, settings and members")
     .argument('<slug>')
     .action((slug: string) =>
-      withRuntime(async (rt) => {
-        const id = await tenantIdOf(rt, slug);
+      withTenant(slug, async (rt, id) => {
         const tenant: unknown = (
           await rt.db.pool.query(
             `select id, slug, name, status, plan, isolation, template_version, custom_domain, custom_domain_verified_at,
@@ -56,7 +55,7 @@ export function register(program: Command): void {
             [id],
           )
         ).rows;
-        console.log(JSON.stringify({ tenant, members }, null, 2));
+        printJson({ tenant, members });
       }),
     );
 
@@ -107,8 +106,8 @@ export function register(program: Command): void {
       .description(`${change} a tenant (audited; caches hear of it at once)`)
       .argument('<slug>')
       .action((slug: string) =>
-        withRuntime(async (rt) => {
-          const t = await changeStatus(rt.db.pool, await tenantIdOf(rt, slug), change, cliActor);
+        withTenant(slug, async (rt, id) => {
+          const t = await changeStatus(rt.db.pool, id, change, cliActor);
           console.log(`${t.slug}: ${t.status}`);
         }),
       );
@@ -120,8 +119,7 @@ export function register(program: Command): void {
     .argument('<slug>')
     .argument('<plan>', 'plan id', (v: string) => planIdSchema.parse(v))
     .action((slug: string, plan: string) =>
-      withRuntime(async (rt) => {
-        const id = await tenantIdOf(rt, slug);
+      withTenant(slug, async (rt, id) => {
         await setTenantPlan(rt.db.pool, id, plan, cliActor).catch((err: unknown) => {
           throw err instanceof AppError && err.code === 'VALIDATION_FAILED' ? new UsageError(`no plan ${plan}`) : err;
         });
@@ -171,8 +169,8 @@ export function register(program: Command): void {
     .description("mark a tenant's custom domain as verified by hand (audited as manual)")
     .argument('<slug>')
     .action((slug: string) =>
-      withRuntime(async (rt) => {
-        const t = await markCustomDomainVerified(rt.db.pool, await tenantIdOf(rt, slug), cliActor);
+      withTenant(slug, async (rt, id) => {
+        const t = await markCustomDomainVerified(rt.db.pool, id, cliActor);
         console.log(`verified ${t.customDomain} for ${t.slug}`);
       }),
     );
@@ -182,8 +180,8 @@ export function register(program: Command): void {
     .description("drop a tenant's schema or database, role, Hasura source and rows (irreversible)")
     .argument('<slug>')
     .action((slug: string) =>
-      withRuntime(async (rt) => {
-        await hardDeleteTenant(rt.db.pool, await tenantIdOf(rt, slug), cliActor, rt.ctx.deprovisioningSteps);
+      withTenant(slug, async (rt, id) => {
+        await hardDeleteTenant(rt.db.pool, id, cliActor, rt.ctx.deprovisioningSteps);
         console.log(`deleted ${slug}`);
       }),
     );

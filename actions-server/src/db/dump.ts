@@ -36,6 +36,11 @@ async function rows<T extends pg.QueryResultRow>(client: Client, sql: string, pa
   return (await client.query<T>(sql, params)).rows;
 }
 
+/** A query whose one column, `line`, is a statement of the dump. */
+async function lines(client: Client, sql: string, params: unknown[] = []): Promise<string[]> {
+  return (await rows<{ line: string }>(client, sql, params)).map((r) => r.line);
+}
+
 type AclEntry = {
   object: string;
   kind: string;
@@ -134,14 +139,12 @@ async function header(client: Client): Promise<string[]> {
 
 async function extensionLines(cat: Catalog): Promise<string[]> {
   const { client } = cat;
-  return (
-    await rows<{ line: string }>(
-      client,
-      `select format('create extension if not exists %I with schema %I;', e.extname, n.nspname) as line
-         from pg_extension e join pg_namespace n on n.oid = e.extnamespace
-         where e.extname <> 'plpgsql' order by e.extname`,
-    )
-  ).map((r) => r.line);
+  return lines(
+    client,
+    `select format('create extension if not exists %I with schema %I;', e.extname, n.nspname) as line
+       from pg_extension e join pg_namespace n on n.oid = e.extnamespace
+       where e.extname <> 'plpgsql' order by e.extname`,
+  );
 }
 
 async function schemaLines(cat: Catalog): Promise<string[]> {
@@ -228,7 +231,7 @@ async function functionRenderer(cat: Catalog): Promise<(overRowtype: boolean) =>
 /** Sequences not created for identity columns. */
 async function sequenceLines(cat: Catalog): Promise<string[]> {
   const { client, nsOids } = cat;
-  const sequences = await rows<{ line: string }>(
+  return lines(
     client,
     `select format('create sequence %I.%I as %s increment by %s minvalue %s maxvalue %s start with %s cache %s%s;',
                    n.nspname, c.relname, format_type(s.seqtypid, null), s.seqincrement, s.seqmin, s.seqmax,
@@ -239,7 +242,6 @@ async function sequenceLines(cat: Catalog): Promise<string[]> {
      order by n.nspname, c.relname`,
     [nsOids],
   );
-  return sequences.map((s) => s.line);
 }
 
 type TableRow = {
@@ -320,34 +322,30 @@ async function tableLines(cat: Catalog, tables: TableRow[]): Promise<string[]> {
 /** Foreign keys, after every table exists. */
 async function foreignKeyLines(cat: Catalog): Promise<string[]> {
   const { client, nsOids } = cat;
-  return (
-    await rows<{ line: string }>(
-      client,
-      `select format('alter table only %I.%I add constraint %I %s;', n.nspname, r.relname, c.conname, pg_get_constraintdef(c.oid)) as line
-         from pg_constraint c join pg_class r on r.oid = c.conrelid join pg_namespace n on n.oid = r.relnamespace
-         where r.relnamespace = any ($1::oid[]) and c.contype = 'f' and c.conislocal
-         order by n.nspname, r.relname, c.conname`,
-      [nsOids],
-    )
-  ).map((r) => r.line);
+  return lines(
+    client,
+    `select format('alter table only %I.%I add constraint %I %s;', n.nspname, r.relname, c.conname, pg_get_constraintdef(c.oid)) as line
+       from pg_constraint c join pg_class r on r.oid = c.conrelid join pg_namespace n on n.oid = r.relnamespace
+       where r.relnamespace = any ($1::oid[]) and c.contype = 'f' and c.conislocal
+       order by n.nspname, r.relname, c.conname`,
+    [nsOids],
+  );
 }
 
 /** Indexes not backing a constraint. */
 async function indexLines(cat: Catalog): Promise<string[]> {
   const { client, nsOids } = cat;
-  return (
-    await rows<{ line: string }>(
-      client,
-      `select pg_get_indexdef(i.indexrelid) || ';' as line
-         from pg_index i join pg_class ic on ic.oid = i.indexrelid join pg_class t on t.oid = i.indrelid
-         join pg_namespace n on n.oid = t.relnamespace
-         where t.relnamespace = any ($1::oid[]) and t.relkind in ('r', 'p', 'm')
-           and not exists (select 1 from pg_constraint c where c.conindid = i.indexrelid and c.contype in ('p', 'u', 'x'))
-           and ${NOT_EXTENSION('pg_class', 't')}
-         order by n.nspname, t.relname, ic.relname`,
-      [nsOids],
-    )
-  ).map((r) => r.line);
+  return lines(
+    client,
+    `select pg_get_indexdef(i.indexrelid) || ';' as line
+       from pg_index i join pg_class ic on ic.oid = i.indexrelid join pg_class t on t.oid = i.indrelid
+       join pg_namespace n on n.oid = t.relnamespace
+       where t.relnamespace = any ($1::oid[]) and t.relkind in ('r', 'p', 'm')
+         and not exists (select 1 from pg_constraint c where c.conindid = i.indexrelid and c.contype in ('p', 'u', 'x'))
+         and ${NOT_EXTENSION('pg_class', 't')}
+       order by n.nspname, t.relname, ic.relname`,
+    [nsOids],
+  );
 }
 
 /** Views, each after the views it reads. */
@@ -380,7 +378,7 @@ async function rlsLines(cat: Catalog, tables: TableRow[]): Promise<string[]> {
     ...(t.rls ? [`alter table ${t.ident} enable row level security;`] : []),
     ...(t.force ? [`alter table ${t.ident} force row level security;`] : []),
   ]);
-  const policies = await rows<{ line: string }>(
+  const policies = await lines(
     client,
     `select format('create policy %I on %I.%I as %s for %s to %s%s%s;', p.policyname, p.schemaname, p.tablename,
                    lower(p.permissive), lower(p.cmd),
@@ -393,68 +391,64 @@ async function rlsLines(cat: Catalog, tables: TableRow[]): Promise<string[]> {
      order by p.schemaname, p.tablename, p.policyname`,
     [nsOids],
   );
-  return [...rls, ...policies.map((p) => p.line)];
+  return [...rls, ...policies];
 }
 
 async function triggerLines(cat: Catalog): Promise<string[]> {
   const { client, nsOids } = cat;
-  return (
-    await rows<{ line: string }>(
-      client,
-      `select pg_get_triggerdef(tg.oid) || ';' as line
-         from pg_trigger tg join pg_class c on c.oid = tg.tgrelid join pg_namespace n on n.oid = c.relnamespace
-         where c.relnamespace = any ($1::oid[]) and not tg.tgisinternal
-         order by n.nspname, c.relname, tg.tgname`,
-      [nsOids],
-    )
-  ).map((r) => r.line);
+  return lines(
+    client,
+    `select pg_get_triggerdef(tg.oid) || ';' as line
+       from pg_trigger tg join pg_class c on c.oid = tg.tgrelid join pg_namespace n on n.oid = c.relnamespace
+       where c.relnamespace = any ($1::oid[]) and not tg.tgisinternal
+       order by n.nspname, c.relname, tg.tgname`,
+    [nsOids],
+  );
 }
 
 async function commentLines(cat: Catalog): Promise<string[]> {
   const { client, nsOids } = cat;
-  return (
-    await rows<{ line: string }>(
-      client,
-      `select line from (
-           select 1 as k, n.nspname as a, '' as b, 0 as c,
-                  format('comment on schema %I is %L;', n.nspname, d.description) as line
-           from pg_description d join pg_namespace n on d.classoid = 'pg_namespace'::regclass and d.objoid = n.oid
-           where n.oid = any ($1::oid[])
-           union all
-           select 2, n.nspname, c.relname, d.objsubid,
-                  case when d.objsubid = 0
-                       then format('comment on %s %I.%I is %L;',
-                                   case c.relkind when 'v' then 'view' when 'm' then 'materialized view'
-                                                  when 'S' then 'sequence' else 'table' end,
-                                   n.nspname, c.relname, d.description)
-                       else format('comment on column %I.%I.%I is %L;', n.nspname, c.relname,
-                                   (select attname from pg_attribute where attrelid = c.oid and attnum = d.objsubid), d.description)
-                  end
-           from pg_description d join pg_class c on d.classoid = 'pg_class'::regclass and d.objoid = c.oid
-           join pg_namespace n on n.oid = c.relnamespace
-           where n.oid = any ($1::oid[]) and c.relkind in ('r', 'p', 'v', 'm', 'S')
-           union all
-           select 3, n.nspname, p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')', 0,
-                  format('comment on %s %I.%I(%s) is %L;', case p.prokind when 'p' then 'procedure' else 'function' end,
-                         n.nspname, p.proname, pg_get_function_identity_arguments(p.oid), d.description)
-           from pg_description d join pg_proc p on d.classoid = 'pg_proc'::regclass and d.objoid = p.oid
-           join pg_namespace n on n.oid = p.pronamespace
-           where n.oid = any ($1::oid[])
-           union all
-           select 4, n.nspname, t.typname, 0, format('comment on type %I.%I is %L;', n.nspname, t.typname, d.description)
-           from pg_description d join pg_type t on d.classoid = 'pg_type'::regclass and d.objoid = t.oid
-           join pg_namespace n on n.oid = t.typnamespace
-           where n.oid = any ($1::oid[])
-           union all
-           select 5, n.nspname, c.relname || '.' || pol.polname, 0,
-                  format('comment on policy %I on %I.%I is %L;', pol.polname, n.nspname, c.relname, d.description)
-           from pg_description d join pg_policy pol on d.classoid = 'pg_policy'::regclass and d.objoid = pol.oid
-           join pg_class c on c.oid = pol.polrelid join pg_namespace n on n.oid = c.relnamespace
-           where n.oid = any ($1::oid[])
-         ) x order by k, a collate "C", b collate "C", c`,
-      [nsOids],
-    )
-  ).map((r) => r.line);
+  return lines(
+    client,
+    `select line from (
+         select 1 as k, n.nspname as a, '' as b, 0 as c,
+                format('comment on schema %I is %L;', n.nspname, d.description) as line
+         from pg_description d join pg_namespace n on d.classoid = 'pg_namespace'::regclass and d.objoid = n.oid
+         where n.oid = any ($1::oid[])
+         union all
+         select 2, n.nspname, c.relname, d.objsubid,
+                case when d.objsubid = 0
+                     then format('comment on %s %I.%I is %L;',
+                                 case c.relkind when 'v' then 'view' when 'm' then 'materialized view'
+                                                when 'S' then 'sequence' else 'table' end,
+                                 n.nspname, c.relname, d.description)
+                     else format('comment on column %I.%I.%I is %L;', n.nspname, c.relname,
+                                 (select attname from pg_attribute where attrelid = c.oid and attnum = d.objsubid), d.description)
+                end
+         from pg_description d join pg_class c on d.classoid = 'pg_class'::regclass and d.objoid = c.oid
+         join pg_namespace n on n.oid = c.relnamespace
+         where n.oid = any ($1::oid[]) and c.relkind in ('r', 'p', 'v', 'm', 'S')
+         union all
+         select 3, n.nspname, p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')', 0,
+                format('comment on %s %I.%I(%s) is %L;', case p.prokind when 'p' then 'procedure' else 'function' end,
+                       n.nspname, p.proname, pg_get_function_identity_arguments(p.oid), d.description)
+         from pg_description d join pg_proc p on d.classoid = 'pg_proc'::regclass and d.objoid = p.oid
+         join pg_namespace n on n.oid = p.pronamespace
+         where n.oid = any ($1::oid[])
+         union all
+         select 4, n.nspname, t.typname, 0, format('comment on type %I.%I is %L;', n.nspname, t.typname, d.description)
+         from pg_description d join pg_type t on d.classoid = 'pg_type'::regclass and d.objoid = t.oid
+         join pg_namespace n on n.oid = t.typnamespace
+         where n.oid = any ($1::oid[])
+         union all
+         select 5, n.nspname, c.relname || '.' || pol.polname, 0,
+                format('comment on policy %I on %I.%I is %L;', pol.polname, n.nspname, c.relname, d.description)
+         from pg_description d join pg_policy pol on d.classoid = 'pg_policy'::regclass and d.objoid = pol.oid
+         join pg_class c on c.oid = pol.polrelid join pg_namespace n on n.oid = c.relnamespace
+         where n.oid = any ($1::oid[])
+       ) x order by k, a collate "C", b collate "C", c`,
+    [nsOids],
+  );
 }
 
 /**
@@ -513,7 +507,7 @@ async function grantSection(cat: Catalog): Promise<string[]> {
      order by k, order_key collate "C", columns collate "C" nulls first, grantee collate "C", privileges collate "C"`,
     [nsOids],
   );
-  const revokedFromPublic = await rows<{ line: string }>(
+  const revokedFromPublic = await lines(
     client,
     `select format('revoke all on %s %I.%I(%s) from public;', case p.prokind when 'p' then 'procedure' else 'function' end,
                    n.nspname, p.proname, pg_get_function_identity_arguments(p.oid)) as line
@@ -523,7 +517,7 @@ async function grantSection(cat: Catalog): Promise<string[]> {
      order by n.nspname, p.proname, pg_get_function_identity_arguments(p.oid) collate "C"`,
     [nsOids],
   );
-  return [...revokedFromPublic.map((r) => r.line), ...grantLines(acl)];
+  return [...revokedFromPublic, ...grantLines(acl)];
 }
 
 /** Renders the schema of the database behind `client` (call inside a transaction), section by section. */

@@ -7,22 +7,19 @@ import { checkPendingDomains, recheckVerifiedDomains, type DomainDeps } from './
 
 const deps = (ctx: AppContext): DomainDeps => ({ pool: ctx.pool, env: ctx.env, log: ctx.log });
 
+/** A periodic check over custom domains; nothing to do while they are switched off. */
+const domainJob = (name: string, schedule: string, check: (deps: DomainDeps) => Promise<unknown>) =>
+  defineJob({
+    name,
+    payload: z.looseObject({}),
+    schedule,
+    run: async (_payload, ctx) => {
+      if (ctx.env.ENABLE_CUSTOM_DOMAINS) await check(deps(ctx));
+    },
+  });
+
 export const DOMAIN_JOBS = [
-  defineJob({
-    name: 'domains.check-pending',
-    payload: z.looseObject({}),
-    // Every minute; each domain's own backoff decides whether it is due.
-    schedule: '* * * * *',
-    run: async (_payload, ctx) => {
-      if (ctx.env.ENABLE_CUSTOM_DOMAINS) await checkPendingDomains(deps(ctx));
-    },
-  }),
-  defineJob({
-    name: 'domains.recheck-verified',
-    payload: z.looseObject({}),
-    schedule: '17 4 * * *',
-    run: async (_payload, ctx) => {
-      if (ctx.env.ENABLE_CUSTOM_DOMAINS) await recheckVerifiedDomains(deps(ctx));
-    },
-  }),
+  // Every minute; each domain's own backoff decides whether it is due.
+  domainJob('domains.check-pending', '* * * * *', checkPendingDomains),
+  domainJob('domains.recheck-verified', '17 4 * * *', recheckVerifiedDomains),
 ];

@@ -6,7 +6,7 @@ import { LRUCache } from 'lru-cache';
 import { NotificationListener } from '../db/listener.ts';
 import type { Logger } from '../core/log.ts';
 import { isUuid, type Pool } from '../db/tx.ts';
-import type { Isolation, TenantStatus } from '../tenants/records.ts';
+import type { TenantRow, TenantStatus } from '../tenants/records.ts';
 import { placementOf, type TenantPlacement } from '../tenants/placement.ts';
 import type { HostTarget } from './hosts.ts';
 
@@ -31,22 +31,22 @@ export interface TenantChange {
   all?: boolean;
 }
 
-interface Row {
-  id: string;
-  slug: string;
-  name: string;
-  status: TenantStatus;
-  isolation: Isolation;
-  schema_name: string | null;
-  db_role: string | null;
-  database_name: string | null;
-  database_url_env: string | null;
-  plan: string;
-  custom_domain: string | null;
-  branding: Record<string, unknown>;
-}
-
-const COLUMNS = 'id, slug, name, status, isolation, schema_name, db_role, database_name, database_url_env, plan, custom_domain, branding';
+const COLUMN_LIST = [
+  'id',
+  'slug',
+  'name',
+  'status',
+  'isolation',
+  'schema_name',
+  'db_role',
+  'database_name',
+  'database_url_env',
+  'plan',
+  'custom_domain',
+  'branding',
+] as const;
+const COLUMNS = COLUMN_LIST.join(', ');
+type Row = Pick<TenantRow, (typeof COLUMN_LIST)[number]>;
 
 const fromRow = (r: Row): ResolvedTenant => ({
   id: r.id,

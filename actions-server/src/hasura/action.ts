@@ -39,6 +39,16 @@ export const withoutNulls = (value: unknown): unknown =>
     ? Object.fromEntries(Object.entries(value).filter(([, v]) => v !== null))
     : value;
 
+/**
+ * An action's output from a service's view: exactly the fields its GraphQL type
+ * declares (`fields` names every one), since Hasura refuses a response with a
+ * field the type does not have and a view may carry more.
+ */
+export function outputOf<Out extends object>(fields: { readonly [K in keyof Required<Out>]: true }): (view: Out) => Out {
+  const keys = Object.keys(fields) as (keyof Out)[];
+  return (view) => Object.fromEntries(keys.map((key) => [key, view[key]])) as Out;
+}
+
 /** The session's caller for the audit trail. */
 export const actorOf = (session: HasuraSession): Actor => ({
   userId: session.userId,

@@ -3,8 +3,7 @@
 // metadata step (after a status change, after `tenants migrate`) and the
 // scheduled reconcile (HASURA_RECONCILE: off | dry-run | repair).
 import { z } from 'zod';
-import { defineJob, periodicPayload } from '../jobs/types.ts';
-import { asSystem } from '../db/tx.ts';
+import { defineJob, pruneJob } from '../jobs/types.ts';
 import type { AppContext } from '../core/context.ts';
 import { hasuraExposure } from './wiring.ts';
 import { SYNC_SOURCE_JOB, SYNC_SOURCES_JOB, syncPendingSources, syncTenantSource } from './sync.ts';
@@ -47,14 +46,5 @@ export const HASURA_JOBS = [
       logReconcile(ctx.log, await reconcile(deps, { dryRun: mode !== 'repair' }));
     },
   }),
-  defineJob({
-    name: 'hasura.prune-receipts',
-    payload: periodicPayload.extend({ olderThanDays: z.number().int().min(1).max(3650).default(30) }),
-    schedule: '10 4 * * *',
-    run: async ({ olderThanDays }, ctx) => {
-      await asSystem(ctx.pool, (c) => c.query('select public.prune_hasura_event_receipts(make_interval(days => $1))', [olderThanDays]), {
-        kind: 'cron',
-      });
-    },
-  }),
+  pruneJob('hasura.prune-receipts', '10 4 * * *', 30, 'public.prune_hasura_event_receipts'),
 ];

@@ -1,7 +1,7 @@
 // Invitations' Hasura actions (registered in hasura/actions.ts).
 import { z } from 'zod';
 import { AppError } from '../core/errors.ts';
-import { actorOf, defineAction, requirePersonMember, withoutNulls, type HasuraAction } from '../hasura/action.ts';
+import { actorOf, defineAction, outputOf, requirePersonMember, withoutNulls, type HasuraAction } from '../hasura/action.ts';
 import type {
   AcceptInvitationOutput,
   InvitationInfo,
@@ -11,27 +11,25 @@ import type {
   MutationRevokeInvitationArgs,
 } from '../hasura/generated/actions.ts';
 import { acceptInputSchema, inviteInputSchema, revokeInputSchema } from './schemas.ts';
-import { acceptInvitation, inviteMember, revokeInvitation, type InvitationView } from './service.ts';
+import { acceptInvitation, inviteMember, revokeInvitation } from './service.ts';
 
 const inviteArgs = z.preprocess(withoutNulls, inviteInputSchema) satisfies z.ZodType<MutationInviteMemberArgs, unknown>;
 const acceptArgs = z.preprocess(withoutNulls, acceptInputSchema) satisfies z.ZodType<MutationAcceptInvitationArgs, unknown>;
 const revokeArgs = revokeInputSchema satisfies z.ZodType<MutationRevokeInvitationArgs, unknown>;
 
-function invitationInfo(view: InvitationView): InvitationInfo {
-  return {
-    id: view.id,
-    tenantId: view.tenantId,
-    email: view.email,
-    role: view.role,
-    status: view.status,
-    invitedBy: view.invitedBy,
-    expiresAt: view.expiresAt,
-    acceptedAt: view.acceptedAt,
-    acceptedBy: view.acceptedBy,
-    revokedAt: view.revokedAt,
-    createdAt: view.createdAt,
-  };
-}
+const invitationInfo = outputOf<InvitationInfo>({
+  id: true,
+  tenantId: true,
+  email: true,
+  role: true,
+  status: true,
+  invitedBy: true,
+  expiresAt: true,
+  acceptedAt: true,
+  acceptedBy: true,
+  revokedAt: true,
+  createdAt: true,
+});
 
 export const INVITATION_ACTIONS: readonly HasuraAction[] = [
   defineAction('inviteMember', inviteArgs, async (ctx, args, session) => {

@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import type { JobHelpers } from 'graphile-worker';
 import type { AppContext } from '../core/context.ts';
+import { asSystem } from '../db/tx.ts';
 
 export interface JobDefinition<P = unknown> {
   /** Task identifier, `<area>.<verb>` (e.g. `billing.end-trials`). */
@@ -38,9 +39,40 @@ export const periodicPayload = z
   .loose();
 export type PeriodicPayload = z.infer<typeof periodicPayload>;
 
+/** Payload of a periodic clean-up: how old (in days) what it removes must be, `days` unless the run says otherwise. */
+export const olderThanPayload = (days: number) =>
+  periodicPayload.extend({ olderThanDays: z.number().int().min(1).max(3650).default(days) });
+
 /** The clock of a periodic run: `now`, else the cron slot, else the wall clock. */
 export function jobClock(payload: PeriodicPayload): Date {
   const raw = payload.now ?? payload._cron?.ts;
   const at = raw ? new Date(raw) : new Date();
   return Number.isNaN(at.getTime()) ? new Date() : at;
+}
+
+/** A periodic job whose work takes the run's clock (jobClock). */
+export function periodicJob(name: string, schedule: string, work: (ctx: AppContext, now: Date) => Promise<unknown>): JobDefinition {
+  return defineJob({
+    name,
+    payload: periodicPayload,
+    schedule,
+    run: async (payload, ctx) => {
+      await work(ctx, jobClock(payload));
+    },
+  });
+}
+
+/**
+ * A periodic clean-up done by one SQL function taking an age (`select fn(interval)`),
+ * as cron. `sqlFunction` is the caller's constant, never input.
+ */
+export function pruneJob(name: string, schedule: string, days: number, sqlFunction: string): JobDefinition {
+  return defineJob({
+    name,
+    payload: olderThanPayload(days),
+    schedule,
+    run: async ({ olderThanDays }, ctx) => {
+      await asSystem(ctx.pool, (c) => c.query(`select ${sqlFunction}(make_interval(days => $1))`, [olderThanDays]), { kind: 'cron' });
+    },
+  });
 }

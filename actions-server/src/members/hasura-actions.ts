@@ -1,6 +1,6 @@
 // Member management's Hasura actions (registered in hasura/actions.ts).
 import { z } from 'zod';
-import { defineAction, requirePersonMember, requireReader, withoutNulls, type HasuraAction } from '../hasura/action.ts';
+import { defineAction, outputOf, requirePersonMember, requireReader, withoutNulls, type HasuraAction } from '../hasura/action.ts';
 import type {
   MemberInfo,
   MembersPage,
@@ -12,14 +12,14 @@ import type {
   TransferOwnershipOutput,
 } from '../hasura/generated/actions.ts';
 import { changeRoleInputSchema, identityInputSchema, listMembersInputSchema } from './schemas.ts';
-import { changeRole, leaveTenant, listMembers, removeMember, transferOwnership, type MemberView } from './service.ts';
+import { changeRole, leaveTenant, listMembers, removeMember, transferOwnership } from './service.ts';
 
 const listMembersArgs = z.preprocess(withoutNulls, listMembersInputSchema) satisfies z.ZodType<QueryListMembersArgs, unknown>;
 const changeRoleArgs = changeRoleInputSchema satisfies z.ZodType<MutationChangeMemberRoleArgs, unknown>;
 const identityArgs = identityInputSchema satisfies z.ZodType<MutationRemoveMemberArgs & MutationTransferOwnershipArgs, unknown>;
 const noArgs = z.object({}).strict();
 
-const memberInfo = (view: MemberView): MemberInfo => ({ ...view });
+const memberInfo = outputOf<MemberInfo>({ identityId: true, email: true, name: true, role: true, emailVerified: true, joinedAt: true });
 
 export const MEMBER_ACTIONS: readonly HasuraAction[] = [
   defineAction('listMembers', listMembersArgs, async (ctx, args, session) => {

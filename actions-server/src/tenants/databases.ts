@@ -105,6 +105,32 @@ export async function upsertJson(
   );
 }
 
+/** A tenant's usage counters (users, channels, storage, files, messages; current and past months) as JSON rows. */
+export interface UsageRows {
+  counters: Record<string, unknown>[];
+  history: Record<string, unknown>[];
+  messages: Record<string, unknown>[];
+}
+
+export async function readUsage(pool: Pool, tenantId: string): Promise<UsageRows> {
+  const { rows } = await pool.query<UsageRows>(
+    `select coalesce((select jsonb_agg(c) from public.tenant_counters c where c.tenant_id = $1), '[]') as counters,
+            coalesce((select jsonb_agg(h) from public.tenant_usage_history h where h.tenant_id = $1), '[]') as history,
+            coalesce((select jsonb_agg(u) from public.tenant_usage_counters u where u.tenant_id = $1), '[]') as messages`,
+    [tenantId],
+  );
+  return rows[0]!;
+}
+
+/** Writes counters readUsage read into another database (each row replaced; rows only the target has stay). */
+export async function writeUsage(pool: Pool, usage: UsageRows): Promise<void> {
+  await asSystem(pool, async (client) => {
+    await upsertJson(client, 'public.tenant_counters', ['tenant_id'], usage.counters);
+    await upsertJson(client, 'public.tenant_usage_history', ['tenant_id', 'period'], usage.history);
+    await upsertJson(client, 'public.tenant_usage_counters', ['tenant_id', 'period', 'shard'], usage.messages);
+  });
+}
+
 export class TenantDatabases {
   private readonly pools = new Map<string, PoolEntry>();
   private readonly keysByTenant = new Map<string, string>();
@@ -277,27 +303,8 @@ export class TenantDatabases {
   async pullUsage(tenantId: string): Promise<void> {
     const ref = await this.refOf(tenantId);
     if (!ref) return;
-    const usage = await this.withPool(
-      ref,
-      async (pool) =>
-        (
-          await pool.query<{
-            counters: Record<string, unknown>[];
-            history: Record<string, unknown>[];
-            messages: Record<string, unknown>[];
-          }>(
-            `select coalesce((select jsonb_agg(c) from public.tenant_counters c where c.tenant_id = $1), '[]') as counters,
-                  coalesce((select jsonb_agg(h) from public.tenant_usage_history h where h.tenant_id = $1), '[]') as history,
-                  coalesce((select jsonb_agg(u) from public.tenant_usage_counters u where u.tenant_id = $1), '[]') as messages`,
-            [tenantId],
-          )
-        ).rows[0]!,
-    );
-    await asSystem(this.opts.mainPool, async (client) => {
-      await upsertJson(client, 'public.tenant_counters', ['tenant_id'], usage.counters);
-      await upsertJson(client, 'public.tenant_usage_history', ['tenant_id', 'period'], usage.history);
-      await upsertJson(client, 'public.tenant_usage_counters', ['tenant_id', 'period', 'shard'], usage.messages);
-    });
+    const usage = await this.withPool(ref, (pool) => readUsage(pool, tenantId));
+    await writeUsage(this.opts.mainPool, usage);
   }
 
   /**

@@ -1,6 +1,6 @@
 // The tenant core's Hasura actions (registered in hasura/actions.ts).
 import { z } from 'zod';
-import { actorOf, defineAction, withoutNulls, type HasuraAction } from '../hasura/action.ts';
+import { actorOf, defineAction, outputOf, withoutNulls, type HasuraAction } from '../hasura/action.ts';
 import { isPlatformOperator, requireMember, requirePlatformOperator } from '../hasura/session.ts';
 import type {
   CreateTenantOutput,
@@ -14,7 +14,7 @@ import type {
 import { startSession } from '../auth/sessions.ts';
 import { afterSignUp } from '../auth/account.ts';
 import { provisionDeps, provisionTenant } from './provision.ts';
-import { toTenantView, type TenantView } from './records.ts';
+import { toTenantView } from './records.ts';
 import { changeTenantStatus, updateTenant } from './service.ts';
 import { createTenantSchema, updateTenantSchema } from './schemas.ts';
 
@@ -36,24 +36,22 @@ const tenantIdArgs = z.object({ tenantId: z.uuid() }) satisfies z.ZodType<
   unknown
 >;
 
-function tenantInfo(view: TenantView): TenantInfo {
-  return {
-    id: view.id,
-    name: view.name,
-    slug: view.slug,
-    status: view.status,
-    isolation: view.isolation,
-    plan: view.plan,
-    customDomain: view.customDomain,
-    customDomainVerified: view.customDomainVerified,
-    trialEndsAt: view.trialEndsAt,
-    suspendedAt: view.suspendedAt,
-    cancelledAt: view.cancelledAt,
-    branding: view.branding,
-    createdAt: view.createdAt,
-    updatedAt: view.updatedAt,
-  };
-}
+const tenantInfo = outputOf<TenantInfo>({
+  id: true,
+  name: true,
+  slug: true,
+  status: true,
+  isolation: true,
+  plan: true,
+  customDomain: true,
+  customDomainVerified: true,
+  trialEndsAt: true,
+  suspendedAt: true,
+  cancelledAt: true,
+  branding: true,
+  createdAt: true,
+  updatedAt: true,
+});
 
 const statusAction = (name: string, change: 'suspend' | 'reactivate') =>
   defineAction(name, tenantIdArgs, async (ctx, { tenantId }, session) => {

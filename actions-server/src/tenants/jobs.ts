@@ -1,12 +1,11 @@
 // Tenant lifecycle over time: tenants cancelled long enough ago are archived.
-import { z } from 'zod';
-import { defineJob, periodicPayload } from '../jobs/types.ts';
+import { defineJob, olderThanPayload } from '../jobs/types.ts';
 import { archiveCancelledTenants } from './service.ts';
 
 export const TENANT_JOBS = [
   defineJob({
     name: 'tenants.archive-cancelled',
-    payload: periodicPayload.extend({ olderThanDays: z.number().int().min(1).max(3650).default(90) }),
+    payload: olderThanPayload(90),
     schedule: '0 3 * * *',
     run: async ({ olderThanDays }, ctx) => {
       const archived = await archiveCancelledTenants(ctx.pool, olderThanDays);

@@ -7,7 +7,7 @@ import { openClient } from '../../db/database.ts';
 import { asSystem, withTransaction, type Client, type Pool } from '../../db/tx.ts';
 import type { Actor } from '../../core/actor.ts';
 import { migrateUp } from '../../db/migrate.ts';
-import { ownerMark, upsertJson, type TenantDatabases } from '../databases.ts';
+import { ownerMark, readUsage, upsertJson, writeUsage, type TenantDatabases } from '../databases.ts';
 import { applyTemplate, latestVersion, type TemplateStep } from '../template.ts';
 import { POOLED_SCHEMA } from '../data.ts';
 import { readPlacement, samePlacement, type Placement } from '../placement.ts';
@@ -222,22 +222,7 @@ export async function buildDatabaseTarget(
 export async function handOverUsage(main: Pool, databases: TenantDatabases, source: Side, targetPool: Pool, target: Side): Promise<void> {
   if (source.placement.isolation === 'database') await databases.pullUsage(source.tenantId);
   if (target.placement.isolation !== 'database') return;
-  const { rows } = await main.query<{
-    counters: Record<string, unknown>[];
-    history: Record<string, unknown>[];
-    messages: Record<string, unknown>[];
-  }>(
-    `select coalesce((select jsonb_agg(c) from public.tenant_counters c where c.tenant_id = $1), '[]') as counters,
-            coalesce((select jsonb_agg(h) from public.tenant_usage_history h where h.tenant_id = $1), '[]') as history,
-            coalesce((select jsonb_agg(u) from public.tenant_usage_counters u where u.tenant_id = $1), '[]') as messages`,
-    [target.tenantId],
-  );
-  const usage = rows[0]!;
-  await asSystem(targetPool, async (c) => {
-    await upsertJson(c, 'public.tenant_counters', ['tenant_id'], usage.counters);
-    await upsertJson(c, 'public.tenant_usage_history', ['tenant_id', 'period'], usage.history);
-    await upsertJson(c, 'public.tenant_usage_counters', ['tenant_id', 'period', 'shard'], usage.messages);
-  });
+  await writeUsage(targetPool, await readUsage(main, target.tenantId));
 }
 
 /**
