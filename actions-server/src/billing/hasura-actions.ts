@@ -1,7 +1,6 @@
 // Billing's Hasura actions (registered in hasura/actions.ts): owners and admins of the session's tenant.
 import { z } from 'zod';
-import { defineAction, outputOf, withoutNulls, type HasuraAction } from '../hasura/action.ts';
-import { requireMember } from '../hasura/session.ts';
+import { defineAction, outputOf, requireSessionMember, withoutNulls, type HasuraAction } from '../hasura/action.ts';
 import type {
   BillingInfo,
   CheckoutSessionOutput,
@@ -32,24 +31,24 @@ const billingInfo = outputOf<BillingInfo>({
 
 export const BILLING_ACTIONS: readonly HasuraAction[] = [
   defineAction('createCheckoutSession', checkoutArgs, async (ctx, args, session) => {
-    const member = await requireMember(ctx.access, session, 'admin');
+    const member = await requireSessionMember(ctx, session, 'admin');
     return (await createCheckoutSession(ctx, member, args)) satisfies CheckoutSessionOutput;
   }),
   defineAction('createPortalSession', portalArgs, async (ctx, args, session) => {
-    const member = await requireMember(ctx.access, session, 'admin');
+    const member = await requireSessionMember(ctx, session, 'admin');
     return (await createPortalSession(ctx, member, args)) satisfies PortalSessionOutput;
   }),
   defineAction('changePlan', changePlanArgs, async (ctx, args, session) => {
-    const member = await requireMember(ctx.access, session, 'admin');
+    const member = await requireSessionMember(ctx, session, 'admin');
     return billingInfo(await changePlan(ctx, member, args)) satisfies BillingInfo;
   }),
   defineAction('cancelSubscription', cancelArgs, async (ctx, args, session) => {
-    const member = await requireMember(ctx.access, session, 'admin');
+    const member = await requireSessionMember(ctx, session, 'admin');
     return billingInfo(await cancelSubscription(ctx, member, args)) satisfies BillingInfo;
   }),
   // No arguments: whatever Hasura sends is ignored.
   defineAction('resumeSubscription', z.unknown(), async (ctx, _args, session) => {
-    const member = await requireMember(ctx.access, session, 'admin');
+    const member = await requireSessionMember(ctx, session, 'admin');
     return billingInfo(await resumeSubscription(ctx, member)) satisfies BillingInfo;
   }),
 ];

@@ -66,7 +66,15 @@ export async function requirePersonMember(
   return { ...actorOf(session), ...member };
 }
 
-/** Reading as a member or as an API key of the tenant. */
-export async function requireReader(ctx: AppContext, session: HasuraSession): Promise<MemberActor> {
-  return { ...actorOf(session), ...(await requireMember(ctx.access, session, 'member')) };
+/** A member or an API key of the tenant with at least `min`, audited as which of them it is. */
+export async function requireSessionMember(
+  ctx: AppContext,
+  session: HasuraSession,
+  min: 'owner' | 'admin' | 'member',
+): Promise<MemberActor> {
+  return { ...actorOf(session), ...(await requireMember(ctx.access, session, min)) };
 }
+
+/** Reading as a member or as an API key of the tenant. */
+export const requireReader = (ctx: AppContext, session: HasuraSession): Promise<MemberActor> =>
+  requireSessionMember(ctx, session, 'member');

@@ -1,7 +1,7 @@
 // The tenant core's Hasura actions (registered in hasura/actions.ts).
 import { z } from 'zod';
-import { actorOf, defineAction, outputOf, withoutNulls, type HasuraAction } from '../hasura/action.ts';
-import { isPlatformOperator, requireMember, requirePlatformOperator } from '../hasura/session.ts';
+import { actorOf, defineAction, outputOf, requireSessionMember, withoutNulls, type HasuraAction } from '../hasura/action.ts';
+import { isPlatformOperator, requirePlatformOperator } from '../hasura/session.ts';
 import type {
   CreateTenantOutput,
   MutationCreateTenantArgs,
@@ -86,14 +86,8 @@ export const TENANT_ACTIONS: readonly HasuraAction[] = [
     } satisfies CreateTenantOutput;
   }),
   defineAction('updateTenant', updateTenantArgs, async (ctx, { input: patch }, session) => {
-    const member = await requireMember(ctx.access, session, 'admin');
-    const { settings, ...view } = await updateTenant(
-      ctx.pool,
-      { ...actorOf(session), tenantId: member.tenantId, userId: member.userId },
-      member.tenantId,
-      patch,
-      { env: ctx.env },
-    );
+    const member = await requireSessionMember(ctx, session, 'admin');
+    const { settings, ...view } = await updateTenant(ctx.pool, member, member.tenantId, patch, { env: ctx.env });
     return { tenant: tenantInfo(view), settings } satisfies UpdateTenantOutput;
   }),
   statusAction('suspendTenant', 'suspend'),
