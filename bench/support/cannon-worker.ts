@@ -6,6 +6,10 @@ import autocannon from 'autocannon';
 import { cannonOptionsSchema } from './http-load.ts';
 
 const opts = cannonOptionsSchema.parse(JSON.parse(await text(process.stdin)));
+// Bodies go out in turn across all connections (a list per connection would start
+// every connection at the first body, and a short run would never reach the last).
+const bodies = opts.bodies;
+let next = 0;
 const result = await autocannon({
   url: opts.url,
   connections: opts.connections,
@@ -13,7 +17,9 @@ const result = await autocannon({
   method: opts.method,
   headers: opts.headers,
   ...(opts.body !== undefined ? { body: opts.body } : {}),
-  ...(opts.bodies !== undefined ? { requests: opts.bodies.map((body) => ({ method: opts.method, body })) } : {}),
+  ...(bodies
+    ? { requests: [{ method: opts.method, setupRequest: (req: object) => ({ ...req, body: bodies[next++ % bodies.length] }) }] }
+    : {}),
 });
 process.stdout.write(
   `${JSON.stringify({

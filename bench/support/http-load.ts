@@ -15,7 +15,7 @@ export const cannonOptionsSchema = z
     method: z.enum(['GET', 'POST']),
     headers: z.record(z.string(), z.string()),
     body: z.string().optional(),
-    /** Bodies sent in turn by every connection (instead of one body). */
+    /** Bodies sent in turn across all connections (instead of one body). */
     bodies: z.array(z.string()).min(1).optional(),
   })
   .refine((o) => (o.durationSeconds === undefined) !== (o.amount === undefined), 'give durationSeconds or amount');
