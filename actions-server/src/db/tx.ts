@@ -52,6 +52,8 @@ export interface TransactionOptions {
   begin?: string;
   /** false: long maintenance work (copies, migrations) runs without the pool's request limits. */
   limits?: boolean;
+  /** SET LOCAL statements sent with BEGIN, in the same round trip (the role, tenant and actor of asTenant and asSystem). */
+  prelude?: (client: Client) => string;
 }
 
 /**
@@ -75,7 +77,7 @@ export async function withTransaction<T>(
   };
   client.on('error', onError);
   try {
-    await client.query(limits ? `${opts.begin ?? 'begin'}; ${limits}` : (opts.begin ?? 'begin'));
+    await client.query([opts.begin ?? 'begin', limits, opts.prelude?.(client)].filter(Boolean).join('; '));
     const result = await fn(client);
     await client.query('commit');
     return result;
@@ -117,10 +119,7 @@ export function scopeStatements(client: Client, scope: TenantScope): string {
 
 /** Runs fn in one transaction as `scope.dbRole` with app.tenant_id / app.user_id set for that transaction. */
 export function asTenant<T>(pool: Pool, scope: TenantScope, fn: (client: Client) => Promise<T>): Promise<T> {
-  return withTransaction(pool, async (client) => {
-    await client.query(scopeStatements(client, scope));
-    return fn(client);
-  });
+  return withTransaction(pool, fn, { prelude: (client) => scopeStatements(client, scope) });
 }
 
 /** Runs fn in one transaction as `app` under RLS, on behalf of an identity in its tenant. */
@@ -133,8 +132,5 @@ export function asApp<T>(pool: Pool, actor: TenantActor, fn: (client: Client) =>
  * runs as the migration owner; `actor` says on whose behalf, for the audit trail.
  */
 export function asSystem<T>(pool: Pool, fn: (client: Client) => Promise<T>, actor: Actor = {}): Promise<T> {
-  return withTransaction(pool, async (client) => {
-    await client.query(actorStatements(client, actor).join('; '));
-    return fn(client);
-  });
+  return withTransaction(pool, fn, { prelude: (client) => actorStatements(client, actor).join('; ') });
 }
