@@ -95,19 +95,24 @@ export async function handleStripeEvent(deps: WebhookDeps, event: StripeEventEnv
     const result = await asSystem(
       deps.pool,
       async (client): Promise<WebhookResult & { reason?: string }> => {
-        await client.query(
+        // A new row is locked by this transaction until it commits; a copy of an
+        // event seen before (or being handled now: the insert waits for that
+        // transaction) inserts nothing and locks the stored row instead.
+        const inserted = await client.query<{ processed: boolean; tenant_id: string | null }>(
           `insert into public.stripe_webhooks (event_id, type, api_version, livemode, payload, event_created_at)
            values ($1, $2, $3, $4, $5, to_timestamp($6))
-           on conflict (event_id) do nothing`,
+           on conflict (event_id) do nothing
+           returning processed, tenant_id`,
           [event.id, event.type, event.api_version ?? null, event.livemode, JSON.stringify(event), event.created],
         );
-        // A concurrent delivery of the same event waits here until the first one commits.
-        const stored = (
-          await client.query<{ processed: boolean; tenant_id: string | null }>(
-            'select processed, tenant_id from public.stripe_webhooks where event_id = $1 for update',
-            [event.id],
-          )
-        ).rows[0];
+        const stored =
+          inserted.rows[0] ??
+          (
+            await client.query<{ processed: boolean; tenant_id: string | null }>(
+              'select processed, tenant_id from public.stripe_webhooks where event_id = $1 for update',
+              [event.id],
+            )
+          ).rows[0];
         if (!stored) throw new Error(`stripe_webhooks row for ${event.id} vanished`);
         if (stored.processed) return { status: 'duplicate', eventId: event.id, tenantId: stored.tenant_id };
 
