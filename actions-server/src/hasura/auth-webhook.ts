@@ -67,7 +67,8 @@ function cacheControl(maxAge: number, tokenSecondsLeft?: number): HasuraSessionR
 async function tenantFor(ctx: AppContext, host: string | undefined): Promise<ResolvedTenant | null> {
   const target = classifyHost(host, ctx.env);
   if (target.kind === 'platform') return null;
-  const tenant = await ctx.resolver.resolve(target);
+  // A cached tenant is answered without a promise, as the REST middleware does.
+  const tenant = ctx.resolver.cached(target) ?? (await ctx.resolver.resolve(target));
   if (!tenant) throw deny('TENANT_NOT_FOUND', 'No tenant at this address');
   switch (tenant.status) {
     case 'trial':
