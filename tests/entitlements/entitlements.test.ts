@@ -9,7 +9,8 @@ import { createTestDb, startTestServer, type TestDb } from '../support/db.ts';
 import { request } from '../support/http.ts';
 import { makeTenant, type MadeTenant } from '../support/factories.ts';
 import { runCli } from '../support/cli.ts';
-import { asRole, sqlState } from '../audit/helpers.ts';
+import { sqlState } from '../audit/helpers.ts';
+import { asPersona } from '../support/personas.ts';
 import type { RunningServer } from '../../actions-server/src/server.ts';
 
 const ACTIONS_SECRET = 'actions-secret-0123456789abcdef';
@@ -81,11 +82,11 @@ async function seen(t: MadeTenant & { token: string }): Promise<Record<'rest' | 
   const rest = Object.fromEntries(FEATURES.map((f) => [f, res.body.entitlements.features[f] === true]));
   const sql = `select f, public.tenant_has_feature($1, f) as has from unnest($2::text[]) f`;
   const asMap = (rows: { f: string; has: boolean }[]) => Object.fromEntries(rows.map((r) => [r.f, r.has]));
-  const app = await asRole(db.pool, 'app', { 'app.tenant_id': t.tenant.id }, async (c) =>
+  const app = await asPersona(db.pool, { kind: 'app', tenantId: t.tenant.id }, async (c) =>
     asMap((await c.query(sql, [t.tenant.id, FEATURES])).rows),
   );
-  const hasuraUser = JSON.stringify({ 'x-hasura-role': 'owner', 'x-hasura-tenant-id': t.tenant.id, 'x-hasura-user-id': t.ownerId });
-  const hasura = await asRole(db.pool, 'hasura', { 'hasura.user': hasuraUser }, async (c) =>
+  const session = { 'x-hasura-role': 'owner', 'x-hasura-tenant-id': t.tenant.id, 'x-hasura-user-id': t.ownerId };
+  const hasura = await asPersona(db.pool, { kind: 'hasura', session }, async (c) =>
     asMap((await c.query(sql, [t.tenant.id, FEATURES])).rows),
   );
   return { rest, app, hasura };
@@ -101,20 +102,19 @@ async function guarded(t: MadeTenant & { token: string }) {
   });
   if (put.status === 200) await db.pool.query('update public.tenants set custom_domain = null where id = $1', [t.tenant.id]);
   const appDomain = await sqlState(
-    asRole(db.pool, 'app', { 'app.tenant_id': t.tenant.id }, (c) =>
+    asPersona(db.pool, { kind: 'app', tenantId: t.tenant.id }, (c) =>
       c.query(`update public.tenants set custom_domain = 'sql.example.org' where id = $1`, [t.tenant.id]),
     ),
   );
   const audit = await request(srv.url, `/api/tenants/${t.tenant.id}/audit`, { host: host(t), token: t.token });
   const count = `select count(*)::int as n from public.tenant_audit_logs where tenant_id = $1`;
-  const appAudit = await asRole(
+  const appAudit = await asPersona(
     db.pool,
-    'app',
-    { 'app.tenant_id': t.tenant.id },
+    { kind: 'app', tenantId: t.tenant.id },
     async (c) => (await c.query(count, [t.tenant.id])).rows[0].n as number,
   );
   // GraphQL reads carry no hasura.user: the permission filter (tenant_id) and the policy decide.
-  const hasuraAudit = await asRole(db.pool, 'hasura', {}, async (c) => (await c.query(count, [t.tenant.id])).rows[0].n as number);
+  const hasuraAudit = await asPersona(db.pool, { kind: 'hasura' }, async (c) => (await c.query(count, [t.tenant.id])).rows[0].n as number);
   return {
     domainRest: put.status === 200 ? 'allowed' : `${put.status} ${put.body.error.code}`,
     domainApp: appDomain === undefined ? 'allowed' : appDomain,

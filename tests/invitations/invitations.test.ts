@@ -8,7 +8,8 @@ import { makeTenant, OWNER_PASSWORD, type MadeTenant } from '../support/factorie
 import { withTenantData } from '../../actions-server/src/tenants/data.ts';
 import { asTenant } from '../../actions-server/src/db/tx.ts';
 import type { RunningServer } from '../../actions-server/src/server.ts';
-import { asRole, auditRows, sqlState } from '../audit/helpers.ts';
+import { auditRows, sqlState } from '../audit/helpers.ts';
+import { asPersona, type Persona } from '../support/personas.ts';
 import { tenantPlacementOf } from '../../actions-server/src/tenants/placement.ts';
 
 let db: TestDb;
@@ -407,28 +408,26 @@ describe('who may manage invitations', () => {
       async (c) => (await c.query('select count(*)::int as n from public.tenant_invitations')).rows[0].n,
     );
     expect(acmeVisible).toBeGreaterThan(0);
-    const fromBeta = await asRole(
+    const fromBeta = await asPersona(
       db.pool,
-      'app',
-      { 'app.tenant_id': beta.tenant.id },
+      { kind: 'app', tenantId: beta.tenant.id },
       async (c) =>
         (await c.query('select count(*)::int as n from public.tenant_invitations where tenant_id = $1', [acme.tenant.id])).rows[0].n,
     );
     expect(fromBeta).toBe(0);
     const forged = await sqlState(
-      asRole(db.pool, 'app', { 'app.tenant_id': beta.tenant.id }, (c) =>
+      asPersona(db.pool, { kind: 'app', tenantId: beta.tenant.id }, (c) =>
         c.query(`update public.tenant_invitations set revoked_at = now() where tenant_id = $1`, [acme.tenant.id]).then((r) => {
           if (r.rowCount !== 0) throw new Error('updated another tenant');
         }),
       ),
     );
     expect(forged).toBeUndefined();
-    for (const role of ['app', 'hasura']) {
-      expect(
-        await sqlState(
-          asRole(db.pool, role, { 'app.tenant_id': acme.tenant.id }, (c) => c.query('select token_hash from public.tenant_invitations')),
-        ),
-      ).toBe('42501');
+    for (const persona of [
+      { kind: 'app', tenantId: acme.tenant.id },
+      { kind: 'hasura', app: { tenantId: acme.tenant.id } },
+    ] satisfies Persona[]) {
+      expect(await sqlState(asPersona(db.pool, persona, (c) => c.query('select token_hash from public.tenant_invitations')))).toBe('42501');
     }
   });
 });

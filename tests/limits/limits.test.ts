@@ -18,6 +18,7 @@ import { TenantDatabases } from '../../actions-server/src/tenants/databases.ts';
 import type { Isolation } from '../../actions-server/src/tenants/records.ts';
 import { createLogger } from '../../actions-server/src/core/log.ts';
 import { databaseRefOf, tenantPlacementOf } from '../../actions-server/src/tenants/placement.ts';
+import { asPersona, enterPersona, hasuraSession } from '../support/personas.ts';
 
 let db: TestDb;
 
@@ -32,8 +33,7 @@ const GB = 1024 ** 3;
 
 type Path = (made: MadeTenant, fn: (c: Client) => Promise<unknown>, pools?: TenantDataPools) => Promise<unknown>;
 
-const memberSession = (made: MadeTenant) =>
-  JSON.stringify({ 'x-hasura-role': 'member', 'x-hasura-user-id': made.ownerId, 'x-hasura-tenant-id': made.tenant.id });
+const memberSession = (made: MadeTenant) => hasuraSession('member', made.ownerId, made.tenant.id);
 
 /** As the actions server works on tenant data, whatever the tier (tenants/data.ts). */
 const asActionsServer: Path = (made, fn, pools = db) => withTenantData(pools, tenantPlacementOf(made.tenant), made.ownerId, fn);
@@ -41,16 +41,14 @@ const asActionsServer: Path = (made, fn, pools = db) => withTenantData(pools, te
 /** As a GraphQL mutation through a schema or database tenant's own Hasura source: its role, with a member's session set. */
 const asHasuraSource: Path = (made, fn, pools = db) =>
   withTenantData(pools, tenantPlacementOf(made.tenant), undefined, async (c) => {
-    await c.query(`set local "hasura.user" = ${c.escapeLiteral(memberSession(made))}`);
+    await enterPersona(c, { kind: 'tenant', dbRole: made.tenant.db_role!, session: memberSession(made) });
     return fn(c);
   });
 
 /** As a GraphQL mutation on the platform source's pooled tables: role hasura, a member's session, nothing else. */
 const asHasuraPlatform: Path = (made, fn, pools = db) =>
   withTransaction(pools.pool, async (c) => {
-    await c.query(
-      `set local role hasura; set local "hasura.user" = ${c.escapeLiteral(memberSession(made))}; set local search_path = pooled, public, pg_temp`,
-    );
+    await enterPersona(c, { kind: 'hasura', session: memberSession(made), searchPath: ['pooled', 'public', 'pg_temp'] });
     return fn(c);
   });
 
@@ -414,17 +412,11 @@ describe('check_tenant_limits and the counters behind it', () => {
   it("as app, answers only for the request's own tenant", async () => {
     const a = await makeTenant(db, 'own-a');
     const b = await makeTenant(db, 'own-b');
-    const client = await db.pool.connect();
-    try {
-      await client.query('begin');
-      await client.query(`set local role app; set local app.tenant_id = ${client.escapeLiteral(a.tenant.id)}`);
+    await asPersona(db.pool, { kind: 'app', tenantId: a.tenant.id }, async (client) => {
       expect((await client.query('select * from public.check_tenant_limits($1)', [a.tenant.id])).rowCount).toBe(4);
       expect((await client.query('select * from public.check_tenant_limits($1)', [b.tenant.id])).rowCount).toBe(0);
       expect((await client.query('select * from public.tenant_counters')).rows.map((r) => r.tenant_id)).toEqual([a.tenant.id]);
-    } finally {
-      await client.query('rollback');
-      client.release();
-    }
+    });
   });
 
   it('follows deletes and size changes, and a recount repairs what a TRUNCATE skipped', async () => {

@@ -7,7 +7,8 @@ import { createTestDb, startTestServer, type TestDb } from '../support/db.ts';
 import { request } from '../support/http.ts';
 import { makeTenant, type MadeTenant } from '../support/factories.ts';
 import { makePerson, roleIn, sessionToken, type Person } from '../support/people.ts';
-import { asRole, auditRows, sqlState } from '../audit/helpers.ts';
+import { auditRows, sqlState } from '../audit/helpers.ts';
+import { asPersona, hasuraSession, type Persona } from '../support/personas.ts';
 import { withTenantData } from '../../actions-server/src/tenants/data.ts';
 import { dispatchAction } from '../../actions-server/src/hasura/actions.ts';
 import type { RunningServer } from '../../actions-server/src/server.ts';
@@ -153,9 +154,7 @@ describe('persona matrix (REST)', () => {
 });
 
 describe('the rule in the database, for every path', () => {
-  const hasuraSession = (role: string, userId: string, tenantId = acme.tenant.id) => ({
-    'hasura.user': JSON.stringify({ 'x-hasura-role': role, 'x-hasura-user-id': userId, 'x-hasura-tenant-id': tenantId }),
-  });
+  const viaHasura = (role: string, userId: string): Persona => ({ kind: 'hasura', session: hasuraSession(role, userId, acme.tenant.id) });
   const setRole = (c: import('pg').PoolClient, id: string, role: string) =>
     c.query('update public.memberships set role = $3 where tenant_id = $1 and identity_id = $2', [acme.tenant.id, id, role]);
 
@@ -163,14 +162,12 @@ describe('the rule in the database, for every path', () => {
     const admin = await makePerson(db, { tenantId: acme.tenant.id, role: 'admin' });
     const member = await makePerson(db, { tenantId: acme.tenant.id, role: 'member' });
     // GraphQL mutation path: Hasura runs it as role hasura with hasura.user set.
-    expect(await asRole(db.pool, 'hasura', hasuraSession('tenant_admin', admin.id), (c) => sqlState(setRole(c, member.id, 'admin')))).toBe(
-      'SA403',
-    );
+    expect(await asPersona(db.pool, viaHasura('tenant_admin', admin.id), (c) => sqlState(setRole(c, member.id, 'admin')))).toBe('SA403');
     // The actions server's path: app acting for the admin.
-    const asApp = { 'app.tenant_id': acme.tenant.id, 'app.user_id': admin.id };
-    expect(await asRole(db.pool, 'app', asApp, (c) => sqlState(setRole(c, member.id, 'admin')))).toBe('SA403');
+    const asApp: Persona = { kind: 'app', tenantId: acme.tenant.id, userId: admin.id };
+    expect(await asPersona(db.pool, asApp, (c) => sqlState(setRole(c, member.id, 'admin')))).toBe('SA403');
     // Control: the same statement by an owner touches the row (rolled back).
-    const byOwner = await asRole(db.pool, 'hasura', hasuraSession('owner', acme.ownerId), (c) => setRole(c, member.id, 'admin'));
+    const byOwner = await asPersona(db.pool, viaHasura('owner', acme.ownerId), (c) => setRole(c, member.id, 'admin'));
     expect(byOwner.rowCount).toBe(1);
     expect(await roleIn(db, acme.tenant.id, member.id)).toBe('member');
   });
@@ -178,9 +175,7 @@ describe('the rule in the database, for every path', () => {
   it('a session role is capped by the current one: a demoted owner keeping an owner session is judged as what it is now', async () => {
     const formerOwner = await makePerson(db, { tenantId: acme.tenant.id, role: 'member' });
     const member = await makePerson(db, { tenantId: acme.tenant.id, role: 'member' });
-    expect(await asRole(db.pool, 'hasura', hasuraSession('owner', formerOwner.id), (c) => sqlState(setRole(c, member.id, 'admin')))).toBe(
-      'SA403',
-    );
+    expect(await asPersona(db.pool, viaHasura('owner', formerOwner.id), (c) => sqlState(setRole(c, member.id, 'admin')))).toBe('SA403');
   });
 
   it('admins remove members but not admins; members remove nobody but themselves; nobody joins without an invitation', async () => {
@@ -190,18 +185,20 @@ describe('the rule in the database, for every path', () => {
     const stranger = await makePerson(db);
     const del = (c: import('pg').PoolClient, id: string) =>
       c.query('delete from public.memberships where tenant_id = $1 and identity_id = $2', [acme.tenant.id, id]);
-    expect(await asRole(db.pool, 'hasura', hasuraSession('tenant_admin', admin.id), (c) => sqlState(del(c, admin2.id)))).toBe('SA403');
-    expect((await asRole(db.pool, 'hasura', hasuraSession('tenant_admin', admin.id), (c) => del(c, member.id))).rowCount).toBe(1);
-    expect(await asRole(db.pool, 'hasura', hasuraSession('member', member.id), (c) => sqlState(del(c, admin.id)))).toBe('SA403');
-    expect((await asRole(db.pool, 'hasura', hasuraSession('member', member.id), (c) => del(c, member.id))).rowCount).toBe(1);
+    expect(await asPersona(db.pool, viaHasura('tenant_admin', admin.id), (c) => sqlState(del(c, admin2.id)))).toBe('SA403');
+    expect((await asPersona(db.pool, viaHasura('tenant_admin', admin.id), (c) => del(c, member.id))).rowCount).toBe(1);
+    expect(await asPersona(db.pool, viaHasura('member', member.id), (c) => sqlState(del(c, admin.id)))).toBe('SA403');
+    expect((await asPersona(db.pool, viaHasura('member', member.id), (c) => del(c, member.id))).rowCount).toBe(1);
     const join = (c: import('pg').PoolClient) =>
       c.query(`insert into public.memberships (tenant_id, identity_id, role) values ($1, $2, 'owner')`, [acme.tenant.id, stranger.id]);
-    expect(await asRole(db.pool, 'app', { 'app.tenant_id': acme.tenant.id, 'app.user_id': stranger.id }, (c) => sqlState(join(c)))).toBe(
+    expect(await asPersona(db.pool, { kind: 'app', tenantId: acme.tenant.id, userId: stranger.id }, (c) => sqlState(join(c)))).toBe(
       'SA403',
     );
-    expect(await asRole(db.pool, 'hasura', hasuraSession('tenant_admin', admin.id), (c) => sqlState(join(c)))).toBe('SA403');
+    expect(await asPersona(db.pool, viaHasura('tenant_admin', admin.id), (c) => sqlState(join(c)))).toBe('SA403');
     // Hasura's own admin (console, admin secret) is trusted.
-    expect((await asRole(db.pool, 'hasura', hasuraSession('admin', stranger.id), (c) => join(c))).rowCount).toBe(1);
+    expect(
+      (await asPersona(db.pool, { kind: 'platformAdmin', userId: stranger.id, tenantId: acme.tenant.id }, (c) => join(c))).rowCount,
+    ).toBe(1);
   });
 
   it('nobody removes or demotes the last owner (409 over REST, SA409 for SQL), even the migration owner', async () => {
@@ -227,24 +224,12 @@ describe('the rule in the database, for every path', () => {
     const second = await makePerson(db, { tenantId: duo.tenant.id, role: 'owner' });
     const demote = (actor: string, target: string) =>
       sqlState(
-        (async () => {
-          const c = await db.pool.connect();
-          try {
-            await c.query('begin');
-            await c.query('set local role app');
-            await c.query(`select set_config('app.tenant_id', $1, true), set_config('app.user_id', $2, true)`, [duo.tenant.id, actor]);
-            await c.query(`update public.memberships set role = 'admin' where tenant_id = $1 and identity_id = $2`, [
-              duo.tenant.id,
-              target,
-            ]);
-            await c.query('commit');
-          } catch (err) {
-            await c.query('rollback');
-            throw err;
-          } finally {
-            c.release();
-          }
-        })(),
+        asPersona(
+          db.pool,
+          { kind: 'app', tenantId: duo.tenant.id, userId: actor },
+          (c) => c.query(`update public.memberships set role = 'admin' where tenant_id = $1 and identity_id = $2`, [duo.tenant.id, target]),
+          { commit: true },
+        ),
       );
     const results = await Promise.all([demote(duo.ownerId, second.id), demote(second.id, duo.ownerId)]);
     const owners = await db.pool.query(`select 1 from public.memberships where tenant_id = $1 and role = 'owner'`, [duo.tenant.id]);

@@ -8,6 +8,7 @@ import { request } from '../support/http.ts';
 import { makePlatformAdmin, makeTenant, type MadeTenant } from '../support/factories.ts';
 import type { RunningServer } from '../../actions-server/src/server.ts';
 import { usagePeriod } from '../../actions-server/src/usage/service.ts';
+import { asPersona } from '../support/personas.ts';
 
 let db: TestDb;
 let srv: RunningServer;
@@ -143,15 +144,9 @@ describe('ingestion', () => {
       }),
     ]);
     // append-only for request roles: app may not update or delete events
-    const client = await db.pool.connect();
-    try {
-      await client.query('begin');
-      await client.query(`set local role app; set local app.tenant_id = '${acme.tenant.id}'`);
+    await asPersona(db.pool, { kind: 'app', tenantId: acme.tenant.id }, async (client) => {
       await expect(client.query('update public.usage_events set value = 0')).rejects.toThrow(/permission denied/);
-    } finally {
-      await client.query('rollback');
-      client.release();
-    }
+    });
   });
 });
 

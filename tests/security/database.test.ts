@@ -7,7 +7,8 @@ import { createTestDb, startTestServer, type TestDb } from '../support/db.ts';
 import { request } from '../support/http.ts';
 import { makePlatformAdmin, makeTenant, type MadeTenant } from '../support/factories.ts';
 import type { RunningServer } from '../../actions-server/src/server.ts';
-import { asRole, auditRows, sqlState } from '../audit/helpers.ts';
+import { auditRows, sqlState } from '../audit/helpers.ts';
+import { asPersona, enterPersona } from '../support/personas.ts';
 import { platformGraphqlNames } from './graphql-names.ts';
 
 let db: TestDb;
@@ -90,11 +91,9 @@ describe('security item 10: settings are bounded and audited as a diff', () => {
       expect(res.body.error.message).toMatch(/settings/);
     }
     // A GraphQL write (role hasura with the owner's session) meets the same cap in the database.
-    const session = {
-      'hasura.user': JSON.stringify({ 'x-hasura-role': 'owner', 'x-hasura-user-id': a.ownerId, 'x-hasura-tenant-id': a.tenant.id }),
-    };
+    const session = { 'x-hasura-role': 'owner', 'x-hasura-user-id': a.ownerId, 'x-hasura-tenant-id': a.tenant.id };
     const state = await sqlState(
-      asRole(db.pool, 'hasura', session, (c) =>
+      asPersona(db.pool, { kind: 'hasura', session }, (c) =>
         c.query(`update public.tenant_settings set settings = jsonb_build_object('blob', repeat('x', 100000)) where tenant_id = $1`, [
           a.tenant.id,
         ]),
@@ -119,36 +118,33 @@ describe('security item 10: settings are bounded and audited as a diff', () => {
 describe('security item 11: defence in depth in the database', () => {
   it("login_lookup answers only for the caller's tenant, and platform admins only to a caller without one", async () => {
     const admin = await makePlatformAdmin(db, 'root@platform.test');
-    const lookup = (settings: Record<string, string>, tenantId: string | null, email: string) =>
-      asRole(
+    const lookup = (settings: { tenantId?: string }, tenantId: string | null, email: string) =>
+      asPersona(
         db.pool,
-        'app',
-        settings,
+        { kind: 'app', ...settings },
         async (c) => (await c.query('select * from public.login_lookup($1, $2)', [tenantId, email])).rowCount,
       );
-    expect(await lookup({ 'app.tenant_id': a.tenant.id }, a.tenant.id, a.ownerEmail)).toBe(1);
-    expect(await lookup({ 'app.tenant_id': a.tenant.id }, b.tenant.id, b.ownerEmail)).toBe(0);
+    expect(await lookup({ tenantId: a.tenant.id }, a.tenant.id, a.ownerEmail)).toBe(1);
+    expect(await lookup({ tenantId: a.tenant.id }, b.tenant.id, b.ownerEmail)).toBe(0);
     expect(await lookup({}, b.tenant.id, b.ownerEmail)).toBe(0);
-    expect(await lookup({ 'app.tenant_id': a.tenant.id }, null, admin.email)).toBe(0);
+    expect(await lookup({ tenantId: a.tenant.id }, null, admin.email)).toBe(0);
     expect(await lookup({}, null, admin.email)).toBe(1);
   });
 
   it("writes with the hasura credentials and no user session, or as Hasura's admin, are audited as admin writes", async () => {
     const before = (await auditRows(db.pool, b.tenant.id)).length;
-    const client = await db.pool.connect();
-    try {
-      await client.query('begin');
-      await client.query('set local role hasura');
+    await asPersona(
+      db.pool,
       // Without a session the hasura role writes nothing (its policies need a tenant or the admin role)...
-      await client.query(`select set_config('app.user_id', $1, true), set_config('app.actor', 'user', true)`, [a.ownerId]);
-      expect((await client.query(`update public.tenants set name = 'Console edit' where id = $1`, [b.tenant.id])).rowCount).toBe(0);
-      // ...and as Hasura's admin (console, admin secret) it writes any tenant: recorded as admin, not as the user app.* names.
-      await client.query(`select set_config('hasura.user', '{"x-hasura-role":"admin"}', true)`);
-      expect((await client.query(`update public.tenants set name = 'Console edit' where id = $1`, [b.tenant.id])).rowCount).toBe(1);
-      await client.query('commit');
-    } finally {
-      client.release();
-    }
+      { kind: 'hasura', app: { userId: a.ownerId, actor: 'user' } },
+      async (client) => {
+        expect((await client.query(`update public.tenants set name = 'Console edit' where id = $1`, [b.tenant.id])).rowCount).toBe(0);
+        // ...and as Hasura's admin (console, admin secret) it writes any tenant: recorded as admin, not as the user app.* names.
+        await enterPersona(client, { kind: 'platformAdmin' });
+        expect((await client.query(`update public.tenants set name = 'Console edit' where id = $1`, [b.tenant.id])).rowCount).toBe(1);
+      },
+      { commit: true },
+    );
     const written = (await auditRows(db.pool, b.tenant.id)).slice(before);
     expect(written.map((r) => [r.action, r.actor_kind, r.actor_role, r.actor_id])).toEqual([['tenant.updated', 'hasura', 'admin', null]]);
   });

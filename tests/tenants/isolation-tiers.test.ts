@@ -16,6 +16,7 @@ import { withTenantData } from '../../actions-server/src/tenants/data.ts';
 import type { Isolation } from '../../actions-server/src/tenants/records.ts';
 import type { RunningServer } from '../../actions-server/src/server.ts';
 import { databaseRefOf, tenantPlacementOf } from '../../actions-server/src/tenants/placement.ts';
+import { enterPersona } from '../support/personas.ts';
 
 let db: TestDb;
 let srv: RunningServer;
@@ -126,9 +127,7 @@ describe.each(PAIRS)('attacker %s, victim %s', (attackerTier, victimTier) => {
   });
 
   it("SQL as app with A's app.tenant_id: B's product and registry rows are out of reach", async () => {
-    const asApp = async (c: Client) => {
-      await c.query(`set local role app; set local app.tenant_id = ${c.escapeLiteral(A.tenant.id)}`);
-    };
+    const asApp = (c: Client) => enterPersona(c, { kind: 'app', tenantId: A.tenant.id });
     await attackProductRows(asApp);
     const registry = await withTransaction(db.pool, async (c) => {
       await asApp(c);
@@ -140,10 +139,8 @@ describe.each(PAIRS)('attacker %s, victim %s', (attackerTier, victimTier) => {
   });
 
   it("SQL as hasura with a hasura.user naming A's tenant: nothing of B", async () => {
-    const session = JSON.stringify({ 'x-hasura-role': 'owner', 'x-hasura-user-id': A.ownerId, 'x-hasura-tenant-id': A.tenant.id });
-    const asHasura = async (c: Client) => {
-      await c.query(`set local role hasura; set local "hasura.user" = ${c.escapeLiteral(session)}`);
-    };
+    const session = { 'x-hasura-role': 'owner', 'x-hasura-user-id': A.ownerId, 'x-hasura-tenant-id': A.tenant.id };
+    const asHasura = (c: Client) => enterPersona(c, { kind: 'hasura', session });
     await attackProductRows(asHasura);
     const registry = await withTransaction(db.pool, async (c) => {
       await asHasura(c);
@@ -153,9 +150,7 @@ describe.each(PAIRS)('attacker %s, victim %s', (attackerTier, victimTier) => {
   });
 
   it.skipIf(attackerTier === 'pooled')("A's own tenant role, even with B's tenant id set: refused outright", async () => {
-    const outcomes = await attackProductRows(async (c) => {
-      await c.query(`set local role ${c.escapeIdentifier(A.tenant.db_role!)}; set local app.tenant_id = ${c.escapeLiteral(B.tenant.id)}`);
-    });
+    const outcomes = await attackProductRows((c) => enterPersona(c, { kind: 'tenant', dbRole: A.tenant.db_role!, tenantId: B.tenant.id }));
     // Not even zero rows: a tenant role holds no privilege outside its own schema.
     for (const [what, o] of Object.entries(outcomes)) expect(o, what).toHaveProperty('error', expect.stringMatching(/permission denied/));
   });

@@ -9,6 +9,7 @@ import { asTenant, withTransaction, type Client } from '../../actions-server/src
 import { withTenantData } from '../../actions-server/src/tenants/data.ts';
 import { tenantPlacementOf } from '../../actions-server/src/tenants/placement.ts';
 import type { RunningServer } from '../../actions-server/src/server.ts';
+import { enterPersona, hasuraSession } from '../support/personas.ts';
 
 let db: TestDb;
 let srv: RunningServer;
@@ -39,8 +40,7 @@ const asAppA = <T>(fn: (c: Client) => Promise<T>) => asTenant(db.pool, { tenantI
 /** As Hasura runs a mutation: role hasura, hasura.user set for the transaction. */
 const asHasuraA = <T>(fn: (c: Client) => Promise<T>, role = 'owner') =>
   withTransaction(db.pool, async (c) => {
-    const session = JSON.stringify({ 'x-hasura-role': role, 'x-hasura-user-id': A.ownerId, 'x-hasura-tenant-id': A.tenant.id });
-    await c.query(`set local role hasura; set local "hasura.user" = ${c.escapeLiteral(session)}`);
+    await enterPersona(c, { kind: 'hasura', session: hasuraSession(role, A.ownerId, A.tenant.id) });
     return fn(c);
   });
 
@@ -117,9 +117,7 @@ describe("tenant A's database role", () => {
     ]) {
       await expect(
         withTransaction(db.pool, async (c) => {
-          await c.query(
-            `set local role ${c.escapeIdentifier(A.tenant.db_role!)}; set local app.tenant_id = ${c.escapeLiteral(B.tenant.id)}`,
-          );
+          await enterPersona(c, { kind: 'tenant', dbRole: A.tenant.db_role!, tenantId: B.tenant.id });
           return c.query(sql);
         }),
       ).rejects.toThrow(/permission denied/);

@@ -12,6 +12,7 @@ import { withTenantData } from '../../actions-server/src/tenants/data.ts';
 import type { RunningServer } from '../../actions-server/src/server.ts';
 import { periodsUntil, usagePeriod } from '../../actions-server/src/usage/service.ts';
 import { tenantPlacementOf } from '../../actions-server/src/tenants/placement.ts';
+import { asPersona } from '../support/personas.ts';
 
 let db: TestDb;
 let srv: RunningServer;
@@ -157,19 +158,13 @@ describe('public.tenant_usage', () => {
   it('shows the app only its own tenant', async () => {
     const a = await makeTenant(db, 'view-a');
     const b = await makeTenant(db, 'view-b');
-    const client = await db.pool.connect();
-    try {
-      await client.query('begin');
-      await client.query(`set local role app; set local app.tenant_id = ${client.escapeLiteral(a.tenant.id)}`);
+    await asPersona(db.pool, { kind: 'app', tenantId: a.tenant.id }, async (client) => {
       const { rows } = await client.query('select tenant_id from public.tenant_usage where tenant_id in ($1, $2)', [
         a.tenant.id,
         b.tenant.id,
       ]);
       expect(rows).toEqual([{ tenant_id: a.tenant.id }]);
-    } finally {
-      await client.query('rollback');
-      client.release();
-    }
+    });
     expect(await usageRow(b.tenant.id)).toBeDefined();
   });
 });
