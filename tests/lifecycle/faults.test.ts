@@ -1,7 +1,7 @@
 // A broken connection fails the one piece of work that held it — never the
 // process — and the connection is discarded; timeouts and the acquisition
 // limit answer 503 instead of hanging; health probes.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../../actions-server/src/core/log.ts';
 import { createPool } from '../../actions-server/src/db/database.ts';
 import { setTransactionLimits, withTransaction, type Client } from '../../actions-server/src/db/tx.ts';
@@ -68,15 +68,17 @@ describe('a connection whose backend dies while checked out', () => {
       // The sign-up's transaction waits on this lock; its backend is then terminated.
       await locker.query('begin; lock table public.tenants in exclusive mode');
       const pending = signUp('cut-off');
-      let victim: number | undefined;
-      while (victim === undefined) {
-        const { rows } = await db.pool.query<{ pid: number }>(
-          `select pid from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and pid <> $1`,
-          [await pidOf(locker)],
-        );
-        victim = rows[0]?.pid;
-        if (victim === undefined) await new Promise((r) => setTimeout(r, 20));
-      }
+      const lockerPid = await pidOf(locker);
+      const victim = await vi.waitUntil(
+        async () =>
+          (
+            await db.pool.query<{ pid: number }>(
+              `select pid from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and pid <> $1`,
+              [lockerPid],
+            )
+          ).rows[0]?.pid,
+        { timeout: 30_000, interval: 20 },
+      );
       await terminate(victim);
       const res = await pending;
       expect(res.status, res.text).toBe(503);

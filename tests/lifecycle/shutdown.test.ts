@@ -6,6 +6,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createTestDb, TEST_JWT_SECRET, type TestDb } from '../support/db.ts';
 import { freePort } from '../support/global-setup.ts';
 import { spawnServer } from '../support/server-process.ts';
+import { until } from '../support/wait.ts';
 
 let db: TestDb;
 beforeAll(async () => {
@@ -112,13 +113,16 @@ it('exits at once on a second signal while a request is still in flight', async 
     // A sign-up that cannot finish: the registry table is locked by this test.
     await locker.query('begin; lock table public.tenants in exclusive mode');
     const pending = signUp(srv.url, 'stuck-one', () => undefined).catch((err: Error) => err);
-    for (;;) {
-      const { rows } = await db.pool.query<{ n: number }>(
-        `select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`,
-      );
-      if (rows[0]!.n > 0) break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await until(
+      'the sign-up to wait on the lock',
+      async () =>
+        (
+          await db.pool.query<{ n: number }>(
+            `select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`,
+          )
+        ).rows[0]!.n > 0,
+      { interval: 50 },
+    );
     srv.child.kill('SIGTERM');
     await srv.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('shutting down'));
     srv.child.kill('SIGTERM');

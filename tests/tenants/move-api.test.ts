@@ -20,6 +20,7 @@ import type { MoveStep } from '../../actions-server/src/tenants/move/records.ts'
 import type { TenantRow } from '../../actions-server/src/tenants/records.ts';
 import { tenantPlacementOf } from '../../actions-server/src/tenants/placement.ts';
 import { enterPersona } from '../support/personas.ts';
+import { until } from '../support/wait.ts';
 
 const HASURA_SECRET = 'move-admin-secret';
 const ACTIONS_SECRET = 'move-actions-secret-0123456789';
@@ -53,15 +54,6 @@ afterAll(async () => {
   await hasura?.close();
   await db?.close();
 });
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until(what: string, cond: () => Promise<boolean> | boolean, ms = 30_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 const moveDeps = (): MoveDeps => ({
   env: db.env(),

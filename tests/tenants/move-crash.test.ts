@@ -13,6 +13,7 @@ import { toAppError } from '../../actions-server/src/core/errors.ts';
 import type { Client } from '../../actions-server/src/db/tx.ts';
 import type { TenantRow } from '../../actions-server/src/tenants/records.ts';
 import { tenantPlacementOf } from '../../actions-server/src/tenants/placement.ts';
+import { until } from '../support/wait.ts';
 
 const APP = 'move_cli_crash';
 const SEEDED = 10_000;
@@ -32,15 +33,8 @@ afterAll(async () => {
   await db?.close();
 });
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(what: string, cond: () => Promise<boolean>, ms = 60_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
+/** The moves here run in a child process (the CLI): their steps get a minute. */
+const untilStep = (what: string, cond: () => Promise<boolean>) => until(what, cond, { timeout: 60_000 });
 
 async function registry(): Promise<TenantRow> {
   return (await db.pool.query<TenantRow>('select * from public.tenants where id = $1', [made.tenant.id])).rows[0]!;
@@ -65,7 +59,7 @@ const cliBlocked = async () =>
 /** What PostgreSQL does once it notices the killed client's connections are gone. */
 async function reapCli(): Promise<void> {
   await db.pool.query('select pg_terminate_backend(pid) from pg_stat_activity where application_name = $1', [APP]);
-  await until(
+  await untilStep(
     'the killed CLI backends to go',
     async () => (await db.pool.query('select 1 from pg_stat_activity where application_name = $1', [APP])).rowCount === 0,
   );
@@ -129,7 +123,7 @@ describe('npm run cli -- tenants move, killed and rerun', () => {
     // 1. Killed in the copy: the snapshot copy waits for our lock on the source table.
     const release1 = await holdInTransaction('lock table pooled.messages in access exclusive mode');
     const first = runCli(args);
-    await until('the copy step, blocked', async () => (await moveState()) === 'copying' && (await cliBlocked()));
+    await untilStep('the copy step, blocked', async () => (await moveState()) === 'copying' && (await cliBlocked()));
     first.kill();
     expect(await first.done).toBe(-1);
     await release1();
@@ -141,7 +135,7 @@ describe('npm run cli -- tenants move, killed and rerun', () => {
     // 2. Killed while frozen: the freeze is committed, then the step waits for a writer that holds the tenant's lock.
     const release2 = await holdInTransaction('select pg_advisory_xact_lock_shared(1297045061, hashtext($1))', [made.tenant.id]);
     const second = runCli(args);
-    await until(
+    await untilStep(
       'the freeze, blocked on a writer',
       async () => (await moveState()) === 'freezing' && (await registry()).status === 'migrating' && (await cliBlocked()),
     );
@@ -157,7 +151,7 @@ describe('npm run cli -- tenants move, killed and rerun', () => {
 
     // 3. Killed after the switch, while the old copy is kept for late readers (a long --drain-ms).
     const third = runCli([...args, '--drain-ms', '600000']);
-    await until('the cleaning step', async () => (await moveState()) === 'cleaning');
+    await untilStep('the cleaning step', async () => (await moveState()) === 'cleaning');
     third.kill();
     expect(await third.done).toBe(-1);
     await reapCli();

@@ -17,6 +17,7 @@ import { type MoveDeps } from '../../actions-server/src/tenants/move/deps.ts';
 import type { MoveStep } from '../../actions-server/src/tenants/move/records.ts';
 import type { Client } from '../../actions-server/src/db/tx.ts';
 import type { Isolation } from '../../actions-server/src/tenants/records.ts';
+import { until } from '../support/wait.ts';
 
 let db: TestDb;
 let srv: RunningServer;
@@ -31,15 +32,6 @@ afterAll(async () => {
 
 const SEEDED = 10_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Polls a condition the test needs before it lets a held move step go on. */
-async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
 
 const moveDeps = (): MoveDeps => ({
   env: db.env(),

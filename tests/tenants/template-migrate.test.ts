@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { cp, mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createTestDb, type TestDb } from '../support/db.ts';
 import { makeTenant, type MadeTenant } from '../support/factories.ts';
 import { latestVersion, loadTemplate, TEMPLATE_DIR } from '../../actions-server/src/tenants/template.ts';
@@ -66,9 +66,11 @@ describe('npm run tenants:migrate', () => {
     expect(await countAt(current)).toBe(200);
 
     const first = runCli(['tenants', 'migrate', '--template-dir', dir, '--concurrency', '2']);
-    const deadline = Date.now() + 60_000;
-    while ((await countAt(NEXT)) < 20 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
-    first.kill();
+    try {
+      await vi.waitUntil(async () => (await countAt(NEXT)) >= 20, { timeout: 60_000, interval: 25 });
+    } finally {
+      first.kill();
+    }
     expect(await first.done).toBe(-1);
     const afterKill = await countAt(NEXT);
     expect(afterKill).toBeGreaterThanOrEqual(20);
