@@ -2,39 +2,31 @@
 // tenant's page, suspending a tenant (its own host then refuses), a move
 // between tiers followed step by step to done, failed jobs, the audit trail;
 // axe on every page.
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import type { Page } from 'playwright-core';
-import { createTestDb, startTestServer, type TestDb } from '../support/db.ts';
+import { useTestServer } from '../support/db.ts';
 import { request } from '../support/http.ts';
 import { makePlatformAdmin, makeTenant, OWNER_PASSWORD, type MadeTenant } from '../support/factories.ts';
 import { expectAccessible, textOf, useBrowser } from '../support/browser.ts';
-import type { RunningServer } from '../../actions-server/src/server.ts';
 import { enqueue } from '../../actions-server/src/jobs/queue.ts';
 import { runDueJobs } from '../../actions-server/src/jobs/runner.ts';
 import { defineJob } from '../../actions-server/src/jobs/types.ts';
 
-let db: TestDb;
-let srv: RunningServer;
 let acme: MadeTenant;
 let mover: MadeTenant;
 let ops: { email: string; password: string };
 const browser = useBrowser();
 
+const fx = useTestServer({ BASE_DOMAIN: 'localhost' });
 beforeAll(async () => {
-  db = await createTestDb();
   // Chromium resolves every *.localhost name to 127.0.0.1: tenant hosts need no DNS; `localhost` is the platform host.
-  srv = await startTestServer(db, { BASE_DOMAIN: 'localhost' });
-  acme = await makeTenant(db, 'acme', { isolation: 'pooled' });
-  mover = await makeTenant(db, 'mover', { isolation: 'pooled' });
-  ops = await makePlatformAdmin(db);
-});
-afterAll(async () => {
-  await srv?.close();
-  await db?.close();
+  acme = await makeTenant(fx.db, 'acme', { isolation: 'pooled' });
+  mover = await makeTenant(fx.db, 'mover', { isolation: 'pooled' });
+  ops = await makePlatformAdmin(fx.db);
 });
 
-const port = () => new URL(srv.url).port;
+const port = () => new URL(fx.srv.url).port;
 const platformUrl = (path: string) => `http://localhost:${port()}/admin${path}`;
 const tenantUrl = (slug: string, path: string) => `http://${slug}.localhost:${port()}/admin${path}`;
 
@@ -100,7 +92,7 @@ describe('platform face', () => {
     const token = z
       .object({ token: z.string() })
       .parse(JSON.parse((await owner.evaluate(() => sessionStorage.getItem('admin-session'))) ?? '{}')).token;
-    const refused = await request(srv.url, `/api/tenants/${acme.tenant.id}`, { host: 'acme.localhost', token });
+    const refused = await request(fx.srv.url, `/api/tenants/${acme.tenant.id}`, { host: 'acme.localhost', token });
     expect(refused.status).toBe(403);
     expect(refused.body.error.code).toBe('TENANT_SUSPENDED');
 
@@ -146,9 +138,9 @@ describe('platform face', () => {
       payload: z.object({}),
       run: () => (healthy ? Promise.resolve() : Promise.reject(new Error('the mail server said no'))),
     });
-    const first = await enqueue(db.pool, 'test.portal-flaky', {}, { maxAttempts: 1 });
-    const second = await enqueue(db.pool, 'test.portal-flaky', {}, { maxAttempts: 1 });
-    await runDueJobs(srv.ctx, [flaky]);
+    const first = await enqueue(fx.db.pool, 'test.portal-flaky', {}, { maxAttempts: 1 });
+    const second = await enqueue(fx.db.pool, 'test.portal-flaky', {}, { maxAttempts: 1 });
+    await runDueJobs(fx.srv.ctx, [flaky]);
 
     const page = await admin('/jobs');
     await page.locator(`tbody tr[data-key="${first}"]`).waitFor();
@@ -159,7 +151,7 @@ describe('platform face', () => {
     await page.locator(`tbody tr[data-key="${first}"]`, { hasText: '0 of 1' }).waitFor();
     await page.getByRole('button', { name: `Discard job ${second}` }).click();
     await page.locator(`tbody tr[data-key="${second}"]`).waitFor({ state: 'detached' });
-    await runDueJobs(srv.ctx, [flaky]);
+    await runDueJobs(fx.srv.ctx, [flaky]);
     await page.reload();
     await page.getByText('No failed jobs.').waitFor();
 

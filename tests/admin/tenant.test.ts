@@ -2,45 +2,37 @@
 // the usage chart: the API's refusals shown where they belong, a 401 sent to
 // sign-in and back, two people in two contexts, no CSP refusal or script error
 // in any page (tests/support/browser.ts) and no serious accessibility problem.
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Page } from 'playwright-core';
-import { createTestDb, startTestServer, type TestDb } from '../support/db.ts';
+import { useTestServer } from '../support/db.ts';
 import { request } from '../support/http.ts';
 import { makeTenant, OWNER_PASSWORD, type MadeTenant } from '../support/factories.ts';
 import { makePerson, PERSON_PASSWORD, roleIn, sessionToken } from '../support/people.ts';
 import { expectAccessible, textOf, useBrowser } from '../support/browser.ts';
 import { periodsUntil } from '../../actions-server/src/usage/service.ts';
-import type { RunningServer } from '../../actions-server/src/server.ts';
 
-let db: TestDb;
-let srv: RunningServer;
 let acme: MadeTenant;
 const browser = useBrowser();
 let owner: Page;
 
+const fx = useTestServer({ BASE_DOMAIN: 'localhost' });
 beforeAll(async () => {
-  db = await createTestDb();
   // Chromium resolves every *.localhost name to 127.0.0.1: tenant hosts need no DNS.
-  srv = await startTestServer(db, { BASE_DOMAIN: 'localhost' });
-  acme = await makeTenant(db, 'acme');
+  acme = await makeTenant(fx.db, 'acme');
   // The audit trail is a plan feature; acme keeps the free plan's limits for the usage chart.
-  const ops = await makePerson(db, { platformAdmin: true, label: 'ops' });
-  const granted = await request(srv.url, `/api/tenants/${acme.tenant.id}/entitlements`, {
+  const ops = await makePerson(fx.db, { platformAdmin: true, label: 'ops' });
+  const granted = await request(fx.srv.url, `/api/tenants/${acme.tenant.id}/entitlements`, {
     method: 'PUT',
-    token: await sessionToken(srv, ops.id, null, 'platform_admin'),
+    token: await sessionToken(fx.srv, ops.id, null, 'platform_admin'),
     body: { features: { audit_logs: true } },
   });
   expect(granted.status).toBe(200);
-});
-afterAll(async () => {
-  await srv?.close();
-  await db?.close();
 });
 
 /** As long as a locator waits (the context's default): a page's answer, not a schedule. */
 const UI_WAIT = { timeout: 10_000, interval: 100 };
 
-const acmeUrl = (path: string) => `http://acme.localhost:${new URL(srv.url).port}/admin${path}`;
+const acmeUrl = (path: string) => `http://acme.localhost:${new URL(fx.srv.url).port}/admin${path}`;
 
 async function signIn(page: Page, email: string, password: string): Promise<void> {
   await page.getByLabel('Email').fill(email);
@@ -69,7 +61,11 @@ describe('tenant face', () => {
 
     // The session ends elsewhere (refresh token too): the next call is a 401, the person signs in again and is back.
     const stored = await owner.evaluate(() => sessionStorage.getItem('admin-session'));
-    const logout = await request(srv.url, '/api/auth/logout', { method: 'POST', host: 'acme.localhost', token: JSON.parse(stored!).token });
+    const logout = await request(fx.srv.url, '/api/auth/logout', {
+      method: 'POST',
+      host: 'acme.localhost',
+      token: JSON.parse(stored!).token,
+    });
     expect(logout.status).toBe(200);
     await owner.getByRole('navigation').getByRole('link', { name: 'Overview' }).click();
     await owner.waitForURL(/\/admin\/sign-in\?next=%2Fadmin$/);
@@ -114,7 +110,7 @@ describe('tenant face', () => {
     expect(sheet).not.toContain('javascript');
     await owner.getByRole('button', { name: 'Save' }).click();
     expect(await textOf(owner.getByRole('status'))).toMatch(/^Saved/);
-    const { rows } = await db.pool.query<{ branding: Record<string, unknown> }>('select branding from public.tenants where id = $1', [
+    const { rows } = await fx.db.pool.query<{ branding: Record<string, unknown> }>('select branding from public.tenants where id = $1', [
       acme.tenant.id,
     ]);
     expect(rows[0]!.branding).toMatchObject({ primaryColor: '#123456', appName: 'Acme <b>Chat</b>' });
@@ -138,19 +134,19 @@ describe('tenant face', () => {
     await newcomer.getByRole('button', { name: 'Accept the invitation' }).click();
     await newcomer.getByRole('heading', { level: 1, name: 'Overview' }).waitFor();
     await expectAccessible(newcomer);
-    const { rows } = await db.pool.query<{ id: string }>('select id from public.identities where email = $1', [
+    const { rows } = await fx.db.pool.query<{ id: string }>('select id from public.identities where email = $1', [
       'newcomer@acme.example.com',
     ]);
     const newcomerId = rows[0]!.id;
-    expect(await roleIn(db, acme.tenant.id, newcomerId)).toBe('admin');
+    expect(await roleIn(fx.db, acme.tenant.id, newcomerId)).toBe('admin');
 
     await owner.reload();
     await owner.getByLabel('Role of newcomer@acme.example.com').selectOption('member');
-    await vi.waitFor(async () => expect(await roleIn(db, acme.tenant.id, newcomerId)).toBe('member'), UI_WAIT);
+    await vi.waitFor(async () => expect(await roleIn(fx.db, acme.tenant.id, newcomerId)).toBe('member'), UI_WAIT);
   });
 
   it('removes a member whose open page is refused on its next action', async () => {
-    const carol = await makePerson(db, { tenantId: acme.tenant.id, role: 'admin', label: 'carol' });
+    const carol = await makePerson(fx.db, { tenantId: acme.tenant.id, role: 'admin', label: 'carol' });
     const page = await browser.page();
     await page.goto(acmeUrl('/api-keys'));
     await signIn(page, carol.email, PERSON_PASSWORD);
@@ -171,11 +167,11 @@ describe('tenant face', () => {
     await owner.getByLabel('Name').fill('ci');
     await owner.getByRole('button', { name: 'Create key' }).click();
     const key = await textOf(owner.getByTestId('new-api-key'));
-    const answer = await request(srv.url, `/api/tenants/${acme.tenant.id}`, { host: 'acme.localhost', token: key });
+    const answer = await request(fx.srv.url, `/api/tenants/${acme.tenant.id}`, { host: 'acme.localhost', token: key });
     expect(answer.status).toBe(200);
     await owner.getByRole('button', { name: 'Revoke ci' }).click();
     await owner.getByRole('cell', { name: /^revoked/ }).waitFor();
-    expect((await request(srv.url, `/api/tenants/${acme.tenant.id}`, { host: 'acme.localhost', token: key })).status).toBe(401);
+    expect((await request(fx.srv.url, `/api/tenants/${acme.tenant.id}`, { host: 'acme.localhost', token: key })).status).toBe(401);
     await expectAccessible(owner);
   });
 
@@ -198,13 +194,13 @@ describe('tenant face', () => {
 
   it('charts usage month by month against the plan limits, with the right numbers', async () => {
     const [twoAgo, lastMonth] = periodsUntil(new Date().toISOString().slice(0, 7), 3);
-    await db.pool.query(`update public.tenants set created_at = now() - interval '3 months' where id = $1`, [acme.tenant.id]);
-    await db.pool.query(
+    await fx.db.pool.query(`update public.tenants set created_at = now() - interval '3 months' where id = $1`, [acme.tenant.id]);
+    await fx.db.pool.query(
       `insert into public.tenant_usage_history (tenant_id, period, users_total, channels_total, storage_bytes, files_count)
        values ($1, $2, 3, 1, 0, 0), ($1, $3, 7, 2, 0, 0)`,
       [acme.tenant.id, twoAgo, lastMonth],
     );
-    await db.pool.query(
+    await fx.db.pool.query(
       `insert into public.tenant_api_calls (tenant_id, period, endpoint, calls) values ($1, $2, 'GET /x', 420), ($1, $3, 'GET /x', 1234)`,
       [acme.tenant.id, twoAgo, lastMonth],
     );

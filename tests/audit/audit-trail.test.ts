@@ -9,7 +9,8 @@ import { makeTenant } from '../support/factories.ts';
 import { asSystem, asTenant } from '../../actions-server/src/db/tx.ts';
 import type { RunningServer } from '../../actions-server/src/server.ts';
 import { hardDeleteTenant } from '../../actions-server/src/tenants/service.ts';
-import { asRole, auditRows, hasuraSession, sqlState } from './helpers.ts';
+import { auditRows, sqlState } from './helpers.ts';
+import { asPersona, hasuraSession, type Persona } from '../support/personas.ts';
 import type { AuditPage } from '../../actions-server/src/audit/service.ts';
 
 let db: TestDb;
@@ -69,17 +70,15 @@ describe('lifecycle changes', () => {
     expect((await admin('reactivate')).status).toBe(200);
     const memberId = await addMember(tenantId, ownerId, 'm@acme.com');
     // A role change straight through Hasura: the actor comes from hasura.user.
-    const hasuraClient = await db.pool.connect();
-    try {
-      await hasuraClient.query('begin');
-      await hasuraClient.query('set local role hasura');
-      await hasuraClient.query(`select set_config('hasura.user', $1, true)`, [hasuraSession(tenantId, ownerId, 'owner')['hasura.user']]);
-      const updated = await hasuraClient.query(`update public.memberships set role = 'admin' where identity_id = $1`, [memberId]);
-      expect(updated.rowCount).toBe(1);
-      await hasuraClient.query('commit');
-    } finally {
-      hasuraClient.release();
-    }
+    await asPersona(
+      db.pool,
+      { kind: 'hasura', session: hasuraSession('owner', ownerId, tenantId) },
+      async (c) => {
+        const updated = await c.query(`update public.memberships set role = 'admin' where identity_id = $1`, [memberId]);
+        expect(updated.rowCount).toBe(1);
+      },
+      { commit: true },
+    );
     await asSystem(
       db.pool,
       (c) => c.query(`update public.tenants set plan = 'pro', subscription_status = 'active' where id = $1`, [tenantId]),
@@ -205,29 +204,24 @@ describe.each(['pooled', 'database'] as const)('a %s tenant', (isolation) => {
 describe('append-only and tamper-evident', () => {
   it('refuses UPDATE and DELETE to app and hasura, and the guard to any other non-owner role', async () => {
     const { tenant, ownerId } = await makeTenant(db, 'guarded');
-    const appSettings = { 'app.tenant_id': tenant.id, 'app.user_id': ownerId };
+    const app: Persona = { kind: 'app', tenantId: tenant.id, userId: ownerId };
     // Both roles see the rows (so a refusal is not an empty table) ...
     expect(
-      await asRole(
-        db.pool,
-        'app',
-        appSettings,
-        async (c) => (await c.query('select count(*)::int as n from public.tenant_audit_logs')).rows[0].n,
-      ),
+      await asPersona(db.pool, app, async (c) => (await c.query('select count(*)::int as n from public.tenant_audit_logs')).rows[0].n),
     ).toBeGreaterThan(0);
-    for (const [role, settings] of [
-      ['app', appSettings],
-      ['hasura', hasuraSession(tenant.id, ownerId, 'owner')],
-      ['hasura', hasuraSession(tenant.id, ownerId, 'admin')],
-    ] as const) {
+    for (const persona of [
+      app,
+      { kind: 'hasura', session: hasuraSession('owner', ownerId, tenant.id) },
+      { kind: 'platformAdmin', userId: ownerId, tenantId: tenant.id },
+    ] satisfies Persona[]) {
       expect(
-        await sqlState(asRole(db.pool, role, settings, (c) => c.query(`update public.tenant_audit_logs set action = 'tenant.forged'`))),
+        await sqlState(asPersona(db.pool, persona, (c) => c.query(`update public.tenant_audit_logs set action = 'tenant.forged'`))),
       ).toBe('42501');
-      expect(await sqlState(asRole(db.pool, role, settings, (c) => c.query('delete from public.tenant_audit_logs')))).toBe('42501');
-      expect(await sqlState(asRole(db.pool, role, settings, (c) => c.query('truncate public.tenant_audit_logs')))).toBe('42501');
+      expect(await sqlState(asPersona(db.pool, persona, (c) => c.query('delete from public.tenant_audit_logs')))).toBe('42501');
+      expect(await sqlState(asPersona(db.pool, persona, (c) => c.query('truncate public.tenant_audit_logs')))).toBe('42501');
       expect(
         await sqlState(
-          asRole(db.pool, role, settings, (c) =>
+          asPersona(db.pool, persona, (c) =>
             c.query(
               `insert into public.tenant_audit_logs (tenant_id, seq, actor_kind, action, entity_type, hash)
                values ($1, 999, 'system', 'tenant.forged', 'tenant', 'x')`,
@@ -241,11 +235,12 @@ describe('append-only and tamper-evident', () => {
     const dba = `${db.rolePrefix}dba`;
     await db.pool.query(`create role ${dba} nologin bypassrls`);
     await db.pool.query(`grant select, update, delete, truncate on public.tenant_audit_logs to ${dba}`);
-    expect(await sqlState(asRole(db.pool, dba, {}, (c) => c.query(`update public.tenant_audit_logs set action = 'tenant.forged'`)))).toBe(
+    const asDba = { kind: 'role', role: dba } as const;
+    expect(await sqlState(asPersona(db.pool, asDba, (c) => c.query(`update public.tenant_audit_logs set action = 'tenant.forged'`)))).toBe(
       'SA403',
     );
-    expect(await sqlState(asRole(db.pool, dba, {}, (c) => c.query('delete from public.tenant_audit_logs')))).toBe('SA403');
-    expect(await sqlState(asRole(db.pool, dba, {}, (c) => c.query('truncate public.tenant_audit_logs')))).toBe('SA403');
+    expect(await sqlState(asPersona(db.pool, asDba, (c) => c.query('delete from public.tenant_audit_logs')))).toBe('SA403');
+    expect(await sqlState(asPersona(db.pool, asDba, (c) => c.query('truncate public.tenant_audit_logs')))).toBe('SA403');
     const { rows } = await db.pool.query('select count(*)::int as n from public.tenant_audit_logs where action = $1', ['tenant.forged']);
     expect(rows[0].n).toBe(0);
   });
@@ -410,10 +405,9 @@ describe('GET /api/tenants/:id/audit', () => {
     expect(anonymous.status).toBe(401);
 
     // Under RLS the other tenant's app scope reads none of these rows.
-    const visible = await asRole(
+    const visible = await asPersona(
       db.pool,
-      'app',
-      { 'app.tenant_id': other.tenant.id },
+      { kind: 'app', tenantId: other.tenant.id },
       async (c) => (await c.query('select count(*)::int as n from public.tenant_audit_logs where tenant_id = $1', [tenantId])).rows[0].n,
     );
     expect(visible).toBe(0);

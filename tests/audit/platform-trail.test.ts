@@ -1,14 +1,11 @@
 // The platform's audit trail (GET /api/audit): platform entries (plans) and
 // every tenant's entries, newest first in one list, with filters and keyset
 // pages; personal values stay in the tenants' own trails.
-import { afterAll, beforeAll, expect, test } from 'vitest';
-import { createTestDb, startTestServer, type TestDb } from '../support/db.ts';
+import { beforeAll, expect, test } from 'vitest';
+import { useTestServer } from '../support/db.ts';
 import { request } from '../support/http.ts';
 import { makePlatformAdmin, makeTenant, OWNER_PASSWORD, type MadeTenant } from '../support/factories.ts';
-import type { RunningServer } from '../../actions-server/src/server.ts';
 
-let db: TestDb;
-let srv: RunningServer;
 let adminToken: string;
 let adminId: string;
 let ownerToken: string;
@@ -16,26 +13,21 @@ let one: MadeTenant;
 let two: MadeTenant;
 
 async function login(host: string, email: string, password: string): Promise<string> {
-  const res = await request(srv.url, '/api/auth/login', { host, body: { email, password } });
+  const res = await request(fx.srv.url, '/api/auth/login', { host, body: { email, password } });
   expect(res.status, res.text).toBe(200);
   return res.body.token;
 }
 const asAdmin = (path: string, opts: { method?: string; body?: unknown } = {}) =>
-  request(srv.url, path, { host: 'saas.test', token: adminToken, ...opts });
+  request(fx.srv.url, path, { host: 'saas.test', token: adminToken, ...opts });
 
+const fx = useTestServer();
 beforeAll(async () => {
-  db = await createTestDb();
-  srv = await startTestServer(db);
-  one = await makeTenant(db, 'trailone', { isolation: 'pooled' });
-  two = await makeTenant(db, 'trailtwo', { isolation: 'pooled' });
-  const ops = await makePlatformAdmin(db);
+  one = await makeTenant(fx.db, 'trailone', { isolation: 'pooled' });
+  two = await makeTenant(fx.db, 'trailtwo', { isolation: 'pooled' });
+  const ops = await makePlatformAdmin(fx.db);
   adminId = ops.id;
   adminToken = await login('saas.test', ops.email, ops.password);
   ownerToken = await login('trailone.saas.test', one.ownerEmail, OWNER_PASSWORD);
-});
-afterAll(async () => {
-  await srv?.close();
-  await db?.close();
 });
 
 test('platform and tenant entries, newest first, filtered and paged; closed to everyone else', async () => {
@@ -94,6 +86,6 @@ test('platform and tenant entries, newest first, filtered and paged; closed to e
   expect(bad.body.error.details.issues).toEqual([{ path: 'cursor', message: 'must be the nextCursor of a previous page' }]);
   expect((await asAdmin('/api/audit?source=elsewhere')).status).toBe(400);
   expect((await asAdmin('/api/audit?tenantId=nope')).status).toBe(400);
-  expect((await request(srv.url, '/api/audit', { host: 'trailone.saas.test', token: ownerToken })).status).toBe(403);
-  expect((await request(srv.url, '/api/audit', { host: 'saas.test' })).status).toBe(401);
+  expect((await request(fx.srv.url, '/api/audit', { host: 'trailone.saas.test', token: ownerToken })).status).toBe(403);
+  expect((await request(fx.srv.url, '/api/audit', { host: 'saas.test' })).status).toBe(401);
 });

@@ -4,37 +4,29 @@
 // NOTIFY can tell the server) ends access within 1 s on REST and the auth
 // webhook. A lost LISTEN connection turns the cache off until it is back, so a
 // change nobody notified is still seen. Every "within 1 s" is a poll, never a sleep.
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createTestDb, startTestServer, type TestDb } from '../support/db.ts';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { useTestServer } from '../support/db.ts';
 import { request } from '../support/http.ts';
 import { makeTenant, type MadeTenant } from '../support/factories.ts';
 import { makePerson, sessionToken } from '../support/people.ts';
-import type { RunningServer } from '../../actions-server/src/server.ts';
 
-let db: TestDb;
-let srv: RunningServer;
 let acme: MadeTenant;
 
 const ACME = 'acme.saas.test';
 const WITHIN_1S = { timeout: 1000, interval: 20 };
 
+const fx = useTestServer();
 beforeAll(async () => {
-  db = await createTestDb();
-  srv = await startTestServer(db);
-  acme = await makeTenant(db, 'acme', { plan: 'enterprise', trial: true });
-});
-afterAll(async () => {
-  await srv?.close();
-  await db?.close();
+  acme = await makeTenant(fx.db, 'acme', { plan: 'enterprise', trial: true });
 });
 
 const hook = (token: string) =>
-  request<Record<string, string>>(srv.url, '/hasura/auth', { body: { headers: { host: ACME, authorization: `Bearer ${token}` } } });
-const rest = (token: string) => request(srv.url, `/api/tenants/${acme.tenant.id}`, { host: ACME, token });
+  request<Record<string, string>>(fx.srv.url, '/hasura/auth', { body: { headers: { host: ACME, authorization: `Bearer ${token}` } } });
+const rest = (token: string) => request(fx.srv.url, `/api/tenants/${acme.tenant.id}`, { host: ACME, token });
 
 /** Runs SQL with triggers off (session_replication_role = replica): the change sends no NOTIFY. */
 async function unnotified(sql: string, params: unknown[]): Promise<void> {
-  const client = await db.pool.connect();
+  const client = await fx.db.pool.connect();
   try {
     await client.query('begin');
     await client.query('set local session_replication_role = replica');
@@ -46,8 +38,8 @@ async function unnotified(sql: string, params: unknown[]): Promise<void> {
 }
 
 async function member(role: 'admin' | 'member' = 'member') {
-  const person = await makePerson(db, { tenantId: acme.tenant.id, role });
-  return { person, token: await sessionToken(srv, person.id, acme.tenant.id, role) };
+  const person = await makePerson(fx.db, { tenantId: acme.tenant.id, role });
+  return { person, token: await sessionToken(fx.srv, person.id, acme.tenant.id, role) };
 }
 
 describe('answers from memory, dropped by the NOTIFY of the change', () => {
@@ -62,7 +54,7 @@ describe('answers from memory, dropped by the NOTIFY of the change', () => {
     ]);
     expect((await hook(token)).body['X-Hasura-Role']).toBe('tenant_admin');
     // ...until a notified change to that person arrives.
-    await db.pool.query('delete from public.memberships where tenant_id = $1 and identity_id = $2', [acme.tenant.id, person.id]);
+    await fx.db.pool.query('delete from public.memberships where tenant_id = $1 and identity_id = $2', [acme.tenant.id, person.id]);
     await vi.waitFor(async () => expect((await hook(token)).status).toBe(401), WITHIN_1S);
     await vi.waitFor(async () => expect((await rest(token)).status).toBe(403), WITHIN_1S);
   });
@@ -70,7 +62,7 @@ describe('answers from memory, dropped by the NOTIFY of the change', () => {
   it('a demotion, a revoked session, a lost platform-admin flag: each within 1 s', async () => {
     const admin = await member('admin');
     expect((await hook(admin.token)).body['X-Hasura-Role']).toBe('tenant_admin');
-    await db.pool.query(`update public.memberships set role = 'member' where tenant_id = $1 and identity_id = $2`, [
+    await fx.db.pool.query(`update public.memberships set role = 'member' where tenant_id = $1 and identity_id = $2`, [
       acme.tenant.id,
       admin.person.id,
     ]);
@@ -78,41 +70,41 @@ describe('answers from memory, dropped by the NOTIFY of the change', () => {
 
     const other = await member();
     expect((await rest(other.token)).status).toBe(200);
-    await db.pool.query(`update public.auth_sessions set revoked_at = now(), revoke_reason = 'logout' where identity_id = $1`, [
+    await fx.db.pool.query(`update public.auth_sessions set revoked_at = now(), revoke_reason = 'logout' where identity_id = $1`, [
       other.person.id,
     ]);
     await vi.waitFor(async () => expect((await rest(other.token)).status).toBe(401), WITHIN_1S);
     expect((await hook(other.token)).status).toBe(401);
 
-    const ops = await makePerson(db, { platformAdmin: true, label: 'ops' });
-    const opsToken = await sessionToken(srv, ops.id, null, 'platform_admin');
+    const ops = await makePerson(fx.db, { platformAdmin: true, label: 'ops' });
+    const opsToken = await sessionToken(fx.srv, ops.id, null, 'platform_admin');
     const opsHook = () =>
-      request<Record<string, string>>(srv.url, '/hasura/auth', {
+      request<Record<string, string>>(fx.srv.url, '/hasura/auth', {
         body: { headers: { host: 'saas.test', authorization: `Bearer ${opsToken}` } },
       });
     expect((await opsHook()).status).toBe(200);
-    await db.pool.query('update public.identities set is_platform_admin = false where id = $1', [ops.id]);
+    await fx.db.pool.query('update public.identities set is_platform_admin = false where id = $1', [ops.id]);
     await vi.waitFor(async () => expect((await opsHook()).status).toBe(401), WITHIN_1S);
   });
 
   it('an API key revoked or expired in SQL is refused within 1 s; a new key is accepted at once', async () => {
-    const owner = await sessionToken(srv, acme.ownerId, acme.tenant.id, 'owner');
+    const owner = await sessionToken(fx.srv, acme.ownerId, acme.tenant.id, 'owner');
     const create = () =>
-      request(srv.url, `/api/tenants/${acme.tenant.id}/api-keys`, { host: ACME, token: owner, body: { name: 'sql', role: 'member' } });
+      request(fx.srv.url, `/api/tenants/${acme.tenant.id}/api-keys`, { host: ACME, token: owner, body: { name: 'sql', role: 'member' } });
     const first = (await create()).body as { key: string; apiKey: { id: string } };
     expect((await hook(first.key)).status).toBe(200);
-    await db.pool.query('update public.tenant_api_keys set revoked_at = now() where id = $1', [first.apiKey.id]);
+    await fx.db.pool.query('update public.tenant_api_keys set revoked_at = now() where id = $1', [first.apiKey.id]);
     await vi.waitFor(async () => expect((await hook(first.key)).status).toBe(401), WITHIN_1S);
     expect((await rest(first.key)).status).toBe(401);
 
     const second = (await create()).body as { key: string; apiKey: { id: string } };
     expect((await hook(second.key)).status).toBe(200);
-    await db.pool.query(`update public.tenant_api_keys set expires_at = now() - interval '1 second' where id = $1`, [second.apiKey.id]);
+    await fx.db.pool.query(`update public.tenant_api_keys set expires_at = now() - interval '1 second' where id = $1`, [second.apiKey.id]);
     await vi.waitFor(async () => expect((await rest(second.key)).status).toBe(401), WITHIN_1S);
   });
 
   it('every notifying trigger is in place (memberships, identities, auth_sessions, tenant_api_keys, TRUNCATE too)', async () => {
-    const { rows } = await db.pool.query<{ tbl: string; n: number }>(
+    const { rows } = await fx.db.pool.query<{ tbl: string; n: number }>(
       `select c.relname as tbl, count(*)::int as n from pg_trigger t join pg_class c on c.oid = t.tgrelid
         where t.tgname like '_950_access_notify%' group by c.relname order by c.relname`,
     );
@@ -123,7 +115,7 @@ describe('answers from memory, dropped by the NOTIFY of the change', () => {
 describe('a lost LISTEN connection', () => {
   const listenerPids = async () =>
     (
-      await db.pool.query<{ pid: number }>(
+      await fx.db.pool.query<{ pid: number }>(
         `select pid from pg_stat_activity where datname = current_database() and application_name = 'listen:access_changed'`,
       )
     ).rows.map((r) => r.pid);
@@ -134,8 +126,8 @@ describe('a lost LISTEN connection', () => {
     const [pid] = await listenerPids();
     expect(pid).toBeDefined();
 
-    await db.pool.query('select pg_terminate_backend($1)', [pid]);
-    await vi.waitFor(() => expect(srv.ctx.access.listening).toBe(false), WITHIN_1S);
+    await fx.db.pool.query('select pg_terminate_backend($1)', [pid]);
+    await vi.waitFor(() => expect(fx.srv.ctx.access.listening).toBe(false), WITHIN_1S);
     // Without the connection no NOTIFY can arrive, and none is sent here: the answer must still be the database's.
     await unnotified('update public.memberships set role = $3 where tenant_id = $1 and identity_id = $2', [
       acme.tenant.id,
@@ -149,28 +141,28 @@ describe('a lost LISTEN connection', () => {
 
     // It reconnects (within about a second) on a new backend, and notified changes work again.
     await vi.waitFor(async () => expect((await listenerPids()).filter((p) => p !== pid)).toHaveLength(1), { timeout: 5000, interval: 50 });
-    await vi.waitFor(() => expect(srv.ctx.access.listening).toBe(true), { timeout: 5000, interval: 50 });
+    await vi.waitFor(() => expect(fx.srv.ctx.access.listening).toBe(true), { timeout: 5000, interval: 50 });
     const again = await member();
     expect((await hook(again.token)).status).toBe(200);
-    await db.pool.query('delete from public.memberships where tenant_id = $1 and identity_id = $2', [acme.tenant.id, again.person.id]);
+    await fx.db.pool.query('delete from public.memberships where tenant_id = $1 and identity_id = $2', [acme.tenant.id, again.person.id]);
     await vi.waitFor(async () => expect((await hook(again.token)).status).toBe(401), WITHIN_1S);
   });
 
   it('the tenant cache too: a suspension nobody notified is seen at once while its listener is away', async () => {
-    const t = await makeTenant(db, 'lost', { plan: 'enterprise', trial: true });
-    const owner = await sessionToken(srv, t.ownerId, t.tenant.id, 'owner');
+    const t = await makeTenant(fx.db, 'lost', { plan: 'enterprise', trial: true });
+    const owner = await sessionToken(fx.srv, t.ownerId, t.tenant.id, 'owner');
     const ownHook = () =>
-      request<Record<string, string>>(srv.url, '/hasura/auth', {
+      request<Record<string, string>>(fx.srv.url, '/hasura/auth', {
         body: { headers: { host: 'lost.saas.test', authorization: `Bearer ${owner}` } },
       });
     expect((await ownHook()).status).toBe(200);
-    const { rows } = await db.pool.query<{ pid: number }>(
+    const { rows } = await fx.db.pool.query<{ pid: number }>(
       `select pid from pg_stat_activity where datname = current_database() and application_name = 'listen:tenant_changed'`,
     );
-    await db.pool.query('select pg_terminate_backend($1)', [rows[0]!.pid]);
-    await vi.waitFor(() => expect(srv.ctx.resolver.listening).toBe(false), WITHIN_1S);
+    await fx.db.pool.query('select pg_terminate_backend($1)', [rows[0]!.pid]);
+    await vi.waitFor(() => expect(fx.srv.ctx.resolver.listening).toBe(false), WITHIN_1S);
     await unnotified(`update public.tenants set status = 'suspended', suspended_at = now() where id = $1`, [t.tenant.id]);
     expect((await ownHook()).status).toBe(401);
-    await vi.waitFor(() => expect(srv.ctx.resolver.listening).toBe(true), { timeout: 5000, interval: 50 });
+    await vi.waitFor(() => expect(fx.srv.ctx.resolver.listening).toBe(true), { timeout: 5000, interval: 50 });
   });
 });

@@ -3,17 +3,14 @@
 // a demotion, a suspension or a logout on every path (REST, the auth webhook,
 // actions), and tenant API keys (shown once, scoped to their tenant, revoked
 // within 1 s). Every "within 1 s" is a poll with a 1 s timeout, never a sleep.
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createTestDb, startTestServer, type TestDb } from '../support/db.ts';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { useTestServer } from '../support/db.ts';
 import { request, type HttpResponse } from '../support/http.ts';
 import { makeTenant, type MadeTenant } from '../support/factories.ts';
 import { startSession } from '../../actions-server/src/auth/sessions.ts';
 import { makePerson, PERSON_PASSWORD, sessionToken, type Person } from '../support/people.ts';
 import { dispatchAction } from '../../actions-server/src/hasura/actions.ts';
-import type { RunningServer } from '../../actions-server/src/server.ts';
 
-let db: TestDb;
-let srv: RunningServer;
 let acme: MadeTenant;
 let beta: MadeTenant;
 let ownerToken: string;
@@ -23,41 +20,36 @@ const ACME = 'acme.saas.test';
 const BETA = 'beta.saas.test';
 const WITHIN_1S = { timeout: 1000, interval: 20 };
 
+const fx = useTestServer();
 beforeAll(async () => {
-  db = await createTestDb();
-  srv = await startTestServer(db);
   // Enterprise: this file makes more calls a minute than the free plan's rate limit allows.
-  acme = await makeTenant(db, 'acme', { plan: 'enterprise', trial: true });
-  beta = await makeTenant(db, 'beta');
-  ownerToken = await sessionToken(srv, acme.ownerId, acme.tenant.id, 'owner');
-  const ops = await makePerson(db, { platformAdmin: true, label: 'ops' });
-  platformToken = await sessionToken(srv, ops.id, null, 'platform_admin');
-});
-afterAll(async () => {
-  await srv?.close();
-  await db?.close();
+  acme = await makeTenant(fx.db, 'acme', { plan: 'enterprise', trial: true });
+  beta = await makeTenant(fx.db, 'beta');
+  ownerToken = await sessionToken(fx.srv, acme.ownerId, acme.tenant.id, 'owner');
+  const ops = await makePerson(fx.db, { platformAdmin: true, label: 'ops' });
+  platformToken = await sessionToken(fx.srv, ops.id, null, 'platform_admin');
 });
 
-const login = (email: string, password: string, host = ACME) => request(srv.url, '/api/auth/login', { host, body: { email, password } });
-const rest = (token: string, path = `/api/tenants/${acme.tenant.id}`, host = ACME) => request(srv.url, path, { host, token });
+const login = (email: string, password: string, host = ACME) => request(fx.srv.url, '/api/auth/login', { host, body: { email, password } });
+const rest = (token: string, path = `/api/tenants/${acme.tenant.id}`, host = ACME) => request(fx.srv.url, path, { host, token });
 const hook = (token: string, host = ACME) =>
-  request<Record<string, string>>(srv.url, '/hasura/auth', { body: { headers: { host, authorization: `Bearer ${token}` } } });
+  request<Record<string, string>>(fx.srv.url, '/hasura/auth', { body: { headers: { host, authorization: `Bearer ${token}` } } });
 
 describe('refresh tokens', () => {
   it('rotate on every use; a reused one revokes the whole family (401), and its access tokens with it', async () => {
-    const person = await makePerson(db, { tenantId: acme.tenant.id, role: 'member' });
+    const person = await makePerson(fx.db, { tenantId: acme.tenant.id, role: 'member' });
     const first = await login(person.email, PERSON_PASSWORD);
     expect(first.status, first.text).toBe(200);
     expect(first.body).toMatchObject({ expiresIn: 600, role: 'member' });
     expect(first.headers['cache-control']).toBe('no-store');
-    const refresh = (refreshToken: string, host = ACME) => request(srv.url, '/api/auth/refresh', { host, body: { refreshToken } });
+    const refresh = (refreshToken: string, host = ACME) => request(fx.srv.url, '/api/auth/refresh', { host, body: { refreshToken } });
 
     const second = await refresh(first.body.refreshToken);
     expect(second.status, second.text).toBe(200);
     expect(second.body.refreshToken).not.toBe(first.body.refreshToken);
     expect((await rest(second.body.token)).status).toBe(200);
     // Stored hashed: the raw token appears nowhere.
-    const stored = await db.pool.query(
+    const stored = await fx.db.pool.query(
       `select 1 from public.auth_refresh_tokens where encode(token_hash, 'escape') like '%' || $1 || '%'`,
       [second.body.refreshToken],
     );
@@ -73,34 +65,34 @@ describe('refresh tokens', () => {
   });
 
   it('is refused on another tenant host and after the membership ends', async () => {
-    const person = await makePerson(db, { tenantId: acme.tenant.id, role: 'member' });
-    const session = await startSession(srv.ctx, { userId: person.id, tenantId: acme.tenant.id, role: 'member' });
-    expect((await request(srv.url, '/api/auth/refresh', { host: BETA, body: { refreshToken: session.refreshToken } })).status).toBe(403);
-    await db.pool.query('delete from public.memberships where tenant_id = $1 and identity_id = $2', [acme.tenant.id, person.id]);
-    expect((await request(srv.url, '/api/auth/refresh', { host: ACME, body: { refreshToken: session.refreshToken } })).status).toBe(401);
+    const person = await makePerson(fx.db, { tenantId: acme.tenant.id, role: 'member' });
+    const session = await startSession(fx.srv.ctx, { userId: person.id, tenantId: acme.tenant.id, role: 'member' });
+    expect((await request(fx.srv.url, '/api/auth/refresh', { host: BETA, body: { refreshToken: session.refreshToken } })).status).toBe(403);
+    await fx.db.pool.query('delete from public.memberships where tenant_id = $1 and identity_id = $2', [acme.tenant.id, person.id]);
+    expect((await request(fx.srv.url, '/api/auth/refresh', { host: ACME, body: { refreshToken: session.refreshToken } })).status).toBe(401);
   });
 });
 
 describe('logout, logout-all, password change', () => {
   it('logout ends the session; logout-all ends every session of the person', async () => {
-    const person = await makePerson(db, { tenantId: acme.tenant.id, role: 'member' });
-    const a = await sessionToken(srv, person.id, acme.tenant.id, 'member');
-    const b = await sessionToken(srv, person.id, acme.tenant.id, 'member');
-    const c = await sessionToken(srv, person.id, acme.tenant.id, 'member');
-    expect((await request(srv.url, '/api/auth/logout', { method: 'POST', host: ACME, token: a })).status).toBe(200);
+    const person = await makePerson(fx.db, { tenantId: acme.tenant.id, role: 'member' });
+    const a = await sessionToken(fx.srv, person.id, acme.tenant.id, 'member');
+    const b = await sessionToken(fx.srv, person.id, acme.tenant.id, 'member');
+    const c = await sessionToken(fx.srv, person.id, acme.tenant.id, 'member');
+    expect((await request(fx.srv.url, '/api/auth/logout', { method: 'POST', host: ACME, token: a })).status).toBe(200);
     expect((await rest(a)).body.error.code).toBe('SESSION_ENDED');
     expect((await rest(b)).status).toBe(200);
-    const all = await request(srv.url, '/api/auth/logout-all', { method: 'POST', host: ACME, token: b });
+    const all = await request(fx.srv.url, '/api/auth/logout-all', { method: 'POST', host: ACME, token: b });
     expect(all.body.sessionsEnded).toBe(2);
     expect((await rest(b)).status).toBe(401);
     expect((await rest(c)).status).toBe(401);
   });
 
   it('password change needs the current password, refuses a weak one (400), and ends the other sessions', async () => {
-    const person = await makePerson(db, { tenantId: acme.tenant.id, role: 'member' });
-    const current = await sessionToken(srv, person.id, acme.tenant.id, 'member');
-    const other = await sessionToken(srv, person.id, acme.tenant.id, 'member');
-    const change = (body: unknown) => request(srv.url, '/api/auth/password', { host: ACME, token: current, body });
+    const person = await makePerson(fx.db, { tenantId: acme.tenant.id, role: 'member' });
+    const current = await sessionToken(fx.srv, person.id, acme.tenant.id, 'member');
+    const other = await sessionToken(fx.srv, person.id, acme.tenant.id, 'member');
+    const change = (body: unknown) => request(fx.srv.url, '/api/auth/password', { host: ACME, token: current, body });
     expect((await change({ currentPassword: 'wrong-password', newPassword: 'a-brand-new-secret' })).status).toBe(401);
     for (const weak of ['short', 'password123', 'Qwertyuiop']) {
       const res = await change({ currentPassword: PERSON_PASSWORD, newPassword: weak });
@@ -116,7 +108,7 @@ describe('logout, logout-all, password change', () => {
   });
 
   it('sign-up refuses a common password with 400 naming the field', async () => {
-    const res = await request(srv.url, '/api/tenants/create', {
+    const res = await request(fx.srv.url, '/api/tenants/create', {
       body: { name: 'Weak', slug: 'weakling', ownerEmail: 'w@weak.example.com', ownerName: 'W', ownerPassword: 'iloveyou1', plan: 'free' },
     });
     expect(res.status).toBe(400);
@@ -139,13 +131,14 @@ describe('access ends within 1 s on every path', () => {
     {
       name: 'removal from the tenant',
       role: 'member',
-      apply: (p) => request(srv.url, `/api/tenants/${acme.tenant.id}/members/${p.id}`, { method: 'DELETE', host: ACME, token: ownerToken }),
+      apply: (p) =>
+        request(fx.srv.url, `/api/tenants/${acme.tenant.id}/members/${p.id}`, { method: 'DELETE', host: ACME, token: ownerToken }),
     },
     {
       name: 'demotion (admin to member)',
       role: 'admin',
       apply: (p) =>
-        request(srv.url, `/api/tenants/${acme.tenant.id}/members/${p.id}`, {
+        request(fx.srv.url, `/api/tenants/${acme.tenant.id}/members/${p.id}`, {
           method: 'PATCH',
           host: ACME,
           token: ownerToken,
@@ -155,14 +148,15 @@ describe('access ends within 1 s on every path', () => {
     {
       name: 'suspension of the tenant',
       role: 'member',
-      apply: () => request(srv.url, `/api/tenants/${acme.tenant.id}/suspend`, { method: 'POST', host: 'saas.test', token: platformToken }),
+      apply: () =>
+        request(fx.srv.url, `/api/tenants/${acme.tenant.id}/suspend`, { method: 'POST', host: 'saas.test', token: platformToken }),
       undo: () =>
-        request(srv.url, `/api/tenants/${acme.tenant.id}/reactivate`, { method: 'POST', host: 'saas.test', token: platformToken }),
+        request(fx.srv.url, `/api/tenants/${acme.tenant.id}/reactivate`, { method: 'POST', host: 'saas.test', token: platformToken }),
     },
     {
       name: 'logout',
       role: 'member',
-      apply: (_p, token) => request(srv.url, '/api/auth/logout', { method: 'POST', host: ACME, token }),
+      apply: (_p, token) => request(fx.srv.url, '/api/auth/logout', { method: 'POST', host: ACME, token }),
     },
   ];
   // REST: a route needing the starting role; the webhook: the session's role drops or it is refused; actions: an admin action.
@@ -180,8 +174,8 @@ describe('access ends within 1 s on every path', () => {
   for (const change of CHANGES) {
     for (const [path, probe] of Object.entries(probes)) {
       it(`${change.name} → ${path}`, async () => {
-        const person = await makePerson(db, { tenantId: acme.tenant.id, role: change.role });
-        const token = await sessionToken(srv, person.id, acme.tenant.id, change.role);
+        const person = await makePerson(fx.db, { tenantId: acme.tenant.id, role: change.role });
+        const token = await sessionToken(fx.srv, person.id, acme.tenant.id, change.role);
         expect(await probe(change, token), 'access before the change').toBe(false);
         const res = (await change.apply(person, token)) as HttpResponse;
         expect(res.status, res.text).toBe(200);
@@ -195,8 +189,8 @@ describe('access ends within 1 s on every path', () => {
   }
 
   it('actions check the session and the membership live', async () => {
-    const person = await makePerson(db, { tenantId: acme.tenant.id, role: 'admin' });
-    const login1 = { body: await startSession(srv.ctx, { userId: person.id, tenantId: acme.tenant.id, role: 'admin' }) };
+    const person = await makePerson(fx.db, { tenantId: acme.tenant.id, role: 'admin' });
+    const login1 = { body: await startSession(fx.srv.ctx, { userId: person.id, tenantId: acme.tenant.id, role: 'admin' }) };
     const session = (await hook(login1.body.token)).body;
     expect(session['X-Hasura-Session-Id']).toBeDefined();
     const vars = Object.fromEntries(
@@ -205,12 +199,12 @@ describe('access ends within 1 s on every path', () => {
         .map(([k, v]) => [k.toLowerCase(), v]),
     );
     const list = () =>
-      dispatchAction(srv.ctx, { action: { name: 'listMembers' }, input: {}, session_variables: vars }).then(
+      dispatchAction(fx.srv.ctx, { action: { name: 'listMembers' }, input: {}, session_variables: vars }).then(
         () => 'ok',
         (e: { code?: string }) => e.code,
       );
     expect(await list()).toBe('ok');
-    await request(srv.url, '/api/auth/logout', { method: 'POST', host: ACME, token: login1.body.token });
+    await request(fx.srv.url, '/api/auth/logout', { method: 'POST', host: ACME, token: login1.body.token });
     await vi.waitFor(async () => expect(await list()).toBe('SESSION_ENDED'), WITHIN_1S);
   });
 
@@ -221,7 +215,7 @@ describe('access ends within 1 s on every path', () => {
 
 describe('API keys', () => {
   const keys = (token: string, body?: unknown, method?: string, suffix = '') =>
-    request(srv.url, `/api/tenants/${acme.tenant.id}/api-keys${suffix}`, {
+    request(fx.srv.url, `/api/tenants/${acme.tenant.id}/api-keys${suffix}`, {
       host: ACME,
       token,
       ...(body ? { body } : {}),
@@ -254,7 +248,7 @@ describe('API keys', () => {
     });
     await vi.waitFor(
       async () => {
-        const row = await db.pool.query('select last_used_at from public.tenant_api_keys where id = $1', [apiKey.id]);
+        const row = await fx.db.pool.query('select last_used_at from public.tenant_api_keys where id = $1', [apiKey.id]);
         expect(row.rows[0].last_used_at).not.toBeNull();
       },
       { timeout: 5000, interval: 20 },
@@ -276,12 +270,12 @@ describe('API keys', () => {
     const expiring = await keys(ownerToken, { name: 'short', expiresAt: new Date(Date.now() + 60_000).toISOString() });
     expect(expiring.status).toBe(201);
     expect((await rest(expiring.body.key)).status).toBe(200);
-    await db.pool.query(`update public.tenant_api_keys set expires_at = now() - interval '1 second' where id = $1`, [
+    await fx.db.pool.query(`update public.tenant_api_keys set expires_at = now() - interval '1 second' where id = $1`, [
       expiring.body.apiKey.id,
     ]);
     expect((await rest(expiring.body.key)).status).toBe(401);
-    const member = await makePerson(db, { tenantId: acme.tenant.id, role: 'member' });
-    expect((await keys(await sessionToken(srv, member.id, acme.tenant.id, 'member'), { name: 'x' })).status).toBe(403);
+    const member = await makePerson(fx.db, { tenantId: acme.tenant.id, role: 'member' });
+    expect((await keys(await sessionToken(fx.srv, member.id, acme.tenant.id, 'member'), { name: 'x' })).status).toBe(403);
     expect((await keys(ownerToken, { name: 'x', role: 'owner' })).status).toBe(400);
     expect((await keys(ownerToken, { name: 'x', expiresAt: '2001-01-01T00:00:00Z' })).status).toBe(400);
     expect((await rest('sk_aaaaaaaaaaaa.' + 'A'.repeat(43))).status).toBe(401);

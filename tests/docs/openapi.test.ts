@@ -2,26 +2,14 @@
 // /api/openapi.json, and its reference page at /api/docs is plain escaped HTML
 // under the API's Content-Security-Policy. (That real answers match the document
 // is checked by every route test through tests/support/http.ts.)
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Express } from 'express';
 import { apiDocument, createApp } from '../../actions-server/src/http/app.ts';
 import { openApiPath } from '../../actions-server/src/http/openapi.ts';
-import type { RunningServer } from '../../actions-server/src/server.ts';
-import { createTestDb, startTestServer, type TestDb } from '../support/db.ts';
+import { useTestServer } from '../support/db.ts';
 import { request } from '../support/http.ts';
 
-let db: TestDb;
-let srv: RunningServer;
-
-beforeAll(async () => {
-  db = await createTestDb();
-  srv = await startTestServer(db);
-});
-
-afterAll(async () => {
-  await srv?.close();
-  await db?.close();
-});
+const fx = useTestServer();
 
 interface Layer {
   route?: { path: string | string[]; methods: Record<string, boolean> };
@@ -58,7 +46,7 @@ const isApi = (route: string): boolean => !/^\w+ \/admin(?:[/{]|$)/.test(route);
 
 describe('the OpenAPI document', () => {
   it('describes every route the app serves, and no other', () => {
-    const served = servedRoutes(createApp(srv.ctx))
+    const served = servedRoutes(createApp(fx.srv.ctx))
       .filter(isApi)
       .map((r) => {
         const [method, path] = r.split(' ');
@@ -106,13 +94,13 @@ describe('the OpenAPI document', () => {
   });
 
   it('is served at /api/openapi.json', async () => {
-    const res = await request(srv.url, '/api/openapi.json');
+    const res = await request(fx.srv.url, '/api/openapi.json');
     expect(res.status).toBe(200);
     expect(res.body).toEqual(JSON.parse(JSON.stringify(apiDocument())));
   });
 
   it('has a reference page at /api/docs: escaped HTML, no script or style, under the default-deny policy', async () => {
-    const res = await request(srv.url, '/api/docs');
+    const res = await request(fx.srv.url, '/api/docs');
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toMatch(/^text\/html/);
     expect(res.headers['content-security-policy']).toContain("default-src 'none'");

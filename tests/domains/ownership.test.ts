@@ -19,6 +19,7 @@ import { enqueue } from '../../actions-server/src/jobs/queue.ts';
 import { runDueJobs } from '../../actions-server/src/jobs/runner.ts';
 import { updateTenant } from '../../actions-server/src/tenants/service.ts';
 import { runCli } from '../support/cli.ts';
+import { until } from '../support/wait.ts';
 
 let db: TestDb;
 let dns: TestDnsServer;
@@ -37,13 +38,7 @@ async function login(host: string, email: string, password: string): Promise<str
 }
 
 /** Resolution caches are invalidated through NOTIFY: poll briefly for the new state. */
-async function eventually(check: () => Promise<boolean>, ms = 2_000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > until) throw new Error(`condition not met within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const eventually = (check: () => Promise<boolean>) => until('the host to answer as expected', check, { timeout: 2_000 });
 
 const hostStatus = async (host: string) => (await request(srv.url, '/api/health', { host })).status;
 const allowed = async (domain: string) =>

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { classifyHost } from '../../actions-server/src/domains/hosts.ts';
 import { loadConfig } from '../../actions-server/src/core/config.ts';
 import { createTestDb, startTestServer, type TestDb } from '../support/db.ts';
@@ -94,12 +94,9 @@ describe('resolution through the server', () => {
   it('caches an unknown slug negatively, and forgets it as soon as the tenant is created', async () => {
     expect((await health(prod, { host: 'latecomer.saas.test' })).status).toBe(404);
     await makeTenant(db, 'latecomer');
-    const until = Date.now() + 1_000;
-    let status = 0;
-    while (Date.now() < until && status !== 200) {
-      status = (await health(prod, { host: 'latecomer.saas.test' })).status;
-      if (status !== 200) await new Promise((r) => setTimeout(r, 20));
-    }
-    expect(status).toBe(200);
+    await vi.waitFor(async () => expect((await health(prod, { host: 'latecomer.saas.test' })).status).toBe(200), {
+      timeout: 1_000,
+      interval: 20,
+    });
   });
 });

@@ -4,13 +4,13 @@
 // (custom_domain writes, audit_logs reads) and answered 403 FEATURE_NOT_IN_PLAN
 // over REST. Platform admins set plans and overrides (REST, Hasura action, CLI),
 // audited.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDb, startTestServer, type TestDb } from '../support/db.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useTestServer } from '../support/db.ts';
 import { request } from '../support/http.ts';
 import { makeTenant, type MadeTenant } from '../support/factories.ts';
 import { runCli } from '../support/cli.ts';
-import { asRole, sqlState } from '../audit/helpers.ts';
-import type { RunningServer } from '../../actions-server/src/server.ts';
+import { sqlState } from '../audit/helpers.ts';
+import { asPersona } from '../support/personas.ts';
 
 const ACTIONS_SECRET = 'actions-secret-0123456789abcdef';
 const FEATURES = [
@@ -25,8 +25,6 @@ const FEATURES = [
   'sla',
 ];
 
-let db: TestDb;
-let srv: RunningServer;
 let adminToken: string;
 let adminId: string;
 /** On the custom plan (every feature) and on the free plan (made to have none of them). */
@@ -35,38 +33,33 @@ let poor: MadeTenant & { token: string };
 
 const host = (t: MadeTenant) => `${t.tenant.slug}.saas.test`;
 
+const fx = useTestServer({ ACTIONS_SECRET });
 beforeAll(async () => {
-  db = await createTestDb();
-  srv = await startTestServer(db, { ACTIONS_SECRET });
   adminId = (
-    await db.pool.query<{ id: string }>(
+    await fx.db.pool.query<{ id: string }>(
       `insert into public.identities (email, name, is_platform_admin) values ('ops@platform.test', 'Ops', true) returning id`,
     )
   ).rows[0]!.id;
-  adminToken = srv.ctx.tokens.sign({ userId: adminId, tenantId: null, role: 'platform_admin' }).token;
+  adminToken = fx.srv.ctx.tokens.sign({ userId: adminId, tenantId: null, role: 'platform_admin' }).token;
   const withToken = (t: MadeTenant) => ({
     ...t,
-    token: srv.ctx.tokens.sign({ userId: t.ownerId, tenantId: t.tenant.id, role: 'owner' }).token,
+    token: fx.srv.ctx.tokens.sign({ userId: t.ownerId, tenantId: t.tenant.id, role: 'owner' }).token,
   });
-  rich = withToken(await makeTenant(db, 'rich'));
+  rich = withToken(await makeTenant(fx.db, 'rich'));
   // The custom plan (every feature) is arranged by sales: set directly.
-  await db.pool.query(`update public.tenants set plan = 'custom' where id = $1`, [rich.tenant.id]);
-  poor = withToken(await makeTenant(db, 'poor'));
+  await fx.db.pool.query(`update public.tenants set plan = 'custom' where id = $1`, [rich.tenant.id]);
+  poor = withToken(await makeTenant(fx.db, 'poor'));
   // The free plan includes `basic`; for "the plan lacks it" it must include none of them.
-  const res = await request(srv.url, '/api/plans/free/entitlements', {
+  const res = await request(fx.srv.url, '/api/plans/free/entitlements', {
     method: 'PUT',
     token: adminToken,
     body: { features: { basic: false } },
   });
   expect(res.status, res.text).toBe(200);
 });
-afterAll(async () => {
-  await srv?.close();
-  await db?.close();
-});
 
 const setOverrides = async (t: MadeTenant, value: boolean | null) => {
-  const res = await request(srv.url, `/api/tenants/${t.tenant.id}/entitlements`, {
+  const res = await request(fx.srv.url, `/api/tenants/${t.tenant.id}/entitlements`, {
     method: 'PUT',
     token: adminToken,
     body: { features: Object.fromEntries(FEATURES.map((f) => [f, value])) },
@@ -76,16 +69,16 @@ const setOverrides = async (t: MadeTenant, value: boolean | null) => {
 
 /** Every feature as REST, SQL as app and SQL as hasura (a mutation session of the tenant) see it. */
 async function seen(t: MadeTenant & { token: string }): Promise<Record<'rest' | 'app' | 'hasura', Record<string, boolean>>> {
-  const res = await request(srv.url, `/api/tenants/${t.tenant.id}/features`, { host: host(t), token: t.token });
+  const res = await request(fx.srv.url, `/api/tenants/${t.tenant.id}/features`, { host: host(t), token: t.token });
   expect(res.status, res.text).toBe(200);
   const rest = Object.fromEntries(FEATURES.map((f) => [f, res.body.entitlements.features[f] === true]));
   const sql = `select f, public.tenant_has_feature($1, f) as has from unnest($2::text[]) f`;
   const asMap = (rows: { f: string; has: boolean }[]) => Object.fromEntries(rows.map((r) => [r.f, r.has]));
-  const app = await asRole(db.pool, 'app', { 'app.tenant_id': t.tenant.id }, async (c) =>
+  const app = await asPersona(fx.db.pool, { kind: 'app', tenantId: t.tenant.id }, async (c) =>
     asMap((await c.query(sql, [t.tenant.id, FEATURES])).rows),
   );
-  const hasuraUser = JSON.stringify({ 'x-hasura-role': 'owner', 'x-hasura-tenant-id': t.tenant.id, 'x-hasura-user-id': t.ownerId });
-  const hasura = await asRole(db.pool, 'hasura', { 'hasura.user': hasuraUser }, async (c) =>
+  const session = { 'x-hasura-role': 'owner', 'x-hasura-tenant-id': t.tenant.id, 'x-hasura-user-id': t.ownerId };
+  const hasura = await asPersona(fx.db.pool, { kind: 'hasura', session }, async (c) =>
     asMap((await c.query(sql, [t.tenant.id, FEATURES])).rows),
   );
   return { rest, app, hasura };
@@ -93,28 +86,31 @@ async function seen(t: MadeTenant & { token: string }): Promise<Record<'rest' | 
 
 /** Whether the guarded data follows the feature: custom_domain writes and audit_logs reads, every path. */
 async function guarded(t: MadeTenant & { token: string }) {
-  const put = await request(srv.url, `/api/tenants/${t.tenant.id}`, {
+  const put = await request(fx.srv.url, `/api/tenants/${t.tenant.id}`, {
     host: host(t),
     token: t.token,
     method: 'PUT',
     body: { customDomain: `chat.${t.tenant.slug}.example` },
   });
-  if (put.status === 200) await db.pool.query('update public.tenants set custom_domain = null where id = $1', [t.tenant.id]);
+  if (put.status === 200) await fx.db.pool.query('update public.tenants set custom_domain = null where id = $1', [t.tenant.id]);
   const appDomain = await sqlState(
-    asRole(db.pool, 'app', { 'app.tenant_id': t.tenant.id }, (c) =>
+    asPersona(fx.db.pool, { kind: 'app', tenantId: t.tenant.id }, (c) =>
       c.query(`update public.tenants set custom_domain = 'sql.example.org' where id = $1`, [t.tenant.id]),
     ),
   );
-  const audit = await request(srv.url, `/api/tenants/${t.tenant.id}/audit`, { host: host(t), token: t.token });
+  const audit = await request(fx.srv.url, `/api/tenants/${t.tenant.id}/audit`, { host: host(t), token: t.token });
   const count = `select count(*)::int as n from public.tenant_audit_logs where tenant_id = $1`;
-  const appAudit = await asRole(
-    db.pool,
-    'app',
-    { 'app.tenant_id': t.tenant.id },
+  const appAudit = await asPersona(
+    fx.db.pool,
+    { kind: 'app', tenantId: t.tenant.id },
     async (c) => (await c.query(count, [t.tenant.id])).rows[0].n as number,
   );
   // GraphQL reads carry no hasura.user: the permission filter (tenant_id) and the policy decide.
-  const hasuraAudit = await asRole(db.pool, 'hasura', {}, async (c) => (await c.query(count, [t.tenant.id])).rows[0].n as number);
+  const hasuraAudit = await asPersona(
+    fx.db.pool,
+    { kind: 'hasura' },
+    async (c) => (await c.query(count, [t.tenant.id])).rows[0].n as number,
+  );
   return {
     domainRest: put.status === 200 ? 'allowed' : `${put.status} ${put.body.error.code}`,
     domainApp: appDomain === undefined ? 'allowed' : appDomain,
@@ -157,7 +153,7 @@ describe('every feature, every case, every path', () => {
 
 describe('refusals', () => {
   it('name the feature and the plans that include it', async () => {
-    const res = await request(srv.url, `/api/tenants/${poor.tenant.id}`, {
+    const res = await request(fx.srv.url, `/api/tenants/${poor.tenant.id}`, {
       host: host(poor),
       token: poor.token,
       method: 'PUT',
@@ -169,8 +165,8 @@ describe('refusals', () => {
       details: { feature: 'custom_domain', plan: 'free', plans: ['enterprise', 'custom'] },
     });
     // Nothing of the patch was applied.
-    expect((await db.pool.query('select name from public.tenants where id = $1', [poor.tenant.id])).rows[0].name).toBe('poor Inc');
-    const features = await request(srv.url, `/api/tenants/${poor.tenant.id}/features`, { host: host(poor), token: poor.token });
+    expect((await fx.db.pool.query('select name from public.tenants where id = $1', [poor.tenant.id])).rows[0].name).toBe('poor Inc');
+    const features = await request(fx.srv.url, `/api/tenants/${poor.tenant.id}/features`, { host: host(poor), token: poor.token });
     expect(features.body.entitlements.availableIn).toMatchObject({
       custom_domain: ['enterprise', 'custom'],
       audit_logs: ['enterprise', 'custom'],
@@ -180,36 +176,36 @@ describe('refusals', () => {
 
 describe('platform admins', () => {
   it('set plan features and limits over REST, audited; others are refused; bad input is 400 naming the field', async () => {
-    const res = await request(srv.url, '/api/plans/pro/entitlements', {
+    const res = await request(fx.srv.url, '/api/plans/pro/entitlements', {
       method: 'PUT',
       token: adminToken,
       body: { features: { sso: true }, limits: { max_channels: 60 } },
     });
     expect(res.status, res.text).toBe(200);
     expect(res.body.plan).toMatchObject({ plan: 'pro', features: { sso: true }, limits: { max_channels: 60 } });
-    const audit = await db.pool.query(
+    const audit = await fx.db.pool.query(
       `select actor_kind, actor_id, new_values from public.platform_audit_logs where entity_id = 'pro' order by id`,
     );
     expect(audit.rows.at(-1)).toMatchObject({ actor_kind: 'user', actor_id: adminId, new_values: { max_channels: 60 } });
 
     expect(
-      (await request(srv.url, '/api/plans/pro/entitlements', { method: 'PUT', token: rich.token, body: { features: { sso: false } } }))
+      (await request(fx.srv.url, '/api/plans/pro/entitlements', { method: 'PUT', token: rich.token, body: { features: { sso: false } } }))
         .status,
     ).toBe(403);
-    const bad = await request(srv.url, '/api/plans/pro/entitlements', {
+    const bad = await request(fx.srv.url, '/api/plans/pro/entitlements', {
       method: 'PUT',
       token: adminToken,
       body: { limits: { max_channels: 'lots' } },
     });
     expect([bad.status, bad.body.error.message]).toEqual([400, expect.stringContaining('limits.max_channels')]);
     expect(
-      (await request(srv.url, '/api/plans/gold/entitlements', { method: 'PUT', token: adminToken, body: { features: { sso: true } } }))
+      (await request(fx.srv.url, '/api/plans/gold/entitlements', { method: 'PUT', token: adminToken, body: { features: { sso: true } } }))
         .status,
     ).toBe(404);
   });
 
   it("set a tenant's overrides through the Hasura action and the CLI, audited in its trail", { timeout: 180_000 }, async () => {
-    const act = await request(srv.url, '/hasura/actions', {
+    const act = await request(fx.srv.url, '/hasura/actions', {
       headers: { 'X-Actions-Secret': ACTIONS_SECRET },
       body: {
         action: { name: 'setTenantEntitlements' },
@@ -219,7 +215,7 @@ describe('platform admins', () => {
     });
     expect(act.status, act.text).toBe(200);
     expect(act.body).toMatchObject({ features: { analytics: true }, limits: { max_users: 25 }, overrides: { limits: { max_users: 25 } } });
-    const refused = await request(srv.url, '/hasura/actions', {
+    const refused = await request(fx.srv.url, '/hasura/actions', {
       headers: { 'X-Actions-Secret': ACTIONS_SECRET },
       body: {
         action: { name: 'setTenantEntitlements' },
@@ -229,12 +225,12 @@ describe('platform admins', () => {
     });
     expect(refused.body).toMatchObject({ extensions: { code: 'FORBIDDEN' } });
 
-    const cli = await runCli(db, ['entitlements', 'tenant', 'poor', '--feature', 'analytics=default', '--limit', 'max_users=default']);
+    const cli = await runCli(fx.db, ['entitlements', 'tenant', 'poor', '--feature', 'analytics=default', '--limit', 'max_users=default']);
     expect(cli.code, cli.stderr).toBe(0);
     expect(JSON.parse(cli.stdout)).toMatchObject({ overrides: { features: {}, limits: {} }, limits: { max_users: 10 } });
-    expect((await runCli(db, ['entitlements', 'tenant', 'poor', '--feature', 'analytics=maybe'])).code).toBe(2);
+    expect((await runCli(fx.db, ['entitlements', 'tenant', 'poor', '--feature', 'analytics=maybe'])).code).toBe(2);
 
-    const trail = await db.pool.query(
+    const trail = await fx.db.pool.query(
       `select actor_kind, actor_id from public.tenant_audit_logs where tenant_id = $1 and entity_type = 'settings' order by seq`,
       [poor.tenant.id],
     );

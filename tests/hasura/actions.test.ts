@@ -1,11 +1,10 @@
 // POST /hasura/actions with the payloads Hasura sends (hasura/README.md §1): the
 // example from the contract verbatim, and the same shape for each of our
 // actions. Identity comes from session_variables only.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDb, startTestServer, type TestDb } from '../support/db.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useTestServer } from '../support/db.ts';
 import { request } from '../support/http.ts';
 import { makeTenant, OWNER_PASSWORD, type MadeTenant } from '../support/factories.ts';
-import type { RunningServer } from '../../actions-server/src/server.ts';
 
 const SECRET = 'actions-secret-0123456789abcdef';
 
@@ -15,29 +14,25 @@ const CONTRACT_EXAMPLE = `{"action":{"name":"UserLogin"},
  "session_variables":{"x-hasura-user-id":"423","x-hasura-role":"user"},
  "request_query":"mutation {\\n  UserLogin (username: \\"jake\\", password: \\"secretpassword\\") {...}\\n}\\n"}`;
 
-let db: TestDb;
-let srv: RunningServer;
 let a: MadeTenant;
 let b: MadeTenant;
 let memberId: string;
 let platformAdminId: string;
 
+const fx = useTestServer({ ACTIONS_SECRET: SECRET });
 beforeAll(async () => {
-  db = await createTestDb();
-  srv = await startTestServer(db, { ACTIONS_SECRET: SECRET });
-  a = await makeTenant(db, 'alpha');
-  b = await makeTenant(db, 'bravo');
-  const ids = await db.pool.query<{ id: string; email: string }>(
+  a = await makeTenant(fx.db, 'alpha');
+  b = await makeTenant(fx.db, 'bravo');
+  const ids = await fx.db.pool.query<{ id: string; email: string }>(
     `insert into public.identities (email, name, is_platform_admin)
      values ('member@alpha.example.com', 'Member', false), ('ops@platform.example.com', 'Ops', true) returning id, email`,
   );
   memberId = ids.rows.find((r) => r.email.startsWith('member'))!.id;
   platformAdminId = ids.rows.find((r) => r.email.startsWith('ops'))!.id;
-  await db.pool.query(`insert into public.memberships (tenant_id, identity_id, role) values ($1, $2, 'member')`, [a.tenant.id, memberId]);
-});
-afterAll(async () => {
-  await srv?.close();
-  await db?.close();
+  await fx.db.pool.query(`insert into public.memberships (tenant_id, identity_id, role) values ($1, $2, 'member')`, [
+    a.tenant.id,
+    memberId,
+  ]);
 });
 
 interface ActionReply {
@@ -47,7 +42,7 @@ interface ActionReply {
 }
 
 function call(raw: string, headers: Record<string, string> = { 'X-Actions-Secret': SECRET }) {
-  return request<ActionReply>(srv.url, '/hasura/actions', { rawBody: raw, headers });
+  return request<ActionReply>(fx.srv.url, '/hasura/actions', { rawBody: raw, headers });
 }
 
 /** The contract's payload with our action, arguments and session. */
@@ -84,8 +79,8 @@ describe('the dispatcher', () => {
   });
 
   it('is off (503 in the one error shape, as documented) while ACTIONS_SECRET is not configured', async () => {
-    const saved = srv.ctx.env.ACTIONS_SECRET;
-    srv.ctx.env.ACTIONS_SECRET = undefined;
+    const saved = fx.srv.ctx.env.ACTIONS_SECRET;
+    fx.srv.ctx.env.ACTIONS_SECRET = undefined;
     try {
       const res = await call(payload('login', {}, sessionOf('anonymous')), {});
       expect(res.status).toBe(503);
@@ -93,7 +88,7 @@ describe('the dispatcher', () => {
         error: { code: 'SERVICE_UNAVAILABLE', message: 'ACTIONS_SECRET is not configured on the actions server' },
       });
     } finally {
-      srv.ctx.env.ACTIONS_SECRET = saved;
+      fx.srv.ctx.env.ACTIONS_SECRET = saved;
     }
   });
 
@@ -122,9 +117,9 @@ describe('createTenant', () => {
     const res = await call(payload('createTenant', input('delta'), sessionOf('anonymous')));
     expect(res.status, res.text).toBe(200);
     expect(res.body).toMatchObject({ tenant: { slug: 'delta', status: 'active', plan: 'free', isolation: 'schema' }, expiresIn: 600 });
-    const verified = srv.ctx.tokens.verify(res.body['token'] as string);
+    const verified = fx.srv.ctx.tokens.verify(res.body['token'] as string);
     expect(verified).toMatchObject({ userId: res.body['ownerId'], role: 'owner', tenantId: (res.body['tenant'] as { id: string }).id });
-    expect((await db.pool.query(`select 1 from pg_namespace where nspname = 'tenant_delta'`)).rowCount).toBe(1);
+    expect((await fx.db.pool.query(`select 1 from pg_namespace where nspname = 'tenant_delta'`)).rowCount).toBe(1);
   });
 
   it('answers bad input and a taken slug through the error catalogue', async () => {
@@ -158,7 +153,7 @@ describe('login', () => {
     const res = await call(payload('login', { email: a.ownerEmail, password: OWNER_PASSWORD }, sessionOf('anonymous', a)));
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ role: 'owner', userId: a.ownerId, tenantId: a.tenant.id, tenantSlug: 'alpha' });
-    expect(srv.ctx.tokens.verify(res.body['token'] as string).tenantId).toBe(a.tenant.id);
+    expect(fx.srv.ctx.tokens.verify(res.body['token'] as string).tenantId).toBe(a.tenant.id);
   });
 
   it("refuses a wrong password and another tenant's owner", async () => {
@@ -177,7 +172,7 @@ describe('updateTenant', () => {
     const res = await call(payload('updateTenant', rename('Alpha Renamed'), sessionOf('owner', a, a.ownerId)));
     expect(res.status, res.text).toBe(200);
     expect(res.body['tenant']).toMatchObject({ id: a.tenant.id, name: 'Alpha Renamed' });
-    expect((await db.pool.query('select name from public.tenants where id = $1', [a.tenant.id])).rows[0].name).toBe('Alpha Renamed');
+    expect((await fx.db.pool.query('select name from public.tenants where id = $1', [a.tenant.id])).rows[0].name).toBe('Alpha Renamed');
   });
 
   it('takes identity from session_variables only, never from client headers', async () => {
@@ -189,7 +184,7 @@ describe('updateTenant', () => {
     });
     expect(res.status).toBe(403);
     expect(res.body.extensions?.code).toBe('FORBIDDEN');
-    expect((await db.pool.query('select name from public.tenants where id = $1', [a.tenant.id])).rows[0].name).not.toBe('Hijacked');
+    expect((await fx.db.pool.query('select name from public.tenants where id = $1', [a.tenant.id])).rows[0].name).not.toBe('Hijacked');
   });
 
   it("refuses a session whose tenant is not the user's, and Hasura's own admin role", async () => {

@@ -2,16 +2,13 @@
 // answered 200 with the session or 401. Tokens, hosts, memberships and
 // statuses are real; only the request is built by hand, the way Hasura sends it.
 import jwt from 'jsonwebtoken';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createTestDb, startTestServer, TEST_JWT_SECRET, type TestDb } from '../support/db.ts';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { startTestServer, TEST_JWT_SECRET, useTestServer } from '../support/db.ts';
 import { request } from '../support/http.ts';
 import { makeTenant, type MadeTenant } from '../support/factories.ts';
-import type { RunningServer } from '../../actions-server/src/server.ts';
 import { CLAIMS_NAMESPACE, type TokenRole } from '../../actions-server/src/auth/tokens.ts';
 import { changeStatus } from '../../actions-server/src/tenants/service.ts';
 
-let db: TestDb;
-let srv: RunningServer;
 let a: MadeTenant;
 let b: MadeTenant;
 let memberId: string;
@@ -22,38 +19,33 @@ const hostOf = (t: MadeTenant) => `${t.tenant.slug}.saas.test`;
 
 async function identity(email: string, platformAdmin = false): Promise<string> {
   return (
-    await db.pool.query<{ id: string }>('insert into public.identities (email, name, is_platform_admin) values ($1, $1, $2) returning id', [
-      email,
-      platformAdmin,
-    ])
+    await fx.db.pool.query<{ id: string }>(
+      'insert into public.identities (email, name, is_platform_admin) values ($1, $1, $2) returning id',
+      [email, platformAdmin],
+    )
   ).rows[0]!.id;
 }
 
+const fx = useTestServer({ RATE_LIMIT_ENABLED: 'false' });
 beforeAll(async () => {
-  db = await createTestDb();
   // Rate limits have their own server below; here they would trip over this file's many requests.
-  srv = await startTestServer(db, { RATE_LIMIT_ENABLED: 'false' });
-  a = await makeTenant(db, 'alpha');
-  b = await makeTenant(db, 'bravo');
+  a = await makeTenant(fx.db, 'alpha');
+  b = await makeTenant(fx.db, 'bravo');
   memberId = await identity('member@alpha.example.com');
   adminId = await identity('admin@alpha.example.com');
   platformAdminId = await identity('ops@platform.example.com', true);
-  await db.pool.query(`insert into public.memberships (tenant_id, identity_id, role) values ($1, $2, 'member'), ($1, $3, 'admin')`, [
+  await fx.db.pool.query(`insert into public.memberships (tenant_id, identity_id, role) values ($1, $2, 'member'), ($1, $3, 'admin')`, [
     a.tenant.id,
     memberId,
     adminId,
   ]);
 });
-afterAll(async () => {
-  await srv?.close();
-  await db?.close();
-});
 
-const token = (userId: string, tenantId: string | null, role: TokenRole) => srv.ctx.tokens.sign({ userId, tenantId, role }).token;
+const token = (userId: string, tenantId: string | null, role: TokenRole) => fx.srv.ctx.tokens.sign({ userId, tenantId, role }).token;
 
 /** What Hasura POSTs: every client header, names as the client wrote them. */
 function hook(headers: Record<string, string>, body?: unknown) {
-  return request<Record<string, string> & { error?: { code: string } }>(srv.url, '/hasura/auth', {
+  return request<Record<string, string> & { error?: { code: string } }>(fx.srv.url, '/hasura/auth', {
     body: body ?? { headers, request: { query: 'query { tenants { name } }', variables: {}, operationName: null } },
   });
 }
@@ -93,7 +85,7 @@ describe('a valid token on its own tenant host', () => {
         },
       },
       TEST_JWT_SECRET,
-      { algorithm: 'HS256', subject: a.ownerId, issuer: srv.ctx.env.JWT_ISSUER, audience: srv.ctx.env.JWT_AUDIENCE, expiresIn: 20 },
+      { algorithm: 'HS256', subject: a.ownerId, issuer: fx.srv.ctx.env.JWT_ISSUER, audience: fx.srv.ctx.env.JWT_AUDIENCE, expiresIn: 20 },
     );
     const res = await hook({ host: hostOf(a), ...bearer(short) });
     expect(res.status).toBe(200);
@@ -116,8 +108,8 @@ describe('refusals are 401', () => {
     jwt.sign(claims(a.ownerId, a.tenant.id), secret, {
       algorithm: 'HS256',
       subject: a.ownerId,
-      issuer: srv.ctx.env.JWT_ISSUER,
-      audience: srv.ctx.env.JWT_AUDIENCE,
+      issuer: fx.srv.ctx.env.JWT_ISSUER,
+      audience: fx.srv.ctx.env.JWT_AUDIENCE,
       expiresIn: 600,
       ...opts,
     });
@@ -145,8 +137,8 @@ describe('refusals are 401', () => {
         return `${enc({ alg: 'none', typ: 'JWT' })}.${enc({
           ...claims(a.ownerId, a.tenant.id),
           sub: a.ownerId,
-          iss: srv.ctx.env.JWT_ISSUER,
-          aud: srv.ctx.env.JWT_AUDIENCE,
+          iss: fx.srv.ctx.env.JWT_ISSUER,
+          aud: fx.srv.ctx.env.JWT_AUDIENCE,
           iat: now,
           exp: now + 600,
         })}.`;
@@ -172,11 +164,11 @@ describe('refusals are 401', () => {
   });
 
   it('refuses everyone on a suspended tenant, anonymous included', async () => {
-    const c = await makeTenant(db, 'charlie');
+    const c = await makeTenant(fx.db, 'charlie');
     const owner = token(c.ownerId, c.tenant.id, 'owner');
     expect((await hook({ host: hostOf(c), ...bearer(owner) })).status).toBe(200);
-    await changeStatus(db.pool, c.tenant.id, 'suspend');
-    srv.ctx.resolver.invalidate({ id: c.tenant.id, slugs: [c.tenant.slug] }); // what the NOTIFY listener does, without waiting for it
+    await changeStatus(fx.db.pool, c.tenant.id, 'suspend');
+    fx.srv.ctx.resolver.invalidate({ id: c.tenant.id, slugs: [c.tenant.slug] }); // what the NOTIFY listener does, without waiting for it
     for (const headers of [{ host: hostOf(c), ...bearer(owner) }, { host: hostOf(c) }]) {
       const res = await hook(headers);
       expect(res.status).toBe(401);
@@ -201,11 +193,14 @@ describe('X-Hasura-Role may only lower the role', () => {
 
   it('caps a token by the current membership, and refuses a former member', async () => {
     const demoted = await identity('demoted@alpha.example.com');
-    await db.pool.query(`insert into public.memberships (tenant_id, identity_id, role) values ($1, $2, 'member')`, [a.tenant.id, demoted]);
+    await fx.db.pool.query(`insert into public.memberships (tenant_id, identity_id, role) values ($1, $2, 'member')`, [
+      a.tenant.id,
+      demoted,
+    ]);
     const ownerToken = token(demoted, a.tenant.id, 'owner'); // issued before a demotion, say
     expect((await hook({ host: hostOf(a), ...bearer(ownerToken) })).body['X-Hasura-Role']).toBe('member');
     expect((await hook({ host: hostOf(a), ...bearer(ownerToken), 'X-Hasura-Role': 'owner' })).status).toBe(401);
-    await db.pool.query('delete from public.memberships where identity_id = $1', [demoted]);
+    await fx.db.pool.query('delete from public.memberships where identity_id = $1', [demoted]);
     expect((await hook({ host: hostOf(a), ...bearer(ownerToken) })).status).toBe(401);
   });
 });
@@ -228,22 +223,22 @@ describe('anonymous and platform sessions', () => {
     const res = await hook({ host: 'saas.test', ...bearer(t) });
     expect(res.body).toMatchObject({ 'X-Hasura-Role': 'platform_admin', 'X-Hasura-User-Id': platformAdminId });
     expect(res.body['X-Hasura-Tenant-Id']).toBeUndefined();
-    await db.pool.query('update public.identities set is_platform_admin = false where id = $1', [platformAdminId]);
+    await fx.db.pool.query('update public.identities set is_platform_admin = false where id = $1', [platformAdminId]);
     // A change made in SQL reaches the access cache by NOTIFY: refused within the second access may last.
     await vi.waitFor(async () => expect((await hook({ host: 'saas.test', ...bearer(t) })).status).toBe(401), {
       timeout: 1000,
       interval: 50,
     });
-    await db.pool.query('update public.identities set is_platform_admin = true where id = $1', [platformAdminId]);
+    await fx.db.pool.query('update public.identities set is_platform_admin = true where id = $1', [platformAdminId]);
   });
 });
 
 describe('rate limit and API-call count', () => {
   it("applies the plan's per-minute limit and counts admitted calls, per tenant", async () => {
-    const limited = await startTestServer(db, { RATE_LIMIT_KEY_PREFIX: `hook-${db.name}:` });
+    const limited = await startTestServer(fx.db, { RATE_LIMIT_KEY_PREFIX: `hook-${fx.db.name}:` });
     try {
-      const d = await makeTenant(db, 'delta'); // free plan: 60 requests a minute
-      const e = await makeTenant(db, 'echo');
+      const d = await makeTenant(fx.db, 'delta'); // free plan: 60 requests a minute
+      const e = await makeTenant(fx.db, 'echo');
       const call = (t: MadeTenant) =>
         request<Record<string, string> & { error?: { code: string } }>(limited.url, '/hasura/auth', {
           body: {
@@ -261,7 +256,7 @@ describe('rate limit and API-call count', () => {
       expect((await call(e)).status).toBe(200);
 
       await limited.ctx.usage.flush();
-      const counted = await db.pool.query<{ tenant_id: string; calls: string }>(
+      const counted = await fx.db.pool.query<{ tenant_id: string; calls: string }>(
         `select tenant_id, sum(calls)::text as calls from public.tenant_api_calls
           where tenant_id = any($1) and endpoint = 'graphql' group by tenant_id`,
         [[d.tenant.id, e.tenant.id]],

@@ -3,11 +3,10 @@
 // Periodic work is the job runner's (tests/jobs/periodic.test.ts): the cron
 // trigger endpoint is gone.
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDb, startTestServer, type TestDb } from '../support/db.ts';
+import { describe, expect, it } from 'vitest';
+import { useTestServer } from '../support/db.ts';
 import { request } from '../support/http.ts';
 import { makeTenant } from '../support/factories.ts';
-import type { RunningServer } from '../../actions-server/src/server.ts';
 
 const SECRET = 'events-secret-0123456789abcdef';
 const headers = { 'X-Hasura-Event-Secret': SECRET };
@@ -21,17 +20,7 @@ const CONTRACT_EVENT = `{"id":"85558393-c75d-4d2f-9c15-e80591b83894","created_at
    "session_variables":{"x-hasura-role":"user","x-hasura-user-id":"1"},
    "trace_context":{"trace_id":"<hex>","span_id":"<hex>"}}}`;
 
-let db: TestDb;
-let srv: RunningServer;
-
-beforeAll(async () => {
-  db = await createTestDb();
-  srv = await startTestServer(db, { EVENTS_SECRET: SECRET });
-});
-afterAll(async () => {
-  await srv?.close();
-  await db?.close();
-});
+const fx = useTestServer({ EVENTS_SECRET: SECRET });
 
 interface Delivery {
   status?: string;
@@ -39,7 +28,7 @@ interface Delivery {
   error?: { code: string };
 }
 const post = (path: string, body: unknown, h: Record<string, string> = headers) =>
-  request<Delivery>(srv.url, path, typeof body === 'string' ? { rawBody: body, headers: h } : { body, headers: h });
+  request<Delivery>(fx.srv.url, path, typeof body === 'string' ? { rawBody: body, headers: h } : { body, headers: h });
 
 /** Hasura's event trigger body, as the contract fixture has it. */
 type EventBody = Record<string, unknown> & { id: string; event: Record<string, unknown> };
@@ -54,7 +43,7 @@ const statusEvent = (tenantId: string) => {
   return event;
 };
 const receipts = async (id: string) =>
-  (await db.pool.query('select kind, name from public.hasura_event_receipts where event_id = $1', [id])).rows;
+  (await fx.db.pool.query('select kind, name from public.hasura_event_receipts where event_id = $1', [id])).rows;
 
 describe('authentication', () => {
   it('requires the shared secret header', async () => {
@@ -69,12 +58,12 @@ describe('authentication', () => {
   });
 
   it('is off (503) while EVENTS_SECRET is not configured', async () => {
-    const saved = srv.ctx.env.EVENTS_SECRET;
-    srv.ctx.env.EVENTS_SECRET = undefined;
+    const saved = fx.srv.ctx.env.EVENTS_SECRET;
+    fx.srv.ctx.env.EVENTS_SECRET = undefined;
     try {
       expect((await post('/hasura/events/tenant_status_changed', statusEvent(randomUUID()), {})).status).toBe(503);
     } finally {
-      srv.ctx.env.EVENTS_SECRET = saved;
+      fx.srv.ctx.env.EVENTS_SECRET = saved;
     }
   });
 });
@@ -88,13 +77,13 @@ describe('event triggers', () => {
   });
 
   it('tenant_status_changed drops the cached tenant once; a redelivery is a no-op', async () => {
-    const t = await makeTenant(db, 'cached');
+    const t = await makeTenant(fx.db, 'cached');
     // Without the LISTEN connection the cache would go stale: the event is the fallback path.
-    await srv.ctx.resolver.stop();
+    await fx.srv.ctx.resolver.stop();
     try {
-      expect((await srv.ctx.resolver.bySlug('cached'))?.status).toBe('active');
-      await db.pool.query(`update public.tenants set status = 'suspended', suspended_at = now() where id = $1`, [t.tenant.id]);
-      expect((await srv.ctx.resolver.bySlug('cached'))?.status).toBe('active');
+      expect((await fx.srv.ctx.resolver.bySlug('cached'))?.status).toBe('active');
+      await fx.db.pool.query(`update public.tenants set status = 'suspended', suspended_at = now() where id = $1`, [t.tenant.id]);
+      expect((await fx.srv.ctx.resolver.bySlug('cached'))?.status).toBe('active');
 
       const event = JSON.parse(CONTRACT_EVENT) as EventBody;
       event.id = randomUUID();
@@ -112,13 +101,13 @@ describe('event triggers', () => {
       const first = await post('/hasura/events/tenant_status_changed', event);
       expect(first.status).toBe(200);
       expect(first.body).toEqual({ status: 'processed', result: { tenantId: t.tenant.id } });
-      expect((await srv.ctx.resolver.bySlug('cached'))?.status).toBe('suspended');
+      expect((await fx.srv.ctx.resolver.bySlug('cached'))?.status).toBe('suspended');
 
       const again = await post('/hasura/events/tenant_status_changed', { ...event, delivery_info: { current_retry: 1, max_retries: 3 } });
       expect(again.body).toEqual({ status: 'duplicate' });
       expect(await receipts(event.id)).toEqual([{ kind: 'event', name: 'tenant_status_changed' }]);
     } finally {
-      await srv.ctx.resolver.start();
+      await fx.srv.ctx.resolver.start();
     }
   });
 

@@ -24,9 +24,9 @@ import {
 import { hasuraSettings } from '../../actions-server/src/hasura/settings.ts';
 import { withTransaction } from '../../actions-server/src/db/tx.ts';
 import { filteredSelect, type Relationship } from './boolexp-sql.ts';
+import { enterPersona } from '../support/personas.ts';
 
 const SECRET = 'exposure-admin-secret';
-const ident = (s: string) => pg.Client.prototype.escapeIdentifier(s);
 
 let db: TestDb;
 let hasura: HasuraDouble;
@@ -332,7 +332,7 @@ it('gives the tenant role read access to its marker view', async () => {
     tenant,
   );
   const seen = await withTransaction(db.pool, async (c) => {
-    await c.query(`set local role ${ident(tenant.db_role!)}`);
+    await enterPersona(c, { kind: 'tenant', dbRole: tenant.db_role! });
     return (await c.query(`select id from tenant_marker.${MARKER_VIEW}`)).rows;
   });
   expect(seen).toEqual([{ id: tenant.id }]);

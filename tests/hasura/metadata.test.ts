@@ -16,6 +16,7 @@ import { makeTenant, type MadeTenant } from '../support/factories.ts';
 import { ACTION_NAMES } from '../../actions-server/src/hasura/actions.ts';
 import { withTransaction } from '../../actions-server/src/db/tx.ts';
 import { filteredSelect, type Relationship } from './boolexp-sql.ts';
+import { enterPersona } from '../support/personas.ts';
 
 const METADATA_DIR = fileURLToPath(new URL('../../hasura/metadata', import.meta.url));
 const KINDS = ['select', 'insert', 'update', 'delete'] as const;
@@ -283,7 +284,7 @@ describe('hasura/metadata against the migrated database', () => {
   async function countAsHasura(t: TableEntry, filter: unknown, session: Record<string, string>): Promise<number> {
     const { sql, params } = filteredSelect(t.table, filter, { session, relationships: await relationshipsOf(t) });
     return withTransaction(db.pool, async (c) => {
-      await c.query('set local role hasura');
+      await enterPersona(c, { kind: 'hasura' });
       expect((await c.query(`select current_setting('hasura.user', true) as s`)).rows[0].s ?? '').toBe('');
       return (await c.query<{ n: number }>(sql, params)).rows[0]!.n;
     });

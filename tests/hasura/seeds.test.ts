@@ -2,32 +2,22 @@
 // demo owner who can actually sign in (and reach GraphQL through the webhook).
 import { readdir, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createTestDb, startTestServer, type TestDb } from '../support/db.ts';
+import { expect, it } from 'vitest';
+import { useTestServer } from '../support/db.ts';
 import { request } from '../support/http.ts';
-import type { RunningServer } from '../../actions-server/src/server.ts';
 
 const SEEDS = fileURLToPath(new URL('../../hasura/seeds/default/', import.meta.url));
 
-let db: TestDb;
-let srv: RunningServer;
-beforeAll(async () => {
-  db = await createTestDb();
-  srv = await startTestServer(db);
-});
-afterAll(async () => {
-  await srv?.close();
-  await db?.close();
-});
+const fx = useTestServer();
 
 async function applySeeds(): Promise<void> {
   for (const file of (await readdir(SEEDS)).filter((f) => f.endsWith('.sql')).sort()) {
-    await db.pool.query(await readFile(`${SEEDS}${file}`, 'utf8'));
+    await fx.db.pool.query(await readFile(`${SEEDS}${file}`, 'utf8'));
   }
 }
 const snapshot = async () =>
   (
-    await db.pool.query(
+    await fx.db.pool.query(
       `select t.slug, t.isolation, i.email, m.role, (select count(*)::int from public.tenant_settings s where s.tenant_id = t.id) as settings
          from public.tenants t join public.memberships m on m.tenant_id = t.id join public.identities i on i.id = m.identity_id`,
     )
@@ -41,17 +31,17 @@ it('applies twice to the same result', async () => {
   expect(once).toEqual([{ slug: 'demo', isolation: 'pooled', email: 'demo@example.com', role: 'owner', settings: 1 }]);
   // Its owner is its first member in the pooled tables, once.
   expect(
-    (await db.pool.query(`select email from pooled.members m join public.tenants t on t.id = m.tenant_id where t.slug = 'demo'`)).rows,
+    (await fx.db.pool.query(`select email from pooled.members m join public.tenants t on t.id = m.tenant_id where t.slug = 'demo'`)).rows,
   ).toEqual([{ email: 'demo@example.com' }]);
 });
 
 it('gives a demo owner who signs in on demo.<base domain> and gets a GraphQL session', async () => {
-  const login = await request(srv.url, '/api/auth/login', {
+  const login = await request(fx.srv.url, '/api/auth/login', {
     host: 'demo.saas.test',
     body: { email: 'demo@example.com', password: 'demo-password' },
   });
   expect(login.status, login.text).toBe(200);
-  const hook = await request(srv.url, '/hasura/auth', {
+  const hook = await request(fx.srv.url, '/hasura/auth', {
     body: { headers: { host: 'demo.saas.test', authorization: `Bearer ${login.body.token}` } },
   });
   expect(hook.status).toBe(200);

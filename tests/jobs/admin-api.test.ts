@@ -1,19 +1,16 @@
 // The job queue over REST for platform administrators (GET /api/jobs, retry,
 // discard) and the CLI's discard: a job that failed keeps its last error, a
 // retry runs it again with fresh attempts, a discard drops it unrun.
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { beforeAll, expect, test } from 'vitest';
 import { z } from 'zod';
-import { createTestDb, startTestServer, type TestDb } from '../support/db.ts';
+import { useTestServer } from '../support/db.ts';
 import { request } from '../support/http.ts';
 import { runCli } from '../support/cli.ts';
 import { makePlatformAdmin, makeTenant, OWNER_PASSWORD } from '../support/factories.ts';
-import type { RunningServer } from '../../actions-server/src/server.ts';
 import { enqueue } from '../../actions-server/src/jobs/queue.ts';
 import { runDueJobs } from '../../actions-server/src/jobs/runner.ts';
 import { defineJob } from '../../actions-server/src/jobs/types.ts';
 
-let db: TestDb;
-let srv: RunningServer;
 let adminToken: string;
 let ownerToken: string;
 let healthy = false;
@@ -29,30 +26,25 @@ const flaky = defineJob({
 });
 
 async function login(host: string, email: string, password: string): Promise<string> {
-  const res = await request(srv.url, '/api/auth/login', { host, body: { email, password } });
+  const res = await request(fx.srv.url, '/api/auth/login', { host, body: { email, password } });
   expect(res.status, res.text).toBe(200);
   return res.body.token;
 }
-const asAdmin = (path: string, method = 'GET') => request(srv.url, path, { host: 'saas.test', token: adminToken, method });
+const asAdmin = (path: string, method = 'GET') => request(fx.srv.url, path, { host: 'saas.test', token: adminToken, method });
 
+const fx = useTestServer();
 beforeAll(async () => {
-  db = await createTestDb();
-  srv = await startTestServer(db);
-  const ops = await makePlatformAdmin(db);
+  const ops = await makePlatformAdmin(fx.db);
   adminToken = await login('saas.test', ops.email, ops.password);
-  const acme = await makeTenant(db, 'jobsco', { isolation: 'pooled' });
+  const acme = await makeTenant(fx.db, 'jobsco', { isolation: 'pooled' });
   ownerToken = await login('jobsco.saas.test', acme.ownerEmail, OWNER_PASSWORD);
-});
-afterAll(async () => {
-  await srv?.close();
-  await db?.close();
 });
 
 test('failed jobs are listed with their first error line; retry runs one again, discard drops one; others are refused', async () => {
-  const retried = await enqueue(db.pool, 'test.flaky', { value: 'retried' }, { maxAttempts: 1 });
-  const dropped = await enqueue(db.pool, 'test.flaky', { value: 'dropped' }, { maxAttempts: 1 });
-  const waiting = await enqueue(db.pool, 'test.flaky', { value: 'later' }, { runAt: new Date(Date.now() + 3_600_000) });
-  await runDueJobs(srv.ctx, [flaky]);
+  const retried = await enqueue(fx.db.pool, 'test.flaky', { value: 'retried' }, { maxAttempts: 1 });
+  const dropped = await enqueue(fx.db.pool, 'test.flaky', { value: 'dropped' }, { maxAttempts: 1 });
+  const waiting = await enqueue(fx.db.pool, 'test.flaky', { value: 'later' }, { runAt: new Date(Date.now() + 3_600_000) });
+  await runDueJobs(fx.srv.ctx, [flaky]);
 
   const failed = await asAdmin('/api/jobs?failed=true');
   expect(failed.status, failed.text).toBe(200);
@@ -77,7 +69,7 @@ test('failed jobs are listed with their first error line; retry runs one again, 
   expect(retry.body.job).toMatchObject({ id: retried, attempts: 0, state: 'retrying' });
   const discard = await asAdmin(`/api/jobs/${dropped}`, 'DELETE');
   expect(discard.status, discard.text).toBe(204);
-  await runDueJobs(srv.ctx, [flaky]);
+  await runDueJobs(fx.srv.ctx, [flaky]);
   expect(ran).toEqual(['retried']);
   expect((await asAdmin('/api/jobs?failed=true')).body.jobs).toEqual([]);
 
@@ -91,13 +83,13 @@ test('failed jobs are listed with their first error line; retry runs one again, 
   expect((await asAdmin('/api/jobs?failed=maybe')).status).toBe(400);
   expect((await asAdmin('/api/jobs?limit=0')).status).toBe(400);
 
-  const owner = await request(srv.url, '/api/jobs', { host: 'jobsco.saas.test', token: ownerToken });
+  const owner = await request(fx.srv.url, '/api/jobs', { host: 'jobsco.saas.test', token: ownerToken });
   expect(owner.status).toBe(403);
-  expect((await request(srv.url, `/api/jobs/${waiting}`, { host: 'saas.test', method: 'DELETE' })).status).toBe(401);
+  expect((await request(fx.srv.url, `/api/jobs/${waiting}`, { host: 'saas.test', method: 'DELETE' })).status).toBe(401);
 
   // The CLI drops a job the same way.
-  const cli = await runCli(db, ['jobs', 'discard', waiting]);
+  const cli = await runCli(fx.db, ['jobs', 'discard', waiting]);
   expect(cli.code, cli.stderr).toBe(0);
   expect((await asAdmin('/api/jobs')).body.jobs).toEqual([]);
-  expect((await runCli(db, ['jobs', 'discard', waiting])).code).toBe(2);
+  expect((await runCli(fx.db, ['jobs', 'discard', waiting])).code).toBe(2);
 });

@@ -1,15 +1,12 @@
 // The job runner on a real database: jobs enqueued in a transaction exist only
 // if it commits, and runDueJobs runs what is due without waiting on a schedule.
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
 import { z } from 'zod';
-import { createTestDb, startTestServer, type TestDb } from '../support/db.ts';
-import type { RunningServer } from '../../actions-server/src/server.ts';
+import { useTestServer } from '../support/db.ts';
 import { enqueue } from '../../actions-server/src/jobs/queue.ts';
 import { runDueJobs } from '../../actions-server/src/jobs/runner.ts';
 import { defineJob } from '../../actions-server/src/jobs/types.ts';
 
-let db: TestDb;
-let server: RunningServer;
 const seen: string[] = [];
 const record = defineJob({
   name: 'test.record',
@@ -20,17 +17,10 @@ const record = defineJob({
   },
 });
 
-beforeAll(async () => {
-  db = await createTestDb();
-  server = await startTestServer(db);
-});
-afterAll(async () => {
-  await server?.close();
-  await db?.close();
-});
+const fx = useTestServer();
 
 test('a job enqueued in a rolled-back transaction never runs; a committed one runs once', async () => {
-  const client = await db.pool.connect();
+  const client = await fx.db.pool.connect();
   try {
     await client.query('begin');
     await enqueue(client, 'test.record', { value: 'rolled-back' });
@@ -41,15 +31,15 @@ test('a job enqueued in a rolled-back transaction never runs; a committed one ru
   } finally {
     client.release();
   }
-  await runDueJobs(server.ctx, [record]);
-  await runDueJobs(server.ctx, [record]);
+  await runDueJobs(fx.srv.ctx, [record]);
+  await runDueJobs(fx.srv.ctx, [record]);
   expect(seen).toEqual(['committed']);
 });
 
 test('a job key keeps one pending job', async () => {
   seen.length = 0;
-  await enqueue(db.pool, 'test.record', { value: 'first' }, { jobKey: 'k' });
-  await enqueue(db.pool, 'test.record', { value: 'second' }, { jobKey: 'k' });
-  await runDueJobs(server.ctx, [record]);
+  await enqueue(fx.db.pool, 'test.record', { value: 'first' }, { jobKey: 'k' });
+  await enqueue(fx.db.pool, 'test.record', { value: 'second' }, { jobKey: 'k' });
+  await runDueJobs(fx.srv.ctx, [record]);
   expect(seen).toEqual(['second']);
 });

@@ -2,19 +2,13 @@
 // so), answers live (200) and ready (503) meanwhile, and is ready once the
 // database is reachable and migrated.
 import net from 'node:net';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createTestDb, TEST_JWT_SECRET, type TestDb } from '../support/db.ts';
+import { expect, it } from 'vitest';
+import { TEST_JWT_SECRET, useTestDb } from '../support/db.ts';
 import { freePort } from '../support/global-setup.ts';
 import { request } from '../support/http.ts';
 import { spawnServer } from '../support/server-process.ts';
 
-let db: TestDb;
-beforeAll(async () => {
-  db = await createTestDb();
-});
-afterAll(async () => {
-  await db?.close();
-});
+const fx = useTestDb();
 
 /** A TCP forwarder to the real PostgreSQL, started only when asked: until then its port refuses connections. */
 function lateProxy(port: number, target: URL) {
@@ -40,8 +34,8 @@ function lateProxy(port: number, target: URL) {
 
 it('waits for PostgreSQL with bounded retries, live meanwhile and ready only after it is reachable and migrated', async () => {
   const pgPort = await freePort();
-  const target = new URL(db.url);
-  const proxyUrl = new URL(db.url);
+  const target = new URL(fx.db.url);
+  const proxyUrl = new URL(fx.db.url);
   proxyUrl.hostname = '127.0.0.1';
   proxyUrl.port = String(pgPort);
   const proxy = lateProxy(pgPort, target);
@@ -50,7 +44,7 @@ it('waits for PostgreSQL with bounded retries, live meanwhile and ready only aft
     LOG_LEVEL: 'info',
     DATABASE_URL: proxyUrl.toString(),
     JWT_SECRET: TEST_JWT_SECRET,
-    TENANT_ROLE_PREFIX: db.rolePrefix,
+    TENANT_ROLE_PREFIX: fx.db.rolePrefix,
     BASE_DOMAIN: 'saas.test',
     WORKER_ENABLED: 'false',
     DB_BOOT_ATTEMPTS: '1000',
@@ -76,7 +70,7 @@ it('waits for PostgreSQL with bounded retries, live meanwhile and ready only aft
 }, 180_000);
 
 it('gives up after DB_BOOT_ATTEMPTS and exits non-zero, naming the cause', async () => {
-  const url = new URL(db.url);
+  const url = new URL(fx.db.url);
   url.hostname = '127.0.0.1';
   url.port = String(await freePort());
   const srv = spawnServer(await freePort(), {

@@ -1,34 +1,25 @@
 // A broken connection fails the one piece of work that held it — never the
 // process — and the connection is discarded; timeouts and the acquisition
 // limit answer 503 instead of hanging; health probes.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../../actions-server/src/core/log.ts';
 import { createPool } from '../../actions-server/src/db/database.ts';
 import { setTransactionLimits, withTransaction, type Client } from '../../actions-server/src/db/tx.ts';
-import { buildContext, startServer, type RunningServer } from '../../actions-server/src/server.ts';
-import { createTestDb, startTestServer, type TestDb } from '../support/db.ts';
+import { buildContext, startServer } from '../../actions-server/src/server.ts';
+import { useTestServer } from '../support/db.ts';
 import { request } from '../support/http.ts';
 
-let db: TestDb;
-let srv: RunningServer;
-beforeAll(async () => {
-  db = await createTestDb();
-  srv = await startTestServer(db, {
-    DB_STATEMENT_TIMEOUT_MS: '300',
-    DB_LOCK_TIMEOUT_MS: '250',
-    DB_IDLE_IN_TRANSACTION_TIMEOUT_MS: '20000',
-  });
-});
-afterAll(async () => {
-  await srv?.close();
-  await db?.close();
+const fx = useTestServer({
+  DB_STATEMENT_TIMEOUT_MS: '300',
+  DB_LOCK_TIMEOUT_MS: '250',
+  DB_IDLE_IN_TRANSACTION_TIMEOUT_MS: '20000',
 });
 
 const pidOf = async (c: Client) => (await c.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid;
-const terminate = (pid: number) => db.pool.query('select pg_terminate_backend($1)', [pid]);
+const terminate = (pid: number) => fx.db.pool.query('select pg_terminate_backend($1)', [pid]);
 
 function signUp(slug: string) {
-  return request(srv.url, '/api/tenants/create', {
+  return request(fx.srv.url, '/api/tenants/create', {
     body: {
       name: `Shop ${slug}`,
       slug,
@@ -45,7 +36,7 @@ describe('a connection whose backend dies while checked out', () => {
     let reported!: () => void;
     const errorEvent = new Promise<void>((resolve) => (reported = resolve));
     // The pool's own listener on every client it connects (no listener is added here).
-    const pool = createPool(db.url, 2, 30_000, { onClientError: () => reported() });
+    const pool = createPool(fx.db.url, 2, 30_000, { onClientError: () => reported() });
     try {
       const failed = await withTransaction(pool, async (c) => {
         await terminate(await pidOf(c));
@@ -63,20 +54,22 @@ describe('a connection whose backend dies while checked out', () => {
   });
 
   it('answers the request that owned it 503 DATABASE_UNAVAILABLE with Retry-After, and the next one succeeds', async () => {
-    const locker = await db.pool.connect();
+    const locker = await fx.db.pool.connect();
     try {
       // The sign-up's transaction waits on this lock; its backend is then terminated.
       await locker.query('begin; lock table public.tenants in exclusive mode');
       const pending = signUp('cut-off');
-      let victim: number | undefined;
-      while (victim === undefined) {
-        const { rows } = await db.pool.query<{ pid: number }>(
-          `select pid from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and pid <> $1`,
-          [await pidOf(locker)],
-        );
-        victim = rows[0]?.pid;
-        if (victim === undefined) await new Promise((r) => setTimeout(r, 20));
-      }
+      const lockerPid = await pidOf(locker);
+      const victim = await vi.waitUntil(
+        async () =>
+          (
+            await fx.db.pool.query<{ pid: number }>(
+              `select pid from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and pid <> $1`,
+              [lockerPid],
+            )
+          ).rows[0]?.pid,
+        { timeout: 30_000, interval: 20 },
+      );
       await terminate(victim);
       const res = await pending;
       expect(res.status, res.text).toBe(503);
@@ -86,7 +79,7 @@ describe('a connection whose backend dies while checked out', () => {
       await locker.query('rollback');
       locker.release();
     }
-    expect((await db.pool.query('select 1 from public.tenants where slug = $1', ['cut-off'])).rowCount).toBe(0);
+    expect((await fx.db.pool.query('select 1 from public.tenants where slug = $1', ['cut-off'])).rowCount).toBe(0);
     expect((await signUp('after-cut')).status).toBe(201);
   });
 });
@@ -94,7 +87,7 @@ describe('a connection whose backend dies while checked out', () => {
 describe('timeouts and limits', () => {
   it('gives request transactions the configured timeouts, for that transaction only', async () => {
     const settings = await withTransaction(
-      db.pool,
+      fx.db.pool,
       async (c) =>
         (
           await c.query<{ s: string; l: string; i: string }>(
@@ -103,16 +96,16 @@ describe('timeouts and limits', () => {
         ).rows[0]!,
     );
     expect(settings).toEqual({ s: '300ms', l: '250ms', i: '20s' });
-    const outside = (await db.pool.query<{ s: string }>(`select current_setting('statement_timeout') as s`)).rows[0]!.s;
+    const outside = (await fx.db.pool.query<{ s: string }>(`select current_setting('statement_timeout') as s`)).rows[0]!.s;
     expect(outside).toBe('0');
-    const slow = await withTransaction(db.pool, (c) => c.query('select pg_sleep(2)')).catch((e: Error) => e);
+    const slow = await withTransaction(fx.db.pool, (c) => c.query('select pg_sleep(2)')).catch((e: Error) => e);
     expect((slow as { code?: string }).code).toBe('57014');
     // Maintenance work opts out.
-    await withTransaction(db.pool, (c) => c.query('select pg_sleep(0.4)'), { limits: false });
+    await withTransaction(fx.db.pool, (c) => c.query('select pg_sleep(0.4)'), { limits: false });
   });
 
   it('ends a transaction left idle past idle_in_transaction_session_timeout, and its owner gets the error', async () => {
-    const pool = createPool(db.url, 1);
+    const pool = createPool(fx.db.url, 1);
     setTransactionLimits(pool, { statementTimeoutMs: 0, lockTimeoutMs: 0, idleInTransactionTimeoutMs: 100 });
     try {
       const err = await withTransaction(pool, async (c) => {
@@ -127,9 +120,9 @@ describe('timeouts and limits', () => {
   });
 
   it('answers 503 when no connection can be had in time instead of queueing forever', async () => {
-    const env = db.env({ DB_POOL_ACQUIRE_TIMEOUT_MS: '200' });
-    const pool = createPool(db.url, 1, 30_000, { acquireTimeoutMs: 200 });
-    const ctx = await buildContext(env, createLogger('silent'), pool, db.url);
+    const env = fx.db.env({ DB_POOL_ACQUIRE_TIMEOUT_MS: '200' });
+    const pool = createPool(fx.db.url, 1, 30_000, { acquireTimeoutMs: 200 });
+    const ctx = await buildContext(env, createLogger('silent'), pool, fx.db.url);
     const small = await startServer(ctx, 0, '127.0.0.1');
     const held = await pool.connect();
     try {
@@ -154,7 +147,7 @@ describe('timeouts and limits', () => {
   });
 
   it('has error listeners for every pooled client (graphile-worker checks for them)', () => {
-    const pool = createPool(db.url, 1);
+    const pool = createPool(fx.db.url, 1);
     expect(pool.listeners('error').length).toBeGreaterThan(0);
     expect(pool.listeners('connect').length).toBeGreaterThan(0);
     void pool.end();
@@ -163,16 +156,16 @@ describe('timeouts and limits', () => {
 
 describe('health probes and draining', () => {
   it('live is 200; ready is 200 once migrated and the database answers, 503 while draining; a drained server refuses new requests with Connection: close', async () => {
-    const ctx = srv.ctx;
-    expect((await request(srv.url, '/api/health/live')).status).toBe(200);
-    const ready = await request(srv.url, '/api/health/ready');
+    const ctx = fx.srv.ctx;
+    expect((await request(fx.srv.url, '/api/health/live')).status).toBe(200);
+    const ready = await request(fx.srv.url, '/api/health/ready');
     expect(ready.status, ready.text).toBe(200);
     expect(ready.body).toMatchObject({ status: 'ready', database: 'up', migrations: 'applied' });
     ctx.lifecycle!.drain();
     try {
-      expect((await request(srv.url, '/api/health/live')).status).toBe(200);
-      expect((await request(srv.url, '/api/health/ready')).status).toBe(503);
-      const refused = await request(srv.url, '/api/tenants/by-slug?slug=x');
+      expect((await request(fx.srv.url, '/api/health/live')).status).toBe(200);
+      expect((await request(fx.srv.url, '/api/health/ready')).status).toBe(503);
+      const refused = await request(fx.srv.url, '/api/tenants/by-slug?slug=x');
       expect(refused.status).toBe(503);
       expect(refused.headers['connection']).toBe('close');
       expect(refused.headers['retry-after']).toBe('1');
@@ -182,14 +175,14 @@ describe('health probes and draining', () => {
   });
 
   it('is not ready when the newest migration is missing', async () => {
-    const last = (await db.pool.query<{ v: string }>('select max(version)::text as v from public.schema_migrations')).rows[0]!.v;
-    await db.pool.query('delete from public.schema_migrations where version = $1', [last]);
+    const last = (await fx.db.pool.query<{ v: string }>('select max(version)::text as v from public.schema_migrations')).rows[0]!.v;
+    await fx.db.pool.query('delete from public.schema_migrations where version = $1', [last]);
     try {
-      const res = await request(srv.url, '/api/health/ready');
+      const res = await request(fx.srv.url, '/api/health/ready');
       expect(res.status).toBe(503);
       expect(res.body).toMatchObject({ error: { details: { migrations: 'pending' } } });
     } finally {
-      await db.pool.query(`insert into public.schema_migrations (version, name) values ($1, 'restored')`, [last]);
+      await fx.db.pool.query(`insert into public.schema_migrations (version, name) values ($1, 'restored')`, [last]);
     }
   });
 });

@@ -2,26 +2,21 @@
 // answered (201, or 503 when it had not started), what was answered 201 exists
 // and nothing else does; a second signal exits at once.
 import http from 'node:http';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createTestDb, TEST_JWT_SECRET, type TestDb } from '../support/db.ts';
+import { expect, it } from 'vitest';
+import { TEST_JWT_SECRET, useTestDb } from '../support/db.ts';
 import { freePort } from '../support/global-setup.ts';
 import { spawnServer } from '../support/server-process.ts';
+import { until } from '../support/wait.ts';
 
-let db: TestDb;
-beforeAll(async () => {
-  db = await createTestDb();
-});
-afterAll(async () => {
-  await db?.close();
-});
+const fx = useTestDb();
 
 function serverEnv(extra: Record<string, string> = {}): Record<string, string> {
   return {
     NODE_ENV: 'test',
     LOG_LEVEL: 'info',
-    DATABASE_URL: db.url,
+    DATABASE_URL: fx.db.url,
     JWT_SECRET: TEST_JWT_SECRET,
-    TENANT_ROLE_PREFIX: db.rolePrefix,
+    TENANT_ROLE_PREFIX: fx.db.rolePrefix,
     BASE_DOMAIN: 'saas.test',
     RATE_LIMIT_ENABLED: 'false',
     ...extra,
@@ -60,7 +55,7 @@ function signUp(url: string, slug: string, sent: () => void): Promise<Answer> {
 }
 
 async function tenantsCreated(prefix: string): Promise<number> {
-  const { rows } = await db.pool.query<{ n: number }>('select count(*)::int as n from public.tenants where starts_with(slug, $1)', [
+  const { rows } = await fx.db.pool.query<{ n: number }>('select count(*)::int as n from public.tenants where starts_with(slug, $1)', [
     prefix,
   ]);
   return rows[0]!.n;
@@ -106,19 +101,22 @@ it('answers all 20 sign-ups in flight at SIGTERM (201 or 503), creates exactly t
 
 it('exits at once on a second signal while a request is still in flight', async () => {
   const srv = spawnServer(await freePort(), serverEnv({ SHUTDOWN_GRACE_MS: '60000', WORKER_ENABLED: 'false', DB_LOCK_TIMEOUT_MS: '0' }));
-  const locker = await db.pool.connect();
+  const locker = await fx.db.pool.connect();
   try {
     await srv.waitReady();
     // A sign-up that cannot finish: the registry table is locked by this test.
     await locker.query('begin; lock table public.tenants in exclusive mode');
     const pending = signUp(srv.url, 'stuck-one', () => undefined).catch((err: Error) => err);
-    for (;;) {
-      const { rows } = await db.pool.query<{ n: number }>(
-        `select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`,
-      );
-      if (rows[0]!.n > 0) break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await until(
+      'the sign-up to wait on the lock',
+      async () =>
+        (
+          await fx.db.pool.query<{ n: number }>(
+            `select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`,
+          )
+        ).rows[0]!.n > 0,
+      { interval: 50 },
+    );
     srv.child.kill('SIGTERM');
     await srv.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('shutting down'));
     srv.child.kill('SIGTERM');

@@ -7,8 +7,8 @@
 // per tenant, so racing inserts cannot overshoot; a downgrade keeps the data
 // and only blocks growth.
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDb, type TestDb } from '../support/db.ts';
+import { describe, expect, it } from 'vitest';
+import { useTestDb } from '../support/db.ts';
 import { makeTenant, type MadeTenant } from '../support/factories.ts';
 import { createPool } from '../../actions-server/src/db/database.ts';
 import { withTransaction, type Client } from '../../actions-server/src/db/tx.ts';
@@ -18,39 +18,30 @@ import { TenantDatabases } from '../../actions-server/src/tenants/databases.ts';
 import type { Isolation } from '../../actions-server/src/tenants/records.ts';
 import { createLogger } from '../../actions-server/src/core/log.ts';
 import { databaseRefOf, tenantPlacementOf } from '../../actions-server/src/tenants/placement.ts';
+import { asPersona, enterPersona, hasuraSession } from '../support/personas.ts';
 
-let db: TestDb;
-
-beforeAll(async () => {
-  db = await createTestDb();
-});
-afterAll(async () => {
-  await db?.close();
-});
+const fx = useTestDb();
 
 const GB = 1024 ** 3;
 
 type Path = (made: MadeTenant, fn: (c: Client) => Promise<unknown>, pools?: TenantDataPools) => Promise<unknown>;
 
-const memberSession = (made: MadeTenant) =>
-  JSON.stringify({ 'x-hasura-role': 'member', 'x-hasura-user-id': made.ownerId, 'x-hasura-tenant-id': made.tenant.id });
+const memberSession = (made: MadeTenant) => hasuraSession('member', made.ownerId, made.tenant.id);
 
 /** As the actions server works on tenant data, whatever the tier (tenants/data.ts). */
-const asActionsServer: Path = (made, fn, pools = db) => withTenantData(pools, tenantPlacementOf(made.tenant), made.ownerId, fn);
+const asActionsServer: Path = (made, fn, pools = fx.db) => withTenantData(pools, tenantPlacementOf(made.tenant), made.ownerId, fn);
 
 /** As a GraphQL mutation through a schema or database tenant's own Hasura source: its role, with a member's session set. */
-const asHasuraSource: Path = (made, fn, pools = db) =>
+const asHasuraSource: Path = (made, fn, pools = fx.db) =>
   withTenantData(pools, tenantPlacementOf(made.tenant), undefined, async (c) => {
-    await c.query(`set local "hasura.user" = ${c.escapeLiteral(memberSession(made))}`);
+    await enterPersona(c, { kind: 'tenant', dbRole: made.tenant.db_role!, session: memberSession(made) });
     return fn(c);
   });
 
 /** As a GraphQL mutation on the platform source's pooled tables: role hasura, a member's session, nothing else. */
-const asHasuraPlatform: Path = (made, fn, pools = db) =>
+const asHasuraPlatform: Path = (made, fn, pools = fx.db) =>
   withTransaction(pools.pool, async (c) => {
-    await c.query(
-      `set local role hasura; set local "hasura.user" = ${c.escapeLiteral(memberSession(made))}; set local search_path = pooled, public, pg_temp`,
-    );
+    await enterPersona(c, { kind: 'hasura', session: memberSession(made), searchPath: ['pooled', 'public', 'pg_temp'] });
     return fn(c);
   });
 
@@ -95,8 +86,8 @@ async function expectQuota(p: Promise<unknown>, limit: string, message: RegExp):
 /** Runs a query as the owner where the tenant's product data and its counters are (main database, or its own). */
 const asOwnerWhereDataIs = async <T extends pg.QueryResultRow>(made: MadeTenant, sql: string, params: unknown[]) =>
   made.tenant.isolation === 'database'
-    ? db.databases.withPool(databaseRefOf(made.tenant), async (pool) => (await pool.query<T>(sql, params)).rows)
-    : (await db.pool.query<T>(sql, params)).rows;
+    ? fx.db.databases.withPool(databaseRefOf(made.tenant), async (pool) => (await pool.query<T>(sql, params)).rows)
+    : (await fx.db.pool.query<T>(sql, params)).rows;
 
 /** Rows of a product table of this tenant, as the owner. */
 const count = async (made: MadeTenant, table: string): Promise<number> => {
@@ -119,8 +110,8 @@ const counters = async (made: MadeTenant) =>
 
 /** A plan change in the registry; a database tenant's copy follows (what every server does on tenant_changed). */
 const setPlan = async (made: MadeTenant, plan: string) => {
-  await db.pool.query('update public.tenants set plan = $2 where id = $1', [made.tenant.id, plan]);
-  await db.databases.syncRegistry(made.tenant.id);
+  await fx.db.pool.query('update public.tenants set plan = $2 where id = $1', [made.tenant.id, plan]);
+  await fx.db.databases.syncRegistry(made.tenant.id);
 };
 
 let slugs = 0;
@@ -128,7 +119,7 @@ const nextSlug = (base: string) => `${base}${++slugs}`;
 
 describe.each(TIERS)('a free %s tenant', (isolation, paths) => {
   describe.each(paths)('through %s', (_name, as) => {
-    const make = (base: string) => makeTenant(db, nextSlug(base), { isolation });
+    const make = (base: string) => makeTenant(fx.db, nextSlug(base), { isolation });
 
     it('cannot have an 11th member until it upgrades to pro', async () => {
       const made = await make('users');
@@ -227,15 +218,15 @@ describe('under concurrency', () => {
   it.each(['schema', 'pooled', 'database'] as const)(
     'in a free %s tenant, racers that hold their transactions open after inserting leave exactly one more row per limited table, and usage exact',
     async (isolation) => {
-      const made = await makeTenant(db, `racer-${isolation}`, { isolation });
+      const made = await makeTenant(fx.db, `racer-${isolation}`, { isolation });
       const channel = (await asActionsServer(made, (c) => c.query(`insert into channels (name) values ('general') returning id`))) as {
         rows: { id: string }[];
       };
       const channelId = channel.rows[0]!.id;
       // One connection per writer, so all really race.
-      const pool = createPool(db.url, RACERS);
+      const pool = createPool(fx.db.url, RACERS);
       const databases = new TenantDatabases({
-        mainUrl: db.url,
+        mainUrl: fx.db.url,
         mainPool: pool,
         servers: {},
         poolSize: RACERS,
@@ -291,7 +282,7 @@ describe('under concurrency', () => {
   );
 
   it('refuses a multi-row insert as a whole when it would overshoot', async () => {
-    const made = await makeTenant(db, 'batch');
+    const made = await makeTenant(fx.db, 'batch');
     await asActionsServer(made, (c) => c.query(`insert into channels (name) select 'c' || g from generate_series(1, 4) g`));
     await expectQuota(
       asActionsServer(made, (c) => c.query(`insert into channels (name) values ('five'), ('six')`)),
@@ -303,7 +294,7 @@ describe('under concurrency', () => {
   });
 
   it('does not count an upsert that hit an existing row, in that statement or the next', async () => {
-    const made = await makeTenant(db, 'upsert');
+    const made = await makeTenant(fx.db, 'upsert');
     await asActionsServer(made, (c) => c.query(`insert into channels (name) select 'c' || g from generate_series(1, 4) g`));
     await asActionsServer(made, async (c) => {
       await c.query(`insert into channels (name) values ('c1') on conflict (name) do nothing`);
@@ -318,7 +309,7 @@ describe('under concurrency', () => {
 
 describe('plan changes and overrides', () => {
   it('a downgrade below usage keeps every row but blocks growth until usage is back under the limit', async () => {
-    const made = await makeTenant(db, 'downer', { plan: 'pro', trial: true });
+    const made = await makeTenant(fx.db, 'downer', { plan: 'pro', trial: true });
     await asActionsServer(made, (c) => c.query(`insert into channels (name) select 'c' || g from generate_series(1, 7) g`));
     await setPlan(made, 'free');
     expect(await count(made, 'channels')).toBe(7);
@@ -328,7 +319,7 @@ describe('plan changes and overrides', () => {
       'channels',
       /the free plan allows 5 channels and this tenant has 7/,
     );
-    const report = await db.pool.query('select * from public.check_tenant_limits($1) where resource = $2', [made.tenant.id, 'channels']);
+    const report = await fx.db.pool.query('select * from public.check_tenant_limits($1) where resource = $2', [made.tenant.id, 'channels']);
     expect(report.rows).toEqual([
       { resource: 'channels', usage: '7', max_value: '5', remaining: '0', overage: '2', at_limit: true, exceeded: true },
     ]);
@@ -345,8 +336,10 @@ describe('plan changes and overrides', () => {
   });
 
   it('a custom override beats the plan, and malformed overrides are refused', async () => {
-    const made = await makeTenant(db, 'custom', { plan: 'pro', trial: true });
-    await db.pool.query(`update public.tenant_settings set limit_overrides = '{"max_channels": 2}' where tenant_id = $1`, [made.tenant.id]);
+    const made = await makeTenant(fx.db, 'custom', { plan: 'pro', trial: true });
+    await fx.db.pool.query(`update public.tenant_settings set limit_overrides = '{"max_channels": 2}' where tenant_id = $1`, [
+      made.tenant.id,
+    ]);
     await asActionsServer(made, (c) => c.query(`insert into channels (name) values ('a'), ('b')`));
     await expectQuota(
       asActionsServer(made, (c) => c.query(`insert into channels (name) values ('c')`)),
@@ -356,12 +349,12 @@ describe('plan changes and overrides', () => {
 
     for (const bad of ['{"max_channelz": 3}', '{"max_channels": 1.5}', '{"max_channels": -2}', '{"rate_limit_per_minute": 0}', '[]']) {
       await expect(
-        db.pool.query('update public.tenant_settings set limit_overrides = $2::jsonb where tenant_id = $1', [made.tenant.id, bad]),
+        fx.db.pool.query('update public.tenant_settings set limit_overrides = $2::jsonb where tenant_id = $1', [made.tenant.id, bad]),
         bad,
       ).rejects.toMatchObject({ code: '23514', constraint: 'tenant_settings_limit_overrides_valid' });
     }
     // Unlimited by override on a limited plan.
-    await db.pool.query(`update public.tenant_settings set limit_overrides = '{"max_channels": -1}' where tenant_id = $1`, [
+    await fx.db.pool.query(`update public.tenant_settings set limit_overrides = '{"max_channels": -1}' where tenant_id = $1`, [
       made.tenant.id,
     ]);
     await asActionsServer(made, (c) => c.query(`insert into channels (name) select 'x' || g from generate_series(1, 60) g`));
@@ -369,7 +362,7 @@ describe('plan changes and overrides', () => {
   });
 
   it('an unlimited plan takes rows past every paid limit', async () => {
-    const made = await makeTenant(db, 'bigco');
+    const made = await makeTenant(fx.db, 'bigco');
     await setPlan(made, 'enterprise');
     await asActionsServer(made, (c) => c.query(`insert into channels (name) select 'c' || g from generate_series(1, 51) g`));
     await asActionsServer(made, (c) => c.query(`insert into files (name, size_bytes) values ('huge', $1)`, [101 * GB]));
@@ -379,13 +372,13 @@ describe('plan changes and overrides', () => {
 
 describe('check_tenant_limits and the counters behind it', () => {
   it('reports each limit with its usage, max, remaining and flags', async () => {
-    const made = await makeTenant(db, 'report');
+    const made = await makeTenant(fx.db, 'report');
     await asActionsServer(made, async (c) => {
       await c.query(`insert into members (display_name) values ('two'), ('three')`);
       await c.query(`insert into channels (name) select 'c' || g from generate_series(1, 5) g`);
       await c.query(`insert into files (name, size_bytes) values ('f', 1000)`);
     });
-    const { rows } = await db.pool.query('select * from public.check_tenant_limits($1)', [made.tenant.id]);
+    const { rows } = await fx.db.pool.query('select * from public.check_tenant_limits($1)', [made.tenant.id]);
     expect(rows).toEqual([
       { resource: 'users', usage: '3', max_value: '10', remaining: '7', overage: '0', at_limit: false, exceeded: false },
       { resource: 'channels', usage: '5', max_value: '5', remaining: '0', overage: '0', at_limit: true, exceeded: false },
@@ -402,7 +395,7 @@ describe('check_tenant_limits and the counters behind it', () => {
     ]);
     // The documented spelling works too; unlimited reads -1 with no remaining.
     await setPlan(made, 'enterprise');
-    const seeds = await db.pool.query<{ check_tenant_limits: string }>('select public.check_tenant_limits($1)', [made.tenant.id]);
+    const seeds = await fx.db.pool.query<{ check_tenant_limits: string }>('select public.check_tenant_limits($1)', [made.tenant.id]);
     expect(seeds.rows.map((r) => r.check_tenant_limits)).toEqual([
       '(users,3,-1,,0,f,f)',
       '(channels,5,-1,,0,f,f)',
@@ -412,23 +405,17 @@ describe('check_tenant_limits and the counters behind it', () => {
   });
 
   it("as app, answers only for the request's own tenant", async () => {
-    const a = await makeTenant(db, 'own-a');
-    const b = await makeTenant(db, 'own-b');
-    const client = await db.pool.connect();
-    try {
-      await client.query('begin');
-      await client.query(`set local role app; set local app.tenant_id = ${client.escapeLiteral(a.tenant.id)}`);
+    const a = await makeTenant(fx.db, 'own-a');
+    const b = await makeTenant(fx.db, 'own-b');
+    await asPersona(fx.db.pool, { kind: 'app', tenantId: a.tenant.id }, async (client) => {
       expect((await client.query('select * from public.check_tenant_limits($1)', [a.tenant.id])).rowCount).toBe(4);
       expect((await client.query('select * from public.check_tenant_limits($1)', [b.tenant.id])).rowCount).toBe(0);
       expect((await client.query('select * from public.tenant_counters')).rows.map((r) => r.tenant_id)).toEqual([a.tenant.id]);
-    } finally {
-      await client.query('rollback');
-      client.release();
-    }
+    });
   });
 
   it('follows deletes and size changes, and a recount repairs what a TRUNCATE skipped', async () => {
-    const made = await makeTenant(db, 'counts');
+    const made = await makeTenant(fx.db, 'counts');
     await asActionsServer(made, async (c) => {
       await c.query(`insert into members (display_name) values ('two')`);
       await c.query(`insert into channels (name) values ('a'), ('b')`);
@@ -441,22 +428,22 @@ describe('check_tenant_limits and the counters behind it', () => {
     expect(await counters(made)).toEqual({ users_total: '1', channels_total: '1', storage_bytes: '35', files_count: '2' });
 
     // TRUNCATE fires no row triggers (request roles may not truncate; an operator might).
-    await db.pool.query('truncate tenant_counts.files');
+    await fx.db.pool.query('truncate tenant_counts.files');
     expect((await counters(made))?.files_count).toBe('2');
-    await db.pool.query('select public.recount_tenant_counters($1, $2)', ['tenant_counts', made.tenant.id]);
+    await fx.db.pool.query('select public.recount_tenant_counters($1, $2)', ['tenant_counts', made.tenant.id]);
     expect(await counters(made)).toEqual({ users_total: '1', channels_total: '1', storage_bytes: '0', files_count: '0' });
   });
 
   it('attaches triggers only to a schema the tenant owns', async () => {
-    const made = await makeTenant(db, 'owner-check');
-    const other = await makeTenant(db, 'owner-other');
+    const made = await makeTenant(fx.db, 'owner-check');
+    const other = await makeTenant(fx.db, 'owner-other');
     await expect(
-      db.pool.query('select public.attach_tenant_triggers($1, $2)', [other.tenant.schema_name, made.tenant.id]),
+      fx.db.pool.query('select public.attach_tenant_triggers($1, $2)', [other.tenant.schema_name, made.tenant.id]),
     ).rejects.toMatchObject({ code: 'SA409' });
-    await expect(db.pool.query('select public.attach_tenant_triggers($1, $2)', ['public', made.tenant.id])).rejects.toMatchObject({
+    await expect(fx.db.pool.query('select public.attach_tenant_triggers($1, $2)', ['public', made.tenant.id])).rejects.toMatchObject({
       code: 'SA409',
     });
-    const triggers = await db.pool.query<{ tgname: string; rel: string }>(
+    const triggers = await fx.db.pool.query<{ tgname: string; rel: string }>(
       `select tgname, tgrelid::regclass::text as rel from pg_trigger
        where tgrelid::regclass::text like '"tenant_owner-check".%' and not tgisinternal
        order by 2, 1`,

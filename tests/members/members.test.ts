@@ -2,20 +2,18 @@
 // database enforces for every path (REST, Hasura, SQL as app), the last owner,
 // removal in every tier, ownership transfer, pagination, and the same actions
 // through Hasura.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDb, startTestServer, type TestDb } from '../support/db.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useTestServer } from '../support/db.ts';
 import { request } from '../support/http.ts';
 import { makeTenant, type MadeTenant } from '../support/factories.ts';
 import { makePerson, roleIn, sessionToken, type Person } from '../support/people.ts';
-import { asRole, auditRows, sqlState } from '../audit/helpers.ts';
+import { auditRows, sqlState } from '../audit/helpers.ts';
+import { asPersona, hasuraSession, type Persona } from '../support/personas.ts';
 import { withTenantData } from '../../actions-server/src/tenants/data.ts';
 import { dispatchAction } from '../../actions-server/src/hasura/actions.ts';
-import type { RunningServer } from '../../actions-server/src/server.ts';
 import type { TenantRole } from '../../actions-server/src/auth/tokens.ts';
 import { tenantPlacementOf } from '../../actions-server/src/tenants/placement.ts';
 
-let db: TestDb;
-let srv: RunningServer;
 let acme: MadeTenant;
 let beta: MadeTenant;
 let outsiderToken: string;
@@ -23,30 +21,25 @@ let platformToken: string;
 
 const ACME = 'acme.saas.test';
 
+const fx = useTestServer();
 beforeAll(async () => {
-  db = await createTestDb();
-  srv = await startTestServer(db);
-  acme = await makeTenant(db, 'acme');
-  beta = await makeTenant(db, 'beta');
-  outsiderToken = await sessionToken(srv, beta.ownerId, beta.tenant.id, 'owner');
-  const ops = await makePerson(db, { platformAdmin: true, label: 'ops' });
-  platformToken = await sessionToken(srv, ops.id, null, 'platform_admin');
-});
-afterAll(async () => {
-  await srv?.close();
-  await db?.close();
+  acme = await makeTenant(fx.db, 'acme');
+  beta = await makeTenant(fx.db, 'beta');
+  outsiderToken = await sessionToken(fx.srv, beta.ownerId, beta.tenant.id, 'owner');
+  const ops = await makePerson(fx.db, { platformAdmin: true, label: 'ops' });
+  platformToken = await sessionToken(fx.srv, ops.id, null, 'platform_admin');
 });
 
 const base = (t: MadeTenant = acme) => `/api/tenants/${t.tenant.id}`;
 
 async function memberRows(t: MadeTenant, identityId: string): Promise<number> {
-  return withTenantData(db, tenantPlacementOf(t.tenant), undefined, async (c) =>
+  return withTenantData(fx.db, tenantPlacementOf(t.tenant), undefined, async (c) =>
     Number((await c.query('select count(*) as n from members where identity_id = $1', [identityId])).rows[0].n),
   );
 }
 
 async function addMemberRow(t: MadeTenant, p: Person): Promise<void> {
-  await withTenantData(db, tenantPlacementOf(t.tenant), undefined, (c) =>
+  await withTenantData(fx.db, tenantPlacementOf(t.tenant), undefined, (c) =>
     c.query('insert into members (identity_id, display_name, email) values ($1, $2, $2)', [p.id, p.email]),
   );
 }
@@ -60,8 +53,8 @@ async function persona(name: PersonaName): Promise<{ person?: Person; token?: st
     case 'owner':
     case 'admin':
     case 'member': {
-      const person = await makePerson(db, { tenantId: acme.tenant.id, role: name, label: name });
-      return { person, token: await sessionToken(srv, person.id, acme.tenant.id, name) };
+      const person = await makePerson(fx.db, { tenantId: acme.tenant.id, role: name, label: name });
+      return { person, token: await sessionToken(fx.srv, person.id, acme.tenant.id, name) };
     }
     case 'other tenant':
       return { token: outsiderToken };
@@ -82,7 +75,7 @@ interface Action {
 }
 
 const send = (method: string, path: string, token: string | undefined, body?: unknown) =>
-  request(srv.url, path, { method, host: ACME, ...(token ? { token } : {}), ...(body !== undefined ? { body } : {}) });
+  request(fx.srv.url, path, { method, host: ACME, ...(token ? { token } : {}), ...(body !== undefined ? { body } : {}) });
 
 const ACTIONS: Record<string, Action> = {
   list: {
@@ -94,36 +87,36 @@ const ACTIONS: Record<string, Action> = {
     name: 'promote a member to admin',
     target: 'member',
     call: (token, t) => send('PATCH', `${base()}/members/${t!.id}`, token, { role: 'admin' }),
-    applied: async (_a, t) => (await roleIn(db, acme.tenant.id, t!.id)) === 'admin',
+    applied: async (_a, t) => (await roleIn(fx.db, acme.tenant.id, t!.id)) === 'admin',
   },
   demote: {
     name: 'demote an admin to member',
     target: 'admin',
     call: (token, t) => send('PATCH', `${base()}/members/${t!.id}`, token, { role: 'member' }),
-    applied: async (_a, t) => (await roleIn(db, acme.tenant.id, t!.id)) === 'member',
+    applied: async (_a, t) => (await roleIn(fx.db, acme.tenant.id, t!.id)) === 'member',
   },
   removeMember: {
     name: 'remove a member',
     target: 'member',
     call: (token, t) => send('DELETE', `${base()}/members/${t!.id}`, token),
-    applied: async (_a, t) => (await roleIn(db, acme.tenant.id, t!.id)) === null,
+    applied: async (_a, t) => (await roleIn(fx.db, acme.tenant.id, t!.id)) === null,
   },
   removeAdmin: {
     name: 'remove an admin',
     target: 'admin',
     call: (token, t) => send('DELETE', `${base()}/members/${t!.id}`, token),
-    applied: async (_a, t) => (await roleIn(db, acme.tenant.id, t!.id)) === null,
+    applied: async (_a, t) => (await roleIn(fx.db, acme.tenant.id, t!.id)) === null,
   },
   leave: {
     name: 'leave',
     call: (token) => send('POST', `${base()}/members/leave`, token),
-    applied: async (a) => a !== undefined && (await roleIn(db, acme.tenant.id, a.id)) === null,
+    applied: async (a) => a !== undefined && (await roleIn(fx.db, acme.tenant.id, a.id)) === null,
   },
   transfer: {
     name: 'transfer ownership to a member',
     target: 'member',
     call: (token, t) => send('POST', `${base()}/transfer-ownership`, token, { identityId: t!.id }),
-    applied: async (_a, t) => (await roleIn(db, acme.tenant.id, t!.id)) === 'owner',
+    applied: async (_a, t) => (await roleIn(fx.db, acme.tenant.id, t!.id)) === 'owner',
   },
 };
 
@@ -144,7 +137,7 @@ describe('persona matrix (REST)', () => {
   it.each(cases)('$persona × $action → $status', async ({ action, persona: who, status }) => {
     const a = ACTIONS[action]!;
     const { person, token } = await persona(who);
-    const target = a.target ? await makePerson(db, { tenantId: acme.tenant.id, role: a.target, label: 'target' }) : undefined;
+    const target = a.target ? await makePerson(fx.db, { tenantId: acme.tenant.id, role: a.target, label: 'target' }) : undefined;
     const res = await a.call(token, target);
     expect(res.status, res.text).toBe(status);
     // A refusal changed nothing; a success did what it says (list changes nothing either way).
@@ -153,101 +146,85 @@ describe('persona matrix (REST)', () => {
 });
 
 describe('the rule in the database, for every path', () => {
-  const hasuraSession = (role: string, userId: string, tenantId = acme.tenant.id) => ({
-    'hasura.user': JSON.stringify({ 'x-hasura-role': role, 'x-hasura-user-id': userId, 'x-hasura-tenant-id': tenantId }),
-  });
+  const viaHasura = (role: string, userId: string): Persona => ({ kind: 'hasura', session: hasuraSession(role, userId, acme.tenant.id) });
   const setRole = (c: import('pg').PoolClient, id: string, role: string) =>
     c.query('update public.memberships set role = $3 where tenant_id = $1 and identity_id = $2', [acme.tenant.id, id, role]);
 
   it('security item 7: a tenant_admin cannot promote a member to admin through GraphQL (role hasura with a session) nor as app; an owner can', async () => {
-    const admin = await makePerson(db, { tenantId: acme.tenant.id, role: 'admin' });
-    const member = await makePerson(db, { tenantId: acme.tenant.id, role: 'member' });
+    const admin = await makePerson(fx.db, { tenantId: acme.tenant.id, role: 'admin' });
+    const member = await makePerson(fx.db, { tenantId: acme.tenant.id, role: 'member' });
     // GraphQL mutation path: Hasura runs it as role hasura with hasura.user set.
-    expect(await asRole(db.pool, 'hasura', hasuraSession('tenant_admin', admin.id), (c) => sqlState(setRole(c, member.id, 'admin')))).toBe(
-      'SA403',
-    );
+    expect(await asPersona(fx.db.pool, viaHasura('tenant_admin', admin.id), (c) => sqlState(setRole(c, member.id, 'admin')))).toBe('SA403');
     // The actions server's path: app acting for the admin.
-    const asApp = { 'app.tenant_id': acme.tenant.id, 'app.user_id': admin.id };
-    expect(await asRole(db.pool, 'app', asApp, (c) => sqlState(setRole(c, member.id, 'admin')))).toBe('SA403');
+    const asApp: Persona = { kind: 'app', tenantId: acme.tenant.id, userId: admin.id };
+    expect(await asPersona(fx.db.pool, asApp, (c) => sqlState(setRole(c, member.id, 'admin')))).toBe('SA403');
     // Control: the same statement by an owner touches the row (rolled back).
-    const byOwner = await asRole(db.pool, 'hasura', hasuraSession('owner', acme.ownerId), (c) => setRole(c, member.id, 'admin'));
+    const byOwner = await asPersona(fx.db.pool, viaHasura('owner', acme.ownerId), (c) => setRole(c, member.id, 'admin'));
     expect(byOwner.rowCount).toBe(1);
-    expect(await roleIn(db, acme.tenant.id, member.id)).toBe('member');
+    expect(await roleIn(fx.db, acme.tenant.id, member.id)).toBe('member');
   });
 
   it('a session role is capped by the current one: a demoted owner keeping an owner session is judged as what it is now', async () => {
-    const formerOwner = await makePerson(db, { tenantId: acme.tenant.id, role: 'member' });
-    const member = await makePerson(db, { tenantId: acme.tenant.id, role: 'member' });
-    expect(await asRole(db.pool, 'hasura', hasuraSession('owner', formerOwner.id), (c) => sqlState(setRole(c, member.id, 'admin')))).toBe(
-      'SA403',
-    );
+    const formerOwner = await makePerson(fx.db, { tenantId: acme.tenant.id, role: 'member' });
+    const member = await makePerson(fx.db, { tenantId: acme.tenant.id, role: 'member' });
+    expect(await asPersona(fx.db.pool, viaHasura('owner', formerOwner.id), (c) => sqlState(setRole(c, member.id, 'admin')))).toBe('SA403');
   });
 
   it('admins remove members but not admins; members remove nobody but themselves; nobody joins without an invitation', async () => {
-    const admin = await makePerson(db, { tenantId: acme.tenant.id, role: 'admin' });
-    const admin2 = await makePerson(db, { tenantId: acme.tenant.id, role: 'admin' });
-    const member = await makePerson(db, { tenantId: acme.tenant.id, role: 'member' });
-    const stranger = await makePerson(db);
+    const admin = await makePerson(fx.db, { tenantId: acme.tenant.id, role: 'admin' });
+    const admin2 = await makePerson(fx.db, { tenantId: acme.tenant.id, role: 'admin' });
+    const member = await makePerson(fx.db, { tenantId: acme.tenant.id, role: 'member' });
+    const stranger = await makePerson(fx.db);
     const del = (c: import('pg').PoolClient, id: string) =>
       c.query('delete from public.memberships where tenant_id = $1 and identity_id = $2', [acme.tenant.id, id]);
-    expect(await asRole(db.pool, 'hasura', hasuraSession('tenant_admin', admin.id), (c) => sqlState(del(c, admin2.id)))).toBe('SA403');
-    expect((await asRole(db.pool, 'hasura', hasuraSession('tenant_admin', admin.id), (c) => del(c, member.id))).rowCount).toBe(1);
-    expect(await asRole(db.pool, 'hasura', hasuraSession('member', member.id), (c) => sqlState(del(c, admin.id)))).toBe('SA403');
-    expect((await asRole(db.pool, 'hasura', hasuraSession('member', member.id), (c) => del(c, member.id))).rowCount).toBe(1);
+    expect(await asPersona(fx.db.pool, viaHasura('tenant_admin', admin.id), (c) => sqlState(del(c, admin2.id)))).toBe('SA403');
+    expect((await asPersona(fx.db.pool, viaHasura('tenant_admin', admin.id), (c) => del(c, member.id))).rowCount).toBe(1);
+    expect(await asPersona(fx.db.pool, viaHasura('member', member.id), (c) => sqlState(del(c, admin.id)))).toBe('SA403');
+    expect((await asPersona(fx.db.pool, viaHasura('member', member.id), (c) => del(c, member.id))).rowCount).toBe(1);
     const join = (c: import('pg').PoolClient) =>
       c.query(`insert into public.memberships (tenant_id, identity_id, role) values ($1, $2, 'owner')`, [acme.tenant.id, stranger.id]);
-    expect(await asRole(db.pool, 'app', { 'app.tenant_id': acme.tenant.id, 'app.user_id': stranger.id }, (c) => sqlState(join(c)))).toBe(
+    expect(await asPersona(fx.db.pool, { kind: 'app', tenantId: acme.tenant.id, userId: stranger.id }, (c) => sqlState(join(c)))).toBe(
       'SA403',
     );
-    expect(await asRole(db.pool, 'hasura', hasuraSession('tenant_admin', admin.id), (c) => sqlState(join(c)))).toBe('SA403');
+    expect(await asPersona(fx.db.pool, viaHasura('tenant_admin', admin.id), (c) => sqlState(join(c)))).toBe('SA403');
     // Hasura's own admin (console, admin secret) is trusted.
-    expect((await asRole(db.pool, 'hasura', hasuraSession('admin', stranger.id), (c) => join(c))).rowCount).toBe(1);
+    expect(
+      (await asPersona(fx.db.pool, { kind: 'platformAdmin', userId: stranger.id, tenantId: acme.tenant.id }, (c) => join(c))).rowCount,
+    ).toBe(1);
   });
 
   it('nobody removes or demotes the last owner (409 over REST, SA409 for SQL), even the migration owner', async () => {
-    const solo = await makeTenant(db, 'solo');
-    const token = await sessionToken(srv, solo.ownerId, solo.tenant.id, 'owner');
+    const solo = await makeTenant(fx.db, 'solo');
+    const token = await sessionToken(fx.srv, solo.ownerId, solo.tenant.id, 'owner');
     const host = 'solo.saas.test';
-    const leave = await request(srv.url, `${base(solo)}/members/leave`, { method: 'POST', host, token });
+    const leave = await request(fx.srv.url, `${base(solo)}/members/leave`, { method: 'POST', host, token });
     expect(leave.status, leave.text).toBe(409);
     expect(leave.body.error.code).toBe('LAST_OWNER');
-    const demote = await request(srv.url, `${base(solo)}/members/${solo.ownerId}`, {
+    const demote = await request(fx.srv.url, `${base(solo)}/members/${solo.ownerId}`, {
       method: 'PATCH',
       host,
       token,
       body: { role: 'admin' },
     });
     expect(demote.status).toBe(409);
-    expect(await sqlState(db.pool.query('delete from public.memberships where tenant_id = $1', [solo.tenant.id]))).toBe('SA409');
-    expect(await roleIn(db, solo.tenant.id, solo.ownerId)).toBe('owner');
+    expect(await sqlState(fx.db.pool.query('delete from public.memberships where tenant_id = $1', [solo.tenant.id]))).toBe('SA409');
+    expect(await roleIn(fx.db, solo.tenant.id, solo.ownerId)).toBe('owner');
   });
 
   it('two owners demoting each other at the same moment leave one owner', async () => {
-    const duo = await makeTenant(db, 'duo');
-    const second = await makePerson(db, { tenantId: duo.tenant.id, role: 'owner' });
+    const duo = await makeTenant(fx.db, 'duo');
+    const second = await makePerson(fx.db, { tenantId: duo.tenant.id, role: 'owner' });
     const demote = (actor: string, target: string) =>
       sqlState(
-        (async () => {
-          const c = await db.pool.connect();
-          try {
-            await c.query('begin');
-            await c.query('set local role app');
-            await c.query(`select set_config('app.tenant_id', $1, true), set_config('app.user_id', $2, true)`, [duo.tenant.id, actor]);
-            await c.query(`update public.memberships set role = 'admin' where tenant_id = $1 and identity_id = $2`, [
-              duo.tenant.id,
-              target,
-            ]);
-            await c.query('commit');
-          } catch (err) {
-            await c.query('rollback');
-            throw err;
-          } finally {
-            c.release();
-          }
-        })(),
+        asPersona(
+          fx.db.pool,
+          { kind: 'app', tenantId: duo.tenant.id, userId: actor },
+          (c) => c.query(`update public.memberships set role = 'admin' where tenant_id = $1 and identity_id = $2`, [duo.tenant.id, target]),
+          { commit: true },
+        ),
       );
     const results = await Promise.all([demote(duo.ownerId, second.id), demote(second.id, duo.ownerId)]);
-    const owners = await db.pool.query(`select 1 from public.memberships where tenant_id = $1 and role = 'owner'`, [duo.tenant.id]);
+    const owners = await fx.db.pool.query(`select 1 from public.memberships where tenant_id = $1 and role = 'owner'`, [duo.tenant.id]);
     expect(owners.rowCount).toBe(1);
     expect(results.filter((r) => r === undefined)).toHaveLength(1);
   });
@@ -257,17 +234,17 @@ describe('removal', () => {
   it.each(['schema', 'pooled', 'database'] as const)(
     "deletes the person from the %s tier's members table too, and is audited",
     async (isolation) => {
-      const t = isolation === 'schema' ? acme : await makeTenant(db, `rm-${isolation}`, { isolation });
+      const t = isolation === 'schema' ? acme : await makeTenant(fx.db, `rm-${isolation}`, { isolation });
       const host = `${t.tenant.slug}.saas.test`;
-      const gone = await makePerson(db, { tenantId: t.tenant.id, role: 'member' });
+      const gone = await makePerson(fx.db, { tenantId: t.tenant.id, role: 'member' });
       await addMemberRow(t, gone);
       expect(await memberRows(t, gone.id)).toBe(1);
-      const ownerToken = await sessionToken(srv, t.ownerId, t.tenant.id, 'owner');
-      const res = await request(srv.url, `${base(t)}/members/${gone.id}`, { method: 'DELETE', host, token: ownerToken });
+      const ownerToken = await sessionToken(fx.srv, t.ownerId, t.tenant.id, 'owner');
+      const res = await request(fx.srv.url, `${base(t)}/members/${gone.id}`, { method: 'DELETE', host, token: ownerToken });
       expect(res.status, res.text).toBe(200);
       expect(res.body.removed).toEqual({ identityId: gone.id, role: 'member' });
       expect(await memberRows(t, gone.id)).toBe(0);
-      const entry = (await auditRows(db.pool, t.tenant.id)).find((r) => r.action === 'membership.removed' && r.entity_id === gone.id);
+      const entry = (await auditRows(fx.db.pool, t.tenant.id)).find((r) => r.action === 'membership.removed' && r.entity_id === gone.id);
       expect(entry).toMatchObject({ actor_kind: 'user', actor_id: t.ownerId });
     },
   );
@@ -275,13 +252,14 @@ describe('removal', () => {
   it('frees a seat of the users limit', async () => {
     const users = async () =>
       Number(
-        (await db.pool.query(`select usage from public.check_tenant_limits($1) where resource = 'users'`, [acme.tenant.id])).rows[0].usage,
+        (await fx.db.pool.query(`select usage from public.check_tenant_limits($1) where resource = 'users'`, [acme.tenant.id])).rows[0]
+          .usage,
       );
     const before = await users();
-    const person = await makePerson(db, { tenantId: acme.tenant.id, role: 'member' });
+    const person = await makePerson(fx.db, { tenantId: acme.tenant.id, role: 'member' });
     await addMemberRow(acme, person);
     expect(await users()).toBe(before + 1);
-    const token = await sessionToken(srv, person.id, acme.tenant.id, 'member');
+    const token = await sessionToken(fx.srv, person.id, acme.tenant.id, 'member');
     expect((await send('POST', `${base()}/members/leave`, token)).status).toBe(200);
     expect(await users()).toBe(before);
   });
@@ -289,10 +267,10 @@ describe('removal', () => {
 
 describe('listing and transfer', () => {
   it('pages through members oldest first and filters by role', async () => {
-    const t = await makeTenant(db, 'pages');
-    for (let i = 0; i < 4; i++) await makePerson(db, { tenantId: t.tenant.id, role: i % 2 ? 'admin' : 'member' });
-    const token = await sessionToken(srv, t.ownerId, t.tenant.id, 'owner');
-    const get = (q: string) => request(srv.url, `${base(t)}/members${q}`, { host: 'pages.saas.test', token });
+    const t = await makeTenant(fx.db, 'pages');
+    for (let i = 0; i < 4; i++) await makePerson(fx.db, { tenantId: t.tenant.id, role: i % 2 ? 'admin' : 'member' });
+    const token = await sessionToken(fx.srv, t.ownerId, t.tenant.id, 'owner');
+    const get = (q: string) => request(fx.srv.url, `${base(t)}/members${q}`, { host: 'pages.saas.test', token });
     const first = await get('?limit=2');
     expect(first.status, first.text).toBe(200);
     expect(first.body.members).toHaveLength(2);
@@ -309,10 +287,10 @@ describe('listing and transfer', () => {
   });
 
   it('transfers ownership: the target becomes owner, the caller admin; a missing role is a 400 naming it', async () => {
-    const t = await makeTenant(db, 'handover');
-    const heir = await makePerson(db, { tenantId: t.tenant.id, role: 'member' });
-    const token = await sessionToken(srv, t.ownerId, t.tenant.id, 'owner');
-    const res = await request(srv.url, `${base(t)}/transfer-ownership`, {
+    const t = await makeTenant(fx.db, 'handover');
+    const heir = await makePerson(fx.db, { tenantId: t.tenant.id, role: 'member' });
+    const token = await sessionToken(fx.srv, t.ownerId, t.tenant.id, 'owner');
+    const res = await request(fx.srv.url, `${base(t)}/transfer-ownership`, {
       host: 'handover.saas.test',
       token,
       body: { identityId: heir.id },
@@ -320,7 +298,12 @@ describe('listing and transfer', () => {
     expect(res.status, res.text).toBe(200);
     expect(res.body.owner).toMatchObject({ identityId: heir.id, role: 'owner' });
     expect(res.body.previousOwner).toMatchObject({ identityId: t.ownerId, role: 'admin' });
-    const bad = await request(srv.url, `${base(t)}/members/${heir.id}`, { method: 'PATCH', host: 'handover.saas.test', token, body: {} });
+    const bad = await request(fx.srv.url, `${base(t)}/members/${heir.id}`, {
+      method: 'PATCH',
+      host: 'handover.saas.test',
+      token,
+      body: {},
+    });
     expect(bad.status).toBe(400);
     expect(bad.text).toContain('role');
   });
@@ -328,7 +311,7 @@ describe('listing and transfer', () => {
 
 describe('the same through Hasura actions', () => {
   const act = (name: string, input: Record<string, unknown>, vars: Record<string, string>) =>
-    dispatchAction(srv.ctx, { action: { name }, input, session_variables: vars }).then(
+    dispatchAction(fx.srv.ctx, { action: { name }, input, session_variables: vars }).then(
       (r) => ({ ok: true as const, r }),
       (e: { code?: string }) => ({ ok: false as const, code: e.code }),
     );
@@ -339,8 +322,8 @@ describe('the same through Hasura actions', () => {
   });
 
   it('lists, refuses an admin a role change, lets an owner make one, and keeps the last owner', async () => {
-    const admin = await makePerson(db, { tenantId: acme.tenant.id, role: 'admin' });
-    const member = await makePerson(db, { tenantId: acme.tenant.id, role: 'member' });
+    const admin = await makePerson(fx.db, { tenantId: acme.tenant.id, role: 'admin' });
+    const member = await makePerson(fx.db, { tenantId: acme.tenant.id, role: 'member' });
     const listed = await act('listMembers', { role: 'admin', limit: 100 }, vars('member', member.id));
     expect(listed.ok && (listed.r as { members: { identityId: string }[] }).members.some((m) => m.identityId === admin.id)).toBe(true);
     expect(await act('changeMemberRole', { identityId: member.id, role: 'admin' }, vars('tenant_admin', admin.id))).toEqual({
@@ -348,9 +331,9 @@ describe('the same through Hasura actions', () => {
       code: 'FORBIDDEN',
     });
     expect((await act('changeMemberRole', { identityId: member.id, role: 'admin' }, vars('owner', acme.ownerId))).ok).toBe(true);
-    expect(await roleIn(db, acme.tenant.id, member.id)).toBe('admin');
+    expect(await roleIn(fx.db, acme.tenant.id, member.id)).toBe('admin');
     expect((await act('removeMember', { identityId: member.id }, vars('owner', acme.ownerId))).ok).toBe(true);
-    const solo = await makeTenant(db, 'solo-action');
+    const solo = await makeTenant(fx.db, 'solo-action');
     expect(
       await act('leaveTenant', {}, { 'x-hasura-role': 'owner', 'x-hasura-user-id': solo.ownerId, 'x-hasura-tenant-id': solo.tenant.id }),
     ).toEqual({ ok: false, code: 'LAST_OWNER' });

@@ -2,34 +2,27 @@
 // once per idempotency key, caps (hard refuses the whole batch, soft records
 // overage), audited corrections, the enforcement check, platform-admin meters
 // and plan/tenant caps, and GET /usage listing every meter.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDb, startTestServer, type TestDb } from '../support/db.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useTestServer } from '../support/db.ts';
 import { request } from '../support/http.ts';
 import { makePlatformAdmin, makeTenant, type MadeTenant } from '../support/factories.ts';
-import type { RunningServer } from '../../actions-server/src/server.ts';
 import { usagePeriod } from '../../actions-server/src/usage/service.ts';
+import { asPersona } from '../support/personas.ts';
 
-let db: TestDb;
-let srv: RunningServer;
 let adminToken: string;
 
+const fx = useTestServer({ RATE_LIMIT_ENABLED: 'false' });
 beforeAll(async () => {
-  db = await createTestDb();
-  srv = await startTestServer(db, { RATE_LIMIT_ENABLED: 'false' });
-  const admin = await makePlatformAdmin(db);
-  adminToken = srv.ctx.tokens.sign({ userId: admin.id, tenantId: null, role: 'platform_admin' }).token;
-});
-afterAll(async () => {
-  await srv?.close();
-  await db?.close();
+  const admin = await makePlatformAdmin(fx.db);
+  adminToken = fx.srv.ctx.tokens.sign({ userId: admin.id, tenantId: null, role: 'platform_admin' }).token;
 });
 
 const host = (m: MadeTenant) => `${m.tenant.slug}.saas.test`;
-const ownerToken = (m: MadeTenant) => srv.ctx.tokens.sign({ userId: m.ownerId, tenantId: m.tenant.id, role: 'owner' }).token;
-const track = (m: MadeTenant, body: unknown) => request(srv.url, '/api/v1/usage/track', { host: host(m), token: ownerToken(m), body });
+const ownerToken = (m: MadeTenant) => fx.srv.ctx.tokens.sign({ userId: m.ownerId, tenantId: m.tenant.id, role: 'owner' }).token;
+const track = (m: MadeTenant, body: unknown) => request(fx.srv.url, '/api/v1/usage/track', { host: host(m), token: ownerToken(m), body });
 const totals = async (m: MadeTenant, meter: string) =>
   (
-    await db.pool.query<{ usage: string; n: string; events: string; overage: string }>(
+    await fx.db.pool.query<{ usage: string; n: string; events: string; overage: string }>(
       `select t.usage::text, t.event_count::text as n, t.overage::text,
               (select count(*) from public.usage_events e where e.tenant_id = $1 and e.meter_id = $2)::text as events
        from public.usage_meter_totals t where t.tenant_id = $1 and t.meter_id = $2 and t.period = $3`,
@@ -40,7 +33,7 @@ const totals = async (m: MadeTenant, meter: string) =>
 describe('ingestion', () => {
   let acme: MadeTenant;
   beforeAll(async () => {
-    acme = await makeTenant(db, 'acme', { plan: 'pro', isolation: 'pooled' });
+    acme = await makeTenant(fx.db, 'acme', { plan: 'pro', isolation: 'pooled' });
   });
 
   it('accepts the documented example request as written (default meter api-calls)', async () => {
@@ -52,7 +45,7 @@ describe('ingestion', () => {
     });
     expect(res.status).toBe(201);
     expect(res.body).toMatchObject({ accepted: 1, duplicates: 0 });
-    const stored = await db.pool.query('select user_id, value::int, properties, tenant_id from public.usage_events where id = $1', [
+    const stored = await fx.db.pool.query('select user_id, value::int, properties, tenant_id from public.usage_events where id = $1', [
       res.body.events[0].id,
     ]);
     expect(stored.rows[0]).toEqual({
@@ -83,12 +76,12 @@ describe('ingestion', () => {
     });
     expect(conflict.status).toBe(409);
     expect(conflict.body.error.details).toMatchObject({ reason: 'idempotency_key_reused', idempotency_key: 'k-1' });
-    expect((await db.pool.query(`select 1 from public.usage_events where idempotency_key = 'fresh'`)).rowCount).toBe(0);
+    expect((await fx.db.pool.query(`select 1 from public.usage_events where idempotency_key = 'fresh'`)).rowCount).toBe(0);
     expect(await totals(acme, 'api-calls')).toMatchObject({ usage: String(1 + 2 * 1001), events: '1002' });
   });
 
   it('batches racing with overlapping keys end with exact totals', async () => {
-    const racer = await makeTenant(db, 'racer', { plan: 'enterprise', isolation: 'pooled' });
+    const racer = await makeTenant(fx.db, 'racer', { plan: 'enterprise', isolation: 'pooled' });
     const batch = (b: number) => ({
       events: Array.from({ length: 200 }, (_, i) => ({
         meter_id: 'api-calls',
@@ -117,7 +110,7 @@ describe('ingestion', () => {
     expect(inBatch.body.error.message).toContain('events.1.event_value');
     const big = await track(acme, { events: Array.from({ length: 1001 }, () => ({ meter_id: 'api-calls' })) });
     expect(big.status).toBe(400);
-    const anonymous = await request(srv.url, '/api/v1/usage/track', { host: host(acme), body: { meter_id: 'api-calls' } });
+    const anonymous = await request(fx.srv.url, '/api/v1/usage/track', { host: host(acme), body: { meter_id: 'api-calls' } });
     expect(anonymous.status).toBe(401);
   });
 
@@ -132,7 +125,7 @@ describe('ingestion', () => {
     });
     expect(res.status).toBe(201);
     expect(Number((await totals(acme, 'api-calls'))!.usage)).toBe(before - 5);
-    const audit = await db.pool.query(
+    const audit = await fx.db.pool.query(
       `select action, entity_id, new_values from public.tenant_audit_logs where tenant_id = $1 and action = 'usage.corrected'`,
       [acme.tenant.id],
     );
@@ -143,24 +136,18 @@ describe('ingestion', () => {
       }),
     ]);
     // append-only for request roles: app may not update or delete events
-    const client = await db.pool.connect();
-    try {
-      await client.query('begin');
-      await client.query(`set local role app; set local app.tenant_id = '${acme.tenant.id}'`);
+    await asPersona(fx.db.pool, { kind: 'app', tenantId: acme.tenant.id }, async (client) => {
       await expect(client.query('update public.usage_events set value = 0')).rejects.toThrow(/permission denied/);
-    } finally {
-      await client.query('rollback');
-      client.release();
-    }
+    });
   });
 });
 
 describe('caps and the enforcement check', () => {
   it('a hard cap refuses the batch that would pass it (429 QUOTA_EXCEEDED, nothing stored); check answers allowed/remaining/resetsAt', async () => {
-    const free = await makeTenant(db, 'freebie', { plan: 'free', isolation: 'pooled' });
+    const free = await makeTenant(fx.db, 'freebie', { plan: 'free', isolation: 'pooled' });
     // free: api-calls capped at 1,000, hard
     expect((await track(free, { meter_id: 'api-calls', event_value: 990 })).status).toBe(201);
-    const check = await request(srv.url, '/api/v1/usage/check', {
+    const check = await request(fx.srv.url, '/api/v1/usage/check', {
       host: host(free),
       token: ownerToken(free),
       body: { meter_id: 'api-calls', amount: 10 },
@@ -172,7 +159,7 @@ describe('caps and the enforcement check', () => {
       remaining: 10,
       resetsAt: new Date(Date.UTC(next.getUTCFullYear(), next.getUTCMonth() + 1, 1)).toISOString(),
     });
-    const over = await request(srv.url, '/api/v1/usage/check', {
+    const over = await request(fx.srv.url, '/api/v1/usage/check', {
       host: host(free),
       token: ownerToken(free),
       body: { meter_id: 'api-calls', amount: 11 },
@@ -194,8 +181,8 @@ describe('caps and the enforcement check', () => {
   });
 
   it('a soft cap records overage; usage lists every meter with cap and overage', async () => {
-    const pro = await makeTenant(db, 'softy', { plan: 'pro', isolation: 'pooled' });
-    await request(srv.url, '/api/v1/plans/pro/meters/api-calls', {
+    const pro = await makeTenant(fx.db, 'softy', { plan: 'pro', isolation: 'pooled' });
+    await request(fx.srv.url, '/api/v1/plans/pro/meters/api-calls', {
       method: 'PUT',
       token: adminToken,
       body: { cap: 100, enforcement: 'soft' },
@@ -203,18 +190,18 @@ describe('caps and the enforcement check', () => {
     const res = await track(pro, { meter_id: 'api-calls', event_value: 130 });
     expect(res.status).toBe(201);
     expect(await totals(pro, 'api-calls')).toMatchObject({ usage: '130', overage: '30' });
-    const check = await request(srv.url, '/api/v1/usage/check', {
+    const check = await request(fx.srv.url, '/api/v1/usage/check', {
       host: host(pro),
       token: ownerToken(pro),
       body: { meter_id: 'api-calls' },
     });
     expect(check.body).toMatchObject({ allowed: true, remaining: 0, enforcement: 'soft' });
-    const usage = await request(srv.url, `/api/tenants/${pro.tenant.id}/usage`, { host: host(pro), token: ownerToken(pro) });
+    const usage = await request(fx.srv.url, `/api/tenants/${pro.tenant.id}/usage`, { host: host(pro), token: ownerToken(pro) });
     expect(usage.status).toBe(200);
     expect(usage.body.usage.meters).toContainEqual(
       expect.objectContaining({ meterId: 'api-calls', usage: 130, cap: 100, overage: 30, enforcement: 'soft' }),
     );
-    await request(srv.url, '/api/v1/plans/pro/meters/api-calls', {
+    await request(fx.srv.url, '/api/v1/plans/pro/meters/api-calls', {
       method: 'PUT',
       token: adminToken,
       body: { cap: 50000, enforcement: 'soft' },
@@ -222,18 +209,18 @@ describe('caps and the enforcement check', () => {
   });
 
   it('platform admins define meters (sum/count/max) and per-tenant caps; others may not', async () => {
-    const t = await makeTenant(db, 'metered', { plan: 'pro', isolation: 'pooled' });
-    const denied = await request(srv.url, '/api/v1/meters', { token: ownerToken(t), body: { id: 'storage-gb', name: 'Storage' } });
+    const t = await makeTenant(fx.db, 'metered', { plan: 'pro', isolation: 'pooled' });
+    const denied = await request(fx.srv.url, '/api/v1/meters', { token: ownerToken(t), body: { id: 'storage-gb', name: 'Storage' } });
     expect(denied.status).toBe(403);
     for (const [id, aggregation] of [
       ['peak-seats', 'max'],
       ['exports', 'count'],
     ] as const) {
-      const created = await request(srv.url, '/api/v1/meters', { token: adminToken, body: { id, name: id, aggregation, unit: 'unit' } });
+      const created = await request(fx.srv.url, '/api/v1/meters', { token: adminToken, body: { id, name: id, aggregation, unit: 'unit' } });
       expect(created.status).toBe(201);
     }
-    expect((await request(srv.url, '/api/v1/meters', { token: adminToken, body: { id: 'exports', name: 'again' } })).status).toBe(409);
-    const cap = await request(srv.url, `/api/tenants/${t.tenant.id}/meters/exports`, {
+    expect((await request(fx.srv.url, '/api/v1/meters', { token: adminToken, body: { id: 'exports', name: 'again' } })).status).toBe(409);
+    const cap = await request(fx.srv.url, `/api/tenants/${t.tenant.id}/meters/exports`, {
       method: 'PUT',
       token: adminToken,
       body: { cap: 2, enforcement: 'hard' },
@@ -253,7 +240,7 @@ describe('caps and the enforcement check', () => {
     expect(await totals(t, 'peak-seats')).toMatchObject({ usage: '7' });
     expect(await totals(t, 'exports')).toMatchObject({ usage: '1' });
     expect((await track(t, { events: [{ meter_id: 'exports' }, { meter_id: 'exports' }] })).status).toBe(429);
-    const list = await request(srv.url, '/api/v1/meters', { token: ownerToken(t) });
+    const list = await request(fx.srv.url, '/api/v1/meters', { token: ownerToken(t) });
     expect(list.body.meters.map((m: { id: string }) => m.id)).toEqual(['api-calls', 'exports', 'peak-seats']);
   });
 });

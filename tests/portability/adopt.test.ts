@@ -7,22 +7,21 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDb, type TestDb } from '../support/db.ts';
+import { useTestDb } from '../support/db.ts';
 import { withDatabase } from '../support/global-setup.ts';
 import { runCli } from '../support/cli.ts';
 import { adoptDatabase } from '../../actions-server/src/portability/adopt.ts';
 import { TEMPLATE_DIR } from '../../actions-server/src/tenants/template.ts';
 import { dataSums, tenantRow } from './helpers.ts';
 
-let db: TestDb;
 let sourceUrl: string;
 let source: pg.Pool;
+const fx = useTestDb();
 beforeAll(async () => {
-  db = await createTestDb();
   // Named with the file's prefix, so the suite's cleanup drops it.
-  const name = `${db.rolePrefix}single`;
-  await db.pool.query(`create database ${pg.Client.prototype.escapeIdentifier(name)}`);
-  sourceUrl = withDatabase(db.adminUrl, name);
+  const name = `${fx.db.rolePrefix}single`;
+  await fx.db.pool.query(`create database ${pg.Client.prototype.escapeIdentifier(name)}`);
+  sourceUrl = withDatabase(fx.db.adminUrl, name);
   source = new pg.Pool({ connectionString: sourceUrl, max: 2 });
   // The single-tenant deployment: the template run into public, and its data.
   for (const f of (await readdir(TEMPLATE_DIR)).filter((f) => /^\d+_.+\.sql$/.test(f)).sort()) {
@@ -44,7 +43,6 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await source?.end();
-  await db?.close();
 });
 
 async function publicSums(): Promise<Record<string, { rows: string; checksum: string }>> {
@@ -64,7 +62,7 @@ describe('tenants adopt', () => {
   it('copies a template-shaped public schema into a new schema tenant: same rows and checksums, source untouched', async () => {
     const before = await publicSums();
     const result = await adoptDatabase(
-      { pool: db.pool, databases: db.databases, rolePrefix: db.rolePrefix },
+      { pool: fx.db.pool, databases: fx.db.databases, rolePrefix: fx.db.rolePrefix },
       { slug: 'adopted', from: sourceUrl },
     );
     expect(result.skipped).toEqual([]);
@@ -76,9 +74,9 @@ describe('tenants adopt', () => {
     });
     expect(await publicSums()).toEqual(before);
     // Same rows, except that members now point at this server's people (matched by e-mail).
-    const sums = await dataSums(db, result.tenant);
+    const sums = await dataSums(fx.db, result.tenant);
     for (const t of ['channels', 'files', 'messages']) expect(sums[t]).toEqual(before[t]);
-    const people = await db.pool.query(
+    const people = await fx.db.pool.query(
       `select i.email, m.role from public.memberships m join public.identities i on i.id = m.identity_id where m.tenant_id = $1 order by i.email`,
       [result.tenant.id],
     );
@@ -86,34 +84,34 @@ describe('tenants adopt', () => {
       { email: 'alice@single.example', role: 'owner' },
       { email: 'bob@single.example', role: 'member' },
     ]);
-    const linked = await db.pool.query(
+    const linked = await fx.db.pool.query(
       `select count(*)::int as n from ${pg.Client.prototype.escapeIdentifier(result.tenant.schema_name!)}.members m join public.identities i on i.id = m.identity_id`,
     );
     expect(linked.rows[0].n).toBe(2);
     const usage = (
-      await db.pool.query(
+      await fx.db.pool.query(
         'select users_total::int, channels_total::int, files_count::int from public.tenant_counters where tenant_id = $1',
         [result.tenant.id],
       )
     ).rows[0];
     expect(usage).toEqual({ users_total: 3, channels_total: 2, files_count: 1 });
-    expect((await db.pool.query('select ok from public.verify_audit_chain($1)', [result.tenant.id])).rows[0].ok).toBe(true);
+    expect((await fx.db.pool.query('select ok from public.verify_audit_chain($1)', [result.tenant.id])).rows[0].ok).toBe(true);
   });
 
   it('into the pooled tier; from the CLI a schema that is not template-shaped exits 2 naming the problem, nothing created', async () => {
     const { tenant } = await adoptDatabase(
-      { pool: db.pool, databases: db.databases, rolePrefix: db.rolePrefix },
+      { pool: fx.db.pool, databases: fx.db.databases, rolePrefix: fx.db.rolePrefix },
       { slug: 'adopted-pooled', from: sourceUrl, to: 'pooled' },
     );
     expect(tenant.isolation).toBe('pooled');
-    expect((await dataSums(db, tenant))['messages']).toEqual((await publicSums())['messages']);
+    expect((await dataSums(fx.db, tenant))['messages']).toEqual((await publicSums())['messages']);
 
-    const refused = await runCli(db, ['tenants', 'adopt', 'adopted-broken', '--from', sourceUrl, '--schema', 'broken']);
+    const refused = await runCli(fx.db, ['tenants', 'adopt', 'adopted-broken', '--from', sourceUrl, '--schema', 'broken']);
     expect(refused.code).toBe(2);
     expect(refused.stderr).toMatch(/not shaped like the tenant template: table channels is missing/);
-    expect(await tenantRow(db, 'adopted-broken')).toBeUndefined();
+    expect(await tenantRow(fx.db, 'adopted-broken')).toBeUndefined();
     const taken = await adoptDatabase(
-      { pool: db.pool, databases: db.databases, rolePrefix: db.rolePrefix },
+      { pool: fx.db.pool, databases: fx.db.databases, rolePrefix: fx.db.rolePrefix },
       { slug: 'adopted', from: sourceUrl },
     ).catch((e: Error) => e);
     expect(taken).toBeInstanceOf(Error);

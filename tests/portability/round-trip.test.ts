@@ -8,8 +8,8 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import zlib from 'node:zlib';
 import tar from 'tar-stream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDb, type TestDb } from '../support/db.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useTestDb } from '../support/db.ts';
 import { exportTenant } from '../../actions-server/src/portability/export.ts';
 import { importTenant } from '../../actions-server/src/portability/import.ts';
 import type { RestoreDeps } from '../../actions-server/src/portability/restore.ts';
@@ -17,18 +17,14 @@ import type { Isolation } from '../../actions-server/src/tenants/records.ts';
 import { runCli } from '../support/cli.ts';
 import { dataSums, seededTenant, tenantRow } from './helpers.ts';
 
-let db: TestDb;
 let dir: string;
+const fx = useTestDb();
 beforeAll(async () => {
-  db = await createTestDb();
   dir = await mkdtemp(path.join(os.tmpdir(), 'export-test-'));
 });
-afterAll(async () => {
-  await db?.close();
-});
 
-const deps = (): RestoreDeps => ({ pool: db.pool, databases: db.databases, rolePrefix: db.rolePrefix });
-const exportDeps = () => ({ pool: db.pool, databases: db.databases });
+const deps = (): RestoreDeps => ({ pool: fx.db.pool, databases: fx.db.databases, rolePrefix: fx.db.rolePrefix });
+const exportDeps = () => ({ pool: fx.db.pool, databases: fx.db.databases });
 
 async function entries(file: string): Promise<{ name: string; body: Buffer }[]> {
   const out: { name: string; body: Buffer }[] = [];
@@ -60,7 +56,7 @@ describe('tenant export and import', () => {
   ];
   for (const [from, to] of trips) {
     it(`round-trips a ${from} tenant into a new ${to} tenant: same rows, counts and checksums`, async () => {
-      const src = await seededTenant(db, `rt-${from}`, from, `member-${from}@example.com`);
+      const src = await seededTenant(fx.db, `rt-${from}`, from, `member-${from}@example.com`);
       const file = path.join(dir, `${from}.tar.gz`);
       const { manifest } = await exportTenant(exportDeps(), src.tenant.id, file);
       expect(manifest.tier).toBe(from);
@@ -73,8 +69,8 @@ describe('tenant export and import', () => {
 
       const { tenant } = await importTenant(deps(), file, { slug: `rt-${from}-copy`, to });
       expect(tenant.isolation).toBe(to);
-      expect(await dataSums(db, tenant)).toEqual(await dataSums(db, src.tenant));
-      const people = await db.pool.query(
+      expect(await dataSums(fx.db, tenant)).toEqual(await dataSums(fx.db, src.tenant));
+      const people = await fx.db.pool.query(
         `select i.email, m.role from public.memberships m join public.identities i on i.id = m.identity_id where m.tenant_id = $1 order by i.email`,
         [tenant.id],
       );
@@ -83,16 +79,16 @@ describe('tenant export and import', () => {
         { email: src.ownerEmail, role: 'owner' },
       ]);
       const usage = (
-        await db.pool.query(
+        await fx.db.pool.query(
           'select users_total::int, channels_total::int, files_count::int, storage_bytes::int from public.tenant_counters where tenant_id = $1',
           [tenant.id],
         )
       ).rows[0];
       expect(usage).toEqual({ users_total: 2, channels_total: 2, files_count: 2, storage_bytes: 1234 });
-      const chain = (await db.pool.query('select ok from public.verify_audit_chain($1)', [tenant.id])).rows[0];
+      const chain = (await fx.db.pool.query('select ok from public.verify_audit_chain($1)', [tenant.id])).rows[0];
       expect(chain.ok).toBe(true);
       const origin = (
-        await db.pool.query(`select new_values from public.tenant_audit_logs where tenant_id = $1 and action = 'tenant.imported'`, [
+        await fx.db.pool.query(`select new_values from public.tenant_audit_logs where tenant_id = $1 and action = 'tenant.imported'`, [
           tenant.id,
         ])
       ).rows[0];
@@ -104,18 +100,18 @@ describe('tenant export and import', () => {
     let good: string;
     let goodEntries: { name: string; body: Buffer }[];
     beforeAll(async () => {
-      const src = await seededTenant(db, 'bad-src', 'schema', 'bad-member@example.com');
+      const src = await seededTenant(fx.db, 'bad-src', 'schema', 'bad-member@example.com');
       good = path.join(dir, 'good.tar.gz');
       await exportTenant(exportDeps(), src.tenant.id, good);
       goodEntries = await entries(good);
     });
 
     async function expectRefused(file: string, slug: string, message: RegExp): Promise<void> {
-      const before = (await db.pool.query('select count(*)::int as n from public.identities')).rows[0].n;
+      const before = (await fx.db.pool.query('select count(*)::int as n from public.identities')).rows[0].n;
       await expect(importTenant(deps(), file, { slug, to: 'schema' })).rejects.toThrow(message);
-      expect(await tenantRow(db, slug)).toBeUndefined();
-      expect((await db.pool.query('select 1 from pg_namespace where nspname = $1', [`tenant_${slug}`])).rowCount).toBe(0);
-      expect((await db.pool.query('select count(*)::int as n from public.identities')).rows[0].n).toBe(before);
+      expect(await tenantRow(fx.db, slug)).toBeUndefined();
+      expect((await fx.db.pool.query('select 1 from pg_namespace where nspname = $1', [`tenant_${slug}`])).rowCount).toBe(0);
+      expect((await fx.db.pool.query('select count(*)::int as n from public.identities')).rows[0].n).toBe(before);
     }
 
     it('not an archive', async () => {
@@ -178,11 +174,11 @@ describe('tenant export and import', () => {
 
     it('from the CLI: tenants export writes an archive that imports', async () => {
       const out = path.join(dir, 'cli.tar.gz');
-      const exported = await runCli(db, ['tenants', 'export', 'bad-src', '--out', out]);
+      const exported = await runCli(fx.db, ['tenants', 'export', 'bad-src', '--out', out]);
       expect(exported.code, exported.stderr).toBe(0);
       expect(JSON.parse(exported.stdout)).toMatchObject({ tier: 'schema', tables: { messages: 40 } });
       const { tenant } = await importTenant(deps(), out, { slug: 'cli-copy', to: 'pooled' });
-      expect(await dataSums(db, tenant)).toEqual(await dataSums(db, (await tenantRow(db, 'bad-src'))!));
+      expect(await dataSums(fx.db, tenant)).toEqual(await dataSums(fx.db, (await tenantRow(fx.db, 'bad-src'))!));
     });
   });
 });

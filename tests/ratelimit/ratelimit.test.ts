@@ -5,14 +5,13 @@ import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createTestDb, startTestServer, type TestDb } from '../support/db.ts';
+import { startTestServer, useTestDb } from '../support/db.ts';
 import { request } from '../support/http.ts';
 import { makeTenant, type MadeTenant } from '../support/factories.ts';
 import type { RunningServer } from '../../actions-server/src/server.ts';
 
 const REDIS_URL = process.env['REDIS_URL'];
 
-let db: TestDb;
 let free: MadeTenant;
 let other: MadeTenant;
 let pro: MadeTenant;
@@ -20,13 +19,13 @@ let hourly: MadeTenant;
 // Each test file (and each store below) counts under its own Redis prefix.
 const prefixes: string[] = [];
 
+const fx = useTestDb();
 beforeAll(async () => {
-  db = await createTestDb();
-  free = await makeTenant(db, 'freeco');
-  other = await makeTenant(db, 'otherco');
-  pro = await makeTenant(db, 'proco', { plan: 'pro', trial: true });
-  hourly = await makeTenant(db, 'hourly');
-  await db.pool.query(`update public.tenant_settings set limit_overrides = '{"rate_limit_per_hour": 3}' where tenant_id = $1`, [
+  free = await makeTenant(fx.db, 'freeco');
+  other = await makeTenant(fx.db, 'otherco');
+  pro = await makeTenant(fx.db, 'proco', { plan: 'pro', trial: true });
+  hourly = await makeTenant(fx.db, 'hourly');
+  await fx.db.pool.query(`update public.tenant_settings set limit_overrides = '{"rate_limit_per_hour": 3}' where tenant_id = $1`, [
     hourly.tenant.id,
   ]);
 });
@@ -42,7 +41,6 @@ afterAll(async () => {
       redis.disconnect();
     }
   }
-  await db?.close();
 });
 
 // Only a tenant's authenticated callers count against its limits: each call carries its owner's token.
@@ -79,7 +77,7 @@ const STORES: [string, () => Record<string, string>][] = [
 describe.each(STORES)('counted %s', (store, envFor) => {
   let srv: RunningServer;
   beforeAll(async () => {
-    srv = await startTestServer(db, envFor());
+    srv = await startTestServer(fx.db, envFor());
     expect(srv.ctx.rateLimits.store).toBe(store === 'in Redis' ? 'redis' : 'memory');
   });
   afterAll(async () => {
@@ -142,8 +140,8 @@ describe.each(STORES)('counted %s', (store, envFor) => {
 describe.skipIf(!REDIS_URL)('with Redis shared by several processes', () => {
   it('counts one minute window for the tenant across servers', async () => {
     const env = { REDIS_URL: REDIS_URL!, RATE_LIMIT_KEY_PREFIX: newPrefix() };
-    const one = await startTestServer(db, env);
-    const two = await startTestServer(db, env);
+    const one = await startTestServer(fx.db, env);
+    const two = await startTestServer(fx.db, env);
     try {
       for (let i = 0; i < 30; i++) {
         expect((await health(one, 'otherco')).status).toBe(200);
@@ -166,7 +164,7 @@ describe.skipIf(!REDIS_URL)('with Redis shared by several processes', () => {
 
 describe('when Redis is unreachable', () => {
   it('fails open by default: requests are served and the server keeps running', async () => {
-    const srv = await startTestServer(db, { REDIS_URL: `redis://127.0.0.1:${await closedPort()}` });
+    const srv = await startTestServer(fx.db, { REDIS_URL: `redis://127.0.0.1:${await closedPort()}` });
     try {
       for (let i = 0; i < 3; i++) {
         const res = await health(srv, 'freeco');
@@ -179,7 +177,7 @@ describe('when Redis is unreachable', () => {
   });
 
   it('fails closed when configured: 503 with Retry-After, in the one error shape', async () => {
-    const srv = await startTestServer(db, {
+    const srv = await startTestServer(fx.db, {
       REDIS_URL: `redis://127.0.0.1:${await closedPort()}`,
       RATE_LIMIT_FAIL_MODE: 'closed',
     });
@@ -201,7 +199,7 @@ describe('when Redis is unreachable', () => {
 });
 
 it('can be switched off (RATE_LIMIT_ENABLED=false)', async () => {
-  const srv = await startTestServer(db, { RATE_LIMIT_ENABLED: 'false' });
+  const srv = await startTestServer(fx.db, { RATE_LIMIT_ENABLED: 'false' });
   try {
     for (let i = 0; i < 4; i++) expect((await health(srv, 'hourly')).status).toBe(200);
     expect((await health(srv, 'hourly')).headers['ratelimit-limit']).toBeUndefined();
@@ -212,8 +210,8 @@ it('can be switched off (RATE_LIMIT_ENABLED=false)', async () => {
 
 describe('edits to limits', () => {
   it('an override or a plan edited in the database applies within a second, without waiting for the cache to expire', async () => {
-    const srv = await startTestServer(db);
-    const edited = await makeTenant(db, 'edited');
+    const srv = await startTestServer(fx.db);
+    const edited = await makeTenant(fx.db, 'edited');
     const limitOf = async () => {
       const token = srv.ctx.tokens.sign({ userId: edited.ownerId, tenantId: edited.tenant.id, role: 'owner' }).token;
       return (await request(srv.url, '/api/health', { host: 'edited.saas.test', token })).headers['ratelimit-limit'];
@@ -221,16 +219,16 @@ describe('edits to limits', () => {
     const within1s = { timeout: 1000, interval: 20 };
     try {
       expect(await limitOf()).toBe('60');
-      await db.pool.query(`update public.tenant_settings set limit_overrides = '{"rate_limit_per_minute": 7}' where tenant_id = $1`, [
+      await fx.db.pool.query(`update public.tenant_settings set limit_overrides = '{"rate_limit_per_minute": 7}' where tenant_id = $1`, [
         edited.tenant.id,
       ]);
       await vi.waitFor(async () => expect(await limitOf()).toBe('7'), within1s);
-      await db.pool.query(`update public.tenant_settings set limit_overrides = '{}' where tenant_id = $1`, [edited.tenant.id]);
+      await fx.db.pool.query(`update public.tenant_settings set limit_overrides = '{}' where tenant_id = $1`, [edited.tenant.id]);
       await vi.waitFor(async () => expect(await limitOf()).toBe('60'), within1s);
-      await db.pool.query(`update public.plans set rate_limit_per_minute = 45 where id = 'free'`);
+      await fx.db.pool.query(`update public.plans set rate_limit_per_minute = 45 where id = 'free'`);
       await vi.waitFor(async () => expect(await limitOf()).toBe('45'), within1s);
     } finally {
-      await db.pool.query(`update public.plans set rate_limit_per_minute = 60 where id = 'free'`);
+      await fx.db.pool.query(`update public.plans set rate_limit_per_minute = 60 where id = 'free'`);
       await srv.close();
     }
   });

@@ -5,14 +5,11 @@
 // closing the tenant, CORS and response headers.
 // The server trusts one proxy hop, so each test can speak from addresses of its
 // own (X-Forwarded-For) and per-address limits never leak between tests.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDb, startTestServer, type TestDb } from '../support/db.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { startTestServer, useTestServer } from '../support/db.ts';
 import { request, type RequestOptions } from '../support/http.ts';
 import { addMember, makeTenant, OWNER_PASSWORD, type MadeTenant } from '../support/factories.ts';
-import type { RunningServer } from '../../actions-server/src/server.ts';
 
-let db: TestDb;
-let srv: RunningServer;
 let alpha: MadeTenant;
 let ownerToken: string;
 let addresses = 0;
@@ -21,27 +18,22 @@ const freshAddress = () => `198.51.100.${++addresses}`;
 
 const ANONYMOUS_PER_MINUTE = 70;
 
-beforeAll(async () => {
-  db = await createTestDb();
-  srv = await startTestServer(db, {
-    TRUST_PROXY_HOPS: '1',
-    ANONYMOUS_RATE_LIMIT_PER_MINUTE: String(ANONYMOUS_PER_MINUTE),
-    AUTH_THROTTLE_PER_ADDRESS: '5',
-    AUTH_THROTTLE_PER_ACCOUNT: '3',
-    PASSWORD_HASH_CONCURRENCY: '1',
-    PASSWORD_HASH_QUEUE_MAX: '1',
-    // The production cost: the queue bound is only observable while hashing takes real time.
-    PASSWORD_HASH_MEMORY_KIB: '65536',
-    CORS_ORIGINS: 'https://app.saas.test',
-    // Pooled tenants are rows only: quick to make.
-    DEFAULT_ISOLATION: 'pooled',
-  });
-  alpha = await makeTenant(db, 'alpha', { isolation: 'pooled' });
-  ownerToken = srv.ctx.tokens.sign({ userId: alpha.ownerId, tenantId: alpha.tenant.id, role: 'owner' }).token;
+const fx = useTestServer({
+  TRUST_PROXY_HOPS: '1',
+  ANONYMOUS_RATE_LIMIT_PER_MINUTE: String(ANONYMOUS_PER_MINUTE),
+  AUTH_THROTTLE_PER_ADDRESS: '5',
+  AUTH_THROTTLE_PER_ACCOUNT: '3',
+  PASSWORD_HASH_CONCURRENCY: '1',
+  PASSWORD_HASH_QUEUE_MAX: '1',
+  // The production cost: the queue bound is only observable while hashing takes real time.
+  PASSWORD_HASH_MEMORY_KIB: '65536',
+  CORS_ORIGINS: 'https://app.saas.test',
+  // Pooled tenants are rows only: quick to make.
+  DEFAULT_ISOLATION: 'pooled',
 });
-afterAll(async () => {
-  await srv?.close();
-  await db?.close();
+beforeAll(async () => {
+  alpha = await makeTenant(fx.db, 'alpha', { isolation: 'pooled' });
+  ownerToken = fx.srv.ctx.tokens.sign({ userId: alpha.ownerId, tenantId: alpha.tenant.id, role: 'owner' }).token;
 });
 
 const from = (address: string, opts: RequestOptions = {}): RequestOptions => ({
@@ -49,7 +41,7 @@ const from = (address: string, opts: RequestOptions = {}): RequestOptions => ({
   headers: { ...(opts.headers ?? {}), 'x-forwarded-for': address },
 });
 const call = (path: string, opts: RequestOptions = {}) =>
-  request(srv.url, path, opts.headers?.['x-forwarded-for'] ? opts : from(freshAddress(), opts));
+  request(fx.srv.url, path, opts.headers?.['x-forwarded-for'] ? opts : from(freshAddress(), opts));
 
 async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
   const start = performance.now();
@@ -112,8 +104,8 @@ describe("security item 2: anonymous traffic never spends a tenant's allowance",
     const owner = await call('/api/health', { host, token: ownerToken });
     expect(owner.status).toBe(200);
     expect(owner.headers['ratelimit-remaining']).toBe('59');
-    await srv.ctx.usage.flush();
-    const { rows } = await db.pool.query<{ n: number }>(
+    await fx.srv.ctx.usage.flush();
+    const { rows } = await fx.db.pool.query<{ n: number }>(
       'select coalesce(sum(calls), 0)::int as n from public.tenant_api_calls where tenant_id = $1',
       [alpha.tenant.id],
     );
@@ -123,13 +115,13 @@ describe("security item 2: anonymous traffic never spends a tenant's allowance",
   it('limits anonymous requests per client address, separately from the tenant', async () => {
     const address = freshAddress();
     for (let i = 0; i < ANONYMOUS_PER_MINUTE; i++)
-      expect((await request(srv.url, '/api/health', from(address, { host: 'alpha.saas.test' }))).status).toBe(200);
-    const refused = await request(srv.url, '/api/health', from(address, { host: 'alpha.saas.test' }));
+      expect((await request(fx.srv.url, '/api/health', from(address, { host: 'alpha.saas.test' }))).status).toBe(200);
+    const refused = await request(fx.srv.url, '/api/health', from(address, { host: 'alpha.saas.test' }));
     expect(refused.status).toBe(429);
     expect(refused.body.error.code).toBe('RATE_LIMITED');
     expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
     // The same address with the owner's token is the tenant's business; another address is not limited.
-    expect((await request(srv.url, '/api/health', from(address, { host: 'alpha.saas.test', token: ownerToken }))).status).toBe(200);
+    expect((await request(fx.srv.url, '/api/health', from(address, { host: 'alpha.saas.test', token: ownerToken }))).status).toBe(200);
     expect((await call('/api/health', { host: 'alpha.saas.test' })).status).toBe(200);
     // The auth webhook refuses (401) an address past its anonymous allowance too.
     const hookAddress = freshAddress();
@@ -163,7 +155,7 @@ describe('security item 3: sign-in and sign-up are no oracle and no CPU sink', (
     const address = freshAddress();
     let n = 0;
     const attempt = (opts: RequestOptions) =>
-      request(srv.url, '/api/auth/login', { ...opts, host: 'alpha.saas.test', body: { email: `not-an-email-${++n}`, password: 'x' } });
+      request(fx.srv.url, '/api/auth/login', { ...opts, host: 'alpha.saas.test', body: { email: `not-an-email-${++n}`, password: 'x' } });
     for (let i = 0; i < 5; i++) expect((await attempt(from(address))).status).toBe(400);
     const sixth = await attempt(from(address));
     expect(sixth.status).toBe(429);
@@ -173,7 +165,7 @@ describe('security item 3: sign-in and sign-up are no oracle and no CPU sink', (
   });
 
   it('throttles failed logins per account whatever the address; a successful one is not held against it', async () => {
-    const victim = await addMember(db, alpha.tenant, 'victim@alpha.test', 'member');
+    const victim = await addMember(fx.db, alpha.tenant, 'victim@alpha.test', 'member');
     expect(
       (await call('/api/auth/login', { host: 'alpha.saas.test', body: { email: victim.email, password: victim.password } })).status,
     ).toBe(200);
@@ -193,7 +185,7 @@ describe('security item 3: sign-in and sign-up are no oracle and no CPU sink', (
     const codes: number[] = [];
     for (let i = 0; i < 6; i++) {
       const res = await request(
-        srv.url,
+        fx.srv.url,
         '/api/tenants/create',
         from(address, { body: { name: 'x', slug: 'signup', ownerEmail: `s${i}@signup.test`, ownerName: 'x', ownerPassword: 'short' } }),
       );
@@ -233,17 +225,17 @@ describe('security item 3: sign-in and sign-up are no oracle and no CPU sink', (
 
 describe('security item 4: a tenant id in the path is checked whatever the Host', () => {
   it('a suspended tenant is refused on the platform host, and its rate limit applies there', async () => {
-    const made = await makeTenant(db, 'suspendedco', { isolation: 'pooled' });
-    const token = srv.ctx.tokens.sign({ userId: made.ownerId, tenantId: made.tenant.id, role: 'owner' }).token;
-    await db.pool.query(`update public.tenant_settings set limit_overrides = '{"rate_limit_per_minute": 3}' where tenant_id = $1`, [
+    const made = await makeTenant(fx.db, 'suspendedco', { isolation: 'pooled' });
+    const token = fx.srv.ctx.tokens.sign({ userId: made.ownerId, tenantId: made.tenant.id, role: 'owner' }).token;
+    await fx.db.pool.query(`update public.tenant_settings set limit_overrides = '{"rate_limit_per_minute": 3}' where tenant_id = $1`, [
       made.tenant.id,
     ]);
     const statuses: number[] = [];
     for (let i = 0; i < 4; i++) statuses.push((await call(`/api/tenants/${made.tenant.id}`, { token })).status);
     expect(statuses).toEqual([200, 200, 200, 429]);
 
-    await db.pool.query(`update public.tenants set status = 'suspended', suspended_at = now() where id = $1`, [made.tenant.id]);
-    await expect.poll(async () => (await srv.ctx.resolver.byId(made.tenant.id))?.status).toBe('suspended');
+    await fx.db.pool.query(`update public.tenants set status = 'suspended', suspended_at = now() where id = $1`, [made.tenant.id]);
+    await expect.poll(async () => (await fx.srv.ctx.resolver.byId(made.tenant.id))?.status).toBe('suspended');
     const put = await call(`/api/tenants/${made.tenant.id}`, { method: 'PUT', token, body: { name: 'Renamed' } });
     const invite = await call(`/api/tenants/${made.tenant.id}/invitations`, { token, body: { email: 'new@x.test', role: 'member' } });
     const audit = await call(`/api/tenants/${made.tenant.id}/audit`, { token });
@@ -257,38 +249,40 @@ describe('security item 4: a tenant id in the path is checked whatever the Host'
 describe('security items 5 and 6: platform admins and owners as the database says', () => {
   it('security item 5: a demoted platform admin can no longer suspend, reactivate or verify a domain', async () => {
     // No password needed here: the token is what is being tested.
-    const { rows: ids } = await db.pool.query<{ id: string }>(
+    const { rows: ids } = await fx.db.pool.query<{ id: string }>(
       `insert into public.identities (email, name, is_platform_admin) values ('demoted@platform.test', 'Ops', true) returning id`,
     );
-    const adminToken = srv.ctx.tokens.sign({ userId: ids[0]!.id, tenantId: null, role: 'platform_admin' }).token;
+    const adminToken = fx.srv.ctx.tokens.sign({ userId: ids[0]!.id, tenantId: null, role: 'platform_admin' }).token;
     const target = alpha;
     // Custom domains are a plan feature: this tenant gets it by override.
-    await db.pool.query(`update public.tenant_settings set features = features || '{"custom_domain": true}' where tenant_id = $1`, [
+    await fx.db.pool.query(`update public.tenant_settings set features = features || '{"custom_domain": true}' where tenant_id = $1`, [
       target.tenant.id,
     ]);
-    await db.pool.query(`update public.tenants set custom_domain = 'target.example.com' where id = $1`, [target.tenant.id]);
-    await db.pool.query('update public.identities set is_platform_admin = false where id = $1', [ids[0]!.id]);
+    await fx.db.pool.query(`update public.tenants set custom_domain = 'target.example.com' where id = $1`, [target.tenant.id]);
+    await fx.db.pool.query('update public.identities set is_platform_admin = false where id = $1', [ids[0]!.id]);
     for (const action of ['suspend', 'reactivate', 'verify-domain']) {
       const res = await call(`/api/tenants/${target.tenant.id}/${action}`, { method: 'POST', token: adminToken });
       expect([action, res.status, res.body.error?.code]).toEqual([action, 403, 'FORBIDDEN']);
     }
-    const { rows } = await db.pool.query('select status, custom_domain_verified_at from public.tenants where id = $1', [target.tenant.id]);
+    const { rows } = await fx.db.pool.query('select status, custom_domain_verified_at from public.tenants where id = $1', [
+      target.tenant.id,
+    ]);
     expect(rows[0]).toEqual({ status: 'active', custom_domain_verified_at: null });
   });
 
   it('security item 6: a tenant admin cannot cancel the tenant; its owner can', async () => {
-    const made = await makeTenant(db, 'cancelco', { isolation: 'pooled' });
-    const { rows } = await db.pool.query<{ id: string }>(
+    const made = await makeTenant(fx.db, 'cancelco', { isolation: 'pooled' });
+    const { rows } = await fx.db.pool.query<{ id: string }>(
       `insert into public.identities (email, name) values ('admin@cancelco.test', 'A') returning id`,
     );
-    await db.pool.query(`insert into public.memberships (tenant_id, identity_id, role) values ($1, $2, 'admin')`, [
+    await fx.db.pool.query(`insert into public.memberships (tenant_id, identity_id, role) values ($1, $2, 'admin')`, [
       made.tenant.id,
       rows[0]!.id,
     ]);
-    const adminToken = srv.ctx.tokens.sign({ userId: rows[0]!.id, tenantId: made.tenant.id, role: 'admin' }).token;
+    const adminToken = fx.srv.ctx.tokens.sign({ userId: rows[0]!.id, tenantId: made.tenant.id, role: 'admin' }).token;
     const refused = await call(`/api/tenants/${made.tenant.id}`, { method: 'DELETE', host: 'cancelco.saas.test', token: adminToken });
     expect([refused.status, refused.body.error?.code]).toEqual([403, 'FORBIDDEN']);
-    const owner = srv.ctx.tokens.sign({ userId: made.ownerId, tenantId: made.tenant.id, role: 'owner' }).token;
+    const owner = fx.srv.ctx.tokens.sign({ userId: made.ownerId, tenantId: made.tenant.id, role: 'owner' }).token;
     const done = await call(`/api/tenants/${made.tenant.id}`, { method: 'DELETE', host: 'cancelco.saas.test', token: owner });
     expect(done.status, done.text).toBe(200);
     expect(done.body.tenant.status).toBe('cancelled');
@@ -336,7 +330,7 @@ describe('security item 13: response headers', () => {
   });
 
   it('production adds HSTS', async () => {
-    const prod = await startTestServer(db, { NODE_ENV: 'production' });
+    const prod = await startTestServer(fx.db, { NODE_ENV: 'production' });
     try {
       const res = await request(prod.url, '/api/health');
       expect(res.headers['strict-transport-security']).toMatch(/max-age=31536000/);

@@ -7,10 +7,10 @@
 // the Hasura metadata asks only for relationships Hasura supports on Citus.
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { beforeAll, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { createTestDb, type TestDb } from '../support/db.ts';
+import { useTestDb } from '../support/db.ts';
 
 const SCRIPT = path.resolve(import.meta.dirname, '../../sql/citus/distribute.sql');
 const METADATA_TABLES = path.resolve(import.meta.dirname, '../../hasura/metadata/databases/platform/tables');
@@ -24,7 +24,6 @@ interface TableRow {
   reached: boolean;
 }
 
-let db: TestDb;
 let tables: TableRow[];
 let placements: Map<string, Placement[]>;
 let script: string;
@@ -45,13 +44,13 @@ function parse(sql: string): Map<string, Placement[]> {
   return found;
 }
 
+const fx = useTestDb();
 beforeAll(async () => {
-  db = await createTestDb();
   script = await readFile(SCRIPT, 'utf8');
   placements = parse(script);
   // reached: app or hasura holds any privilege on it (request paths read it on any node).
   tables = (
-    await db.pool.query<TableRow>(`
+    await fx.db.pool.query<TableRow>(`
       select format('%I.%I', n.nspname, c.relname) as name,
              n.nspname = 'pooled' or exists (select 1 from pg_attribute a
                                              where a.attrelid = c.oid and a.attname = 'tenant_id' and not a.attisdropped)
@@ -65,9 +64,6 @@ beforeAll(async () => {
                         where d.classid = 'pg_class'::regclass and d.objid = c.oid and d.deptype = 'e')
       order by 1`)
   ).rows;
-});
-afterAll(async () => {
-  await db?.close();
 });
 
 it('classifies every table exactly once and names no table that does not exist', () => {
@@ -134,7 +130,7 @@ it('asks Hasura only for relationships it supports on Citus', async () => {
   const kindOf = (table: string) => placements.get(table)?.[0]?.kind ?? 'unclassified';
   const fkTarget = async (table: string, columns: string[]) =>
     (
-      await db.pool.query<{ target: string }>(
+      await fx.db.pool.query<{ target: string }>(
         `select format('%I.%I', n.nspname, r.relname) as target
          from pg_constraint c join pg_class r on r.oid = c.confrelid join pg_namespace n on n.oid = r.relnamespace
          where c.conrelid = $1::regclass and c.contype = 'f'

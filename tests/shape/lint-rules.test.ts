@@ -5,23 +5,22 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { collectViolations, lintDatabase, loadLintRules, type LintViolation } from '../../actions-server/src/db/lint.ts';
 import { migrateUp } from '../../actions-server/src/db/migrate.ts';
-import { createTestDb, type TestDb } from '../support/db.ts';
+import { createTestDb, useTestDb } from '../support/db.ts';
 import { makeTenant } from '../support/factories.ts';
 
-let db: TestDb;
 let role: string;
 /** The lint of the scratch database as it stands: every case runs in a transaction that is rolled back, so it stays this. */
 let baseline: Set<string>;
 const SCHEMA = 'tenant_lintco';
 
+const fx = useTestDb();
 beforeAll(async () => {
-  db = await createTestDb();
-  const { tenant } = await makeTenant(db, 'lintco');
+  const { tenant } = await makeTenant(fx.db, 'lintco');
   role = tenant.db_role!;
-  const client = await db.pool.connect();
+  const client = await fx.db.pool.connect();
   try {
     await client.query('begin');
     baseline = new Set((await collectViolations(client)).violations.map(key));
@@ -30,15 +29,12 @@ beforeAll(async () => {
     client.release();
   }
 });
-afterAll(async () => {
-  await db?.close();
-});
 
 const key = (v: LintViolation) => JSON.stringify([v.rule, v.object, v.detail]);
 
 /** The violations `sql` adds, run and linted in one transaction that is rolled back. */
 async function addedViolations(sql: string): Promise<LintViolation[]> {
-  const client = await db.pool.connect();
+  const client = await fx.db.pool.connect();
   try {
     await client.query('begin');
     await client.query(sql);

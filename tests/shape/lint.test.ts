@@ -4,26 +4,22 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { applyExceptions, formatLintReport, lintDatabase, loadLintExceptions, type LintReport } from '../../actions-server/src/db/lint.ts';
-import { createTestDb, type TestDb } from '../support/db.ts';
+import { useTestDb } from '../support/db.ts';
 import { makeTenant } from '../support/factories.ts';
 import type { TenantRow } from '../../actions-server/src/tenants/records.ts';
 
-let db: TestDb;
 let role: string;
 let pooled: TenantRow;
 let report: LintReport;
 
+const fx = useTestDb();
 beforeAll(async () => {
-  db = await createTestDb();
-  const { tenant } = await makeTenant(db, 'shapeco');
+  const { tenant } = await makeTenant(fx.db, 'shapeco');
   role = tenant.db_role!;
-  pooled = (await makeTenant(db, 'pooledco', { isolation: 'pooled' })).tenant;
-  report = await lintDatabase(db.pool);
-});
-afterAll(async () => {
-  await db?.close();
+  pooled = (await makeTenant(fx.db, 'pooledco', { isolation: 'pooled' })).tenant;
+  report = await lintDatabase(fx.db.pool);
 });
 
 it('looked at the registry, the tenant schema, the pooled tables and every request role', async () => {
@@ -33,7 +29,7 @@ it('looked at the registry, the tenant schema, the pooled tables and every reque
   expect(report.scope.functions).toBeGreaterThan(0);
   // The pooled tenant is rows in those tables, with no schema or role of its own.
   expect(pooled).toMatchObject({ isolation: 'pooled', schema_name: null, db_role: null });
-  expect((await db.pool.query('select 1 from pooled.members where tenant_id = $1', [pooled.id])).rowCount).toBe(1);
+  expect((await fx.db.pool.query('select 1 from pooled.members where tenant_id = $1', [pooled.id])).rowCount).toBe(1);
 });
 
 it('finds no violation and no stale exception', () => {

@@ -4,20 +4,16 @@
 // dumped again, it comes back identical.
 import { readFile } from 'node:fs/promises';
 import pg from 'pg';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { beforeAll, expect, it } from 'vitest';
 import { createPool } from '../../actions-server/src/db/database.ts';
 import { databaseUrl, dumpSchema, SCHEMA_DUMP_FILE } from '../../actions-server/src/db/dump.ts';
-import { createTestDb, type TestDb } from '../support/db.ts';
+import { useTestDb } from '../support/db.ts';
 
-let db: TestDb;
 let dump: string;
 
+const fx = useTestDb();
 beforeAll(async () => {
-  db = await createTestDb();
-  dump = await dumpSchema(db.pool);
-});
-afterAll(async () => {
-  await db?.close();
+  dump = await dumpSchema(fx.db.pool);
 });
 
 it('sql/schema.sql is current', async () => {
@@ -35,14 +31,14 @@ it('sql/schema.sql is current', async () => {
 });
 
 it('is stable between runs', async () => {
-  expect(await dumpSchema(db.pool)).toBe(dump);
+  expect(await dumpSchema(fx.db.pool)).toBe(dump);
 });
 
 it('rebuilds the same schema in an empty database', async () => {
-  const name = `${db.name}_restore`;
+  const name = `${fx.db.name}_restore`;
   const ident = pg.Client.prototype.escapeIdentifier;
-  await db.pool.query(`create database ${ident(name)}`);
-  const pool = createPool(databaseUrl(db.url, name), 2);
+  await fx.db.pool.query(`create database ${ident(name)}`);
+  const pool = createPool(databaseUrl(fx.db.url, name), 2);
   try {
     await pool.query(dump);
     // The restored schema_migrations table is empty, so only the header differs.
@@ -50,6 +46,6 @@ it('rebuilds the same schema in an empty database', async () => {
     expect(withoutHistory(await dumpSchema(pool))).toBe(withoutHistory(dump));
   } finally {
     await pool.end();
-    await db.pool.query(`drop database if exists ${ident(name)} with (force)`);
+    await fx.db.pool.query(`drop database if exists ${ident(name)} with (force)`);
   }
 });

@@ -2,7 +2,7 @@
 // prefix of its own (roles are cluster-wide), and a server wired like main.ts.
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { inject } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
 import { loadConfig, type Env } from '../../actions-server/src/core/config.ts';
 import { createLogger } from '../../actions-server/src/core/log.ts';
 import { createPool } from '../../actions-server/src/db/database.ts';
@@ -93,6 +93,44 @@ export async function startTestServer(db: TestDb, envOverrides: Record<string, s
   const env = db.env(envOverrides);
   const ctx = await buildContext(env, createLogger(env.LOG_LEVEL), db.pool, db.url);
   return startServer(ctx, 0, '127.0.0.1');
+}
+
+export interface TestDbFixture {
+  db: TestDb;
+}
+
+export interface TestServerFixture extends TestDbFixture {
+  srv: RunningServer;
+}
+
+/** This file's database, made before its tests and dropped after them; `db` is set once the hook ran. */
+export function useTestDb(): TestDbFixture {
+  const fx = {} as TestDbFixture;
+  beforeAll(async () => {
+    fx.db = await createTestDb();
+  });
+  afterAll(async () => {
+    await fx.db?.close();
+  });
+  return fx;
+}
+
+type EnvOverrides = Record<string, string>;
+
+/**
+ * This file's database and a server on it (env: overrides, or a function giving
+ * them when the hook runs). After hooks run in reverse: the server closes
+ * before the database is dropped.
+ */
+export function useTestServer(env: EnvOverrides | (() => EnvOverrides | Promise<EnvOverrides>) = {}): TestServerFixture {
+  const fx = useTestDb() as TestServerFixture;
+  beforeAll(async () => {
+    fx.srv = await startTestServer(fx.db, typeof env === 'function' ? await env() : env);
+  });
+  afterAll(async () => {
+    await fx.srv?.close();
+  });
+  return fx;
 }
 
 /**

@@ -4,6 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { request } from './http.ts';
+import { until } from './wait.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const MAIN = path.join(ROOT, 'actions-server/src/main.ts');
@@ -89,22 +90,22 @@ export function spawnServer(port: number, env: Record<string, string>): ServerPr
       });
     },
     async waitReady(timeoutMs = 60_000) {
-      const deadline = Date.now() + timeoutMs;
       let exitedEarly = false;
       void exited.then(() => (exitedEarly = true));
-      for (;;) {
-        if (exitedEarly)
-          throw new Error(
-            `server exited while booting:\n${logs
-              .slice(-10)
-              .map((l) => JSON.stringify(l))
-              .join('\n')}`,
-          );
-        const res = await request(url, '/api/health/ready').catch(() => undefined);
-        if (res?.status === 200) return;
-        if (Date.now() > deadline) throw new Error(`server not ready within ${timeoutMs} ms`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      await until(
+        'the server to be ready',
+        async () => {
+          if (exitedEarly)
+            throw new Error(
+              `server exited while booting:\n${logs
+                .slice(-10)
+                .map((l) => JSON.stringify(l))
+                .join('\n')}`,
+            );
+          return (await request(url, '/api/health/ready').catch(() => undefined))?.status === 200;
+        },
+        { timeout: timeoutMs, interval: 100 },
+      );
     },
   };
 }

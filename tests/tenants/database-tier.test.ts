@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createTestDb, startTestServer, type TestDb } from '../support/db.ts';
+import { startTestServer, useTestDb } from '../support/db.ts';
 import { makeTenant, type MadeTenant } from '../support/factories.ts';
 import { createLogger } from '../../actions-server/src/core/log.ts';
 import { loadConfig } from '../../actions-server/src/core/config.ts';
@@ -22,16 +22,10 @@ import { listMigrations } from '../../actions-server/src/db/migrate.ts';
 import type { TenantRow } from '../../actions-server/src/tenants/records.ts';
 import { databaseRefOf, tenantPlacementOf } from '../../actions-server/src/tenants/placement.ts';
 
-let db: TestDb;
-beforeAll(async () => {
-  db = await createTestDb();
-});
-afterAll(async () => {
-  await db?.close();
-});
+const fx = useTestDb();
 
 /** One query as the owner in a tenant's own database. */
-async function inTenantDb<T extends pg.QueryResultRow>(t: TenantRow, sql: string, params: unknown[] = [], databases = db.databases) {
+async function inTenantDb<T extends pg.QueryResultRow>(t: TenantRow, sql: string, params: unknown[] = [], databases = fx.db.databases) {
   const client = new pg.Client({ connectionString: databases.databaseUrl(databaseRefOf(t)) });
   await client.connect();
   try {
@@ -42,32 +36,32 @@ async function inTenantDb<T extends pg.QueryResultRow>(t: TenantRow, sql: string
 }
 
 async function footprint(slug: string) {
-  const n = async (sql: string, params: unknown[]) => (await db.pool.query(sql, params)).rowCount;
+  const n = async (sql: string, params: unknown[]) => (await fx.db.pool.query(sql, params)).rowCount;
   return {
     tenants: await n('select 1 from public.tenants where slug = $1', [slug]),
     identities: await n('select 1 from public.identities where email = $1', [`owner@${slug}.example.com`]),
-    databases: await n('select 1 from pg_database where datname = $1', [`${db.rolePrefix}tenant_${slug}`]),
-    roles: await n('select 1 from pg_roles where rolname = $1', [`${db.rolePrefix}tenant_${slug}`]),
+    databases: await n('select 1 from pg_database where datname = $1', [`${fx.db.rolePrefix}tenant_${slug}`]),
+    roles: await n('select 1 from pg_roles where rolname = $1', [`${fx.db.rolePrefix}tenant_${slug}`]),
   };
 }
 
 describe('a database tenant', () => {
   let big: MadeTenant;
   beforeAll(async () => {
-    big = await makeTenant(db, 'bigco', { isolation: 'database' });
+    big = await makeTenant(fx.db, 'bigco', { isolation: 'database' });
   });
 
   it('gets a database of its own: every platform migration, its registry copy, its schema from the template', async () => {
     expect(big.tenant).toMatchObject({
       isolation: 'database',
-      database_name: `${db.rolePrefix}tenant_bigco`,
+      database_name: `${fx.db.rolePrefix}tenant_bigco`,
       database_url_env: null,
       schema_name: 'tenant_bigco',
-      db_role: `${db.rolePrefix}tenant_bigco`,
+      db_role: `${fx.db.rolePrefix}tenant_bigco`,
       template_version: '1',
     });
     // Nothing of it in the main database but registry rows.
-    expect((await db.pool.query(`select 1 from pg_namespace where nspname = 'tenant_bigco'`)).rowCount).toBe(0);
+    expect((await fx.db.pool.query(`select 1 from pg_namespace where nspname = 'tenant_bigco'`)).rowCount).toBe(0);
 
     const tables = await inTenantDb<{ tablename: string }>(
       big.tenant,
@@ -81,7 +75,7 @@ describe('a database tenant', () => {
       { id: big.tenant.id, plan: 'free', isolation: 'database', template_version: '1' },
     ]);
     // Only the owner connects: the database carries its tenant's mark and no CONNECT for PUBLIC.
-    const { rows } = await db.pool.query(
+    const { rows } = await fx.db.pool.query(
       `select shobj_description(oid, 'pg_database') as mark, has_database_privilege('public', oid, 'connect') as public_connect
        from pg_database where datname = $1`,
       [big.tenant.database_name],
@@ -90,7 +84,7 @@ describe('a database tenant', () => {
   });
 
   it('serves its data in its own database, as its own role, with unqualified SQL', async () => {
-    const seen = await withTenantData(db, tenantPlacementOf(big.tenant), big.ownerId, async (c) => {
+    const seen = await withTenantData(fx.db, tenantPlacementOf(big.tenant), big.ownerId, async (c) => {
       await c.query(`insert into channels (name) values ('general')`);
       return (await c.query('select current_database() as db, current_user as role, (select count(*)::int from channels) as channels'))
         .rows[0];
@@ -104,7 +98,7 @@ describe('a database tenant', () => {
 
   it('undoes its committed data work when the registry transaction then fails to commit', async () => {
     const attempt = withRegistryAndData(
-      db,
+      fx.db,
       tenantPlacementOf(big.tenant),
       { userId: big.ownerId },
       // A deferred unique violation: the registry transaction fails only at its commit.
@@ -122,7 +116,7 @@ describe('a database tenant', () => {
   });
 
   it('needs the database pools: a bare main pool refuses it', async () => {
-    await expect(withTenantData(db.pool, tenantPlacementOf(big.tenant), big.ownerId, () => Promise.resolve(1))).rejects.toMatchObject({
+    await expect(withTenantData(fx.db.pool, tenantPlacementOf(big.tenant), big.ownerId, () => Promise.resolve(1))).rejects.toMatchObject({
       code: 'SERVICE_UNAVAILABLE',
     });
   });
@@ -133,13 +127,13 @@ describe('a database tenant', () => {
       await cp(path.join(TEMPLATE_DIR, '0001_init.sql'), path.join(dir, '0001_init.sql'));
       await writeFile(path.join(dir, '0002_topics.sql'), 'alter table channels add column topic text;\n');
       // As if a run had died after the tenant database committed: only the main registry lags.
-      const report = await migrateTenantSchemas({ pool: db.pool, databases: db.databases, concurrency: 2, templateDir: dir });
+      const report = await migrateTenantSchemas({ pool: fx.db.pool, databases: fx.db.databases, concurrency: 2, templateDir: dir });
       expect(report.failed).toEqual([]);
       expect(report.upgraded).toContain('bigco');
-      await db.pool.query('update public.tenants set template_version = 1 where id = $1', [big.tenant.id]);
-      const again = await migrateTenantSchemas({ pool: db.pool, databases: db.databases, concurrency: 2, templateDir: dir });
+      await fx.db.pool.query('update public.tenants set template_version = 1 where id = $1', [big.tenant.id]);
+      const again = await migrateTenantSchemas({ pool: fx.db.pool, databases: fx.db.databases, concurrency: 2, templateDir: dir });
       expect(again).toMatchObject({ failed: [], upgraded: ['bigco'] });
-      expect((await db.pool.query('select template_version from public.tenants where id = $1', [big.tenant.id])).rows).toEqual([
+      expect((await fx.db.pool.query('select template_version from public.tenants where id = $1', [big.tenant.id])).rows).toEqual([
         { template_version: '2' },
       ]);
       expect(
@@ -156,15 +150,15 @@ describe('a database tenant', () => {
 
 describe('the registry copy in a tenant database', () => {
   it('follows plan and override changes made in the main registry (tenant_changed)', async () => {
-    const srv = await startTestServer(db);
+    const srv = await startTestServer(fx.db);
     try {
-      const made = await makeTenant(db, 'follower', { isolation: 'database' });
+      const made = await makeTenant(fx.db, 'follower', { isolation: 'database' });
       const databases = srv.ctx.databases;
       // The server has the tenant's pool open (it serves it) ...
-      await withTenantData({ pool: db.pool, databases }, tenantPlacementOf(made.tenant), made.ownerId, (c) => c.query('select 1'));
+      await withTenantData({ pool: fx.db.pool, databases }, tenantPlacementOf(made.tenant), made.ownerId, (c) => c.query('select 1'));
       // ... so a plan change and an override in the main registry reach the copy its triggers read.
-      await db.pool.query(`update public.tenants set plan = 'pro' where id = $1`, [made.tenant.id]);
-      await db.pool.query(`update public.tenant_settings set limit_overrides = '{"max_channels": 7}' where tenant_id = $1`, [
+      await fx.db.pool.query(`update public.tenants set plan = 'pro' where id = $1`, [made.tenant.id]);
+      await fx.db.pool.query(`update public.tenant_settings set limit_overrides = '{"max_channels": 7}' where tenant_id = $1`, [
         made.tenant.id,
       ]);
       await vi.waitFor(
@@ -185,12 +179,12 @@ describe('the registry copy in a tenant database', () => {
   });
 
   it('is written again whenever a process opens the pool (changes made while nobody listened)', async () => {
-    const made = await makeTenant(db, 'sleeper', { isolation: 'database' });
-    await db.pool.query(`update public.tenants set plan = 'enterprise' where id = $1`, [made.tenant.id]);
+    const made = await makeTenant(fx.db, 'sleeper', { isolation: 'database' });
+    await fx.db.pool.query(`update public.tenants set plan = 'enterprise' where id = $1`, [made.tenant.id]);
     expect(await inTenantDb(made.tenant, 'select plan from public.tenants')).toEqual([{ plan: 'free' }]);
     const fresh = new TenantDatabases({
-      mainUrl: db.url,
-      mainPool: db.pool,
+      mainUrl: fx.db.url,
+      mainPool: fx.db.pool,
       servers: {},
       poolSize: 2,
       maxPools: 4,
@@ -198,7 +192,9 @@ describe('the registry copy in a tenant database', () => {
       log: createLogger('silent'),
     });
     try {
-      await withTenantData({ pool: db.pool, databases: fresh }, tenantPlacementOf(made.tenant), made.ownerId, (c) => c.query('select 1'));
+      await withTenantData({ pool: fx.db.pool, databases: fresh }, tenantPlacementOf(made.tenant), made.ownerId, (c) =>
+        c.query('select 1'),
+      );
     } finally {
       await fresh.close();
     }
@@ -209,12 +205,12 @@ describe('the registry copy in a tenant database', () => {
 describe('pools', () => {
   it('are opened on demand, bounded in number, and closed when idle', async () => {
     const [one, two] = [
-      await makeTenant(db, 'pool-one', { isolation: 'database' }),
-      await makeTenant(db, 'pool-two', { isolation: 'database' }),
+      await makeTenant(fx.db, 'pool-one', { isolation: 'database' }),
+      await makeTenant(fx.db, 'pool-two', { isolation: 'database' }),
     ];
     const databases = new TenantDatabases({
-      mainUrl: db.url,
-      mainPool: db.pool,
+      mainUrl: fx.db.url,
+      mainPool: fx.db.pool,
       servers: {},
       poolSize: 2,
       maxPools: 1,
@@ -225,7 +221,7 @@ describe('pools', () => {
       expect(databases.openPools()).toBe(0);
       const dbOf = (t: MadeTenant) =>
         withTenantData(
-          { pool: db.pool, databases },
+          { pool: fx.db.pool, databases },
           tenantPlacementOf(t.tenant),
           t.ownerId,
           async (c) => (await c.query('select current_database() as d')).rows[0].d,
@@ -238,7 +234,7 @@ describe('pools', () => {
       // While `two` is busy, there is no room for `one`: 503 with Retry-After, not an unbounded pool.
       let release!: () => void;
       const busy = withTenantData(
-        { pool: db.pool, databases },
+        { pool: fx.db.pool, databases },
         tenantPlacementOf(two.tenant),
         two.ownerId,
         () => new Promise<void>((r) => (release = r)),
@@ -262,9 +258,9 @@ describe('on another server', () => {
   let eu: TenantDatabases;
   beforeAll(() => {
     eu = new TenantDatabases({
-      mainUrl: db.url,
-      mainPool: db.pool,
-      servers: { [SETTING]: db.adminUrl },
+      mainUrl: fx.db.url,
+      mainPool: fx.db.pool,
+      servers: { [SETTING]: fx.db.adminUrl },
       poolSize: 2,
       maxPools: 4,
       idleMs: 60_000,
@@ -277,7 +273,7 @@ describe('on another server', () => {
 
   const signUp = (slug: string, databaseUrlEnv: string, databases = eu) =>
     provisionTenant(
-      { env: db.env({ [SETTING]: db.adminUrl }), pool: db.pool, log: createLogger('silent'), databases },
+      { env: fx.db.env({ [SETTING]: fx.db.adminUrl }), pool: fx.db.pool, log: createLogger('silent'), databases },
       createTenantSchema.parse({
         name: `${slug} Ltd`,
         slug,
@@ -292,22 +288,22 @@ describe('on another server', () => {
 
   it('keeps the setting’s name in the registry, never its URL, and is served through it', async () => {
     const { tenant, ownerId } = await signUp('remote', SETTING);
-    expect(tenant).toMatchObject({ database_url_env: SETTING, database_name: `${db.rolePrefix}tenant_remote` });
-    const row = (await db.pool.query<{ row: string }>('select t::text as row from public.tenants t where id = $1', [tenant.id])).rows[0]!
+    expect(tenant).toMatchObject({ database_url_env: SETTING, database_name: `${fx.db.rolePrefix}tenant_remote` });
+    const row = (await fx.db.pool.query<{ row: string }>('select t::text as row from public.tenants t where id = $1', [tenant.id])).rows[0]!
       .row;
     expect(row).not.toMatch(/postgres(ql)?:\/\//);
     const seen = await withTenantData(
-      { pool: db.pool, databases: eu },
+      { pool: fx.db.pool, databases: eu },
       tenantPlacementOf(tenant),
       ownerId,
       async (c) => (await c.query('select count(*)::int as n from members')).rows[0].n,
     );
     expect(seen).toBe(1);
     // Without the setting, this process cannot reach it (and says which setting is missing).
-    await expect(withTenantData(db, tenantPlacementOf(tenant), ownerId, () => Promise.resolve(1))).rejects.toThrow(
+    await expect(withTenantData(fx.db, tenantPlacementOf(tenant), ownerId, () => Promise.resolve(1))).rejects.toThrow(
       /TENANT_DATABASE_URL_EU is not set/,
     );
-    await hardDeleteTenant(db.pool, tenant.id, {}, [(id) => eu.dropFor(id)]);
+    await hardDeleteTenant(fx.db.pool, tenant.id, {}, [(id) => eu.dropFor(id)]);
     expect(await footprint('remote')).toMatchObject({ tenants: 0, databases: 0, roles: 0 });
   });
 
@@ -320,7 +316,7 @@ describe('on another server', () => {
 describe('nothing half-done', () => {
   it('a step failing after CREATE DATABASE: no database, role, registry row or identity remains', async () => {
     const boom = { name: 'boom', run: async () => Promise.reject(new Error('metadata unreachable')) };
-    await expect(makeTenant(db, 'halfway', { isolation: 'database', steps: [boom] })).rejects.toThrow('metadata unreachable');
+    await expect(makeTenant(fx.db, 'halfway', { isolation: 'database', steps: [boom] })).rejects.toThrow('metadata unreachable');
     expect(await footprint('halfway')).toEqual({ tenants: 0, identities: 0, databases: 0, roles: 0 });
   });
 
@@ -331,7 +327,7 @@ describe('nothing half-done', () => {
         path.join(dir, '0001_broken.sql'),
         'create table ok (id uuid primary key);\ncreate table broken (id uuid references nowhere (id));\n',
       );
-      await expect(makeTenant(db, 'broken-build', { isolation: 'database', templateDir: dir })).rejects.toThrow(/nowhere/);
+      await expect(makeTenant(fx.db, 'broken-build', { isolation: 'database', templateDir: dir })).rejects.toThrow(/nowhere/);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -339,18 +335,18 @@ describe('nothing half-done', () => {
   });
 
   it('hard delete drops the database and the role with the registry rows', async () => {
-    const made = await makeTenant(db, 'goner', { isolation: 'database' });
+    const made = await makeTenant(fx.db, 'goner', { isolation: 'database' });
     expect(await footprint('goner')).toEqual({ tenants: 1, identities: 1, databases: 1, roles: 1 });
     // The SQL function alone refuses: the database must go first.
-    await expect(db.pool.query('select public.hard_delete_tenant($1)', [made.tenant.id])).rejects.toMatchObject({ code: 'SA409' });
-    await hardDeleteTenant(db.pool, made.tenant.id, {}, [(id) => db.databases.dropFor(id)]);
+    await expect(fx.db.pool.query('select public.hard_delete_tenant($1)', [made.tenant.id])).rejects.toMatchObject({ code: 'SA409' });
+    await hardDeleteTenant(fx.db.pool, made.tenant.id, {}, [(id) => fx.db.databases.dropFor(id)]);
     expect(await footprint('goner')).toMatchObject({ tenants: 0, databases: 0, roles: 0 });
   });
 
   it('never drops a database it did not create', async () => {
-    const made = await makeTenant(db, 'marked', { isolation: 'database' });
-    await db.pool.query(`comment on database ${pg.escapeIdentifier(made.tenant.database_name!)} is 'someone else'`);
-    await expect(db.databases.dropFor(made.tenant.id)).rejects.toMatchObject({ code: 'CONFLICT' });
+    const made = await makeTenant(fx.db, 'marked', { isolation: 'database' });
+    await fx.db.pool.query(`comment on database ${pg.escapeIdentifier(made.tenant.database_name!)} is 'someone else'`);
+    await expect(fx.db.databases.dropFor(made.tenant.id)).rejects.toMatchObject({ code: 'CONFLICT' });
     expect(await footprint('marked')).toMatchObject({ databases: 1 });
   });
 });

@@ -1,44 +1,36 @@
 // The platform's tenant directory (GET /api/tenants), a tenant's page as a
 // platform administrator reads it, and a plan set by hand (PUT /api/tenants/:id/plan).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDb, startTestServer, type TestDb } from '../support/db.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useTestServer } from '../support/db.ts';
 import { request } from '../support/http.ts';
 import { makePlatformAdmin, makeTenant, OWNER_PASSWORD, type MadeTenant } from '../support/factories.ts';
-import type { RunningServer } from '../../actions-server/src/server.ts';
 
-let db: TestDb;
-let srv: RunningServer;
 let adminToken: string;
 let ownerToken: string;
 const made: Record<string, MadeTenant> = {};
 
 async function login(host: string, email: string, password: string): Promise<string> {
-  const res = await request(srv.url, '/api/auth/login', { host, body: { email, password } });
+  const res = await request(fx.srv.url, '/api/auth/login', { host, body: { email, password } });
   expect(res.status, res.text).toBe(200);
   return res.body.token;
 }
 
 const asAdmin = (path: string, opts: { method?: string; body?: unknown; token?: string } = {}) =>
-  request(srv.url, path, { host: 'saas.test', token: adminToken, ...opts });
+  request(fx.srv.url, path, { host: 'saas.test', token: adminToken, ...opts });
 const slugs = (body: { tenants: { slug: string }[] }) => body.tenants.map((t) => t.slug);
 
+const fx = useTestServer();
 beforeAll(async () => {
-  db = await createTestDb();
-  srv = await startTestServer(db);
-  made['alpha'] = await makeTenant(db, 'alpha', { isolation: 'pooled' });
-  made['bravo'] = await makeTenant(db, 'bravo', { isolation: 'pooled', plan: 'pro', trial: true });
-  made['charlie'] = await makeTenant(db, 'charlie', { isolation: 'schema' });
-  made['delta'] = await makeTenant(db, 'delta', { isolation: 'pooled' });
-  await db.pool.query(
+  made['alpha'] = await makeTenant(fx.db, 'alpha', { isolation: 'pooled' });
+  made['bravo'] = await makeTenant(fx.db, 'bravo', { isolation: 'pooled', plan: 'pro', trial: true });
+  made['charlie'] = await makeTenant(fx.db, 'charlie', { isolation: 'schema' });
+  made['delta'] = await makeTenant(fx.db, 'delta', { isolation: 'pooled' });
+  await fx.db.pool.query(
     `update public.tenants set status = 'suspended', suspended_at = now(), name = 'Delta 100% Corp' where slug = 'delta'`,
   );
-  const ops = await makePlatformAdmin(db);
+  const ops = await makePlatformAdmin(fx.db);
   adminToken = await login('saas.test', ops.email, ops.password);
   ownerToken = await login('alpha.saas.test', made['alpha'].ownerEmail, OWNER_PASSWORD);
-});
-afterAll(async () => {
-  await srv?.close();
-  await db?.close();
 });
 
 describe('GET /api/tenants', () => {
@@ -89,13 +81,13 @@ describe('GET /api/tenants', () => {
     });
     expect((await asAdmin('/api/tenants?unknown=1')).status).toBe(400);
 
-    expect((await request(srv.url, '/api/tenants', { host: 'saas.test' })).status).toBe(401);
-    const member = await request(srv.url, '/api/tenants', { host: 'alpha.saas.test', token: ownerToken });
+    expect((await request(fx.srv.url, '/api/tenants', { host: 'saas.test' })).status).toBe(401);
+    const member = await request(fx.srv.url, '/api/tenants', { host: 'alpha.saas.test', token: ownerToken });
     expect(member.status).toBe(403);
 
-    const demoted = await makePlatformAdmin(db, 'demoted@platform.example.com');
+    const demoted = await makePlatformAdmin(fx.db, 'demoted@platform.example.com');
     const demotedToken = await login('saas.test', demoted.email, demoted.password);
-    await db.pool.query('update public.identities set is_platform_admin = false where id = $1', [demoted.id]);
+    await fx.db.pool.query('update public.identities set is_platform_admin = false where id = $1', [demoted.id]);
     const refused = await asAdmin('/api/tenants', { token: demotedToken });
     expect(refused.status).toBe(403);
     expect(refused.body.error.code).toBe('FORBIDDEN');
@@ -116,7 +108,7 @@ describe("a tenant's page for platform administrators", () => {
 
     expect((await asAdmin('/api/tenants/00000000-0000-4000-8000-000000000000')).status).toBe(404);
     expect((await asAdmin('/api/tenants/00000000-0000-4000-8000-000000000000/usage')).status).toBe(404);
-    expect((await request(srv.url, `/api/tenants/${bravo}`, { host: 'alpha.saas.test', token: ownerToken })).status).toBe(403);
+    expect((await request(fx.srv.url, `/api/tenants/${bravo}`, { host: 'alpha.saas.test', token: ownerToken })).status).toBe(403);
   });
 
   it('PUT /api/tenants/:id/plan sets the plan without Stripe, audited as the platform admin', async () => {
@@ -124,7 +116,7 @@ describe("a tenant's page for platform administrators", () => {
     const res = await asAdmin(`/api/tenants/${alpha}/plan`, { method: 'PUT', body: { plan: 'enterprise' } });
     expect(res.status, res.text).toBe(200);
     expect(res.body.tenant).toMatchObject({ id: alpha, plan: 'enterprise' });
-    const audit = await db.pool.query(
+    const audit = await fx.db.pool.query(
       `select actor_kind, actor_id, new_values from public.tenant_audit_logs
         where tenant_id = $1 and new_values ? 'plan' order by seq desc limit 1`,
       [alpha],
@@ -138,13 +130,13 @@ describe("a tenant's page for platform administrators", () => {
     expect((await asAdmin('/api/tenants/00000000-0000-4000-8000-000000000000/plan', { method: 'PUT', body: { plan: 'pro' } })).status).toBe(
       404,
     );
-    const owner = await request(srv.url, `/api/tenants/${alpha}/plan`, {
+    const owner = await request(fx.srv.url, `/api/tenants/${alpha}/plan`, {
       host: 'alpha.saas.test',
       token: ownerToken,
       method: 'PUT',
       body: { plan: 'free' },
     });
     expect(owner.status).toBe(403);
-    expect((await db.pool.query('select plan from public.tenants where id = $1', [alpha])).rows[0]).toEqual({ plan: 'enterprise' });
+    expect((await fx.db.pool.query('select plan from public.tenants where id = $1', [alpha])).rows[0]).toEqual({ plan: 'enterprise' });
   });
 });

@@ -6,27 +6,18 @@
 // pairs pooled/pooled, pooled/schema, schema/database and database/pooled.
 // Every attack ends in an error or zero rows, and is paired with the same
 // query as the owner, so nothing passes on an empty table.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDb, startTestServer, type TestDb } from '../support/db.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useTestServer } from '../support/db.ts';
 import { request } from '../support/http.ts';
 import { makeTenant, type MadeTenant } from '../support/factories.ts';
 import { withTransaction, type Client, type Pool } from '../../actions-server/src/db/tx.ts';
 import { withTenantData } from '../../actions-server/src/tenants/data.ts';
 
 import type { Isolation } from '../../actions-server/src/tenants/records.ts';
-import type { RunningServer } from '../../actions-server/src/server.ts';
 import { databaseRefOf, tenantPlacementOf } from '../../actions-server/src/tenants/placement.ts';
+import { enterPersona } from '../support/personas.ts';
 
-let db: TestDb;
-let srv: RunningServer;
-beforeAll(async () => {
-  db = await createTestDb();
-  srv = await startTestServer(db, { RATE_LIMIT_ENABLED: 'false' });
-});
-afterAll(async () => {
-  await srv?.close();
-  await db?.close();
-});
+const fx = useTestServer({ RATE_LIMIT_ENABLED: 'false' });
 
 const PAIRS: [attacker: Isolation, victim: Isolation][] = [
   ['pooled', 'pooled'],
@@ -46,16 +37,16 @@ describe.each(PAIRS)('attacker %s, victim %s', (attackerTier, victimTier) => {
   const slug = (role: string) => `${role}-${attackerTier}-${victimTier}`;
 
   beforeAll(async () => {
-    A = await makeTenant(db, slug('attacker'), { isolation: attackerTier });
-    B = await makeTenant(db, slug('victim'), { isolation: victimTier });
+    A = await makeTenant(fx.db, slug('attacker'), { isolation: attackerTier });
+    B = await makeTenant(fx.db, slug('victim'), { isolation: victimTier });
     // B owns product data A will go after; A has some of its own.
-    await withTenantData(db, tenantPlacementOf(B.tenant), B.ownerId, async (c) => {
+    await withTenantData(fx.db, tenantPlacementOf(B.tenant), B.ownerId, async (c) => {
       const ch = (await c.query<{ id: string }>(`insert into channels (name) values ('secret-plans') returning id`)).rows[0]!;
       await c.query(`insert into messages (channel_id, body) values ($1, 'the plan')`, [ch.id]);
     });
-    await withTenantData(db, tenantPlacementOf(A.tenant), A.ownerId, (c) => c.query(`insert into channels (name) values ('own')`));
-    tokenA = srv.ctx.tokens.sign({ userId: A.ownerId, tenantId: A.tenant.id, role: 'owner' }).token;
-    tokenB = srv.ctx.tokens.sign({ userId: B.ownerId, tenantId: B.tenant.id, role: 'owner' }).token;
+    await withTenantData(fx.db, tenantPlacementOf(A.tenant), A.ownerId, (c) => c.query(`insert into channels (name) values ('own')`));
+    tokenA = fx.srv.ctx.tokens.sign({ userId: A.ownerId, tenantId: A.tenant.id, role: 'owner' }).token;
+    tokenB = fx.srv.ctx.tokens.sign({ userId: B.ownerId, tenantId: B.tenant.id, role: 'owner' }).token;
   });
 
   /** B's product tables as SQL names them where B's data lives, and the predicate that picks B's rows. */
@@ -76,7 +67,7 @@ describe.each(PAIRS)('attacker %s, victim %s', (attackerTier, victimTier) => {
 
   /** Runs fn as the owner in the database that holds B's product data (the main one, or B's own). */
   const inVictimDatabase = <T>(fn: (pool: Pool) => Promise<T>): Promise<T> =>
-    B.tenant.isolation === 'database' ? db.databases.withPool(databaseRefOf(B.tenant), fn) : fn(db.pool);
+    B.tenant.isolation === 'database' ? fx.db.databases.withPool(databaseRefOf(B.tenant), fn) : fn(fx.db.pool);
 
   const victimCount = () =>
     inVictimDatabase(async (pool) => {
@@ -118,7 +109,7 @@ describe.each(PAIRS)('attacker %s, victim %s', (attackerTier, victimTier) => {
   }
 
   it("A's own data path never shows B's rows", async () => {
-    const names = await withTenantData(db, tenantPlacementOf(A.tenant), A.ownerId, async (c) =>
+    const names = await withTenantData(fx.db, tenantPlacementOf(A.tenant), A.ownerId, async (c) =>
       (await c.query<{ name: string }>('select name from channels order by name')).rows.map((r) => r.name),
     );
     expect(names).toEqual(['own']);
@@ -126,26 +117,22 @@ describe.each(PAIRS)('attacker %s, victim %s', (attackerTier, victimTier) => {
   });
 
   it("SQL as app with A's app.tenant_id: B's product and registry rows are out of reach", async () => {
-    const asApp = async (c: Client) => {
-      await c.query(`set local role app; set local app.tenant_id = ${c.escapeLiteral(A.tenant.id)}`);
-    };
+    const asApp = (c: Client) => enterPersona(c, { kind: 'app', tenantId: A.tenant.id });
     await attackProductRows(asApp);
-    const registry = await withTransaction(db.pool, async (c) => {
+    const registry = await withTransaction(fx.db.pool, async (c) => {
       await asApp(c);
       return (await c.query<{ n: number }>('select count(*)::int as n from public.memberships where tenant_id = $1', [B.tenant.id]))
         .rows[0]!.n;
     });
     expect(registry).toBe(0);
-    expect((await db.pool.query('select 1 from public.memberships where tenant_id = $1', [B.tenant.id])).rowCount).toBe(1);
+    expect((await fx.db.pool.query('select 1 from public.memberships where tenant_id = $1', [B.tenant.id])).rowCount).toBe(1);
   });
 
   it("SQL as hasura with a hasura.user naming A's tenant: nothing of B", async () => {
-    const session = JSON.stringify({ 'x-hasura-role': 'owner', 'x-hasura-user-id': A.ownerId, 'x-hasura-tenant-id': A.tenant.id });
-    const asHasura = async (c: Client) => {
-      await c.query(`set local role hasura; set local "hasura.user" = ${c.escapeLiteral(session)}`);
-    };
+    const session = { 'x-hasura-role': 'owner', 'x-hasura-user-id': A.ownerId, 'x-hasura-tenant-id': A.tenant.id };
+    const asHasura = (c: Client) => enterPersona(c, { kind: 'hasura', session });
     await attackProductRows(asHasura);
-    const registry = await withTransaction(db.pool, async (c) => {
+    const registry = await withTransaction(fx.db.pool, async (c) => {
       await asHasura(c);
       return (await c.query<{ n: number }>('select count(*)::int as n from public.tenants where id = $1', [B.tenant.id])).rows[0]!.n;
     });
@@ -153,9 +140,7 @@ describe.each(PAIRS)('attacker %s, victim %s', (attackerTier, victimTier) => {
   });
 
   it.skipIf(attackerTier === 'pooled')("A's own tenant role, even with B's tenant id set: refused outright", async () => {
-    const outcomes = await attackProductRows(async (c) => {
-      await c.query(`set local role ${c.escapeIdentifier(A.tenant.db_role!)}; set local app.tenant_id = ${c.escapeLiteral(B.tenant.id)}`);
-    });
+    const outcomes = await attackProductRows((c) => enterPersona(c, { kind: 'tenant', dbRole: A.tenant.db_role!, tenantId: B.tenant.id }));
     // Not even zero rows: a tenant role holds no privilege outside its own schema.
     for (const [what, o] of Object.entries(outcomes)) expect(o, what).toHaveProperty('error', expect.stringMatching(/permission denied/));
   });
@@ -163,43 +148,43 @@ describe.each(PAIRS)('attacker %s, victim %s', (attackerTier, victimTier) => {
   it("REST: A's token on B's host, naming B on A's host or the platform host, or B's slug in a header: refused", async () => {
     const hostA = `${A.tenant.slug}.saas.test`;
     const hostB = `${B.tenant.slug}.saas.test`;
-    const onB = await request(srv.url, `/api/tenants/${B.tenant.id}`, { host: hostB, token: tokenA });
+    const onB = await request(fx.srv.url, `/api/tenants/${B.tenant.id}`, { host: hostB, token: tokenA });
     expect(onB.status).toBe(403);
     expect(onB.body.error.code).toBe('TENANT_MISMATCH');
     for (const path of [`/api/tenants/${B.tenant.id}`, `/api/tenants/${B.tenant.id}/usage`, `/api/tenants/${B.tenant.id}/invitations`]) {
       for (const host of [hostA, 'saas.test']) {
-        expect((await request(srv.url, path, { host, token: tokenA })).status, `${host} ${path}`).toBe(403);
+        expect((await request(fx.srv.url, path, { host, token: tokenA })).status, `${host} ${path}`).toBe(403);
       }
     }
-    const invite = await request(srv.url, `/api/tenants/${B.tenant.id}/invitations`, {
+    const invite = await request(fx.srv.url, `/api/tenants/${B.tenant.id}/invitations`, {
       host: hostA,
       token: tokenA,
       body: { email: 'mole@attacker.example.com', role: 'admin' },
     });
     expect(invite.status).toBe(403);
-    const header = await request(srv.url, `/api/tenants/${B.tenant.id}`, {
+    const header = await request(fx.srv.url, `/api/tenants/${B.tenant.id}`, {
       host: 'saas.test',
       token: tokenA,
       headers: { 'x-tenant-slug': B.tenant.slug },
     });
     expect(header.status).toBe(403);
     // The same routes answer B's owner, so the refusals are not broken routes.
-    const own = await request(srv.url, `/api/tenants/${B.tenant.id}/usage`, { host: hostB, token: tokenB });
+    const own = await request(fx.srv.url, `/api/tenants/${B.tenant.id}/usage`, { host: hostB, token: tokenB });
     expect(own.status, own.text).toBe(200);
     expect(own.body.usage).toMatchObject({ tenantId: B.tenant.id, channelsTotal: 1, messagesTotal: 1 });
-    expect((await db.pool.query('select 1 from public.tenant_invitations where tenant_id = $1', [B.tenant.id])).rowCount).toBe(0);
+    expect((await fx.db.pool.query('select 1 from public.tenant_invitations where tenant_id = $1', [B.tenant.id])).rowCount).toBe(0);
   });
 });
 
 describe('pooled rows of another tenant', () => {
   it("a write naming a full tenant is refused by RLS, never with that tenant's plan or usage", async () => {
-    const attacker = await makeTenant(db, 'quota-attacker', { isolation: 'pooled' });
-    const full = await makeTenant(db, 'quota-victim', { isolation: 'pooled' });
-    await withTenantData(db, tenantPlacementOf(full.tenant), full.ownerId, (c) =>
+    const attacker = await makeTenant(fx.db, 'quota-attacker', { isolation: 'pooled' });
+    const full = await makeTenant(fx.db, 'quota-victim', { isolation: 'pooled' });
+    await withTenantData(fx.db, tenantPlacementOf(full.tenant), full.ownerId, (c) =>
       c.query(`insert into channels (name) select 'c' || g from generate_series(1, 5) g`),
     );
     // The limit trigger runs before RLS checks the row: it must not answer for another tenant.
-    const err = await withTenantData(db, tenantPlacementOf(attacker.tenant), attacker.ownerId, (c) =>
+    const err = await withTenantData(fx.db, tenantPlacementOf(attacker.tenant), attacker.ownerId, (c) =>
       c.query(`insert into channels (tenant_id, name) values ($1, 'sixth')`, [full.tenant.id]),
     ).catch((e: { code?: string; message: string }) => e);
     expect(err).toMatchObject({ code: '42501' });
@@ -207,7 +192,7 @@ describe('pooled rows of another tenant', () => {
     expect((err as Error).message).not.toMatch(/limit|free plan/);
     // The victim itself is held to its limit (the trigger is there).
     await expect(
-      withTenantData(db, tenantPlacementOf(full.tenant), full.ownerId, (c) => c.query(`insert into channels (name) values ('sixth')`)),
+      withTenantData(fx.db, tenantPlacementOf(full.tenant), full.ownerId, (c) => c.query(`insert into channels (name) values ('sixth')`)),
     ).rejects.toMatchObject({ code: 'SA429' });
   });
 });

@@ -1,46 +1,38 @@
 // The isolation contract (ARCHITECTURE.md §4), proved by attack: tenant A tries every
 // path to B's rows and schema and gets an error or zero rows. Each attack is
 // paired with the same query as the owner, so no test passes on an empty table.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDb, startTestServer, type TestDb } from '../support/db.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useTestServer } from '../support/db.ts';
 import { request } from '../support/http.ts';
 import { makeTenant, OWNER_PASSWORD, type MadeTenant } from '../support/factories.ts';
 import { asTenant, withTransaction, type Client } from '../../actions-server/src/db/tx.ts';
 import { withTenantData } from '../../actions-server/src/tenants/data.ts';
 import { tenantPlacementOf } from '../../actions-server/src/tenants/placement.ts';
-import type { RunningServer } from '../../actions-server/src/server.ts';
+import { enterPersona, hasuraSession } from '../support/personas.ts';
 
-let db: TestDb;
-let srv: RunningServer;
 let A: MadeTenant;
 let B: MadeTenant;
 let tokenA: string;
 
+const fx = useTestServer();
 beforeAll(async () => {
-  db = await createTestDb();
-  srv = await startTestServer(db);
-  A = await makeTenant(db, 'alpha');
-  B = await makeTenant(db, 'beta');
+  A = await makeTenant(fx.db, 'alpha');
+  B = await makeTenant(fx.db, 'beta');
   // B owns product data that A will go after.
-  await db.pool.query(`insert into tenant_beta.channels (name) values ('secret-plans')`);
-  const login = await request(srv.url, '/api/auth/login', {
+  await fx.db.pool.query(`insert into tenant_beta.channels (name) values ('secret-plans')`);
+  const login = await request(fx.srv.url, '/api/auth/login', {
     host: 'alpha.saas.test',
     body: { email: A.ownerEmail, password: OWNER_PASSWORD },
   });
   tokenA = login.body.token;
 });
-afterAll(async () => {
-  await srv?.close();
-  await db?.close();
-});
 
-const asAppA = <T>(fn: (c: Client) => Promise<T>) => asTenant(db.pool, { tenantId: A.tenant.id, userId: A.ownerId, dbRole: 'app' }, fn);
+const asAppA = <T>(fn: (c: Client) => Promise<T>) => asTenant(fx.db.pool, { tenantId: A.tenant.id, userId: A.ownerId, dbRole: 'app' }, fn);
 
 /** As Hasura runs a mutation: role hasura, hasura.user set for the transaction. */
 const asHasuraA = <T>(fn: (c: Client) => Promise<T>, role = 'owner') =>
-  withTransaction(db.pool, async (c) => {
-    const session = JSON.stringify({ 'x-hasura-role': role, 'x-hasura-user-id': A.ownerId, 'x-hasura-tenant-id': A.tenant.id });
-    await c.query(`set local role hasura; set local "hasura.user" = ${c.escapeLiteral(session)}`);
+  withTransaction(fx.db.pool, async (c) => {
+    await enterPersona(c, { kind: 'hasura', session: hasuraSession(role, A.ownerId, A.tenant.id) });
     return fn(c);
   });
 
@@ -54,7 +46,7 @@ describe.each([
     const rows = await asA(async (c) => (await c.query<{ id: string }>('select id from public.tenants')).rows);
     expect(rows).toEqual([{ id: A.tenant.id }]);
     expect((await asA((c) => c.query('select 1 from public.tenants where id = $1', [B.tenant.id]))).rowCount).toBe(0);
-    expect((await db.pool.query('select 1 from public.tenants where id = $1', [B.tenant.id])).rowCount).toBe(1);
+    expect((await fx.db.pool.query('select 1 from public.tenants where id = $1', [B.tenant.id])).rowCount).toBe(1);
   });
 
   it("updates none of B's registry rows", async () => {
@@ -65,7 +57,7 @@ describe.each([
     expect(
       (await asA((c) => c.query(`update public.tenant_settings set settings = '{"x":1}' where tenant_id = $1`, [B.tenant.id]))).rowCount,
     ).toBe(0);
-    const b = await db.pool.query('select name from public.tenants where id = $1', [B.tenant.id]);
+    const b = await fx.db.pool.query('select name from public.tenants where id = $1', [B.tenant.id]);
     expect(b.rows[0].name).toBe('beta Inc');
     // the same update on its own rows works, so the zero above is the policy, not a broken query
     expect((await asA((c) => c.query(`update public.tenants set name = name where id = $1`, [A.tenant.id]))).rowCount).toBe(1);
@@ -73,7 +65,7 @@ describe.each([
 
   it("deletes none of B's memberships", async () => {
     expect((await asA((c) => c.query('delete from public.memberships where tenant_id = $1', [B.tenant.id]))).rowCount).toBe(0);
-    expect((await db.pool.query('select 1 from public.memberships where tenant_id = $1', [B.tenant.id])).rowCount).toBe(1);
+    expect((await fx.db.pool.query('select 1 from public.memberships where tenant_id = $1', [B.tenant.id])).rowCount).toBe(1);
   });
 
   it('cannot insert a membership into B', async () => {
@@ -101,7 +93,7 @@ describe.each([
 });
 
 describe("tenant A's database role", () => {
-  const asRoleA = <T>(fn: (c: Client) => Promise<T>) => withTenantData(db.pool, tenantPlacementOf(A.tenant), A.ownerId, fn);
+  const asRoleA = <T>(fn: (c: Client) => Promise<T>) => withTenantData(fx.db.pool, tenantPlacementOf(A.tenant), A.ownerId, fn);
 
   it('works in its own schema', async () => {
     await asRoleA((c) => c.query(`insert into channels (name) values ('general')`));
@@ -116,15 +108,13 @@ describe("tenant A's database role", () => {
       'update tenant_beta.channels set name = name',
     ]) {
       await expect(
-        withTransaction(db.pool, async (c) => {
-          await c.query(
-            `set local role ${c.escapeIdentifier(A.tenant.db_role!)}; set local app.tenant_id = ${c.escapeLiteral(B.tenant.id)}`,
-          );
+        withTransaction(fx.db.pool, async (c) => {
+          await enterPersona(c, { kind: 'tenant', dbRole: A.tenant.db_role!, tenantId: B.tenant.id });
           return c.query(sql);
         }),
       ).rejects.toThrow(/permission denied/);
     }
-    expect((await db.pool.query('select name from tenant_beta.channels')).rows).toEqual([{ name: 'secret-plans' }]);
+    expect((await fx.db.pool.query('select name from tenant_beta.channels')).rows).toEqual([{ name: 'secret-plans' }]);
   });
 
   // SET ROLE is checked against the session user, so the role guard protects
@@ -138,40 +128,40 @@ describe("tenant A's database role", () => {
 
 describe('REST paths', () => {
   it("A's token on B's host is refused with 403", async () => {
-    const res = await request(srv.url, `/api/tenants/${B.tenant.id}`, { host: 'beta.saas.test', token: tokenA });
+    const res = await request(fx.srv.url, `/api/tenants/${B.tenant.id}`, { host: 'beta.saas.test', token: tokenA });
     expect(res.status).toBe(403);
     expect(res.body.error.code).toBe('TENANT_MISMATCH');
   });
 
   it("A's token naming B's id on A's host or the platform host is refused", async () => {
     for (const host of ['alpha.saas.test', 'saas.test']) {
-      const get = await request(srv.url, `/api/tenants/${B.tenant.id}`, { host, token: tokenA });
+      const get = await request(fx.srv.url, `/api/tenants/${B.tenant.id}`, { host, token: tokenA });
       expect(get.status).toBe(403);
-      const put = await request(srv.url, `/api/tenants/${B.tenant.id}`, { host, token: tokenA, method: 'PUT', body: { name: 'pwned' } });
+      const put = await request(fx.srv.url, `/api/tenants/${B.tenant.id}`, { host, token: tokenA, method: 'PUT', body: { name: 'pwned' } });
       expect(put.status).toBe(403);
-      const del = await request(srv.url, `/api/tenants/${B.tenant.id}`, { host, token: tokenA, method: 'DELETE' });
+      const del = await request(fx.srv.url, `/api/tenants/${B.tenant.id}`, { host, token: tokenA, method: 'DELETE' });
       expect(del.status).toBe(403);
     }
-    const b = await db.pool.query('select name, status from public.tenants where id = $1', [B.tenant.id]);
+    const b = await fx.db.pool.query('select name, status from public.tenants where id = $1', [B.tenant.id]);
     expect(b.rows[0]).toEqual({ name: 'beta Inc', status: 'active' });
   });
 
   it("B's id in the body or an X-Tenant-Slug header does not redirect A's request", async () => {
-    const body = await request(srv.url, `/api/tenants/${A.tenant.id}`, {
+    const body = await request(fx.srv.url, `/api/tenants/${A.tenant.id}`, {
       host: 'alpha.saas.test',
       token: tokenA,
       method: 'PUT',
       body: { name: 'renamed', tenantId: B.tenant.id },
     });
     expect(body.status).toBe(400);
-    const header = await request(srv.url, `/api/tenants/${B.tenant.id}`, {
+    const header = await request(fx.srv.url, `/api/tenants/${B.tenant.id}`, {
       host: 'saas.test',
       token: tokenA,
       headers: { 'x-tenant-slug': 'beta', 'x-tenant-id': B.tenant.id },
     });
     expect(header.status).toBe(403);
     // A's own tenant still answers, so the refusals above are not a broken route
-    const own = await request(srv.url, `/api/tenants/${A.tenant.id}`, { host: 'alpha.saas.test', token: tokenA });
+    const own = await request(fx.srv.url, `/api/tenants/${A.tenant.id}`, { host: 'alpha.saas.test', token: tokenA });
     expect(own.status).toBe(200);
     expect(own.body.tenant.slug).toBe('alpha');
   });
@@ -179,7 +169,7 @@ describe('REST paths', () => {
   it('a forged token (other secret) is refused', async () => {
     const [h, p] = tokenA.split('.');
     const forged = `${h}.${p}.${Buffer.from('not-the-signature').toString('base64url')}`;
-    const res = await request(srv.url, `/api/tenants/${A.tenant.id}`, { host: 'alpha.saas.test', token: forged });
+    const res = await request(fx.srv.url, `/api/tenants/${A.tenant.id}`, { host: 'alpha.saas.test', token: forged });
     expect(res.status).toBe(401);
     expect(res.body.error.code).toBe('INVALID_TOKEN');
   });
@@ -190,7 +180,7 @@ describe('one pool, many tenants', () => {
     const runs = Array.from({ length: 60 }, (_, i) => (i % 2 === 0 ? A : B));
     const seen = await Promise.all(
       runs.map((t) =>
-        asTenant(db.pool, { tenantId: t.tenant.id, dbRole: 'app' }, async (c) => {
+        asTenant(fx.db.pool, { tenantId: t.tenant.id, dbRole: 'app' }, async (c) => {
           await c.query('select pg_sleep(0.005)');
           const setting = (await c.query<{ t: string }>(`select current_setting('app.tenant_id') as t`)).rows[0]!.t;
           const ids = (await c.query<{ id: string }>('select id from public.tenants')).rows.map((r) => r.id);
@@ -205,7 +195,9 @@ describe('one pool, many tenants', () => {
     // nothing is left at session level on the pooled connections
     const after = await Promise.all(
       Array.from({ length: 10 }, () =>
-        db.pool.query<{ t: string | null; u: string }>(`select nullif(current_setting('app.tenant_id', true), '') as t, current_user as u`),
+        fx.db.pool.query<{ t: string | null; u: string }>(
+          `select nullif(current_setting('app.tenant_id', true), '') as t, current_user as u`,
+        ),
       ),
     );
     for (const r of after) expect(r.rows[0]!.t).toBeNull();

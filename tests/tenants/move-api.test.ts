@@ -2,7 +2,6 @@
 // refusals, the freeze as every path sees it, abort, plan-following placement,
 // and the Hasura sources that follow the placement (against the metadata double).
 import { spawn } from 'node:child_process';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDb, passwordlessLogin, startTestServer, type TestDb } from '../support/db.ts';
 import { startHasuraDouble, type HasuraDouble } from '../support/hasura-double.ts';
@@ -20,10 +19,11 @@ import { type MoveDeps } from '../../actions-server/src/tenants/move/deps.ts';
 import type { MoveStep } from '../../actions-server/src/tenants/move/records.ts';
 import type { TenantRow } from '../../actions-server/src/tenants/records.ts';
 import { tenantPlacementOf } from '../../actions-server/src/tenants/placement.ts';
+import { enterPersona } from '../support/personas.ts';
+import { until } from '../support/wait.ts';
 
 const HASURA_SECRET = 'move-admin-secret';
 const ACTIONS_SECRET = 'move-actions-secret-0123456789';
-const ident = (s: string) => pg.Client.prototype.escapeIdentifier(s);
 
 let db: TestDb;
 let hasura: HasuraDouble;
@@ -54,15 +54,6 @@ afterAll(async () => {
   await hasura?.close();
   await db?.close();
 });
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until(what: string, cond: () => Promise<boolean> | boolean, ms = 30_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 const moveDeps = (): MoveDeps => ({
   env: db.env(),
@@ -265,13 +256,13 @@ describe('the freeze, as every path sees it', () => {
         const role = t.tenant.db_role!;
         await expect(
           withTransaction(db.pool, async (c) => {
-            await c.query(`set local role ${ident(role)}`);
+            await enterPersona(c, { kind: 'tenant', dbRole: role });
             await c.query(`insert into tenant_frozen.channels (name) values ('late')`);
           }),
         ).rejects.toMatchObject({ code: 'SA503' });
         expect(
           await withTransaction(db.pool, async (c) => {
-            await c.query(`set local role ${ident(role)}`);
+            await enterPersona(c, { kind: 'tenant', dbRole: role });
             return (await c.query('select count(*)::int as n from tenant_frozen.members')).rows[0].n;
           }),
         ).toBe(1);
@@ -282,13 +273,12 @@ describe('the freeze, as every path sees it', () => {
 
     // pooled -> schema, held while frozen: Hasura mutations (hasura.user) and app are refused by the database.
     const second = await requestMove(moveDeps(), t.tenant.id, { to: 'schema' });
-    const session = JSON.stringify({ 'x-hasura-role': 'owner', 'x-hasura-tenant-id': t.tenant.id, 'x-hasura-user-id': t.ownerId });
+    const session = { 'x-hasura-role': 'owner', 'x-hasura-tenant-id': t.tenant.id, 'x-hasura-user-id': t.ownerId };
     await runMove(moveDeps(), second.id, {
       onStep: atFreeze(async () => {
         await expect(
           withTransaction(db.pool, async (c: Client) => {
-            await c.query('set local role hasura');
-            await c.query(`select set_config('hasura.user', $1, true)`, [session]);
+            await enterPersona(c, { kind: 'hasura', session });
             await c.query(`insert into pooled.channels (tenant_id, name) values ($1, 'from graphql')`, [t.tenant.id]);
           }),
         ).rejects.toMatchObject({ code: 'SA503' });

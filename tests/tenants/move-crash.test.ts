@@ -5,80 +5,70 @@
 // known step: the test holds a lock that step needs and waits until the CLI
 // is blocked on it (seen in pg_stat_activity), so no timing decides.
 import { spawn } from 'node:child_process';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDb, type TestDb } from '../support/db.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useTestDb } from '../support/db.ts';
 import { makeTenant, type MadeTenant } from '../support/factories.ts';
 import { withTenantData } from '../../actions-server/src/tenants/data.ts';
 import { toAppError } from '../../actions-server/src/core/errors.ts';
 import type { Client } from '../../actions-server/src/db/tx.ts';
 import type { TenantRow } from '../../actions-server/src/tenants/records.ts';
 import { tenantPlacementOf } from '../../actions-server/src/tenants/placement.ts';
+import { until } from '../support/wait.ts';
 
 const APP = 'move_cli_crash';
 const SEEDED = 10_000;
-let db: TestDb;
 let made: MadeTenant;
 
+const fx = useTestDb();
 beforeAll(async () => {
-  db = await createTestDb();
-  made = await makeTenant(db, 'crashy', { isolation: 'pooled', plan: 'pro' });
+  made = await makeTenant(fx.db, 'crashy', { isolation: 'pooled', plan: 'pro' });
   await data(async (c) => {
     const ch = (await c.query<{ id: string }>(`insert into channels (name) values ('general') returning id`)).rows[0]!.id;
     await c.query(`insert into messages (channel_id, body) select $1, 'seed ' || g from generate_series(1, ${SEEDED}) g`, [ch]);
     await c.query(`insert into files (channel_id, name, size_bytes) values ($1, 'report.pdf', 123456)`, [ch]);
   });
 });
-afterAll(async () => {
-  await db?.close();
-});
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(what: string, cond: () => Promise<boolean>, ms = 60_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
+/** The moves here run in a child process (the CLI): their steps get a minute. */
+const untilStep = (what: string, cond: () => Promise<boolean>) => until(what, cond, { timeout: 60_000 });
 
 async function registry(): Promise<TenantRow> {
-  return (await db.pool.query<TenantRow>('select * from public.tenants where id = $1', [made.tenant.id])).rows[0]!;
+  return (await fx.db.pool.query<TenantRow>('select * from public.tenants where id = $1', [made.tenant.id])).rows[0]!;
 }
 
 /** The tenant's data where its registry row says it is (as a request resolving it afresh would). */
 async function data<T>(fn: (c: Client) => Promise<T>): Promise<T> {
-  return withTenantData(db, tenantPlacementOf(await registry()), made.ownerId, fn);
+  return withTenantData(fx.db, tenantPlacementOf(await registry()), made.ownerId, fn);
 }
 
 const moveState = async () =>
   (
-    await db.pool.query<{ state: string }>('select state from public.tenant_moves where tenant_id = $1 and finished_at is null', [
+    await fx.db.pool.query<{ state: string }>('select state from public.tenant_moves where tenant_id = $1 and finished_at is null', [
       made.tenant.id,
     ])
   ).rows[0]?.state;
 
 /** The CLI's own backends waiting for a lock (its DATABASE_URL names the application). */
 const cliBlocked = async () =>
-  (await db.pool.query(`select 1 from pg_stat_activity where application_name = $1 and wait_event_type = 'Lock'`, [APP])).rowCount! > 0;
+  (await fx.db.pool.query(`select 1 from pg_stat_activity where application_name = $1 and wait_event_type = 'Lock'`, [APP])).rowCount! > 0;
 
 /** What PostgreSQL does once it notices the killed client's connections are gone. */
 async function reapCli(): Promise<void> {
-  await db.pool.query('select pg_terminate_backend(pid) from pg_stat_activity where application_name = $1', [APP]);
-  await until(
+  await fx.db.pool.query('select pg_terminate_backend(pid) from pg_stat_activity where application_name = $1', [APP]);
+  await untilStep(
     'the killed CLI backends to go',
-    async () => (await db.pool.query('select 1 from pg_stat_activity where application_name = $1', [APP])).rowCount === 0,
+    async () => (await fx.db.pool.query('select 1 from pg_stat_activity where application_name = $1', [APP])).rowCount === 0,
   );
 }
 
 function runCli(args: string[]): { done: Promise<number>; kill: () => void; output: () => string } {
-  const url = new URL(db.url);
+  const url = new URL(fx.db.url);
   url.searchParams.set('application_name', APP);
   const child = spawn(process.execPath, ['--import', 'tsx', 'actions-server/src/cli/main.ts', ...args], {
     env: {
       ...process.env,
       DATABASE_URL: url.toString(),
-      TENANT_ROLE_PREFIX: db.rolePrefix,
+      TENANT_ROLE_PREFIX: fx.db.rolePrefix,
       LOG_LEVEL: 'error',
       DB_POOL_MAX: '5',
       NODE_ENV: 'test',
@@ -104,7 +94,7 @@ const fingerprint = () =>
   );
 
 async function holdInTransaction(sql: string, params: unknown[] = []): Promise<() => Promise<void>> {
-  const c = await db.pool.connect();
+  const c = await fx.db.pool.connect();
   await c.query('begin');
   await c.query(sql, params);
   return async () => {
@@ -129,7 +119,7 @@ describe('npm run cli -- tenants move, killed and rerun', () => {
     // 1. Killed in the copy: the snapshot copy waits for our lock on the source table.
     const release1 = await holdInTransaction('lock table pooled.messages in access exclusive mode');
     const first = runCli(args);
-    await until('the copy step, blocked', async () => (await moveState()) === 'copying' && (await cliBlocked()));
+    await untilStep('the copy step, blocked', async () => (await moveState()) === 'copying' && (await cliBlocked()));
     first.kill();
     expect(await first.done).toBe(-1);
     await release1();
@@ -141,7 +131,7 @@ describe('npm run cli -- tenants move, killed and rerun', () => {
     // 2. Killed while frozen: the freeze is committed, then the step waits for a writer that holds the tenant's lock.
     const release2 = await holdInTransaction('select pg_advisory_xact_lock_shared(1297045061, hashtext($1))', [made.tenant.id]);
     const second = runCli(args);
-    await until(
+    await untilStep(
       'the freeze, blocked on a writer',
       async () => (await moveState()) === 'freezing' && (await registry()).status === 'migrating' && (await cliBlocked()),
     );
@@ -157,15 +147,15 @@ describe('npm run cli -- tenants move, killed and rerun', () => {
 
     // 3. Killed after the switch, while the old copy is kept for late readers (a long --drain-ms).
     const third = runCli([...args, '--drain-ms', '600000']);
-    await until('the cleaning step', async () => (await moveState()) === 'cleaning');
+    await untilStep('the cleaning step', async () => (await moveState()) === 'cleaning');
     third.kill();
     expect(await third.done).toBe(-1);
     await reapCli();
     // The registry names the schema now; the old pooled copy is still there but takes no writes.
     expect(await registry()).toMatchObject({ isolation: 'schema', status: 'active', schema_name: 'tenant_crashy' });
-    expect((await db.pool.query('select 1 from pooled.messages where tenant_id = $1 limit 1', [made.tenant.id])).rowCount).toBe(1);
+    expect((await fx.db.pool.query('select 1 from pooled.messages where tenant_id = $1 limit 1', [made.tenant.id])).rowCount).toBe(1);
     const stale = await withTenantData(
-      db,
+      fx.db,
       tenantPlacementOf({ ...(await registry()), isolation: 'pooled', schema_name: null, db_role: null }),
       made.ownerId,
       (c) => c.query(`insert into messages (channel_id, body) select channel_id, 'stale' from messages limit 1`),
@@ -178,7 +168,7 @@ describe('npm run cli -- tenants move, killed and rerun', () => {
     expect(await fourth.done, fourth.output()).toBe(0);
     expect(fourth.output()).toMatch(/crashy: resuming its move to schema at cleaning/);
     const moves = (
-      await db.pool.query('select state, verification is not null as verified from public.tenant_moves where tenant_id = $1', [
+      await fx.db.pool.query('select state, verification is not null as verified from public.tenant_moves where tenant_id = $1', [
         made.tenant.id,
       ])
     ).rows;
@@ -199,13 +189,13 @@ describe('npm run cli -- tenants move, killed and rerun', () => {
     expect(after.live).toEqual(expected);
     expect(after.files).toEqual([{ name: 'report.pdf', size_bytes: 123456 }]);
     expect((await fingerprint()).n).toBe(SEEDED + expected.size);
-    expect((await db.pool.query('select count(*)::int as n from pooled.messages where tenant_id = $1', [made.tenant.id])).rows[0].n).toBe(
-      0,
-    );
+    expect(
+      (await fx.db.pool.query('select count(*)::int as n from pooled.messages where tenant_id = $1', [made.tenant.id])).rows[0].n,
+    ).toBe(0);
 
     // Counters describe the data once, as before the move.
     const usage = (
-      await db.pool.query(
+      await fx.db.pool.query(
         `select users_total::int, channels_total::int, storage_bytes::int, files_count::int, messages_total::int
            from public.tenant_usage where tenant_id = $1 and period = to_char(now() at time zone 'UTC', 'YYYY-MM')`,
         [made.tenant.id],
@@ -219,9 +209,10 @@ describe('npm run cli -- tenants move, killed and rerun', () => {
       messages_total: SEEDED + expected.size,
     });
     const limits = (
-      await db.pool.query(`select resource, usage::int from public.check_tenant_limits($1) where resource in ('users', 'storage_bytes')`, [
-        made.tenant.id,
-      ])
+      await fx.db.pool.query(
+        `select resource, usage::int from public.check_tenant_limits($1) where resource in ('users', 'storage_bytes')`,
+        [made.tenant.id],
+      )
     ).rows;
     expect(limits).toEqual([
       { resource: 'users', usage: 1 },

@@ -4,11 +4,10 @@
 // placement the resolver gives (as every request does). Afterwards nothing is
 // lost or duplicated, the writer saw nothing but 503 + Retry-After (during
 // the freezes), the reader never failed, and usage, limits and audit agree.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDb, startTestServer, type TestDb } from '../support/db.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useTestServer } from '../support/db.ts';
 import { makeTenant, type MadeTenant } from '../support/factories.ts';
 import { createLogger } from '../../actions-server/src/core/log.ts';
-import type { RunningServer } from '../../actions-server/src/server.ts';
 import { withTenantData } from '../../actions-server/src/tenants/data.ts';
 import { toAppError } from '../../actions-server/src/core/errors.ts';
 import { requestMove } from '../../actions-server/src/tenants/move/request.ts';
@@ -17,43 +16,26 @@ import { type MoveDeps } from '../../actions-server/src/tenants/move/deps.ts';
 import type { MoveStep } from '../../actions-server/src/tenants/move/records.ts';
 import type { Client } from '../../actions-server/src/db/tx.ts';
 import type { Isolation } from '../../actions-server/src/tenants/records.ts';
+import { until } from '../support/wait.ts';
 
-let db: TestDb;
-let srv: RunningServer;
-beforeAll(async () => {
-  db = await createTestDb();
-  srv = await startTestServer(db);
-});
-afterAll(async () => {
-  await srv?.close();
-  await db?.close();
-});
+const fx = useTestServer();
 
 const SEEDED = 10_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Polls a condition the test needs before it lets a held move step go on. */
-async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
-
 const moveDeps = (): MoveDeps => ({
-  env: db.env(),
-  pool: db.pool,
+  env: fx.db.env(),
+  pool: fx.db.pool,
   log: createLogger('silent'),
-  databases: srv.ctx.databases,
+  databases: fx.srv.ctx.databases,
   drainMs: 500,
 });
 
 /** Work on the tenant's data wherever the resolver (LISTEN/NOTIFY-invalidated cache) says it is. */
 async function asTenant<T>(made: MadeTenant, fn: (c: Client) => Promise<T>): Promise<T> {
-  const tenant = await srv.ctx.resolver.byId(made.tenant.id);
+  const tenant = await fx.srv.ctx.resolver.byId(made.tenant.id);
   if (!tenant) throw new Error('tenant vanished');
-  return withTenantData({ pool: db.pool, databases: srv.ctx.databases }, tenant, made.ownerId, fn);
+  return withTenantData({ pool: fx.db.pool, databases: fx.srv.ctx.databases }, tenant, made.ownerId, fn);
 }
 
 describe('moving a tenant between tiers while it serves', () => {
@@ -61,7 +43,7 @@ describe('moving a tenant between tiers while it serves', () => {
   let channelId: string;
 
   beforeAll(async () => {
-    made = await makeTenant(db, 'mover', { isolation: 'pooled', plan: 'pro' });
+    made = await makeTenant(fx.db, 'mover', { isolation: 'pooled', plan: 'pro' });
     channelId = await asTenant(made, async (c) => {
       const ch = (await c.query<{ id: string }>(`insert into channels (name) values ('general') returning id`)).rows[0]!.id;
       await c.query(`insert into messages (channel_id, body) select $1, 'seed ' || g from generate_series(1, ${SEEDED}) g`, [ch]);
@@ -133,7 +115,7 @@ describe('moving a tenant between tiers while it serves', () => {
         const done = await runMove(moveDeps(), move.id, { actor: { kind: 'cli' }, onStep: hold });
         expect(done).toMatchObject({ state: 'done', from: expect.any(String), to, error: null });
         verifications.push(done.verification as Record<string, unknown>);
-        expect((await srv.ctx.resolver.byId(made.tenant.id))?.isolation).toBe(to);
+        expect((await fx.srv.ctx.resolver.byId(made.tenant.id))?.isolation).toBe(to);
         // Writes land in the new placement.
         const from = acked.size;
         await until('writes after the switch', () => acked.size >= from + 5);
@@ -159,7 +141,7 @@ describe('moving a tenant between tiers while it serves', () => {
     expect((verifications[0] as { messages: { source: { rows: string } } }).messages.source.rows).not.toBe('0');
 
     // Exactly the seeded rows plus every acknowledged insert, once each, in the pooled tables again.
-    const { rows } = await db.pool.query<{ id: string; body: string }>('select id, body from pooled.messages where tenant_id = $1', [
+    const { rows } = await fx.db.pool.query<{ id: string; body: string }>('select id, body from pooled.messages where tenant_id = $1', [
       made.tenant.id,
     ]);
     expect(rows.length).toBe(SEEDED + acked.size);
@@ -169,7 +151,7 @@ describe('moving a tenant between tiers while it serves', () => {
     expect(seeds.size).toBe(SEEDED);
 
     const tenant = (
-      await db.pool.query('select isolation, status, schema_name, db_role, database_name from public.tenants where id = $1', [
+      await fx.db.pool.query('select isolation, status, schema_name, db_role, database_name from public.tenants where id = $1', [
         made.tenant.id,
       ])
     ).rows[0];
@@ -177,7 +159,7 @@ describe('moving a tenant between tiers while it serves', () => {
 
     // Usage metered once per message and member, whatever tier wrote it; the copies metered nothing.
     const usage = (
-      await db.pool.query(
+      await fx.db.pool.query(
         `select users_total::int, channels_total::int, messages_total::int from public.tenant_usage
           where tenant_id = $1 and period = to_char(now() at time zone 'UTC', 'YYYY-MM')`,
         [made.tenant.id],
@@ -187,20 +169,20 @@ describe('moving a tenant between tiers while it serves', () => {
 
     // Nothing of the old placements is left: schema, database, role, guards, recorded changes.
     const leftovers = (
-      await db.pool.query(
+      await fx.db.pool.query(
         `select (select count(*)::int from pg_namespace where nspname = 'tenant_mover') as schemas,
                 (select count(*)::int from pg_database where datname = $2) as databases,
                 (select count(*)::int from pg_roles where rolname = $2) as roles,
                 (select count(*)::int from public.tenant_write_guards where tenant_id = $1) as guards,
                 (select count(*)::int from public.tenant_move_changes where tenant_id = $1) as changes`,
-        [made.tenant.id, `${db.rolePrefix}tenant_mover`],
+        [made.tenant.id, `${fx.db.rolePrefix}tenant_mover`],
       )
     ).rows[0];
     expect(leftovers).toEqual({ schemas: 0, databases: 0, roles: 0, guards: 0, changes: 0 });
 
     // Audited: each request, each switch (old and new placement), the freezes.
     const audit = (
-      await db.pool.query<{ action: string; old_values: Record<string, unknown> | null; new_values: Record<string, unknown> | null }>(
+      await fx.db.pool.query<{ action: string; old_values: Record<string, unknown> | null; new_values: Record<string, unknown> | null }>(
         `select action, old_values, new_values from public.tenant_audit_logs
           where tenant_id = $1 and action in ('tenant_move.requested', 'tenant.moved') order by seq`,
         [made.tenant.id],
@@ -214,7 +196,7 @@ describe('moving a tenant between tiers while it serves', () => {
         ['database', 'pooled'],
       ],
     );
-    const { rows: chain } = await db.pool.query('select ok, reason from public.verify_audit_chain($1)', [made.tenant.id]);
+    const { rows: chain } = await fx.db.pool.query('select ok, reason from public.verify_audit_chain($1)', [made.tenant.id]);
     expect(chain).toEqual([{ ok: true, reason: null }]);
   });
 });

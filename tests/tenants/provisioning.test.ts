@@ -1,23 +1,13 @@
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDb, startTestServer, type TestDb } from '../support/db.ts';
+import { describe, expect, it } from 'vitest';
+import { useTestServer } from '../support/db.ts';
 import { request } from '../support/http.ts';
 import { makeTenant } from '../support/factories.ts';
-import type { RunningServer } from '../../actions-server/src/server.ts';
 import { TEMPLATE_DIR } from '../../actions-server/src/tenants/template.ts';
 
-let db: TestDb;
-let srv: RunningServer;
-beforeAll(async () => {
-  db = await createTestDb();
-  srv = await startTestServer(db);
-});
-afterAll(async () => {
-  await srv?.close();
-  await db?.close();
-});
+const fx = useTestServer();
 
 const valid = (slug: string, extra: Record<string, unknown> = {}) => ({
   name: 'Acme Corp',
@@ -31,52 +21,52 @@ const valid = (slug: string, extra: Record<string, unknown> = {}) => ({
 });
 
 async function footprint(slug: string) {
-  const q = async (sql: string, params: unknown[]) => (await db.pool.query(sql, params)).rowCount;
+  const q = async (sql: string, params: unknown[]) => (await fx.db.pool.query(sql, params)).rowCount;
   return {
     tenants: await q('select 1 from public.tenants where slug = $1', [slug]),
     identities: await q('select 1 from public.identities where email = $1', [`admin@${slug}.com`]),
     schemas: await q('select 1 from pg_namespace where nspname = $1', [`tenant_${slug}`]),
-    roles: await q('select 1 from pg_roles where rolname = $1', [`${db.rolePrefix}tenant_${slug}`]),
+    roles: await q('select 1 from pg_roles where rolname = $1', [`${fx.db.rolePrefix}tenant_${slug}`]),
   };
 }
 
 describe('POST /api/tenants/create', () => {
   it('creates the registry row, owner, membership, role and a schema built from the template', async () => {
-    const res = await request(srv.url, '/api/tenants/create', { body: valid('acme') });
+    const res = await request(fx.srv.url, '/api/tenants/create', { body: valid('acme') });
     expect(res.status, res.text).toBe(201);
     expect(res.body.tenant).toMatchObject({ slug: 'acme', name: 'Acme Corp', status: 'active', plan: 'free', isolation: 'schema' });
     expect(typeof res.body.token).toBe('string');
 
-    const tables = await db.pool.query<{ tablename: string }>(
+    const tables = await fx.db.pool.query<{ tablename: string }>(
       `select tablename from pg_tables where schemaname = 'tenant_acme' order by 1`,
     );
     expect(tables.rows.map((r) => r.tablename)).toEqual(['channels', 'files', 'members', 'messages']);
-    const row = (await db.pool.query('select template_version, db_role, schema_name from public.tenants where slug = $1', ['acme']))
+    const row = (await fx.db.pool.query('select template_version, db_role, schema_name from public.tenants where slug = $1', ['acme']))
       .rows[0];
-    expect(row).toEqual({ template_version: '1', db_role: `${db.rolePrefix}tenant_acme`, schema_name: 'tenant_acme' });
-    const member = await db.pool.query(
+    expect(row).toEqual({ template_version: '1', db_role: `${fx.db.rolePrefix}tenant_acme`, schema_name: 'tenant_acme' });
+    const member = await fx.db.pool.query(
       `select m.role from public.memberships m join public.identities i on i.id = m.identity_id where i.email = 'admin@acme.com'`,
     );
     expect(member.rows).toEqual([{ role: 'owner' }]);
-    expect((await db.pool.query('select email from tenant_acme.members')).rows).toEqual([{ email: 'admin@acme.com' }]);
+    expect((await fx.db.pool.query('select email from tenant_acme.members')).rows).toEqual([{ email: 'admin@acme.com' }]);
     expect(await footprint('acme')).toEqual({ tenants: 1, identities: 1, schemas: 1, roles: 1 });
 
-    const health = await request(srv.url, '/api/health', { host: 'acme.saas.test:3000' });
+    const health = await request(fx.srv.url, '/api/health', { host: 'acme.saas.test:3000' });
     expect(health.body).toEqual({ status: 'ok', tenant: { slug: 'acme', status: 'active' } });
   });
 
   it('starts paid plans as a trial with an end date, and refuses them without one', async () => {
-    const trial = await request(srv.url, '/api/tenants/create', { body: valid('trialco', { plan: 'pro' }) });
+    const trial = await request(fx.srv.url, '/api/tenants/create', { body: valid('trialco', { plan: 'pro' }) });
     expect(trial.status, trial.text).toBe(201);
     expect(trial.body.tenant.status).toBe('trial');
     const days = (Date.parse(trial.body.tenant.trialEndsAt) - Date.now()) / 86_400_000;
     expect(days).toBeGreaterThan(13.9);
     expect(days).toBeLessThan(14.1);
 
-    const paid = await request(srv.url, '/api/tenants/create', { body: valid('paidco', { plan: 'pro', trial: false }) });
+    const paid = await request(fx.srv.url, '/api/tenants/create', { body: valid('paidco', { plan: 'pro', trial: false }) });
     expect(paid.status).toBe(400);
     expect(paid.body.error.code).toBe('PLAN_NOT_AVAILABLE');
-    const custom = await request(srv.url, '/api/tenants/create', { body: valid('customco', { plan: 'custom' }) });
+    const custom = await request(fx.srv.url, '/api/tenants/create', { body: valid('customco', { plan: 'custom' }) });
     expect(custom.status).toBe(400);
     expect(custom.body.error.code).toBe('PLAN_NOT_AVAILABLE');
     expect(await footprint('paidco')).toEqual({ tenants: 0, identities: 0, schemas: 0, roles: 0 });
@@ -84,30 +74,30 @@ describe('POST /api/tenants/create', () => {
 
   it('answers a duplicate slug with 409, also when two requests race', async () => {
     const [a, b] = await Promise.all([
-      request(srv.url, '/api/tenants/create', { body: valid('race', { ownerEmail: 'one@race.com' }) }),
-      request(srv.url, '/api/tenants/create', { body: valid('race', { ownerEmail: 'two@race.com' }) }),
+      request(fx.srv.url, '/api/tenants/create', { body: valid('race', { ownerEmail: 'one@race.com' }) }),
+      request(fx.srv.url, '/api/tenants/create', { body: valid('race', { ownerEmail: 'two@race.com' }) }),
     ]);
     expect([a.status, b.status].sort()).toEqual([201, 409]);
     const loser = a.status === 409 ? a : b;
     expect(loser.body.error.code).toBe('SLUG_TAKEN');
-    const again = await request(srv.url, '/api/tenants/create', { body: valid('race', { ownerEmail: 'three@race.com' }) });
+    const again = await request(fx.srv.url, '/api/tenants/create', { body: valid('race', { ownerEmail: 'three@race.com' }) });
     expect(again.status).toBe(409);
     expect(
-      (await db.pool.query(`select 1 from public.identities where email in ('two@race.com','one@race.com','three@race.com')`)).rowCount,
+      (await fx.db.pool.query(`select 1 from public.identities where email in ('two@race.com','one@race.com','three@race.com')`)).rowCount,
     ).toBe(1);
   });
 
   it('lets an existing person open a second tenant only signed in, whatever password the body carries', async () => {
-    const first = await request(srv.url, '/api/tenants/create', { body: valid('firstco', { ownerEmail: 'same@person.com' }) });
+    const first = await request(fx.srv.url, '/api/tenants/create', { body: valid('firstco', { ownerEmail: 'same@person.com' }) });
     expect(first.status).toBe(201);
-    const wrong = await request(srv.url, '/api/tenants/create', {
+    const wrong = await request(fx.srv.url, '/api/tenants/create', {
       body: valid('secondco', { ownerEmail: 'same@person.com', ownerPassword: 'another-password' }),
     });
-    const right = await request(srv.url, '/api/tenants/create', { body: valid('secondco', { ownerEmail: 'same@person.com' }) });
+    const right = await request(fx.srv.url, '/api/tenants/create', { body: valid('secondco', { ownerEmail: 'same@person.com' }) });
     expect(wrong.status).toBe(409);
     expect(wrong.body.error.code).toBe('IDENTITY_EXISTS');
     expect(right.body).toEqual(wrong.body);
-    const signedIn = await request(srv.url, '/api/tenants/create', {
+    const signedIn = await request(fx.srv.url, '/api/tenants/create', {
       token: first.body.token,
       body: valid('secondco', { ownerEmail: 'same@person.com' }),
     });
@@ -133,24 +123,26 @@ describe('POST /api/tenants/create', () => {
     ['array body', [1, 2], 400, 'VALIDATION_FAILED'],
   ];
   it.each(bad)('refuses %s with a clear error and leaves nothing behind', async (_what, body, status, code) => {
-    const res = await request(srv.url, '/api/tenants/create', { body });
+    const res = await request(fx.srv.url, '/api/tenants/create', { body });
     expect(res.status, res.text).toBe(status);
     expect(res.body.error.code).toBe(code);
     expect(res.body.error.message.length).toBeGreaterThan(5);
   });
 
   it('refuses malformed JSON with 400 MALFORMED_JSON', async () => {
-    const res = await request(srv.url, '/api/tenants/create', { rawBody: '{"name": "x", ' });
+    const res = await request(fx.srv.url, '/api/tenants/create', { rawBody: '{"name": "x", ' });
     expect(res.status).toBe(400);
     expect(res.body).toEqual({ error: { code: 'MALFORMED_JSON', message: 'The request body is not valid JSON' } });
   });
 
   it('still refuses a reserved slug at the database when the edge check is bypassed', async () => {
-    await expect(db.pool.query(`insert into public.tenants (name, slug, isolation) values ('x', 'www', 'pooled')`)).rejects.toMatchObject({
+    await expect(
+      fx.db.pool.query(`insert into public.tenants (name, slug, isolation) values ('x', 'www', 'pooled')`),
+    ).rejects.toMatchObject({
       constraint: 'tenants_slug_not_reserved',
     });
     await expect(
-      db.pool.query(`insert into public.tenants (name, slug, isolation) values ('x', 'Bad;slug', 'pooled')`),
+      fx.db.pool.query(`insert into public.tenants (name, slug, isolation) values ('x', 'Bad;slug', 'pooled')`),
     ).rejects.toMatchObject({ constraint: 'tenants_slug_format' });
   });
 });
@@ -159,7 +151,7 @@ describe('provisioning failures leave nothing behind', () => {
   it('a failing step after the schema is created: no tenant row, identity, schema or role', async () => {
     const undone: string[] = [];
     await expect(
-      makeTenant(db, 'failco', {
+      makeTenant(fx.db, 'failco', {
         email: 'admin@failco.com',
         steps: [
           {
@@ -174,7 +166,7 @@ describe('provisioning failures leave nothing behind', () => {
             name: 'boom',
             run: async (t) => {
               // The schema really exists at this point.
-              const { rowCount } = await db.pool.query('select 1 from pg_namespace where nspname = $1', [t.schema_name]);
+              const { rowCount } = await fx.db.pool.query('select 1 from pg_namespace where nspname = $1', [t.schema_name]);
               expect(rowCount).toBe(1);
               throw new Error('injected failure');
             },
@@ -190,15 +182,15 @@ describe('provisioning failures leave nothing behind', () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'broken-template-'));
     await writeFile(path.join(dir, '0001_init.sql'), await readFile(path.join(TEMPLATE_DIR, '0001_init.sql'), 'utf8'));
     await writeFile(path.join(dir, '0002_broken.sql'), 'create table ok_table (id uuid primary key);\nselect 1/0;\n');
-    await expect(makeTenant(db, 'brokenco', { templateDir: dir, email: 'admin@brokenco.com' })).rejects.toThrow(/division by zero/);
+    await expect(makeTenant(fx.db, 'brokenco', { templateDir: dir, email: 'admin@brokenco.com' })).rejects.toThrow(/division by zero/);
     expect(await footprint('brokenco')).toEqual({ tenants: 0, identities: 0, schemas: 0, roles: 0 });
   });
 });
 
 describe('POST /api/auth/login', () => {
   it('issues a token scoped to the tenant of the host and the member role', async () => {
-    await makeTenant(db, 'loginco');
-    const ok = await request(srv.url, '/api/auth/login', {
+    await makeTenant(fx.db, 'loginco');
+    const ok = await request(fx.srv.url, '/api/auth/login', {
       host: 'loginco.saas.test',
       body: { email: 'owner@loginco.example.com', password: 'correct horse battery' },
     });
@@ -214,8 +206,8 @@ describe('POST /api/auth/login', () => {
   });
 
   it("never names Hasura's superuser role `admin` in a tenant admin's claims (JWT mode)", async () => {
-    const t = await makeTenant(db, 'adminclaims');
-    const tokens = srv.ctx.tokens;
+    const t = await makeTenant(fx.db, 'adminclaims');
+    const tokens = fx.srv.ctx.tokens;
     const { token } = tokens.sign({ userId: t.ownerId, tenantId: t.tenant.id, role: 'admin' });
     const claims = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString())['https://hasura.io/jwt/claims'];
     expect(claims['x-hasura-default-role']).toBe('tenant_admin');
@@ -228,14 +220,14 @@ describe('POST /api/auth/login', () => {
     ['unknown email', { email: 'ghost@loginco.example.com', password: 'whatever1' }, 401, 'INVALID_CREDENTIALS'],
     ['missing password', { email: 'owner@loginco.example.com' }, 400, 'VALIDATION_FAILED'],
   ])('refuses %s', async (_what, body, status, code) => {
-    const res = await request(srv.url, '/api/auth/login', { host: 'loginco.saas.test', body });
+    const res = await request(fx.srv.url, '/api/auth/login', { host: 'loginco.saas.test', body });
     expect(res.status).toBe(status);
     expect(res.body.error.code).toBe(code);
   });
 
   it('does not log a member of one tenant into another', async () => {
-    await makeTenant(db, 'otherco');
-    const res = await request(srv.url, '/api/auth/login', {
+    await makeTenant(fx.db, 'otherco');
+    const res = await request(fx.srv.url, '/api/auth/login', {
       host: 'otherco.saas.test',
       body: { email: 'owner@loginco.example.com', password: 'correct horse battery' },
     });
@@ -243,7 +235,7 @@ describe('POST /api/auth/login', () => {
   });
 
   it('answers an unknown tenant host with 404', async () => {
-    const res = await request(srv.url, '/api/auth/login', {
+    const res = await request(fx.srv.url, '/api/auth/login', {
       host: 'nobody.saas.test',
       body: { email: 'owner@loginco.example.com', password: 'correct horse battery' },
     });

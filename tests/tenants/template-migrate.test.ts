@@ -4,14 +4,13 @@ import { spawn } from 'node:child_process';
 import { cp, mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDb, type TestDb } from '../support/db.ts';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { createTestDb, useTestDb } from '../support/db.ts';
 import { makeTenant, type MadeTenant } from '../support/factories.ts';
 import { latestVersion, loadTemplate, TEMPLATE_DIR } from '../../actions-server/src/tenants/template.ts';
 import { migrateTenantSchemas } from '../../actions-server/src/tenants/template-migrate.ts';
 
 const NEXT = 9001;
-let db: TestDb;
 let dir: string;
 let current: number;
 
@@ -24,7 +23,7 @@ async function templateWithNextVersion(sql: string): Promise<string> {
 
 function runCli(args: string[]): { done: Promise<number>; kill: () => void } {
   const child = spawn(process.execPath, ['--import', 'tsx', 'actions-server/src/cli/main.ts', ...args], {
-    env: { ...process.env, DATABASE_URL: db.url, TENANT_ROLE_PREFIX: db.rolePrefix, LOG_LEVEL: 'error' },
+    env: { ...process.env, DATABASE_URL: fx.db.url, TENANT_ROLE_PREFIX: fx.db.rolePrefix, LOG_LEVEL: 'error' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
@@ -39,10 +38,10 @@ function runCli(args: string[]): { done: Promise<number>; kill: () => void } {
 }
 
 const countAt = async (v: number) =>
-  Number((await db.pool.query<{ n: string }>('select count(*) n from public.tenants where template_version = $1', [v])).rows[0]!.n);
+  Number((await fx.db.pool.query<{ n: string }>('select count(*) n from public.tenants where template_version = $1', [v])).rows[0]!.n);
 
+const fx = useTestDb();
 beforeAll(async () => {
-  db = await createTestDb();
   current = latestVersion(await loadTemplate());
   // A slow step (pg_sleep) so the kill lands half way on any machine.
   dir = await templateWithNextVersion(`
@@ -55,27 +54,26 @@ beforeAll(async () => {
     select pg_sleep(0.02);
   `);
 });
-afterAll(async () => {
-  await db?.close();
-});
 
 describe('npm run tenants:migrate', () => {
   it('upgrades 200 tenants; killed half way and rerun, every schema ends on the new version', async () => {
     const slugs = Array.from({ length: 200 }, (_, i) => `t${String(i).padStart(3, '0')}`);
-    for (let i = 0; i < slugs.length; i += 8) await Promise.all(slugs.slice(i, i + 8).map((s) => makeTenant(db, s)));
+    for (let i = 0; i < slugs.length; i += 8) await Promise.all(slugs.slice(i, i + 8).map((s) => makeTenant(fx.db, s)));
     expect(await countAt(current)).toBe(200);
 
     const first = runCli(['tenants', 'migrate', '--template-dir', dir, '--concurrency', '2']);
-    const deadline = Date.now() + 60_000;
-    while ((await countAt(NEXT)) < 20 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
-    first.kill();
+    try {
+      await vi.waitUntil(async () => (await countAt(NEXT)) >= 20, { timeout: 60_000, interval: 25 });
+    } finally {
+      first.kill();
+    }
     expect(await first.done).toBe(-1);
     const afterKill = await countAt(NEXT);
     expect(afterKill).toBeGreaterThanOrEqual(20);
     expect(afterKill).toBeLessThan(200);
 
     // No tenant is half-migrated: its recorded version matches its tables.
-    const consistency = await db.pool.query<{ slug: string; template_version: string; has_pins: boolean }>(
+    const consistency = await fx.db.pool.query<{ slug: string; template_version: string; has_pins: boolean }>(
       `select t.slug, t.template_version, to_regclass(format('%I.pins', t.schema_name)) is not null as has_pins
        from public.tenants t`,
     );
@@ -86,7 +84,7 @@ describe('npm run tenants:migrate', () => {
     expect(await countAt(NEXT)).toBe(200);
 
     // The new table got the same guard as the rest: RLS forced, the tenant's role only.
-    const guard = await db.pool.query<{ n: string }>(
+    const guard = await fx.db.pool.query<{ n: string }>(
       `select count(*) n from public.tenants t
        join pg_class c on c.oid = to_regclass(format('%I.pins', t.schema_name))
        where c.relrowsecurity and c.relforcerowsecurity

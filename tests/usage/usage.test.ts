@@ -2,50 +2,40 @@
 // under concurrency, nothing for rolled-back work), public.tenant_usage answers
 // the documented query per month, API calls are counted by the REST middleware and
 // written in batches, and the REST endpoints answer members of the tenant only.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDb, startTestServer, type TestDb } from '../support/db.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { startTestServer, useTestServer } from '../support/db.ts';
 import { request } from '../support/http.ts';
 import { addMember, makeTenant, type MadeTenant } from '../support/factories.ts';
 import { createPool } from '../../actions-server/src/db/database.ts';
 import { withTransaction, type Client } from '../../actions-server/src/db/tx.ts';
 import { withTenantData } from '../../actions-server/src/tenants/data.ts';
-import type { RunningServer } from '../../actions-server/src/server.ts';
 import { periodsUntil, usagePeriod } from '../../actions-server/src/usage/service.ts';
 import { tenantPlacementOf } from '../../actions-server/src/tenants/placement.ts';
+import { asPersona } from '../support/personas.ts';
 
-let db: TestDb;
-let srv: RunningServer;
-
-beforeAll(async () => {
-  db = await createTestDb();
-  srv = await startTestServer(db, { RATE_LIMIT_ENABLED: 'false' });
-});
-afterAll(async () => {
-  await srv?.close();
-  await db?.close();
-});
+const fx = useTestServer({ RATE_LIMIT_ENABLED: 'false' });
 
 const PERIOD = usagePeriod();
 
-const asTenantRole = (made: MadeTenant, fn: (c: Client) => Promise<unknown>, pool = db.pool) =>
+const asTenantRole = (made: MadeTenant, fn: (c: Client) => Promise<unknown>, pool = fx.db.pool) =>
   withTenantData(pool, tenantPlacementOf(made.tenant), made.ownerId, fn);
 
 /** The documented query, as the owner. */
 const usageRow = async (tenantId: string, period = PERIOD) =>
-  (await db.pool.query('SELECT * FROM public.tenant_usage WHERE tenant_id = $1 AND period = $2', [tenantId, period])).rows[0];
+  (await fx.db.pool.query('SELECT * FROM public.tenant_usage WHERE tenant_id = $1 AND period = $2', [tenantId, period])).rows[0];
 
 const tokenFor = (userId: string, tenantId: string, role: 'owner' | 'admin' | 'member') =>
-  srv.ctx.tokens.sign({ userId, tenantId, role }).token;
+  fx.srv.ctx.tokens.sign({ userId, tenantId, role }).token;
 
 describe('message metering', () => {
   it('8 concurrent writers insert 10,000 messages: messages_total is exactly 10,000', async () => {
-    const made = await makeTenant(db, 'busy');
+    const made = await makeTenant(fx.db, 'busy');
     const channelId = (
       (await asTenantRole(made, (c) => c.query(`insert into channels (name) values ('general') returning id`))) as {
         rows: { id: string }[];
       }
     ).rows[0]!.id;
-    const writers = createPool(db.url, 8);
+    const writers = createPool(fx.db.url, 8);
     try {
       // Each writer: 250 single-row transactions and 10 batches of 100 (1,250),
       // plus work that is undone and must count for nothing.
@@ -87,15 +77,15 @@ describe('message metering', () => {
     } finally {
       await writers.end();
     }
-    expect(Number((await db.pool.query('select count(*) from tenant_busy.messages')).rows[0].count)).toBe(10_000);
+    expect(Number((await fx.db.pool.query('select count(*) from tenant_busy.messages')).rows[0].count)).toBe(10_000);
     expect(await usageRow(made.tenant.id)).toMatchObject({ tenant_id: made.tenant.id, period: PERIOD, messages_total: '10000' });
   });
 
   it('counts a transaction once however it ends its deferred work, and only its own tenant', async () => {
-    const a = await makeTenant(db, 'meter-a');
-    const b = await makeTenant(db, 'meter-b');
+    const a = await makeTenant(fx.db, 'meter-a');
+    const b = await makeTenant(fx.db, 'meter-b');
     for (const t of [a, b]) await asTenantRole(t, (c) => c.query(`insert into channels (name) values ('general')`));
-    await withTransaction(db.pool, async (c) => {
+    await withTransaction(fx.db.pool, async (c) => {
       // One owner transaction across two tenants' schemas, with the deferred flush forced half way.
       await c.query(`insert into "tenant_meter-a".messages (channel_id, body) select id, 'x' from "tenant_meter-a".channels`);
       await c.query('set constraints all immediate');
@@ -112,7 +102,7 @@ describe('message metering', () => {
 
 describe('public.tenant_usage', () => {
   it('reports users, channels, storage and files as they stand, and keeps past months', async () => {
-    const made = await makeTenant(db, 'gauges');
+    const made = await makeTenant(fx.db, 'gauges');
     await asTenantRole(made, async (c) => {
       await c.query(`insert into members (display_name) values ('two'), ('three')`);
       await c.query(`insert into channels (name) values ('a'), ('b')`);
@@ -132,15 +122,15 @@ describe('public.tenant_usage', () => {
 
     // As if the tenant had existed since 2024-01 and last changed in 2024-03:
     // the next change closes 2024-03 into the history.
-    await db.pool.query(`update public.tenants set created_at = '2024-01-10T00:00:00Z' where id = $1`, [made.tenant.id]);
-    await db.pool.query(`update public.tenant_counters set period = '2024-03' where tenant_id = $1`, [made.tenant.id]);
+    await fx.db.pool.query(`update public.tenants set created_at = '2024-01-10T00:00:00Z' where id = $1`, [made.tenant.id]);
+    await fx.db.pool.query(`update public.tenant_counters set period = '2024-03' where tenant_id = $1`, [made.tenant.id]);
     await asTenantRole(made, (c) => c.query(`insert into channels (name) values ('c')`));
-    const history = await db.pool.query('select period, channels_total from public.tenant_usage_history where tenant_id = $1', [
+    const history = await fx.db.pool.query('select period, channels_total from public.tenant_usage_history where tenant_id = $1', [
       made.tenant.id,
     ]);
     expect(history.rows).toEqual([{ period: '2024-03', channels_total: '2' }]);
 
-    const months = await db.pool.query<{ period: string; channels_total: string }>(
+    const months = await fx.db.pool.query<{ period: string; channels_total: string }>(
       `select period, channels_total from public.tenant_usage where tenant_id = $1 and period <= '2024-05' order by period`,
       [made.tenant.id],
     );
@@ -155,21 +145,15 @@ describe('public.tenant_usage', () => {
   });
 
   it('shows the app only its own tenant', async () => {
-    const a = await makeTenant(db, 'view-a');
-    const b = await makeTenant(db, 'view-b');
-    const client = await db.pool.connect();
-    try {
-      await client.query('begin');
-      await client.query(`set local role app; set local app.tenant_id = ${client.escapeLiteral(a.tenant.id)}`);
+    const a = await makeTenant(fx.db, 'view-a');
+    const b = await makeTenant(fx.db, 'view-b');
+    await asPersona(fx.db.pool, { kind: 'app', tenantId: a.tenant.id }, async (client) => {
       const { rows } = await client.query('select tenant_id from public.tenant_usage where tenant_id in ($1, $2)', [
         a.tenant.id,
         b.tenant.id,
       ]);
       expect(rows).toEqual([{ tenant_id: a.tenant.id }]);
-    } finally {
-      await client.query('rollback');
-      client.release();
-    }
+    });
     expect(await usageRow(b.tenant.id)).toBeDefined();
   });
 });
@@ -180,17 +164,17 @@ describe('GET /api/tenants/:id/usage', () => {
   let ownerToken: string;
 
   beforeAll(async () => {
-    acme = await makeTenant(db, 'acme');
-    globex = await makeTenant(db, 'globex');
+    acme = await makeTenant(fx.db, 'acme');
+    globex = await makeTenant(fx.db, 'globex');
     ownerToken = tokenFor(acme.ownerId, acme.tenant.id, 'owner');
     await asTenantRole(acme, (c) => c.query(`insert into channels (name) values ('general'), ('random')`));
   });
 
   it("answers a member with this month's usage, API calls by endpoint included", async () => {
     for (let i = 0; i < 3; i++) {
-      expect((await request(srv.url, '/api/health', { host: 'acme.saas.test', token: ownerToken })).status).toBe(200);
+      expect((await request(fx.srv.url, '/api/health', { host: 'acme.saas.test', token: ownerToken })).status).toBe(200);
     }
-    const res = await request(srv.url, `/api/tenants/${acme.tenant.id}/usage`, { host: 'acme.saas.test', token: ownerToken });
+    const res = await request(fx.srv.url, `/api/tenants/${acme.tenant.id}/usage`, { host: 'acme.saas.test', token: ownerToken });
     expect(res.status, res.text).toBe(200);
     expect(res.body.usage).toEqual({
       tenantId: acme.tenant.id,
@@ -219,7 +203,7 @@ describe('GET /api/tenants/:id/usage', () => {
         },
       ],
     });
-    const again = await request(srv.url, `/api/tenants/${acme.tenant.id}/usage?period=${PERIOD}`, {
+    const again = await request(fx.srv.url, `/api/tenants/${acme.tenant.id}/usage?period=${PERIOD}`, {
       host: 'acme.saas.test',
       token: ownerToken,
     });
@@ -227,14 +211,14 @@ describe('GET /api/tenants/:id/usage', () => {
   });
 
   it('answers a month before the tenant existed with zeros, and refuses a malformed or future month', async () => {
-    const old = await request(srv.url, `/api/tenants/${acme.tenant.id}/usage?period=2001-01`, {
+    const old = await request(fx.srv.url, `/api/tenants/${acme.tenant.id}/usage?period=2001-01`, {
       host: 'acme.saas.test',
       token: ownerToken,
     });
     expect(old.status).toBe(200);
     expect(old.body.usage).toMatchObject({ period: '2001-01', channelsTotal: 0, apiCallsTotal: 0 });
     for (const period of ['2026-13', 'last-month', '9999-12']) {
-      const res = await request(srv.url, `/api/tenants/${acme.tenant.id}/usage?period=${period}`, {
+      const res = await request(fx.srv.url, `/api/tenants/${acme.tenant.id}/usage?period=${period}`, {
         host: 'acme.saas.test',
         token: ownerToken,
       });
@@ -245,30 +229,33 @@ describe('GET /api/tenants/:id/usage', () => {
 
   it("refuses another tenant's token, on either host, and anonymous callers", async () => {
     const globexToken = tokenFor(globex.ownerId, globex.tenant.id, 'owner');
-    const onAcmeHost = await request(srv.url, `/api/tenants/${acme.tenant.id}/usage`, { host: 'acme.saas.test', token: globexToken });
+    const onAcmeHost = await request(fx.srv.url, `/api/tenants/${acme.tenant.id}/usage`, { host: 'acme.saas.test', token: globexToken });
     expect(onAcmeHost.status).toBe(403);
     expect(onAcmeHost.body.error.code).toBe('TENANT_MISMATCH');
-    const onOwnHost = await request(srv.url, `/api/tenants/${acme.tenant.id}/usage`, { host: 'globex.saas.test', token: globexToken });
+    const onOwnHost = await request(fx.srv.url, `/api/tenants/${acme.tenant.id}/usage`, { host: 'globex.saas.test', token: globexToken });
     expect(onOwnHost.status).toBe(403);
     expect(onOwnHost.body.error.code).toBe('FORBIDDEN');
-    expect((await request(srv.url, `/api/tenants/${acme.tenant.id}/usage`, { host: 'acme.saas.test' })).status).toBe(401);
+    expect((await request(fx.srv.url, `/api/tenants/${acme.tenant.id}/usage`, { host: 'acme.saas.test' })).status).toBe(401);
   });
 
   it('gives owners and admins the report with overage against the plan, not members', async () => {
-    const member = await addMember(db, acme.tenant, 'member@acme.example.com', 'member');
+    const member = await addMember(fx.db, acme.tenant, 'member@acme.example.com', 'member');
     const memberToken = tokenFor(member.id, acme.tenant.id, 'member');
-    expect((await request(srv.url, `/api/tenants/${acme.tenant.id}/usage`, { host: 'acme.saas.test', token: memberToken })).status).toBe(
+    expect((await request(fx.srv.url, `/api/tenants/${acme.tenant.id}/usage`, { host: 'acme.saas.test', token: memberToken })).status).toBe(
       200,
     );
-    const refused = await request(srv.url, `/api/tenants/${acme.tenant.id}/usage/report`, { host: 'acme.saas.test', token: memberToken });
+    const refused = await request(fx.srv.url, `/api/tenants/${acme.tenant.id}/usage/report`, {
+      host: 'acme.saas.test',
+      token: memberToken,
+    });
     expect(refused.status).toBe(403);
 
     // Seven channels, then a downgrade target of five: two over.
-    await db.pool.query(`update public.tenants set plan = 'pro' where id = $1`, [acme.tenant.id]);
+    await fx.db.pool.query(`update public.tenants set plan = 'pro' where id = $1`, [acme.tenant.id]);
     await asTenantRole(acme, (c) => c.query(`insert into channels (name) select 'more ' || g from generate_series(1, 5) g`));
-    await db.pool.query(`update public.tenants set plan = 'free' where id = $1`, [acme.tenant.id]);
+    await fx.db.pool.query(`update public.tenants set plan = 'free' where id = $1`, [acme.tenant.id]);
 
-    const res = await request(srv.url, `/api/tenants/${acme.tenant.id}/usage/report`, { host: 'acme.saas.test', token: ownerToken });
+    const res = await request(fx.srv.url, `/api/tenants/${acme.tenant.id}/usage/report`, { host: 'acme.saas.test', token: ownerToken });
     expect(res.status, res.text).toBe(200);
     expect(res.body.report).toMatchObject({ tenantId: acme.tenant.id, period: PERIOD, plan: 'free', overLimit: true });
     expect(res.body.report.limits).toEqual([
@@ -289,21 +276,21 @@ describe('GET /api/tenants/:id/usage', () => {
   });
 
   it('gives owners and admins the history month by month, each month against the plan limits', async () => {
-    const made = await makeTenant(db, 'history');
+    const made = await makeTenant(fx.db, 'history');
     const token = tokenFor(made.ownerId, made.tenant.id, 'owner');
     const host = 'history.saas.test';
-    await db.pool.query(`update public.tenants set created_at = now() - interval '2 months' where id = $1`, [made.tenant.id]);
+    await fx.db.pool.query(`update public.tenants set created_at = now() - interval '2 months' where id = $1`, [made.tenant.id]);
     const [twoAgo, lastMonth, thisMonth] = periodsUntil(PERIOD, 3) as [string, string, string];
-    await db.pool.query(
+    await fx.db.pool.query(
       `insert into public.tenant_usage_history (tenant_id, period, users_total, channels_total, storage_bytes, files_count)
        values ($1, $2, 4, 2, 100, 1)`,
       [made.tenant.id, twoAgo],
     );
-    await db.pool.query(`insert into public.tenant_api_calls (tenant_id, period, endpoint, calls) values ($1, $2, 'GET /x', 1500)`, [
+    await fx.db.pool.query(`insert into public.tenant_api_calls (tenant_id, period, endpoint, calls) values ($1, $2, 'GET /x', 1500)`, [
       made.tenant.id,
       lastMonth,
     ]);
-    const res = await request(srv.url, `/api/tenants/${made.tenant.id}/usage/history?months=4`, { host, token });
+    const res = await request(fx.srv.url, `/api/tenants/${made.tenant.id}/usage/history?months=4`, { host, token });
     expect(res.status, res.text).toBe(200);
     expect(res.body.history.plan).toBe('free');
     expect(res.body.history.months.map((m: { period: string }) => m.period)).toEqual([...periodsUntil(PERIOD, 4)]);
@@ -317,17 +304,17 @@ describe('GET /api/tenants/:id/usage', () => {
     expect(line(lastMonth, 'api_calls_month')).toMatchObject({ usage: 1500, limit: 1000, overage: 500, exceeded: true });
     expect(line(thisMonth, 'users')).toMatchObject({ usage: 1 });
 
-    const member = await addMember(db, made.tenant, 'member@history.example.com', 'member');
-    const refused = await request(srv.url, `/api/tenants/${made.tenant.id}/usage/history`, {
+    const member = await addMember(fx.db, made.tenant, 'member@history.example.com', 'member');
+    const refused = await request(fx.srv.url, `/api/tenants/${made.tenant.id}/usage/history`, {
       host,
       token: tokenFor(member.id, made.tenant.id, 'member'),
     });
     expect(refused.status).toBe(403);
     for (const query of ['months=0', 'months=25', 'months=x', 'period=2999-01', 'other=1']) {
-      const bad = await request(srv.url, `/api/tenants/${made.tenant.id}/usage/history?${query}`, { host, token });
+      const bad = await request(fx.srv.url, `/api/tenants/${made.tenant.id}/usage/history?${query}`, { host, token });
       expect([bad.status, bad.body.error.code], query).toEqual([400, 'VALIDATION_FAILED']);
     }
-    const defaults = await request(srv.url, `/api/tenants/${made.tenant.id}/usage/history`, { host, token });
+    const defaults = await request(fx.srv.url, `/api/tenants/${made.tenant.id}/usage/history`, { host, token });
     expect(defaults.body.history.months).toHaveLength(12);
     expect(defaults.body.history.months.at(-1).period).toBe(PERIOD);
   });
@@ -338,8 +325,8 @@ describe('GET /api/tenants/:id/usage', () => {
 // before reading, so the answer (and check_tenant_limits) is the same.
 describe.each(['pooled', 'database'] as const)('a %s tenant', (isolation) => {
   it('is metered like any other and reported by GET /api/tenants/:id/usage and /usage/report', async () => {
-    const made = await makeTenant(db, `metered-${isolation}`, { isolation });
-    await withTenantData(db, tenantPlacementOf(made.tenant), made.ownerId, async (c) => {
+    const made = await makeTenant(fx.db, `metered-${isolation}`, { isolation });
+    await withTenantData(fx.db, tenantPlacementOf(made.tenant), made.ownerId, async (c) => {
       await c.query(`insert into members (display_name) values ('two')`);
       const ch = (await c.query<{ id: string }>(`insert into channels (name) values ('a'), ('b') returning id`)).rows[0]!;
       await c.query(`insert into messages (channel_id, body) select $1, 'm' || g from generate_series(1, 25) g`, [ch.id]);
@@ -347,10 +334,10 @@ describe.each(['pooled', 'database'] as const)('a %s tenant', (isolation) => {
     });
     const host = `${made.tenant.slug}.saas.test`;
     const token = tokenFor(made.ownerId, made.tenant.id, 'owner');
-    const res = await request(srv.url, `/api/tenants/${made.tenant.id}/usage`, { host, token });
+    const res = await request(fx.srv.url, `/api/tenants/${made.tenant.id}/usage`, { host, token });
     expect(res.status, res.text).toBe(200);
     expect(res.body.usage).toMatchObject({ usersTotal: 2, channelsTotal: 2, messagesTotal: 25, storageBytes: 1024, filesCount: 2 });
-    const report = await request(srv.url, `/api/tenants/${made.tenant.id}/usage/report`, { host, token });
+    const report = await request(fx.srv.url, `/api/tenants/${made.tenant.id}/usage/report`, { host, token });
     expect(report.body.report.limits[1]).toMatchObject({ resource: 'channels', usage: 2, limit: 5, remaining: 3 });
     // The documented query on the main database agrees.
     expect(await usageRow(made.tenant.id)).toMatchObject({
@@ -364,16 +351,16 @@ describe.each(['pooled', 'database'] as const)('a %s tenant', (isolation) => {
 
 describe('API calls', () => {
   it('past the monthly quota get 429 QUOTA_EXCEEDED; other tenants are unaffected', async () => {
-    const capped = await makeTenant(db, 'capped');
-    const free = await makeTenant(db, 'freeco');
-    await db.pool.query(`update public.tenant_settings set limit_overrides = '{"max_api_calls_month": 5}' where tenant_id = $1`, [
+    const capped = await makeTenant(fx.db, 'capped');
+    const free = await makeTenant(fx.db, 'freeco');
+    await fx.db.pool.query(`update public.tenant_settings set limit_overrides = '{"max_api_calls_month": 5}' where tenant_id = $1`, [
       capped.tenant.id,
     ]);
     // Only the tenant's authenticated callers count.
     const cappedToken = tokenFor(capped.ownerId, capped.tenant.id, 'owner');
     for (let i = 0; i < 5; i++)
-      expect((await request(srv.url, '/api/health', { host: 'capped.saas.test', token: cappedToken })).status).toBe(200);
-    const over = await request(srv.url, '/api/health', { host: 'capped.saas.test', token: cappedToken });
+      expect((await request(fx.srv.url, '/api/health', { host: 'capped.saas.test', token: cappedToken })).status).toBe(200);
+    const over = await request(fx.srv.url, '/api/health', { host: 'capped.saas.test', token: cappedToken });
     expect(over.status).toBe(429);
     expect(over.body.error).toMatchObject({
       code: 'QUOTA_EXCEEDED',
@@ -381,12 +368,13 @@ describe('API calls', () => {
     });
     expect(Number(over.headers['retry-after'])).toBeGreaterThan(0);
     expect(
-      (await request(srv.url, '/api/health', { host: 'freeco.saas.test', token: tokenFor(free.ownerId, free.tenant.id, 'owner') })).status,
+      (await request(fx.srv.url, '/api/health', { host: 'freeco.saas.test', token: tokenFor(free.ownerId, free.tenant.id, 'owner') }))
+        .status,
     ).toBe(200);
 
     // Refused calls are not counted.
-    await srv.ctx.usage.flush();
-    const { rows } = await db.pool.query('select sum(calls)::int as n from public.tenant_api_calls where tenant_id = $1', [
+    await fx.srv.ctx.usage.flush();
+    const { rows } = await fx.db.pool.query('select sum(calls)::int as n from public.tenant_api_calls where tenant_id = $1', [
       capped.tenant.id,
     ]);
     expect(rows[0].n).toBe(5);
@@ -394,13 +382,13 @@ describe('API calls', () => {
   });
 
   it('are written when the server stops, and the quota holds across processes once they are', async () => {
-    const shared = await makeTenant(db, 'shared');
-    await db.pool.query(`update public.tenant_settings set limit_overrides = '{"max_api_calls_month": 4}' where tenant_id = $1`, [
+    const shared = await makeTenant(fx.db, 'shared');
+    await fx.db.pool.query(`update public.tenant_settings set limit_overrides = '{"max_api_calls_month": 4}' where tenant_id = $1`, [
       shared.tenant.id,
     ]);
     const sharedToken = tokenFor(shared.ownerId, shared.tenant.id, 'owner');
     // A second process; its timer never fires within the test.
-    const other = await startTestServer(db, { RATE_LIMIT_ENABLED: 'false', USAGE_FLUSH_INTERVAL_MS: '60000' });
+    const other = await startTestServer(fx.db, { RATE_LIMIT_ENABLED: 'false', USAGE_FLUSH_INTERVAL_MS: '60000' });
     try {
       for (let i = 0; i < 3; i++)
         expect((await request(other.url, '/api/health', { host: 'shared.saas.test', token: sharedToken })).status).toBe(200);
@@ -409,15 +397,15 @@ describe('API calls', () => {
       await other.close();
     }
     expect((await usageRow(shared.tenant.id))?.api_calls_total).toBe('3');
-    expect((await request(srv.url, '/api/health', { host: 'shared.saas.test', token: sharedToken })).status).toBe(200);
-    expect((await request(srv.url, '/api/health', { host: 'shared.saas.test', token: sharedToken })).status).toBe(429);
+    expect((await request(fx.srv.url, '/api/health', { host: 'shared.saas.test', token: sharedToken })).status).toBe(200);
+    expect((await request(fx.srv.url, '/api/health', { host: 'shared.saas.test', token: sharedToken })).status).toBe(429);
   });
 
   it('are not metered on the platform host', async () => {
-    await srv.ctx.usage.flush();
-    const before = Number((await db.pool.query('select count(*) from public.tenant_api_calls')).rows[0].count);
-    expect((await request(srv.url, '/api/health')).status).toBe(200);
-    await srv.ctx.usage.flush();
-    expect(Number((await db.pool.query('select count(*) from public.tenant_api_calls')).rows[0].count)).toBe(before);
+    await fx.srv.ctx.usage.flush();
+    const before = Number((await fx.db.pool.query('select count(*) from public.tenant_api_calls')).rows[0].count);
+    expect((await request(fx.srv.url, '/api/health')).status).toBe(200);
+    await fx.srv.ctx.usage.flush();
+    expect(Number((await fx.db.pool.query('select count(*) from public.tenant_api_calls')).rows[0].count)).toBe(before);
   });
 });
