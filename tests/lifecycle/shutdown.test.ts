@@ -77,6 +77,9 @@ it('answers all 20 sign-ups in flight at SIGTERM (201 or 503), creates exactly t
       ),
     );
     await sentAll;
+    // Sent is not yet read: once the first sign-up has committed, the server has
+    // taken in the others too, and they are being worked on when the signal comes.
+    await until('a first sign-up committed', async () => (await tenantsCreated('drain-')) > 0, { timeout: 60_000, interval: 10 });
     const signalAt = Date.now();
     srv.child.kill('SIGTERM');
     const results = await Promise.all(answers);
