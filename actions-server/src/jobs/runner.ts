@@ -167,5 +167,12 @@ export async function startJobRunner(ctx: AppContext, jobs: readonly JobDefiniti
 
 /** Runs every job that is due now, then returns (tests, `jobs run-due`): no polling, no waiting for a schedule. */
 export async function runDueJobs(ctx: AppContext, jobs: readonly JobDefinition[] = JOBS): Promise<void> {
-  await runOnce({ pgPool: ctx.pool, taskList: taskList(ctx, jobs), logger: workerLogger(ctx.log) });
+  await runOnce({
+    pgPool: ctx.pool,
+    taskList: taskList(ctx, jobs),
+    logger: workerLogger(ctx.log),
+    // graphile-worker records a job's success or failure without awaiting it; batched (with no
+    // delay), those writes are awaited before runOnce returns, so the caller sees every outcome.
+    preset: { worker: { completeJobBatchDelay: 0, failJobBatchDelay: 0 } },
+  });
 }
