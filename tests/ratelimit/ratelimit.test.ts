@@ -9,6 +9,7 @@ import { startTestServer, useTestDb } from '../support/db.ts';
 import { request } from '../support/http.ts';
 import { makeTenant, type MadeTenant } from '../support/factories.ts';
 import type { RunningServer } from '../../actions-server/src/server.ts';
+import { LimitsService } from '../../actions-server/src/limits/service.ts';
 
 const REDIS_URL = process.env['REDIS_URL'];
 
@@ -209,6 +210,21 @@ it('can be switched off (RATE_LIMIT_ENABLED=false)', async () => {
 });
 
 describe('edits to limits', () => {
+  it('a change heard while the limits are being loaded neither fails the load nor keeps what it read', async () => {
+    const limits = new LimitsService(fx.db.pool, { ttlMs: 60_000, max: 10 });
+    const tenant = { id: free.tenant.id, plan: 'free' };
+    const first = limits.forTenant(tenant);
+    limits.forget({ id: tenant.id });
+    const second = limits.forTenant(tenant);
+    limits.forget({ all: true });
+    expect((await first).rateLimitPerMinute).toBe(60);
+    expect((await second).rateLimitPerMinute).toBe(60);
+    // Both loads raced a change: neither was kept.
+    expect(limits.cached(tenant)).toBeUndefined();
+    await limits.forTenant(tenant);
+    expect(limits.cached(tenant)?.plan).toBe('free');
+  });
+
   it('an override or a plan edited in the database applies within a second, without waiting for the cache to expire', async () => {
     const srv = await startTestServer(fx.db);
     const edited = await makeTenant(fx.db, 'edited');

@@ -55,49 +55,77 @@ async function loadEffectiveLimits(pool: Pool, tenantId: string): Promise<Effect
  * (forget), so `ttlMs` is only the safety net of a process without them.
  */
 export class LimitsService {
-  // fetch() coalesces concurrent loads of one tenant, and an expired entry is
+  // Concurrent loads of one tenant share one query, and an expired entry is
   // served while it refreshes in the background: the request path never waits
-  // on the database once a tenant is known (no stampede when entries expire).
-  private readonly cache: LRUCache<string, EffectiveLimits, void>;
+  // on the database once a tenant is known. A load that raced a change is
+  // answered to its callers but not kept (the generation moved on), and
+  // callers after the change start a load of their own.
+  private readonly cache: LRUCache<string, EffectiveLimits>;
+  private readonly loading = new Map<string, Promise<EffectiveLimits>>();
+  private generation = 0;
 
-  constructor(pool: Pool, opts: { ttlMs: number; max: number }) {
-    this.cache = new LRUCache<string, EffectiveLimits, void>({
+  constructor(
+    private readonly pool: Pool,
+    opts: { ttlMs: number; max: number },
+  ) {
+    this.cache = new LRUCache<string, EffectiveLimits>({
       max: opts.max,
       ttl: Math.max(opts.ttlMs, 1),
       allowStale: true,
       noDeleteOnStaleGet: true,
-      fetchMethod: async (tenantId) => {
-        const limits = await loadEffectiveLimits(pool, tenantId);
-        if (!limits) throw new AppError('TENANT_NOT_FOUND', 'Tenant not found');
-        return limits;
-      },
     });
+  }
+
+  private load(tenantId: string): Promise<EffectiveLimits> {
+    let pending = this.loading.get(tenantId);
+    if (!pending) {
+      const generation = this.generation;
+      const load: Promise<EffectiveLimits> = loadEffectiveLimits(this.pool, tenantId)
+        .then((limits) => {
+          if (!limits) throw new AppError('TENANT_NOT_FOUND', 'Tenant not found');
+          if (generation === this.generation) this.cache.set(tenantId, limits);
+          return limits;
+        })
+        .finally(() => {
+          if (this.loading.get(tenantId) === load) this.loading.delete(tenantId);
+        });
+      pending = load;
+      this.loading.set(tenantId, pending);
+    }
+    return pending;
   }
 
   /**
    * The limits when known and of the caller's plan, without waiting: the
    * request path takes no promise for them. An expired entry is answered and
-   * refreshed in the background, as forTenant does.
+   * refreshed in the background.
    */
   cached(tenant: LimitedTenant): EffectiveLimits | undefined {
     const hit = this.cache.get(tenant.id);
     if (hit?.plan !== tenant.plan) return undefined;
-    if (this.cache.getRemainingTTL(tenant.id) <= 0) this.cache.fetch(tenant.id).catch(() => undefined);
+    if (this.cache.getRemainingTTL(tenant.id) <= 0) this.load(tenant.id).catch(() => undefined);
     return hit;
   }
 
   /** Drops what a tenant_changed notification says may be stale. */
   forget(change: { id?: string; plans?: boolean; all?: boolean }): void {
-    if (change.all || change.plans) this.cache.clear();
-    else if (change.id) this.cache.delete(change.id);
+    this.generation++;
+    if (change.all || change.plans) {
+      this.cache.clear();
+      this.loading.clear();
+    } else if (change.id) {
+      this.cache.delete(change.id);
+      this.loading.delete(change.id);
+    }
   }
 
   async forTenant(tenant: LimitedTenant): Promise<EffectiveLimits> {
-    const hit = await this.cache.fetch(tenant.id);
-    // A plan change (seen by the resolver first) must not wait for a refresh.
-    if (hit && hit.plan === tenant.plan) return hit;
-    const fresh = await this.cache.fetch(tenant.id, { forceRefresh: true, allowStale: false });
-    if (!fresh) throw new AppError('TENANT_NOT_FOUND', 'Tenant not found');
-    return fresh;
+    const hit = this.cached(tenant);
+    if (hit) return hit;
+    const loaded = await this.load(tenant.id);
+    if (loaded.plan === tenant.plan) return loaded;
+    // The caller knows of a newer plan than the load saw (it began before the change): load again.
+    this.forget({ id: tenant.id });
+    return this.load(tenant.id);
   }
 }
