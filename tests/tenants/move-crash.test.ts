@@ -218,5 +218,6 @@ describe('npm run cli -- tenants move, killed and rerun', () => {
       { resource: 'users', usage: 1 },
       { resource: 'storage_bytes', usage: 123456 },
     ]);
-  });
+    // Four CLI processes, three of them killed mid-move: minutes on a loaded two-core machine.
+  }, 180_000);
 });
