@@ -1,11 +1,11 @@
 // Runs one autocannon load in its own process, so the load generator does not
 // share an event loop with the server it measures. Input: the options as JSON on
 // stdin; output: one JSON summary line on stdout (parsed by http-load.ts).
-import { text } from 'node:stream/consumers';
 import autocannon from 'autocannon';
+import { childInput } from './child.ts';
 import { cannonOptionsSchema } from './http-load.ts';
 
-const opts = cannonOptionsSchema.parse(JSON.parse(await text(process.stdin)));
+const opts = await childInput(cannonOptionsSchema);
 // Bodies go out in turn across all connections (a list per connection would start
 // every connection at the first body, and a short run would never reach the last).
 const bodies = opts.bodies;

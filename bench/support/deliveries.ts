@@ -1,8 +1,5 @@
 // Many distinct POST bodies (signed webhook events) delivered by a child
 // process with bounded concurrency, against 127.0.0.1 only.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { runChild } from './child.ts';
@@ -26,13 +23,6 @@ export type DeliveryResult = z.infer<typeof deliveryResultSchema>;
 
 const WORKER = fileURLToPath(new URL('./post-worker.ts', import.meta.url));
 
-export async function deliver(plan: DeliveryPlan): Promise<DeliveryResult> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'bench-deliveries-'));
-  const file = path.join(dir, 'plan.json');
-  try {
-    await writeFile(file, JSON.stringify(deliveryPlanSchema.parse(plan)));
-    return deliveryResultSchema.parse(JSON.parse(await runChild(WORKER, [file])));
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+export function deliver(plan: DeliveryPlan): Promise<DeliveryResult> {
+  return runChild(WORKER, deliveryPlanSchema.parse(plan), deliveryResultSchema);
 }

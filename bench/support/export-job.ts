@@ -24,6 +24,6 @@ export type ExportRun = z.infer<typeof exportRunSchema>;
 
 const WORKER = fileURLToPath(new URL('./export-worker.ts', import.meta.url));
 
-export async function runExportJob(job: ExportJob): Promise<ExportRun> {
-  return exportRunSchema.parse(JSON.parse(await runChild(WORKER, [JSON.stringify(exportJobSchema.parse(job))])));
+export function runExportJob(job: ExportJob): Promise<ExportRun> {
+  return runChild(WORKER, exportJobSchema.parse(job), exportRunSchema);
 }

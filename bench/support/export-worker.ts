@@ -1,4 +1,4 @@
-// The child process of export-job.ts. Input: argv[2] = a JSON ExportJob;
+// The child process of export-job.ts. Input: an ExportJob (child.ts);
 // output: one JSON line (duration, peak RSS, rows) on stdout.
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -7,10 +7,11 @@ import { to as copyTo } from 'pg-copy-streams';
 import { createLogger } from '../../actions-server/src/core/log.ts';
 import { exportTenant } from '../../actions-server/src/portability/export.ts';
 import { TenantDatabases } from '../../actions-server/src/tenants/databases.ts';
+import { childInput } from './child.ts';
 import { exportJobSchema } from './export-job.ts';
 
 const MB = 1024 * 1024;
-const job = exportJobSchema.parse(JSON.parse(process.argv[2] ?? ''));
+const job = await childInput(exportJobSchema);
 const pool = new pg.Pool({ connectionString: job.url, max: 2 });
 let peak = process.memoryUsage().rss;
 const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);

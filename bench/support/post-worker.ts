@@ -1,13 +1,13 @@
 // Delivers a list of distinct request bodies with N concurrent keep-alive
 // connections, in its own process (the server under test keeps its event loop).
-// Input: argv[2] = path of a JSON file written by deliver() in deliveries.ts;
+// Input: a DeliveryPlan from deliver() in deliveries.ts (child.ts);
 // output: one JSON summary line on stdout.
 import http from 'node:http';
-import { readFile } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
+import { childInput } from './child.ts';
 import { deliveryPlanSchema } from './deliveries.ts';
 
-const plan = deliveryPlanSchema.parse(JSON.parse(await readFile(process.argv[2] ?? '', 'utf8')));
+const plan = await childInput(deliveryPlanSchema);
 const agent = new http.Agent({ keepAlive: true, maxSockets: plan.concurrency });
 const url = new URL(plan.url);
 const statusCodes: Record<string, number> = {};
