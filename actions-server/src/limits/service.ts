@@ -5,6 +5,7 @@
 import { LRUCache } from 'lru-cache';
 import type { Pool } from '../db/tx.ts';
 import { AppError } from '../core/errors.ts';
+import type { TenantChange } from '../domains/resolver.ts';
 
 /** -1 means unlimited for every max*. */
 export interface EffectiveLimits {
@@ -77,22 +78,20 @@ export class LimitsService {
   }
 
   private load(tenantId: string): Promise<EffectiveLimits> {
-    let pending = this.loading.get(tenantId);
-    if (!pending) {
-      const generation = this.generation;
-      const load: Promise<EffectiveLimits> = loadEffectiveLimits(this.pool, tenantId)
-        .then((limits) => {
-          if (!limits) throw new AppError('TENANT_NOT_FOUND', 'Tenant not found');
-          if (generation === this.generation) this.cache.set(tenantId, limits);
-          return limits;
-        })
-        .finally(() => {
-          if (this.loading.get(tenantId) === load) this.loading.delete(tenantId);
-        });
-      pending = load;
-      this.loading.set(tenantId, pending);
-    }
-    return pending;
+    const pending = this.loading.get(tenantId);
+    if (pending) return pending;
+    const generation = this.generation;
+    const load: Promise<EffectiveLimits> = loadEffectiveLimits(this.pool, tenantId)
+      .then((limits) => {
+        if (!limits) throw new AppError('TENANT_NOT_FOUND', 'Tenant not found');
+        if (generation === this.generation) this.cache.set(tenantId, limits);
+        return limits;
+      })
+      .finally(() => {
+        if (this.loading.get(tenantId) === load) this.loading.delete(tenantId);
+      });
+    this.loading.set(tenantId, load);
+    return load;
   }
 
   /**
@@ -108,7 +107,7 @@ export class LimitsService {
   }
 
   /** Drops what a tenant_changed notification says may be stale. */
-  forget(change: { id?: string; plans?: boolean; all?: boolean }): void {
+  forget(change: Pick<TenantChange, 'id' | 'plans' | 'all'>): void {
     this.generation++;
     if (change.all || change.plans) {
       this.cache.clear();
