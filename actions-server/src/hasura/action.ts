@@ -61,9 +61,9 @@ export async function requirePersonMember(
   session: HasuraSession,
   min: 'owner' | 'admin' | 'member',
 ): Promise<MemberActor> {
-  const member = await requireMember(ctx.access, session, min);
+  const member = await requireSessionMember(ctx, session, min);
   if (session.apiKeyId) throw new AppError('FORBIDDEN', 'This needs a signed-in person, not an API key');
-  return { ...actorOf(session), ...member };
+  return member;
 }
 
 /** A member or an API key of the tenant with at least `min`, audited as which of them it is. */
