@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDb, passwordlessLogin, startTestServer, type TestDb } from '../support/db.ts';
 import { startHasuraDouble, type HasuraDouble } from '../support/hasura-double.ts';
 import { request } from '../support/http.ts';
+import { until } from '../support/wait.ts';
 import { makePlatformAdmin } from '../support/factories.ts';
 import { createLogger } from '../../actions-server/src/core/log.ts';
 import { asSystem } from '../../actions-server/src/db/tx.ts';
@@ -87,6 +88,10 @@ describe('choosing the tier', () => {
     // A token of an identity that is no longer a platform admin no longer places tenants.
     await db.pool.query('update public.identities set is_platform_admin = false where id = $1', [adminId]);
     try {
+      // The demotion reaches the server's access cache by notification, within the second it may take.
+      await until('the demotion to be heard', async () => (await srv.ctx.access.standing(adminId, null))?.isPlatformAdmin === false, {
+        timeout: 1_000,
+      });
       expect((await create('demoted-choice', { isolation: 'pooled' }, adminToken)).status).toBe(403);
     } finally {
       await db.pool.query('update public.identities set is_platform_admin = true where id = $1', [adminId]);
