@@ -241,9 +241,11 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       const status = await http('webhook', () =>
         request(server!.url, '/api/billing/webhook', { rawBody: payload, headers: { 'stripe-signature': header } }),
       );
-      if (status === 200) {
-        // The subscription as Stripe now holds it, should the server re-read it.
-        double!.objects.set(b.subscription, (e.body as { data: { object: Record<string, unknown> } }).data.object as never);
+      // 202: stored (the server's job runner applies it); 200: stored before.
+      if (status === 202 || status === 200) {
+        // The subscription as Stripe now holds it, should the server re-read it (a checkout's object is the session).
+        const object = (e.body as { data: { object: Record<string, unknown> } }).data.object;
+        if (object['object'] === 'subscription') double!.objects.set(b.subscription, object as never);
         b.next++;
       }
     };
@@ -344,6 +346,12 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
         while (b.next < b.events.length && Date.now() < stopAt) await deliver(b);
       }),
     );
+    // Acknowledged is stored: wait for the server's job runner to apply the backlog.
+    while (Date.now() < stopAt) {
+      const { rows } = await db.pool.query<{ n: number }>('select count(*)::int as n from public.stripe_webhooks where not processed');
+      if (rows[0]!.n === 0) break;
+      await sleep(200);
+    }
     expectingExit = true;
     server.child.kill('SIGTERM');
     const exit = await server.exited;
@@ -511,12 +519,19 @@ async function checkInvariants(
   // no more subscription changes were applied than events were sent.
   const stripeBad: string[] = [];
   for (const b of billing) {
-    const rows = await q<{ event_id: string; n: number; processed: boolean }>(
-      `select event_id, count(*)::int as n, bool_and(processed) as processed from public.stripe_webhooks where event_id = any($1) group by event_id`,
+    const rows = await q<{ event_id: string; n: number; processed: boolean; attempts: number; error: string | null }>(
+      `select event_id, count(*)::int as n, bool_and(processed) as processed, max(attempts) as attempts, max(error) as error
+         from public.stripe_webhooks where event_id = any($1) group by event_id`,
       [b.events.map((e) => e.id)],
     );
     if (rows.length !== b.events.length) stripeBad.push(`${b.slug}: ${rows.length} of ${b.events.length} events stored`);
-    for (const r of rows) if (r.n !== 1 || !r.processed) stripeBad.push(`${b.slug} ${r.event_id}: ${r.n} rows, processed ${r.processed}`);
+    for (const r of rows) {
+      if (r.n !== 1 || !r.processed) {
+        stripeBad.push(
+          `${b.slug} ${r.event_id}: ${r.n} rows, processed ${r.processed}, ${r.attempts} attempts, error ${r.error ?? 'none'}`,
+        );
+      }
+    }
     const state = (
       await q<{ subscription_status: string; stripe_subscription_id: string }>(
         'select subscription_status, stripe_subscription_id from public.tenants where id = $1',

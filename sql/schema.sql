@@ -22,6 +22,7 @@
 -- migration 1763900050000_rls_policy_inline
 -- migration 1763900052000_template_batches
 -- migration 1763900090000_plans_notify
+-- migration 1763900100000_stripe_events_applied_by_jobs
 
 set check_function_bodies = false;
 
@@ -2204,8 +2205,11 @@ create table public.stripe_webhooks (
   attempts integer default 0 not null,
   created_at timestamp with time zone default now() not null,
   updated_at timestamp with time zone default now() not null,
+  outcome text,
+  outcome_reason text,
   constraint stripe_webhooks_pkey PRIMARY KEY (id),
   constraint stripe_webhooks_event_id_key UNIQUE (event_id),
+  constraint stripe_webhooks_outcome CHECK (((outcome IS NULL) OR (processed AND (outcome = ANY (ARRAY['processed'::text, 'ignored'::text]))))),
   constraint stripe_webhooks_processed_at CHECK ((processed = (processed_at IS NOT NULL)))
 );
 
@@ -2692,8 +2696,8 @@ CREATE INDEX outbox_created_at_idx ON public.outbox USING btree (created_at);
 CREATE INDEX platform_audit_logs_created_at_idx ON public.platform_audit_logs USING btree (created_at);
 CREATE INDEX platform_audit_logs_entity_idx ON public.platform_audit_logs USING btree (entity_type, entity_id, id);
 CREATE INDEX stripe_meter_reports_pending_idx ON public.stripe_meter_reports USING btree (tenant_id, status) WHERE (status = 'pending'::text);
-CREATE INDEX stripe_webhooks_tenant_id_idx ON public.stripe_webhooks USING btree (tenant_id, created_at);
-CREATE INDEX stripe_webhooks_unprocessed_idx ON public.stripe_webhooks USING btree (created_at) WHERE (NOT processed);
+CREATE INDEX stripe_webhooks_backlog_idx ON public.stripe_webhooks USING btree (event_created_at, id) WHERE (NOT processed);
+CREATE INDEX stripe_webhooks_tenant_idx ON public.stripe_webhooks USING btree (tenant_id, created_at) WHERE (tenant_id IS NOT NULL);
 CREATE INDEX tenant_api_keys_prefix_idx ON public.tenant_api_keys USING btree (prefix);
 CREATE INDEX tenant_audit_logs_action_idx ON public.tenant_audit_logs USING btree (tenant_id, action, seq);
 CREATE INDEX tenant_audit_logs_created_at_idx ON public.tenant_audit_logs USING btree (tenant_id, created_at);
@@ -3374,7 +3378,7 @@ CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.plans FOR EACH 
 CREATE TRIGGER _900_audit AFTER UPDATE ON public.plans FOR EACH ROW EXECUTE FUNCTION public.tg_plans__audit();
 CREATE TRIGGER _950_notify AFTER INSERT OR DELETE OR UPDATE OR TRUNCATE ON public.plans FOR EACH STATEMENT EXECUTE FUNCTION public.tg_plans__notify();
 CREATE TRIGGER _010_append_only BEFORE DELETE OR UPDATE ON public.platform_audit_logs FOR EACH ROW EXECUTE FUNCTION public.tg__append_only();
-CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.stripe_webhooks FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
+CREATE TRIGGER _100_timestamps BEFORE UPDATE ON public.stripe_webhooks FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON public.tenant_api_keys FOR EACH ROW EXECUTE FUNCTION public.tg__audit('entity=api_key', 'tenant=tenant_id', 'key=id', 'ignore=last_used_at', 'redact=key_hash', 'group.revoked=revoked_at,+revoked_by');
 CREATE TRIGGER _950_access_notify AFTER INSERT OR DELETE OR UPDATE OF tenant_id, prefix, key_hash, role, revoked_at, expires_at ON public.tenant_api_keys FOR EACH ROW EXECUTE FUNCTION public.tg_access__notify();
 CREATE TRIGGER _950_access_notify_truncate AFTER TRUNCATE ON public.tenant_api_keys FOR EACH STATEMENT EXECUTE FUNCTION public.tg_access__notify();

@@ -7,6 +7,7 @@ import { makeTenant, OWNER_PASSWORD, type MadeTenant } from '../support/factorie
 import { startStripeDouble, type StripeDouble } from '../support/stripe-double.ts';
 import { signEvent } from '../support/stripe-events.ts';
 import type { RunningServer } from '../../actions-server/src/server.ts';
+import { runDueJobs } from '../../actions-server/src/jobs/runner.ts';
 import type { TenantRole } from '../../actions-server/src/auth/tokens.ts';
 import type { Isolation } from '../../actions-server/src/tenants/records.ts';
 
@@ -92,11 +93,11 @@ export interface DeliverOptions {
   tamper?: (payload: string) => string;
 }
 
-/** What the webhook answers: its result, or the error shape. */
+/** What the webhook answers: its receipt (stored, duplicate), or the error shape. */
 export interface WebhookAnswer {
   received?: boolean;
   status?: string;
-  tenantId?: string | null;
+  eventId?: string;
   error?: { code: string; message: string };
 }
 
@@ -109,11 +110,34 @@ export function deliver(h: BillingHarness, event: object | string, opts: Deliver
   });
 }
 
-/** Delivers and insists on a 2xx, so a broken step fails where it happens. */
-export async function deliverOk(h: BillingHarness, event: object): Promise<WebhookAnswer> {
+/** What became of a delivered event once the job runner ran: processed, ignored, or duplicate (stored before). */
+export interface AppliedEvent {
+  status: 'processed' | 'ignored' | 'duplicate';
+  tenantId: string | null;
+}
+
+/** The applied outcome of a stored event (the applier records it on the row). */
+export async function outcomeOf(h: BillingHarness, eventId: string): Promise<AppliedEvent> {
+  const { rows } = await h.db.pool.query<{ outcome: 'processed' | 'ignored' | null; tenant_id: string | null; error: string | null }>(
+    'select outcome, tenant_id, error from public.stripe_webhooks where event_id = $1',
+    [eventId],
+  );
+  const row = rows[0];
+  if (!row?.outcome) throw new Error(`event ${eventId} not applied: ${row ? (row.error ?? 'still pending') : 'not stored'}`);
+  return { status: row.outcome, tenantId: row.tenant_id };
+}
+
+/**
+ * Delivers, insists on the acknowledgement (202 stored, 200 duplicate), runs the
+ * due jobs (the applier among them) and returns what became of the event, so a
+ * broken step fails where it happens.
+ */
+export async function deliverOk(h: BillingHarness, event: { id: string }): Promise<AppliedEvent> {
   const res = await deliver(h, event);
-  if (res.status !== 200) throw new Error(`webhook answered ${res.status}: ${res.text}`);
-  return res.body;
+  if (res.status !== 202 && res.status !== 200) throw new Error(`webhook answered ${res.status}: ${res.text}`);
+  await runDueJobs(h.srv.ctx);
+  if (res.body.status === 'duplicate') return { status: 'duplicate', tenantId: (await outcomeOf(h, event.id)).tenantId };
+  return outcomeOf(h, event.id);
 }
 
 export interface BillingState {

@@ -1,5 +1,5 @@
-// Billing's jobs: the time-driven rules (trials that end, grace periods that
-// run out), recovery from Stripe, and the Stripe clean-up the database queues
+// Billing's jobs: applying the Stripe events the webhook stored, the
+// time-driven rules (trials that end, grace periods that run out), recovery from Stripe, and the Stripe clean-up the database queues
 // when a tenant is closed or deleted. Each is safe to run twice.
 import { z } from 'zod';
 import type { AppContext } from '../core/context.ts';
@@ -8,6 +8,7 @@ import { defineJob, periodicJob, pruneJob } from '../jobs/types.ts';
 import { replayStart, replayStripeEvents, retryFailedEvents } from './replay.ts';
 import { suspendPastDueTenants } from './service.ts';
 import { closeSubscription, deleteCustomer } from './subscription.ts';
+import { APPLY_EVENTS_JOB, applyPendingEvents } from './webhooks.ts';
 
 /**
  * Trials that ended without a paying subscription: the free plan (or suspended,
@@ -43,6 +44,10 @@ export async function endDueTrials(
 }
 
 export const BILLING_JOBS = [
+  // Queued by the webhook after each store; the schedule catches a store whose queueing was lost.
+  periodicJob(APPLY_EVENTS_JOB, '* * * * *', async (ctx) => {
+    if (ctx.stripe) await applyPendingEvents({ ...ctx, stripe: ctx.stripe });
+  }),
   periodicJob('billing.end-trials', '* * * * *', endDueTrials),
   periodicJob('billing.suspend-past-due', '*/5 * * * *', suspendPastDueTenants),
   periodicJob('billing.retry-failed-events', '*/5 * * * *', async (ctx, now) => {

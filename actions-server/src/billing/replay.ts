@@ -1,12 +1,12 @@
 // Recovery from Stripe: events Stripe gave up delivering (or sent while this
-// server was down) are read back from Stripe's Events API and applied through
-// the webhook's own path (stored once, processed once); stored events whose
-// processing failed are retried with backoff.
+// server was down) are read back from Stripe's Events API, stored like the
+// webhook stores them and applied at once (stored once, processed once);
+// stored events whose processing failed are retried with backoff.
 import type Stripe from 'stripe';
 import { AppError } from '../core/errors.ts';
 import { stripeEventSchema } from './schemas.ts';
 import { requireStripe, type BillingDeps } from './stripe-client.ts';
-import { HANDLED_EVENT_TYPES, handleStripeEvent, type WebhookResult } from './webhooks.ts';
+import { applyStoredEvent, HANDLED_EVENT_TYPES, handleStripeEvent, type WebhookResult } from './webhooks.ts';
 
 export interface ReplayReport {
   since: string;
@@ -89,22 +89,20 @@ export async function retryFailedEvents(
   maxAttempts: number,
 ): Promise<{ retried: number; recovered: number }> {
   const stripe = requireStripe(deps);
-  const { rows } = await deps.pool.query<{ event_id: string; payload: unknown }>(
-    `select event_id, payload from public.stripe_webhooks
+  const { rows } = await deps.pool.query<{ event_id: string }>(
+    `select event_id from public.stripe_webhooks
       where not processed and attempts < $2
         and updated_at <= $1::timestamptz - make_interval(mins => least(power(2, greatest(attempts - 1, 0))::int, 360))
-      order by created_at limit 100`,
+      order by event_created_at, id limit 100`,
     [now, maxAttempts],
   );
   let recovered = 0;
   for (const row of rows) {
-    const parsed = stripeEventSchema.safeParse(row.payload);
-    if (!parsed.success) continue;
     try {
-      await handleStripeEvent({ ...deps, stripe }, parsed.data);
+      await applyStoredEvent({ ...deps, stripe }, row.event_id);
       recovered += 1;
     } catch {
-      // Recorded by handleStripeEvent (attempts + 1); the next run tries again after a longer wait.
+      // Recorded by applyStoredEvent (attempts + 1); the next run tries again after a longer wait.
     }
   }
   if (rows.length) deps.log.info({ retried: rows.length, recovered }, 'failed stripe events retried');

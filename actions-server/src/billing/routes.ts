@@ -48,8 +48,9 @@ export function billingRoutes(ctx: AppContext): Router {
   };
 
   router.post(WEBHOOK_PATH, billingEnabled, express.raw({ type: () => true, limit: '1mb' }), async (req, res) => {
-    const result = await receiveWebhook(ctx, req.body, req.get('stripe-signature'));
-    res.json({ received: true, ...result });
+    const receipt = await receiveWebhook(ctx, req.body, req.get('stripe-signature'));
+    // 202: stored, the job runner applies it; 200: stored before.
+    res.status(receipt.status === 'stored' ? 202 : 200).json({ received: true, ...receipt });
   });
 
   // Answers without Stripe too (plan, limits, trial), and says whether billing is enabled.
@@ -120,18 +121,14 @@ export function describeBilling(api: ApiDocs): void {
       a.route({
         method: 'post',
         path: WEBHOOK_PATH,
-        summary: "Stripe's signed events, applied once",
-        description: 'The body is checked against the Stripe-Signature header, byte for byte.',
+        summary: "Stripe's signed events: acknowledged once stored, applied once by the job runner",
+        description:
+          'The body is checked against the Stripe-Signature header, byte for byte. 202: stored now (the job runner applies it); ' +
+          '200: stored before (a redelivery, nothing more happens).',
         auth: 'anonymous',
         body: stripeEventSchema,
-        response: z
-          .object({
-            received: z.literal(true),
-            status: z.enum(['processed', 'ignored', 'duplicate']),
-            eventId: z.string(),
-            tenantId: z.uuid().nullable(),
-          })
-          .strict(),
+        status: [202, 200],
+        response: z.object({ received: z.literal(true), status: z.enum(['stored', 'duplicate']), eventId: z.string() }).strict(),
       });
       a.route({
         method: 'get',

@@ -1,12 +1,16 @@
-// Stripe webhooks: verified on the raw body, stored once in stripe_webhooks and
-// processed in the same transaction that changes the tenant, so an event is
-// either fully applied and marked processed, or not at all and retryable.
-// Concurrent deliveries of one event queue on its row (the unique event id), so
-// it is processed exactly once; events of one tenant queue on the tenant row.
+// Stripe webhooks: verified on the raw body and stored once in stripe_webhooks
+// (unique event id); the stored row is the acknowledgement's proof, and the job
+// runner applies it (billing.apply-events). Applying runs in the transaction
+// that changes the tenant, under the event's row lock, so an event is either
+// fully applied and marked processed, or not at all and retryable: exactly
+// once however many deliveries, replays and appliers meet. The applier walks
+// the backlog oldest Stripe time first; events of one tenant queue on the
+// tenant row, and the order rules (lifecycle.ts) settle whatever arrives late.
 import Stripe from 'stripe';
 import { AppError, databaseUnavailable, databaseUnavailableReason } from '../core/errors.ts';
-import { asSystem, isUuid, type Client } from '../db/tx.ts';
+import { asSystem, isUuid, type Client, type Pool } from '../db/tx.ts';
 import type { Actor } from '../core/actor.ts';
+import { enqueue, wakeJob } from '../jobs/queue.ts';
 import {
   BILLING_COLUMNS,
   decide,
@@ -42,8 +46,17 @@ function isHandled(type: string): type is HandledType {
   return (HANDLED_EVENT_TYPES as readonly string[]).includes(type);
 }
 
+/** The job that applies stored events (billing/jobs.ts); its runs queue one behind the other. */
+export const APPLY_EVENTS_JOB = 'billing.apply-events';
+
+export interface WebhookReceipt {
+  /** stored: new, answered 202 and applied by the job runner; duplicate: stored before, answered 200. */
+  status: 'stored' | 'duplicate';
+  eventId: string;
+}
+
 export interface WebhookResult {
-  /** processed: applied now; ignored: stored, nothing to change; duplicate: seen before. */
+  /** processed: applied now; ignored: nothing to change; duplicate: applied before. */
   status: 'processed' | 'ignored' | 'duplicate';
   eventId: string;
   tenantId: string | null;
@@ -59,8 +72,8 @@ export interface WebhookDeps extends BillingDeps {
   stripe: Stripe;
 }
 
-/** POST /api/billing/webhook: verify, then store and process once. */
-export async function receiveWebhook(ctx: BillingDeps, rawBody: unknown, signature: string | undefined): Promise<WebhookResult> {
+/** POST /api/billing/webhook: verify, store once, queue the applier. */
+export async function receiveWebhook(ctx: BillingDeps, rawBody: unknown, signature: string | undefined): Promise<WebhookReceipt> {
   const stripe = requireStripe(ctx);
   const secret = ctx.env.STRIPE_WEBHOOK_SECRET;
   if (!secret) {
@@ -85,80 +98,177 @@ export async function receiveWebhook(ctx: BillingDeps, rawBody: unknown, signatu
   }
   const parsed = stripeEventSchema.safeParse(verified);
   if (!parsed.success) throw new AppError('VALIDATION_FAILED', 'The signed body is not a Stripe event');
-  return handleStripeEvent({ env: ctx.env, pool: ctx.pool, log: ctx.log, stripe }, parsed.data);
-}
-
-/** Stores the (verified) event once and processes it; a failure is recorded and rethrown as a 500. */
-export async function handleStripeEvent(deps: WebhookDeps, event: StripeEventEnvelope): Promise<WebhookResult> {
-  const line = { eventId: event.id, type: event.type };
+  const event = parsed.data;
+  let status: WebhookReceipt['status'];
   try {
-    const result = await asSystem(
-      deps.pool,
-      async (client): Promise<WebhookResult & { reason?: string }> => {
-        // A new row is locked by this transaction until it commits; a copy of an
-        // event seen before (or being handled now: the insert waits for that
-        // transaction) inserts nothing and locks the stored row instead.
-        const inserted = await client.query<{ processed: boolean; tenant_id: string | null }>(
-          `insert into public.stripe_webhooks (event_id, type, api_version, livemode, payload, event_created_at)
-           values ($1, $2, $3, $4, $5, to_timestamp($6))
-           on conflict (event_id) do nothing
-           returning processed, tenant_id`,
-          [event.id, event.type, event.api_version ?? null, event.livemode, JSON.stringify(event), event.created],
-        );
-        const stored =
-          inserted.rows[0] ??
-          (
-            await client.query<{ processed: boolean; tenant_id: string | null }>(
-              'select processed, tenant_id from public.stripe_webhooks where event_id = $1 for update',
-              [event.id],
-            )
-          ).rows[0];
-        if (!stored) throw new Error(`stripe_webhooks row for ${event.id} vanished`);
-        if (stored.processed) return { status: 'duplicate', eventId: event.id, tenantId: stored.tenant_id };
-
-        const outcome: Processing = isHandled(event.type)
-          ? await processEvent(deps, client, event.type, event)
-          : { tenantId: null, applied: false, reason: 'event type not handled' };
-        await client.query(
-          `update public.stripe_webhooks
-              set processed = true, processed_at = now(), attempts = attempts + 1, error = null, tenant_id = $2
-            where event_id = $1`,
-          [event.id, outcome.tenantId],
-        );
-        return { status: outcome.applied ? 'processed' : 'ignored', eventId: event.id, tenantId: outcome.tenantId, reason: outcome.reason };
-      },
-      { kind: 'stripe' },
-    );
-    deps.log.info({ ...line, tenantId: result.tenantId, status: result.status, reason: result.reason }, 'stripe event handled');
-    return { status: result.status, eventId: result.eventId, tenantId: result.tenantId };
+    status = await storeStripeEvent(ctx.pool, event);
   } catch (err) {
-    const message = err instanceof Error ? err.message : String(err);
-    deps.log.error({ ...line, err: message }, 'stripe event failed; left for Stripe to retry');
-    await recordFailure(deps, event, message).catch((e: unknown) =>
-      deps.log.error({ ...line, err: (e as Error).message }, 'could not record the failed stripe event'),
+    ctx.log.error(
+      { eventId: event.id, type: event.type, err: (err as Error).message },
+      'stripe event not stored; left for Stripe to retry',
     );
     // A lost database connection is a 503 like everywhere else (Stripe retries either way).
     const unavailable = databaseUnavailableReason(err);
     if (unavailable) throw databaseUnavailable(unavailable);
-    throw new AppError('INTERNAL', 'The event could not be processed; it is recorded for Stripe to retry');
+    throw new AppError('INTERNAL', 'The event could not be stored; Stripe will retry it');
+  }
+  if (status === 'stored') {
+    // Not awaited: stored is received, and the wake is shared with the deliveries of the next
+    // moment. Should it fail or this process die first, the applier's periodic run finds the row.
+    wakeJob(ctx.pool, APPLY_EVENTS_JOB, { queue: APPLY_EVENTS_JOB }).catch((err: unknown) =>
+      ctx.log.warn({ eventId: event.id, err: (err as Error).message }, 'could not queue the stripe event applier; its periodic run will'),
+    );
+  }
+  ctx.log.info({ eventId: event.id, type: event.type, status }, 'stripe event received');
+  return { status, eventId: event.id };
+}
+
+/** One statement: the unique event id makes a concurrent or later copy a duplicate. */
+async function storeStripeEvent(pool: Pool, event: StripeEventEnvelope): Promise<WebhookReceipt['status']> {
+  const { rowCount } = await pool.query(
+    `insert into public.stripe_webhooks (event_id, type, api_version, livemode, payload, event_created_at)
+     values ($1, $2, $3, $4, $5, to_timestamp($6))
+     on conflict (event_id) do nothing`,
+    [event.id, event.type, event.api_version ?? null, event.livemode, JSON.stringify(event), event.created],
+  );
+  return rowCount === 1 ? 'stored' : 'duplicate';
+}
+
+/** Stores an event read from Stripe (replay) if it is new, then applies it at once. */
+export async function handleStripeEvent(deps: WebhookDeps, event: StripeEventEnvelope): Promise<WebhookResult> {
+  await storeStripeEvent(deps.pool, event);
+  return applyStoredEvent(deps, event.id);
+}
+
+/**
+ * Applies one stored event unless it was applied before, under its row lock (a
+ * concurrent applier of the same event waits, then finds it processed). A
+ * failure is recorded on the row (attempts + 1, error) and rethrown.
+ */
+export async function applyStoredEvent(deps: WebhookDeps, eventId: string): Promise<WebhookResult> {
+  try {
+    const result = await asSystem(
+      deps.pool,
+      async (client): Promise<WebhookResult & { type: string; reason?: string | undefined }> => {
+        const stored = (
+          await client.query<{ processed: boolean; tenant_id: string | null; payload: unknown }>(
+            'select processed, tenant_id, payload from public.stripe_webhooks where event_id = $1 for update',
+            [eventId],
+          )
+        ).rows[0];
+        if (!stored) throw new Error(`no stored stripe event ${eventId}`);
+        const event = stripeEventSchema.parse(stored.payload);
+        if (stored.processed) return { status: 'duplicate', eventId, tenantId: stored.tenant_id, type: event.type };
+
+        const outcome: Processing = isHandled(event.type)
+          ? await processEvent(deps, client, event.type, event)
+          : { tenantId: null, applied: false, reason: 'event type not handled' };
+        const status = outcome.applied ? 'processed' : 'ignored';
+        await client.query(
+          `update public.stripe_webhooks
+              set processed = true, processed_at = now(), attempts = attempts + 1, error = null, tenant_id = $2,
+                  outcome = $3, outcome_reason = $4
+            where event_id = $1`,
+          [eventId, outcome.tenantId, status, outcome.reason ?? null],
+        );
+        return { status, eventId, tenantId: outcome.tenantId, type: event.type, reason: outcome.reason };
+      },
+      { kind: 'stripe' },
+    );
+    deps.log.info(
+      { eventId, type: result.type, tenantId: result.tenantId, status: result.status, reason: result.reason },
+      'stripe event applied',
+    );
+    return { status: result.status, eventId: result.eventId, tenantId: result.tenantId };
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    if (lostDatabase(err)) {
+      // Not the event's failure: it stays in the backlog for the applier's next run.
+      deps.log.warn({ eventId, err: message }, 'stripe event not applied: the database is unavailable');
+      throw err;
+    }
+    deps.log.error({ eventId, err: message }, 'stripe event failed; retried after a backoff');
+    await recordFailure(deps.pool, eventId, message).catch((e: unknown) =>
+      deps.log.error({ eventId, err: (e as Error).message }, 'could not record the failed stripe event'),
+    );
+    throw err;
   }
 }
 
+/** A lost connection or an exhausted pool; a statement timeout is the event's own failure. */
+function lostDatabase(err: unknown): boolean {
+  const reason = databaseUnavailableReason(err);
+  return reason === 'connection_lost' || reason === 'pool_timeout';
+}
+
 /** In its own transaction: the failed attempt's changes are gone, its trace stays. */
-async function recordFailure(deps: WebhookDeps, event: StripeEventEnvelope, message: string): Promise<void> {
-  await asSystem(
-    deps.pool,
-    (client) =>
-      client.query(
-        `insert into public.stripe_webhooks (event_id, type, api_version, livemode, payload, event_created_at, attempts, error)
-         values ($1, $2, $3, $4, $5, to_timestamp($6), 1, $7)
-         on conflict (event_id) do update
-           set attempts = public.stripe_webhooks.attempts + 1, error = excluded.error
-           where not public.stripe_webhooks.processed`,
-        [event.id, event.type, event.api_version ?? null, event.livemode, JSON.stringify(event), event.created, message.slice(0, 2000)],
-      ),
-    { kind: 'stripe' },
+async function recordFailure(pool: Pool, eventId: string, message: string): Promise<void> {
+  await pool.query(
+    `update public.stripe_webhooks set attempts = attempts + 1, error = $2
+      where event_id = $1 and not processed`,
+    [eventId, message.slice(0, 2000)],
   );
+}
+
+const BACKLOG_PAGE = 200;
+
+/**
+ * Attempts the applier makes itself, a second apart and more: most failures
+ * (a lock or statement timeout, a backend ended under it, Stripe busy on a
+ * re-read) pass at once, so an event does not wait for the retry job's
+ * minutes of backoff. Beyond these, billing.retry-failed-events takes over.
+ */
+export const APPLIER_ATTEMPTS = 3;
+
+/**
+ * The applier (billing.apply-events): every stored event not applied yet,
+ * oldest Stripe time first, each in its own transaction; one that failed fewer
+ * than APPLIER_ATTEMPTS times is taken again once `attempts` seconds have
+ * passed since it failed, and the applier queues its own next run for it. One
+ * pass: what is stored behind its cursor queues the next run. A lost database
+ * stops the pass (the job retries).
+ */
+export async function applyPendingEvents(
+  deps: WebhookDeps,
+): Promise<{ processed: number; ignored: number; duplicate: number; failed: number }> {
+  const tally = { processed: 0, ignored: 0, duplicate: 0, failed: 0 };
+  let cursor: { at: Date | '-infinity'; id: string } = { at: '-infinity', id: '0' };
+  for (;;) {
+    // id is a bigint (a string in JS): ordered and compared as a number, never as its text.
+    const { rows } = await deps.pool.query<{ id: string; event_id: string; at: Date }>(
+      `select id, event_id, event_created_at as at from public.stripe_webhooks
+        where not processed and attempts < $4 and updated_at <= now() - make_interval(secs => attempts)
+          and (event_created_at, id) > ($1::timestamptz, $2::bigint)
+        order by event_created_at, id limit $3`,
+      [cursor.at, cursor.id, BACKLOG_PAGE, APPLIER_ATTEMPTS],
+    );
+    for (const row of rows) {
+      try {
+        tally[(await applyStoredEvent(deps, row.event_id)).status] += 1;
+      } catch (err) {
+        // Without a database the rest would fail too: the job's retry resumes the pass.
+        if (lostDatabase(err)) throw err;
+        tally.failed += 1;
+      }
+    }
+    const last = rows.at(-1);
+    if (!last || rows.length < BACKLOG_PAGE) break;
+    cursor = { at: last.at, id: last.id };
+  }
+  if (tally.failed > 0) await wakeApplierForRetries(deps.pool);
+  if (tally.processed + tally.ignored + tally.failed > 0) deps.log.info(tally, 'stored stripe events applied');
+  return tally;
+}
+
+/** Queues the applier for the earliest failed event it may take again, if any. */
+async function wakeApplierForRetries(pool: Pool): Promise<void> {
+  const { rows } = await pool.query<{ at: Date | null }>(
+    `select min(updated_at + make_interval(secs => attempts)) as at from public.stripe_webhooks
+      where not processed and attempts between 1 and $1 - 1`,
+    [APPLIER_ATTEMPTS],
+  );
+  const at = rows[0]?.at;
+  if (at) await enqueue(pool, APPLY_EVENTS_JOB, {}, { jobKey: `${APPLY_EVENTS_JOB}:retry`, runAt: at, queue: APPLY_EVENTS_JOB });
 }
 
 async function processEvent(deps: WebhookDeps, client: Client, type: HandledType, event: StripeEventEnvelope): Promise<Processing> {

@@ -25,7 +25,7 @@ import type { AppContext } from '../core/context.ts';
 import type { Logger } from '../core/log.ts';
 import type { Pool } from '../db/tx.ts';
 import { JOBS } from './registry.ts';
-import { enqueue } from './queue.ts';
+import { enqueue, wakesSettled } from './queue.ts';
 import type { JobDefinition } from './types.ts';
 
 /** Installs or upgrades graphile-worker's own schema (`graphile_worker`); safe to run again. */
@@ -167,6 +167,8 @@ export async function startJobRunner(ctx: AppContext, jobs: readonly JobDefiniti
 
 /** Runs every job that is due now, then returns (tests, `jobs run-due`): no polling, no waiting for a schedule. */
 export async function runDueJobs(ctx: AppContext, jobs: readonly JobDefinition[] = JOBS): Promise<void> {
+  // Jobs this process has asked to queue (wakeJob) are due now too.
+  await wakesSettled(ctx.pool);
   await runOnce({
     pgPool: ctx.pool,
     taskList: taskList(ctx, jobs),
