@@ -88,6 +88,8 @@ export function createTokenService(env: Env, onGeneratedSecret?: () => void): To
     signKey = verifyKey = createSecretKey(Buffer.from(secret, 'utf8'));
   }
   const algorithm = env.JWT_ALGORITHM;
+  // Built once: jsonwebtoken copies its options and never changes them.
+  const verifyOptions = { algorithms: [algorithm], issuer: env.JWT_ISSUER, audience: env.JWT_AUDIENCE };
 
   return {
     sign({ userId, tenantId, role, sessionId }) {
@@ -112,11 +114,7 @@ export function createTokenService(env: Env, onGeneratedSecret?: () => void): To
     verify(token) {
       let decoded: unknown;
       try {
-        decoded = jwt.verify(token, verifyKey, {
-          algorithms: [algorithm],
-          issuer: env.JWT_ISSUER,
-          audience: env.JWT_AUDIENCE,
-        });
+        decoded = jwt.verify(token, verifyKey, verifyOptions);
       } catch (err) {
         throw new InvalidTokenError((err as Error).message);
       }

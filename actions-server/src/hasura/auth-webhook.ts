@@ -17,7 +17,11 @@ export const AUTH_WEBHOOK_PATH = '/hasura/auth';
 
 export const webhookBodySchema = z.object({
   // Header names arrive in whatever case the client used.
-  headers: z.record(z.string(), z.string()).transform((h) => Object.fromEntries(Object.entries(h).map(([k, v]) => [k.toLowerCase(), v]))),
+  headers: z.record(z.string(), z.string()).transform((h) => {
+    const lower: Record<string, string> = {};
+    for (const [name, value] of Object.entries(h)) lower[name.toLowerCase()] = value;
+    return lower;
+  }),
   request: z.unknown().optional(),
 });
 
@@ -59,9 +63,20 @@ function secondsLeft(token: VerifiedToken): number | undefined {
  * a logout or a revoked API key must end access within 1 s, so this is at most
  * 1 s (HASURA_AUTH_MAX_AGE_SECONDS, 0 or 1) and never past the token's expiry.
  */
-function cacheControl(maxAge: number, tokenSecondsLeft?: number): HasuraSessionResponse {
+function cacheControl(maxAge: number, tokenSecondsLeft?: number): string {
   const seconds = tokenSecondsLeft === undefined ? maxAge : Math.min(maxAge, tokenSecondsLeft);
-  return { 'Cache-Control': `max-age=${seconds}` };
+  return `max-age=${seconds}`;
+}
+
+/**
+ * Ends a token's session with its session id, if any, and its lifetime. The
+ * variables are set one by one, in the order Hasura has always received them,
+ * rather than spread from throwaway objects on every request.
+ */
+function tokenSession(session: HasuraSessionResponse, sessionId: string | undefined, lifetime: string): HasuraSessionResponse {
+  if (sessionId) session['X-Hasura-Session-Id'] = sessionId;
+  session['Cache-Control'] = lifetime;
+  return session;
 }
 
 async function tenantFor(ctx: AppContext, host: string | undefined): Promise<ResolvedTenant | null> {
@@ -117,36 +132,35 @@ export async function authenticateHasuraRequest(ctx: AppContext, body: unknown):
     if (requestedRole !== undefined && requestedRole !== ANONYMOUS_ROLE) throw deny('FORBIDDEN', 'Sign in to use that role');
     // Never counted against the tenant: strangers must not use up its allowance.
     await ctx.anonymousLimiter.admit(forwardedAddress(headers));
-    return {
-      'X-Hasura-Role': ANONYMOUS_ROLE,
-      ...(tenant ? { 'X-Hasura-Tenant-Id': tenant.id } : {}),
-      ...cacheControl(maxAge),
-    };
+    const session: HasuraSessionResponse = { 'X-Hasura-Role': ANONYMOUS_ROLE };
+    if (tenant) session['X-Hasura-Tenant-Id'] = tenant.id;
+    session['Cache-Control'] = cacheControl(maxAge);
+    return session;
   }
 
   if (looksLikeApiKey(token)) return apiKeySession(ctx, token, tenant, requestedRole);
 
   const auth = verify(ctx, token);
   const lifetime = cacheControl(maxAge, secondsLeft(auth));
-  const sessionVar: HasuraSessionResponse = auth.sessionId ? { 'X-Hasura-Session-Id': auth.sessionId } : {};
 
   if (auth.role === PLATFORM_ADMIN_ROLE) {
     if (requestedRole !== undefined && requestedRole !== PLATFORM_ADMIN_ROLE) throw deny('FORBIDDEN', 'Role not allowed by the token');
     const standing = await ctx.access.standing(auth.userId, null, auth.sessionId);
     if (standing && !standing.sessionLive) throw deny('SESSION_ENDED', 'This session has ended');
     if (!standing?.isPlatformAdmin) throw deny('FORBIDDEN', 'No longer a platform administrator');
-    return {
-      'X-Hasura-Role': PLATFORM_ADMIN_ROLE,
-      'X-Hasura-User-Id': auth.userId,
-      ...(tenant ? { 'X-Hasura-Tenant-Id': tenant.id } : {}),
-      ...sessionVar,
-      ...lifetime,
-    };
+    const session: HasuraSessionResponse = { 'X-Hasura-Role': PLATFORM_ADMIN_ROLE, 'X-Hasura-User-Id': auth.userId };
+    if (tenant) session['X-Hasura-Tenant-Id'] = tenant.id;
+    return tokenSession(session, auth.sessionId, lifetime);
   }
 
   if (!tenant) throw deny('TENANT_NOT_FOUND', 'A tenant token is only valid on its tenant address');
   if (auth.tenantId !== tenant.id) throw deny('TENANT_MISMATCH', 'This token belongs to another tenant');
-  const effective = await currentMemberRole(ctx.access, { ...auth, tenantId: tenant.id, role: auth.role });
+  const effective = await currentMemberRole(ctx.access, {
+    userId: auth.userId,
+    tenantId: tenant.id,
+    role: auth.role,
+    sessionId: auth.sessionId,
+  });
 
   let role = effective;
   if (requestedRole !== undefined) {
@@ -159,13 +173,11 @@ export async function authenticateHasuraRequest(ctx: AppContext, body: unknown):
   }
 
   await ctx.apiGuard.admit({ tenant, userId: auth.userId, endpoint: 'graphql' });
-  return {
-    'X-Hasura-Role': toHasuraRole(role),
-    'X-Hasura-User-Id': auth.userId,
-    'X-Hasura-Tenant-Id': tenant.id,
-    ...sessionVar,
-    ...lifetime,
-  };
+  return tokenSession(
+    { 'X-Hasura-Role': toHasuraRole(role), 'X-Hasura-User-Id': auth.userId, 'X-Hasura-Tenant-Id': tenant.id },
+    auth.sessionId,
+    lifetime,
+  );
 }
 
 /**
@@ -196,6 +208,6 @@ async function apiKeySession(
     'X-Hasura-User-Id': key.id,
     'X-Hasura-Api-Key-Id': key.id,
     'X-Hasura-Tenant-Id': tenant.id,
-    ...cacheControl(ctx.env.HASURA_AUTH_MAX_AGE_SECONDS),
+    'Cache-Control': cacheControl(ctx.env.HASURA_AUTH_MAX_AGE_SECONDS),
   };
 }

@@ -34,10 +34,9 @@ const nameParam = (req: Request): string => {
   return typeof name === 'string' ? name : '';
 };
 
-export function hasuraRoutes(ctx: AppContext): Router {
-  const router = Router();
-
-  router.post(AUTH_WEBHOOK_PATH, async (req, res) => {
+/** POST AUTH_WEBHOOK_PATH; http/app.ts also mounts it ahead of the generic chain. */
+export function authWebhookHandler(ctx: AppContext): RequestHandler {
+  return async (req, res) => {
     try {
       res.json(await authenticateHasuraRequest(ctx, req.body));
     } catch (err) {
@@ -52,7 +51,13 @@ export function hasuraRoutes(ctx: AppContext): Router {
       // Only 200 and 401 mean something to Hasura (anything else becomes a 500 for the client).
       res.status(401).json(errorBody(appErr));
     }
-  });
+  };
+}
+
+export function hasuraRoutes(ctx: AppContext): Router {
+  const router = Router();
+
+  router.post(AUTH_WEBHOOK_PATH, authWebhookHandler(ctx));
 
   router.post(ACTIONS_PATH, async (req, res) => {
     // Not configured is the server's state, not an action's answer: 503 in the one error shape.

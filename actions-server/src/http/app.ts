@@ -12,14 +12,15 @@ import { authRoutes, describeAuth } from '../auth/routes.ts';
 import { auditRoutes, describeAudit } from '../audit/routes.ts';
 import { describeInvitations, invitationRoutes } from '../invitations/routes.ts';
 import { billingRoutes, describeBilling, WEBHOOK_PATH } from '../billing/routes.ts';
-import { describeHasura, hasuraRoutes } from '../hasura/routes.ts';
+import { authWebhookHandler, describeHasura, hasuraRoutes } from '../hasura/routes.ts';
+import { AUTH_WEBHOOK_PATH } from '../hasura/auth-webhook.ts';
 import { describeUsage, usageRoutes } from '../usage/routes.ts';
 import { describeMoves, moveRoutes } from '../tenants/move/routes.ts';
 import { describePortability, portabilityRoutes } from '../portability/routes.ts';
 import { describeEntitlements, entitlementRoutes } from '../entitlements/routes.ts';
 import { apiGuardMiddleware } from '../limits/api-guard.ts';
 import { describeDomains, domainRoutes, internalDomainRoutes } from '../domains/routes.ts';
-import { apiHeaders, baseHeaders, corsMiddleware } from './security.ts';
+import { apiHeaders, baseAndApiHeaders, baseHeaders, corsMiddleware } from './security.ts';
 import { describeMetering, meteringRoutes } from '../metering/routes.ts';
 import { describeWebhooks, webhookRoutes } from '../webhooks/routes.ts';
 import { analyticsRoutes, describeAnalytics } from '../analytics/routes.ts';
@@ -103,15 +104,28 @@ export function createApp(ctx: AppContext): express.Express {
   app.disable('x-powered-by');
   // The client address for per-address limits: the socket's, or X-Forwarded-For through that many trusted proxies.
   app.set('trust proxy', ctx.env.TRUST_PROXY_HOPS);
-  app.use(requestId());
   const lifecycle = (ctx.lifecycle ??= new Lifecycle('serving'));
+  const id = requestId();
+  const log = requestLog(ctx.log);
+  const admit = admission(lifecycle);
+  const json = express.json({ limit: '1mb' });
+  const errors = errorHandler(ctx.log);
+  // The auth webhook answers every GraphQL request, so at its exact path it takes
+  // only the steps of the chain below that apply to it, in the same order, instead
+  // of being routed past every other router (it resolves and limits its caller
+  // itself). Other spellings of the path (case, trailing slash) take the chain.
+  const webhook = express.Router();
+  webhook.use(id, log, admit, baseAndApiHeaders(ctx), json);
+  webhook.post(AUTH_WEBHOOK_PATH, authWebhookHandler(ctx));
+  webhook.use(errors);
+  app.use((req, res, next) => (req.method === 'POST' && req.path === AUTH_WEBHOOK_PATH ? webhook(req, res, next) : next()));
+  app.use(id);
   // Probes first: they answer while booting and draining, and are not worth a log line each.
   app.use(probeRoutes(ctx, lifecycle));
-  app.use(requestLog(ctx.log));
-  app.use(admission(lifecycle));
+  app.use(log);
+  app.use(admit);
   app.use(baseHeaders(ctx));
   app.use(['/api', '/hasura'], apiHeaders());
-  const json = express.json({ limit: '1mb' });
   app.use((req, res, next) => (RAW_BODY_PATHS.has(req.path) ? next() : json(req, res, next)));
   // The proxy's certificate question answers on any Host, before tenant resolution and rate limits.
   app.use(internalDomainRoutes(ctx));
@@ -122,6 +136,6 @@ export function createApp(ctx: AppContext): express.Express {
   app.use('/api', apiGuardMiddleware(ctx, RAW_BODY_PATHS));
   for (const routes of ROUTERS) app.use(routes(ctx));
   app.use(notFoundHandler);
-  app.use(errorHandler(ctx.log));
+  app.use(errors);
   return app;
 }
