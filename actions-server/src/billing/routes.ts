@@ -27,15 +27,27 @@ import { receiveWebhook } from './webhooks.ts';
 
 export const WEBHOOK_PATH = '/api/billing/webhook';
 
+/** POST WEBHOOK_PATH, on the raw body; http/app.ts also mounts it ahead of the generic chain. */
+export function stripeWebhookHandlers(ctx: AppContext): RequestHandler[] {
+  return [
+    (_req, _res, next) => {
+      requireStripe(ctx);
+      next();
+    },
+    express.raw({ type: () => true, limit: '1mb' }),
+    async (req, res) => {
+      const receipt = await receiveWebhook(ctx, req.body, req.get('stripe-signature'));
+      // 202: stored, the job runner applies it; 200: stored before.
+      res.status(receipt.status === 'stored' ? 202 : 200).json({ received: true, ...receipt });
+    },
+  ];
+}
+
 export function billingRoutes(ctx: AppContext): Router {
   const router = Router();
   // Reachable while the tenant is suspended (owners only, see assertMember), so it can pay its way back.
   const auth = authenticate(ctx, { allowSuspended: true });
   const tenantHost = requireTenantHost({ allowSuspended: true });
-  const billingEnabled: RequestHandler = (_req, _res, next) => {
-    requireStripe(ctx);
-    next();
-  };
 
   /**
    * The caller, as a member of the tenant named by the host with at least `min`.
@@ -47,11 +59,7 @@ export function billingRoutes(ctx: AppContext): Router {
     return caller;
   };
 
-  router.post(WEBHOOK_PATH, billingEnabled, express.raw({ type: () => true, limit: '1mb' }), async (req, res) => {
-    const receipt = await receiveWebhook(ctx, req.body, req.get('stripe-signature'));
-    // 202: stored, the job runner applies it; 200: stored before.
-    res.status(receipt.status === 'stored' ? 202 : 200).json({ received: true, ...receipt });
-  });
+  router.post(WEBHOOK_PATH, ...stripeWebhookHandlers(ctx));
 
   // Answers without Stripe too (plan, limits, trial), and says whether billing is enabled.
   router.get('/api/billing', tenantHost, auth, async (req, res) => {

@@ -11,7 +11,7 @@ import { describeTenants, tenantRoutes } from '../tenants/routes.ts';
 import { authRoutes, describeAuth } from '../auth/routes.ts';
 import { auditRoutes, describeAudit } from '../audit/routes.ts';
 import { describeInvitations, invitationRoutes } from '../invitations/routes.ts';
-import { billingRoutes, describeBilling, WEBHOOK_PATH } from '../billing/routes.ts';
+import { billingRoutes, describeBilling, stripeWebhookHandlers, WEBHOOK_PATH } from '../billing/routes.ts';
 import { authWebhookHandler, describeHasura, hasuraRoutes } from '../hasura/routes.ts';
 import { AUTH_WEBHOOK_PATH } from '../hasura/auth-webhook.ts';
 import { describeUsage, usageRoutes } from '../usage/routes.ts';
@@ -32,6 +32,8 @@ import { brandingRoutes, describeBranding } from '../branding/routes.ts';
 
 /** Paths that must see the raw request body (signature checks), so JSON parsing skips them. */
 export const RAW_BODY_PATHS = new Set<string>([WEBHOOK_PATH]);
+/** Answered ahead of the generic chain (createApp). */
+const HOT_PATHS = new Set<string>([AUTH_WEBHOOK_PATH, WEBHOOK_PATH]);
 
 /** Every capability's routers; each route names its full path, so no router shadows another's. */
 const ROUTERS: ((ctx: AppContext) => Router)[] = [
@@ -110,15 +112,18 @@ export function createApp(ctx: AppContext): express.Express {
   const admit = admission(lifecycle);
   const json = express.json({ limit: '1mb' });
   const errors = errorHandler(ctx.log);
-  // The auth webhook answers every GraphQL request, so at its exact path it takes
-  // only the steps of the chain below that apply to it, in the same order, instead
-  // of being routed past every other router (it resolves and limits its caller
-  // itself). Other spellings of the path (case, trailing slash) take the chain.
-  const webhook = express.Router();
-  webhook.use(id, log, admit, baseAndApiHeaders(ctx), json);
-  webhook.post(AUTH_WEBHOOK_PATH, authWebhookHandler(ctx));
-  webhook.use(errors);
-  app.use((req, res, next) => (req.method === 'POST' && req.path === AUTH_WEBHOOK_PATH ? webhook(req, res, next) : next()));
+  // Two hot paths take, at their exact path, only the steps of the chain below
+  // that apply to them, in the same order, instead of being routed past every
+  // other router: the auth webhook answers every GraphQL request (it resolves and
+  // limits its caller itself), and Stripe's webhook is signed, server to server
+  // and arrives in bursts (renewals); neither has a tenant host, CORS or a rate
+  // limit. Other spellings of the paths (case, trailing slash) take the chain.
+  const hot = express.Router();
+  hot.use(id, log, admit, baseAndApiHeaders(ctx));
+  hot.post(AUTH_WEBHOOK_PATH, json, authWebhookHandler(ctx));
+  hot.post(WEBHOOK_PATH, ...stripeWebhookHandlers(ctx));
+  hot.use(errors);
+  app.use((req, res, next) => (req.method === 'POST' && HOT_PATHS.has(req.path) ? hot(req, res, next) : next()));
   app.use(id);
   // Probes first: they answer while booting and draining, and are not worth a log line each.
   app.use(probeRoutes(ctx, lifecycle));
