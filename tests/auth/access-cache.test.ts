@@ -5,7 +5,7 @@
 // webhook. A lost LISTEN connection turns the cache off until it is back, so a
 // change nobody notified is still seen. Every "within 1 s" is a poll, never a sleep.
 import { beforeAll, describe, expect, it, vi } from 'vitest';
-import { useTestServer } from '../support/db.ts';
+import { useTestServer, withoutTriggers } from '../support/db.ts';
 import { request } from '../support/http.ts';
 import { makeTenant, type MadeTenant } from '../support/factories.ts';
 import { makePerson, sessionToken } from '../support/people.ts';
@@ -24,18 +24,8 @@ const hook = (token: string) =>
   request<Record<string, string>>(fx.srv.url, '/hasura/auth', { body: { headers: { host: ACME, authorization: `Bearer ${token}` } } });
 const rest = (token: string) => request(fx.srv.url, `/api/tenants/${acme.tenant.id}`, { host: ACME, token });
 
-/** Runs SQL with triggers off (session_replication_role = replica): the change sends no NOTIFY. */
-async function unnotified(sql: string, params: unknown[]): Promise<void> {
-  const client = await fx.db.pool.connect();
-  try {
-    await client.query('begin');
-    await client.query('set local session_replication_role = replica');
-    await client.query(sql, params);
-    await client.query('commit');
-  } finally {
-    client.release();
-  }
-}
+/** Runs SQL with triggers off: the change sends no NOTIFY. */
+const unnotified = (sql: string, params: unknown[]) => withoutTriggers(fx.db.pool, (client) => client.query(sql, params));
 
 async function member(role: 'admin' | 'member' = 'member') {
   const person = await makePerson(fx.db, { tenantId: acme.tenant.id, role });

@@ -9,6 +9,7 @@ import type { Isolation } from '../../actions-server/src/tenants/records.ts';
 import { buildEvent, checkoutSessionObject, invoiceObject, nowSeconds, stripeId, subscriptionObject } from '../support/stripe-events.ts';
 import type { SubscriptionObjectOptions } from '../support/stripe-events.ts';
 import { request } from '../support/http.ts';
+import { withoutTriggers } from '../support/db.ts';
 import { runDueJobs } from '../../actions-server/src/jobs/runner.ts';
 import { retryFailedEvents } from '../../actions-server/src/billing/replay.ts';
 import { APPLIER_ATTEMPTS, applyPendingEvents } from '../../actions-server/src/billing/webhooks.ts';
@@ -269,21 +270,14 @@ describe('failure and retry', () => {
     t.putInStripe({ status: 'active' });
     const event = buildEvent('invoice.paid', t.invoice('paid', nowSeconds() - 40), { created: nowSeconds() - 40 });
     // Each failed attempt's second has passed, and the applier's own retry is due now.
-    const secondLater = async () => {
-      const client = await h.db.pool.connect();
-      try {
-        // Triggers off for the move: the timestamps trigger would set updated_at to now again.
-        await client.query('begin');
-        await client.query('set local session_replication_role = replica');
+    // Triggers off for the move: the timestamps trigger would set updated_at to now again.
+    const secondLater = () =>
+      withoutTriggers(h.db.pool, async (client) => {
         await client.query(`update public.stripe_webhooks set updated_at = updated_at - interval '1 minute' where event_id = $1`, [
           event.id,
         ]);
         await client.query('update graphile_worker._private_jobs set run_at = now() where locked_at is null');
-        await client.query('commit');
-      } finally {
-        client.release();
-      }
-    };
+      });
     const retryQueued = async () =>
       (
         await h.db.pool.query(

@@ -8,7 +8,7 @@ import { createLogger } from '../../actions-server/src/core/log.ts';
 import { createPool } from '../../actions-server/src/db/database.ts';
 import { buildContext, startServer, tenantDatabases, type RunningServer } from '../../actions-server/src/server.ts';
 import type { TenantDatabases } from '../../actions-server/src/tenants/databases.ts';
-import type { Pool } from '../../actions-server/src/db/tx.ts';
+import { withTransaction, type Client, type Pool } from '../../actions-server/src/db/tx.ts';
 import { withDatabase } from './global-setup.ts';
 import { configurePasswordHashing } from '../../actions-server/src/auth/passwords.ts';
 
@@ -149,4 +149,13 @@ export async function passwordlessLogin(db: TestDb, role: string): Promise<strin
   url.username = role;
   url.password = '';
   return url.toString();
+}
+
+/**
+ * Runs fn in one transaction with triggers off (session_replication_role =
+ * replica): the change sends no NOTIFY, writes no audit entry and keeps the
+ * timestamps it is given, as a change made behind the server's back would.
+ */
+export function withoutTriggers<T>(pool: Pool, fn: (client: Client) => Promise<T>): Promise<T> {
+  return withTransaction(pool, fn, { prelude: () => 'set local session_replication_role = replica' });
 }
