@@ -1,6 +1,7 @@
 // Billing's jobs: applying the Stripe events the webhook stored, the
-// time-driven rules (trials that end, grace periods that run out), recovery from Stripe, and the Stripe clean-up the database queues
-// when a tenant is closed or deleted. Each is safe to run twice.
+// time-driven rules (trials that end, grace periods that run out), recovery
+// from Stripe, and the Stripe clean-up the database queues when a tenant is
+// closed or deleted. Each is safe to run twice.
 import { z } from 'zod';
 import type { AppContext } from '../core/context.ts';
 import { asSystem } from '../db/tx.ts';
