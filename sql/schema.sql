@@ -23,6 +23,7 @@
 -- migration 1763900052000_template_batches
 -- migration 1763900090000_plans_notify
 -- migration 1763900100000_stripe_events_applied_by_jobs
+-- migration 1763900110000_quota_shards
 
 set check_function_bodies = false;
 
@@ -127,6 +128,7 @@ AS $function$
 declare
   v_table text;
   v_attached boolean := false;
+  v_sql text[];
 begin
   if not public.tenant_owns_schema(p_tenant_id, p_schema) then
     raise exception 'schema % is not owned by tenant %', p_schema, p_tenant_id using errcode = 'SA409';
@@ -136,18 +138,15 @@ begin
   -- drops it first.
   foreach v_table in array array['members', 'channels', 'files'] loop
     continue when to_regclass(format('%I.%I', p_schema, v_table)) is null;
+    v_sql := public.tenant_limit_trigger_sql(p_schema, v_table, p_tenant_id);
     if not exists (select 1 from pg_trigger where tgrelid = format('%I.%I', p_schema, v_table)::regclass
                                                and tgname = '_500_limits') then
-      execute format(
-        'create trigger _500_limits before insert%s on %I.%I for each row execute function public.tg__limits(%L)',
-        case when v_table = 'files' then ' or update of size_bytes' else '' end, p_schema, v_table, p_tenant_id);
+      execute v_sql[1];
       v_attached := true;
     end if;
     if not exists (select 1 from pg_trigger where tgrelid = format('%I.%I', p_schema, v_table)::regclass
                                                and tgname = '_800_usage') then
-      execute format(
-        'create trigger _800_usage after insert or delete%s on %I.%I for each row execute function public.tg__usage(%L)',
-        case when v_table = 'files' then ' or update of size_bytes' else '' end, p_schema, v_table, p_tenant_id);
+      execute v_sql[2];
       v_attached := true;
     end if;
   end loop;
@@ -718,7 +717,7 @@ begin
   end if;
   -- Lock first, count after: concurrent writers either committed before the
   -- count or add themselves to the counters after it.
-  perform public.tenant_counters_open_period(p_tenant_id, to_char(now() at time zone 'UTC', 'YYYY-MM'));
+  perform public.tenant_counters_lock(p_tenant_id);
   if to_regclass(format('%I.%I', p_schema, 'members')) is not null then
     execute format('select count(*) from %I.%I', p_schema, 'members') into v_users;
   end if;
@@ -728,10 +727,7 @@ begin
   if to_regclass(format('%I.%I', p_schema, 'files')) is not null then
     execute format('select count(*), coalesce(sum(size_bytes), 0) from %I.%I', p_schema, 'files') into v_files, v_storage;
   end if;
-  update public.tenant_counters
-     set users_total = v_users, channels_total = v_channels, storage_bytes = v_storage, files_count = v_files,
-         updated_at = now()
-   where tenant_id = p_tenant_id;
+  perform public.tenant_counters_set(p_tenant_id, v_users, v_channels, v_storage, v_files);
 end
 $function$;
 
@@ -855,6 +851,40 @@ AS $function$
   returning id
 $function$;
 
+CREATE OR REPLACE FUNCTION public.tenant_counters_add(p_tenant_id uuid, p_shard smallint, p_users bigint, p_channels bigint, p_storage bigint, p_files bigint)
+ RETURNS void
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+begin
+  update public.tenant_counter_shards s
+     set users_total = s.users_total + p_users, channels_total = s.channels_total + p_channels,
+         storage_bytes = s.storage_bytes + p_storage, files_count = s.files_count + p_files
+   where s.tenant_id = p_tenant_id and s.shard = p_shard;
+  -- A row deleted with its tenant: nothing left to count.
+  if found or not exists (select 1 from public.tenants t where t.id = p_tenant_id) then
+    return;
+  end if;
+  insert into public.tenant_counter_shards as s (tenant_id, shard, period, users_total, channels_total, storage_bytes,
+                                                 files_count)
+  values (p_tenant_id, p_shard, to_char(now() at time zone 'UTC', 'YYYY-MM'), p_users, p_channels, p_storage, p_files)
+  on conflict (tenant_id, shard) do update
+    set users_total = s.users_total + excluded.users_total, channels_total = s.channels_total + excluded.channels_total,
+        storage_bytes = s.storage_bytes + excluded.storage_bytes, files_count = s.files_count + excluded.files_count;
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION public.tenant_counters_lock(p_tenant_id uuid)
+ RETURNS void
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+begin
+  perform 1 from public.tenant_counter_shards s where s.tenant_id = p_tenant_id order by s.shard for update;
+  perform public.tenant_counters_open_period(p_tenant_id, to_char(now() at time zone 'UTC', 'YYYY-MM'));
+end
+$function$;
+
 CREATE OR REPLACE FUNCTION public.tenant_counters_open_period(p_tenant_id uuid, p_period text)
  RETURNS void
  LANGUAGE plpgsql
@@ -863,19 +893,34 @@ AS $function$
 declare
   v_period text;
 begin
-  insert into public.tenant_counters (tenant_id, period) values (p_tenant_id, p_period)
+  insert into public.tenant_counter_base (tenant_id, period) values (p_tenant_id, p_period)
   on conflict (tenant_id) do nothing;
-  select c.period into v_period from public.tenant_counters c where c.tenant_id = p_tenant_id for update;
+  select b.period into v_period from public.tenant_counter_base b where b.tenant_id = p_tenant_id for update;
   -- A transaction that began before midnight may commit after a newer one: never move back.
   if v_period < p_period then
     insert into public.tenant_usage_history as h (tenant_id, period, users_total, channels_total, storage_bytes, files_count)
-    select c.tenant_id, c.period, c.users_total, c.channels_total, c.storage_bytes, c.files_count
+    select c.tenant_id, v_period, c.users_total, c.channels_total, c.storage_bytes, c.files_count
     from public.tenant_counters c where c.tenant_id = p_tenant_id
     on conflict (tenant_id, period) do update
       set users_total = excluded.users_total, channels_total = excluded.channels_total,
           storage_bytes = excluded.storage_bytes, files_count = excluded.files_count;
-    update public.tenant_counters set period = p_period where tenant_id = p_tenant_id;
+    update public.tenant_counter_base set period = p_period where tenant_id = p_tenant_id;
   end if;
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION public.tenant_counters_set(p_tenant_id uuid, p_users bigint, p_channels bigint, p_storage bigint, p_files bigint)
+ RETURNS void
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+begin
+  perform public.tenant_counters_lock(p_tenant_id);
+  delete from public.tenant_counter_shards where tenant_id = p_tenant_id;
+  update public.tenant_counter_base
+     set users_total = p_users, channels_total = p_channels, storage_bytes = p_storage, files_count = p_files,
+         updated_at = now()
+   where tenant_id = p_tenant_id;
 end
 $function$;
 
@@ -943,6 +988,21 @@ AS $function$
   order by r.ord
 $function$;
 
+CREATE OR REPLACE FUNCTION public.tenant_limit_trigger_sql(p_schema name, p_table name, p_tenant_id uuid)
+ RETURNS text[]
+ LANGUAGE sql
+ IMMUTABLE
+ SET search_path TO 'pg_catalog'
+AS $function$
+  select array[
+    format('create trigger _500_limits after insert%s on %I.%I for each row execute function public.tg__limits(%s)',
+           case when p_table = 'files' then ' or update of size_bytes' else '' end, p_schema, p_table,
+           case when p_tenant_id is null then '' else quote_literal(p_tenant_id) end),
+    format('create trigger _800_usage after delete on %I.%I for each row execute function public.tg__usage(%s)',
+           p_schema, p_table, case when p_tenant_id is null then '' else quote_literal(p_tenant_id) end)
+  ]
+$function$;
+
 CREATE OR REPLACE FUNCTION public.tenant_meter_cap(p_tenant_id uuid, p_meter_id text)
  RETURNS TABLE(cap numeric, enforcement text, capped boolean)
  LANGUAGE sql
@@ -971,6 +1031,101 @@ AS $function$
       and n.nspname like 'tenant\_%'
       and obj_description(n.oid, 'pg_namespace') = 'tenant:' || p_tenant_id::text
   )
+$function$;
+
+CREATE OR REPLACE FUNCTION public.tenant_quota_take(p_tenant_id uuid, p_shard smallint, p_limit text, p_amount bigint, p_period text)
+ RETURNS void
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  v_epoch bigint;
+  v_plan text;
+  v_max bigint;
+  v_used numeric;
+  v_held numeric;
+  v_grant bigint;
+  v_message text;
+begin
+  -- Unknown tenant: the foreign key decides.
+  if not exists (select 1 from public.tenants t where t.id = p_tenant_id) then
+    return;
+  end if;
+  insert into public.tenant_counter_shards (tenant_id, shard, period) values (p_tenant_id, p_shard, p_period)
+  on conflict (tenant_id, shard) do nothing;
+  perform 1 from public.tenant_counter_shards where tenant_id = p_tenant_id and shard = p_shard for update;
+  perform public.tenant_counters_open_period(p_tenant_id, p_period);
+  select b.limits_epoch into strict v_epoch from public.tenant_counter_base b where b.tenant_id = p_tenant_id;
+  select l.plan,
+         case p_limit when 'users' then l.max_users when 'channels' then l.max_channels else l.max_storage_bytes end
+    into v_plan, v_max
+  from public.tenant_effective_limits(p_tenant_id) l;
+
+  if v_max is null or v_max < 0 then
+    -- Unlimited: a block no insert can use up; a change of limits ends it.
+    v_grant := 4611686018427387904;
+  else
+    for attempt in 1..2 loop
+      select b.c + coalesce(sum(s.c), 0), coalesce(sum(s.spare) filter (where s.shard <> p_shard), 0)
+        into v_used, v_held
+      from (select case p_limit when 'users' then users_total when 'channels' then channels_total
+                                else storage_bytes end as c
+            from public.tenant_counter_base where tenant_id = p_tenant_id) b
+      left join (select x.shard,
+                        case p_limit when 'users' then x.users_total when 'channels' then x.channels_total
+                                     else x.storage_bytes end as c,
+                        case p_limit when 'users' then x.users_spare when 'channels' then x.channels_spare
+                                     else x.storage_spare end as spare
+                 from public.tenant_counter_shards x where x.tenant_id = p_tenant_id) s on true
+      group by b.c;
+      exit when v_used + v_held + p_amount <= v_max or v_held = 0 or attempt = 2;
+      -- Take back what idle shards hold; a shard in use keeps its block until
+      -- its transaction ends (waiting for it under this lock could deadlock).
+      update public.tenant_counter_shards s
+         set users_spare = case when p_limit = 'users' then 0 else s.users_spare end,
+             channels_spare = case when p_limit = 'channels' then 0 else s.channels_spare end,
+             storage_spare = case when p_limit = 'storage_bytes' then 0 else s.storage_spare end
+       where (s.tenant_id, s.shard) in (
+         select x.tenant_id, x.shard from public.tenant_counter_shards x
+          where x.tenant_id = p_tenant_id and x.shard <> p_shard
+            and case p_limit when 'users' then x.users_spare when 'channels' then x.channels_spare
+                             else x.storage_spare end > 0
+          for update skip locked);
+    end loop;
+
+    if v_used + v_held + p_amount > v_max then
+      v_message := case p_limit
+        when 'storage_bytes' then format(
+          'storage limit reached: the %s plan allows %s (%s bytes) of files, %s bytes are used and this change needs %s more',
+          v_plan, pg_size_pretty(v_max), v_max, v_used, p_amount)
+        else format('%s limit reached: the %s plan allows %s %s and this tenant has %s',
+                    p_limit, v_plan, v_max, p_limit, v_used)
+      end;
+      raise exception using
+        errcode = 'SA429',
+        message = v_message,
+        detail = json_build_object('limit', p_limit, 'plan', v_plan, 'max', v_max, 'usage', v_used,
+                                   'requested', p_amount)::text,
+        hint = 'Upgrade the plan or free some capacity first.';
+    end if;
+    -- The amount and a sixteenth of the room left after it, at most 256 rows or
+    -- 1 GiB: far from the limit a backend comes back rarely, near it every time.
+    v_grant := p_amount + least(floor((v_max - v_used - v_held - p_amount) / 16),
+                                case p_limit when 'storage_bytes' then 1073741824 else 256 end);
+  end if;
+
+  -- Spare of another epoch or month is given up with the new grant.
+  update public.tenant_counter_shards s
+     set users_spare = case when p_limit = 'users' then v_grant
+                            when s.epoch = v_epoch and s.period = p_period then s.users_spare else 0 end,
+         channels_spare = case when p_limit = 'channels' then v_grant
+                               when s.epoch = v_epoch and s.period = p_period then s.channels_spare else 0 end,
+         storage_spare = case when p_limit = 'storage_bytes' then v_grant
+                              when s.epoch = v_epoch and s.period = p_period then s.storage_spare else 0 end,
+         epoch = v_epoch,
+         period = p_period
+   where s.tenant_id = p_tenant_id and s.shard = p_shard;
+end
 $function$;
 
 CREATE OR REPLACE FUNCTION public.tg__append_only()
@@ -1143,15 +1298,13 @@ AS $function$
 declare
   v_tenant uuid;
   v_limit text;
+  v_users bigint := 0;
+  v_channels bigint := 0;
+  v_storage bigint := 0;
+  v_files bigint := 0;
   v_amount bigint;
-  v_plan text;
-  v_max bigint;
-  v_used bigint;
-  v_key text;
-  v_held text;
-  v_statement text := (extract(epoch from statement_timestamp()) * 1000000)::bigint::text;
-  v_pending bigint;
-  v_message text;
+  v_shard smallint := pg_backend_pid() % 64;
+  v_period text;
 begin
   if tg_nargs > 0 and tg_argv[0] <> '' then
     v_tenant := tg_argv[0]::uuid;
@@ -1162,62 +1315,66 @@ begin
   case tg_table_name
     when 'members' then
       v_limit := 'users';
+      v_users := 1;
       v_amount := 1;
     when 'channels' then
       v_limit := 'channels';
+      v_channels := 1;
       v_amount := 1;
     when 'files' then
       v_limit := 'storage_bytes';
-      v_amount := new.size_bytes;
       if tg_op = 'UPDATE' then
-        v_amount := new.size_bytes - old.size_bytes;
+        v_storage := new.size_bytes - old.size_bytes;
+      else
+        v_storage := new.size_bytes;
+        v_files := 1;
       end if;
+      v_amount := v_storage;
     else
       raise exception 'tg__limits: no plan limit applies to table %', tg_table_name;
   end case;
   if v_amount <= 0 then
-    return new;
+    perform public.tenant_counters_add(v_tenant, v_shard, v_users, v_channels, v_storage, v_files);
+    return null;
   end if;
 
-  select l.plan,
-         case v_limit when 'users' then l.max_users when 'channels' then l.max_channels else l.max_storage_bytes end
-    into v_plan, v_max
-  from public.tenant_effective_limits(v_tenant) l;
-  -- Unknown tenant: the foreign key decides. Unlimited: nothing to serialise.
-  if v_max is null or v_max < 0 then
-    return new;
-  end if;
+  v_period := to_char(now() at time zone 'UTC', 'YYYY-MM');
+  for attempt in 1..2 loop
+    update public.tenant_counter_shards s
+       set users_total = s.users_total + v_users,
+           channels_total = s.channels_total + v_channels,
+           storage_bytes = s.storage_bytes + v_storage,
+           files_count = s.files_count + v_files,
+           users_spare = s.users_spare - v_users,
+           channels_spare = s.channels_spare - v_channels,
+           storage_spare = s.storage_spare - v_storage
+     where s.tenant_id = v_tenant and s.shard = v_shard and s.period = v_period
+       and s.epoch = (select b.limits_epoch from public.tenant_counter_base b where b.tenant_id = v_tenant)
+       and case v_limit when 'users' then s.users_spare when 'channels' then s.channels_spare
+                        else s.storage_spare end >= v_amount;
+    exit when found or attempt = 2;
+    perform public.tenant_quota_take(v_tenant, v_shard, v_limit, v_amount, v_period);
+  end loop;
+  return null;
+end
+$function$;
 
-  perform public.tenant_counters_open_period(v_tenant, to_char(now() at time zone 'UTC', 'YYYY-MM'));
-  select case v_limit when 'users' then c.users_total when 'channels' then c.channels_total else c.storage_bytes end
-    into v_used
-  from public.tenant_counters c where c.tenant_id = v_tenant;
-
-  v_key := 'saas_limits.' || v_limit || '_' || replace(v_tenant::text, '-', '');
-  v_pending := 0;
-  v_held := current_setting(v_key, true);
-  if split_part(v_held, ':', 1) = v_statement then
-    v_pending := greatest(split_part(v_held, ':', 2)::bigint, 0);
+CREATE OR REPLACE FUNCTION public.tg__limits_epoch()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+begin
+  if tg_table_name = 'plans' then
+    update public.tenant_counter_base b set limits_epoch = b.limits_epoch + 1
+     where b.tenant_id in (select t.id from public.tenants t where t.plan = new.id);
+  elsif tg_table_name = 'tenants' then
+    update public.tenant_counter_base b set limits_epoch = b.limits_epoch + 1 where b.tenant_id = new.id;
+  elsif tg_op = 'INSERT' or old.limit_overrides is distinct from new.limit_overrides then
+    update public.tenant_counter_base b set limits_epoch = b.limits_epoch + 1 where b.tenant_id = new.tenant_id;
   end if;
-  v_used := v_used + v_pending;
-
-  if v_used + v_amount > v_max then
-    v_message := case v_limit
-      when 'storage_bytes' then format(
-        'storage limit reached: the %s plan allows %s (%s bytes) of files, %s bytes are used and this change needs %s more',
-        v_plan, pg_size_pretty(v_max), v_max, v_used, v_amount)
-      else format('%s limit reached: the %s plan allows %s %s and this tenant has %s',
-                  v_limit, v_plan, v_max, v_limit, v_used)
-    end;
-    raise exception using
-      errcode = 'SA429',
-      message = v_message,
-      detail = json_build_object('limit', v_limit, 'plan', v_plan, 'max', v_max, 'usage', v_used,
-                                 'requested', v_amount)::text,
-      hint = 'Upgrade the plan or free some capacity first.';
-  end if;
-  perform set_config(v_key, v_statement || ':' || (v_pending + v_amount), true);
-  return new;
+  return null;
 end
 $function$;
 
@@ -1299,80 +1456,22 @@ CREATE OR REPLACE FUNCTION public.tg__usage()
 AS $function$
 declare
   v_tenant uuid;
-  v_period text := to_char(now() at time zone 'UTC', 'YYYY-MM');
-  v_sign bigint := case when tg_op = 'DELETE' then -1 else 1 end;
-  v_users bigint := 0;
-  v_channels bigint := 0;
-  v_storage bigint := 0;
-  v_files bigint := 0;
-  v_limit text;
-  v_admitted bigint;
-  v_key text;
-  v_held text;
-  v_statement text;
 begin
   if tg_nargs > 0 and tg_argv[0] <> '' then
     v_tenant := tg_argv[0]::uuid;
-  elsif tg_op = 'DELETE' then
-    v_tenant := old.tenant_id;
   else
-    v_tenant := new.tenant_id;
+    v_tenant := old.tenant_id;
   end if;
-
   case tg_table_name
     when 'members' then
-      v_limit := 'users';
-      v_users := v_sign;
-      v_admitted := v_users;
+      perform public.tenant_counters_add(v_tenant, (pg_backend_pid() % 64)::smallint, -1, 0, 0, 0);
     when 'channels' then
-      v_limit := 'channels';
-      v_channels := v_sign;
-      v_admitted := v_channels;
+      perform public.tenant_counters_add(v_tenant, (pg_backend_pid() % 64)::smallint, 0, -1, 0, 0);
     when 'files' then
-      v_limit := 'storage_bytes';
-      if tg_op = 'INSERT' then
-        v_storage := new.size_bytes;
-        v_files := 1;
-      elsif tg_op = 'DELETE' then
-        v_storage := -old.size_bytes;
-        v_files := -1;
-      else
-        v_storage := new.size_bytes - old.size_bytes;
-      end if;
-      v_admitted := v_storage;
+      perform public.tenant_counters_add(v_tenant, (pg_backend_pid() % 64)::smallint, 0, 0, -old.size_bytes, -1);
     else
       raise exception 'tg__usage: no usage is metered for table %', tg_table_name;
   end case;
-
-  if v_admitted > 0 then
-    v_statement := (extract(epoch from statement_timestamp()) * 1000000)::bigint::text;
-    v_key := 'saas_limits.' || v_limit || '_' || replace(v_tenant::text, '-', '');
-    v_held := current_setting(v_key, true);
-    if split_part(v_held, ':', 1) = v_statement then
-      perform set_config(v_key, v_statement || ':' || greatest(split_part(v_held, ':', 2)::bigint - v_admitted, 0), true);
-    end if;
-  end if;
-
-  update public.tenant_counters
-     set users_total = users_total + v_users,
-         channels_total = channels_total + v_channels,
-         storage_bytes = storage_bytes + v_storage,
-         files_count = files_count + v_files,
-         updated_at = now()
-   where tenant_id = v_tenant and period >= v_period;
-  if not found then
-    if tg_op = 'DELETE' and not exists (select 1 from public.tenants t where t.id = v_tenant) then
-      return null;
-    end if;
-    perform public.tenant_counters_open_period(v_tenant, v_period);
-    update public.tenant_counters
-       set users_total = users_total + v_users,
-           channels_total = channels_total + v_channels,
-           storage_bytes = storage_bytes + v_storage,
-           files_count = files_count + v_files,
-           updated_at = now()
-     where tenant_id = v_tenant;
-  end if;
   return null;
 end
 $function$;
@@ -2297,7 +2396,7 @@ create table public.tenant_audit_retention (
   constraint tenant_audit_retention_retention_days_check CHECK ((retention_days > 0))
 );
 
-create table public.tenant_counters (
+create table public.tenant_counter_base (
   tenant_id uuid not null,
   period text not null,
   users_total bigint default 0 not null,
@@ -2305,9 +2404,29 @@ create table public.tenant_counters (
   storage_bytes bigint default 0 not null,
   files_count bigint default 0 not null,
   updated_at timestamp with time zone default now() not null,
-  constraint tenant_counters_pkey PRIMARY KEY (tenant_id),
-  constraint tenant_counters_period_format CHECK ((period ~ '^[0-9]{4}-(0[1-9]|1[0-2])$'::text))
+  limits_epoch bigint default 0 not null,
+  constraint tenant_counter_base_pkey PRIMARY KEY (tenant_id),
+  constraint tenant_counter_base_period_format CHECK ((period ~ '^[0-9]{4}-(0[1-9]|1[0-2])$'::text))
 ) with (fillfactor=70);
+
+create table public.tenant_counter_shards (
+  tenant_id uuid not null,
+  shard smallint not null,
+  users_total bigint default 0 not null,
+  channels_total bigint default 0 not null,
+  storage_bytes bigint default 0 not null,
+  files_count bigint default 0 not null,
+  users_spare bigint default 0 not null,
+  channels_spare bigint default 0 not null,
+  storage_spare bigint default 0 not null,
+  period text not null,
+  epoch bigint default '-1'::integer not null,
+  constraint tenant_counter_shards_pkey PRIMARY KEY (tenant_id, shard),
+  constraint tenant_counter_shards_channels_spare CHECK ((channels_spare >= 0)),
+  constraint tenant_counter_shards_shard_range CHECK (((shard >= 0) AND (shard <= 63))),
+  constraint tenant_counter_shards_storage_spare CHECK ((storage_spare >= 0)),
+  constraint tenant_counter_shards_users_spare CHECK ((users_spare >= 0))
+) with (fillfactor=50);
 
 create table public.tenant_exports (
   tenant_id uuid not null,
@@ -2646,7 +2765,8 @@ alter table only public.tenant_api_calls add constraint tenant_api_calls_tenant_
 alter table only public.tenant_api_keys add constraint tenant_api_keys_created_by_fkey FOREIGN KEY (created_by) REFERENCES public.identities(id) ON DELETE RESTRICT;
 alter table only public.tenant_api_keys add constraint tenant_api_keys_revoked_by_fkey FOREIGN KEY (revoked_by) REFERENCES public.identities(id) ON DELETE RESTRICT;
 alter table only public.tenant_api_keys add constraint tenant_api_keys_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
-alter table only public.tenant_counters add constraint tenant_counters_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
+alter table only public.tenant_counter_base add constraint tenant_counter_base_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
+alter table only public.tenant_counter_shards add constraint tenant_counter_shards_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
 alter table only public.tenant_exports add constraint tenant_exports_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
 alter table only public.tenant_invitations add constraint tenant_invitations_invited_by_fkey FOREIGN KEY (invited_by) REFERENCES public.identities(id) ON DELETE CASCADE;
 alter table only public.tenant_invitations add constraint tenant_invitations_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
@@ -2777,6 +2897,22 @@ create view public.tenant_audit_entries with (security_invoker=true) as
    FROM public.tenant_audit_logs l
      LEFT JOIN public.tenant_audit_personal p ON p.tenant_id = l.tenant_id AND p.seq = l.seq;
 
+create view public.tenant_counters with (security_invoker=true) as
+ SELECT b.tenant_id,
+    b.period,
+    b.users_total + COALESCE(s.users_total, 0::numeric)::bigint AS users_total,
+    b.channels_total + COALESCE(s.channels_total, 0::numeric)::bigint AS channels_total,
+    b.storage_bytes + COALESCE(s.storage_bytes, 0::numeric)::bigint AS storage_bytes,
+    b.files_count + COALESCE(s.files_count, 0::numeric)::bigint AS files_count,
+    b.updated_at
+   FROM public.tenant_counter_base b
+     LEFT JOIN LATERAL ( SELECT sum(x.users_total) AS users_total,
+            sum(x.channels_total) AS channels_total,
+            sum(x.storage_bytes) AS storage_bytes,
+            sum(x.files_count) AS files_count
+           FROM public.tenant_counter_shards x
+          WHERE x.tenant_id = b.tenant_id) s ON true;
+
 create view public.tenant_usage with (security_invoker=true) as
  SELECT t.id AS tenant_id,
     m.period,
@@ -2881,8 +3017,10 @@ alter table public.tenant_audit_personal enable row level security;
 alter table public.tenant_audit_personal force row level security;
 alter table public.tenant_audit_retention enable row level security;
 alter table public.tenant_audit_retention force row level security;
-alter table public.tenant_counters enable row level security;
-alter table public.tenant_counters force row level security;
+alter table public.tenant_counter_base enable row level security;
+alter table public.tenant_counter_base force row level security;
+alter table public.tenant_counter_shards enable row level security;
+alter table public.tenant_counter_shards force row level security;
 alter table public.tenant_exports enable row level security;
 alter table public.tenant_exports force row level security;
 alter table public.tenant_invitations enable row level security;
@@ -3129,16 +3267,28 @@ create policy hasura_select on public.tenant_audit_retention as permissive for s
 create policy hasura_update on public.tenant_audit_retention as permissive for update to hasura
   using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
   with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
-create policy app_tenant on public.tenant_counters as permissive for all to app
+create policy app_tenant on public.tenant_counter_base as permissive for all to app
   using ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid))
   with check ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid));
-create policy hasura_delete on public.tenant_counters as permissive for delete to hasura
+create policy hasura_delete on public.tenant_counter_base as permissive for delete to hasura
   using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
-create policy hasura_insert on public.tenant_counters as permissive for insert to hasura
+create policy hasura_insert on public.tenant_counter_base as permissive for insert to hasura
   with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
-create policy hasura_select on public.tenant_counters as permissive for select to hasura
+create policy hasura_select on public.tenant_counter_base as permissive for select to hasura
   using (((public.hasura_tenant_id() IS NULL) OR (tenant_id = public.hasura_tenant_id())));
-create policy hasura_update on public.tenant_counters as permissive for update to hasura
+create policy hasura_update on public.tenant_counter_base as permissive for update to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy app_tenant on public.tenant_counter_shards as permissive for all to app
+  using ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid))
+  with check ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid));
+create policy hasura_delete on public.tenant_counter_shards as permissive for delete to hasura
+  using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_insert on public.tenant_counter_shards as permissive for insert to hasura
+  with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_select on public.tenant_counter_shards as permissive for select to hasura
+  using (((public.hasura_tenant_id() IS NULL) OR (tenant_id = public.hasura_tenant_id())));
+create policy hasura_update on public.tenant_counter_shards as permissive for update to hasura
   using (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())))
   with check (((public.hasura_role() = 'admin'::text) OR (tenant_id = public.hasura_tenant_id())));
 create policy app_tenant on public.tenant_exports as permissive for all to app
@@ -3350,14 +3500,14 @@ create policy hasura_update on public.webhook_events as permissive for update to
 -- triggers
 ------------------------------------------------------------------------------
 CREATE TRIGGER _050_move_guard BEFORE INSERT OR DELETE OR UPDATE ON pooled.channels FOR EACH ROW EXECUTE FUNCTION public.tg__move_guard();
-CREATE TRIGGER _500_limits BEFORE INSERT ON pooled.channels FOR EACH ROW WHEN ((new.tenant_id = COALESCE(public.current_tenant_id(), public.hasura_tenant_id(), new.tenant_id))) EXECUTE FUNCTION public.tg__limits();
-CREATE TRIGGER _800_usage AFTER INSERT OR DELETE ON pooled.channels FOR EACH ROW EXECUTE FUNCTION public.tg__usage();
+CREATE TRIGGER _500_limits AFTER INSERT ON pooled.channels FOR EACH ROW EXECUTE FUNCTION public.tg__limits();
+CREATE TRIGGER _800_usage AFTER DELETE ON pooled.channels FOR EACH ROW EXECUTE FUNCTION public.tg__usage();
 CREATE TRIGGER _050_move_guard BEFORE INSERT OR DELETE OR UPDATE ON pooled.files FOR EACH ROW EXECUTE FUNCTION public.tg__move_guard();
-CREATE TRIGGER _500_limits BEFORE INSERT OR UPDATE OF size_bytes ON pooled.files FOR EACH ROW WHEN ((new.tenant_id = COALESCE(public.current_tenant_id(), public.hasura_tenant_id(), new.tenant_id))) EXECUTE FUNCTION public.tg__limits();
-CREATE TRIGGER _800_usage AFTER INSERT OR DELETE OR UPDATE OF size_bytes ON pooled.files FOR EACH ROW EXECUTE FUNCTION public.tg__usage();
+CREATE TRIGGER _500_limits AFTER INSERT OR UPDATE OF size_bytes ON pooled.files FOR EACH ROW EXECUTE FUNCTION public.tg__limits();
+CREATE TRIGGER _800_usage AFTER DELETE ON pooled.files FOR EACH ROW EXECUTE FUNCTION public.tg__usage();
 CREATE TRIGGER _050_move_guard BEFORE INSERT OR DELETE OR UPDATE ON pooled.members FOR EACH ROW EXECUTE FUNCTION public.tg__move_guard();
-CREATE TRIGGER _500_limits BEFORE INSERT ON pooled.members FOR EACH ROW WHEN ((new.tenant_id = COALESCE(public.current_tenant_id(), public.hasura_tenant_id(), new.tenant_id))) EXECUTE FUNCTION public.tg__limits();
-CREATE TRIGGER _800_usage AFTER INSERT OR DELETE ON pooled.members FOR EACH ROW EXECUTE FUNCTION public.tg__usage();
+CREATE TRIGGER _500_limits AFTER INSERT ON pooled.members FOR EACH ROW EXECUTE FUNCTION public.tg__limits();
+CREATE TRIGGER _800_usage AFTER DELETE ON pooled.members FOR EACH ROW EXECUTE FUNCTION public.tg__usage();
 CREATE TRIGGER _050_move_guard BEFORE INSERT OR DELETE OR UPDATE ON pooled.messages FOR EACH ROW EXECUTE FUNCTION public.tg__move_guard();
 CREATE CONSTRAINT TRIGGER _800_usage AFTER INSERT ON pooled.messages DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (public.usage_tally('messages'::text, new.tenant_id)) EXECUTE FUNCTION public.tg__usage_flush();
 CREATE TRIGGER _950_access_notify AFTER DELETE OR UPDATE OF identity_id, revoked_at, expires_at ON public.auth_sessions FOR EACH ROW EXECUTE FUNCTION public.tg_access__notify();
@@ -3375,6 +3525,7 @@ CREATE TRIGGER _950_webhooks AFTER INSERT OR DELETE OR UPDATE ON public.membersh
 CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.meters FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
 CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.plan_meters FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
 CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.plans FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
+CREATE TRIGGER _700_limits_epoch AFTER UPDATE OF max_users, max_channels, max_storage_bytes ON public.plans FOR EACH ROW WHEN (((old.max_users IS DISTINCT FROM new.max_users) OR (old.max_channels IS DISTINCT FROM new.max_channels) OR (old.max_storage_bytes IS DISTINCT FROM new.max_storage_bytes))) EXECUTE FUNCTION public.tg__limits_epoch();
 CREATE TRIGGER _900_audit AFTER UPDATE ON public.plans FOR EACH ROW EXECUTE FUNCTION public.tg_plans__audit();
 CREATE TRIGGER _950_notify AFTER INSERT OR DELETE OR UPDATE OR TRUNCATE ON public.plans FOR EACH STATEMENT EXECUTE FUNCTION public.tg_plans__notify();
 CREATE TRIGGER _010_append_only BEFORE DELETE OR UPDATE ON public.platform_audit_logs FOR EACH ROW EXECUTE FUNCTION public.tg__append_only();
@@ -3394,12 +3545,14 @@ CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.tenant_moves FO
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON public.tenant_moves FOR EACH ROW EXECUTE FUNCTION public.tg__audit('entity=tenant_move', 'tenant=tenant_id', 'key=id', 'ignore=updated_at,verification,reserved_source,prior_status', 'insert=requested', 'group.state_changed=state,+finished_at,+error');
 CREATE TRIGGER _900_audit AFTER INSERT ON public.tenant_notices FOR EACH ROW EXECUTE FUNCTION public.tg__audit('entity=notice', 'tenant=tenant_id', 'key=id', 'insert=recorded');
 CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.tenant_settings FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
+CREATE TRIGGER _700_limits_epoch AFTER INSERT OR UPDATE OF limit_overrides ON public.tenant_settings FOR EACH ROW EXECUTE FUNCTION public.tg__limits_epoch();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON public.tenant_settings FOR EACH ROW EXECUTE FUNCTION public.tg__audit('entity=settings', 'tenant=tenant_id', 'key=tenant_id', 'ignore=updated_at', 'diff=settings', 'group.features.updated=features', 'group.settings.updated=settings');
 CREATE TRIGGER _900_notify AFTER UPDATE OF limit_overrides, features ON public.tenant_settings FOR EACH ROW EXECUTE FUNCTION public.tg_tenant_settings__notify();
 CREATE TRIGGER _950_webhooks AFTER UPDATE OF settings ON public.tenant_settings FOR EACH ROW EXECUTE FUNCTION public.tg_tenant_settings__webhooks();
 CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.tenants FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
 CREATE TRIGGER _150_feature_guard BEFORE INSERT OR UPDATE OF custom_domain ON public.tenants FOR EACH ROW EXECUTE FUNCTION public.tg_tenants__feature_guard();
 CREATE TRIGGER _200_billing_suspension BEFORE UPDATE ON public.tenants FOR EACH ROW EXECUTE FUNCTION public.tg_tenants__billing_suspension();
+CREATE TRIGGER _700_limits_epoch AFTER UPDATE OF plan ON public.tenants FOR EACH ROW WHEN ((old.plan IS DISTINCT FROM new.plan)) EXECUTE FUNCTION public.tg__limits_epoch();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON public.tenants FOR EACH ROW EXECUTE FUNCTION public.tg__audit('entity=tenant', 'tenant=id', 'key=id', 'ignore=created_at,updated_at,template_version', 'group.status=status,+suspended_at,+cancelled_at,+archived_at,+billing_suspended', 'group.plan_changed=plan', 'group.custom_domain.changed=custom_domain,+custom_domain_verified_at', 'group.custom_domain.verified=custom_domain_verified_at', 'group.subscription.updated=stripe_*,subscription_*,billing_*,current_period_*,cancel_at*,past_due*,grace_*,last_payment_at,trial_ends_at', 'group.moved=isolation,+schema_name,+db_role,+database_name,+database_url_env');
 CREATE TRIGGER _900_notify AFTER INSERT OR DELETE OR UPDATE ON public.tenants FOR EACH ROW EXECUTE FUNCTION public.tg_tenants__notify();
 CREATE TRIGGER _910_audit_retention AFTER DELETE ON public.tenants FOR EACH ROW EXECUTE FUNCTION public.tg_tenants__audit_retention();
@@ -3446,14 +3599,20 @@ revoke all on function public.recount_tenant_counters(p_schema name, p_tenant_id
 revoke all on function public.require_feature(p_tenant_id uuid, p_plan text, p_feature text) from public;
 revoke all on function public.secure_tenant_schema(p_schema name, p_role name) from public;
 revoke all on function public.suspend_past_due_tenants(p_now timestamp with time zone) from public;
+revoke all on function public.tenant_counters_add(p_tenant_id uuid, p_shard smallint, p_users bigint, p_channels bigint, p_storage bigint, p_files bigint) from public;
+revoke all on function public.tenant_counters_lock(p_tenant_id uuid) from public;
 revoke all on function public.tenant_counters_open_period(p_tenant_id uuid, p_period text) from public;
+revoke all on function public.tenant_counters_set(p_tenant_id uuid, p_users bigint, p_channels bigint, p_storage bigint, p_files bigint) from public;
 revoke all on function public.tenant_effective_limits(p_tenant_id uuid) from public;
 revoke all on function public.tenant_features(p_tenant_id uuid) from public;
 revoke all on function public.tenant_has_feature(p_tenant_id uuid, p_feature text) from public;
 revoke all on function public.tenant_limit_report(p_tenant_id uuid, p_period text) from public;
+revoke all on function public.tenant_limit_trigger_sql(p_schema name, p_table name, p_tenant_id uuid) from public;
 revoke all on function public.tenant_meter_cap(p_tenant_id uuid, p_meter_id text) from public;
+revoke all on function public.tenant_quota_take(p_tenant_id uuid, p_shard smallint, p_limit text, p_amount bigint, p_period text) from public;
 revoke all on function public.tg__audit() from public;
 revoke all on function public.tg__limits() from public;
+revoke all on function public.tg__limits_epoch() from public;
 revoke all on function public.tg__move_guard() from public;
 revoke all on function public.tg__usage() from public;
 revoke all on function public.tg__usage_flush() from public;
@@ -3535,6 +3694,10 @@ grant select on table public.tenant_audit_personal to app;
 grant select on table public.tenant_audit_personal to hasura;
 grant select on table public.tenant_audit_retention to app;
 grant select on table public.tenant_audit_retention to hasura;
+grant select on table public.tenant_counter_base to app;
+grant select on table public.tenant_counter_base to hasura;
+grant select on table public.tenant_counter_shards to app;
+grant select on table public.tenant_counter_shards to hasura;
 grant select on table public.tenant_counters to app;
 grant select on table public.tenant_counters to hasura;
 grant update (accepted_at, accepted_by, revoked_at, revoked_by) on table public.tenant_invitations to app;

@@ -67,7 +67,8 @@ select create_distributed_table('public.memberships', 'tenant_id', colocate_with
 -- Limits and usage: counters, sharded usage deltas, monthly history, API calls
 -- (the public.tenant_usage view over them needs no call of its own: Citus
 -- plans a view's query over the tables it reads).
-select create_distributed_table('public.tenant_counters', 'tenant_id', colocate_with => 'public.tenant_settings');
+select create_distributed_table('public.tenant_counter_base', 'tenant_id', colocate_with => 'public.tenant_settings');
+select create_distributed_table('public.tenant_counter_shards', 'tenant_id', colocate_with => 'public.tenant_settings');
 select create_distributed_table('public.tenant_usage_counters', 'tenant_id', colocate_with => 'public.tenant_settings');
 select create_distributed_table('public.tenant_usage_history', 'tenant_id', colocate_with => 'public.tenant_settings');
 select create_distributed_table('public.tenant_api_calls', 'tenant_id', colocate_with => 'public.tenant_settings');

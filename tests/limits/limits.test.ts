@@ -3,9 +3,10 @@
 // role as the actions server uses it, and the same role carrying a member's
 // Hasura session as a GraphQL mutation through its source; a pooled tenant's
 // rows as `app` (the actions server) and as `hasura` with a member's session
-// (a GraphQL mutation on the platform source). Check and insert are serialised
-// per tenant, so racing inserts cannot overshoot; a downgrade keeps the data
-// and only blocks growth.
+// (a GraphQL mutation on the platform source). Each backend admits rows from a
+// block of spare quota granted under the tenant's lock, so racing inserts
+// cannot overshoot and writers far from the limit do not queue on one row; a
+// downgrade keeps the data and only blocks growth.
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { useTestDb } from '../support/db.ts';
@@ -457,5 +458,116 @@ describe('check_tenant_limits and the counters behind it', () => {
       { tgname: '_800_usage', rel: '"tenant_owner-check".members' },
       { tgname: '_800_usage', rel: '"tenant_owner-check".messages' },
     ]);
+  });
+});
+
+describe('blocks of spare quota per backend', () => {
+  /** Connections on distinct counter shards (pg_backend_pid() % 64), each kept for the whole test. */
+  async function backends(n: number): Promise<pg.Client[]> {
+    const kept = new Map<number, pg.Client>();
+    const spare: pg.Client[] = [];
+    while (kept.size < n) {
+      const c = new pg.Client({ connectionString: fx.db.url });
+      await c.connect();
+      const pid = (await c.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid;
+      if (kept.has(pid % 64)) spare.push(c);
+      else kept.set(pid % 64, c);
+    }
+    await Promise.all(spare.map((c) => c.end()));
+    return [...kept.values()];
+  }
+
+  /** Opens a transaction on `c` as the tenant's role (what withTenantData does), runs `sql`, leaves it open. */
+  async function beginAs(c: pg.Client, made: MadeTenant, sql: string): Promise<void> {
+    await c.query('begin');
+    await c.query(
+      `set local role ${pg.escapeIdentifier(made.tenant.db_role!)}; set local search_path = ${pg.escapeIdentifier(made.tenant.schema_name!)}, public`,
+    );
+    await c.query(sql);
+  }
+
+  const overrideChannels = (made: MadeTenant, max: number) =>
+    fx.db.pool.query(
+      `update public.tenant_settings set limit_overrides = jsonb_build_object('max_channels', $2::int) where tenant_id = $1`,
+      [made.tenant.id, max],
+    );
+
+  it('lets writers far from the limit insert without waiting for each other to commit', async () => {
+    const made = await makeTenant(fx.db, 'blocks-free-flow');
+    await overrideChannels(made, 1000);
+    const [a, b] = await backends(2);
+    try {
+      // Each backend's first insert takes the tenant's lock and a block of spare.
+      for (const [i, c] of [a!, b!].entries()) {
+        await beginAs(c, made, `insert into channels (name) values ('first-${i}')`);
+        await c.query('commit');
+      }
+      await beginAs(a!, made, `insert into channels (name) values ('a-open')`);
+      // With one counter row, this insert would queue behind a's open transaction.
+      await b!.query(`set lock_timeout = '5s'`);
+      await beginAs(b!, made, `insert into channels (name) values ('b-while-a-open')`);
+      await b!.query('commit');
+      await a!.query('commit');
+    } finally {
+      await Promise.all([a!.end(), b!.end()]);
+    }
+    expect(await count(made, 'channels')).toBe(4);
+    expect((await counters(made))?.channels_total).toBe('4');
+  });
+
+  it('stays exact at the limit while racing writers hold blocks: every one of them fills up to it, none past', async () => {
+    const made = await makeTenant(fx.db, 'blocks-exact');
+    await overrideChannels(made, 60);
+    const writers = await backends(6);
+    const admitted: number[] = [];
+    try {
+      await Promise.all(
+        writers.map(async (c, w) => {
+          admitted[w] = 0;
+          for (let i = 0; ; i++) {
+            try {
+              await beginAs(c, made, `insert into channels (name) values ('w${w}-${i}')`);
+              await c.query('commit');
+              admitted[w]++;
+            } catch (err) {
+              await c.query('rollback');
+              expect((err as { code?: string }).code).toBe('SA429');
+              return;
+            }
+          }
+        }),
+      );
+      // Whatever blocks are left, a writer that comes back finds the limit reached.
+      await expect(beginAs(writers[0]!, made, `insert into channels (name) values ('one-more')`)).rejects.toMatchObject({ code: 'SA429' });
+      await writers[0]!.query('rollback');
+    } finally {
+      await Promise.all(writers.map((c) => c.end()));
+    }
+    expect(admitted.reduce((x, y) => x + y, 0)).toBe(60);
+    expect(await count(made, 'channels')).toBe(60);
+    expect((await counters(made))?.channels_total).toBe('60');
+  });
+
+  it('ends the blocks granted under a limit when the limit is lowered', async () => {
+    const made = await makeTenant(fx.db, 'blocks-lowered');
+    await overrideChannels(made, 1000);
+    const [a] = await backends(1);
+    try {
+      for (const name of ['one', 'two']) {
+        await beginAs(a!, made, `insert into channels (name) values ('${name}')`);
+        await a!.query('commit');
+      }
+      // a still holds a block granted under 1,000.
+      await overrideChannels(made, 2);
+      await expectQuota(
+        beginAs(a!, made, `insert into channels (name) values ('three')`),
+        'channels',
+        /allows 2 channels and this tenant has 2/,
+      );
+      await a!.query('rollback');
+    } finally {
+      await a!.end();
+    }
+    expect(await count(made, 'channels')).toBe(2);
   });
 });

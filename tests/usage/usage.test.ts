@@ -123,7 +123,7 @@ describe('public.tenant_usage', () => {
     // As if the tenant had existed since 2024-01 and last changed in 2024-03:
     // the next change closes 2024-03 into the history.
     await fx.db.pool.query(`update public.tenants set created_at = '2024-01-10T00:00:00Z' where id = $1`, [made.tenant.id]);
-    await fx.db.pool.query(`update public.tenant_counters set period = '2024-03' where tenant_id = $1`, [made.tenant.id]);
+    await fx.db.pool.query(`update public.tenant_counter_base set period = '2024-03' where tenant_id = $1`, [made.tenant.id]);
     await asTenantRole(made, (c) => c.query(`insert into channels (name) values ('c')`));
     const history = await fx.db.pool.query('select period, channels_total from public.tenant_usage_history where tenant_id = $1', [
       made.tenant.id,

@@ -246,13 +246,7 @@ async function setUsage(c: Client, side: Side, spec: RestoreSpec): Promise<void>
   const channels = await count('channels', 'count(*)');
   const files = await count('files', 'count(*)');
   const storage = await count('files', 'coalesce(sum(size_bytes), 0)');
-  await c.query(
-    `insert into public.tenant_counters (tenant_id, period, users_total, channels_total, storage_bytes, files_count)
-     values ($1, to_char(now() at time zone 'UTC', 'YYYY-MM'), $2, $3, $4, $5)
-     on conflict (tenant_id) do update set users_total = excluded.users_total, channels_total = excluded.channels_total,
-       storage_bytes = excluded.storage_bytes, files_count = excluded.files_count, updated_at = now()`,
-    [side.tenantId, users, channels, storage, files],
-  );
+  await c.query('select public.tenant_counters_set($1, $2, $3, $4, $5)', [side.tenantId, users, channels, storage, files]);
   const usage = spec.usage;
   if (!usage) return;
   const retag = (rows: Record<string, unknown>[]) => JSON.stringify(rows.map((r) => ({ ...r, tenant_id: side.tenantId })));

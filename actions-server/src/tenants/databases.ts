@@ -125,7 +125,17 @@ export async function readUsage(pool: Pool, tenantId: string): Promise<UsageRows
 /** Writes counters readUsage read into another database (each row replaced; rows only the target has stay). */
 export async function writeUsage(pool: Pool, usage: UsageRows): Promise<void> {
   await asSystem(pool, async (client) => {
-    await upsertJson(client, 'public.tenant_counters', ['tenant_id'], usage.counters);
+    // The totals read become the target's base; its shards (and their spare) go.
+    for (const row of usage.counters) {
+      const c = row as { tenant_id: string; users_total: string; channels_total: string; storage_bytes: string; files_count: string };
+      await client.query('select public.tenant_counters_set($1, $2, $3, $4, $5)', [
+        c.tenant_id,
+        c.users_total,
+        c.channels_total,
+        c.storage_bytes,
+        c.files_count,
+      ]);
+    }
     await upsertJson(client, 'public.tenant_usage_history', ['tenant_id', 'period'], usage.history);
     await upsertJson(client, 'public.tenant_usage_counters', ['tenant_id', 'period', 'shard'], usage.messages);
   });

@@ -108,7 +108,7 @@ export async function createTenantSchema(client: Client, tenantId: string, targe
  * A schema target in the main database, in one transaction (a rerun starts
  * over). Attaching the template's triggers recounts the tenant's usage from
  * the new, empty tables; the source is still served and metered on the same
- * counter row, so its values are put back (the row stays locked meanwhile).
+ * counters, so their values are put back (they stay locked meanwhile).
  */
 export async function buildSchemaTarget(
   pool: Pool,
@@ -120,9 +120,10 @@ export async function buildSchemaTarget(
   await asSystem(
     pool,
     async (c) => {
+      await c.query('select public.tenant_counters_lock($1)', [tenantId]);
       const saved = (
         await c.query<{ users_total: string; channels_total: string; storage_bytes: string; files_count: string }>(
-          'select users_total, channels_total, storage_bytes, files_count from public.tenant_counters where tenant_id = $1 for update',
+          'select users_total, channels_total, storage_bytes, files_count from public.tenant_counters where tenant_id = $1',
           [tenantId],
         )
       ).rows[0];
@@ -130,11 +131,13 @@ export async function buildSchemaTarget(
       await ensureRole(c, target.db_role!);
       await createTenantSchema(c, tenantId, target, steps);
       if (saved) {
-        await c.query(
-          `update public.tenant_counters set users_total = $2, channels_total = $3, storage_bytes = $4, files_count = $5
-            where tenant_id = $1`,
-          [tenantId, saved.users_total, saved.channels_total, saved.storage_bytes, saved.files_count],
-        );
+        await c.query('select public.tenant_counters_set($1, $2, $3, $4, $5)', [
+          tenantId,
+          saved.users_total,
+          saved.channels_total,
+          saved.storage_bytes,
+          saved.files_count,
+        ]);
       }
     },
     actor,
