@@ -148,37 +148,40 @@ export async function insertTenant(client: Client, deps: ProvisionDeps, spec: Ne
     )
   ).rows[0]!;
   const literal = (v: string) => client.escapeLiteral(v);
-  // Both registry rows in one round trip, in this order (an audit entry each).
-  await client.query(
-    [
-      `insert into public.memberships (tenant_id, identity_id, role) values (${literal(inserted.id)}, ${literal(owner.identityId)}, 'owner')`,
-      `insert into public.tenant_settings (tenant_id) values (${literal(inserted.id)})`,
-    ].join(';\n'),
-  );
+  // The owner's membership and the settings row, in this order (an audit entry
+  // each), sent with what the tenant's placement makes next.
+  const registryRows = [
+    `insert into public.memberships (tenant_id, identity_id, role) values (${literal(inserted.id)}, ${literal(owner.identityId)}, 'owner')`,
+    `insert into public.tenant_settings (tenant_id) values (${literal(inserted.id)})`,
+  ];
   if (placement.reserveSource) await deps.capacity?.reserve(client, inserted);
 
   switch (isolation) {
     case 'pooled':
       // Registry rows only: the owner is the tenant's first member (and counts as a user).
       await client.query(
-        `insert into ${client.escapeIdentifier(POOLED_SCHEMA)}.members (tenant_id, identity_id, display_name, email)
-         values ($1, $2, $3, $4)`,
-        [inserted.id, owner.identityId, owner.name, owner.email],
+        [
+          ...registryRows,
+          `insert into ${client.escapeIdentifier(POOLED_SCHEMA)}.members (tenant_id, identity_id, display_name, email)
+           values (${literal(inserted.id)}, ${literal(owner.identityId)}, ${literal(owner.name)}, ${literal(owner.email)})`,
+        ].join(';\n'),
       );
       return inserted;
     case 'database':
       // Roles are cluster-wide: one for the main server is made here, with the
       // registry row; another server's is made with the database.
-      if (inserted.database_url_env === null) await client.query(tenantRoleStatements(client, dbRole!).join(';\n'));
+      await client.query(
+        [...registryRows, ...(inserted.database_url_env === null ? tenantRoleStatements(client, dbRole!) : [])].join(';\n'),
+      );
       return inserted;
     case 'schema': {
       if (plan.max_users === '0') throw ownerOverUsersLimit(plan.id);
       const schema = client.escapeIdentifier(schemaName!);
-      // One round trip: the role; the schema, then its tables (Citus
-      // schema-based sharding needs that order); the owner as the tenant's
-      // first member in its own data, written with the tables: attaching the
-      // plan-limit and usage triggers counts it as a user (the one limit it
-      // could break is checked above).
+      // One round trip: the registry rows; the role; the schema, then its
+      // tables (Citus schema-based sharding needs that order); the owner as
+      // the tenant's first member in its own data, written with the tables:
+      // attaching the plan-limit and usage triggers counts it as a user (the
+      // one limit it could break is checked above).
       const version = await applyTemplate(client, {
         schema: schemaName!,
         role: dbRole!,
@@ -186,6 +189,7 @@ export async function insertTenant(client: Client, deps: ProvisionDeps, spec: Ne
         fromVersion: 0,
         steps: spec.steps,
         before: [
+          ...registryRows,
           ...tenantRoleStatements(client, dbRole!),
           `create schema ${schema}`,
           `comment on schema ${schema} is ${literal(`tenant:${inserted.id}`)}`,
