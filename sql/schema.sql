@@ -24,6 +24,7 @@
 -- migration 1763900090000_plans_notify
 -- migration 1763900100000_stripe_events_applied_by_jobs
 -- migration 1763900110000_quota_shards
+-- migration 1763900130000_provisioning_fast
 
 set check_function_bodies = false;
 
@@ -202,8 +203,6 @@ declare
   v_actor record := public.audit_actor();
   v_entry public.tenant_audit_logs;
   v_head public.tenant_audit_heads;
-  v_ip text;
-  v_user_agent text;
   v_personal jsonb := '{}'::jsonb;
   v_part jsonb;
   v_emails text[];
@@ -212,24 +211,26 @@ begin
   v_entry.actor_kind := v_actor.actor_kind;
   v_entry.actor_id := v_actor.actor_id;
   v_entry.actor_role := v_actor.actor_role;
-  v_ip := v_actor.ip;
-  v_user_agent := v_actor.user_agent;
 
-  if v_ip is not null then v_personal := v_personal || jsonb_build_object('ip', v_ip); end if;
-  if v_user_agent is not null then v_personal := v_personal || jsonb_build_object('user_agent', v_user_agent); end if;
-  select jsonb_object_agg(e.key, e.value) into v_part
-    from jsonb_each(case when jsonb_typeof(p_old) = 'object' then p_old else '{}'::jsonb end) e
-   where public.audit_personal_key(e.key) and e.value <> 'null'::jsonb;
-  if v_part is not null then
-    v_personal := v_personal || jsonb_build_object('old', v_part);
-    p_old := p_old || (select jsonb_object_agg(k, '"[personal]"'::jsonb) from jsonb_object_keys(v_part) k);
+  if v_actor.ip is not null then v_personal := v_personal || jsonb_build_object('ip', v_actor.ip); end if;
+  if v_actor.user_agent is not null then v_personal := v_personal || jsonb_build_object('user_agent', v_actor.user_agent); end if;
+  if jsonb_typeof(p_old) = 'object' then
+    select jsonb_object_agg(e.key, e.value) into v_part
+      from jsonb_each(p_old) e
+     where public.audit_personal_key(e.key) and e.value <> 'null'::jsonb;
+    if v_part is not null then
+      v_personal := v_personal || jsonb_build_object('old', v_part);
+      p_old := p_old || (select jsonb_object_agg(k, '"[personal]"'::jsonb) from jsonb_object_keys(v_part) k);
+    end if;
   end if;
-  select jsonb_object_agg(e.key, e.value) into v_part
-    from jsonb_each(case when jsonb_typeof(p_new) = 'object' then p_new else '{}'::jsonb end) e
-   where public.audit_personal_key(e.key) and e.value <> 'null'::jsonb;
-  if v_part is not null then
-    v_personal := v_personal || jsonb_build_object('new', v_part);
-    p_new := p_new || (select jsonb_object_agg(k, '"[personal]"'::jsonb) from jsonb_object_keys(v_part) k);
+  if jsonb_typeof(p_new) = 'object' then
+    select jsonb_object_agg(e.key, e.value) into v_part
+      from jsonb_each(p_new) e
+     where public.audit_personal_key(e.key) and e.value <> 'null'::jsonb;
+    if v_part is not null then
+      v_personal := v_personal || jsonb_build_object('new', v_part);
+      p_new := p_new || (select jsonb_object_agg(k, '"[personal]"'::jsonb) from jsonb_object_keys(v_part) k);
+    end if;
   end if;
 
   insert into public.tenant_audit_heads as h (tenant_id, seq, hash) values (p_tenant_id, 0, '')
@@ -295,46 +296,32 @@ CREATE OR REPLACE FUNCTION public.audit_personal_digest(p_salt bytea, p_data jso
  RETURNS text
  LANGUAGE sql
  IMMUTABLE PARALLEL SAFE
- SET search_path TO 'pg_catalog', 'public', 'pg_temp'
-AS $function$
-  select encode(sha256(p_salt || convert_to(p_data::text, 'UTF8')), 'hex')
-$function$;
+RETURN encode(sha256((p_salt || convert_to((p_data)::text, 'UTF8'::name))), 'hex'::text);
 
 CREATE OR REPLACE FUNCTION public.audit_personal_key(p_key text)
  RETURNS boolean
  LANGUAGE sql
  IMMUTABLE PARALLEL SAFE
- SET search_path TO 'pg_catalog', 'public', 'pg_temp'
-AS $function$
-  select p_key like '%email%' or p_key in ('display_name', 'full_name', 'phone', 'person_name')
-$function$;
+RETURN ((p_key ~~ '%email%'::text) OR (p_key = ANY (ARRAY['display_name'::text, 'full_name'::text, 'phone'::text, 'person_name'::text])));
 
 CREATE OR REPLACE FUNCTION public.audit_redact(p_values jsonb, p_extra text[] DEFAULT '{}'::text[])
  RETURNS jsonb
  LANGUAGE sql
  IMMUTABLE PARALLEL SAFE
- SET search_path TO 'pg_catalog', 'public', 'pg_temp'
-AS $function$
-  select coalesce(jsonb_object_agg(
-    e.key,
-    case
-      when e.value <> 'null'::jsonb
-       and (e.key = any (p_extra)
-            or e.key like any (array['%password%', '%secret%', '%token%', '%api\_key%', '%private\_key%']))
-      then '"[redacted]"'::jsonb
-      else e.value
-    end), '{}'::jsonb)
-  from jsonb_each(p_values) e
-$function$;
+BEGIN ATOMIC
+ SELECT COALESCE(jsonb_object_agg(e.key,
+         CASE
+             WHEN ((e.value <> 'null'::jsonb) AND ((e.key = ANY (audit_redact.p_extra)) OR (e.key ~~ ANY (ARRAY['%password%'::text, '%secret%'::text, '%token%'::text, '%api\_key%'::text, '%private\_key%'::text])))) THEN '"[redacted]"'::jsonb
+             ELSE e.value
+         END), '{}'::jsonb) AS "coalesce"
+    FROM jsonb_each(audit_redact.p_values) e(key, value);
+END;
 
 CREATE OR REPLACE FUNCTION public.audit_redact_for(p_table regclass, p_values jsonb, p_extra text[] DEFAULT '{}'::text[])
  RETURNS jsonb
  LANGUAGE sql
  STABLE PARALLEL SAFE
- SET search_path TO 'pg_catalog', 'public', 'pg_temp'
-AS $function$
-  select public.audit_redact(p_values, p_extra || public.audit_internal_columns(p_table))
-$function$;
+RETURN public.audit_redact(p_values, (p_extra || public.audit_internal_columns(p_table)));
 
 CREATE OR REPLACE FUNCTION public.check_tenant_limits(p_tenant_id uuid)
  RETURNS TABLE(resource text, usage bigint, max_value bigint, remaining bigint, overage bigint, at_limit boolean, exceeded boolean)
@@ -524,11 +511,15 @@ AS $function$ select nullif(public.hasura_session() ->> 'x-hasura-tenant-id', ''
 
 CREATE OR REPLACE FUNCTION public.limit_overrides_valid(p_overrides jsonb)
  RETURNS boolean
- LANGUAGE sql
+ LANGUAGE plpgsql
  IMMUTABLE PARALLEL SAFE
  SET search_path TO 'pg_catalog'
 AS $function$
-  select jsonb_typeof(p_overrides) = 'object' and not exists (
+begin
+  if p_overrides = '{}'::jsonb then
+    return true;
+  end if;
+  return jsonb_typeof(p_overrides) = 'object' and not exists (
     select 1
     from jsonb_each(p_overrides) as e (key, value)
     where e.key not in ('max_users', 'max_channels', 'max_storage_bytes', 'max_api_calls_month',
@@ -536,8 +527,8 @@ AS $function$
        or jsonb_typeof(e.value) <> 'number'
        or e.value::numeric <> trunc(e.value::numeric)
        or (e.key like 'rate\_limit\_%' and e.value::numeric not between 1 and 2147483647)
-       or (e.key like 'max\_%' and e.value::numeric not between -1 and 9223372036854775807)
-  )
+       or (e.key like 'max\_%' and e.value::numeric not between -1 and 9223372036854775807));
+end
 $function$;
 
 CREATE OR REPLACE FUNCTION public.login_lookup(p_tenant_id uuid, p_email text)
@@ -706,11 +697,6 @@ CREATE OR REPLACE FUNCTION public.recount_tenant_counters(p_schema name, p_tenan
  LANGUAGE plpgsql
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
-declare
-  v_users bigint := 0;
-  v_channels bigint := 0;
-  v_storage bigint := 0;
-  v_files bigint := 0;
 begin
   if not public.tenant_owns_schema(p_tenant_id, p_schema) then
     raise exception 'schema % is not owned by tenant %', p_schema, p_tenant_id using errcode = 'SA409';
@@ -718,16 +704,15 @@ begin
   -- Lock first, count after: concurrent writers either committed before the
   -- count or add themselves to the counters after it.
   perform public.tenant_counters_lock(p_tenant_id);
-  if to_regclass(format('%I.%I', p_schema, 'members')) is not null then
-    execute format('select count(*) from %I.%I', p_schema, 'members') into v_users;
-  end if;
-  if to_regclass(format('%I.%I', p_schema, 'channels')) is not null then
-    execute format('select count(*) from %I.%I', p_schema, 'channels') into v_channels;
-  end if;
-  if to_regclass(format('%I.%I', p_schema, 'files')) is not null then
-    execute format('select count(*), coalesce(sum(size_bytes), 0) from %I.%I', p_schema, 'files') into v_files, v_storage;
-  end if;
-  perform public.tenant_counters_set(p_tenant_id, v_users, v_channels, v_storage, v_files);
+  execute format(
+    'select public.tenant_counters_set($1, %s, %s, f.bytes::bigint, f.n) from %s f',
+    case when to_regclass(format('%I.%I', p_schema, 'members')) is null then '0'
+         else format('(select count(*) from %I.%I)', p_schema, 'members') end,
+    case when to_regclass(format('%I.%I', p_schema, 'channels')) is null then '0'
+         else format('(select count(*) from %I.%I)', p_schema, 'channels') end,
+    case when to_regclass(format('%I.%I', p_schema, 'files')) is null then '(select 0 as n, 0 as bytes)'
+         else format('(select count(*) as n, coalesce(sum(size_bytes), 0) as bytes from %I.%I)', p_schema, 'files') end)
+    using p_tenant_id;
 end
 $function$;
 
@@ -803,26 +788,32 @@ $function$;
 
 CREATE OR REPLACE FUNCTION public.settings_within_caps(p_settings jsonb)
  RETURNS boolean
- LANGUAGE sql
+ LANGUAGE plpgsql
  IMMUTABLE PARALLEL SAFE
  SET search_path TO 'pg_catalog'
 AS $function$
-  with recursive walk(v, depth) as (
-    select p_settings, 1
-    union all
-    select c.value, w.depth + 1
-    from walk w
-    cross join lateral (
-      select e.value from jsonb_each(case when jsonb_typeof(w.v) = 'object' then w.v end) e
+begin
+  if p_settings = '{}'::jsonb then
+    return true;
+  end if;
+  return (
+    with recursive walk(v, depth) as (
+      select p_settings, 1
       union all
-      select a.value from jsonb_array_elements(case when jsonb_typeof(w.v) = 'array' then w.v end) a
-    ) c
-    where w.depth <= 5
-  )
-  select octet_length(p_settings::text) <= 32768
-     and coalesce((select max(depth) from walk where jsonb_typeof(v) in ('object', 'array')), 0) <= 5
-     and (select coalesce(sum((select count(*) from jsonb_object_keys(v))), 0)
-          from walk where jsonb_typeof(v) = 'object') <= 500
+      select c.value, w.depth + 1
+      from walk w
+      cross join lateral (
+        select e.value from jsonb_each(case when jsonb_typeof(w.v) = 'object' then w.v end) e
+        union all
+        select a.value from jsonb_array_elements(case when jsonb_typeof(w.v) = 'array' then w.v end) a
+      ) c
+      where w.depth <= 5
+    )
+    select octet_length(p_settings::text) <= 32768
+       and coalesce((select max(depth) from walk where jsonb_typeof(v) in ('object', 'array')), 0) <= 5
+       and (select coalesce(sum((select count(*) from jsonb_object_keys(v))), 0)
+            from walk where jsonb_typeof(v) = 'object') <= 500);
+end
 $function$;
 
 CREATE OR REPLACE FUNCTION public.slug_is_reserved(p_slug text)
@@ -1023,15 +1014,12 @@ CREATE OR REPLACE FUNCTION public.tenant_owns_schema(p_tenant_id uuid, p_schema 
  RETURNS boolean
  LANGUAGE sql
  STABLE
- SET search_path TO 'pg_catalog', 'public', 'pg_temp'
-AS $function$
-  select exists (
-    select 1 from pg_namespace n
-    where n.nspname = p_schema
-      and n.nspname like 'tenant\_%'
-      and obj_description(n.oid, 'pg_namespace') = 'tenant:' || p_tenant_id::text
-  )
-$function$;
+BEGIN ATOMIC
+ SELECT (EXISTS ( SELECT 1
+            FROM (pg_namespace n
+              JOIN pg_description d ON (((d.objoid = n.oid) AND (d.classoid = ('pg_namespace'::regclass)::oid) AND (d.objsubid = 0))))
+           WHERE ((n.nspname = tenant_owns_schema.p_schema) AND (n.nspname ~~ 'tenant\_%'::text) AND (d.description = ('tenant:'::text || (tenant_owns_schema.p_tenant_id)::text))))) AS "exists";
+END;
 
 CREATE OR REPLACE FUNCTION public.tenant_quota_take(p_tenant_id uuid, p_shard smallint, p_limit text, p_amount bigint, p_period text)
  RETURNS void
@@ -2851,20 +2839,7 @@ CREATE OR REPLACE FUNCTION public.audit_row_hash(r public.tenant_audit_logs)
  RETURNS text
  LANGUAGE sql
  IMMUTABLE PARALLEL SAFE
- SET search_path TO 'pg_catalog', 'public', 'pg_temp'
-AS $function$
-  select case when coalesce(r.hash_version, 1) = 1 then
-    encode(sha256(convert_to(jsonb_build_array(
-      r.tenant_id, r.seq, r.actor_kind, r.actor_id, r.actor_role, r.action, r.entity_type, r.entity_id,
-      r.old_values, r.new_values, r.ip, r.user_agent, extract(epoch from r.created_at), r.prev_hash
-    )::text, 'UTF8')), 'hex')
-  else
-    encode(sha256(convert_to(jsonb_build_array(
-      2, r.tenant_id, r.seq, r.actor_kind, r.actor_id, r.actor_role, r.action, r.entity_type, r.entity_id,
-      r.old_values, r.new_values, extract(epoch from r.created_at), r.personal_digest, r.prev_hash
-    )::text, 'UTF8')), 'hex')
-  end
-$function$;
+RETURN CASE WHEN (COALESCE(((r).hash_version)::integer, 1) = 1) THEN encode(sha256(convert_to((jsonb_build_array((r).tenant_id, (r).seq, (r).actor_kind, (r).actor_id, (r).actor_role, (r).action, (r).entity_type, (r).entity_id, (r).old_values, (r).new_values, (r).ip, (r).user_agent, EXTRACT(epoch FROM (r).created_at), (r).prev_hash))::text, 'UTF8'::name)), 'hex'::text) ELSE encode(sha256(convert_to((jsonb_build_array(2, (r).tenant_id, (r).seq, (r).actor_kind, (r).actor_id, (r).actor_role, (r).action, (r).entity_type, (r).entity_id, (r).old_values, (r).new_values, EXTRACT(epoch FROM (r).created_at), (r).personal_digest, (r).prev_hash))::text, 'UTF8'::name)), 'hex'::text) END;
 
 
 ------------------------------------------------------------------------------

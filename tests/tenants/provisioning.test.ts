@@ -55,6 +55,47 @@ describe('POST /api/tenants/create', () => {
     expect(health.body).toEqual({ status: 'ok', tenant: { slug: 'acme', status: 'active' } });
   });
 
+  it("counts the owner in the new tenant's counters and audits the sign-up as one verified entry per row", async () => {
+    const res = await request(fx.srv.url, '/api/tenants/create', { body: valid('counted') });
+    expect(res.status, res.text).toBe(201);
+    const id = res.body.tenant.id as string;
+    const counters = await fx.db.pool.query(
+      'select users_total::int, channels_total::int from public.tenant_counters where tenant_id = $1',
+      [id],
+    );
+    expect(counters.rows).toEqual([{ users_total: 1, channels_total: 0 }]);
+    const entries = await fx.db.pool.query<{ seq: string; action: string }>(
+      'select seq::text, action from public.tenant_audit_logs where tenant_id = $1 order by seq',
+      [id],
+    );
+    expect(entries.rows).toEqual([
+      { seq: '1', action: 'tenant.created' },
+      { seq: '2', action: 'membership.added' },
+      { seq: '3', action: 'settings.created' },
+    ]);
+    const check = await fx.db.pool.query('select ok, checked::int from public.verify_audit_chain($1)', [id]);
+    expect(check.rows).toEqual([{ ok: true, checked: 3 }]);
+    // The owner is written before the plan-limit trigger exists: a later member still meets it.
+    await expect(fx.db.pool.query(`insert into tenant_counted.members (display_name) values ('Second')`)).resolves.toBeDefined();
+    const after = await fx.db.pool.query('select users_total::int from public.tenant_counters where tenant_id = $1', [id]);
+    expect(after.rows).toEqual([{ users_total: 2 }]);
+  });
+
+  it('refuses a plan that allows no users (the owner is one) and leaves nothing', async () => {
+    await fx.db.pool.query(
+      `insert into public.plans (id, name, max_users, max_channels, max_storage_bytes, max_api_calls_month, rate_limit_per_minute, rate_limit_per_hour)
+       values ('nobody', 'Nobody', 0, 1, 1, 1, 1, 1)`,
+    );
+    try {
+      const res = await request(fx.srv.url, '/api/tenants/create', { body: valid('nobodyco', { plan: 'nobody' }) });
+      expect(res.status, res.text).toBe(429);
+      expect(res.body.error.code).toBe('QUOTA_EXCEEDED');
+      expect(await footprint('nobodyco')).toEqual({ tenants: 0, identities: 0, schemas: 0, roles: 0 });
+    } finally {
+      await fx.db.pool.query(`delete from public.plans where id = 'nobody'`);
+    }
+  });
+
   it('starts paid plans as a trial with an end date, and refuses them without one', async () => {
     const trial = await request(fx.srv.url, '/api/tenants/create', { body: valid('trialco', { plan: 'pro' }) });
     expect(trial.status, trial.text).toBe(201);

@@ -66,14 +66,17 @@ export interface PlanRow {
   trial_days: number;
   self_serve: boolean;
   placement: Isolation | null;
+  /** The plan's users limit (-1: unlimited), as text (bigint). */
+  max_users: string;
 }
 
 /** The plan a sign-up asks for, if the caller may have it. */
 export async function loadPlan(client: Client, input: Pick<CreateTenantInput, 'plan' | 'trial'>, platformAdmin: boolean): Promise<PlanRow> {
   const plan = (
-    await client.query<PlanRow>('select id, price_monthly_cents::text, trial_days, self_serve, placement from public.plans where id = $1', [
-      input.plan,
-    ])
+    await client.query<PlanRow>(
+      'select id, price_monthly_cents::text, trial_days, self_serve, placement, max_users::text from public.plans where id = $1',
+      [input.plan],
+    )
   ).rows[0];
   if (!plan) throw new AppError('PLAN_NOT_AVAILABLE', `Unknown plan '${input.plan}'`);
   if (!plan.self_serve && !platformAdmin) {
@@ -144,45 +147,58 @@ export async function insertTenant(client: Client, deps: ProvisionDeps, spec: Ne
       ],
     )
   ).rows[0]!;
-  await client.query(`insert into public.memberships (tenant_id, identity_id, role) values ($1, $2, 'owner')`, [
-    inserted.id,
-    owner.identityId,
-  ]);
-  await client.query('insert into public.tenant_settings (tenant_id) values ($1)', [inserted.id]);
+  const literal = (v: string) => client.escapeLiteral(v);
+  // The owner's membership and the settings row, in this order (an audit entry
+  // each), sent with what the tenant's placement makes next.
+  const registryRows = [
+    `insert into public.memberships (tenant_id, identity_id, role) values (${literal(inserted.id)}, ${literal(owner.identityId)}, 'owner')`,
+    `insert into public.tenant_settings (tenant_id) values (${literal(inserted.id)})`,
+  ];
   if (placement.reserveSource) await deps.capacity?.reserve(client, inserted);
 
   switch (isolation) {
     case 'pooled':
       // Registry rows only: the owner is the tenant's first member (and counts as a user).
       await client.query(
-        `insert into ${client.escapeIdentifier(POOLED_SCHEMA)}.members (tenant_id, identity_id, display_name, email)
-         values ($1, $2, $3, $4)`,
-        [inserted.id, owner.identityId, owner.name, owner.email],
+        [
+          ...registryRows,
+          `insert into ${client.escapeIdentifier(POOLED_SCHEMA)}.members (tenant_id, identity_id, display_name, email)
+           values (${literal(inserted.id)}, ${literal(owner.identityId)}, ${literal(owner.name)}, ${literal(owner.email)})`,
+        ].join(';\n'),
       );
       return inserted;
     case 'database':
       // Roles are cluster-wide: one for the main server is made here, with the
       // registry row; another server's is made with the database.
-      if (inserted.database_url_env === null) await createTenantRole(client, dbRole!);
+      await client.query(
+        [...registryRows, ...(inserted.database_url_env === null ? tenantRoleStatements(client, dbRole!) : [])].join(';\n'),
+      );
       return inserted;
     case 'schema': {
-      await createTenantRole(client, dbRole!);
-      // Schema first, tables after (Citus schema-based sharding needs that order).
-      await client.query(`create schema ${client.escapeIdentifier(schemaName!)}`);
-      await client.query(`comment on schema ${client.escapeIdentifier(schemaName!)} is ${client.escapeLiteral(`tenant:${inserted.id}`)}`);
+      if (plan.max_users === '0') throw ownerOverUsersLimit(plan.id);
+      const schema = client.escapeIdentifier(schemaName!);
+      // One round trip: the registry rows; the role; the schema, then its
+      // tables (Citus schema-based sharding needs that order); the owner as
+      // the tenant's first member in its own data, written with the tables:
+      // attaching the plan-limit and usage triggers counts it as a user (the
+      // one limit it could break is checked above).
       const version = await applyTemplate(client, {
         schema: schemaName!,
         role: dbRole!,
         tenantId: inserted.id,
         fromVersion: 0,
         steps: spec.steps,
+        before: [
+          ...registryRows,
+          ...tenantRoleStatements(client, dbRole!),
+          `create schema ${schema}`,
+          `comment on schema ${schema} is ${literal(`tenant:${inserted.id}`)}`,
+        ],
+        seed: [
+          `insert into ${schema}.members (identity_id, display_name, email) values (${literal(owner.identityId)}, ${literal(owner.name)}, ${literal(owner.email)})`,
+        ],
       });
       if (version !== templateVersion) throw new Error('template did not reach its latest version');
-      // The owner is the tenant's first member in its own data (and counts as a user).
-      await client.query(
-        `insert into ${client.escapeIdentifier(schemaName!)}.members (identity_id, display_name, email) values ($1, $2, $3)`,
-        [owner.identityId, owner.name, owner.email],
-      );
       return inserted;
     }
     default: {
@@ -192,10 +208,23 @@ export async function insertTenant(client: Client, deps: ProvisionDeps, spec: Ne
   }
 }
 
-async function createTenantRole(client: Client, role: string): Promise<void> {
-  await client.query(`create role ${client.escapeIdentifier(role)} nologin nobypassrls noinherit`);
-  // A non-superuser owner must be a member to SET ROLE into it per request.
-  await client.query(`grant ${client.escapeIdentifier(role)} to current_user`);
+/** What the users limit trigger (public.tg__limits) answers when a plan allows no users at all. */
+function ownerOverUsersLimit(plan: string): AppError {
+  return new AppError('QUOTA_EXCEEDED', `users limit reached: the ${plan} plan allows 0 users and this tenant has 0`, {
+    limit: 'users',
+    plan,
+    max: 0,
+    usage: 0,
+    requested: 1,
+  });
+}
+
+function tenantRoleStatements(client: Client, role: string): string[] {
+  return [
+    `create role ${client.escapeIdentifier(role)} nologin nobypassrls noinherit`,
+    // A non-superuser owner must be a member to SET ROLE into it per request.
+    `grant ${client.escapeIdentifier(role)} to current_user`,
+  ];
 }
 
 /** Builds a database tenant's database after commit; undone by dropping it. */

@@ -41,21 +41,40 @@ export function latestVersion(steps: TemplateStep[]): number {
  * re-secures the schema for `role` and (re)attaches the tenant's plan-limit and
  * usage triggers. Runs in the caller's transaction, in one round trip: a
  * provisioning or an upgrade costs the DDL, not a dialogue about it.
+ *
+ * A new tenant's provisioning adds its own statements to that round trip:
+ * `before` runs first (even with no step pending: the role, the schema), and
+ * `seed` runs in the schema after the steps, before it is secured, to write
+ * the tenant's first rows (attaching the triggers counts them into the
+ * tenant's counters, as the triggers would have).
  */
 export async function applyTemplate(
   client: Client,
-  opts: { schema: string; role: string; tenantId: string; fromVersion: number; steps: TemplateStep[] },
+  opts: {
+    schema: string;
+    role: string;
+    tenantId: string;
+    fromVersion: number;
+    steps: TemplateStep[];
+    before?: string[];
+    seed?: string[];
+  },
 ): Promise<number> {
   const pending = opts.steps.filter((s) => s.version > opts.fromVersion);
-  if (pending.length === 0) return opts.fromVersion;
+  if (pending.length === 0) {
+    if (opts.before?.length) await client.query(opts.before.join('\n;\n'));
+    return opts.fromVersion;
+  }
   const literal = (v: string) => client.escapeLiteral(v);
   // Statements are separated by a line of their own, so a step ending in a
   // comment cannot swallow the separator. pg_temp last so a tenant's tables can
   // never be shadowed by temporary ones.
   await client.query(
     [
+      ...(opts.before ?? []),
       `set local search_path = ${client.escapeIdentifier(opts.schema)}, public, pg_temp`,
       ...pending.map((step) => step.sql),
+      ...(opts.seed ?? []),
       'set local search_path = public, pg_temp',
       `select public.secure_tenant_schema(${literal(opts.schema)}, ${literal(opts.role)})`,
       `select public.attach_tenant_triggers(${literal(opts.schema)}, ${literal(opts.tenantId)})`,
