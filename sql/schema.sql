@@ -24,6 +24,7 @@
 -- migration 1763900090000_plans_notify
 -- migration 1763900100000_stripe_events_applied_by_jobs
 -- migration 1763900110000_quota_shards
+-- migration 1763900120000_message_metering_cost
 -- migration 1763900130000_provisioning_fast
 
 set check_function_bodies = false;
@@ -32,6 +33,12 @@ set check_function_bodies = false;
 -- schemas
 ------------------------------------------------------------------------------
 create schema "pooled";
+
+------------------------------------------------------------------------------
+-- types
+------------------------------------------------------------------------------
+create domain public.usage_period as text constraint usage_period_format CHECK ((VALUE ~ '^[0-9]{4}-(0[1-9]|1[0-2])$'::text));
+create domain public.usage_shard as smallint constraint usage_shard_range CHECK (((VALUE >= 0) AND (VALUE <= 63)));
 
 ------------------------------------------------------------------------------
 -- functions
@@ -156,8 +163,8 @@ begin
                                                 and tgname = '_800_usage') then
     execute format(
       'create constraint trigger _800_usage after insert on %I.%I deferrable initially deferred for each row
-         when (public.usage_tally(%L, %L::uuid)) execute function public.tg__usage_flush(%L)',
-      p_schema, 'messages', 'messages', p_tenant_id, p_tenant_id);
+         when (public.usage_tally(%L)) execute function public.tg__usage_flush(%L)',
+      p_schema, 'messages', 'saas_usage.messages_' || replace(p_tenant_id::text, '-', ''), p_tenant_id);
     v_attached := true;
   end if;
   -- Rows written while a trigger was missing were not counted.
@@ -1474,30 +1481,26 @@ declare
   v_tenant uuid;
   v_key text;
   v_count bigint;
-  v_period text := to_char(now() at time zone 'UTC', 'YYYY-MM');
-  v_shard smallint := pg_backend_pid() % 64;
+  v_reset text;
 begin
-  if tg_table_name <> 'messages' then
-    raise exception 'tg__usage_flush: no usage counter for table %', tg_table_name;
-  end if;
-  if tg_nargs > 0 and tg_argv[0] <> '' then
-    v_tenant := tg_argv[0]::uuid;
+  if tg_nargs > 0 then
+    v_tenant := tg_argv[0];
   else
     v_tenant := new.tenant_id;
   end if;
   v_key := 'saas_usage.messages_' || replace(v_tenant::text, '-', '');
-  v_count := coalesce(nullif(current_setting(v_key, true), '')::bigint, 0);
-  if v_count <= 0 then
-    return null;
-  end if;
-  perform set_config(v_key, '0', true);
-  update public.tenant_usage_counters
-     set messages_total = messages_total + v_count
-   where tenant_id = v_tenant and period = v_period and shard = v_shard;
-  if not found then
-    insert into public.tenant_usage_counters as c (tenant_id, period, shard, messages_total)
-    values (v_tenant, v_period, v_shard, v_count)
-    on conflict (tenant_id, period, shard) do update set messages_total = c.messages_total + excluded.messages_total;
+  v_count := nullif(current_setting(v_key, true), '');
+  -- Nothing left when an earlier flush of this transaction took it.
+  if v_count > 0 then
+    v_reset := set_config(v_key, '0', true);
+    update public.tenant_usage_counters
+       set messages_total = messages_total + v_count
+     where tenant_id = v_tenant and period = to_char(now() at time zone 'UTC', 'YYYY-MM') and shard = pg_backend_pid() % 64;
+    if not found then
+      insert into public.tenant_usage_counters as c (tenant_id, period, shard, messages_total)
+      values (v_tenant, to_char(now() at time zone 'UTC', 'YYYY-MM'), pg_backend_pid() % 64, v_count)
+      on conflict (tenant_id, period, shard) do update set messages_total = c.messages_total + excluded.messages_total;
+    end if;
   end if;
   return null;
 end
@@ -1875,16 +1878,16 @@ AS $function$
   order by trial_ends_at, id
 $function$;
 
-CREATE OR REPLACE FUNCTION public.usage_tally(p_metric text, p_tenant_id uuid)
+CREATE OR REPLACE FUNCTION public.usage_tally(p_setting text)
  RETURNS boolean
- LANGUAGE sql
+ LANGUAGE plpgsql
 AS $function$
-  select pg_catalog.set_config(
-           'saas_usage.' || p_metric || '_' || pg_catalog.replace(p_tenant_id::text, '-', ''),
-           (coalesce(nullif(pg_catalog.current_setting(
-              'saas_usage.' || p_metric || '_' || pg_catalog.replace(p_tenant_id::text, '-', ''), true), ''), '0')::bigint
-            + 1)::text,
-           true) = '1'
+begin
+  return pg_catalog.set_config(
+           p_setting,
+           (coalesce(nullif(pg_catalog.current_setting(p_setting, true), ''), '0')::bigint + 1)::text,
+           true) = '1';
+end
 $function$;
 
 CREATE OR REPLACE FUNCTION public.verify_audit_chain(p_tenant_id uuid)
@@ -2531,12 +2534,10 @@ create table public.tenant_settings (
 
 create table public.tenant_usage_counters (
   tenant_id uuid not null,
-  period text not null,
-  shard smallint not null,
+  period public.usage_period not null,
+  shard public.usage_shard not null,
   messages_total bigint default 0 not null,
-  constraint tenant_usage_counters_pkey PRIMARY KEY (tenant_id, period, shard),
-  constraint tenant_usage_counters_period_format CHECK ((period ~ '^[0-9]{4}-(0[1-9]|1[0-2])$'::text)),
-  constraint tenant_usage_counters_shard_range CHECK (((shard >= 0) AND (shard <= 63)))
+  constraint tenant_usage_counters_pkey PRIMARY KEY (tenant_id, period, shard)
 ) with (fillfactor=50);
 
 create table public.tenant_usage_history (
@@ -2924,7 +2925,7 @@ create view public.tenant_usage with (security_invoker=true) as
          LIMIT 1) g ON true
      LEFT JOIN LATERAL ( SELECT sum(u.messages_total) AS messages_total
            FROM public.tenant_usage_counters u
-          WHERE u.tenant_id = t.id AND u.period = m.period) msg ON true
+          WHERE u.tenant_id = t.id AND u.period::text = m.period) msg ON true
      LEFT JOIN LATERAL ( SELECT sum(a.calls) AS api_calls_total,
             jsonb_object_agg(a.endpoint, a.calls) AS api_calls_by_endpoint
            FROM public.tenant_api_calls a
@@ -3484,7 +3485,7 @@ CREATE TRIGGER _050_move_guard BEFORE INSERT OR DELETE OR UPDATE ON pooled.membe
 CREATE TRIGGER _500_limits AFTER INSERT ON pooled.members FOR EACH ROW EXECUTE FUNCTION public.tg__limits();
 CREATE TRIGGER _800_usage AFTER DELETE ON pooled.members FOR EACH ROW EXECUTE FUNCTION public.tg__usage();
 CREATE TRIGGER _050_move_guard BEFORE INSERT OR DELETE OR UPDATE ON pooled.messages FOR EACH ROW EXECUTE FUNCTION public.tg__move_guard();
-CREATE CONSTRAINT TRIGGER _800_usage AFTER INSERT ON pooled.messages DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (public.usage_tally('messages'::text, new.tenant_id)) EXECUTE FUNCTION public.tg__usage_flush();
+CREATE CONSTRAINT TRIGGER _800_usage AFTER INSERT ON pooled.messages DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (public.usage_tally(('saas_usage.messages_'::text || replace((new.tenant_id)::text, '-'::text, ''::text)))) EXECUTE FUNCTION public.tg__usage_flush();
 CREATE TRIGGER _950_access_notify AFTER DELETE OR UPDATE OF identity_id, revoked_at, expires_at ON public.auth_sessions FOR EACH ROW EXECUTE FUNCTION public.tg_access__notify();
 CREATE TRIGGER _950_access_notify_truncate AFTER TRUNCATE ON public.auth_sessions FOR EACH STATEMENT EXECUTE FUNCTION public.tg_access__notify();
 CREATE TRIGGER _100_timestamps BEFORE INSERT OR UPDATE ON public.custom_domain_verifications FOR EACH ROW EXECUTE FUNCTION public.tg__timestamps();
@@ -3733,5 +3734,5 @@ grant execute on function public.tenant_has_feature(p_tenant_id uuid, p_feature 
 grant execute on function public.tenant_limit_report(p_tenant_id uuid, p_period text) to app;
 grant execute on function public.tenant_limit_report(p_tenant_id uuid, p_period text) to hasura;
 grant execute on function public.tenant_meter_cap(p_tenant_id uuid, p_meter_id text) to app;
-grant execute on function public.usage_tally(p_metric text, p_tenant_id uuid) to public;
+grant execute on function public.usage_tally(p_setting text) to public;
 grant execute on function public.verify_audit_chain(p_tenant_id uuid) to app;

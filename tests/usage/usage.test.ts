@@ -98,6 +98,107 @@ describe('message metering', () => {
     expect((await usageRow(a.tenant.id))?.messages_total).toBe('2');
     expect((await usageRow(b.tenant.id))?.messages_total).toBe('3');
   });
+
+  it('in the pooled table: each row counted for its own tenant, concurrent writers exact, undone rows not counted', async () => {
+    const a = await makeTenant(fx.db, 'pool-meter-a', { isolation: 'pooled' });
+    const b = await makeTenant(fx.db, 'pool-meter-b', { isolation: 'pooled' });
+    for (const t of [a, b]) await asTenantRole(t, (c) => c.query(`insert into channels (name) values ('general')`));
+    // One owner statement writing both tenants' rows (2 for a, 3 for b), with undone work and a flush forced half way.
+    const both = `insert into pooled.messages (tenant_id, channel_id, body)
+                  select ch.tenant_id, ch.id, 'm' || g from pooled.channels ch
+                  cross join generate_series(1, case when ch.tenant_id = $1 then $3::int else $4::int end) g
+                  where ch.tenant_id in ($1, $2)`;
+    await withTransaction(fx.db.pool, async (c) => {
+      await c.query(both, [a.tenant.id, b.tenant.id, 2, 3]);
+      await c.query('savepoint undone');
+      await c.query(both, [a.tenant.id, b.tenant.id, 5, 5]);
+      await c.query('rollback to savepoint undone');
+      await c.query('set constraints all immediate');
+      await c.query('set constraints all deferred');
+      await c.query(both, [a.tenant.id, b.tenant.id, 1, 0]);
+    });
+    // 4 writers on tenant a, one message per transaction, and a transaction each that aborts.
+    const writers = createPool(fx.db.url, 4);
+    try {
+      await Promise.all(
+        Array.from({ length: 4 }, async (_, w) => {
+          for (let i = 0; i < 25; i++) {
+            await asTenantRole(
+              a,
+              (c) => c.query(`insert into messages (channel_id, body) select id, $1 from channels`, [`w${w} ${i}`]),
+              writers,
+            );
+          }
+          await expect(
+            asTenantRole(
+              a,
+              async (c) => {
+                await c.query(`insert into messages (channel_id, body) select id, 'aborted' from channels`);
+                throw new Error('abort this transaction');
+              },
+              writers,
+            ),
+          ).rejects.toThrow('abort this transaction');
+        }),
+      );
+    } finally {
+      await writers.end();
+    }
+    expect((await usageRow(a.tenant.id))?.messages_total).toBe('103');
+    expect((await usageRow(b.tenant.id))?.messages_total).toBe('3');
+    const rows = await fx.db.pool.query<{ tenant_id: string; n: string }>(
+      'select tenant_id, count(*)::text as n from pooled.messages where tenant_id in ($1, $2) group by tenant_id',
+      [a.tenant.id, b.tenant.id],
+    );
+    expect(Object.fromEntries(rows.rows.map((r) => [r.tenant_id, r.n]))).toEqual({ [a.tenant.id]: '103', [b.tenant.id]: '3' });
+  });
+
+  it('keeps every counter row well formed: a malformed period or an out-of-range shard is refused, on insert and on update', async () => {
+    const made = await makeTenant(fx.db, 'meter-shape');
+    await asTenantRole(made, async (c) => {
+      await c.query(`insert into channels (name) values ('general')`);
+      await c.query(`insert into messages (channel_id, body) select id, 'x' from channels`);
+    });
+    const insert = (period: string, shard: number) =>
+      fx.db.pool.query('insert into public.tenant_usage_counters (tenant_id, period, shard, messages_total) values ($1, $2, $3, 1)', [
+        made.tenant.id,
+        period,
+        shard,
+      ]);
+    const update = (set: string, value: string | number) =>
+      fx.db.pool.query(`update public.tenant_usage_counters set ${set} = $2 where tenant_id = $1`, [made.tenant.id, value]);
+    for (const [period, shard] of [
+      ['2026-13', 1],
+      ['2026-1', 1],
+      ['2001-01', 64],
+      ['2001-01', -1],
+    ] as const) {
+      await expect(insert(period, shard), `${period} ${shard}`).rejects.toMatchObject({ code: '23514' });
+    }
+    await expect(update('period', 'next')).rejects.toMatchObject({ code: '23514' });
+    await expect(update('shard', 99)).rejects.toMatchObject({ code: '23514' });
+    expect((await usageRow(made.tenant.id))?.messages_total).toBe('1');
+  });
+
+  it('costs no parse per statement: the WHEN clauses of the messages triggers call no SQL function', async () => {
+    // The planner inlines a SQL function by parsing its body again, and a WHEN
+    // clause is planned for every statement (PL/pgSQL is compiled once per session).
+    const made = await makeTenant(fx.db, 'meter-when');
+    const { rows } = await fx.db.pool.query<{ rel: string; fn: string; lang: string }>(
+      `select t.tgrelid::regclass::text as rel, p.oid::regprocedure::text as fn, l.lanname as lang
+       from pg_trigger t
+       join pg_depend d on d.classid = 'pg_trigger'::regclass and d.objid = t.oid and d.refclassid = 'pg_proc'::regclass
+       join pg_proc p on p.oid = d.refobjid and p.oid <> t.tgfoid
+       join pg_language l on l.oid = p.prolang
+       where t.tgname = '_800_usage' and t.tgrelid in ('pooled.messages'::regclass, $1::regclass)
+       order by 1`,
+      [`"${made.tenant.schema_name!}".messages`],
+    );
+    expect(rows).toEqual([
+      { rel: `"${made.tenant.schema_name!}".messages`, fn: 'usage_tally(text)', lang: 'plpgsql' },
+      { rel: 'pooled.messages', fn: 'usage_tally(text)', lang: 'plpgsql' },
+    ]);
+  });
 });
 
 describe('public.tenant_usage', () => {
