@@ -126,16 +126,11 @@ export async function readUsage(pool: Pool, tenantId: string): Promise<UsageRows
 export async function writeUsage(pool: Pool, usage: UsageRows): Promise<void> {
   await asSystem(pool, async (client) => {
     // The totals read become the target's base; its shards (and their spare) go.
-    for (const row of usage.counters) {
-      const c = row as { tenant_id: string; users_total: string; channels_total: string; storage_bytes: string; files_count: string };
-      await client.query('select public.tenant_counters_set($1, $2, $3, $4, $5)', [
-        c.tenant_id,
-        c.users_total,
-        c.channels_total,
-        c.storage_bytes,
-        c.files_count,
-      ]);
-    }
+    await client.query(
+      `select public.tenant_counters_set(c.tenant_id, c.users_total, c.channels_total, c.storage_bytes, c.files_count)
+         from jsonb_populate_recordset(null::public.tenant_counters, $1::jsonb) c`,
+      [JSON.stringify(usage.counters)],
+    );
     await upsertJson(client, 'public.tenant_usage_history', ['tenant_id', 'period'], usage.history);
     await upsertJson(client, 'public.tenant_usage_counters', ['tenant_id', 'period', 'shard'], usage.messages);
   });

@@ -424,6 +424,7 @@ set search_path = pg_catalog, public, pg_temp
 as $$
 declare
   v_tenant uuid;
+  v_shard smallint := pg_backend_pid() % 64;
 begin
   if tg_nargs > 0 and tg_argv[0] <> '' then
     v_tenant := tg_argv[0]::uuid;
@@ -432,11 +433,11 @@ begin
   end if;
   case tg_table_name
     when 'members' then
-      perform public.tenant_counters_add(v_tenant, (pg_backend_pid() % 64)::smallint, -1, 0, 0, 0);
+      perform public.tenant_counters_add(v_tenant, v_shard, -1, 0, 0, 0);
     when 'channels' then
-      perform public.tenant_counters_add(v_tenant, (pg_backend_pid() % 64)::smallint, 0, -1, 0, 0);
+      perform public.tenant_counters_add(v_tenant, v_shard, 0, -1, 0, 0);
     when 'files' then
-      perform public.tenant_counters_add(v_tenant, (pg_backend_pid() % 64)::smallint, 0, 0, -old.size_bytes, -1);
+      perform public.tenant_counters_add(v_tenant, v_shard, 0, 0, -old.size_bytes, -1);
     else
       raise exception 'tg__usage: no usage is metered for table %', tg_table_name;
   end case;
