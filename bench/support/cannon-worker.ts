@@ -12,6 +12,9 @@ const bodies = opts.bodies;
 let next = 0;
 const result = await autocannon({
   url: opts.url,
+  // A run (and its clock) ends at the first sample tick after the last answer: at the
+  // default tick of 1 s, a run of `amount` requests would last a whole number of seconds.
+  sampleInt: 10,
   connections: opts.connections,
   ...(opts.amount !== undefined ? { amount: opts.amount } : { duration: opts.durationSeconds ?? 10 }),
   method: opts.method,

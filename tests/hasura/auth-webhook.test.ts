@@ -152,6 +152,22 @@ describe('refusals are 401', () => {
     expect(res.body.error?.code).toBe('INVALID_TOKEN');
   });
 
+  it('refuses a token that was accepted before, once it has expired', async () => {
+    // The server checks a token's signature once; its expiry must still be checked on every request.
+    const short = signed({ expiresIn: 20 });
+    expect((await hook({ host: hostOf(a), ...bearer(short) })).status).toBe(200);
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 21_000 });
+    try {
+      const res = await hook({ host: hostOf(a), ...bearer(short) });
+      expect(res.status).toBe(401);
+      expect(res.body.error?.code).toBe('INVALID_TOKEN');
+    } finally {
+      vi.useRealTimers();
+    }
+    // Genuine and unexpired: still accepted (the refusal above is the expiry alone).
+    expect((await hook({ host: hostOf(a), ...bearer(signed({})) })).status).toBe(200);
+  });
+
   it('refuses a malformed Authorization header and a malformed body', async () => {
     expect((await hook({ host: hostOf(a), Authorization: 'Basic Zm9vOmJhcg==' })).status).toBe(401);
     expect((await hook({}, { headers: 'nope' })).status).toBe(401);

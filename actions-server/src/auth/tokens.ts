@@ -4,6 +4,7 @@
 // createPublicKey on every verify (about 290 µs against 9 µs).
 import { createPrivateKey, createPublicKey, createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
+import { LRUCache } from 'lru-cache';
 import { z } from 'zod';
 import type { Env } from '../core/config.ts';
 
@@ -56,7 +57,7 @@ export interface VerifiedToken {
   tenantId: string | null;
   role: TokenRole;
   /** Roles the token allows, in this server's names (owner, admin, member, platform_admin). */
-  allowedRoles: TokenRole[];
+  allowedRoles: readonly TokenRole[];
   /** The session the token belongs to (every token the server issues has one): revoking it ends the token. */
   sessionId?: string | undefined;
   /** Set when the caller is a tenant API key (userId is then the key's id, not a person). */
@@ -71,6 +72,9 @@ export interface TokenService {
 }
 
 export class InvalidTokenError extends Error {}
+
+/** Tokens whose signature and claims were checked, by their exact text. */
+const VERIFIED_TOKENS_CACHED = 10_000;
 
 export function createTokenService(env: Env, onGeneratedSecret?: () => void): TokenService {
   let signKey: KeyObject;
@@ -90,6 +94,11 @@ export function createTokenService(env: Env, onGeneratedSecret?: () => void): To
   const algorithm = env.JWT_ALGORITHM;
   // Built once: jsonwebtoken copies its options and never changes them.
   const verifyOptions = { algorithms: [algorithm], issuer: env.JWT_ISSUER, audience: env.JWT_AUDIENCE };
+  // A caller sends the same token on every request: its signature and claims are
+  // checked once, and only its expiry again (as jsonwebtoken checks it). Only tokens
+  // that verified are kept, so made-up tokens cannot fill the cache; revocation is
+  // never a property of the token (sessions, memberships and keys are checked live).
+  const verified = new LRUCache<string, VerifiedToken>({ max: VERIFIED_TOKENS_CACHED });
 
   return {
     sign({ userId, tenantId, role, sessionId }) {
@@ -112,6 +121,11 @@ export function createTokenService(env: Env, onGeneratedSecret?: () => void): To
       return { token, expiresIn: env.JWT_EXPIRES_IN_SECONDS };
     },
     verify(token) {
+      const known = verified.get(token);
+      if (known) {
+        if (known.expiresAt === undefined || known.expiresAt > Math.floor(Date.now() / 1000)) return known;
+        verified.delete(token);
+      }
       let decoded: unknown;
       try {
         decoded = jwt.verify(token, verifyKey, verifyOptions);
@@ -131,7 +145,16 @@ export function createTokenService(env: Env, onGeneratedSecret?: () => void): To
         const known = r === PLATFORM_ADMIN_ROLE ? PLATFORM_ADMIN_ROLE : tenantRoleOf(r);
         return known ? [known] : [];
       });
-      return { userId: parsed.data.sub, tenantId, role, allowedRoles, sessionId: parsed.data.sid, expiresAt: parsed.data.exp };
+      const result: VerifiedToken = Object.freeze({
+        userId: parsed.data.sub,
+        tenantId,
+        role,
+        allowedRoles: Object.freeze(allowedRoles),
+        sessionId: parsed.data.sid,
+        expiresAt: parsed.data.exp,
+      });
+      verified.set(token, result);
+      return result;
     },
   };
 }

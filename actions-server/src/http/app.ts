@@ -1,7 +1,7 @@
 // The actions server: REST API under /api, Hasura endpoints under /hasura.
-import express, { type Router } from 'express';
+import express, { type RequestHandler, type Router } from 'express';
 import type { AppContext } from '../core/context.ts';
-import { errorHandler, notFoundHandler } from './handlers.ts';
+import { errorHandler, notFoundHandler, sequence } from './handlers.ts';
 import { requestId, tenantContext } from './middleware.ts';
 import { requestLog } from './request-log.ts';
 import { admission, describeHealth, healthRoutes, probeRoutes } from './health.ts';
@@ -32,8 +32,6 @@ import { brandingRoutes, describeBranding } from '../branding/routes.ts';
 
 /** Paths that must see the raw request body (signature checks), so JSON parsing skips them. */
 export const RAW_BODY_PATHS = new Set<string>([WEBHOOK_PATH]);
-/** Answered ahead of the generic chain (createApp). */
-const HOT_PATHS = new Set<string>([AUTH_WEBHOOK_PATH, WEBHOOK_PATH]);
 
 /** Every capability's routers; each route names its full path, so no router shadows another's. */
 const ROUTERS: ((ctx: AppContext) => Router)[] = [
@@ -104,6 +102,8 @@ export function apiDocument(): OpenApiDocument {
 export function createApp(ctx: AppContext): express.Express {
   const app = express();
   app.disable('x-powered-by');
+  // Answers are never cached (Cache-Control: no-store), so no ETag is hashed for each body.
+  app.disable('etag');
   // The client address for per-address limits: the socket's, or X-Forwarded-For through that many trusted proxies.
   app.set('trust proxy', ctx.env.TRUST_PROXY_HOPS);
   const lifecycle = (ctx.lifecycle ??= new Lifecycle('serving'));
@@ -113,17 +113,23 @@ export function createApp(ctx: AppContext): express.Express {
   const json = express.json({ limit: '1mb' });
   const errors = errorHandler(ctx.log);
   // Two hot paths take, at their exact path, only the steps of the chain below
-  // that apply to them, in the same order, instead of being routed past every
-  // other router: the auth webhook answers every GraphQL request (it resolves and
-  // limits its caller itself), and Stripe's webhook is signed, server to server
-  // and arrives in bursts (renewals); neither has a tenant host, CORS or a rate
-  // limit. Other spellings of the paths (case, trailing slash) take the chain.
-  const hot = express.Router();
-  hot.use(id, log, admit, baseAndApiHeaders(ctx));
-  hot.post(AUTH_WEBHOOK_PATH, json, authWebhookHandler(ctx));
-  hot.post(WEBHOOK_PATH, ...stripeWebhookHandlers(ctx));
-  hot.use(errors);
-  app.use((req, res, next) => (req.method === 'POST' && HOT_PATHS.has(req.path) ? hot(req, res, next) : next()));
+  // that apply to them, in the same order, run in sequence instead of being
+  // routed past every other router: the auth webhook answers every GraphQL
+  // request (it resolves and limits its caller itself), and Stripe's webhook is
+  // signed, server to server and arrives in bursts (renewals); neither has a
+  // tenant host, CORS or a rate limit. Other spellings of the paths (case,
+  // trailing slash) take the chain.
+  const first = [id, log, admit, baseAndApiHeaders(ctx)];
+  const hot = new Map<string, RequestHandler>([
+    [AUTH_WEBHOOK_PATH, sequence([...first, json, authWebhookHandler(ctx)], errors)],
+    [WEBHOOK_PATH, sequence([...first, ...stripeWebhookHandlers(ctx)], errors)],
+  ]);
+  app.use((req, res, next) => {
+    const handler = req.method === 'POST' ? hot.get(req.path) : undefined;
+    if (!handler) return next();
+    res.locals['route'] = req.path;
+    handler(req, res, next);
+  });
   app.use(id);
   // Probes first: they answer while booting and draining, and are not worth a log line each.
   app.use(probeRoutes(ctx, lifecycle));

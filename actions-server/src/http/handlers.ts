@@ -1,5 +1,5 @@
 // Glue between Express and the services: body validation and the error shape.
-import type { NextFunction, Request, Response } from 'express';
+import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
 import type { z } from 'zod';
 import type { Logger } from '../core/log.ts';
 import { AppError, errorBody, toAppError, validationError } from '../core/errors.ts';
@@ -50,5 +50,36 @@ export function errorHandler(log: Logger) {
       return;
     }
     sendError(res, appErr);
+  };
+}
+
+/**
+ * Runs handlers one after the other, as a Router would for one route, without
+ * its path matching per step: for the hot paths (http/app.ts), where that
+ * matching cost more than the steps. An error (passed to next, thrown, or a
+ * rejected promise) goes to `onError`, as Express sends it to an error handler.
+ */
+export function sequence(steps: readonly RequestHandler[], onError: ErrorRequestHandler): RequestHandler {
+  return (req, res, next) => {
+    let i = 0;
+    const fail = (err: unknown): void => {
+      try {
+        void onError(err, req, res, next);
+      } catch (thrown) {
+        next(thrown);
+      }
+    };
+    const step = (err?: unknown): void => {
+      if (err) return fail(err);
+      const handler = steps[i++];
+      if (!handler) return next();
+      try {
+        const done: unknown = handler(req, res, step);
+        if (done instanceof Promise) done.catch(fail);
+      } catch (thrown) {
+        fail(thrown);
+      }
+    };
+    step();
   };
 }

@@ -29,7 +29,8 @@ export function requestLog(log: Logger): RequestHandler {
       const r = req as Request;
       return {
         tenant: r.tenant?.slug,
-        route: (r.route as { path?: string } | undefined)?.path,
+        // A hot path (http/app.ts) is answered without a router and names its route itself.
+        route: (r.route as { path?: string } | undefined)?.path ?? ((res as Response).locals?.['route'] as string | undefined),
         code: (res as Response).locals?.['errorCode'] as string | undefined,
       };
     },
