@@ -264,34 +264,30 @@ export async function provisionTenant(
     deps.pool,
     async (client) => {
       const plan = await loadPlan(client, input, opts.platformAdmin ?? false);
-      const existing = (
-        await client.query<{ id: string; password_hash: string | null }>(
-          'select id, password_hash from public.identities where email = $1 for update',
-          [input.ownerEmail],
+      // The owner: the person with this email (locked), else a new identity, in
+      // one statement. Sign-up is the new owner's act, so unless an actor was
+      // given, the same statement makes them the audit trail's actor for the
+      // rest of the transaction (an existing person refused below rolls it back).
+      const found = (
+        await client.query<{ id: string; created: boolean }>(
+          `with existing as (select id from public.identities where email = $1 for update),
+                created as (insert into public.identities (email, name, password_hash)
+                            select $1, $2, $3 where not exists (select 1 from existing)
+                            returning id)
+           select who.id, who.created,
+                  case when $4 then set_config('app.user_id', who.id::text, true) || set_config('app.actor', 'user', true) end
+           from (select id, false as created from existing union all select id, true from created) who`,
+          [input.ownerEmail, input.ownerName, newHash, !opts.actor?.userId],
         )
-      ).rows[0];
-      let createdIdentity = false;
-      if (existing) {
-        // An existing person opens another tenant signed in (a token of theirs).
-        // The password is not checked here, so this answer is the same whatever
-        // password was sent: sign-up is no oracle for guessing passwords.
-        if (opts.signedInAs !== existing.id) {
-          throw new AppError('IDENTITY_EXISTS', 'An account with that email exists; sign in and create the tenant with your token');
-        }
-        owner.identityId = existing.id;
-      } else {
-        owner.identityId = (
-          await client.query<{ id: string }>(
-            'insert into public.identities (email, name, password_hash) values ($1, $2, $3) returning id',
-            [input.ownerEmail, input.ownerName, newHash],
-          )
-        ).rows[0]!.id;
-        createdIdentity = true;
+      ).rows[0]!;
+      // An existing person opens another tenant signed in (a token of theirs).
+      // The password is not checked here, so this answer is the same whatever
+      // password was sent: sign-up is no oracle for guessing passwords.
+      if (!found.created && opts.signedInAs !== found.id) {
+        throw new AppError('IDENTITY_EXISTS', 'An account with that email exists; sign in and create the tenant with your token');
       }
-      // Sign-up is the new owner's act: the audit trail records them as its actor.
-      if (!opts.actor?.userId) {
-        await client.query(`set local app.user_id = ${client.escapeLiteral(owner.identityId)}; set local app.actor = 'user'`);
-      }
+      owner.identityId = found.id;
+      const createdIdentity = found.created;
       const tenant = await insertTenant(client, deps, { input, plan, owner, steps });
       return { tenant, createdIdentity };
     },
