@@ -91,8 +91,8 @@ export const authWebhook: Benchmark = {
   async run(ctx) {
     const redisUrl = ctx.cluster.redisUrl;
     if (!redisUrl) throw new NotMeasured('REDIS_URL is not set (the target includes the rate limit on Redis)');
-    const amount = sized(ctx.scale, { tiny: 500, default: 30_000 });
-    const rounds = sized(ctx.scale, { tiny: 1, default: 2 });
+    const amount = sized(ctx.scale, { tiny: 500, default: 15_000 });
+    const rounds = sized(ctx.scale, { tiny: 1, default: 5 });
     // No warm-up at the tiny size: it checks that the rows are produced, not what they measure.
     const warmup = ctx.scale === 'tiny' ? {} : { warmup: { amount: 3_000 } };
     const db = await ctx.cluster.createDb('auth_webhook');

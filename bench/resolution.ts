@@ -36,8 +36,7 @@ export const resolution: Benchmark = {
   async run(ctx) {
     const registryTenants = sized(ctx.scale, { tiny: 20, default: 1_000 });
     const lookups = sized(ctx.scale, { tiny: 200, default: 5_000 });
-    // Four short rounds a side rather than two long ones: the best of each side is less often one a neighbour disturbed.
-    const seconds = sized(ctx.scale, { tiny: 1, default: 5 });
+    const seconds = sized(ctx.scale, { tiny: 1, default: 3 });
     const db = await ctx.cluster.createDb('resolution');
     const project = await startProjectServer(db);
     const servers: { close(): Promise<void> }[] = [];
@@ -77,7 +76,7 @@ export const resolution: Benchmark = {
       const http = await compareHttp({
         baseline: load(bareServer.url),
         project: load(resolvingServer.url),
-        rounds: sized(ctx.scale, { tiny: 1, default: 4 }),
+        rounds: sized(ctx.scale, { tiny: 1, default: 7 }),
         ...(ctx.scale === 'tiny' ? {} : { warmup: { durationSeconds: 2 } }),
       });
       ctx.check(

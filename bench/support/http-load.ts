@@ -49,11 +49,12 @@ export interface HttpComparison {
 }
 
 /**
- * Baseline and project under the same load, alternating (B, P, B, P, ...) so a
- * change in background load hits both; a short warm-up of each first (JIT,
- * caches, connection pools). Reports each side's best round (highest
- * throughput, with that round's latencies): on a shared machine the best of
- * several runs is the one least disturbed by other work.
+ * Baseline and project under the same load, alternating (B, P, B, P, ...) after
+ * a short warm-up of each (JIT, caches, connection pools). Each round's two
+ * runs are a pair that met the same conditions; the pair with the median
+ * throughput ratio is reported, its latencies with it. On a shared machine a
+ * round that other work disturbed moves its own pair's ratio, not the figure,
+ * where the best run of each side could come from two different moments.
  */
 export async function compareHttp(opts: {
   baseline: CannonOptions;
@@ -74,7 +75,8 @@ export async function compareHttp(opts: {
     rounds.push({ baseline, project });
   }
   const measured = warmup ? rounds.slice(1) : rounds;
-  const pick = (side: 'baseline' | 'project'): CannonResult =>
-    measured.map((r) => r[side]).reduce((best, r) => (r.requestsPerSecond > best.requestsPerSecond ? r : best));
-  return { baseline: pick('baseline'), project: pick('project'), rounds };
+  const ratio = (r: (typeof measured)[number]) => r.project.requestsPerSecond / r.baseline.requestsPerSecond;
+  // The lower median for an even count: never the more favourable of the middle two.
+  const median = [...measured].sort((a, b) => ratio(a) - ratio(b))[Math.floor((measured.length - 1) / 2)]!;
+  return { baseline: median.baseline, project: median.project, rounds };
 }
