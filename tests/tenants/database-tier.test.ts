@@ -149,6 +149,29 @@ describe('a database tenant', () => {
 });
 
 describe('the registry copy in a tenant database', () => {
+  it('ends on the last of many quick changes: a copy that read the registry earlier never lands later', async () => {
+    const srv = await startTestServer(fx.db);
+    try {
+      const made = await makeTenant(fx.db, 'quick-changes', { isolation: 'database' });
+      const databases = srv.ctx.databases;
+      await withTenantData({ pool: fx.db.pool, databases }, tenantPlacementOf(made.tenant), made.ownerId, (c) => c.query('select 1'));
+      // Each change notifies, and every notification asks for a copy while others are still running.
+      for (let n = 1; n <= 25; n++) {
+        await fx.db.pool.query(
+          `update public.tenant_settings set limit_overrides = jsonb_build_object('max_channels', $2::int) where tenant_id = $1`,
+          [made.tenant.id, n],
+        );
+      }
+      // Queued behind every copy already asked for: when it is done, they all are.
+      await databases.syncRegistry(made.tenant.id);
+      expect(await inTenantDb(made.tenant, 'select limit_overrides from public.tenant_settings', [], databases)).toEqual([
+        { limit_overrides: { max_channels: 25 } },
+      ]);
+    } finally {
+      await srv.close();
+    }
+  });
+
   it('follows plan and override changes made in the main registry (tenant_changed)', async () => {
     const srv = await startTestServer(fx.db);
     try {

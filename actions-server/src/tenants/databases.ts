@@ -68,6 +68,9 @@ interface PoolEntry {
   pool: Pool;
   /** The registry copy written when the pool opened; callers wait for it. */
   ready: Promise<void>;
+  /** The last copy queued (copies run one at a time), and one not started yet, if any. */
+  copying: Promise<void>;
+  nextCopy?: Promise<void> | undefined;
   active: number;
   lastUsed: number;
 }
@@ -199,9 +202,17 @@ export class TenantDatabases {
     }
     const pool = createPool(this.databaseUrl(ref), this.opts.poolSize, this.opts.idleMs, this.opts.poolOptions);
     if (this.opts.limits) setTransactionLimits(pool, this.opts.limits);
-    const entry: PoolEntry = { key, tenantId: ref.tenantId, pool, ready: Promise.resolve(), active: 0, lastUsed: Date.now() };
+    const entry: PoolEntry = {
+      key,
+      tenantId: ref.tenantId,
+      pool,
+      ready: Promise.resolve(),
+      copying: Promise.resolve(),
+      active: 0,
+      lastUsed: Date.now(),
+    };
     // Changes made while no pool was open (no process was listening for them) are picked up here.
-    entry.ready = this.copyRegistry(pool, ref.tenantId).catch((err: unknown) => {
+    entry.ready = entry.copying = this.copyRegistry(pool, ref.tenantId).catch((err: unknown) => {
       this.forget(entry);
       throw err;
     });
@@ -279,6 +290,25 @@ export class TenantDatabases {
     );
   }
 
+  /**
+   * Copies run one at a time per tenant: two at once could land in the wrong
+   * order (the one that read the registry first committing last) and undo a
+   * change. A request made while a copy runs gets one that starts after it,
+   * shared by every request made before it starts.
+   */
+  private queueCopy(entry: PoolEntry): Promise<void> {
+    if (entry.nextCopy) return entry.nextCopy;
+    const next = entry.copying
+      .catch(() => undefined)
+      .then(() => {
+        entry.nextCopy = undefined;
+        return this.copyRegistry(entry.pool, entry.tenantId);
+      });
+    entry.nextCopy = next;
+    entry.copying = next;
+    return next;
+  }
+
   /** Refreshes a database tenant's registry copy now (tenant_changed listeners call it; no-op for other tiers). */
   async syncRegistry(tenantId: string): Promise<void> {
     const key = this.keysByTenant.get(tenantId);
@@ -287,7 +317,7 @@ export class TenantDatabases {
       entry.active++;
       try {
         await entry.ready;
-        await this.copyRegistry(entry.pool, tenantId);
+        await this.queueCopy(entry);
       } finally {
         entry.active--;
         entry.lastUsed = Date.now();
