@@ -26,7 +26,7 @@
 -- migration 1763900110000_quota_shards
 -- migration 1763900120000_message_metering_cost
 -- migration 1763900130000_provisioning_fast
--- migration 1763900140000_sign_up_counts
+-- migration 1763900140000_schema_setup_checks
 
 set check_function_bodies = false;
 
@@ -155,7 +155,8 @@ begin
     and t.tgname in ('_500_limits', '_800_usage');
   foreach v_table in array array['members', 'channels', 'files'] loop
     v_rel := to_regclass(format('%I.%I', p_schema, v_table));
-    continue when v_rel is null;
+    continue when v_rel is null
+              or ((v_table || '._500_limits') = any (v_present) and (v_table || '._800_usage') = any (v_present));
     v_sql := public.tenant_limit_trigger_sql(p_schema, v_table, p_tenant_id);
     if not (v_table || '._500_limits') = any (v_present) then
       execute v_sql[1];
@@ -749,8 +750,14 @@ declare
   v_tables text[] := '{}';
   v_sequences text[] := '{}';
 begin
-  execute format('revoke all on schema %I from public', p_schema);
-  execute format('grant usage on schema %I to %I', p_schema, p_role);
+  -- Only what is missing: each GRANT or REVOKE rewrites the schema's catalog
+  -- row, and a new schema already gives PUBLIC nothing.
+  if has_schema_privilege('public', p_schema, 'USAGE') or has_schema_privilege('public', p_schema, 'CREATE') then
+    execute format('revoke all on schema %I from public', p_schema);
+  end if;
+  if not has_schema_privilege(p_role, p_schema, 'USAGE') then
+    execute format('grant usage on schema %I to %I', p_schema, p_role);
+  end if;
   -- The schema's relations come from pg_depend (indexed on the namespace):
   -- pg_class has no index on relnamespace alone, and with thousands of tenant
   -- schemas a scan of it would make every provisioning and upgrade slower as

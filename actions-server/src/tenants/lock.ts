@@ -4,6 +4,7 @@
 // with the session that took it); the second operation does not wait, it is
 // refused with 409 CONFLICT and can be retried when the first is done.
 import { AppError } from '../core/errors.ts';
+import type { QueryResult } from 'pg';
 import type { Client, Pool } from '../db/tx.ts';
 
 // Two-int advisory key space ('TLCK'); moves' runner and guard locks use their own.
@@ -41,8 +42,20 @@ export async function withTenantLock<T>(pool: Pool, tenantId: string, operation:
   }
 }
 
-/** The same lock for the rest of the caller's transaction; false when another operation holds it. */
-export async function tryTenantLockInTransaction(client: Client, tenantId: string): Promise<boolean> {
-  return (await client.query<{ ok: boolean }>('select pg_try_advisory_xact_lock($1, hashtext($2)) as ok', [TENANT_LOCK, tenantId])).rows[0]!
-    .ok;
+/**
+ * The same lock for the rest of the caller's transaction; false when another
+ * operation holds it. With `savepoint`, that savepoint is opened first, in the
+ * same round trip (a batch of upgrades takes one per tenant).
+ */
+export async function tryTenantLockInTransaction(client: Client, tenantId: string, opts: { savepoint?: string } = {}): Promise<boolean> {
+  if (opts.savepoint === undefined) {
+    return (await client.query<{ ok: boolean }>('select pg_try_advisory_xact_lock($1, hashtext($2)) as ok', [TENANT_LOCK, tenantId]))
+      .rows[0]!.ok;
+  }
+  // A simple query of two statements answers with one result per statement.
+  const results = (await client.query(
+    `savepoint ${client.escapeIdentifier(opts.savepoint)};
+     select pg_try_advisory_xact_lock(${TENANT_LOCK}, hashtext(${client.escapeLiteral(tenantId)})) as ok`,
+  )) as unknown as QueryResult<{ ok: boolean }>[];
+  return results[1]!.rows[0]!.ok;
 }

@@ -56,6 +56,9 @@ interface Pending {
 // among many, few enough that a batch's locks stay small and a killed run
 // loses little.
 const BATCH_SIZE = 25;
+/** Each tenant of a batch is upgraded under a savepoint of this name, so one failure costs only its own changes. */
+const SAVEPOINT = 'tenant_upgrade';
+const BUSY = 'a move or hard delete of this tenant is in progress; run tenants migrate again when it is done';
 
 export async function migrateTenantSchemas(opts: TemplateMigrationOptions): Promise<TemplateMigrationReport> {
   const steps = await loadTemplate(opts.templateDir ?? TEMPLATE_DIR);
@@ -72,18 +75,20 @@ export async function migrateTenantSchemas(opts: TemplateMigrationOptions): Prom
   let next = 0;
   let done = 0;
 
-  /** One tenant, inside the batch's transaction. */
-  const upgradeOne = async (client: Client, row: TenantRow, moving: Set<string>): Promise<void> => {
-    if (moving.has(row.id) || !(await tryTenantLockInTransaction(client, row.id))) {
-      throw new Error('a move or hard delete of this tenant is in progress; run tenants migrate again when it is done');
-    }
+  /**
+   * One tenant, inside the batch's transaction and a savepoint of its own,
+   * which the caller has opened; released here on success (a schema tenant's
+   * in the upgrade's own round trip).
+   */
+  const upgradeOne = async (client: Client, row: TenantRow): Promise<void> => {
     if (row.isolation === 'schema') {
-      await upgrade(client, row, steps, Number(row.template_version ?? 0));
+      await upgrade(client, row, steps, Number(row.template_version ?? 0), [`release savepoint ${SAVEPOINT}`]);
       return;
     }
     const { databases } = opts;
     if (!databases) throw new Error('database-tier tenants need their databases configured');
     await databases.withPool(databaseRefOf(row), (pool) => asSystem(pool, (c) => upgradeRecorded(c, row, steps)));
+    await client.query(`release savepoint ${SAVEPOINT}`);
   };
 
   const upgradeBatch = async (batch: Pending[]): Promise<void> => {
@@ -108,14 +113,17 @@ export async function migrateTenantSchemas(opts: TemplateMigrationOptions): Prom
         );
         const upgraded: string[] = [];
         for (const row of rows) {
-          await client.query('savepoint tenant_upgrade');
+          if (moving.has(row.id)) {
+            outcome.set(row.id, { error: BUSY });
+            continue;
+          }
           try {
-            await upgradeOne(client, row, moving);
-            await client.query('release savepoint tenant_upgrade');
+            if (!(await tryTenantLockInTransaction(client, row.id, { savepoint: SAVEPOINT }))) throw new Error(BUSY);
+            await upgradeOne(client, row);
             upgraded.push(row.id);
             outcome.set(row.id, 'upgraded');
           } catch (err) {
-            await client.query('rollback to savepoint tenant_upgrade');
+            await client.query(`rollback to savepoint ${SAVEPOINT}`);
             outcome.set(row.id, { error: (err as Error).message });
           }
         }
@@ -153,10 +161,17 @@ export async function migrateTenantSchemas(opts: TemplateMigrationOptions): Prom
   return report;
 }
 
-/** Applies the template steps newer than `fromVersion` to the tenant's schema. */
-async function upgrade(client: Client, row: TenantRow, steps: TemplateStep[], fromVersion: number): Promise<number> {
+/** Applies the template steps newer than `fromVersion` to the tenant's schema (`after` runs last, in the same round trip). */
+async function upgrade(client: Client, row: TenantRow, steps: TemplateStep[], fromVersion: number, after?: string[]): Promise<number> {
   if (!row.schema_name || !row.db_role) throw new Error(`tenant ${row.slug} has no schema to upgrade`);
-  return applyTemplate(client, { schema: row.schema_name, role: row.db_role, tenantId: row.id, fromVersion, steps });
+  return applyTemplate(client, {
+    schema: row.schema_name,
+    role: row.db_role,
+    tenantId: row.id,
+    fromVersion,
+    steps,
+    ...(after ? { after } : {}),
+  });
 }
 
 /** In a tenant database, whose registry copy holds the version its schema really has: upgrades and records it there. */

@@ -58,11 +58,14 @@ export async function applyTemplate(
     steps: TemplateStep[];
     before?: string[];
     seed?: string[];
+    /** Last in the same round trip, whether or not a step was pending (an upgrade releases its savepoint). */
+    after?: string[];
   },
 ): Promise<number> {
   const pending = opts.steps.filter((s) => s.version > opts.fromVersion);
   if (pending.length === 0) {
-    if (opts.before?.length) await client.query(opts.before.join('\n;\n'));
+    const statements = [...(opts.before ?? []), ...(opts.after ?? [])];
+    if (statements.length > 0) await client.query(statements.join('\n;\n'));
     return opts.fromVersion;
   }
   const literal = (v: string) => client.escapeLiteral(v);
@@ -78,6 +81,7 @@ export async function applyTemplate(
       'set local search_path = public, pg_temp',
       `select public.secure_tenant_schema(${literal(opts.schema)}, ${literal(opts.role)})`,
       `select public.attach_tenant_triggers(${literal(opts.schema)}, ${literal(opts.tenantId)})`,
+      ...(opts.after ?? []),
     ].join('\n;\n'),
   );
   return pending.at(-1)?.version ?? opts.fromVersion;

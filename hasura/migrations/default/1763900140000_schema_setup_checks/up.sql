@@ -1,9 +1,68 @@
 -- Attaching a new tenant's triggers at sign-up: the schema's ownership is
 -- checked once (it was checked again by the recount), the triggers present
--- are read in one query (one per table and trigger before), and the first
--- count is one insert of the counter row instead of locking, opening the
--- period and setting it. Every CREATE TABLE discards the plans PL/pgSQL
--- cached, so each statement saved here is also a plan not made per sign-up.
+-- are read in one query (one per table and trigger before, and their SQL was
+-- built even for tables that had both), and the first count is one insert of
+-- the counter row instead of locking, opening the period and setting it.
+-- Every CREATE TABLE discards the plans PL/pgSQL cached, so each statement
+-- saved here is also a plan not made per sign-up or upgrade.
+
+-- Securing a schema grants and revokes its own privileges only when they are
+-- not already so (an upgrade rewrote the schema's catalog row twice).
+create or replace function public.secure_tenant_schema(p_schema name, p_role name)
+returns void
+language plpgsql
+set search_path = pg_catalog, public, pg_temp
+as $$
+declare
+  v_rel record;
+  v_tables text[] := '{}';
+  v_sequences text[] := '{}';
+begin
+  -- Only what is missing: each GRANT or REVOKE rewrites the schema's catalog
+  -- row, and a new schema already gives PUBLIC nothing.
+  if has_schema_privilege('public', p_schema, 'USAGE') or has_schema_privilege('public', p_schema, 'CREATE') then
+    execute format('revoke all on schema %I from public', p_schema);
+  end if;
+  if not has_schema_privilege(p_role, p_schema, 'USAGE') then
+    execute format('grant usage on schema %I to %I', p_schema, p_role);
+  end if;
+  -- The schema's relations come from pg_depend (indexed on the namespace):
+  -- pg_class has no index on relnamespace alone, and with thousands of tenant
+  -- schemas a scan of it would make every provisioning and upgrade slower as
+  -- tenants are added. Incremental: tables already secured (RLS forced, the
+  -- role's policy in place) are skipped, so an upgrade pays only for new ones.
+  for v_rel in
+    select c.oid::regclass::text as rel, c.relkind,
+           exists (select 1 from pg_policy p where p.polrelid = c.oid and p.polname = 'tenant_role_all') as has_policy
+    from pg_depend d
+    join pg_class c on c.oid = d.objid
+    where d.classid = 'pg_class'::regclass
+      and d.refclassid = 'pg_namespace'::regclass
+      and d.refobjid = p_schema::regnamespace
+      and c.relkind in ('r', 'p', 'S')
+      and not (c.relkind in ('r', 'p') and c.relrowsecurity and c.relforcerowsecurity
+               and exists (select 1 from pg_policy p where p.polrelid = c.oid and p.polname = 'tenant_role_all'))
+  loop
+    if v_rel.relkind = 'S' then
+      v_sequences := v_sequences || v_rel.rel;
+      continue;
+    end if;
+    execute format('alter table %s enable row level security, force row level security', v_rel.rel);
+    if v_rel.has_policy then
+      execute format('drop policy tenant_role_all on %s', v_rel.rel);
+    end if;
+    execute format('create policy tenant_role_all on %s for all to %I using (true) with check (true)', v_rel.rel, p_role);
+    v_tables := v_tables || v_rel.rel;
+  end loop;
+  if cardinality(v_tables) > 0 then
+    execute format('grant select, insert, update, delete on %s to %I', array_to_string(v_tables, ', '), p_role);
+  end if;
+  if cardinality(v_sequences) > 0 then
+    execute format('grant usage, select on sequence %s to %I', array_to_string(v_sequences, ', '), p_role);
+  end if;
+end
+$$;
+revoke all on function public.secure_tenant_schema(name, name) from public;
 
 -- The recount without the ownership check, for callers that made it.
 create or replace function public.tenant_counters_recount(p_schema name, p_tenant_id uuid)
@@ -86,7 +145,8 @@ begin
     and t.tgname in ('_500_limits', '_800_usage');
   foreach v_table in array array['members', 'channels', 'files'] loop
     v_rel := to_regclass(format('%I.%I', p_schema, v_table));
-    continue when v_rel is null;
+    continue when v_rel is null
+              or ((v_table || '._500_limits') = any (v_present) and (v_table || '._800_usage') = any (v_present));
     v_sql := public.tenant_limit_trigger_sql(p_schema, v_table, p_tenant_id);
     if not (v_table || '._500_limits') = any (v_present) then
       execute v_sql[1];

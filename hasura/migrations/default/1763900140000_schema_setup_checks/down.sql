@@ -1,5 +1,56 @@
--- The recount and the attaching of triggers as 1763900130000_provisioning_fast
--- and 1763900120000_message_metering_cost left them.
+-- The recount, the attaching of triggers and the securing of a schema as
+-- 1763900130000_provisioning_fast, 1763900120000_message_metering_cost and
+-- 1763900052000_template_batches left them.
+create or replace function public.secure_tenant_schema(p_schema name, p_role name)
+returns void
+language plpgsql
+set search_path = pg_catalog, public, pg_temp
+as $$
+declare
+  v_rel record;
+  v_tables text[] := '{}';
+  v_sequences text[] := '{}';
+begin
+  execute format('revoke all on schema %I from public', p_schema);
+  execute format('grant usage on schema %I to %I', p_schema, p_role);
+  -- The schema's relations come from pg_depend (indexed on the namespace):
+  -- pg_class has no index on relnamespace alone, and with thousands of tenant
+  -- schemas a scan of it would make every provisioning and upgrade slower as
+  -- tenants are added. Incremental: tables already secured (RLS forced, the
+  -- role's policy in place) are skipped, so an upgrade pays only for new ones.
+  for v_rel in
+    select c.oid::regclass::text as rel, c.relkind,
+           exists (select 1 from pg_policy p where p.polrelid = c.oid and p.polname = 'tenant_role_all') as has_policy
+    from pg_depend d
+    join pg_class c on c.oid = d.objid
+    where d.classid = 'pg_class'::regclass
+      and d.refclassid = 'pg_namespace'::regclass
+      and d.refobjid = p_schema::regnamespace
+      and c.relkind in ('r', 'p', 'S')
+      and not (c.relkind in ('r', 'p') and c.relrowsecurity and c.relforcerowsecurity
+               and exists (select 1 from pg_policy p where p.polrelid = c.oid and p.polname = 'tenant_role_all'))
+  loop
+    if v_rel.relkind = 'S' then
+      v_sequences := v_sequences || v_rel.rel;
+      continue;
+    end if;
+    execute format('alter table %s enable row level security, force row level security', v_rel.rel);
+    if v_rel.has_policy then
+      execute format('drop policy tenant_role_all on %s', v_rel.rel);
+    end if;
+    execute format('create policy tenant_role_all on %s for all to %I using (true) with check (true)', v_rel.rel, p_role);
+    v_tables := v_tables || v_rel.rel;
+  end loop;
+  if cardinality(v_tables) > 0 then
+    execute format('grant select, insert, update, delete on %s to %I', array_to_string(v_tables, ', '), p_role);
+  end if;
+  if cardinality(v_sequences) > 0 then
+    execute format('grant usage, select on sequence %s to %I', array_to_string(v_sequences, ', '), p_role);
+  end if;
+end
+$$;
+revoke all on function public.secure_tenant_schema(name, name) from public;
+
 create or replace function public.recount_tenant_counters(p_schema name, p_tenant_id uuid)
 returns void
 language plpgsql
