@@ -50,6 +50,7 @@ export const limits: Benchmark = {
   async run(ctx) {
     const races = sized(ctx.scale, { tiny: 1, default: 5 });
     const inserts = insertsFor(ctx.scale);
+    const rounds = sized(ctx.scale, { tiny: 1, default: 3 });
     const db = await ctx.cluster.createDb('limits');
     const racers = await warmPool(db, RACERS);
     try {
@@ -93,11 +94,16 @@ export const limits: Benchmark = {
           ctx.progress(`${inserts} inserts per side with ${n} writer(s)`);
           await run(tenantPlacementOf(bare), 'warm'); // warm-up, and the same number of rows on both sides afterwards
           await run(tenantPlacementOf(limited), 'warm');
-          const baseline = await run(tenantPlacementOf(bare), 'bench');
-          const project = await run(tenantPlacementOf(limited), 'bench');
-          out[`time-${n}`] = { baseline, project };
+          // Each side's best of alternating rounds: the one least disturbed by other work on the machine.
+          let baseline = Infinity;
+          let project = Infinity;
+          for (let r = 0; r < rounds; r++) {
+            baseline = Math.min(baseline, await run(tenantPlacementOf(bare), `bench${r}`));
+            project = Math.min(project, await run(tenantPlacementOf(limited), `bench${r}`));
+          }
+          out[`time-${n}`] = { baseline, project, note: `best of ${rounds} alternating round(s)` };
         }
-        const expected = 2 * 2 * inserts;
+        const expected = 2 * (1 + rounds) * inserts;
         ctx.check(
           'every throughput insert landed on both sides',
           [expected, expected],

@@ -49,7 +49,7 @@ export const usage: Benchmark = {
 
   async run(ctx) {
     const count = messagesFor(ctx.scale);
-    const rounds = sized(ctx.scale, { tiny: 1, default: 2 });
+    const rounds = sized(ctx.scale, { tiny: 1, default: 4 });
     const warm = Math.min(200, count);
     const db = await ctx.cluster.createDb('usage');
     const pool = await warmPool(db, WRITERS);
