@@ -48,14 +48,11 @@ export async function withTenantLock<T>(pool: Pool, tenantId: string, operation:
  * same round trip (a batch of upgrades takes one per tenant).
  */
 export async function tryTenantLockInTransaction(client: Client, tenantId: string, opts: { savepoint?: string } = {}): Promise<boolean> {
-  if (opts.savepoint === undefined) {
-    return (await client.query<{ ok: boolean }>('select pg_try_advisory_xact_lock($1, hashtext($2)) as ok', [TENANT_LOCK, tenantId]))
-      .rows[0]!.ok;
-  }
+  const lock = `select pg_try_advisory_xact_lock(${TENANT_LOCK}, hashtext(${client.escapeLiteral(tenantId)})) as ok`;
+  if (opts.savepoint === undefined) return (await client.query<{ ok: boolean }>(lock)).rows[0]!.ok;
   // A simple query of two statements answers with one result per statement.
-  const results = (await client.query(
-    `savepoint ${client.escapeIdentifier(opts.savepoint)};
-     select pg_try_advisory_xact_lock(${TENANT_LOCK}, hashtext(${client.escapeLiteral(tenantId)})) as ok`,
-  )) as unknown as QueryResult<{ ok: boolean }>[];
+  const results = (await client.query(`savepoint ${client.escapeIdentifier(opts.savepoint)};\n${lock}`)) as unknown as QueryResult<{
+    ok: boolean;
+  }>[];
   return results[1]!.rows[0]!.ok;
 }

@@ -287,9 +287,8 @@ export async function provisionTenant(
         throw new AppError('IDENTITY_EXISTS', 'An account with that email exists; sign in and create the tenant with your token');
       }
       owner.identityId = found.id;
-      const createdIdentity = found.created;
       const tenant = await insertTenant(client, deps, { input, plan, owner, steps });
-      return { tenant, createdIdentity };
+      return { tenant, createdIdentity: found.created };
     },
     opts.actor,
   );
